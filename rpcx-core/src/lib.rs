@@ -1,0 +1,14 @@
+//! # rpcx
+//!
+//! A Rust implementation of the [rpcx](https://github.com/smallnest/rpcx) RPC framework,
+//! wire-compatible with the Go reference in both directions.
+//!
+//! - [`protocol`]: the rpcx frame format (header, metadata, payload, gzip), an encoder that
+//!   writes into a reusable buffer and an incremental decoder with explicit [`protocol::Limits`].
+//! - [`codec`]: serializations (raw bytes, JSON, Protobuf, MessagePack and user codecs) and the
+//!   [`codec::Codable`] trait that lets one handler answer callers of every serialization.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod protocol;
