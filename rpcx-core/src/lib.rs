@@ -10,5 +10,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod arith;
+pub mod blocking;
+pub mod client;
 pub mod codec;
+mod error;
 pub mod protocol;
+pub mod runtime;
+pub mod server;
+pub mod transport;
+
+pub use error::{Error, Result, ServerError};

@@ -6,7 +6,12 @@ use rpcx::protocol::{
 };
 
 fn sample() -> Message {
-    let mut m = Message::request("Arith", "Mul", SerializeType::JSON, &br#"{"A":1,"B":2}"#[..]);
+    let mut m = Message::request(
+        "Arith",
+        "Mul",
+        SerializeType::JSON,
+        &br#"{"A":1,"B":2}"#[..],
+    );
     m.header.set_seq(42);
     m.metadata.insert("k".into(), "v".into());
     m
@@ -41,8 +46,14 @@ fn frame_length_limit_is_checked_before_allocating() {
     let f = raw_frame(u32::MAX, &[]);
     let mut buf = BytesMut::from(&f[..]);
     let e = FrameCodec::default().decode_frame(&mut buf).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::FrameTooLong { len, max } if len == u32::MAX as u64 && max == 16 << 20));
-    assert!(buf.capacity() < 1 << 20, "reserved {} bytes", buf.capacity());
+    assert!(
+        matches!(e.error, ProtocolError::FrameTooLong { len, max } if len == u32::MAX as u64 && max == 16 << 20)
+    );
+    assert!(
+        buf.capacity() < 1 << 20,
+        "reserved {} bytes",
+        buf.capacity()
+    );
     let small = Limits::default().with_max_frame_len(10);
     let e = decode_all(&sample().encode().unwrap(), small).unwrap_err();
     assert!(matches!(e.error, ProtocolError::FrameTooLong { .. }));
@@ -58,7 +69,10 @@ fn decompressed_size_limit_stops_gzip_bombs() {
     let limits = Limits::default().with_max_decompressed_len(1 << 20);
     let e = decode_all(&frame, limits).unwrap_err();
     assert!(matches!(e.error, ProtocolError::DecompressedTooLarge { max } if max == 1 << 20));
-    assert!(e.header.is_some(), "the frame was consumed; stream still in sync");
+    assert!(
+        e.header.is_some(),
+        "the frame was consumed; stream still in sync"
+    );
     assert!(decode_all(&frame, Limits::default()).unwrap().is_some());
 }
 
@@ -70,7 +84,10 @@ fn metadata_entry_limit() {
     }
     let limits = Limits::default().with_max_metadata_entries(5);
     let e = decode_all(&m.encode().unwrap(), limits).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::TooManyMetadataEntries { max: 5 }));
+    assert!(matches!(
+        e.error,
+        ProtocolError::TooManyMetadataEntries { max: 5 }
+    ));
 }
 
 #[test]
@@ -79,7 +96,10 @@ fn metadata_bytes_limit() {
     m.metadata.insert("big".into(), "x".repeat(1000));
     let limits = Limits::default().with_max_metadata_bytes(512);
     let e = decode_all(&m.encode().unwrap(), limits).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::MetadataTooLarge { max: 512, .. }));
+    assert!(matches!(
+        e.error,
+        ProtocolError::MetadataTooLarge { max: 512, .. }
+    ));
 }
 
 #[test]
@@ -90,7 +110,14 @@ fn lying_inner_lengths_name_the_field() {
     body.extend_from_slice(&[b'a'; 16]);
     let e = decode_all(&raw_frame(body.len() as u32, &body), Limits::default()).unwrap_err();
     assert!(
-        matches!(e.error, ProtocolError::LengthMismatch { field: Field::ServicePath, claimed: 100, remaining: 16 }),
+        matches!(
+            e.error,
+            ProtocolError::LengthMismatch {
+                field: Field::ServicePath,
+                claimed: 100,
+                remaining: 16
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("service path"));
@@ -100,7 +127,13 @@ fn lying_inner_lengths_name_the_field() {
     body.put_u32(1);
     body.push(b'S');
     let e = decode_all(&raw_frame(body.len() as u32, &body), Limits::default()).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::LengthMismatch { field: Field::ServiceMethod, .. }));
+    assert!(matches!(
+        e.error,
+        ProtocolError::LengthMismatch {
+            field: Field::ServiceMethod,
+            ..
+        }
+    ));
 
     // payload length disagrees with the rest of the frame (Go ignores it; we do not)
     let mut f = sample().encode().unwrap().to_vec();
@@ -109,7 +142,14 @@ fn lying_inner_lengths_name_the_field() {
     assert_eq!(declared, 13);
     f[n - 17..n - 13].copy_from_slice(&5u32.to_be_bytes());
     let e = decode_all(&f, Limits::default()).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::LengthMismatch { field: Field::Payload, claimed: 5, remaining: 13 }));
+    assert!(matches!(
+        e.error,
+        ProtocolError::LengthMismatch {
+            field: Field::Payload,
+            claimed: 5,
+            remaining: 13
+        }
+    ));
     assert_eq!(e.header.unwrap().seq(), 42);
 
     // metadata length runs past the frame
@@ -119,7 +159,13 @@ fn lying_inner_lengths_name_the_field() {
     body.put_u32(999);
     body.put_u32(0);
     let e = decode_all(&raw_frame(body.len() as u32, &body), Limits::default()).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::LengthMismatch { field: Field::Metadata, .. }));
+    assert!(matches!(
+        e.error,
+        ProtocolError::LengthMismatch {
+            field: Field::Metadata,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -135,7 +181,10 @@ fn truncated_metadata_pairs_use_go_text() {
     body.put_u32(0);
     let e = decode_all(&raw_frame(body.len() as u32, &body), Limits::default()).unwrap_err();
     assert!(matches!(e.error, ProtocolError::MetadataTruncated));
-    assert_eq!(e.to_string(), "wrong metadata lines. some keys or values are missing");
+    assert_eq!(
+        e.to_string(),
+        "wrong metadata lines. some keys or values are missing"
+    );
     // metaLen of 1..3 (a Go panic) is the same error here
     let mut body = Vec::new();
     body.put_u32(0);
@@ -159,7 +208,10 @@ fn unsupported_compressor_and_bad_gzip() {
     assert!(matches!(e.error, ProtocolError::Gzip(_)));
     let mut m = sample();
     m.header.set_compress_type(CompressType::new(5).unwrap());
-    assert!(matches!(m.encode(), Err(ProtocolError::UnsupportedCompressor(_))));
+    assert!(matches!(
+        m.encode(),
+        Err(ProtocolError::UnsupportedCompressor(_))
+    ));
 }
 
 #[test]
@@ -171,7 +223,10 @@ fn non_utf8_names_are_rejected_with_the_frame_consumed() {
     body.put_u32(0);
     body.put_u32(0);
     let e = decode_all(&raw_frame(body.len() as u32, &body), Limits::default()).unwrap_err();
-    assert!(matches!(e.error, ProtocolError::InvalidUtf8(Field::ServicePath)));
+    assert!(matches!(
+        e.error,
+        ProtocolError::InvalidUtf8(Field::ServicePath)
+    ));
     assert!(e.header.is_some());
 }
 

@@ -21,25 +21,35 @@ fn arb_message() -> impl Strategy<Value = Message> {
         proptest::collection::btree_map(".{0,10}", ".{0,10}", 0..6),
         proptest::collection::vec(any::<u8>(), 0..3000),
     )
-        .prop_map(|(seq, resp, hb, ow, gz, st, ser, path, method, meta, payload)| {
-            let mut h = Header::new();
-            h.set_seq(seq);
-            h.set_message_type(if resp { MessageType::Response } else { MessageType::Request });
-            h.set_heartbeat(hb);
-            h.set_oneway(ow);
-            if gz {
-                h.set_compress_type(CompressType::GZIP);
-            }
-            h.set_status(if st == 1 { MessageStatus::Error } else { MessageStatus::Normal });
-            h.set_serialize_type(SerializeType::new(ser).unwrap());
-            Message {
-                header: h,
-                service_path: path,
-                service_method: method,
-                metadata: meta.into_iter().collect::<Metadata>(),
-                payload: Bytes::from(payload),
-            }
-        })
+        .prop_map(
+            |(seq, resp, hb, ow, gz, st, ser, path, method, meta, payload)| {
+                let mut h = Header::new();
+                h.set_seq(seq);
+                h.set_message_type(if resp {
+                    MessageType::Response
+                } else {
+                    MessageType::Request
+                });
+                h.set_heartbeat(hb);
+                h.set_oneway(ow);
+                if gz {
+                    h.set_compress_type(CompressType::GZIP);
+                }
+                h.set_status(if st == 1 {
+                    MessageStatus::Error
+                } else {
+                    MessageStatus::Normal
+                });
+                h.set_serialize_type(SerializeType::new(ser).unwrap());
+                Message {
+                    header: h,
+                    service_path: path,
+                    service_method: method,
+                    metadata: meta.into_iter().collect::<Metadata>(),
+                    payload: Bytes::from(payload),
+                }
+            },
+        )
 }
 
 proptest! {

@@ -256,7 +256,9 @@ impl Header {
 
     /// True for a server push: a oneway request that is not a heartbeat (§1.8).
     pub const fn is_server_push(&self) -> bool {
-        matches!(self.message_type(), MessageType::Request) && self.is_oneway() && !self.is_heartbeat()
+        matches!(self.message_type(), MessageType::Request)
+            && self.is_oneway()
+            && !self.is_heartbeat()
     }
 
     /// The header of the response to this request, built as Go does (§3.3): a copy with the

@@ -55,7 +55,11 @@ fn take_string(data: &mut &[u8], is_key: bool) -> Result<String, ProtocolError> 
         .split_first_chunk::<4>()
         .ok_or(ProtocolError::MetadataTruncated)?;
     let len = u32::from_be_bytes(*len_bytes) as usize;
-    let needed = if is_key { len.checked_add(4) } else { Some(len) };
+    let needed = if is_key {
+        len.checked_add(4)
+    } else {
+        Some(len)
+    };
     if needed.is_none_or(|n| n > rest.len()) {
         return Err(ProtocolError::MetadataTruncated);
     }

@@ -1,0 +1,45 @@
+# rpcx — build, test, demo and benchmark entry points. `make test` runs every suite.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:/usr/local/go/bin:$(PATH)
+CARGO ?= cargo
+
+.PHONY: all build bootstrap test lint fmt fmt-check clippy rust-test demo bench bench-protocol fuzz clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	$(CARGO) build --workspace --all-targets
+
+## Every test suite of the repository, plus formatting and lint gates.
+test: bootstrap lint rust-test
+
+lint: fmt-check clippy
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+rust-test:
+	$(CARGO) test --workspace
+
+## Protocol micro-benchmarks (criterion) and allocation counts per operation.
+bench-protocol: bootstrap
+	$(CARGO) bench -p rpcx --bench protocol
+	$(CARGO) bench -p rpcx --bench protocol_allocs
+
+## Fuzz the frame decoder (needs the nightly toolchain and cargo-fuzz; FUZZ_SECONDS=60 default).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz run decode_frame -- -max_total_time=$(FUZZ_SECONDS)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,333 @@
+//! The rpcx client: one multiplexed connection per server, typed and raw async calls, oneway
+//! sends, timeouts, metadata both ways, heartbeats, gzip, server pushes.
+//!
+//! ```no_run
+//! use rpcx::client::{Client, ClientOptions};
+//!
+//! # async fn run() -> Result<(), rpcx::Error> {
+//! let client = Client::connect("tcp@127.0.0.1:8972", ClientOptions::default()).await?;
+//! let product: i64 = client.call("Arith", "Mul", &(7i64, 8i64)).await?;
+//! # Ok(()) }
+//! ```
+
+mod conn;
+mod options;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub use options::{CallOptions, ClientOptions};
+
+use crate::codec::Codable;
+use crate::protocol::{Message, Metadata, SerializeType, META_AUTH, META_SERVER_TIMEOUT};
+use crate::transport::{dial, Address};
+use crate::{Error, ServerError};
+use conn::Conn;
+
+/// The reply to a call with its response metadata.
+#[derive(Debug, Clone)]
+pub struct Response<R> {
+    /// The decoded reply.
+    pub reply: R,
+    /// Metadata the server sent back.
+    pub metadata: Metadata,
+}
+
+/// A raw call: names, serialization, metadata and an already encoded payload.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    /// Service path.
+    pub service: String,
+    /// Method.
+    pub method: String,
+    /// Serialize type written in the header (the payload is not touched).
+    pub serialize_type: SerializeType,
+    /// Request metadata.
+    pub metadata: Metadata,
+    /// The payload.
+    pub payload: Bytes,
+    /// Call timeout (also sent as `__ServerTimeout`).
+    pub timeout: Option<Duration>,
+}
+
+/// A raw reply: the payload as received (decompressed) and the response metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    /// Reply payload.
+    pub payload: Bytes,
+    /// Response metadata.
+    pub metadata: Metadata,
+    /// Serialize type of the response header.
+    pub serialize_type: SerializeType,
+}
+
+/// A connection to one rpcx server. Cheap to clone; all clones share the connection and
+/// calls from any number of tasks are multiplexed on it.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Arc<Conn>,
+    options: ClientOptions,
+    address: Address,
+    pushes: Mutex<Option<mpsc::Receiver<Message>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.address)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.conn.fail_all(Error::Closed);
+    }
+}
+
+impl Client {
+    /// Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`). Must be called on
+    /// a tokio runtime; the connection's tasks run there.
+    pub async fn connect(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        let addr = Address::parse(address)?;
+        let c = dial(&addr, options.connect_timeout)
+            .await
+            .map_err(|source| Error::Connect {
+                address: address.to_owned(),
+                source,
+            })?;
+        let (push_tx, push_rx) = mpsc::channel(options.push_buffer.max(1));
+        let conn = Conn::start(c.read, c.write, c.peer, options.limits, push_tx);
+        let client = Client {
+            inner: Arc::new(Inner {
+                conn,
+                options,
+                address: addr,
+                pushes: Mutex::new(Some(push_rx)),
+            }),
+        };
+        if let Some(every) = client.inner.options.heartbeat_interval {
+            tokio::spawn(heartbeat_loop(
+                Arc::downgrade(&client.inner),
+                every,
+                client.inner.options.heartbeat_timeout,
+            ));
+        }
+        Ok(client)
+    }
+
+    /// The server's address.
+    pub fn address(&self) -> &Address {
+        &self.inner.address
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Calls `service.method` with `args`, encoded with the client's serialization.
+    pub async fn call<A: Codable, R: Codable>(
+        &self,
+        service: &str,
+        method: &str,
+        args: &A,
+    ) -> Result<R, Error> {
+        self.call_with(service, method, args, CallOptions::default())
+            .await
+            .map(|r| r.reply)
+    }
+
+    /// Calls with per-call metadata, timeout or serialization; returns the reply and the
+    /// response metadata.
+    pub async fn call_with<A: Codable, R: Codable>(
+        &self,
+        service: &str,
+        method: &str,
+        args: &A,
+        options: CallOptions,
+    ) -> Result<Response<R>, Error> {
+        let st = options
+            .serialize_type
+            .unwrap_or(self.inner.options.serialize_type);
+        let mut payload = Vec::new();
+        args.encode_as(st, &mut payload)?;
+        let raw = self
+            .call_raw(RawRequest {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                serialize_type: st,
+                metadata: options.metadata,
+                payload: payload.into(),
+                timeout: options.timeout,
+            })
+            .await?;
+        Ok(Response {
+            reply: R::decode_as(st, &raw.payload)?,
+            metadata: raw.metadata,
+        })
+    }
+
+    /// Sends a raw request and waits for its reply. A server error becomes
+    /// [`Error::Server`] with the server's text, metadata and payload.
+    pub async fn call_raw(&self, req: RawRequest) -> Result<RawResponse, Error> {
+        let timeout = req.timeout.or(self.inner.options.default_timeout);
+        let conn = &self.inner.conn;
+        let seq = conn.next_seq();
+        let msg = self.build(req, seq, false, timeout);
+        let rx = conn.register(seq)?;
+        if let Err(e) = conn.send(msg).await {
+            conn.forget(seq);
+            return Err(e);
+        }
+        let reply = match timeout {
+            None => rx.await,
+            Some(d) => match tokio::time::timeout(d, rx).await {
+                Ok(r) => r,
+                Err(_) => {
+                    conn.forget(seq);
+                    return Err(Error::Timeout(d));
+                }
+            },
+        };
+        let msg = reply.map_err(|_| conn.closed_reason().unwrap_or(Error::Closed))??;
+        into_response(msg)
+    }
+
+    /// Sends a oneway request: no reply is ever sent; returns once the frame is queued.
+    pub async fn send<A: Codable>(
+        &self,
+        service: &str,
+        method: &str,
+        args: &A,
+    ) -> Result<(), Error> {
+        let st = self.inner.options.serialize_type;
+        let mut payload = Vec::new();
+        args.encode_as(st, &mut payload)?;
+        self.send_raw(RawRequest {
+            service: service.to_owned(),
+            method: method.to_owned(),
+            serialize_type: st,
+            metadata: Metadata::new(),
+            payload: payload.into(),
+            timeout: None,
+        })
+        .await
+    }
+
+    /// Sends a raw oneway request.
+    pub async fn send_raw(&self, req: RawRequest) -> Result<(), Error> {
+        let conn = &self.inner.conn;
+        let msg = self.build(req, conn.next_seq(), true, None);
+        conn.send(msg).await
+    }
+
+    /// Takes the receiver of server pushes (oneway requests the server sends on this
+    /// connection, §3.8). Returns `None` after the first call.
+    pub fn take_pushes(&self) -> Option<mpsc::Receiver<Message>> {
+        self.inner.pushes.lock().ok()?.take()
+    }
+
+    /// Closes the connection: pending calls fail with [`Error::Closed`] at once, and so does
+    /// every later call.
+    pub fn close(&self) {
+        self.inner.conn.fail_all(Error::Closed);
+    }
+
+    /// True once the connection is closed or broken.
+    pub fn is_closed(&self) -> bool {
+        self.inner.conn.is_closed()
+    }
+
+    /// The peer address of the connection.
+    pub fn peer(&self) -> &str {
+        &self.inner.conn.peer
+    }
+
+    fn build(&self, req: RawRequest, seq: u64, oneway: bool, timeout: Option<Duration>) -> Message {
+        let opts = &self.inner.options;
+        let mut msg = Message::request(req.service, req.method, req.serialize_type, req.payload);
+        msg.metadata = req.metadata;
+        msg.header.set_seq(seq);
+        msg.header.set_oneway(oneway);
+        if opts.compress_type != crate::protocol::CompressType::NONE
+            && msg.payload.len() > opts.gzip_threshold
+        {
+            msg.header.set_compress_type(opts.compress_type);
+        }
+        if let Some(token) = &opts.auth_token {
+            msg.metadata
+                .entry(META_AUTH.to_owned())
+                .or_insert_with(|| token.clone());
+        }
+        if let Some(d) = timeout {
+            msg.metadata
+                .insert(META_SERVER_TIMEOUT.to_owned(), d.as_millis().to_string());
+        }
+        msg
+    }
+}
+
+fn into_response(msg: Message) -> Result<RawResponse, Error> {
+    if let Some(text) = msg.error() {
+        return Err(Error::Server(ServerError {
+            message: text.to_owned(),
+            metadata: msg.metadata,
+            payload: msg.payload,
+        }));
+    }
+    Ok(RawResponse {
+        serialize_type: msg.header.serialize_type(),
+        payload: msg.payload,
+        metadata: msg.metadata,
+    })
+}
+
+/// Sends a heartbeat every `every`; a heartbeat not answered within `wait` closes the
+/// connection (pending calls fail), as Go's client does.
+async fn heartbeat_loop(inner: std::sync::Weak<Inner>, every: Duration, wait: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let conn = Arc::clone(&inner.conn);
+        drop(inner);
+        if conn.is_closed() {
+            return;
+        }
+        let seq = conn.next_seq();
+        let mut msg = Message::request("", "", SerializeType::MSGPACK, heartbeat_payload());
+        msg.header.set_seq(seq);
+        msg.header.set_heartbeat(true);
+        let ok = match conn.register(seq) {
+            Err(_) => return,
+            Ok(rx) => {
+                conn.send(msg).await.is_ok()
+                    && matches!(tokio::time::timeout(wait, rx).await, Ok(Ok(Ok(_))))
+            }
+        };
+        if !ok {
+            conn.forget(seq);
+            conn.fail_all(Error::ConnectionLost("heartbeat not answered".into()));
+            return;
+        }
+    }
+}
+
+/// The current Unix time in nanoseconds as a MsgPack int64 (`d3` + 8 bytes), as Go sends.
+fn heartbeat_payload() -> Bytes {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let mut v = Vec::with_capacity(9);
+    v.push(0xd3);
+    v.extend_from_slice(&nanos.to_be_bytes());
+    Bytes::from(v)
+}

@@ -1,0 +1,132 @@
+//! Serving one request: lookup, deadline, plugins, the handler (panics caught), the reply.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+
+use super::context::{CallInfo, ConnHandle, Context};
+use super::handle::Shared;
+use super::{HandlerResult, ServiceError};
+use crate::protocol::{CompressType, Message, Metadata, COMPRESS_THRESHOLD, META_SERVER_TIMEOUT};
+
+/// Text of the error sent when a handler outlives the caller's `__ServerTimeout` (Go's
+/// `context.DeadlineExceeded`).
+pub(crate) const DEADLINE_EXCEEDED: &str = "context deadline exceeded";
+
+/// The error response to `req`: status Error, `__rpcx_error__` = `text`, empty payload.
+pub(crate) fn error_reply(req: &Message, text: impl Into<String>) -> Message {
+    let mut m = req.response();
+    m.set_error(text);
+    m
+}
+
+/// Runs the request and returns the reply to send (`None` for oneway requests).
+pub(crate) async fn dispatch(shared: &Shared, req: Message, conn: &ConnHandle) -> Option<Message> {
+    let oneway = req.header.is_oneway();
+    let reply = serve(shared, req, conn).await;
+    if oneway {
+        None
+    } else {
+        Some(reply)
+    }
+}
+
+async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
+    let Some(service) = shared.services.get(&req.service_path) else {
+        let text = format!("rpcx: can't find service {}", req.service_path);
+        return error_reply(&req, text);
+    };
+    let Some(handler) = service.methods.get(&req.service_method) else {
+        let text = format!("rpcx: can't find method {}", req.service_method);
+        return error_reply(&req, text);
+    };
+    let handler = Arc::clone(handler);
+    let Message {
+        header,
+        service_path,
+        service_method,
+        metadata,
+        payload,
+    } = req;
+    let deadline = metadata
+        .get(META_SERVER_TIMEOUT)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let ctx = Context {
+        inner: Arc::new(CallInfo {
+            service: service_path,
+            method: service_method,
+            metadata,
+            serialize: header.serialize_type(),
+            deadline,
+            reply_metadata: Mutex::new(Metadata::new()),
+            conn: conn.clone(),
+        }),
+    };
+
+    let result = match shared
+        .plugins
+        .iter()
+        .find_map(|p| p.before_call(&ctx, &payload).err())
+    {
+        Some(text) => Err(ServiceError::new(text)),
+        None => run_handler(&*handler, &ctx, payload, deadline).await,
+    };
+    let (payload, error) = match result {
+        Ok(p) => (p, None),
+        Err(e) => {
+            let (text, p) = e.into_parts(ctx.serialize_type());
+            (p, Some(text))
+        }
+    };
+    for p in &shared.plugins {
+        p.after_call(&ctx, error.as_deref().map_or(Ok(&payload), Err));
+    }
+
+    let mut reply = Message {
+        header: header.response(),
+        service_path: ctx.service().to_owned(),
+        service_method: ctx.method().to_owned(),
+        metadata: ctx.take_reply_metadata(),
+        payload,
+    };
+    if let Some(text) = error {
+        reply.set_error(text);
+    }
+    let compress = header.compress_type();
+    if compress != CompressType::NONE && reply.payload.len() > COMPRESS_THRESHOLD {
+        reply.header.set_compress_type(compress);
+    }
+    reply
+}
+
+async fn run_handler(
+    handler: &dyn super::Handler,
+    ctx: &Context,
+    payload: Bytes,
+    deadline: Option<Instant>,
+) -> HandlerResult {
+    let panicked = || {
+        ServiceError::new(format!(
+            "[service internal error]: panic in {}.{}",
+            ctx.service(),
+            ctx.method()
+        ))
+    };
+    let fut =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(ctx.clone(), payload))) {
+            Ok(f) => AssertUnwindSafe(f).catch_unwind(),
+            Err(_) => return Err(panicked()),
+        };
+    let outcome = match deadline {
+        None => fut.await,
+        Some(d) => match tokio::time::timeout_at(d.into(), fut).await {
+            Ok(r) => r,
+            Err(_) => return Err(ServiceError::new(DEADLINE_EXCEEDED)),
+        },
+    };
+    outcome.unwrap_or_else(|_| Err(panicked()))
+}

@@ -1,0 +1,207 @@
+//! The running server: shared state, the accept loop and the shutdown handle.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{AuthFn, Plugin, Server, ServerOptions, ServiceMap};
+use crate::transport::{Address, Listener};
+use crate::Error;
+
+/// State shared by the accept loop, every connection and every handle.
+pub(crate) struct Shared {
+    pub(crate) services: ServiceMap,
+    pub(crate) plugins: Vec<Arc<dyn Plugin>>,
+    pub(crate) auth: Option<AuthFn>,
+    pub(crate) options: ServerOptions,
+    /// Cancelled when a graceful shutdown begins: stop accepting and reading.
+    pub(crate) draining: CancellationToken,
+    /// Cancelled when the server closes: drop every connection now.
+    pub(crate) closed: CancellationToken,
+    inflight: AtomicUsize,
+    idle: Notify,
+    pub(crate) push_seq: Arc<AtomicU64>,
+    tasks: TaskTracker,
+    local: Address,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    pub(crate) fn call_started(&self) {
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn call_finished(&self) {
+        if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    pub(crate) fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(fut);
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.inflight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
+    let local = listener
+        .local_address()
+        .unwrap_or_else(|_| Address::Tcp(String::new()));
+    let shared = Arc::new(Shared {
+        services: server.services,
+        plugins: server.plugins,
+        auth: server.auth,
+        draining: CancellationToken::new(),
+        closed: CancellationToken::new(),
+        inflight: AtomicUsize::new(0),
+        idle: Notify::new(),
+        push_seq: Arc::new(AtomicU64::new(1)),
+        tasks: TaskTracker::new(),
+        local,
+        runtime: tokio::runtime::Handle::current(),
+        options: server.options,
+    });
+    let addr_text = shared.local.to_string();
+    for p in &shared.plugins {
+        p.on_start(&addr_text);
+    }
+    let s = Arc::clone(&shared);
+    shared.tasks.spawn(accept_loop(s, listener));
+    ServerHandle { shared }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
+    let limit = Arc::new(Semaphore::new(shared.options.max_connections));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let permit = tokio::select! {
+            _ = shared.draining.cancelled() => break,
+            _ = shared.closed.cancelled() => break,
+            p = Arc::clone(&limit).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shared.draining.cancelled() => break,
+            _ = shared.closed.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok(conn) => {
+                backoff = Duration::from_millis(5);
+                let s = Arc::clone(&shared);
+                shared.tasks.spawn(async move {
+                    super::conn::serve(s, conn).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                // Temporary accept errors (EMFILE…): back off as Go does, 5 ms doubling to 1 s.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+    drop(listener);
+}
+
+/// A handle on a running server: cloneable, usable from any thread or task.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("address", &self.shared.local)
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The bound address, with the real port when port 0 was asked for.
+    pub fn local_address(&self) -> &Address {
+        &self.shared.local
+    }
+
+    /// The bound TCP port (`None` for Unix sockets).
+    pub fn port(&self) -> Option<u16> {
+        match &self.shared.local {
+            Address::Tcp(a) => a.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+            Address::Unix(_) => None,
+        }
+    }
+
+    /// Requests currently being handled, server-wide.
+    pub fn inflight(&self) -> usize {
+        self.shared.inflight.load(Ordering::Acquire)
+    }
+
+    /// Graceful shutdown: unregisters services from registry plugins, stops accepting and
+    /// reading new requests, lets in-flight calls finish and write their replies for up to
+    /// `grace`, then closes every connection. Idempotent; returns when the server is down.
+    pub async fn shutdown(&self, grace: Duration) {
+        if !self.shared.draining.is_cancelled() {
+            self.shared.draining.cancel();
+            for name in self.shared.services.service_names() {
+                for p in &self.shared.plugins {
+                    p.on_unregister(name);
+                }
+            }
+        }
+        let _ = tokio::time::timeout(grace, self.shared.wait_idle()).await;
+        self.close();
+        self.stopped().await;
+    }
+
+    /// Closes at once: stops accepting and drops every connection; replies not yet written
+    /// are lost. Returns immediately; [`stopped`](Self::stopped) waits for the end.
+    pub fn close(&self) {
+        self.shared.draining.cancel();
+        self.shared.closed.cancel();
+        self.shared.tasks.close();
+    }
+
+    /// Waits until the server has stopped (after [`shutdown`](Self::shutdown) or
+    /// [`close`](Self::close)).
+    pub async fn stopped(&self) {
+        self.shared.closed.cancelled().await;
+        self.shared.tasks.wait().await;
+    }
+
+    /// [`shutdown`](Self::shutdown) for threads outside the async runtime (C, Python, signal
+    /// threads). Refused with [`Error::BlockingInRuntime`] on a runtime thread.
+    pub fn shutdown_blocking(&self, grace: Duration) -> Result<(), Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::BlockingInRuntime);
+        }
+        let this = self.clone();
+        self.shared
+            .runtime
+            .block_on(async move { this.shutdown(grace).await });
+        Ok(())
+    }
+
+    /// True once shutdown or close has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.draining.is_cancelled()
+    }
+}

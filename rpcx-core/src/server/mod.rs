@@ -1,0 +1,221 @@
+//! The rpcx server: register any callable as `Service.Method`, serve TCP or Unix sockets, shut
+//! down gracefully from any thread.
+//!
+//! ```no_run
+//! use rpcx::server::{Context, Server, ServiceError};
+//!
+//! # async fn run() -> Result<(), rpcx::Error> {
+//! let mut server = Server::builder().build();
+//! server.register_fn("Arith", "Mul", |_ctx: Context, (a, b): (i64, i64)| async move {
+//!     Ok::<_, ServiceError>(a * b)
+//! })?;
+//! let handle = server.serve("tcp@127.0.0.1:0").await?;
+//! println!("listening on {}", handle.local_address());
+//! handle.shutdown(std::time::Duration::from_secs(5)).await;
+//! # Ok(()) }
+//! ```
+
+mod conn;
+mod context;
+mod dispatch;
+mod handle;
+mod handler;
+mod options;
+mod plugin;
+pub mod plugins;
+mod registry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use context::{ConnHandle, Context};
+pub use handle::ServerHandle;
+pub use handler::{raw_fn, typed_fn, BoxFuture, Handler, HandlerResult, ServiceError};
+pub use options::{AuthFn, ServerOptions};
+pub use plugin::{Plugin, Rejection};
+pub use registry::{Service, ServiceEntry, ServiceMap};
+
+use crate::codec::Codable;
+use crate::protocol::{Limits, Message};
+use crate::transport::{Address, Listener};
+use crate::Error;
+
+/// Configures a [`Server`].
+#[derive(Default)]
+pub struct ServerBuilder {
+    options: ServerOptions,
+    plugins: Vec<Arc<dyn Plugin>>,
+    auth: Option<AuthFn>,
+}
+
+impl ServerBuilder {
+    /// Replaces all options.
+    pub fn options(mut self, options: ServerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the frame, decompression and metadata limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.limits = limits;
+        self
+    }
+
+    /// Sets the per-connection in-flight request limit.
+    pub fn max_inflight_per_conn(mut self, n: usize) -> Self {
+        self.options.max_inflight_per_conn = n.max(1);
+        self
+    }
+
+    /// Sets the connection limit.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.options.max_connections = n.max(1);
+        self
+    }
+
+    /// Closes connections idle for this long.
+    pub fn idle_timeout(mut self, d: std::time::Duration) -> Self {
+        self.options.idle_timeout = Some(d);
+        self
+    }
+
+    /// Requires every non-heartbeat request to pass `auth(request, token, peer)`.
+    pub fn auth<F>(mut self, auth: F) -> Self
+    where
+        F: Fn(&Message, &str, &str) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Adds a plugin; plugins run in the order added.
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// Adds a shared plugin.
+    pub fn plugin_arc(mut self, plugin: Arc<dyn Plugin>) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    /// Builds the server; register services on it, then [`Server::serve`].
+    pub fn build(self) -> Server {
+        Server {
+            options: self.options,
+            plugins: self.plugins,
+            auth: self.auth,
+            services: ServiceMap::default(),
+        }
+    }
+}
+
+/// A server being set up: register services, then [`serve`](Server::serve).
+pub struct Server {
+    options: ServerOptions,
+    plugins: Vec<Arc<dyn Plugin>>,
+    auth: Option<AuthFn>,
+    services: ServiceMap,
+}
+
+impl Server {
+    /// A builder with default options.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Registers a handler as `service.method`. Registering the same name again replaces it.
+    /// Plugins may refuse the registration.
+    pub fn register_handler(
+        &mut self,
+        service: &str,
+        method: &str,
+        handler: Arc<dyn Handler>,
+    ) -> Result<(), Error> {
+        let entry = self
+            .services
+            .services
+            .entry(service.to_owned())
+            .or_default();
+        let errors: Vec<String> = self
+            .plugins
+            .iter()
+            .filter_map(|p| p.on_register(service, method, &entry.metadata).err())
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::Registration(errors.join("; ")));
+        }
+        entry.methods.insert(method.to_owned(), handler);
+        Ok(())
+    }
+
+    /// Registers an async function or closure taking typed arguments; arguments and reply use
+    /// the caller's serialization.
+    pub fn register_fn<A, R, E, F, Fut>(
+        &mut self,
+        service: &str,
+        method: &str,
+        f: F,
+    ) -> Result<(), Error>
+    where
+        A: Codable,
+        R: Codable,
+        E: Into<ServiceError> + 'static,
+        F: Fn(Context, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
+        self.register_handler(service, method, typed_fn(f))
+    }
+
+    /// Registers an async function or closure on raw payload bytes.
+    pub fn register_raw<F, Fut, E>(
+        &mut self,
+        service: &str,
+        method: &str,
+        f: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(Context, Bytes) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
+        E: Into<ServiceError> + 'static,
+    {
+        self.register_handler(service, method, raw_fn(f))
+    }
+
+    /// Registers every method of an object (see [`rpc_methods!`](crate::rpc_methods)).
+    pub fn register_object<S: Service>(
+        &mut self,
+        service: &str,
+        object: Arc<S>,
+    ) -> Result<(), Error> {
+        for (method, handler) in object.methods() {
+            self.register_handler(service, &method, handler)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the metadata string a registry publishes for `service` (`weight=5&group=blue`).
+    pub fn set_service_metadata(&mut self, service: &str, metadata: impl Into<String>) {
+        self.services
+            .services
+            .entry(service.to_owned())
+            .or_default()
+            .metadata = metadata.into();
+    }
+
+    /// The registered services.
+    pub fn services(&self) -> &ServiceMap {
+        &self.services
+    }
+
+    /// Binds `address` (`tcp@host:port`, port 0 for a free one, or `unix@/path`) and serves it
+    /// on the current tokio runtime until the returned handle shuts it down.
+    pub async fn serve(self, address: &str) -> Result<ServerHandle, Error> {
+        let addr = Address::parse(address)?;
+        let listener = Listener::bind(&addr).await?;
+        Ok(handle::start(self, listener))
+    }
+}

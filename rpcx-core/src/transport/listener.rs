@@ -1,0 +1,106 @@
+//! Listening and dialing.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use super::{Address, Connection};
+
+/// A bound listener.
+pub enum Listener {
+    /// TCP.
+    Tcp(TcpListener),
+    /// Unix domain socket; the path is removed when the listener is dropped.
+    Unix(UnixListener, std::path::PathBuf),
+}
+
+impl Listener {
+    /// Binds `addr`. Port 0 binds a free port ([`Listener::local_address`] tells which). A
+    /// stale Unix socket file at the path is replaced.
+    pub async fn bind(addr: &Address) -> io::Result<Listener> {
+        match addr {
+            Address::Tcp(a) => Ok(Listener::Tcp(TcpListener::bind(a.as_str()).await?)),
+            Address::Unix(p) => {
+                if p.exists() {
+                    std::fs::remove_file(p)?;
+                }
+                Ok(Listener::Unix(UnixListener::bind(p)?, p.clone()))
+            }
+        }
+    }
+
+    /// The bound address (with the real port for TCP).
+    pub fn local_address(&self) -> io::Result<Address> {
+        match self {
+            Listener::Tcp(l) => Ok(Address::Tcp(l.local_addr()?.to_string())),
+            Listener::Unix(_, p) => Ok(Address::Unix(p.clone())),
+        }
+    }
+
+    /// Accepts one connection.
+    pub async fn accept(&self) -> io::Result<Connection> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok(tcp_connection(s, format!("tcp@{peer}")))
+            }
+            Listener::Unix(l, p) => {
+                let (s, _) = l.accept().await?;
+                let (r, w) = s.into_split();
+                Ok(Connection {
+                    read: Box::new(r),
+                    write: Box::new(w),
+                    peer: format!("unix@{}", p.display()),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn tcp_connection(s: TcpStream, peer: String) -> Connection {
+    let _ = s.set_nodelay(true);
+    let (r, w) = s.into_split();
+    Connection {
+        read: Box::new(r),
+        write: Box::new(w),
+        peer,
+    }
+}
+
+/// Connects to `addr` within `timeout`.
+pub async fn dial(addr: &Address, timeout: Duration) -> io::Result<Connection> {
+    let fut = async {
+        match addr {
+            Address::Tcp(a) => {
+                let s = TcpStream::connect(a.as_str()).await?;
+                let peer = format!("tcp@{}", s.peer_addr()?);
+                Ok(tcp_connection(s, peer))
+            }
+            Address::Unix(p) => {
+                let s = UnixStream::connect(p).await?;
+                let (r, w) = s.into_split();
+                Ok(Connection {
+                    read: Box::new(r),
+                    write: Box::new(w),
+                    peer: format!("unix@{}", p.display()),
+                })
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("dial {addr}: timed out after {timeout:?}"),
+        )),
+    }
+}
