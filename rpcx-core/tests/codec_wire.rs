@@ -435,3 +435,23 @@ fn failed_encode_leaves_buffer_untouched() {
     assert!(matches!(err, CodecError::Encode { .. }));
     assert_eq!(out, b"prefix");
 }
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+    // 1000 nested one-element arrays: rmp-serde's default depth limit (1024) would overflow
+    // the 2 MiB stack of a test (or tokio worker) thread.
+    let mut deep = vec![0x91u8; 1000];
+    deep.push(0xc0);
+    for err in [
+        codec::decode::<serde_json::Value>(MP, &deep).unwrap_err(),
+        codec::decode::<()>(MP, &deep).unwrap_err(),
+    ] {
+        assert_eq!(err.to_string(), "msgpack: depth limit exceeded");
+    }
+    let mut ok = vec![0x91u8; rpcx::codec::MSGPACK_MAX_DEPTH - 1];
+    ok.push(0xc0);
+    codec::decode::<serde_json::Value>(MP, &ok).unwrap();
+
+    let deep_json = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    assert!(codec::decode::<serde_json::Value>(JSON, deep_json.as_bytes()).is_err());
+}

@@ -37,7 +37,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use error::CodecError;
 pub use json::{json_decode, json_encode, GoFormatter, JsonCodec};
-pub use msgpack::{msgpack_decode, msgpack_encode, MsgPackCodec};
+pub use msgpack::{msgpack_decode, msgpack_encode, MsgPackCodec, MSGPACK_MAX_DEPTH};
 pub use protobuf::{proto_decode, proto_encode};
 pub use registry::{
     codec_for, register_codec, registry_decode, registry_encode, unregister_codec, DeserializeFn,

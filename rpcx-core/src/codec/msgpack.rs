@@ -23,6 +23,20 @@ fn serializer<W: io::Write>(
         .with_bytes(BytesMode::ForceIterables)
 }
 
+/// Maximum nesting of arrays, maps and extensions a payload may have, the same limit serde_json
+/// applies to JSON. rmp-serde's default (1024) overflows a 2 MiB thread stack (tokio's worker
+/// default) on hostile input such as 1000 nested one-element arrays.
+pub const MSGPACK_MAX_DEPTH: usize = 128;
+
+/// A deserializer over `bytes` with the [`MSGPACK_MAX_DEPTH`] limit.
+fn deserializer(
+    bytes: &[u8],
+) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MSGPACK_MAX_DEPTH);
+    de
+}
+
 /// Appends the MessagePack encoding of `value` to `out`.
 ///
 /// Structs become maps keyed by their (serde) field names, byte vectors become `bin`, `None`
@@ -38,13 +52,14 @@ pub fn msgpack_encode<T: Serialize + ?Sized>(
 }
 
 /// Decodes one MessagePack value from `bytes`; structs may be maps (keys matched exactly, unknown
-/// keys skipped) or arrays. Bytes after the value are ignored. An empty payload is the error
+/// keys skipped) or arrays. Bytes after the value are ignored; nesting deeper than
+/// [`MSGPACK_MAX_DEPTH`] is an error. An empty payload is the error
 /// `EOF` and a truncated one `unexpected EOF`, as in Go; other errors read `msgpack: …`.
 pub fn msgpack_decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if bytes.is_empty() {
         return Err(CodecError::decode(SerializeType::MSGPACK, "EOF"));
     }
-    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    let mut de = deserializer(bytes);
     T::deserialize(&mut de).map_err(|e| CodecError::decode(SerializeType::MSGPACK, error_text(&e)))
 }
 
@@ -76,7 +91,7 @@ impl SerdeCodec for MsgPackCodec {
         if bytes.is_empty() {
             return Err("EOF".to_owned());
         }
-        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        let mut de = deserializer(bytes);
         let mut erased = <dyn erased_serde::Deserializer>::erase(&mut de);
         visit(&mut erased).map_err(|e| format!("msgpack: {e}"))
     }
