@@ -13,8 +13,12 @@ bootstrap:
 build: bootstrap
 	$(CARGO) build --workspace --all-targets
 
+# Each mk/*.mk adds its suites to TEST_TARGETS (C ABI, Python, Go interop…).
+TEST_TARGETS :=
+include $(sort $(wildcard mk/*.mk))
+
 ## Every test suite of the repository, plus formatting and lint gates.
-test: bootstrap lint rust-test
+test: bootstrap lint rust-test $(TEST_TARGETS)
 
 lint: fmt-check clippy
 
@@ -43,3 +47,7 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+
+## Start the Rust Arith server and call it from every client language built here.
+demo: bootstrap
+	@scripts/demo.sh

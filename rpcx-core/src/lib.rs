@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod arith;
+pub mod benchmark;
 pub mod blocking;
 pub mod client;
 pub mod codec;

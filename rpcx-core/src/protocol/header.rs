@@ -102,12 +102,12 @@ impl SerializeType {
 impl fmt::Display for SerializeType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            0 => f.write_str("raw"),
-            1 => f.write_str("json"),
-            2 => f.write_str("protobuf"),
-            3 => f.write_str("msgpack"),
-            4 => f.write_str("thrift"),
-            n => write!(f, "codec {n}"),
+            0 => f.pad("raw"),
+            1 => f.pad("json"),
+            2 => f.pad("protobuf"),
+            3 => f.pad("msgpack"),
+            4 => f.pad("thrift"),
+            n => f.pad(&format!("codec {n}")),
         }
     }
 }

@@ -1,0 +1,104 @@
+//! A closed-loop load generator: `concurrency` callers share `pool` clients, each caller
+//! sends the next request as soon as the previous reply arrived.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rpcx::client::{Client, ClientOptions, RawRequest};
+
+use crate::stats::{micros, Stats};
+
+/// How long a run lasts: a number of requests or a duration (both bounded).
+#[derive(Debug, Clone, Copy)]
+pub enum Budget {
+    Requests(u64),
+    Duration(Duration),
+}
+
+pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Client>, rpcx::Error> {
+    let mut clients = Vec::with_capacity(pool);
+    for _ in 0..pool.max(1) {
+        clients.push(
+            Client::connect(
+                addr,
+                ClientOptions::default().connect_timeout(Duration::from_secs(5)),
+            )
+            .await?,
+        );
+    }
+    Ok(clients)
+}
+
+pub async fn run(
+    clients: &[Client],
+    request: RawRequest,
+    concurrency: usize,
+    budget: Budget,
+    warmup: usize,
+) -> Stats {
+    for c in clients {
+        for _ in 0..warmup {
+            let _ = c.call_raw(request.clone()).await;
+        }
+    }
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = match budget {
+        Budget::Duration(d) => Some(start + d),
+        Budget::Requests(_) => None,
+    };
+    let limit = match budget {
+        Budget::Requests(n) => n,
+        Budget::Duration(_) => u64::MAX,
+    };
+    let mut tasks = Vec::with_capacity(concurrency);
+    for i in 0..concurrency.max(1) {
+        let client = clients[i % clients.len()].clone();
+        let req = request.clone();
+        let issued = Arc::clone(&issued);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
+            loop {
+                if issued.fetch_add(1, Ordering::Relaxed) >= limit {
+                    break;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let t = Instant::now();
+                match client.call_raw(req.clone()).await {
+                    Ok(_) => lat.push(micros(t.elapsed())),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
+                        lat.push(micros(t.elapsed()));
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let mut stats = Stats {
+        requests: 0,
+        errors: 0,
+        seconds: 0.0,
+        latencies_us: Vec::new(),
+        first_error: None,
+    };
+    for t in tasks {
+        if let Ok((lat, errors, fe)) = t.await {
+            stats.latencies_us.extend(lat);
+            stats.errors += errors;
+            if stats.first_error.is_none() {
+                stats.first_error = fe;
+            }
+        }
+    }
+    stats.seconds = start.elapsed().as_secs_f64();
+    stats.requests = stats.latencies_us.len() as u64;
+    stats.latencies_us.sort_unstable();
+    stats
+}
