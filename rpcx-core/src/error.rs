@@ -60,6 +60,12 @@ pub enum Error {
     /// Registration of a service or method was refused.
     #[error("registration failed: {0}")]
     Registration(String),
+    /// Service discovery currently lists no server that a call could use (Go's text).
+    #[error("can not found any server")]
+    NoServer,
+    /// A server's circuit breaker is open.
+    #[error("breaker open for {0}")]
+    BreakerOpen(String),
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -69,6 +75,21 @@ impl Error {
     /// True when the server itself answered with an error (never retried by fail modes).
     pub fn is_server_error(&self) -> bool {
         matches!(self, Error::Server(_))
+    }
+
+    /// True for failures of the transport (connecting, a broken or closed connection, an
+    /// open breaker, no server): fail modes retry these. Server errors, timeouts and local
+    /// encoding errors are never retried (§4.4).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Closed
+                | Error::ConnectionLost(_)
+                | Error::Connect { .. }
+                | Error::Io(_)
+                | Error::NoServer
+                | Error::BreakerOpen(_)
+        )
     }
 
     /// The server's error text, when the server answered with an error.

@@ -20,5 +20,6 @@ pub mod protocol;
 pub mod runtime;
 pub mod server;
 pub mod transport;
+pub mod xclient;
 
 pub use error::{Error, Result, ServerError};

@@ -1,0 +1,654 @@
+//! XClient: calls to one service over a set of servers from a [`Discovery`], with a select
+//! mode, a fail mode, one cached connection per server, per-server circuit breakers, and
+//! broadcast / fork / inform (§4.4–4.9).
+//!
+//! ```no_run
+//! use rpcx::arith::{Args, Reply};
+//! use rpcx::xclient::{FailMode, MultipleServers, SelectMode, XClient, XClientOptions};
+//!
+//! # async fn run() -> Result<(), rpcx::Error> {
+//! let servers = MultipleServers::from_addresses(["tcp@127.0.0.1:8972", "tcp@127.0.0.1:8973"]);
+//! let options = XClientOptions {
+//!     select_mode: SelectMode::RoundRobin,
+//!     fail_mode: FailMode::Failover,
+//!     ..Default::default()
+//! };
+//! let xc = XClient::new("Arith", servers, options)?;
+//! let reply: Reply = xc.call("Mul", &Args { a: 7, b: 8 }).await?;
+//! # Ok(()) }
+//! ```
+
+mod breaker;
+mod discovery;
+mod meta;
+mod selector;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+pub use breaker::{Breaker, BreakerConfig};
+pub use discovery::{Discovery, MultipleServers, Peer, ServerEntry};
+pub use meta::{passes_filter, ServerMeta};
+pub use selector::{
+    fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
+    RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
+};
+
+use crate::client::{CallOptions, Client, ClientOptions, RawRequest, RawResponse, Response};
+use crate::codec::Codable;
+use crate::protocol::{Metadata, SerializeType};
+use crate::Error;
+
+/// What to do when a call fails with a transport error (Go's numbers in brackets). Server
+/// errors and passed deadlines are never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailMode {
+    /// Retry on another server chosen by the selector (0). The default.
+    #[default]
+    Failover,
+    /// Return the first error (1).
+    Failfast,
+    /// Retry the same server (2).
+    Failtry,
+    /// If no reply within `backup_latency`, send the same call to a second server and take
+    /// whichever answers first (3).
+    Failbackup,
+}
+
+/// XClient settings; `Default` gives Go's defaults (3 retries, 10 ms backup latency) with
+/// RoundRobin and Failover.
+#[derive(Debug, Clone)]
+pub struct XClientOptions {
+    /// Fail mode.
+    pub fail_mode: FailMode,
+    /// Select mode (ignored when a custom selector is given).
+    pub select_mode: SelectMode,
+    /// Retries after the first attempt for Failover and Failtry.
+    pub retries: usize,
+    /// Pause between attempts.
+    pub retry_interval: Duration,
+    /// Use only servers whose metadata lists this `group`.
+    pub group: Option<String>,
+    /// Failbackup's wait before the second request.
+    pub backup_latency: Duration,
+    /// Per-server circuit breaker (`None`: off).
+    pub breaker: Option<BreakerConfig>,
+    /// Options of each server connection (serialization, auth, heartbeats, gzip…).
+    pub client: ClientOptions,
+    /// Upper bound of broadcast, fork and inform calls (Go: 1 minute).
+    pub broadcast_timeout: Duration,
+}
+
+impl Default for XClientOptions {
+    fn default() -> Self {
+        XClientOptions {
+            fail_mode: FailMode::Failover,
+            select_mode: SelectMode::RoundRobin,
+            retries: 3,
+            retry_interval: Duration::ZERO,
+            group: None,
+            backup_latency: Duration::from_millis(10),
+            breaker: None,
+            client: ClientOptions::default(),
+            broadcast_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One server's outcome of an [`inform`](XClient::inform) call.
+#[derive(Debug)]
+pub struct Receipt<R> {
+    /// The server key (`tcp@host:port`).
+    pub server: String,
+    /// Its reply or error.
+    pub result: Result<R, Error>,
+}
+
+type ClientCell = Arc<tokio::sync::OnceCell<Client>>;
+
+struct Inner {
+    service: String,
+    discovery: Arc<dyn Discovery>,
+    selector: Arc<dyn Selector>,
+    servers: RwLock<Arc<Vec<ServerEntry>>>,
+    clients: Mutex<HashMap<String, ClientCell>>,
+    breakers: Mutex<HashMap<String, Arc<Breaker>>>,
+    options: XClientOptions,
+    stop: CancellationToken,
+}
+
+/// A client of one service over many servers. Cheap to clone; must be created inside a tokio
+/// runtime (it watches the discovery in a task).
+#[derive(Clone)]
+pub struct XClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for XClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XClient")
+            .field("service", &self.inner.service)
+            .field("servers", &self.servers().len())
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl XClient {
+    /// An XClient for `service` using `options.select_mode`.
+    pub fn new(
+        service: &str,
+        discovery: impl Discovery,
+        options: XClientOptions,
+    ) -> Result<XClient, Error> {
+        let selector = options.select_mode.build();
+        XClient::with_selector(service, Arc::new(discovery), selector, options)
+    }
+
+    /// An XClient with a custom selector and a shared discovery.
+    pub fn with_selector(
+        service: &str,
+        discovery: Arc<dyn Discovery>,
+        selector: Arc<dyn Selector>,
+        options: XClientOptions,
+    ) -> Result<XClient, Error> {
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config("XClient must be created inside a tokio runtime".into()))?;
+        let mut rx = discovery.subscribe();
+        let inner = Arc::new(Inner {
+            service: service.to_owned(),
+            discovery,
+            selector,
+            servers: RwLock::new(Arc::new(Vec::new())),
+            clients: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::new()),
+            options,
+            stop: CancellationToken::new(),
+        });
+        let first = rx.borrow_and_update().clone();
+        inner.apply(first);
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        let stop = inner.stop.clone();
+        rt.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    r = rx.changed() => if r.is_err() { break },
+                }
+                let list = rx.borrow_and_update().clone();
+                match weak.upgrade() {
+                    Some(inner) => inner.apply(list),
+                    None => break,
+                }
+            }
+        });
+        Ok(XClient { inner })
+    }
+
+    /// The service path.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The servers currently in use (after state and group filtering).
+    pub fn servers(&self) -> Vec<ServerEntry> {
+        self.inner
+            .servers
+            .read()
+            .map(|s| s.as_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// Calls `method` with the configured fail mode.
+    pub async fn call<A: Codable, R: Codable>(&self, method: &str, args: &A) -> Result<R, Error> {
+        self.call_with(method, args, CallOptions::default())
+            .await
+            .map(|r| r.reply)
+    }
+
+    /// Calls with per-call options; returns the reply and response metadata.
+    pub async fn call_with<A: Codable, R: Codable>(
+        &self,
+        method: &str,
+        args: &A,
+        options: CallOptions,
+    ) -> Result<Response<R>, Error> {
+        let st = self.serialize_type(&options);
+        let payload = encode(args, st)?;
+        let raw = self.call_raw(method, st, payload, options).await?;
+        Ok(Response {
+            reply: R::decode_as(st, &raw.payload)?,
+            metadata: raw.metadata,
+        })
+    }
+
+    /// Calls with an encoded payload; the base of every other call method.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<RawResponse, Error> {
+        let inner = &self.inner;
+        let deadline = options
+            .timeout
+            .or(inner.options.client.default_timeout)
+            .map(|d| Instant::now() + d);
+        let call = Call {
+            method,
+            serialize_type,
+            payload: &payload,
+            metadata: &options.metadata,
+            deadline,
+        };
+        match inner.options.fail_mode {
+            FailMode::Failfast => {
+                let key = inner.select(&call, &[]).ok_or(Error::NoServer)?;
+                inner.call_once(&key, &call).await
+            }
+            FailMode::Failover => inner.retrying(&call, false).await,
+            FailMode::Failtry => inner.retrying(&call, true).await,
+            FailMode::Failbackup => inner.backup(&call).await,
+        }
+    }
+
+    /// Sends a oneway request to one selected server (no fail mode, like Go's `Oneshot`).
+    pub async fn send<A: Codable>(&self, method: &str, args: &A) -> Result<(), Error> {
+        let st = self.inner.options.client.serialize_type;
+        let payload = encode(args, st)?;
+        let call = Call {
+            method,
+            serialize_type: st,
+            payload: &payload,
+            metadata: &Metadata::new(),
+            deadline: None,
+        };
+        let key = self.inner.select(&call, &[]).ok_or(Error::NoServer)?;
+        let client = self.inner.client(&key).await?;
+        client.send_raw(call.request(&self.inner.service)).await
+    }
+
+    /// Calls every server; succeeds only if all do (returning the first reply) and fails as
+    /// soon as one fails, as Go's `Broadcast`.
+    pub async fn broadcast<A: Codable, R: Codable>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> Result<R, Error> {
+        let st = self.inner.options.client.serialize_type;
+        let raw = self
+            .broadcast_raw(method, st, encode(args, st)?, CallOptions::default())
+            .await?;
+        Ok(R::decode_as(st, &raw.payload)?)
+    }
+
+    /// Calls every server; returns the first success, or an error when all fail (Go's `Fork`).
+    pub async fn fork<A: Codable, R: Codable>(&self, method: &str, args: &A) -> Result<R, Error> {
+        let st = self.inner.options.client.serialize_type;
+        let raw = self
+            .fork_raw(method, st, encode(args, st)?, CallOptions::default())
+            .await?;
+        Ok(R::decode_as(st, &raw.payload)?)
+    }
+
+    /// Calls every server and returns each one's outcome (Go's `Inform`).
+    pub async fn inform<A: Codable, R: Codable>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> Result<Vec<Receipt<R>>, Error> {
+        let st = self.inner.options.client.serialize_type;
+        let receipts = self
+            .inform_raw(method, st, encode(args, st)?, CallOptions::default())
+            .await?;
+        Ok(receipts
+            .into_iter()
+            .map(|r| Receipt {
+                server: r.server,
+                result: r
+                    .result
+                    .and_then(|raw| R::decode_as(st, &raw.payload).map_err(Error::from)),
+            })
+            .collect())
+    }
+
+    /// Raw [`broadcast`](Self::broadcast).
+    pub async fn broadcast_raw(
+        &self,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<RawResponse, Error> {
+        let mut all = self
+            .inner
+            .fan_out(method, serialize_type, payload, options)?;
+        let mut first = None;
+        while let Some(r) = all.next().await {
+            let resp = r.result?;
+            first.get_or_insert(resp);
+        }
+        first.ok_or(Error::NoServer)
+    }
+
+    /// Raw [`fork`](Self::fork).
+    pub async fn fork_raw(
+        &self,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<RawResponse, Error> {
+        let mut all = self
+            .inner
+            .fan_out(method, serialize_type, payload, options)?;
+        let mut last = Error::NoServer;
+        while let Some(r) = all.next().await {
+            match r.result {
+                Ok(resp) => return Ok(resp),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Raw [`inform`](Self::inform).
+    pub async fn inform_raw(
+        &self,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<Vec<Receipt<RawResponse>>, Error> {
+        let all = self
+            .inner
+            .fan_out(method, serialize_type, payload, options)?;
+        let mut receipts: Vec<Receipt<RawResponse>> = all.collect().await;
+        receipts.sort_by(|a, b| a.server.cmp(&b.server));
+        Ok(receipts)
+    }
+
+    /// Closes every cached connection and stops watching the discovery.
+    pub fn close(&self) {
+        self.inner.stop.cancel();
+        let clients: Vec<ClientCell> = self
+            .inner
+            .clients
+            .lock()
+            .map(|mut m| m.drain().map(|(_, c)| c).collect())
+            .unwrap_or_default();
+        for c in clients {
+            if let Some(client) = c.get() {
+                client.close();
+            }
+        }
+    }
+
+    /// The discovery this client watches.
+    pub fn discovery(&self) -> &Arc<dyn Discovery> {
+        &self.inner.discovery
+    }
+
+    fn serialize_type(&self, options: &CallOptions) -> SerializeType {
+        options
+            .serialize_type
+            .unwrap_or(self.inner.options.client.serialize_type)
+    }
+}
+
+fn encode<A: Codable>(args: &A, st: SerializeType) -> Result<Bytes, Error> {
+    let mut out = Vec::new();
+    args.encode_as(st, &mut out)?;
+    Ok(out.into())
+}
+
+/// One logical call, shared by its attempts.
+struct Call<'a> {
+    method: &'a str,
+    serialize_type: SerializeType,
+    payload: &'a Bytes,
+    metadata: &'a Metadata,
+    deadline: Option<Instant>,
+}
+
+impl Call<'_> {
+    /// The time left, or an error once the deadline passed.
+    fn remaining(&self) -> Result<Option<Duration>, Error> {
+        match self.deadline {
+            None => Ok(None),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    Err(Error::Timeout(Duration::ZERO))
+                } else {
+                    Ok(Some(d - now))
+                }
+            }
+        }
+    }
+
+    fn request(&self, service: &str) -> RawRequest {
+        RawRequest {
+            service: service.to_owned(),
+            method: self.method.to_owned(),
+            serialize_type: self.serialize_type,
+            metadata: self.metadata.clone(),
+            payload: self.payload.clone(),
+            timeout: None,
+        }
+    }
+}
+
+type FanOut = FuturesUnordered<futures_util::future::BoxFuture<'static, Receipt<RawResponse>>>;
+
+impl Inner {
+    fn apply(&self, list: Vec<ServerEntry>) {
+        let group = self.options.group.as_deref();
+        let filtered: Vec<ServerEntry> = list
+            .into_iter()
+            .filter(|s| passes_filter(&s.meta(), group))
+            .collect();
+        self.selector.update(&filtered);
+        if let Ok(mut clients) = self.clients.lock() {
+            // Calls in flight keep their own handle on a removed server's client; the
+            // connection closes when the last of them finishes.
+            clients.retain(|k, _| filtered.iter().any(|s| &s.key == k));
+        }
+        if let Ok(mut s) = self.servers.write() {
+            *s = Arc::new(filtered);
+        }
+    }
+
+    fn breaker(&self, key: &str) -> Option<Arc<Breaker>> {
+        let config = self.options.breaker?;
+        let mut m = self.breakers.lock().ok()?;
+        Some(Arc::clone(
+            m.entry(key.to_owned())
+                .or_insert_with(|| Arc::new(Breaker::new(config))),
+        ))
+    }
+
+    /// Picks a server, avoiding `exclude` when another candidate exists.
+    fn select(&self, call: &Call<'_>, exclude: &[String]) -> Option<String> {
+        let req = SelectRequest {
+            service: &self.service,
+            method: call.method,
+            args: call.payload,
+        };
+        let tries = self.servers.read().map(|s| s.len()).unwrap_or(1).max(1) + 1;
+        let mut pick = None;
+        for _ in 0..tries {
+            let k = self.selector.select(&req)?;
+            let open = self.breaker(&k).is_some_and(|b| b.is_open());
+            if !exclude.contains(&k) && !open {
+                return Some(k);
+            }
+            pick.get_or_insert(k);
+        }
+        pick
+    }
+
+    /// The cached connection to `key`, dialing it (once, however many callers wait) if needed.
+    async fn client(&self, key: &str) -> Result<Client, Error> {
+        for _ in 0..2 {
+            let cell = {
+                let mut m = self.clients.lock().map_err(|_| Error::Closed)?;
+                Arc::clone(m.entry(key.to_owned()).or_default())
+            };
+            let options = self.options.client.clone();
+            let result = cell.get_or_try_init(|| Client::connect(key, options)).await;
+            match result {
+                Ok(c) if !c.is_closed() => return Ok(c.clone()),
+                Ok(_) => self.forget(key, &cell),
+                Err(e) => {
+                    self.forget(key, &cell);
+                    return Err(e);
+                }
+            }
+        }
+        Err(Error::ConnectionLost(format!(
+            "connection to {key} keeps closing"
+        )))
+    }
+
+    fn forget(&self, key: &str, cell: &ClientCell) {
+        if let Ok(mut m) = self.clients.lock() {
+            if m.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+                m.remove(key);
+            }
+        }
+    }
+
+    async fn call_once(&self, key: &str, call: &Call<'_>) -> Result<RawResponse, Error> {
+        let breaker = self.breaker(key);
+        if let Some(b) = &breaker {
+            if !b.allow() {
+                return Err(Error::BreakerOpen(key.to_owned()));
+            }
+        }
+        let mut req = call.request(&self.service);
+        req.timeout = call.remaining()?;
+        let result = match self.client(key).await {
+            Ok(client) => {
+                let r = client.call_raw(req).await;
+                if r.as_ref().err().is_some_and(Error::is_retryable) {
+                    client.close();
+                    if let Ok(mut m) = self.clients.lock() {
+                        m.remove(key);
+                    }
+                }
+                r
+            }
+            Err(e) => Err(e),
+        };
+        if let Some(b) = breaker {
+            match &result {
+                Err(e) if e.is_retryable() => b.failure(),
+                _ => b.success(),
+            }
+        }
+        result
+    }
+
+    async fn retrying(&self, call: &Call<'_>, same_server: bool) -> Result<RawResponse, Error> {
+        let mut failed: Vec<String> = Vec::new();
+        let mut last = Error::NoServer;
+        let mut key = None;
+        for attempt in 0..=self.options.retries {
+            if attempt > 0 && !self.options.retry_interval.is_zero() {
+                tokio::time::sleep(self.options.retry_interval).await;
+            }
+            call.remaining()?;
+            if !same_server || key.is_none() {
+                key = self.select(call, &failed);
+            }
+            let Some(k) = key.as_deref() else {
+                continue;
+            };
+            match self.call_once(k, call).await {
+                Ok(r) => return Ok(r),
+                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) => {
+                    failed.push(k.to_owned());
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn backup(&self, call: &Call<'_>) -> Result<RawResponse, Error> {
+        let first_key = self.select(call, &[]).ok_or(Error::NoServer)?;
+        let first = self.call_once(&first_key, call);
+        tokio::pin!(first);
+        tokio::select! {
+            r = &mut first => return r,
+            _ = tokio::time::sleep(self.options.backup_latency) => {}
+        }
+        let Some(second_key) = self.select(call, std::slice::from_ref(&first_key)) else {
+            return first.await;
+        };
+        let second = self.call_once(&second_key, call);
+        tokio::pin!(second);
+        tokio::select! {
+            r = &mut first => r,
+            r = &mut second => r,
+        }
+    }
+
+    fn fan_out(
+        self: &Arc<Self>,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<FanOut, Error> {
+        let servers = self
+            .servers
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default();
+        if servers.is_empty() {
+            return Err(Error::NoServer);
+        }
+        let limit = options.timeout.map_or(self.options.broadcast_timeout, |t| {
+            t.min(self.options.broadcast_timeout)
+        });
+        let deadline = Instant::now() + limit;
+        let all = FuturesUnordered::new();
+        for s in servers.iter() {
+            let inner = Arc::clone(self);
+            let key = s.key.clone();
+            let method = method.to_owned();
+            let payload = payload.clone();
+            let metadata = options.metadata.clone();
+            all.push(Box::pin(async move {
+                let call = Call {
+                    method: &method,
+                    serialize_type,
+                    payload: &payload,
+                    metadata: &metadata,
+                    deadline: Some(deadline),
+                };
+                let result = inner.call_once(&key, &call).await;
+                Receipt {
+                    server: key,
+                    result,
+                }
+            })
+                as futures_util::future::BoxFuture<'static, Receipt<RawResponse>>);
+        }
+        Ok(all)
+    }
+}
