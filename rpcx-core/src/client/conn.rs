@@ -127,15 +127,19 @@ impl Conn {
                 if p.closed.is_none() {
                     p.closed = Some(reason);
                 }
+                // Under the lock: whoever sees the connection failed also sees it closed.
+                self.stop.cancel();
                 std::mem::take(&mut p.calls)
             }
-            Err(_) => HashMap::new(),
+            Err(_) => {
+                self.stop.cancel();
+                HashMap::new()
+            }
         };
         let reason = self.closed_reason().unwrap_or(Error::Closed);
         for (_, slot) in calls {
             let _ = slot.send(Err(clone_reason(&reason)));
         }
-        self.stop.cancel();
     }
 
     fn complete(&self, msg: Message) {

@@ -27,6 +27,10 @@ use crate::transport::{dial, Address};
 use crate::{Error, ServerError};
 use conn::Conn;
 
+/// What a server (Go's or ours) answers when a handler outlives the caller's
+/// `__ServerTimeout`.
+const SERVER_DEADLINE_EXCEEDED: &str = "context deadline exceeded";
+
 /// The reply to a call with its response metadata.
 #[derive(Debug, Clone)]
 pub struct Response<R> {
@@ -177,7 +181,8 @@ impl Client {
     }
 
     /// Sends a raw request and waits for its reply. A server error becomes
-    /// [`Error::Server`] with the server's text, metadata and payload.
+    /// [`Error::Server`] with the server's text, metadata and payload, except the server's
+    /// `context deadline exceeded` for a call with a timeout, which is [`Error::Timeout`].
     pub async fn call_raw(&self, req: RawRequest) -> Result<RawResponse, Error> {
         let timeout = req.timeout.or(self.inner.options.default_timeout);
         let conn = &self.inner.conn;
@@ -199,7 +204,14 @@ impl Client {
             },
         };
         let msg = reply.map_err(|_| conn.closed_reason().unwrap_or(Error::Closed))??;
-        into_response(msg)
+        match (into_response(msg), timeout) {
+            // The server cut the handler at the deadline this call sent as `__ServerTimeout`:
+            // that is this call's own timeout, whichever of the two timers fired first.
+            (Err(Error::Server(e)), Some(d)) if e.message == SERVER_DEADLINE_EXCEEDED => {
+                Err(Error::Timeout(d))
+            }
+            (result, _) => result,
+        }
     }
 
     /// Sends a oneway request: no reply is ever sent; returns once the frame is queued.

@@ -186,8 +186,16 @@ async fn on_request(
     let s = Arc::clone(shared);
     let h = handle.clone();
     shared.spawn(async move {
-        if let Some(reply) = dispatch(&s, msg, &h).await {
-            let _ = h.out.send(reply).await;
+        let work = async {
+            if let Some(reply) = dispatch(&s, msg, &h).await {
+                let _ = h.out.send(reply).await;
+            }
+        };
+        // Once the server is closed its connections are gone: drop the handler rather than
+        // letting it hold `shutdown`/`stopped` (which wait for every task) for as long as it runs.
+        tokio::select! {
+            _ = work => {}
+            _ = s.closed.cancelled() => {}
         }
         drop(permit);
         s.call_finished();
@@ -228,7 +236,15 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = write.write_all(&buf).await;
+        // A peer that stops reading must not keep a closed server's writer (and with it the
+        // connection task that `stopped` waits for) blocked forever.
+        let result = tokio::select! {
+            r = write.write_all(&buf) => r,
+            _ = stop.cancelled() => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "server closed the connection",
+            )),
+        };
         buf.clear();
         for h in written.drain(..) {
             for p in &shared.plugins {

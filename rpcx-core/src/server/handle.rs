@@ -167,7 +167,13 @@ impl ServerHandle {
                 }
             }
         }
+        let start = tokio::time::Instant::now();
         let _ = tokio::time::timeout(grace, self.shared.wait_idle()).await;
+        // Replies of finished calls may still sit in a connection's write queue: let every
+        // connection flush and end by itself (within the same grace) before closing.
+        self.shared.tasks.close();
+        let rest = grace.saturating_sub(start.elapsed());
+        let _ = tokio::time::timeout(rest, self.shared.tasks.wait()).await;
         self.close();
         self.stopped().await;
     }

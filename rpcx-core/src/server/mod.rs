@@ -135,20 +135,26 @@ impl Server {
         method: &str,
         handler: Arc<dyn Handler>,
     ) -> Result<(), Error> {
-        let entry = self
+        // Ask the plugins before creating anything: a refused registration must not leave an
+        // empty service behind (callers would get "can't find method" instead of "service").
+        let metadata = self
             .services
-            .services
-            .entry(service.to_owned())
-            .or_default();
+            .get(service)
+            .map_or("", |entry| entry.metadata.as_str());
         let errors: Vec<String> = self
             .plugins
             .iter()
-            .filter_map(|p| p.on_register(service, method, &entry.metadata).err())
+            .filter_map(|p| p.on_register(service, method, metadata).err())
             .collect();
         if !errors.is_empty() {
             return Err(Error::Registration(errors.join("; ")));
         }
-        entry.methods.insert(method.to_owned(), handler);
+        self.services
+            .services
+            .entry(service.to_owned())
+            .or_default()
+            .methods
+            .insert(method.to_owned(), handler);
         Ok(())
     }
 

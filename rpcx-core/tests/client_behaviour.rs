@@ -1,0 +1,517 @@
+//! Client behaviour end to end: timeouts, multiplexing, heartbeats, closing, broken servers,
+//! Unix sockets, and what the client writes on the wire (checked against a scripted server).
+
+#[path = "server_support.rs"]
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rpcx::arith::{Args, Reply, SleepArgs};
+use rpcx::client::{CallOptions, Client, ClientOptions};
+use rpcx::codec;
+use rpcx::protocol::{
+    FrameCodec, Limits, Message, MessageStatus, MessageType, SerializeType, META_AUTH,
+    META_SERVER_TIMEOUT,
+};
+use rpcx::server::{Plugin, Rejection, Server, ServerHandle};
+use rpcx::Error;
+use support::{guard, start_arith, wait_until, GUARD};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+async fn connect(handle: &ServerHandle, options: ClientOptions) -> Client {
+    Client::connect(&handle.local_address().to_string(), options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_timeout_is_reported_and_the_client_keeps_working() {
+    let handle = start_arith().await;
+    let c = connect(&handle, ClientOptions::default()).await;
+    let e = guard(
+        GUARD,
+        "a call with a 200 ms timeout",
+        c.call_with::<_, Reply>(
+            "Arith",
+            "Sleep",
+            &SleepArgs { ms: 5000 },
+            CallOptions::default().timeout(Duration::from_millis(200)),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_millis(200)),
+        "{e:?}"
+    );
+    // The client default timeout applies to calls that set none.
+    let slow = connect(
+        &handle,
+        ClientOptions::default().timeout(Duration::from_millis(200)),
+    )
+    .await;
+    let e = guard(
+        GUARD,
+        "a call under the default timeout",
+        slow.call::<_, Reply>("Arith", "Sleep", &SleepArgs { ms: 5000 }),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    // Neither connection suffered; a late reply (the server's deadline error) is dropped.
+    for client in [&c, &slow] {
+        let r: Reply = client
+            .call("Arith", "Mul", &Args { a: 4, b: 5 })
+            .await
+            .unwrap();
+        assert_eq!(r.c, 20);
+        assert!(!client.is_closed());
+    }
+    handle.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_calls_on_one_connection() {
+    let handle = start_arith().await;
+    let c = connect(&handle, ClientOptions::default()).await;
+    let mut set = JoinSet::new();
+    for i in 0..10_000i64 {
+        let c = c.clone();
+        set.spawn(async move {
+            let method = if i % 2 == 0 { "Mul" } else { "Add" };
+            let r: Reply = c.call("Arith", method, &Args { a: i, b: 3 }).await?;
+            Ok::<_, Error>((i, r.c))
+        });
+    }
+    let results = guard(Duration::from_secs(120), "10 000 calls", async {
+        let mut out = Vec::with_capacity(10_000);
+        while let Some(r) = set.join_next().await {
+            out.push(r.unwrap().unwrap());
+        }
+        out
+    })
+    .await;
+    assert_eq!(results.len(), 10_000);
+    for (i, c) in results {
+        let expected = if i % 2 == 0 { i * 3 } else { i + 3 };
+        assert_eq!(c, expected, "call {i}");
+    }
+    assert!(!c.is_closed());
+    handle.shutdown(GUARD).await;
+}
+
+/// Counts heartbeats the server reads.
+#[derive(Default)]
+struct Beats(AtomicUsize);
+
+impl Plugin for Beats {
+    fn after_read(&self, _peer: &str, request: &mut Message) -> Result<(), Rejection> {
+        if request.is_heartbeat() {
+            assert!(request.service_path.is_empty() && request.service_method.is_empty());
+            assert_eq!(request.header.serialize_type(), SerializeType::MSGPACK);
+            assert_eq!(request.payload.len(), 9);
+            assert_eq!(request.payload[0], 0xd3);
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_every_50_ms_keep_the_client_working() {
+    let beats = Arc::new(Beats::default());
+    let mut server = Server::builder()
+        .plugin_arc(Arc::clone(&beats) as Arc<dyn Plugin>)
+        .build();
+    rpcx::arith::register(&mut server).unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let c = connect(
+        &handle,
+        ClientOptions::default().heartbeat(Duration::from_millis(50)),
+    )
+    .await;
+    let mut calls = 0i64;
+    for i in 0..100_000i64 {
+        if beats.0.load(Ordering::SeqCst) >= 6 {
+            break;
+        }
+        let r: Reply = c.call("Arith", "Add", &Args { a: i, b: 1 }).await.unwrap();
+        assert_eq!(r.c, i + 1);
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(beats.0.load(Ordering::SeqCst) >= 6, "heartbeats were sent");
+    assert!(calls > 0);
+    assert!(!c.is_closed());
+    let r: Reply = c.call("Arith", "Mul", &Args { a: 3, b: 3 }).await.unwrap();
+    assert_eq!(r.c, 9);
+    handle.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_fails_pending_and_later_calls_with_closed() {
+    let handle = start_arith().await;
+    let c = connect(&handle, ClientOptions::default()).await;
+    let mut set = JoinSet::new();
+    for _ in 0..50 {
+        let c = c.clone();
+        set.spawn(async move {
+            c.call::<_, Reply>("Arith", "Sleep", &SleepArgs { ms: 60_000 })
+                .await
+        });
+    }
+    wait_until("50 calls in flight", || handle.inflight() == 50).await;
+    c.close();
+    assert!(c.is_closed());
+    let mut n = 0;
+    while let Some(r) = guard(Duration::from_secs(10), "pending call", set.join_next()).await {
+        let e = r.unwrap().unwrap_err();
+        assert!(matches!(e, Error::Closed), "{e:?}");
+        n += 1;
+    }
+    assert_eq!(n, 50);
+    let e = c
+        .call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Closed), "{e:?}");
+    let e = c
+        .send("Arith", "Mul", &Args { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Closed), "{e:?}");
+    c.close();
+    // The server is unaffected and drops the connection's handlers in time.
+    let other = connect(&handle, ClientOptions::default()).await;
+    let r: Reply = other
+        .call("Arith", "Mul", &Args { a: 2, b: 2 })
+        .await
+        .unwrap();
+    assert_eq!(r.c, 4);
+    handle.shutdown(Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_close_fails_pending_calls_with_connection_lost() {
+    let handle = start_arith().await;
+    let c = connect(&handle, ClientOptions::default()).await;
+    let mut set = JoinSet::new();
+    for _ in 0..20 {
+        let c = c.clone();
+        set.spawn(async move {
+            c.call::<_, Reply>("Arith", "Sleep", &SleepArgs { ms: 60_000 })
+                .await
+        });
+    }
+    wait_until("20 calls in flight", || handle.inflight() == 20).await;
+    handle.close();
+    while let Some(r) = guard(GUARD, "pending call", set.join_next()).await {
+        let e = r.unwrap().unwrap_err();
+        assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+    }
+    assert!(c.is_closed());
+    let e = c
+        .call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_server_and_client() {
+    let dir = std::env::temp_dir().join(format!(
+        "rpcx-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.sock");
+    let address = format!("unix@{}", path.display());
+    let mut server = Server::builder().build();
+    rpcx::arith::register(&mut server).unwrap();
+    let handle = server.serve(&address).await.unwrap();
+    assert_eq!(handle.local_address().to_string(), address);
+    assert_eq!(handle.port(), None);
+    for st in [
+        SerializeType::JSON,
+        SerializeType::MSGPACK,
+        SerializeType::PROTOBUF,
+    ] {
+        let c = Client::connect(&address, ClientOptions::default().serialize_type(st))
+            .await
+            .unwrap();
+        assert!(c.peer().starts_with("unix@"), "{}", c.peer());
+        let r: Reply = c.call("Arith", "Mul", &Args { a: 6, b: 7 }).await.unwrap();
+        assert_eq!(r.c, 42, "{st}");
+        let e = c
+            .call::<_, Reply>("Arith", "Div", &Args { a: 6, b: 0 })
+            .await
+            .unwrap_err();
+        assert_eq!(e.server_message(), Some("divide by zero"));
+    }
+    let c = Client::connect(&address, ClientOptions::default().gzip(true))
+        .await
+        .unwrap();
+    let big = Bytes::from(vec![1u8; 100_000]);
+    let back: Bytes = c.call("Arith", "Echo", &big).await.unwrap();
+    assert_eq!(back, big);
+    handle.shutdown(GUARD).await;
+    assert!(Client::connect(&address, ClientOptions::default())
+        .await
+        .is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The server side of a connection, scripted by the test.
+struct Peer {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Peer {
+    async fn next(&mut self) -> Option<Message> {
+        let codec = FrameCodec::new(Limits::DEFAULT);
+        guard(GUARD, "a frame from the client", async {
+            loop {
+                if let Some(m) = codec.decode_frame(&mut self.buf).unwrap() {
+                    return Some(m);
+                }
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+    }
+
+    async fn request(&mut self) -> Message {
+        self.next().await.expect("the client closed the connection")
+    }
+
+    async fn reply(&mut self, msg: &Message) {
+        self.stream.write_all(&msg.encode().unwrap()).await.unwrap();
+    }
+}
+
+/// A listener whose single connection the test drives by hand, and a client on it.
+async fn scripted(options: ClientOptions) -> (Client, Peer) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("tcp@{}", listener.local_addr().unwrap());
+    let (client, accepted) = tokio::join!(Client::connect(&addr, options), listener.accept());
+    let (stream, _) = accepted.unwrap();
+    (
+        client.unwrap(),
+        Peer {
+            stream,
+            buf: BytesMut::new(),
+        },
+    )
+}
+
+fn reply_to(req: &Message, payload: &[u8]) -> Message {
+    let mut m = req.response();
+    m.payload = Bytes::copy_from_slice(payload);
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_client_writes_on_the_wire() {
+    let (c, mut peer) = scripted(
+        ClientOptions::default()
+            .auth("Bearer t")
+            .serialize_type(SerializeType::JSON),
+    )
+    .await;
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call_with::<_, Reply>(
+            "Arith",
+            "Mul",
+            &Args { a: 10, b: 20 },
+            CallOptions::default()
+                .meta("k", "v")
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
+    });
+    let req = peer.request().await;
+    assert_eq!(req.header.seq(), 0, "the first seq is 0, as in Go");
+    assert_eq!(req.header.message_type(), MessageType::Request);
+    assert!(!req.header.is_oneway() && !req.header.is_heartbeat());
+    assert_eq!(req.header.serialize_type(), SerializeType::JSON);
+    assert_eq!(req.service_path, "Arith");
+    assert_eq!(req.service_method, "Mul");
+    assert_eq!(req.payload.as_ref(), br#"{"A":10,"B":20}"#);
+    assert_eq!(req.metadata.get(META_AUTH).unwrap(), "Bearer t");
+    assert_eq!(req.metadata.get("k").unwrap(), "v");
+    let ms: u64 = req
+        .metadata
+        .get(META_SERVER_TIMEOUT)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms > 0 && ms <= 60_000, "{ms}");
+    let mut rep = reply_to(&req, br#"{"C":200}"#);
+    rep.metadata.insert("back".into(), "1".into());
+    peer.reply(&rep).await;
+    let r = guard(GUARD, "call", call).await.unwrap().unwrap();
+    assert_eq!(r.reply.c, 200);
+    assert_eq!(r.metadata.get("back").unwrap(), "1");
+
+    // Oneway: flag set, next seq, nothing awaited.
+    c.send("Arith", "Mul", &Args { a: 1, b: 1 }).await.unwrap();
+    let req = peer.request().await;
+    assert!(req.header.is_oneway());
+    assert_eq!(req.header.seq(), 1);
+    assert!(!req.metadata.contains_key(META_SERVER_TIMEOUT));
+    c.close();
+    assert!(peer.next().await.is_none(), "close ends the connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_are_matched_by_seq_in_any_order() {
+    let (c, mut peer) =
+        scripted(ClientOptions::default().serialize_type(SerializeType::JSON)).await;
+    let mut push_rx = c.take_pushes().unwrap();
+    let mut set = JoinSet::new();
+    for a in 1..=3i64 {
+        let c = c.clone();
+        set.spawn(async move {
+            let r: Reply = c.call("Arith", "Mul", &Args { a, b: 1 }).await?;
+            Ok::<_, Error>((a, r.c))
+        });
+    }
+    let mut reqs = Vec::new();
+    for _ in 0..3 {
+        reqs.push(peer.request().await);
+    }
+    // An answer for a seq nobody waits for is dropped silently.
+    let mut stray = reply_to(&reqs[0], br#"{"C":-1}"#);
+    stray.header.set_seq(999);
+    peer.reply(&stray).await;
+    // A server push in between.
+    let mut push = Message::request("Push", "Data", SerializeType::RAW, &b"hi"[..]);
+    push.header.set_oneway(true);
+    push.header.set_seq(1);
+    peer.reply(&push).await;
+    // Answer in reverse order, each with 100 × its own `A`.
+    for req in reqs.iter().rev() {
+        let args: Args = codec::decode(SerializeType::JSON, &req.payload).unwrap();
+        peer.reply(&reply_to(
+            req,
+            format!("{{\"C\":{}}}", args.a * 100).as_bytes(),
+        ))
+        .await;
+    }
+    while let Some(r) = guard(GUARD, "call", set.join_next()).await {
+        let (a, c) = r.unwrap().unwrap();
+        assert_eq!(c, a * 100);
+    }
+    let p = guard(GUARD, "push", push_rx.recv()).await.unwrap();
+    assert_eq!(p.payload.as_ref(), b"hi");
+    assert_eq!(p.service_path, "Push");
+
+    // An error status without `__rpcx_error__` is still an error (empty text).
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+            .await
+    });
+    let req = peer.request().await;
+    let mut rep = req.response();
+    rep.header.set_status(MessageStatus::Error);
+    peer.reply(&rep).await;
+    let e = guard(GUARD, "call", call).await.unwrap().unwrap_err();
+    assert_eq!(e.server_message(), Some(""));
+    assert!(!c.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_server_fails_pending_calls() {
+    // Garbage from the server.
+    let (c, mut peer) = scripted(ClientOptions::default()).await;
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+            .await
+    });
+    let _ = peer.request().await;
+    peer.stream
+        .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        .await
+        .unwrap();
+    let e = guard(GUARD, "call", call).await.unwrap().unwrap_err();
+    assert!(
+        matches!(&e, Error::ConnectionLost(why) if why.contains("magic")),
+        "{e:?}"
+    );
+    assert!(c.is_closed());
+
+    // The server vanishes mid-call.
+    let (c, mut peer) = scripted(ClientOptions::default()).await;
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+            .await
+    });
+    let _ = peer.request().await;
+    drop(peer);
+    let e = guard(GUARD, "call", call).await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+    let e = c
+        .call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_heartbeats_close_the_connection() {
+    let mut options = ClientOptions::default().heartbeat(Duration::from_millis(50));
+    options.heartbeat_timeout = Duration::from_millis(200);
+    let (c, mut peer) = scripted(options).await;
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
+            .await
+    });
+    // Read (and ignore) everything: the call and the heartbeats.
+    let mut saw_heartbeat = false;
+    while let Some(m) = peer.next().await {
+        if m.header.is_heartbeat() {
+            assert_eq!(m.header.serialize_type(), SerializeType::MSGPACK);
+            assert!(m.service_path.is_empty() && m.service_method.is_empty());
+            saw_heartbeat = true;
+        }
+    }
+    assert!(saw_heartbeat);
+    let e = guard(GUARD, "call", call).await.unwrap().unwrap_err();
+    assert!(
+        matches!(&e, Error::ConnectionLost(why) if why.contains("heartbeat")),
+        "{e:?}"
+    );
+    assert!(c.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_closes_the_connection() {
+    let (c, mut peer) = scripted(ClientOptions::default()).await;
+    let c2 = c.clone();
+    drop(c);
+    c2.send("Arith", "Mul", &Args { a: 1, b: 1 }).await.unwrap();
+    assert!(peer.next().await.is_some());
+    drop(c2);
+    assert!(
+        peer.next().await.is_none(),
+        "the connection closed with the last clone"
+    );
+}
