@@ -176,7 +176,12 @@ async fn write_loop(
             }
         }
         let _ = failed;
-        if let Err(e) = write.write_all(&buf).await {
+        // A server that stops reading must not keep a closed client's socket open.
+        let written = tokio::select! {
+            r = write.write_all(&buf) => r,
+            _ = conn.stop.cancelled() => return,
+        };
+        if let Err(e) = written {
             conn.fail_all(Error::ConnectionLost(format!("write: {e}")));
             break;
         }
