@@ -5,9 +5,14 @@
 //!
 //! ```text
 //! cargo run -p rpcx --example arith_server -- --addr tcp@127.0.0.1:8972 [--auth TOKEN]
+//! cargo run -p rpcx --features etcd --example arith_server -- --addr tcp@127.0.0.1:0 \
+//!     --etcd http://127.0.0.1:2379 --base-path /rpcx_test [--meta 'weight=2&group=blue']
 //! ```
 //! Prints `LISTENING <address>` once bound (port 0 picks a free port); SIGINT or SIGTERM
-//! shuts it down gracefully.
+//! shuts it down gracefully. With `--etcd` (comma-separated endpoints; needs the `etcd`
+//! feature) every service is registered under the base path as Go's etcd plugin does, with
+//! the bound address as the server key and `--meta` as metadata, and `REGISTERED` is printed
+//! once written; shutdown deletes the node keys.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,20 +23,32 @@ use rpcx::server::Server;
 struct Args {
     addr: String,
     auth: Option<String>,
+    etcd: Option<String>,
+    base_path: String,
+    meta: String,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: "tcp@127.0.0.1:8972".into(),
         auth: None,
+        etcd: None,
+        base_path: "/rpcx_test".into(),
+        meta: String::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--addr" => args.addr = it.next().ok_or("--addr needs a value")?,
             "--auth" => args.auth = Some(it.next().ok_or("--auth needs a value")?),
+            "--etcd" => args.etcd = Some(it.next().ok_or("--etcd needs a value")?),
+            "--base-path" => args.base_path = it.next().ok_or("--base-path needs a value")?,
+            "--meta" => args.meta = it.next().ok_or("--meta needs a value")?,
             "-h" | "--help" => {
-                println!("usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN]");
+                println!(
+                    "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
+                     [--etcd URL[,URL] [--base-path P] [--meta QUERY]]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -59,7 +76,18 @@ async fn main() {
             }
         });
     }
+    let registry = match &args.etcd {
+        Some(endpoints) => Some(etcd_registry(endpoints, &args.base_path).await),
+        None => None,
+    };
+    #[cfg(feature = "etcd")]
+    if let Some(r) = &registry {
+        builder = builder.plugin(r.clone());
+    }
     let mut server = builder.build();
+    for service in ["Arith", "ProtoArith", "Hello"] {
+        server.set_service_metadata(service, args.meta.clone());
+    }
     let arith = Arc::new(Arith);
     let registered = server
         .register_object("Arith", Arc::clone(&arith))
@@ -77,9 +105,60 @@ async fn main() {
         }
     };
     println!("LISTENING {}", handle.local_address());
+    if let Some(r) = &registry {
+        match flush(r).await {
+            Ok(()) => println!("REGISTERED {}", args.base_path),
+            Err(e) => eprintln!("arith_server: etcd registration pending: {e}"),
+        }
+    }
     wait_for_signal().await;
     eprintln!("arith_server: shutting down");
     handle.shutdown(Duration::from_secs(5)).await;
+    if let Some(r) = &registry {
+        // The node keys are deleted by the shutdown; wait for the deletes to reach etcd.
+        if let Err(e) = flush(r).await {
+            eprintln!("arith_server: etcd unregistration: {e}");
+        }
+    }
+}
+
+#[cfg(feature = "etcd")]
+type Registry = rpcx::registry::EtcdRegistry;
+#[cfg(not(feature = "etcd"))]
+type Registry = std::convert::Infallible;
+
+#[cfg(feature = "etcd")]
+async fn etcd_registry(endpoints: &str, base_path: &str) -> Registry {
+    let endpoints: Vec<&str> = endpoints.split(',').map(str::trim).collect();
+    // Empty service address: the address the server is bound to (with its real port).
+    let r =
+        rpcx::registry::EtcdRegistry::connect(&endpoints, base_path, "", Duration::from_secs(30));
+    match r.await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("arith_server: etcd: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn etcd_registry(_endpoints: &str, _base_path: &str) -> Registry {
+    eprintln!("arith_server: --etcd needs the example built with `--features etcd`");
+    std::process::exit(2);
+}
+
+#[cfg(feature = "etcd")]
+async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
+    match tokio::time::timeout(Duration::from_secs(10), r.flush()).await {
+        Ok(r) => r,
+        Err(_) => Err(rpcx::Error::Timeout(Duration::from_secs(10))),
+    }
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
+    match *r {}
 }
 
 async fn wait_for_signal() {

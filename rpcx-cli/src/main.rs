@@ -3,7 +3,11 @@
 //! ```text
 //! rpcx call tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --codec raw tcp@127.0.0.1:8972 Arith.Echo 'hello'
+//! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
+//! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
 //! ```
+//! With `--etcd` (or `--consul`) the servers come from the registry and the call goes through
+//! an XClient with the given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
 //! as JSON. On error the server's message goes to stderr and the exit status is 1.
 
@@ -15,6 +19,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rpcx::client::{Client, ClientOptions, RawRequest};
 use rpcx::codec::Codable;
 use rpcx::protocol::{Metadata, SerializeType};
+use rpcx::xclient::{
+    ConsulDiscovery, Discovery, EtcdDiscovery, FailMode, SelectMode, ServerEntry, ServerMeta,
+    XClient, XClientOptions,
+};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +39,78 @@ struct Cli {
 enum Command {
     /// Call Service.Method on a server and print the reply as JSON.
     Call(CallArgs),
+    /// List the servers registered in etcd or Consul, one line each:
+    /// `<service> <server> <metadata as JSON>`.
+    List(ListArgs),
+}
+
+/// Where servers are registered.
+#[derive(clap::Args, Clone)]
+struct RegistryArgs {
+    /// etcd v3 endpoints (comma-separated `http://host:port`): discover servers there.
+    #[arg(long, value_name = "URL", conflicts_with = "consul")]
+    etcd: Option<String>,
+    /// Consul agent (`host:port`): discover servers in its KV store.
+    #[arg(long, value_name = "URL")]
+    consul: Option<String>,
+    /// Registry base path.
+    #[arg(long, value_name = "P", default_value = "/rpcx_test")]
+    base_path: String,
+}
+
+impl RegistryArgs {
+    fn enabled(&self) -> bool {
+        self.etcd.is_some() || self.consul.is_some()
+    }
+
+    fn etcd_endpoints(&self) -> Option<Vec<String>> {
+        self.etcd.as_ref().map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    async fn discovery(&self, service: &str) -> Result<Box<dyn Discovery>, String> {
+        if let Some(eps) = self.etcd_endpoints() {
+            let d = EtcdDiscovery::connect(&eps, &self.base_path, service)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(Box::new(d));
+        }
+        let addr = self.consul.as_deref().ok_or("no registry given")?;
+        let d = ConsulDiscovery::connect(addr, &self.base_path, service)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(d))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Select {
+    Random,
+    RoundRobin,
+    WeightedRoundRobin,
+    WeightedIcmp,
+    ConsistentHash,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Fail {
+    Failover,
+    Failfast,
+    Failtry,
+    Failbackup,
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Only this service (default: every service under the base path).
+    service: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -42,12 +122,32 @@ enum Codec {
 
 #[derive(clap::Args)]
 struct CallArgs {
-    /// Server address: tcp@host:port, host:port or unix@/path.
-    address: String,
-    /// Service.Method (split at the last dot).
-    target: String,
-    /// Arguments: JSON for json/msgpack, text for raw. Default `{}` (empty for raw).
-    args: Option<String>,
+    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul.
+    /// ADDRESS: tcp@host:port, host:port or unix@/path. Service.Method is split at the last
+    /// dot. ARGS: JSON for json/msgpack, text for raw; default `{}` (empty for raw).
+    #[arg(value_name = "ARG", num_args = 1..=3, required = true)]
+    positional: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Select mode among the registered servers.
+    #[arg(
+        long = "select",
+        value_enum,
+        value_name = "MODE",
+        default_value = "random"
+    )]
+    select: Select,
+    /// Fail mode among the registered servers.
+    #[arg(
+        long = "fail",
+        value_enum,
+        value_name = "MODE",
+        default_value = "failover"
+    )]
+    fail: Fail,
+    /// Only servers of this group (metadata `group`).
+    #[arg(long)]
+    group: Option<String>,
     /// Serialization on the wire.
     #[arg(long, value_enum, default_value = "json")]
     codec: Codec,
@@ -91,15 +191,109 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::List(args) => match rt.block_on(list(args)) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
+async fn list(a: ListArgs) -> Result<Vec<String>, String> {
+    let r = &a.registry;
+    let all = if let Some(eps) = r.etcd_endpoints() {
+        EtcdDiscovery::list_all(&eps, &r.base_path).await
+    } else if let Some(addr) = r.consul.as_deref() {
+        ConsulDiscovery::list_all(addr, &r.base_path).await
+    } else {
+        return Err("list needs --etcd URL or --consul URL".into());
+    }
+    .map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    for (service, servers) in &all {
+        if a.service.as_ref().is_some_and(|s| s != service) {
+            continue;
+        }
+        for s in servers {
+            lines.push(format!("{service}\t{}\t{}", s.key, meta_json(s)));
+        }
+    }
+    Ok(lines)
+}
+
+/// The metadata as a JSON object (a repeated key becomes an array), or a note when it does
+/// not parse (then Go applies no filtering to the server).
+fn meta_json(s: &ServerEntry) -> String {
+    if !ServerMeta::parse(&s.metadata).is_valid() {
+        return format!("unparsable metadata {:?}", s.metadata);
+    }
+    let mut m: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
+    for part in s.metadata.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let (k, v) = (
+            unescape_query(k),
+            serde_json::Value::String(unescape_query(v)),
+        );
+        match m.get_mut(&k) {
+            Some(serde_json::Value::Array(a)) => a.push(v),
+            Some(old) => *old = serde_json::Value::Array(vec![old.take(), v]),
+            None => {
+                m.insert(k, v);
+            }
+        }
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+fn unescape_query(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn call(a: CallArgs) -> Result<String, String> {
-    let (service, method) = a
-        .target
+    let via_registry = a.registry.enabled();
+    let mut pos = a.positional.iter().cloned();
+    let address = if via_registry {
+        String::new()
+    } else {
+        pos.next().unwrap_or_default()
+    };
+    let target = pos.next().ok_or(
+        "missing Service.Method (give ADDRESS Service.Method, or --etcd URL Service.Method)",
+    )?;
+    let call_args = pos.next();
+    if pos.next().is_some() {
+        return Err("too many arguments (no ADDRESS with --etcd/--consul)".into());
+    }
+    let (service, method) = target
         .rsplit_once('.')
         .filter(|(s, m)| !s.is_empty() && !m.is_empty())
-        .ok_or_else(|| format!("target {:?} must be Service.Method", a.target))?;
+        .ok_or_else(|| format!("target {target:?} must be Service.Method"))?;
     let mut metadata = Metadata::new();
     for kv in &a.meta {
         let (k, v) = kv
@@ -116,7 +310,7 @@ async fn call(a: CallArgs) -> Result<String, String> {
         Codec::Msgpack => SerializeType::MSGPACK,
         Codec::Raw => SerializeType::RAW,
     };
-    let payload = encode_args(a.codec, a.args.as_deref())?;
+    let payload = encode_args(a.codec, call_args.as_deref())?;
     let mut options = ClientOptions::default()
         .serialize_type(st)
         .gzip(a.gzip)
@@ -124,7 +318,49 @@ async fn call(a: CallArgs) -> Result<String, String> {
     if let Some(t) = a.auth {
         options = options.auth(t);
     }
-    let client = Client::connect(&a.address, options)
+    if via_registry {
+        let discovery = a.registry.discovery(service).await?;
+        let xc = XClient::with_selector(
+            service,
+            discovery.into(),
+            select_mode(a.select).build(),
+            XClientOptions {
+                fail_mode: match a.fail {
+                    Fail::Failover => FailMode::Failover,
+                    Fail::Failfast => FailMode::Failfast,
+                    Fail::Failtry => FailMode::Failtry,
+                    Fail::Failbackup => FailMode::Failbackup,
+                },
+                group: a.group.clone(),
+                client: options,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let resp = xc
+            .call_raw(
+                method,
+                st,
+                payload,
+                rpcx::client::CallOptions {
+                    metadata,
+                    timeout: Some(timeout),
+                    serialize_type: Some(st),
+                },
+            )
+            .await
+            .map_err(|e| e.to_string());
+        xc.close();
+        xc.discovery().close();
+        let resp = resp?;
+        if a.verbose {
+            for (k, v) in &resp.metadata {
+                eprintln!("meta {k}={v}");
+            }
+        }
+        return decode_reply(a.codec, &resp.payload);
+    }
+    let client = Client::connect(&address, options)
         .await
         .map_err(|e| e.to_string())?;
     let resp = client
@@ -145,6 +381,16 @@ async fn call(a: CallArgs) -> Result<String, String> {
         }
     }
     decode_reply(a.codec, &resp.payload)
+}
+
+fn select_mode(s: Select) -> SelectMode {
+    match s {
+        Select::Random => SelectMode::Random,
+        Select::RoundRobin => SelectMode::RoundRobin,
+        Select::WeightedRoundRobin => SelectMode::WeightedRoundRobin,
+        Select::WeightedIcmp => SelectMode::WeightedIcmp,
+        Select::ConsistentHash => SelectMode::ConsistentHash,
+    }
 }
 
 fn encode_args(codec: Codec, args: Option<&str>) -> Result<Bytes, String> {

@@ -17,6 +17,8 @@ pub mod client;
 pub mod codec;
 mod error;
 pub mod protocol;
+#[cfg(any(feature = "etcd", feature = "consul"))]
+pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod transport;

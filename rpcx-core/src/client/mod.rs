@@ -2,11 +2,12 @@
 //! sends, timeouts, metadata both ways, heartbeats, gzip, server pushes.
 //!
 //! ```no_run
+//! use rpcx::arith::{Args, Reply};
 //! use rpcx::client::{Client, ClientOptions};
 //!
 //! # async fn run() -> Result<(), rpcx::Error> {
 //! let client = Client::connect("tcp@127.0.0.1:8972", ClientOptions::default()).await?;
-//! let product: i64 = client.call("Arith", "Mul", &(7i64, 8i64)).await?;
+//! let product: Reply = client.call("Arith", "Mul", &Args { a: 7, b: 8 }).await?;
 //! # Ok(()) }
 //! ```
 

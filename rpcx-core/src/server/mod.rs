@@ -2,12 +2,13 @@
 //! down gracefully from any thread.
 //!
 //! ```no_run
+//! use rpcx::arith::{Args, Reply};
 //! use rpcx::server::{Context, Server, ServiceError};
 //!
 //! # async fn run() -> Result<(), rpcx::Error> {
 //! let mut server = Server::builder().build();
-//! server.register_fn("Arith", "Mul", |_ctx: Context, (a, b): (i64, i64)| async move {
-//!     Ok::<_, ServiceError>(a * b)
+//! server.register_fn("Arith", "Mul", |_ctx: Context, args: Args| async move {
+//!     Ok::<_, ServiceError>(Reply { c: args.a * args.b })
 //! })?;
 //! let handle = server.serve("tcp@127.0.0.1:0").await?;
 //! println!("listening on {}", handle.local_address());

@@ -19,7 +19,11 @@
 //! ```
 
 mod breaker;
+#[cfg(feature = "consul")]
+pub(crate) mod consul;
 mod discovery;
+#[cfg(feature = "etcd")]
+pub(crate) mod etcd;
 mod meta;
 mod selector;
 
@@ -32,7 +36,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 pub use breaker::{Breaker, BreakerConfig};
+#[cfg(feature = "consul")]
+pub use consul::ConsulDiscovery;
 pub use discovery::{Discovery, MultipleServers, Peer, ServerEntry};
+#[cfg(feature = "etcd")]
+pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
 pub use meta::{passes_filter, ServerMeta};
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,

@@ -1,0 +1,102 @@
+//! Server-side registry plugins: publish this server's services in a registry so that
+//! XClients using the matching discovery find it (§5.3, §5.4).
+//!
+//! Both plugins write, for every registered service `S`, the keys
+//! `<base>` = `rpcx_path`, `<base>/<S>` = `<S>` and `<base>/<S>/<service_address>` = the
+//! service's metadata (set with [`Server::set_service_metadata`](crate::server::Server::set_service_metadata)
+//! before registering the service). Registration is written at once (Go's plugin waits for
+//! its first refresh tick); a graceful [`shutdown`](crate::server::ServerHandle::shutdown)
+//! deletes the node keys at once; a process that dies loses its keys when its lease (etcd) or
+//! session (Consul) expires.
+//!
+//! [`Plugin`](crate::server::Plugin) hooks are synchronous, so each plugin queues its writes
+//! to a background task on the runtime it was created on; `flush().await` waits until every
+//! queued write has been tried.
+//!
+//! ```no_run
+//! # #[cfg(feature = "etcd")]
+//! # async fn run() -> Result<(), rpcx::Error> {
+//! use std::time::Duration;
+//! use rpcx::registry::EtcdRegistry;
+//! use rpcx::server::Server;
+//!
+//! // An empty service address means "the address the server listens on".
+//! let registry = EtcdRegistry::connect(&["127.0.0.1:2379"], "/rpcx_test", "", Duration::from_secs(30)).await?;
+//! let mut server = Server::builder().plugin(registry.clone()).build();
+//! rpcx::arith::register(&mut server)?;
+//! let handle = server.serve("tcp@127.0.0.1:8972").await?;
+//! registry.flush().await?; // registered
+//! handle.shutdown(Duration::from_secs(5)).await;
+//! registry.flush().await?; // unregistered
+//! # Ok(()) }
+//! ```
+
+#[cfg(feature = "consul")]
+mod consul;
+#[cfg(feature = "etcd")]
+mod etcd;
+
+#[cfg(feature = "consul")]
+pub use consul::ConsulRegistry;
+#[cfg(feature = "etcd")]
+pub use etcd::EtcdRegistry;
+
+use tokio::sync::oneshot;
+
+/// Work queued by the synchronous plugin hooks for a registry's background task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Publish (or re-publish) a service with this metadata.
+    Register { service: String, metadata: String },
+    /// Delete this service's node key.
+    Unregister { service: String },
+    /// The server listens here (used when no service address was configured).
+    Started { address: String },
+    /// Answer once everything queued before has been tried.
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// The registered services of one server and what still has to be written.
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    /// service → metadata.
+    pub(crate) services: std::collections::BTreeMap<String, String>,
+    /// Services whose keys must be (re)written.
+    pub(crate) dirty: std::collections::BTreeSet<String>,
+    /// Node keys to delete (services unregistered), not yet done.
+    pub(crate) deletes: std::collections::BTreeSet<String>,
+    /// Last write error, reported by the next flush.
+    pub(crate) last_error: Option<String>,
+}
+
+impl Published {
+    /// Applies a register / unregister command.
+    pub(crate) fn apply(&mut self, cmd: &Command) {
+        match cmd {
+            Command::Register { service, metadata } => {
+                if self.services.get(service) != Some(metadata) {
+                    self.services.insert(service.clone(), metadata.clone());
+                    self.dirty.insert(service.clone());
+                }
+                self.deletes.remove(service);
+            }
+            Command::Unregister { service } => {
+                if self.services.remove(service).is_some() {
+                    self.dirty.remove(service);
+                    self.deletes.insert(service.clone());
+                }
+            }
+            Command::Started { .. } | Command::Flush(_) => {}
+        }
+    }
+
+    /// Marks every registered service for rewriting (after a lease or session was lost).
+    pub(crate) fn all_dirty(&mut self) {
+        self.dirty = self.services.keys().cloned().collect();
+    }
+}
+
+/// The node key of a service.
+pub(crate) fn node_key(base: &str, service: &str, address: &str) -> String {
+    format!("{base}/{service}/{address}")
+}

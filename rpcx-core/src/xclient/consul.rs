@@ -1,0 +1,455 @@
+//! Consul KV discovery (§5.4), wire-compatible with Go's `rpcxio/rpcx-consul` (libkv).
+//!
+//! Keys have no leading slash: servers of service `S` are `<base>/<S>/<network@address>` in
+//! Consul's KV store (not the service catalog), each holding the metadata query string. The
+//! discovery lists `<base>/<S>/` recursively, then follows it with blocking queries
+//! (`?index=N&wait=15s`), publishing the complete list whenever it changes; on errors it
+//! retries with a backoff of 1 s doubling to 30 s while subscribers keep the last list.
+//!
+//! Consul is spoken over plain HTTP/1.1 (hyper). No TLS and no ACL token support yet.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::discovery::{Discovery, ServerEntry};
+use crate::Error;
+
+/// Wait time of a blocking query (Go: 15 s).
+pub(crate) const WATCH_WAIT: Duration = Duration::from_secs(15);
+/// Bound of a non-blocking request.
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// A minimal Consul HTTP API client (KV and sessions).
+#[derive(Clone)]
+pub(crate) struct ConsulHttp {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+/// One answer of the HTTP API.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    /// `X-Consul-Index`, 0 when absent.
+    pub(crate) index: u64,
+    pub(crate) body: Bytes,
+}
+
+pub(crate) fn consul_error(what: impl std::fmt::Display) -> Error {
+    Error::Io(std::io::Error::other(format!("consul: {what}")))
+}
+
+impl ConsulHttp {
+    /// `address` is `host:port` or `http://host:port` (Consul's HTTP API, default port 8500).
+    pub(crate) fn new(address: &str) -> Result<ConsulHttp, Error> {
+        let address = address.trim().trim_end_matches('/');
+        if address.starts_with("https://") {
+            return Err(Error::Config("consul: https is not supported".into()));
+        }
+        let base = if address.starts_with("http://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        if base.len() <= "http://".len() {
+            return Err(Error::Config("consul: empty address".into()));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(ConsulHttp { client, base })
+    }
+
+    /// Sends a request and reads the whole answer within `timeout`.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Answer, Error> {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path_and_query}", self.base))
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(consul_error)?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(consul_error)?;
+            let status = resp.status();
+            let index = resp
+                .headers()
+                .get("X-Consul-Index")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(consul_error)?
+                .to_bytes();
+            Ok::<_, Error>(Answer {
+                status,
+                index,
+                body,
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(consul_error(format!("no answer within {timeout:?}"))),
+        }
+    }
+
+    /// Lists every key under `prefix` (recursively) with its value; `index` makes it a
+    /// blocking query. Returns the pairs and the new index. 404 = no key = empty list.
+    pub(crate) async fn list(
+        &self,
+        prefix: &str,
+        index: Option<u64>,
+    ) -> Result<(Vec<(String, Vec<u8>)>, u64), Error> {
+        let mut path = format!("/v1/kv/{}?recurse", escape_key(prefix));
+        let mut timeout = OP_TIMEOUT;
+        if let Some(i) = index {
+            path.push_str(&format!("&index={i}&wait={}s", WATCH_WAIT.as_secs()));
+            // Consul adds up to wait/16 of jitter.
+            timeout = WATCH_WAIT + WATCH_WAIT / 16 + OP_TIMEOUT;
+        }
+        let a = self.send(Method::GET, &path, None, timeout).await?;
+        match a.status {
+            StatusCode::NOT_FOUND => Ok((Vec::new(), a.index)),
+            s if s.is_success() => Ok((parse_kv_list(&a.body)?, a.index)),
+            s => Err(consul_error(format!(
+                "GET {prefix}: {s}: {}",
+                String::from_utf8_lossy(&a.body)
+            ))),
+        }
+    }
+
+    /// PUT a key (`acquire` = session id to lock it with). Returns Consul's true/false.
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        acquire: Option<&str>,
+    ) -> Result<bool, Error> {
+        let mut path = format!("/v1/kv/{}", escape_key(key));
+        if let Some(s) = acquire {
+            path.push_str(&format!("?acquire={}", escape_key(s)));
+        }
+        let a = self
+            .send(
+                Method::PUT,
+                &path,
+                Some(Bytes::from(value.to_owned())),
+                OP_TIMEOUT,
+            )
+            .await?;
+        if !a.status.is_success() {
+            return Err(consul_error(format!(
+                "PUT {key}: {}: {}",
+                a.status,
+                String::from_utf8_lossy(&a.body)
+            )));
+        }
+        Ok(a.body.trim_ascii() == b"true")
+    }
+
+    /// DELETE a key.
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), Error> {
+        let a = self
+            .send(
+                Method::DELETE,
+                &format!("/v1/kv/{}", escape_key(key)),
+                None,
+                OP_TIMEOUT,
+            )
+            .await?;
+        if a.status.is_success() {
+            Ok(())
+        } else {
+            Err(consul_error(format!("DELETE {key}: {}", a.status)))
+        }
+    }
+}
+
+/// Percent-encodes a KV key for a URL path, keeping `/`, `:` and `@` readable.
+pub(crate) fn escape_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for &c in key.as_bytes() {
+        match c {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b':'
+            | b'@' => out.push(c as char),
+            _ => out.push_str(&format!("%{c:02X}")),
+        }
+    }
+    out
+}
+
+/// Parses a `GET /v1/kv/...?recurse` answer: `[{"Key": "...", "Value": "<base64>|null"}]`.
+fn parse_kv_list(body: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(consul_error)?;
+    let items = v
+        .as_array()
+        .ok_or_else(|| consul_error("KV answer is not a JSON array"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(key) = item.get("Key").and_then(|k| k.as_str()) else {
+            continue;
+        };
+        let value = match item.get("Value").and_then(|v| v.as_str()) {
+            Some(b64) => base64_decode(b64).ok_or_else(|| consul_error("bad base64 value"))?,
+            None => Vec::new(),
+        };
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// Standard base64 (with or without padding), as Consul encodes KV values.
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let s = s.trim_end_matches('=').as_bytes();
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// The KV prefix of a service: leading `/` removed (libkv), `base/service`, no trailing `/`.
+pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
+    let base = base_path.trim_start_matches('/').trim_end_matches('/');
+    let p = if base.is_empty() {
+        service.to_owned()
+    } else {
+        format!("{base}/{service}")
+    };
+    p.trim_end_matches('/').to_owned()
+}
+
+fn entries(prefix: &str, pairs: Vec<(String, Vec<u8>)>) -> Vec<ServerEntry> {
+    let node_prefix = format!("{prefix}/");
+    let mut out: Vec<ServerEntry> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let server = k.strip_prefix(&node_prefix)?;
+            (!server.is_empty())
+                .then(|| ServerEntry::new(server, String::from_utf8_lossy(&v).into_owned()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Service discovery from Consul's KV store: lists `<base>/<service>/` (keys without a
+/// leading slash), then follows it with blocking queries (`?index=N&wait=15s`), publishing
+/// the complete list whenever it changes; on errors it retries with a 1 s → 30 s backoff
+/// while subscribers keep the last list. Plain HTTP, no ACL token.
+pub struct ConsulDiscovery {
+    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
+    stop: CancellationToken,
+    prefix: String,
+}
+
+impl std::fmt::Debug for ConsulDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsulDiscovery")
+            .field("prefix", &self.prefix)
+            .field("servers", &self.tx.borrow().len())
+            .finish()
+    }
+}
+
+impl ConsulDiscovery {
+    /// Lists the servers of `service` under `base_path` from the Consul agent at `address`
+    /// (`127.0.0.1:8500`) and starts watching them. Fails if Consul cannot be reached; no
+    /// server yet is fine.
+    pub async fn connect(
+        address: &str,
+        base_path: &str,
+        service: &str,
+    ) -> Result<ConsulDiscovery, Error> {
+        let http = ConsulHttp::new(address)?;
+        let prefix = service_prefix(base_path, service);
+        let (pairs, index) = http.list(&format!("{prefix}/"), None).await?;
+        let (tx, _) = watch::channel(entries(&prefix, pairs));
+        let tx = Arc::new(tx);
+        let stop = CancellationToken::new();
+        tokio::spawn(run(
+            http,
+            prefix.clone(),
+            Arc::clone(&tx),
+            stop.clone(),
+            index,
+        ));
+        Ok(ConsulDiscovery { tx, stop, prefix })
+    }
+
+    /// The KV prefix watched (`<base>/<service>`, no leading slash).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Every service under `base_path` with its servers, read once.
+    pub async fn list_all(
+        address: &str,
+        base_path: &str,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
+        let http = ConsulHttp::new(address)?;
+        let base = service_prefix(base_path, "");
+        let (pairs, _) = http.list(&format!("{base}/"), None).await?;
+        let mut out: BTreeMap<String, Vec<ServerEntry>> = BTreeMap::new();
+        for (key, value) in pairs {
+            let Some(rest) = key.strip_prefix(&format!("{base}/")) else {
+                continue;
+            };
+            match rest.split_once('/') {
+                None if !rest.is_empty() => {
+                    out.entry(rest.to_owned()).or_default();
+                }
+                Some((service, server)) if !service.is_empty() && !server.is_empty() => {
+                    out.entry(service.to_owned())
+                        .or_default()
+                        .push(ServerEntry::new(
+                            server,
+                            String::from_utf8_lossy(&value).into_owned(),
+                        ));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Discovery for ConsulDiscovery {
+    fn subscribe(&self) -> watch::Receiver<Vec<ServerEntry>> {
+        self.tx.subscribe()
+    }
+
+    fn close(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for ConsulDiscovery {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn run(
+    http: ConsulHttp,
+    prefix: String,
+    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
+    stop: CancellationToken,
+    mut index: u64,
+) {
+    let query = format!("{prefix}/");
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let r = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = http.list(&query, Some(index.max(1))) => r,
+        };
+        match r {
+            Ok((pairs, new_index)) => {
+                backoff = BACKOFF_MIN;
+                let list = entries(&prefix, pairs);
+                tx.send_if_modified(|cur| {
+                    if *cur == list {
+                        false
+                    } else {
+                        *cur = list;
+                        true
+                    }
+                });
+                // Consul: an index going backwards means "start over".
+                let unchanged = new_index == index;
+                index = if new_index < index { 0 } else { new_index };
+                if unchanged {
+                    // A blocking query may return early without a change: don't spin.
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    }
+                }
+            }
+            Err(_) => {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_keys() {
+        assert_eq!(base64_decode("d2VpZ2h0PTU=").unwrap(), b"weight=5");
+        assert_eq!(base64_decode("YQ").unwrap(), b"a");
+        assert_eq!(base64_decode("").unwrap(), b"");
+        assert!(base64_decode("a").is_none());
+        assert!(base64_decode("a*==").is_none());
+        assert_eq!(service_prefix("/rpcx_test", "Arith"), "rpcx_test/Arith");
+        assert_eq!(service_prefix("rpcx_test/", ""), "rpcx_test");
+        assert_eq!(
+            escape_key("rpcx/Arith/tcp@127.0.0.1:1 x"),
+            "rpcx/Arith/tcp@127.0.0.1:1%20x"
+        );
+        let e = entries(
+            "b/Arith",
+            vec![
+                ("b/Arith".into(), b"Arith".to_vec()),
+                ("b/Arith/tcp@h:1".into(), b"w=1".to_vec()),
+                ("b/Arith2/tcp@h:2".into(), b"".to_vec()),
+            ],
+        );
+        assert_eq!(e, vec![ServerEntry::new("tcp@h:1", "w=1")]);
+    }
+}

@@ -1,0 +1,297 @@
+//! etcd v3 discovery (§5.3), wire-compatible with Go's `rpcxio/rpcx-etcd`.
+//!
+//! Servers of service `S` are the keys `<base>/<S>/<network@address>`, each holding the
+//! server's metadata query string. The discovery lists the prefix `<base>/<S>` once, then
+//! watches it; on every batch of events it lists the whole prefix again (as Go does, so lease
+//! expiries and deletes are seen the same way as puts) and publishes the complete list. When
+//! the watch breaks it is re-created with a backoff of 1 s doubling to 30 s; meanwhile
+//! subscribers keep the last list.
+//!
+//! ```no_run
+//! use rpcx::xclient::{EtcdDiscovery, XClient, XClientOptions};
+//! # async fn run() -> Result<(), rpcx::Error> {
+//! let d = EtcdDiscovery::connect(&["http://127.0.0.1:2379"], "/rpcx_test", "Arith").await?;
+//! let xc = XClient::new("Arith", d, XClientOptions::default())?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions, GetOptions, WatchOptions};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::discovery::{Discovery, ServerEntry};
+use crate::Error;
+
+pub use etcd_client::Client as EtcdClient;
+
+/// Bound of one etcd request (Go's store uses 10 s).
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Connects to an etcd cluster. Endpoints are `host:port` or `http://host:port`; the client
+/// balances over all of them. Connecting is lazy: the first request reveals an unreachable
+/// cluster.
+pub async fn etcd_connect<E: AsRef<str>>(endpoints: &[E]) -> Result<Client, Error> {
+    let options = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+    Client::connect(endpoints, Some(options))
+        .await
+        .map_err(etcd_error)
+}
+
+pub(crate) fn etcd_error(e: etcd_client::Error) -> Error {
+    Error::Io(std::io::Error::other(format!("etcd: {e}")))
+}
+
+/// Awaits an etcd request with [`OP_TIMEOUT`].
+pub(crate) async fn bounded<T, F>(fut: F) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(etcd_error),
+        Err(_) => Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("etcd: no answer within {OP_TIMEOUT:?}"),
+        ))),
+    }
+}
+
+/// The watched prefix of a service: `base + "/" + service`, trailing `/` removed (Go).
+pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
+    let mut p = format!("{base_path}/{service}");
+    while p.len() > 1 && p.ends_with('/') {
+        p.pop();
+    }
+    p
+}
+
+/// Lists the servers under `prefix` and the store revision the list was read at.
+async fn list(client: &mut Client, prefix: &str) -> Result<(Vec<ServerEntry>, i64), Error> {
+    let resp = bounded(client.get(prefix, Some(GetOptions::new().with_prefix()))).await?;
+    let revision = resp.header().map_or(0, |h| h.revision());
+    let node_prefix = format!("{prefix}/");
+    let mut out = Vec::new();
+    for kv in resp.kvs() {
+        let Ok(key) = std::str::from_utf8(kv.key()) else {
+            continue;
+        };
+        // Skips the service key itself and siblings sharing the string prefix (`Arith2`).
+        let Some(server) = key.strip_prefix(&node_prefix) else {
+            continue;
+        };
+        if server.is_empty() {
+            continue;
+        }
+        out.push(ServerEntry::new(
+            server,
+            String::from_utf8_lossy(kv.value()).into_owned(),
+        ));
+    }
+    out.sort();
+    Ok((out, revision))
+}
+
+/// Service discovery from etcd v3: lists `<base>/<service>` once, then watches the prefix
+/// and re-lists it on every event batch (as Go does), publishing the complete list; a broken
+/// watch is re-created with a 1 s → 30 s backoff while subscribers keep the last list.
+///
+/// ```no_run
+/// use rpcx::xclient::{EtcdDiscovery, XClient, XClientOptions};
+/// # async fn run() -> Result<(), rpcx::Error> {
+/// let d = EtcdDiscovery::connect(&["http://127.0.0.1:2379"], "/rpcx_test", "Arith").await?;
+/// let xc = XClient::new("Arith", d, XClientOptions::default())?;
+/// # Ok(()) }
+/// ```
+pub struct EtcdDiscovery {
+    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
+    stop: CancellationToken,
+    prefix: String,
+}
+
+impl std::fmt::Debug for EtcdDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdDiscovery")
+            .field("prefix", &self.prefix)
+            .field("servers", &self.tx.borrow().len())
+            .finish()
+    }
+}
+
+impl EtcdDiscovery {
+    /// Connects to `endpoints`, lists the servers of `service` under `base_path` (e.g.
+    /// `/rpcx_test`) and starts watching. Fails if etcd cannot be reached; an empty list is
+    /// fine (servers may register later; Go's `allowKeyNotFound = true`).
+    pub async fn connect<E: AsRef<str>>(
+        endpoints: &[E],
+        base_path: &str,
+        service: &str,
+    ) -> Result<EtcdDiscovery, Error> {
+        let client = etcd_connect(endpoints).await?;
+        EtcdDiscovery::from_client(client, base_path, service).await
+    }
+
+    /// Like [`connect`](Self::connect) over an existing client (one connection can serve the
+    /// discoveries of many services).
+    pub async fn from_client(
+        mut client: Client,
+        base_path: &str,
+        service: &str,
+    ) -> Result<EtcdDiscovery, Error> {
+        let prefix = service_prefix(base_path, service);
+        let (first, revision) = list(&mut client, &prefix).await?;
+        let (tx, _) = watch::channel(first);
+        let tx = Arc::new(tx);
+        let stop = CancellationToken::new();
+        tokio::spawn(run(
+            client,
+            prefix.clone(),
+            Arc::clone(&tx),
+            stop.clone(),
+            revision,
+        ));
+        Ok(EtcdDiscovery { tx, stop, prefix })
+    }
+
+    /// The watched key prefix (`<base>/<service>`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Every service under `base_path` with its servers, read once (for tools such as
+    /// `rpcx list`). Keys deeper than `<base>/<service>/<server>` keep their `/` in the server
+    /// part (`unix@/path`).
+    pub async fn list_all<E: AsRef<str>>(
+        endpoints: &[E],
+        base_path: &str,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
+        let mut client = etcd_connect(endpoints).await?;
+        let base = service_prefix(base_path, "");
+        let base = base.trim_end_matches('/');
+        let resp =
+            bounded(client.get(format!("{base}/"), Some(GetOptions::new().with_prefix()))).await?;
+        let mut out: BTreeMap<String, Vec<ServerEntry>> = BTreeMap::new();
+        for kv in resp.kvs() {
+            let Ok(key) = std::str::from_utf8(kv.key()) else {
+                continue;
+            };
+            let Some(rest) = key.strip_prefix(base).and_then(|r| r.strip_prefix('/')) else {
+                continue;
+            };
+            match rest.split_once('/') {
+                None if !rest.is_empty() => {
+                    out.entry(rest.to_owned()).or_default();
+                }
+                Some((service, server)) if !service.is_empty() && !server.is_empty() => {
+                    out.entry(service.to_owned())
+                        .or_default()
+                        .push(ServerEntry::new(
+                            server,
+                            String::from_utf8_lossy(kv.value()).into_owned(),
+                        ));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Discovery for EtcdDiscovery {
+    fn subscribe(&self) -> watch::Receiver<Vec<ServerEntry>> {
+        self.tx.subscribe()
+    }
+
+    fn close(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for EtcdDiscovery {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn publish(tx: &watch::Sender<Vec<ServerEntry>>, list: Vec<ServerEntry>) {
+    tx.send_if_modified(|cur| {
+        if *cur == list {
+            false
+        } else {
+            *cur = list;
+            true
+        }
+    });
+}
+
+/// The watch loop: watch from the last listed revision, re-list on every event batch,
+/// re-create the watch with backoff when it breaks.
+async fn run(
+    mut client: Client,
+    prefix: String,
+    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
+    stop: CancellationToken,
+    mut revision: i64,
+) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(revision + 1);
+        let created = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = bounded(client.watch(prefix.clone(), Some(options))) => r,
+        };
+        if let Ok(mut stream) = created {
+            loop {
+                let msg = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    m = stream.message() => m,
+                };
+                let Ok(Some(resp)) = msg else { break };
+                if resp.canceled() {
+                    break;
+                }
+                backoff = BACKOFF_MIN;
+                if resp.events().is_empty() {
+                    continue; // the "created" notice or a progress report
+                }
+                match list(&mut client, &prefix).await {
+                    Ok((servers, rev)) => {
+                        revision = revision.max(rev);
+                        publish(&tx, servers);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        // Broken watch: wait, then catch up with a fresh list before watching again.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        if let Ok((servers, rev)) = list(&mut client, &prefix).await {
+            revision = rev;
+            publish(&tx, servers);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_prefix;
+
+    #[test]
+    fn prefixes_like_go() {
+        assert_eq!(service_prefix("/rpcx_test", "Arith"), "/rpcx_test/Arith");
+        assert_eq!(service_prefix("rpcx", "Arith/"), "rpcx/Arith");
+        assert_eq!(service_prefix("/rpcx_test/", ""), "/rpcx_test");
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the etcd/consul discovery suites need when missing: Debian's etcd-server
+# (the `etcd` binary the tests start on free loopback ports; 3.4 on bookworm), etcd-client
+# (`etcdctl`, handy for poking at a registry) and protobuf-compiler (`protoc`, needed to build
+# the etcd-client crate behind rpcx's `etcd` feature). Idempotent and quiet when present.
+# The packaged etcd service is not needed: the tests run their own throwaway etcd.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have etcd || need+=(etcd-server)
+have etcdctl || need+=(etcd-client)
+have protoc || need+=(protobuf-compiler)
+have curl || need+=(curl)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "bootstrap-etcd: apt-get install ${need[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >&2
+  # Keep the package's own etcd service from starting (no systemd here anyway).
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+if have systemctl && systemctl is-active --quiet etcd 2>/dev/null; then
+  echo "bootstrap-etcd: note: a system etcd service is running; the tests do not use it" >&2
+fi
