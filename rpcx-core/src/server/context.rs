@@ -59,6 +59,7 @@ pub(crate) struct CallInfo {
     pub(crate) metadata: Metadata,
     pub(crate) serialize: SerializeType,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) received: Instant,
     pub(crate) reply_metadata: Mutex<Metadata>,
     pub(crate) conn: ConnHandle,
 }
@@ -110,6 +111,11 @@ impl Context {
     /// The caller's deadline (from `__ServerTimeout`), if it sent one.
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.deadline
+    }
+
+    /// When the request was taken off the connection (for latency metrics).
+    pub fn received_at(&self) -> Instant {
+        self.inner.received
     }
 
     /// The peer's address.

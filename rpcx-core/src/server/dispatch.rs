@@ -62,6 +62,7 @@ async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
             metadata,
             serialize: header.serialize_type(),
             deadline,
+            received: Instant::now(),
             reply_metadata: Mutex::new(Metadata::new()),
             conn: conn.clone(),
         }),
@@ -73,7 +74,21 @@ async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
         .find_map(|p| p.before_call(&ctx, &payload).err())
     {
         Some(text) => Err(ServiceError::new(text)),
-        None => run_handler(&*handler, &ctx, payload, deadline).await,
+        None => {
+            let run = run_handler(&*handler, &ctx, payload, deadline);
+            #[cfg(feature = "tracing")]
+            let run = tracing::Instrument::instrument(
+                run,
+                tracing::info_span!(
+                    "rpcx.call",
+                    service = %ctx.service(),
+                    method = %ctx.method(),
+                    peer = %ctx.peer(),
+                    seq = header.seq()
+                ),
+            );
+            run.await
+        }
     };
     let (payload, error) = match result {
         Ok(p) => (p, None),
