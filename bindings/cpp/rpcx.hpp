@@ -1,0 +1,559 @@
+// rpcx.hpp — header-only C++17 wrapper of the rpcx C API (rpcx.h).
+//
+// RAII owners for servers, clients and options; lambdas as handlers; errors as exceptions
+// (rpcx::Error carries the status code, the message — for remote errors the server's text,
+// unchanged — and the server's reply payload and metadata).
+//
+//   rpcx::Server server;
+//   server.handle("Echo", "Echo", [](const rpcx::Request& req, rpcx::Responder resp) {
+//       resp.reply(req.payload());
+//   });
+//   auto port = server.start("tcp@127.0.0.1:0");
+//   auto client = rpcx::Client::connect("tcp@127.0.0.1:" + std::to_string(port));
+//   rpcx::Response r = client.call("Echo", "Echo", "hi");
+//
+// Threads: handlers, auth callbacks and async callbacks run on rpcx runtime threads (see
+// rpcx.h); they must not block for long. A Responder may be moved to another thread and
+// completed there. Exceptions thrown by a handler become an error reply (what()); exceptions
+// thrown by auth or async callbacks are swallowed (refusal / ignored), never cross into C.
+#ifndef RPCX_HPP
+#define RPCX_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rpcx.h"
+
+namespace rpcx {
+
+using Bytes = std::vector<std::uint8_t>;
+using Metadata = std::map<std::string, std::string>;
+using Millis = std::chrono::milliseconds;
+
+/// An rpcx failure: the status code, the message, and for RPCX_ERR_SERVER the server's reply
+/// payload and response metadata.
+class Error : public std::runtime_error {
+public:
+    Error(rpcx_status code, const std::string& message, Bytes payload = {}, Metadata metadata = {})
+        : std::runtime_error(message), code_(code), payload_(std::move(payload)),
+          metadata_(std::move(metadata)) {}
+
+    rpcx_status code() const noexcept { return code_; }
+    /// The server's reply payload sent along with its error (empty otherwise).
+    const Bytes& payload() const noexcept { return payload_; }
+    /// The response metadata of a server error (empty otherwise).
+    const Metadata& metadata() const noexcept { return metadata_; }
+    bool is_server_error() const noexcept { return code_ == RPCX_ERR_SERVER; }
+    /// rpcx_status_str of the code.
+    const char* status_text() const noexcept { return rpcx_status_str(code_); }
+
+private:
+    rpcx_status code_;
+    Bytes payload_;
+    Metadata metadata_;
+};
+
+namespace detail {
+
+/// The responder of the handler running on this thread (see Responder's destructor).
+inline thread_local rpcx_responder* current_call = nullptr;
+
+struct MetadataDeleter {
+    void operator()(rpcx_metadata* m) const noexcept { rpcx_metadata_free(m); }
+};
+using MetadataPtr = std::unique_ptr<rpcx_metadata, MetadataDeleter>;
+
+inline Metadata to_map(const rpcx_metadata* md) {
+    Metadata out;
+    std::size_t n = rpcx_metadata_len(md);
+    for (std::size_t i = 0; i < n; i++) {
+        const char* k = nullptr;
+        const char* v = nullptr;
+        if (rpcx_metadata_at(md, i, &k, &v) == RPCX_OK) {
+            out.emplace(k, v);
+        }
+    }
+    return out;
+}
+
+/// Builds an error from a status and an optional rpcx_error (not freed here).
+inline Error make_error(rpcx_status status, const rpcx_error* err) {
+    if (err == nullptr) {
+        return Error(status, rpcx_status_str(status));
+    }
+    std::size_t len = 0;
+    const char* msg = rpcx_error_message(err, &len);
+    std::size_t plen = 0;
+    const std::uint8_t* p = rpcx_error_payload(err, &plen);
+    return Error(rpcx_error_code(err), std::string(msg ? msg : "", msg ? len : 0),
+                 p ? Bytes(p, p + plen) : Bytes{}, to_map(rpcx_error_metadata(err)));
+}
+
+/// Throws for a non-OK status, consuming `err` (may be NULL).
+inline void check(rpcx_status status, rpcx_error* err = nullptr) {
+    if (status == RPCX_OK) {
+        return;
+    }
+    Error e = make_error(status, err);
+    rpcx_error_free(err);
+    throw e;
+}
+
+inline MetadataPtr from_map(const Metadata& m) {
+    if (m.empty()) {
+        return MetadataPtr{};
+    }
+    MetadataPtr md(rpcx_metadata_new());
+    if (!md) {
+        throw Error(RPCX_ERR_PANIC, "rpcx_metadata_new failed");
+    }
+    for (const auto& kv : m) {
+        check(rpcx_metadata_set(md.get(), kv.first.c_str(), kv.second.c_str()));
+    }
+    return md;
+}
+
+inline const std::uint8_t* bytes_of(std::string_view s) {
+    return reinterpret_cast<const std::uint8_t*>(s.data());
+}
+
+}  // namespace detail
+
+/// A reply: payload and response metadata.
+struct Response {
+    Bytes payload;
+    Metadata metadata;
+    std::string_view text() const noexcept {
+        return std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size());
+    }
+};
+
+/// A view of the request being served; valid only inside the handler call.
+class Request {
+public:
+    explicit Request(const rpcx_request* r) noexcept : r_(r) {}
+    std::string_view payload() const noexcept {
+        std::size_t len = 0;
+        const std::uint8_t* p = rpcx_request_payload(r_, &len);
+        return p ? std::string_view(reinterpret_cast<const char*>(p), len) : std::string_view();
+    }
+    Bytes payload_bytes() const {
+        auto v = payload();
+        return Bytes(v.begin(), v.end());
+    }
+    Metadata metadata() const { return detail::to_map(rpcx_request_metadata(r_)); }
+    std::optional<std::string> meta(const char* key) const {
+        const char* v = nullptr;
+        if (rpcx_metadata_get(rpcx_request_metadata(r_), key, &v) == RPCX_OK) {
+            return std::string(v);
+        }
+        return std::nullopt;
+    }
+    std::uint8_t serialize_type() const noexcept { return rpcx_request_serialize_type(r_); }
+    std::string service() const { return rpcx_request_service(r_); }
+    std::string method() const { return rpcx_request_method(r_); }
+    std::string peer() const { return rpcx_request_peer(r_); }
+    /// Time left until the caller's deadline, if it set one.
+    std::optional<Millis> timeout() const noexcept {
+        std::int64_t t = rpcx_request_timeout_ms(r_);
+        return t < 0 ? std::nullopt : std::optional<Millis>(Millis(t));
+    }
+    const rpcx_request* get() const noexcept { return r_; }
+
+private:
+    const rpcx_request* r_;
+};
+
+/// Owns one pending call's responder: complete it once with reply() or error(), from any
+/// thread. Move-only; destroying it uncompleted releases the call (the caller gets an error).
+class Responder {
+public:
+    explicit Responder(rpcx_responder* r) noexcept : r_(r), unwinding_(std::uncaught_exceptions()) {}
+    Responder(Responder&& o) noexcept
+        : r_(std::exchange(o.r_, nullptr)), unwinding_(std::uncaught_exceptions()) {}
+    Responder& operator=(Responder&& o) noexcept {
+        if (this != &o) {
+            release();
+            r_ = std::exchange(o.r_, nullptr);
+        }
+        return *this;
+    }
+    Responder(const Responder&) = delete;
+    Responder& operator=(const Responder&) = delete;
+    ~Responder() {
+        // Destroyed by an exception leaving the handler that received it: leave the call to
+        // the handler trampoline, which answers with the exception's what().
+        if (r_ != nullptr && r_ == detail::current_call &&
+            std::uncaught_exceptions() > unwinding_) {
+            return;
+        }
+        release();
+    }
+
+    /// Replies; false if the call was already completed or abandoned (deadline, shutdown).
+    bool reply(std::string_view payload, const Metadata& meta = {}) {
+        return reply(detail::bytes_of(payload), payload.size(), meta);
+    }
+    bool reply(const Bytes& payload, const Metadata& meta = {}) {
+        return reply(payload.data(), payload.size(), meta);
+    }
+    bool reply(const std::uint8_t* data, std::size_t len, const Metadata& meta = {}) {
+        if (r_ == nullptr) return false;
+        auto md = detail::from_map(meta);
+        return finish(rpcx_responder_reply(r_, data, len, md.get()));
+    }
+    /// Fails the call: the caller gets RPCX_ERR_SERVER with `message` and `payload`.
+    bool error(const std::string& message, std::string_view payload = {}) {
+        return finish(
+            rpcx_responder_error(r_, message.c_str(), detail::bytes_of(payload), payload.size()));
+    }
+    /// True until completed or released.
+    bool pending() const noexcept { return r_ != nullptr; }
+    /// Releases without replying (the caller gets an error).
+    void release() noexcept {
+        if (r_ != nullptr) {
+            rpcx_responder_free(std::exchange(r_, nullptr));
+        }
+    }
+
+private:
+    bool finish(rpcx_status s) {
+        if (r_ == nullptr) {
+            return false;  // already completed or released
+        }
+        if (s == RPCX_OK || s == RPCX_ERR_INVALID_STATE) {
+            r_ = nullptr;
+            return s == RPCX_OK;
+        }
+        detail::check(s);  // argument errors: the responder stays pending
+        return false;
+    }
+    rpcx_responder* r_;
+    int unwinding_;
+};
+
+/// A handler: gets the request view and the responder (reply now, or move it elsewhere).
+using Handler = std::function<void(const Request&, Responder)>;
+
+/// An auth check: return std::nullopt to accept, or the refusal message.
+struct AuthRequest {
+    std::string_view service, method, token, peer;
+};
+using AuthCheck = std::function<std::optional<std::string>(const AuthRequest&)>;
+
+/// Sets the rpcx runtime's worker threads (before anything starts it).
+inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_worker_threads(n)); }
+/// librpcx's version.
+inline std::string_view version() { return rpcx_version(); }
+
+/// Frame limits (rpcx_limits with its defaults).
+struct Limits : rpcx_limits {
+    Limits() noexcept : rpcx_limits(rpcx_limits_default()) {}
+};
+
+class ServerOptions {
+public:
+    ServerOptions() : o_(rpcx_server_options_new()) {
+        if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_server_options_new failed");
+    }
+    ServerOptions& limits(const Limits& l) {
+        detail::check(rpcx_server_options_set_limits(o_.get(), &l));
+        return *this;
+    }
+    ServerOptions& max_inflight(std::size_t n) {
+        detail::check(rpcx_server_options_set_max_inflight(o_.get(), n));
+        return *this;
+    }
+    ServerOptions& max_connections(std::size_t n) {
+        detail::check(rpcx_server_options_set_max_connections(o_.get(), n));
+        return *this;
+    }
+    ServerOptions& idle_timeout(Millis d) {
+        detail::check(rpcx_server_options_set_idle_timeout_ms(o_.get(), to_ms(d)));
+        return *this;
+    }
+    const rpcx_server_options* get() const noexcept { return o_.get(); }
+
+private:
+    static std::uint64_t to_ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
+    struct Del {
+        void operator()(rpcx_server_options* o) const noexcept { rpcx_server_options_free(o); }
+    };
+    std::unique_ptr<rpcx_server_options, Del> o_;
+};
+
+/// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it.
+class Server {
+public:
+    explicit Server(const ServerOptions& opts = ServerOptions()) {
+        rpcx_server* s = nullptr;
+        detail::check(rpcx_server_new(opts.get(), &s));
+        s_.reset(s);
+    }
+
+    /// Registers `handler` as service.method (before start()).
+    Server& handle(const std::string& service, const std::string& method, Handler handler) {
+        auto* boxed = new Handler(std::move(handler));
+        // The finalizer deletes `boxed` in every case, including failure.
+        detail::check(rpcx_server_register(s_.get(), service.c_str(), method.c_str(), &on_call,
+                                           boxed, &drop<Handler>));
+        return *this;
+    }
+
+    /// Requires every request to pass `check` (before start()).
+    Server& auth(AuthCheck check) {
+        auto* boxed = new AuthCheck(std::move(check));
+        detail::check(rpcx_server_set_auth(s_.get(), &on_auth, boxed, &drop<AuthCheck>));
+        return *this;
+    }
+
+    /// Binds and serves; returns the TCP port (0 for Unix sockets).
+    std::uint16_t start(const std::string& address) {
+        std::uint16_t port = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status status = rpcx_server_start(s_.get(), address.c_str(), &port, &err);
+        detail::check(status, err);
+        return port;
+    }
+    std::string address() const {
+        const char* a = rpcx_server_address(s_.get());
+        return a ? a : "";
+    }
+    /// Graceful shutdown (from any non-runtime thread).
+    void shutdown(Millis grace = Millis(0)) {
+        detail::check(rpcx_server_shutdown(
+            s_.get(), grace.count() < 0 ? std::uint64_t(0) : std::uint64_t(grace.count())));
+    }
+    /// Immediate close (from any thread, handlers included).
+    void close() { detail::check(rpcx_server_close(s_.get())); }
+    rpcx_server* get() const noexcept { return s_.get(); }
+
+private:
+    template <class T>
+    static void drop(void* p) noexcept {
+        delete static_cast<T*>(p);
+    }
+    static void on_call(void* ud, const rpcx_request* req, rpcx_responder* resp) noexcept {
+        // Completing a token twice is harmless (RPCX_ERR_INVALID_STATE), so after an exception
+        // the trampoline answers with what() unless someone already completed the call.
+        rpcx_responder* outer = std::exchange(detail::current_call, resp);
+        try {
+            (*static_cast<Handler*>(ud))(Request(req), Responder(resp));
+        } catch (const std::exception& e) {
+            rpcx_responder_error(resp, e.what(), nullptr, 0);
+        } catch (...) {
+            rpcx_responder_error(resp, "unknown C++ exception", nullptr, 0);
+        }
+        detail::current_call = outer;
+    }
+    static int on_auth(void* ud, const char* service, const char* method, const char* token,
+                       const char* peer, char* message, std::size_t cap) noexcept {
+        try {
+            auto refusal = (*static_cast<AuthCheck*>(ud))(AuthRequest{service, method, token, peer});
+            if (!refusal) {
+                return 1;
+            }
+            std::size_t n = refusal->size() < cap - 1 ? refusal->size() : cap - 1;
+            refusal->copy(message, n);
+            message[n] = 0;
+        } catch (...) {
+        }
+        return 0;
+    }
+    struct Del {
+        void operator()(rpcx_server* s) const noexcept { rpcx_server_free(s); }
+    };
+    std::unique_ptr<rpcx_server, Del> s_;
+};
+
+class ClientOptions {
+public:
+    ClientOptions() : o_(rpcx_client_options_new()) {
+        if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_client_options_new failed");
+    }
+    ClientOptions& serialize_type(std::uint8_t st) {
+        detail::check(rpcx_client_options_set_serialize_type(o_.get(), st));
+        return *this;
+    }
+    ClientOptions& timeout(Millis d) {
+        detail::check(rpcx_client_options_set_timeout_ms(o_.get(), ms(d)));
+        return *this;
+    }
+    ClientOptions& connect_timeout(Millis d) {
+        detail::check(rpcx_client_options_set_connect_timeout_ms(o_.get(), ms(d)));
+        return *this;
+    }
+    ClientOptions& gzip(bool on) {
+        detail::check(rpcx_client_options_set_gzip(o_.get(), on));
+        return *this;
+    }
+    ClientOptions& heartbeat(Millis interval, Millis timeout = Millis(0)) {
+        detail::check(rpcx_client_options_set_heartbeat(o_.get(), ms(interval), ms(timeout)));
+        return *this;
+    }
+    ClientOptions& auth_token(const std::string& token) {
+        detail::check(rpcx_client_options_set_auth_token(o_.get(), token.c_str()));
+        return *this;
+    }
+    ClientOptions& limits(const Limits& l) {
+        detail::check(rpcx_client_options_set_limits(o_.get(), &l));
+        return *this;
+    }
+    const rpcx_client_options* get() const noexcept { return o_.get(); }
+
+private:
+    static std::uint64_t ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
+    struct Del {
+        void operator()(rpcx_client_options* o) const noexcept { rpcx_client_options_free(o); }
+    };
+    std::unique_ptr<rpcx_client_options, Del> o_;
+};
+
+/// The outcome of an async call: ok() and response, or error.
+struct Result {
+    rpcx_status status = RPCX_OK;
+    Response response;
+    std::optional<Error> error;
+    bool ok() const noexcept { return status == RPCX_OK; }
+};
+using Callback = std::function<void(Result)>;
+
+/// A connection to one server. Move-only; thread-safe; the destructor closes it (pending
+/// async callbacks run with RPCX_ERR_CLOSED before it returns) and frees it.
+class Client {
+public:
+    static Client connect(const std::string& address, const ClientOptions& opts = ClientOptions()) {
+        rpcx_client* c = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status status = rpcx_client_connect(address.c_str(), opts.get(), &c, &err);
+        detail::check(status, err);
+        return Client(c);
+    }
+
+    /// Blocking call; throws rpcx::Error on failure.
+    Response call(const std::string& service, const std::string& method, std::string_view payload,
+                  const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        auto md = detail::from_map(meta);
+        rpcx_buf buf{nullptr, 0, nullptr};
+        rpcx_metadata* reply_meta = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status status = rpcx_client_call(c_.get(), service.c_str(), method.c_str(),
+                                              detail::bytes_of(payload), payload.size(), md.get(),
+                                              ms(timeout), &buf, &reply_meta, &err);
+        detail::check(status, err);
+        detail::MetadataPtr owned_meta(reply_meta);
+        Response r;
+        if (buf.len > 0) {
+            r.payload.assign(buf.data, buf.data + buf.len);
+        }
+        rpcx_buf_free(&buf);
+        r.metadata = detail::to_map(reply_meta);
+        return r;
+    }
+    Response call(const std::string& service, const std::string& method, const Bytes& payload,
+                  const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        return call(service, method,
+                    std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
+                    meta, timeout);
+    }
+
+    /// Async call: `done` runs exactly once (on a runtime thread, or on the thread calling
+    /// cancel/close). Returns the call id for cancel().
+    std::uint64_t call_async(const std::string& service, const std::string& method,
+                             std::string_view payload, Callback done, const Metadata& meta = {},
+                             Millis timeout = Millis(0)) const {
+        auto md = detail::from_map(meta);
+        auto* boxed = new Callback(std::move(done));
+        std::uint64_t id = 0;
+        rpcx_status s = rpcx_client_call_async(c_.get(), service.c_str(), method.c_str(),
+                                               detail::bytes_of(payload), payload.size(), md.get(),
+                                               ms(timeout), &on_done, boxed, &id);
+        if (s != RPCX_OK) {
+            delete boxed;  // the callback never runs on failure
+            detail::check(s);
+        }
+        return id;
+    }
+
+    /// Async call as a future; the future throws rpcx::Error on failure.
+    std::future<Response> call_future(const std::string& service, const std::string& method,
+                                      std::string_view payload, const Metadata& meta = {},
+                                      Millis timeout = Millis(0)) const {
+        auto promise = std::make_shared<std::promise<Response>>();
+        auto fut = promise->get_future();
+        call_async(
+            service, method, payload,
+            [promise](Result r) {
+                if (r.ok()) {
+                    promise->set_value(std::move(r.response));
+                } else {
+                    promise->set_exception(std::make_exception_ptr(std::move(*r.error)));
+                }
+            },
+            meta, timeout);
+        return fut;
+    }
+
+    /// Oneway send.
+    void send(const std::string& service, const std::string& method, std::string_view payload,
+              const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        rpcx_error* err = nullptr;
+        rpcx_status status =
+            rpcx_client_send(c_.get(), service.c_str(), method.c_str(), detail::bytes_of(payload),
+                             payload.size(), md.get(), &err);
+        detail::check(status, err);
+    }
+
+    /// Cancels an async call; false if it already completed.
+    bool cancel(std::uint64_t id) const {
+        rpcx_status s = rpcx_client_cancel(c_.get(), id);
+        if (s == RPCX_ERR_NOT_FOUND) return false;
+        detail::check(s);
+        return true;
+    }
+    std::size_t pending() const noexcept { return rpcx_client_pending(c_.get()); }
+    void close() const { detail::check(rpcx_client_close(c_.get())); }
+    rpcx_client* get() const noexcept { return c_.get(); }
+
+private:
+    explicit Client(rpcx_client* c) : c_(c) {}
+    static std::uint64_t ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
+    static void on_done(void* ud, std::uint64_t, rpcx_status status, const std::uint8_t* reply,
+                        std::size_t reply_len, const rpcx_metadata* reply_meta,
+                        const rpcx_error* error) noexcept {
+        std::unique_ptr<Callback> cb(static_cast<Callback*>(ud));
+        try {
+            Result r;
+            r.status = status;
+            if (status == RPCX_OK) {
+                if (reply_len > 0) r.response.payload.assign(reply, reply + reply_len);
+                r.response.metadata = detail::to_map(reply_meta);
+            } else {
+                r.error = detail::make_error(status, error);
+            }
+            (*cb)(std::move(r));
+        } catch (...) {
+        }
+    }
+    struct Del {
+        void operator()(rpcx_client* c) const noexcept { rpcx_client_free(c); }
+    };
+    std::unique_ptr<rpcx_client, Del> c_;
+};
+
+}  // namespace rpcx
+
+#endif  // RPCX_HPP

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs librpcx from a cargo target directory into a prefix:
+#   rpcx-ffi/pkg/install.sh <target-dir-with-librpcx> <prefix>
+# lib/librpcx.so, lib/librpcx.a, include/rpcx.h, include/rpcx.hpp, lib/pkgconfig/rpcx.pc,
+# lib/cmake/rpcx/rpcxConfig.cmake and rpcxConfigVersion.cmake. DESTDIR is honoured.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+libdir_in=${1:?usage: install.sh <target-dir> <prefix>}
+prefix=${2:?usage: install.sh <target-dir> <prefix>}
+case "$prefix" in /*) ;; *) prefix="$(pwd)/$prefix" ;; esac
+dest="${DESTDIR:-}$prefix"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)
+
+for f in librpcx.so librpcx.a; do
+  [ -f "$libdir_in/$f" ] || { echo "install.sh: $libdir_in/$f is missing (build rpcx-ffi first)" >&2; exit 1; }
+done
+install -d "$dest/lib/pkgconfig" "$dest/lib/cmake/rpcx" "$dest/include"
+install -m 0755 "$libdir_in/librpcx.so" "$dest/lib/librpcx.so"
+install -m 0644 "$libdir_in/librpcx.a" "$dest/lib/librpcx.a"
+install -m 0644 "$root/include/rpcx.h" "$dest/include/rpcx.h"
+install -m 0644 "$root/bindings/cpp/rpcx.hpp" "$dest/include/rpcx.hpp"
+subst() { sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" "$1" > "$2"; chmod 0644 "$2"; }
+subst "$here/rpcx.pc.in" "$dest/lib/pkgconfig/rpcx.pc"
+subst "$here/rpcxConfig.cmake.in" "$dest/lib/cmake/rpcx/rpcxConfig.cmake"
+subst "$here/rpcxConfigVersion.cmake.in" "$dest/lib/cmake/rpcx/rpcxConfigVersion.cmake"
+echo "installed librpcx $version into $dest"

@@ -1,0 +1,268 @@
+//! Pending async calls of one client: ids, cancellation, and completion of every callback
+//! exactly once — by the call's task, by a cancel, or by close. Shared by every client kind
+//! (the single-connection client now, the XClient later).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::raw::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use rpcx_core::client::RawResponse;
+use tokio::task::AbortHandle;
+
+use crate::error::{rpcx_error, Failure};
+use crate::guard::UserData;
+use crate::metadata::rpcx_metadata;
+use crate::status::rpcx_status;
+
+/// Receives the outcome of an async call, exactly once.
+///
+/// On success `status` is `RPCX_OK`, `reply[0..reply_len)` is the reply payload (NULL when
+/// empty), `reply_meta` the response metadata and `error` NULL. On failure `reply` is NULL,
+/// `reply_len` 0, `reply_meta` NULL and `error` describes it (for `RPCX_ERR_SERVER`: the
+/// server's text, reply payload and metadata). Everything is borrowed for the duration of the
+/// callback only: copy what you keep (`rpcx_metadata_clone`…); free nothing.
+///
+/// Runs on an rpcx runtime worker thread — except when the call is completed by
+/// `rpcx_client_cancel` (`RPCX_ERR_CANCELLED`) or by `rpcx_client_close` / `rpcx_client_free`
+/// (`RPCX_ERR_CLOSED`): then it runs on the thread calling those, before they return.
+/// Callbacks of different calls may run at the same time on different threads. It must not
+/// block for long; blocking rpcx functions return `RPCX_ERR_BLOCKING_IN_RUNTIME` there.
+pub type rpcx_call_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        call_id: u64,
+        status: rpcx_status,
+        reply: *const u8,
+        reply_len: usize,
+        reply_meta: *const rpcx_metadata,
+        error: *const rpcx_error,
+    ),
+>;
+
+type CallbackFn = unsafe extern "C" fn(
+    *mut c_void,
+    u64,
+    rpcx_status,
+    *const u8,
+    usize,
+    *const rpcx_metadata,
+    *const rpcx_error,
+);
+
+struct Pending {
+    callback: CallbackFn,
+    userdata: UserData,
+    task: Option<AbortHandle>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+    /// Callbacks being run right now (by any thread).
+    running: usize,
+    closed: bool,
+}
+
+/// The async calls of one client.
+#[derive(Default)]
+pub(crate) struct AsyncCalls {
+    state: Mutex<State>,
+    idle: Condvar,
+}
+
+thread_local! {
+    /// The registries whose callbacks this thread is running (innermost last).
+    static IN_CALLBACK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+impl AsyncCalls {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn key(&self) -> usize {
+        self as *const AsyncCalls as usize
+    }
+
+    /// Registers a call about to start; `Err(CLOSED)` once the client is closed.
+    pub(crate) fn register(
+        &self,
+        callback: CallbackFn,
+        userdata: *mut c_void,
+    ) -> Result<u64, Failure> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(Failure::new(
+                rpcx_status::RPCX_ERR_CLOSED,
+                "connection is shut down",
+            ));
+        }
+        st.next_id += 1;
+        let id = st.next_id;
+        st.pending.insert(
+            id,
+            Pending {
+                callback,
+                userdata: UserData(userdata),
+                task: None,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Remembers the task running call `id`, so cancel and close can stop it.
+    pub(crate) fn set_task(&self, id: u64, task: AbortHandle) {
+        let mut st = self.lock();
+        match st.pending.get_mut(&id) {
+            Some(p) => p.task = Some(task),
+            // Already completed or cancelled.
+            None => task.abort(),
+        }
+    }
+
+    /// Completes call `id` from its task; nothing happens if a cancel or close got there
+    /// first.
+    pub(crate) fn finish(&self, id: u64, result: Result<RawResponse, Failure>) {
+        let taken = {
+            let mut st = self.lock();
+            let p = st.pending.remove(&id);
+            if p.is_some() {
+                st.running += 1;
+            }
+            p
+        };
+        if let Some(p) = taken {
+            self.invoke(id, p, result);
+            self.done(1);
+        }
+    }
+
+    /// Cancels call `id`: its callback runs now, on this thread, with `RPCX_ERR_CANCELLED`.
+    pub(crate) fn cancel(&self, id: u64) -> Result<(), Failure> {
+        let taken = {
+            let mut st = self.lock();
+            let p = st.pending.remove(&id);
+            if p.is_some() {
+                st.running += 1;
+            }
+            p
+        };
+        let Some(mut p) = taken else {
+            return Err(Failure::new(
+                rpcx_status::RPCX_ERR_NOT_FOUND,
+                format!("rpcx: no pending async call {id}"),
+            ));
+        };
+        if let Some(t) = p.task.take() {
+            t.abort();
+        }
+        self.invoke(
+            id,
+            p,
+            Err(Failure::new(
+                rpcx_status::RPCX_ERR_CANCELLED,
+                "rpcx: call cancelled",
+            )),
+        );
+        self.done(1);
+        Ok(())
+    }
+
+    /// Refuses new calls, completes every pending one with `RPCX_ERR_CLOSED` on this thread,
+    /// then waits until callbacks running on other threads have returned (unless this thread
+    /// is itself inside one of this client's callbacks, where waiting could deadlock).
+    pub(crate) fn close(&self) {
+        let taken: Vec<(u64, Pending)> = {
+            let mut st = self.lock();
+            st.closed = true;
+            let mut v: Vec<_> = st.pending.drain().collect();
+            v.sort_by_key(|(id, _)| *id);
+            st.running += v.len();
+            v
+        };
+        let n = taken.len();
+        for (id, mut p) in taken {
+            if let Some(t) = p.task.take() {
+                t.abort();
+            }
+            self.invoke(
+                id,
+                p,
+                Err(Failure::new(
+                    rpcx_status::RPCX_ERR_CLOSED,
+                    "connection is shut down",
+                )),
+            );
+        }
+        self.done(n);
+        let me = self.key();
+        let nested = IN_CALLBACK.with(|v| v.borrow().contains(&me));
+        if !nested {
+            let mut st = self.lock();
+            while st.running > 0 {
+                st = self.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
+    fn done(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut st = self.lock();
+        st.running -= n;
+        if st.running == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn invoke(&self, id: u64, p: Pending, result: Result<RawResponse, Failure>) {
+        let me = self.key();
+        IN_CALLBACK.with(|v| v.borrow_mut().push(me));
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let ud = p.userdata.0;
+            match result {
+                Ok(resp) => {
+                    let meta = rpcx_metadata::from_core(&resp.metadata);
+                    let (ptr, len) = if resp.payload.is_empty() {
+                        (std::ptr::null(), 0)
+                    } else {
+                        (resp.payload.as_ptr(), resp.payload.len())
+                    };
+                    // SAFETY: the C caller registered `callback` with `userdata` for exactly
+                    // one invocation on any thread; every pointer passed outlives the call.
+                    unsafe {
+                        (p.callback)(
+                            ud,
+                            id,
+                            rpcx_status::RPCX_OK,
+                            ptr,
+                            len,
+                            &meta,
+                            std::ptr::null(),
+                        )
+                    }
+                }
+                Err(f) => {
+                    let status = f.status;
+                    let err = f.into_error();
+                    // SAFETY: as above; `err` outlives the call.
+                    unsafe {
+                        (p.callback)(ud, id, status, std::ptr::null(), 0, std::ptr::null(), &err)
+                    }
+                }
+            }
+        }));
+        IN_CALLBACK.with(|v| {
+            v.borrow_mut().pop();
+        });
+    }
+
+    /// Calls registered and not yet completed.
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+}

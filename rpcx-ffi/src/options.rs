@@ -1,0 +1,306 @@
+//! Option objects of servers and clients, and the frame limits both share.
+
+use std::os::raw::c_char;
+use std::time::Duration;
+
+use rpcx_core::client::ClientOptions;
+use rpcx_core::protocol::{Limits, SerializeType};
+use rpcx_core::server::ServerOptions;
+
+use crate::guard::{invalid_arg, opt_cstr, req, req_mut, run, run_or};
+use crate::status::rpcx_status;
+
+/// Serialize type 0: raw bytes, passed through untouched (the C API's default).
+pub const RPCX_SERIALIZE_RAW: u8 = 0;
+/// Serialize type 1: JSON.
+pub const RPCX_SERIALIZE_JSON: u8 = 1;
+/// Serialize type 2: Protocol Buffers.
+pub const RPCX_SERIALIZE_PROTOBUF: u8 = 2;
+/// Serialize type 3: MessagePack (the Go client's default).
+pub const RPCX_SERIALIZE_MSGPACK: u8 = 3;
+
+/// Limits applied to every frame read (and written). A plain struct: fill it from
+/// `rpcx_limits_default()` and change the fields you need. Every field must be at least 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rpcx_limits {
+    /// Largest frame, in bytes after the 16-byte prefix. Default 16 MiB.
+    pub max_frame_len: u32,
+    /// Largest payload after gzip decompression. Default 16 MiB.
+    pub max_decompressed_len: usize,
+    /// Most metadata pairs in one frame. Default 256.
+    pub max_metadata_entries: usize,
+    /// Largest encoded metadata section of one frame. Default 256 KiB.
+    pub max_metadata_bytes: usize,
+}
+
+impl From<Limits> for rpcx_limits {
+    fn from(l: Limits) -> rpcx_limits {
+        rpcx_limits {
+            max_frame_len: l.max_frame_len,
+            max_decompressed_len: l.max_decompressed_len,
+            max_metadata_entries: l.max_metadata_entries,
+            max_metadata_bytes: l.max_metadata_bytes,
+        }
+    }
+}
+
+fn to_limits(l: &rpcx_limits) -> Result<Limits, crate::error::Failure> {
+    if l.max_frame_len == 0
+        || l.max_decompressed_len == 0
+        || l.max_metadata_entries == 0
+        || l.max_metadata_bytes == 0
+    {
+        return Err(invalid_arg("rpcx: every limit must be at least 1"));
+    }
+    Ok(Limits::DEFAULT
+        .with_max_frame_len(l.max_frame_len)
+        .with_max_decompressed_len(l.max_decompressed_len)
+        .with_max_metadata_entries(l.max_metadata_entries)
+        .with_max_metadata_bytes(l.max_metadata_bytes))
+}
+
+/// The default limits (16 MiB frames and payloads, 256 metadata pairs, 256 KiB metadata).
+#[no_mangle]
+pub extern "C" fn rpcx_limits_default() -> rpcx_limits {
+    run_or(Limits::DEFAULT.into(), || Limits::DEFAULT.into())
+}
+
+/// Options of a server, copied by `rpcx_server_new`. Not synchronised: configure it from one
+/// thread, then use it for any number of servers.
+#[derive(Debug, Clone, Default)]
+pub struct rpcx_server_options {
+    pub(crate) inner: ServerOptions,
+}
+
+/// New server options with the defaults: `rpcx_limits_default()`, 16 384 requests in flight
+/// per connection, 10 000 connections, no idle timeout. Owned by the caller: free with
+/// `rpcx_server_options_free`. Returns NULL only if rpcx failed internally.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_new() -> *mut rpcx_server_options {
+    run_or(std::ptr::null_mut(), || {
+        Box::into_raw(Box::<rpcx_server_options>::default())
+    })
+}
+
+/// Sets the frame limits (copied). `RPCX_ERR_INVALID_ARG` if a field is 0.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_limits(
+    opts: Option<&mut rpcx_server_options>,
+    limits: Option<&rpcx_limits>,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner.limits = to_limits(req(limits, "limits")?)?;
+        Ok(())
+    })
+}
+
+/// Sets how many requests one connection may have in flight; reading from it pauses while
+/// the limit is reached. `RPCX_ERR_INVALID_ARG` if `n` is 0.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_max_inflight(
+    opts: Option<&mut rpcx_server_options>,
+    n: usize,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        if n == 0 {
+            return Err(invalid_arg("rpcx: max in-flight must be at least 1"));
+        }
+        opts.inner.max_inflight_per_conn = n;
+        Ok(())
+    })
+}
+
+/// Sets how many connections are served at once; more wait in the accept queue.
+/// `RPCX_ERR_INVALID_ARG` if `n` is 0.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_max_connections(
+    opts: Option<&mut rpcx_server_options>,
+    n: usize,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        if n == 0 {
+            return Err(invalid_arg("rpcx: max connections must be at least 1"));
+        }
+        opts.inner.max_connections = n;
+        Ok(())
+    })
+}
+
+/// Closes connections that send nothing (not even heartbeats) for `ms` milliseconds; 0
+/// turns the idle timeout off (the default).
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_idle_timeout_ms(
+    opts: Option<&mut rpcx_server_options>,
+    ms: u64,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner.idle_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        Ok(())
+    })
+}
+
+/// Frees server options. NULL is accepted and ignored.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_free(opts: Option<Box<rpcx_server_options>>) {
+    run_or((), || drop(opts))
+}
+
+/// Options of a client, copied by `rpcx_client_connect`. Not synchronised: configure it from
+/// one thread, then use it for any number of clients.
+#[derive(Debug, Clone)]
+pub struct rpcx_client_options {
+    pub(crate) inner: ClientOptions,
+}
+
+impl Default for rpcx_client_options {
+    fn default() -> Self {
+        rpcx_client_options {
+            inner: ClientOptions::default().serialize_type(SerializeType::RAW),
+        }
+    }
+}
+
+/// New client options with the defaults: serialize type `RPCX_SERIALIZE_RAW`, no call
+/// timeout, 1 s connect timeout, no gzip, no heartbeat, no auth token, default limits.
+/// Owned by the caller: free with `rpcx_client_options_free`. Returns NULL only if rpcx failed
+/// internally.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_new() -> *mut rpcx_client_options {
+    run_or(std::ptr::null_mut(), || {
+        Box::into_raw(Box::<rpcx_client_options>::default())
+    })
+}
+
+/// Sets the serialize type written in every request header (`RPCX_SERIALIZE_*`, 0–15). The
+/// C API never encodes payloads: this tells the server how you encoded them.
+/// `RPCX_ERR_INVALID_ARG` above 15.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_serialize_type(
+    opts: Option<&mut rpcx_client_options>,
+    serialize_type: u8,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        let st = SerializeType::new(serialize_type)
+            .ok_or_else(|| invalid_arg("rpcx: serialize type must be 0..=15"))?;
+        opts.inner.serialize_type = st;
+        Ok(())
+    })
+}
+
+/// Sets the timeout of calls that pass none themselves, in milliseconds; 0 means wait
+/// forever (the default). The remaining time is also sent to the server (`__ServerTimeout`).
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_timeout_ms(
+    opts: Option<&mut rpcx_client_options>,
+    ms: u64,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner.default_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        Ok(())
+    })
+}
+
+/// Sets the connect timeout in milliseconds (default 1000). `RPCX_ERR_INVALID_ARG` if 0.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_connect_timeout_ms(
+    opts: Option<&mut rpcx_client_options>,
+    ms: u64,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        if ms == 0 {
+            return Err(invalid_arg("rpcx: connect timeout must be at least 1 ms"));
+        }
+        opts.inner.connect_timeout = Duration::from_millis(ms);
+        Ok(())
+    })
+}
+
+/// Turns gzip compression of request payloads larger than 1 KiB on or off (default off).
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_gzip(
+    opts: Option<&mut rpcx_client_options>,
+    enable: bool,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner = opts.inner.clone().gzip(enable);
+        Ok(())
+    })
+}
+
+/// Sends a heartbeat every `interval_ms` milliseconds (0: no heartbeats, the default); a
+/// heartbeat unanswered within `timeout_ms` (0: 30 s) closes the connection and fails its
+/// pending calls with `RPCX_ERR_CONNECTION`.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_heartbeat(
+    opts: Option<&mut rpcx_client_options>,
+    interval_ms: u64,
+    timeout_ms: u64,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner.heartbeat_interval =
+            (interval_ms > 0).then(|| Duration::from_millis(interval_ms));
+        opts.inner.heartbeat_timeout = if timeout_ms > 0 {
+            Duration::from_millis(timeout_ms)
+        } else {
+            Duration::from_secs(30)
+        };
+        Ok(())
+    })
+}
+
+/// Sets the token sent as `__AUTH` with every call (copied); NULL removes it.
+/// `RPCX_ERR_INVALID_ARG` if it is not UTF-8.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_auth_token(
+    opts: Option<&mut rpcx_client_options>,
+    token: *const c_char,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        // SAFETY: the caller passes NULL or a NUL-terminated string valid during the call.
+        let token = unsafe { opt_cstr(token, "token")? };
+        opts.inner.auth_token = token.map(str::to_owned);
+        Ok(())
+    })
+}
+
+/// Sets the limits on frames read from the server (copied). `RPCX_ERR_INVALID_ARG` if a
+/// field is 0.
+/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_limits(
+    opts: Option<&mut rpcx_client_options>,
+    limits: Option<&rpcx_limits>,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        opts.inner.limits = to_limits(req(limits, "limits")?)?;
+        Ok(())
+    })
+}
+
+/// Frees client options. NULL is accepted and ignored.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_free(opts: Option<Box<rpcx_client_options>>) {
+    run_or((), || drop(opts))
+}

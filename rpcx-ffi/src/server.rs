@@ -1,0 +1,418 @@
+//! `rpcx_server`: register C handlers, authenticate, start, shut down from any thread.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use rpcx_core::protocol::Message;
+use rpcx_core::server::{AuthFn, Handler, Server, ServerHandle, ServerOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{rpcx_error, Failure};
+use crate::guard::{
+    cstr, invalid_arg, null_arg, on_runtime_thread, req, req_mut, run, run_or, Finalizer, UserData,
+};
+use crate::handler::{rpcx_handler_callback, FfiHandler};
+use crate::options::rpcx_server_options;
+use crate::rpcx_finalizer;
+use crate::status::rpcx_status;
+
+/// Size of the buffer an auth callback may write its refusal message into.
+pub const RPCX_AUTH_MESSAGE_CAP: usize = 1024;
+
+/// Decides whether a request may proceed, from the token the client sent as `__AUTH`.
+///
+/// `service` and `method` name the call, `token` is the token (`""` when none was sent) and
+/// `peer` the caller's address; all NUL-terminated and valid only during the callback. Return
+/// non-zero to accept. To refuse, return 0 and optionally write a NUL-terminated message of
+/// at most `message_cap` bytes (including the NUL) into `message` (zero-filled on entry; left
+/// empty, the caller gets "rpcx: authentication failed"). A refused caller receives the
+/// message as an error and its connection is closed (as in Go). Heartbeats are not
+/// authenticated.
+///
+/// Runs on rpcx runtime worker threads, possibly on several at once: it must be thread-safe
+/// and must not block for long.
+pub type rpcx_auth_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        service: *const c_char,
+        method: *const c_char,
+        token: *const c_char,
+        peer: *const c_char,
+        message: *mut c_char,
+        message_cap: usize,
+    ) -> c_int,
+>;
+
+/// An rpcx server: create, register handlers (and an auth callback), start, shut down, free.
+///
+/// Thread-safe: every function may be called from any thread, concurrently, except
+/// `rpcx_server_free`, which must be the last call on the server and must not race with any
+/// other.
+pub struct rpcx_server {
+    state: Mutex<State>,
+    /// Cancelled when pending handler calls must give up (grace period over, or freed).
+    stopping: CancellationToken,
+    address: OnceLock<CString>,
+}
+
+enum State {
+    Building {
+        options: ServerOptions,
+        auth: Option<AuthFn>,
+        handlers: BTreeMap<(String, String), Arc<dyn Handler>>,
+        /// Shut down before it was started: it never will be.
+        stopped: bool,
+    },
+    Running(ServerHandle),
+}
+
+impl rpcx_server {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn not_building() -> Failure {
+    Failure::new(
+        rpcx_status::RPCX_ERR_INVALID_STATE,
+        "rpcx: the server was already started or shut down",
+    )
+}
+
+/// Creates a server with `opts` (copied; NULL for the defaults). On success `*server_out`
+/// receives the server, owned by the caller: free it with `rpcx_server_free`. Returns
+/// `RPCX_ERR_NULL_ARG` when `server_out` is NULL. Does not start the runtime.
+#[no_mangle]
+pub extern "C" fn rpcx_server_new(
+    opts: Option<&rpcx_server_options>,
+    server_out: Option<&mut *mut rpcx_server>,
+) -> rpcx_status {
+    run(None, || {
+        let out = req_mut(server_out, "server_out")?;
+        let options = opts.map(|o| o.inner.clone()).unwrap_or_default();
+        let server = rpcx_server {
+            state: Mutex::new(State::Building {
+                options,
+                auth: None,
+                handlers: BTreeMap::new(),
+                stopped: false,
+            }),
+            stopping: CancellationToken::new(),
+            address: OnceLock::new(),
+        };
+        *out = Box::into_raw(Box::new(server));
+        Ok(())
+    })
+}
+
+/// Requires every request (except heartbeats) to pass `callback` (see `rpcx_auth_callback`),
+/// replacing any previous one. Only before `rpcx_server_start`.
+///
+/// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+/// with it exactly once, after the last possible call of `callback` — when the callback is
+/// replaced, when the server is freed, or before this function returns if it fails
+/// (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on
+/// any thread.
+#[no_mangle]
+pub extern "C" fn rpcx_server_set_auth(
+    server: Option<&rpcx_server>,
+    callback: rpcx_auth_callback,
+    userdata: *mut c_void,
+    finalizer: rpcx_finalizer,
+) -> rpcx_status {
+    let fin = Finalizer {
+        userdata: UserData(userdata),
+        finalizer,
+    };
+    run(None, move || {
+        let server = req(server, "server")?;
+        let cb = callback.ok_or_else(|| null_arg("callback"))?;
+        let mut st = server.lock();
+        let State::Building {
+            auth,
+            stopped: false,
+            ..
+        } = &mut *st
+        else {
+            return Err(not_building());
+        };
+        let fin = Arc::new(fin);
+        let f: AuthFn = Arc::new(move |msg: &Message, token: &str, peer: &str| {
+            authenticate(cb, &fin, msg, token, peer)
+        });
+        *auth = Some(f);
+        Ok(())
+    })
+}
+
+type AuthCallbackFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *mut c_char,
+    usize,
+) -> c_int;
+
+fn authenticate(
+    cb: AuthCallbackFn,
+    fin: &Finalizer,
+    msg: &Message,
+    token: &str,
+    peer: &str,
+) -> Result<(), String> {
+    let token = CString::new(token).map_err(|_| "rpcx: invalid auth token".to_owned())?;
+    let name = |s: &str| CString::new(s).unwrap_or_default();
+    let (service, method, peer) = (
+        name(&msg.service_path),
+        name(&msg.service_method),
+        name(peer),
+    );
+    let mut message = vec![0 as c_char; RPCX_AUTH_MESSAGE_CAP];
+    let accepted = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `cb` and the userdata were registered together for calls from runtime
+        // threads; the strings and the zeroed message buffer outlive the call, and
+        // `message.len()` is its true capacity.
+        unsafe {
+            cb(
+                fin.userdata.0,
+                service.as_ptr(),
+                method.as_ptr(),
+                token.as_ptr(),
+                peer.as_ptr(),
+                message.as_mut_ptr(),
+                message.len(),
+            )
+        }
+    }))
+    .unwrap_or(0);
+    if accepted != 0 {
+        return Ok(());
+    }
+    // Whatever the callback wrote, the last byte makes it terminated.
+    if let Some(last) = message.last_mut() {
+        *last = 0;
+    }
+    // SAFETY: `message` is NUL-terminated (last byte forced to 0) and outlives the borrow.
+    let text = unsafe { CStr::from_ptr(message.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    if text.is_empty() {
+        Err("rpcx: authentication failed".to_owned())
+    } else {
+        Err(text)
+    }
+}
+
+/// Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
+/// Registering a name again replaces the previous handler. Only before `rpcx_server_start`.
+/// See `rpcx_handler_callback` for how and where the callback runs.
+///
+/// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+/// with it exactly once, after the last possible call of `callback` — when the handler is
+/// replaced, when the server is freed (after its last call ended), or before this function
+/// returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
+/// name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread.
+#[no_mangle]
+pub extern "C" fn rpcx_server_register(
+    server: Option<&rpcx_server>,
+    service: *const c_char,
+    method: *const c_char,
+    callback: rpcx_handler_callback,
+    userdata: *mut c_void,
+    finalizer: rpcx_finalizer,
+) -> rpcx_status {
+    let fin = Finalizer {
+        userdata: UserData(userdata),
+        finalizer,
+    };
+    run(None, move || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes NUL-terminated strings valid during the call.
+        let (service, method) = unsafe { (cstr(service, "service")?, cstr(method, "method")?) };
+        if service.is_empty() || method.is_empty() {
+            return Err(invalid_arg(
+                "rpcx: service and method names must not be empty",
+            ));
+        }
+        let callback = callback.ok_or_else(|| null_arg("callback"))?;
+        let mut st = server.lock();
+        let State::Building {
+            handlers,
+            stopped: false,
+            ..
+        } = &mut *st
+        else {
+            return Err(not_building());
+        };
+        let handler: Arc<dyn Handler> = Arc::new(FfiHandler {
+            callback,
+            userdata: fin,
+            stopping: server.stopping.clone(),
+        });
+        let old = handlers.insert((service.to_owned(), method.to_owned()), handler);
+        drop(st);
+        // The replaced handler's finalizer runs here, outside the lock.
+        drop(old);
+        Ok(())
+    })
+}
+
+/// Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or
+/// `unix@/path`) and starts serving on the rpcx runtime. On success `*port_out` (may be NULL)
+/// receives the bound TCP port (0 for Unix sockets). Blocks until the listener is bound; from
+/// an rpcx runtime thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME`.
+///
+/// Errors: `RPCX_ERR_ADDRESS` (bad address), `RPCX_ERR_IO` (bind failed), and
+/// `RPCX_ERR_INVALID_STATE` when already started or shut down. A failed start may be retried.
+/// `RPCX_ERR_NULL_ARG` when `server` or `address` is NULL. `err_out` may be NULL; otherwise on
+/// failure it receives an `rpcx_error` to free with `rpcx_error_free` (and is left untouched
+/// on success).
+#[no_mangle]
+pub extern "C" fn rpcx_server_start(
+    server: Option<&rpcx_server>,
+    address: *const c_char,
+    port_out: Option<&mut u16>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes a NUL-terminated string valid during the call.
+        let address = unsafe { cstr(address, "address")? };
+        let mut st = server.lock();
+        let State::Building {
+            options,
+            auth,
+            handlers,
+            stopped: false,
+        } = &*st
+        else {
+            return Err(not_building());
+        };
+        if on_runtime_thread() {
+            return Err(rpcx_core::Error::BlockingInRuntime.into());
+        }
+        let mut builder = Server::builder().options(options.clone());
+        if let Some(auth) = auth.clone() {
+            builder = builder.auth(move |m: &Message, t: &str, p: &str| auth(m, t, p));
+        }
+        let mut core = builder.build();
+        for ((service, method), h) in handlers {
+            core.register_handler(service, method, Arc::clone(h))?;
+        }
+        let handle = rpcx_core::blocking::serve(core, address)?;
+        let port = handle.port().unwrap_or(0);
+        let text = handle.local_address().to_string();
+        let _ = server.address.set(CString::new(text).unwrap_or_default());
+        // The handlers and the auth callback now live in the running server only.
+        let building = std::mem::replace(&mut *st, State::Running(handle));
+        drop(st);
+        drop(building);
+        if let Some(p) = port_out {
+            *p = port;
+        }
+        Ok(())
+    })
+}
+
+/// The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
+/// NUL-terminated and borrowed from `server` (valid until it is freed), or NULL before a
+/// successful start or when `server` is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_address(server: Option<&rpcx_server>) -> *const c_char {
+    run_or(std::ptr::null(), || {
+        server
+            .and_then(|s| s.address.get())
+            .map_or(std::ptr::null(), |a| a.as_ptr())
+    })
+}
+
+fn running(server: &rpcx_server) -> Option<ServerHandle> {
+    let mut st = server.lock();
+    match &mut *st {
+        State::Running(h) => Some(h.clone()),
+        State::Building { stopped, .. } => {
+            *stopped = true;
+            None
+        }
+    }
+}
+
+/// Graceful shutdown: stops accepting connections and reading requests, lets calls in
+/// flight finish and send their replies for up to `grace_ms` milliseconds, then fails the
+/// calls still pending (their callers get "rpcx: server is shutting down", their responders
+/// become invalid) and closes every connection. Returns when the server is down. Idempotent;
+/// callable from any thread except rpcx runtime threads (`RPCX_ERR_BLOCKING_IN_RUNTIME`:
+/// use `rpcx_server_close` there), concurrently with other calls. A server shut down before
+/// it started can no longer start. Handlers' finalizers run at `rpcx_server_free`.
+/// `RPCX_ERR_NULL_ARG` when `server` is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u64) -> rpcx_status {
+    run(None, || {
+        let server = req(server, "server")?;
+        if on_runtime_thread() {
+            return Err(rpcx_core::Error::BlockingInRuntime.into());
+        }
+        let Some(handle) = running(server) else {
+            return Ok(());
+        };
+        let rt = rpcx_core::runtime::handle()?;
+        let grace = Duration::from_millis(grace_ms);
+        let stopping = server.stopping.clone();
+        rt.block_on(async move {
+            let shutdown = handle.shutdown(grace);
+            tokio::pin!(shutdown);
+            tokio::select! {
+                _ = &mut shutdown => {}
+                _ = tokio::time::sleep(grace) => {
+                    stopping.cancel();
+                    shutdown.await;
+                }
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Closes the server at once without waiting: stops accepting, drops every connection and
+/// fails pending calls; replies not yet written are lost. Returns immediately; callable from
+/// any thread, including handlers and other callbacks on rpcx runtime threads. Idempotent.
+/// `RPCX_ERR_NULL_ARG` when `server` is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_close(server: Option<&rpcx_server>) -> rpcx_status {
+    run(None, || {
+        let server = req(server, "server")?;
+        server.stopping.cancel();
+        if let Some(h) = running(server) {
+            h.close();
+        }
+        Ok(())
+    })
+}
+
+/// Stops the server if it runs (like `rpcx_server_shutdown` with no grace: pending calls
+/// fail) and frees it. Outside rpcx runtime threads it returns after the server is down and
+/// the finalizers of its handlers and auth callback have run. From a runtime thread it only
+/// closes (see `rpcx_server_close`) and the finalizers run on a runtime thread once the last
+/// connection has ended. NULL is accepted and ignored. Must be the last call on `server`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_free(server: Option<Box<rpcx_server>>) {
+    run_or((), || {
+        let Some(server) = server else { return };
+        server.stopping.cancel();
+        let state = server.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let State::Running(handle) = state {
+            if on_runtime_thread() {
+                handle.close();
+            } else {
+                let _ = handle.shutdown_blocking(Duration::ZERO);
+            }
+            drop(handle);
+        }
+    })
+}

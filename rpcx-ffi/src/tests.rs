@@ -1,0 +1,347 @@
+//! Rust-side tests of the exports (the C programs in tests/c cover them from C).
+
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_void};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::handler::pending_responders;
+use crate::rpcx_status::*;
+use crate::*;
+
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+unsafe extern "C" fn echo(_ud: *mut c_void, req: *const rpcx_request, resp: *mut rpcx_responder) {
+    let mut len = 0usize;
+    // SAFETY: `req` is the live request view of this callback.
+    let req = unsafe { req.as_ref() };
+    let data = rpcx_request_payload(req, Some(&mut len));
+    let md = rpcx_metadata_new();
+    // SAFETY: `md` was just created and is exclusively ours.
+    let md_ref = unsafe { md.as_mut() };
+    assert_eq!(
+        rpcx_metadata_set(md_ref, c"k".as_ptr(), c"v".as_ptr()),
+        RPCX_OK
+    );
+    // SAFETY: `md` is a valid map; converting it back into the Box frees it once.
+    let (md_ref, md_box) = unsafe { (md.as_ref(), Box::from_raw(md)) };
+    assert_eq!(rpcx_responder_reply(resp, data, len, md_ref), RPCX_OK);
+    // A second completion is refused, not a crash.
+    assert_eq!(
+        rpcx_responder_reply(resp, ptr::null(), 0, None),
+        RPCX_ERR_INVALID_STATE
+    );
+    rpcx_metadata_free(Some(md_box));
+}
+
+unsafe extern "C" fn fail(_ud: *mut c_void, _req: *const rpcx_request, resp: *mut rpcx_responder) {
+    let payload = b"zero";
+    assert_eq!(
+        rpcx_responder_error(resp, c"boom: Ünïcode".as_ptr(), payload.as_ptr(), 4),
+        RPCX_OK
+    );
+}
+
+/// Keeps the responder for the test to complete from its own thread.
+unsafe extern "C" fn park(ud: *mut c_void, _req: *const rpcx_request, resp: *mut rpcx_responder) {
+    // SAFETY: `ud` is the `mpsc::Sender<usize>` the test registered; it outlives the server.
+    let tx = unsafe { &*(ud as *const mpsc::Sender<usize>) };
+    // Nobody listens once the test has taken its one responder: keep the call pending.
+    let _ = tx.send(resp as usize);
+}
+
+static FINALIZED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_final(_ud: *mut c_void) {
+    FINALIZED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A counter of its own, so tests running in parallel do not see each other's finalizers.
+unsafe extern "C" fn count_into(ud: *mut c_void) {
+    // SAFETY: `ud` is the `AtomicUsize` the test registered; it outlives the call.
+    unsafe { &*(ud as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
+}
+
+fn start_server(parked: *mut c_void) -> (*mut rpcx_server, String) {
+    let mut server: *mut rpcx_server = ptr::null_mut();
+    assert_eq!(rpcx_server_new(None, Some(&mut server)), RPCX_OK);
+    // SAFETY: `server` was just created.
+    let s = unsafe { server.as_ref() };
+    let fin: rpcx_finalizer = Some(count_final);
+    assert_eq!(
+        rpcx_server_register(
+            s,
+            c"T".as_ptr(),
+            c"Echo".as_ptr(),
+            Some(echo),
+            ptr::null_mut(),
+            fin
+        ),
+        RPCX_OK
+    );
+    assert_eq!(
+        rpcx_server_register(
+            s,
+            c"T".as_ptr(),
+            c"Fail".as_ptr(),
+            Some(fail),
+            ptr::null_mut(),
+            fin
+        ),
+        RPCX_OK
+    );
+    assert_eq!(
+        rpcx_server_register(s, c"T".as_ptr(), c"Park".as_ptr(), Some(park), parked, fin),
+        RPCX_OK
+    );
+    let mut port = 0u16;
+    assert_eq!(
+        rpcx_server_start(s, c"tcp@127.0.0.1:0".as_ptr(), Some(&mut port), None),
+        RPCX_OK
+    );
+    assert_ne!(port, 0);
+    // SAFETY: the address is a NUL-terminated string owned by the running server.
+    let addr = unsafe { CStr::from_ptr(rpcx_server_address(s)) };
+    assert!(addr.to_str().unwrap().ends_with(&format!(":{port}")));
+    (server, format!("tcp@127.0.0.1:{port}"))
+}
+
+fn connect(addr: &str) -> *mut rpcx_client {
+    let mut client: *mut rpcx_client = ptr::null_mut();
+    let a = c(addr);
+    assert_eq!(
+        rpcx_client_connect(a.as_ptr(), None, Some(&mut client), None),
+        RPCX_OK
+    );
+    client
+}
+
+#[test]
+fn server_and_client_through_the_exports() {
+    let (tx, rx) = mpsc::channel::<usize>();
+    let parked = &tx as *const mpsc::Sender<usize> as *mut c_void;
+    let (server, addr) = start_server(parked);
+    let client = connect(&addr);
+    // SAFETY: both objects are live until freed at the end of the test.
+    let (s, cl) = unsafe { (server.as_ref(), client.as_ref()) };
+
+    // Echo with metadata back.
+    let mut reply = rpcx_buf {
+        data: ptr::null(),
+        len: 0,
+        owner: ptr::null_mut(),
+    };
+    let mut meta: *mut rpcx_metadata = ptr::null_mut();
+    let st = rpcx_client_call(
+        cl,
+        c"T".as_ptr(),
+        c"Echo".as_ptr(),
+        b"hello".as_ptr(),
+        5,
+        None,
+        0,
+        Some(&mut reply),
+        Some(&mut meta),
+        None,
+    );
+    assert_eq!(st, RPCX_OK);
+    // SAFETY: `reply` describes `len` bytes owned by the buffer until freed.
+    assert_eq!(
+        unsafe { std::slice::from_raw_parts(reply.data, reply.len) },
+        b"hello"
+    );
+    rpcx_buf_free(Some(&mut reply));
+    rpcx_buf_free(Some(&mut reply));
+    assert!(reply.owner.is_null());
+    let mut v: *const c_char = ptr::null();
+    // SAFETY: `meta` was handed over by the call.
+    let meta_box = unsafe { Box::from_raw(meta) };
+    assert_eq!(
+        rpcx_metadata_get(Some(&meta_box), c"k".as_ptr(), Some(&mut v)),
+        RPCX_OK
+    );
+    // SAFETY: `v` borrows from the live map.
+    assert_eq!(unsafe { CStr::from_ptr(v) }, c"v");
+    rpcx_metadata_free(Some(meta_box));
+
+    // A service error keeps its text and payload.
+    let mut err: *mut rpcx_error = ptr::null_mut();
+    let st = rpcx_client_call(
+        cl,
+        c"T".as_ptr(),
+        c"Fail".as_ptr(),
+        ptr::null(),
+        0,
+        None,
+        0,
+        None,
+        None,
+        Some(&mut err),
+    );
+    assert_eq!(st, RPCX_ERR_SERVER);
+    // SAFETY: `err` was handed over by the failed call.
+    let e = unsafe { err.as_ref() };
+    assert_eq!(rpcx_error_code(e), RPCX_ERR_SERVER);
+    let mut len = 0;
+    // SAFETY: the message is NUL-terminated and borrowed from `e`.
+    let msg = unsafe { CStr::from_ptr(rpcx_error_message(e, Some(&mut len))) };
+    assert_eq!(msg.to_str().unwrap(), "boom: Ünïcode");
+    assert_eq!(len, msg.to_bytes().len());
+    let p = rpcx_error_payload(e, Some(&mut len));
+    // SAFETY: `len` bytes at `p`, borrowed from `e`.
+    assert_eq!(unsafe { std::slice::from_raw_parts(p, len) }, b"zero");
+    // SAFETY: `err` came from Box::into_raw.
+    rpcx_error_free(Some(unsafe { Box::from_raw(err) }));
+
+    // A parked call answered from another thread; a late second answer is refused.
+    let t = std::thread::spawn(move || {
+        let id = rx.recv().unwrap();
+        let r = id as *mut rpcx_responder;
+        assert_eq!(rpcx_responder_reply(r, b"late".as_ptr(), 4, None), RPCX_OK);
+        assert_eq!(
+            rpcx_responder_reply(r, ptr::null(), 0, None),
+            RPCX_ERR_INVALID_STATE
+        );
+        rpcx_responder_free(r);
+    });
+    let st = rpcx_client_call(
+        cl,
+        c"T".as_ptr(),
+        c"Park".as_ptr(),
+        ptr::null(),
+        0,
+        None,
+        5000,
+        Some(&mut reply),
+        None,
+        None,
+    );
+    assert_eq!(st, RPCX_OK);
+    assert_eq!(reply.len, 4);
+    rpcx_buf_free(Some(&mut reply));
+    t.join().unwrap();
+
+    // Async calls: one answered, one closed by the client's close.
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    unsafe extern "C" fn on_done(
+        _ud: *mut c_void,
+        _id: u64,
+        status: rpcx_status,
+        _reply: *const u8,
+        _len: usize,
+        _meta: *const rpcx_metadata,
+        _err: *const rpcx_error,
+    ) {
+        match status {
+            RPCX_OK => DONE.fetch_add(1, Ordering::SeqCst),
+            RPCX_ERR_CLOSED => CLOSED.fetch_add(1, Ordering::SeqCst),
+            other => panic!("unexpected {other:?}"),
+        };
+    }
+    let mut id = 0u64;
+    let st = rpcx_client_call_async(
+        cl,
+        c"T".as_ptr(),
+        c"Echo".as_ptr(),
+        b"x".as_ptr(),
+        1,
+        None,
+        0,
+        Some(on_done),
+        ptr::null_mut(),
+        Some(&mut id),
+    );
+    assert_eq!(st, RPCX_OK);
+    assert_ne!(id, 0);
+    while DONE.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(rpcx_client_cancel(cl, id), RPCX_ERR_NOT_FOUND);
+    let st = rpcx_client_call_async(
+        cl,
+        c"T".as_ptr(),
+        c"Park".as_ptr(),
+        ptr::null(),
+        0,
+        None,
+        0,
+        Some(on_done),
+        ptr::null_mut(),
+        None,
+    );
+    assert_eq!(st, RPCX_OK);
+    // Nobody takes this responder: wait until the handler holds it.
+    while pending_responders() == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(rpcx_client_close(cl), RPCX_OK);
+    assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    assert_eq!(rpcx_client_pending(cl), 0);
+
+    // SAFETY: both pointers came from Box::into_raw and are freed once.
+    unsafe {
+        rpcx_client_free(Some(Box::from_raw(client)));
+        let before = FINALIZED.load(Ordering::SeqCst);
+        assert_eq!(rpcx_server_shutdown(s, 100), RPCX_OK);
+        rpcx_server_free(Some(Box::from_raw(server)));
+        assert_eq!(FINALIZED.load(Ordering::SeqCst), before + 3);
+    }
+    drop(tx);
+}
+
+#[test]
+fn null_and_invalid_arguments() {
+    assert_eq!(
+        rpcx_metadata_set(None, c"a".as_ptr(), c"b".as_ptr()),
+        RPCX_ERR_NULL_ARG
+    );
+    let mut md = rpcx_metadata::default();
+    assert_eq!(
+        rpcx_metadata_set(Some(&mut md), ptr::null(), c"b".as_ptr()),
+        RPCX_ERR_NULL_ARG
+    );
+    let bad = [0xffu8, 0xfe, 0];
+    assert_eq!(
+        rpcx_metadata_set(Some(&mut md), bad.as_ptr().cast(), c"b".as_ptr()),
+        RPCX_ERR_INVALID_ARG
+    );
+    assert_eq!(rpcx_metadata_len(Some(&md)), 0);
+    let mut err: *mut rpcx_error = ptr::null_mut();
+    let st = rpcx_client_connect(ptr::null(), None, None, Some(&mut err));
+    assert_eq!(st, RPCX_ERR_NULL_ARG);
+    // SAFETY: `err` was handed over by the failed call.
+    let e = unsafe { Box::from_raw(err) };
+    assert_eq!(rpcx_error_code(Some(&e)), RPCX_ERR_NULL_ARG);
+    rpcx_error_free(Some(e));
+    assert_eq!(rpcx_runtime_set_worker_threads(0), RPCX_ERR_INVALID_ARG);
+    // SAFETY: status strings are static and NUL-terminated.
+    unsafe {
+        assert_eq!(CStr::from_ptr(rpcx_status_str(4)), c"call timed out");
+        assert_eq!(
+            CStr::from_ptr(rpcx_status_str(-1)),
+            c"unrecognised status code"
+        );
+        assert_eq!(
+            CStr::from_ptr(rpcx_version()).to_str().unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    // Registration failures still run the finalizer, once.
+    let finalized = AtomicUsize::new(0);
+    assert_eq!(
+        rpcx_server_register(
+            None,
+            c"S".as_ptr(),
+            c"M".as_ptr(),
+            Some(echo),
+            &finalized as *const AtomicUsize as *mut c_void,
+            Some(count_into)
+        ),
+        RPCX_ERR_NULL_ARG
+    );
+    assert_eq!(finalized.load(Ordering::SeqCst), 1);
+}
