@@ -14,6 +14,7 @@
 mod conn;
 mod options;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,6 +82,9 @@ struct Inner {
     options: ClientOptions,
     address: Address,
     pushes: Mutex<Option<mpsc::Receiver<Message>>>,
+    /// Size of the last encoded arguments: the next encoding starts with that capacity
+    /// instead of growing a `Vec` from zero (and the payload then needs no extra copy).
+    payload_hint: AtomicUsize,
 }
 
 impl std::fmt::Debug for Client {
@@ -117,6 +121,7 @@ impl Client {
                 options,
                 address: addr,
                 pushes: Mutex::new(Some(push_rx)),
+                payload_hint: AtomicUsize::new(0),
             }),
         };
         if let Some(every) = client.inner.options.heartbeat_interval {
@@ -163,8 +168,7 @@ impl Client {
         let st = options
             .serialize_type
             .unwrap_or(self.inner.options.serialize_type);
-        let mut payload = Vec::new();
-        args.encode_as(st, &mut payload)?;
+        let payload = self.encode_args(args, st)?;
         let raw = self
             .call_raw(RawRequest {
                 service: service.to_owned(),
@@ -190,20 +194,21 @@ impl Client {
         let seq = conn.next_seq();
         let msg = self.build(req, seq, false, timeout);
         let rx = conn.register(seq)?;
-        if let Err(e) = conn.send(msg).await {
-            conn.forget(seq);
-            return Err(e);
-        }
+        // Forgets the pending entry if this future is dropped or fails before the reply.
+        let mut pending = PendingGuard {
+            conn,
+            seq,
+            armed: true,
+        };
+        conn.send(msg).await?;
         let reply = match timeout {
             None => rx.await,
             Some(d) => match tokio::time::timeout(d, rx).await {
                 Ok(r) => r,
-                Err(_) => {
-                    conn.forget(seq);
-                    return Err(Error::Timeout(d));
-                }
+                Err(_) => return Err(Error::Timeout(d)),
             },
         };
+        pending.armed = false;
         let msg = reply.map_err(|_| conn.closed_reason().unwrap_or(Error::Closed))??;
         match (into_response(msg), timeout) {
             // The server cut the handler at the deadline this call sent as `__ServerTimeout`:
@@ -223,8 +228,7 @@ impl Client {
         args: &A,
     ) -> Result<(), Error> {
         let st = self.inner.options.serialize_type;
-        let mut payload = Vec::new();
-        args.encode_as(st, &mut payload)?;
+        let payload = self.encode_args(args, st)?;
         self.send_raw(RawRequest {
             service: service.to_owned(),
             method: method.to_owned(),
@@ -265,6 +269,15 @@ impl Client {
         &self.inner.conn.peer
     }
 
+    fn encode_args<A: Codable>(&self, args: &A, st: SerializeType) -> Result<Vec<u8>, Error> {
+        const MAX_HINT: usize = 64 << 10;
+        let hint = &self.inner.payload_hint;
+        let mut payload = Vec::with_capacity(hint.load(Ordering::Relaxed));
+        args.encode_as(st, &mut payload)?;
+        hint.store(payload.len().min(MAX_HINT), Ordering::Relaxed);
+        Ok(payload)
+    }
+
     fn build(&self, req: RawRequest, seq: u64, oneway: bool, timeout: Option<Duration>) -> Message {
         let opts = &self.inner.options;
         let mut msg = Message::request(req.service, req.method, req.serialize_type, req.payload);
@@ -286,6 +299,22 @@ impl Client {
                 .insert(META_SERVER_TIMEOUT.to_owned(), d.as_millis().to_string());
         }
         msg
+    }
+}
+
+/// Removes a call's pending entry unless its reply arrived (the call future was dropped,
+/// timed out or failed to send).
+struct PendingGuard<'a> {
+    conn: &'a Conn,
+    seq: u64,
+    armed: bool,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.forget(self.seq);
+        }
     }
 }
 
