@@ -33,6 +33,7 @@ clippy:
 
 rust-test:
 	$(CARGO) test --workspace
+	$(CARGO) test -p rpcx --features tls,tracing --test server_tls
 
 ## Protocol micro-benchmarks (criterion) and allocation counts per operation.
 bench-protocol: bootstrap

@@ -107,7 +107,7 @@ impl Client {
     /// a tokio runtime; the connection's tasks run there.
     pub async fn connect(address: &str, options: ClientOptions) -> Result<Client, Error> {
         let addr = Address::parse(address)?;
-        let c = dial(&addr, options.connect_timeout)
+        let c = establish(&addr, &options)
             .await
             .map_err(|source| Error::Connect {
                 address: address.to_owned(),
@@ -300,6 +300,19 @@ impl Client {
         }
         msg
     }
+}
+
+/// Dials `addr`, with the TLS handshake when the options ask for it.
+async fn establish(
+    addr: &Address,
+    options: &ClientOptions,
+) -> std::io::Result<crate::transport::Connection> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let (stream, peer) = crate::transport::dial_stream(addr, options.connect_timeout).await?;
+        return crate::transport::tls::connect(tls, stream, peer, options.connect_timeout).await;
+    }
+    dial(addr, options.connect_timeout).await
 }
 
 /// Removes a call's pending entry unless its reply arrived (the call future was dropped,

@@ -26,6 +26,9 @@ pub struct ClientOptions {
     pub default_timeout: Option<Duration>,
     /// Limits on frames read from the server.
     pub limits: Limits,
+    /// TLS settings (feature `tls`); `None` for plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::transport::tls::ClientTls>,
     /// Server pushes buffered for [`Client::take_pushes`](super::Client::take_pushes); further
     /// pushes are dropped while the buffer is full. Default 1024.
     pub push_buffer: usize,
@@ -44,6 +47,8 @@ impl Default for ClientOptions {
             default_timeout: None,
             limits: Limits::DEFAULT,
             push_buffer: 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -80,6 +85,20 @@ impl ClientOptions {
     /// Sets the default call timeout.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.default_timeout = Some(d);
+        self
+    }
+
+    /// Connects with TLS, checking the server's certificate against `server_name`.
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        mut self,
+        config: std::sync::Arc<crate::transport::tls::rustls::ClientConfig>,
+        server_name: impl Into<String>,
+    ) -> Self {
+        self.tls = Some(crate::transport::tls::ClientTls {
+            config,
+            server_name: server_name.into(),
+        });
         self
     }
 

@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     tasks: TaskTracker,
     local: Address,
     runtime: tokio::runtime::Handle,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -76,6 +78,8 @@ pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
         local,
         runtime: tokio::runtime::Handle::current(),
         options: server.options,
+        #[cfg(feature = "tls")]
+        tls: server.tls,
     });
     let addr_text = shared.local.to_string();
     for p in &shared.plugins {
@@ -101,14 +105,16 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         let accepted = tokio::select! {
             _ = shared.draining.cancelled() => break,
             _ = shared.closed.cancelled() => break,
-            a = listener.accept() => a,
+            a = listener.accept_stream() => a,
         };
         match accepted {
-            Ok(conn) => {
+            Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
                 let s = Arc::clone(&shared);
                 shared.tasks.spawn(async move {
-                    super::conn::serve(s, conn).await;
+                    if let Some(conn) = establish(&s, stream, peer).await {
+                        super::conn::serve(s, conn).await;
+                    }
                     drop(permit);
                 });
             }
@@ -120,6 +126,26 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         }
     }
     drop(listener);
+}
+
+/// Turns an accepted stream into a connection: the TLS handshake (bounded, in the
+/// connection's own task so a slow peer never stalls accepting) when TLS is on.
+async fn establish(
+    shared: &Shared,
+    stream: crate::transport::Stream,
+    peer: String,
+) -> Option<crate::transport::Connection> {
+    #[cfg(feature = "tls")]
+    if let Some(config) = &shared.tls {
+        let handshake =
+            crate::transport::tls::accept(config, stream, peer, Duration::from_secs(10));
+        return tokio::select! {
+            c = handshake => c.ok(),
+            _ = shared.closed.cancelled() => None,
+        };
+    }
+    let _ = shared;
+    Some(stream.into_connection(peer))
 }
 
 /// A handle on a running server: cloneable, usable from any thread or task.

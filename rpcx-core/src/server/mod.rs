@@ -51,6 +51,8 @@ pub struct ServerBuilder {
     options: ServerOptions,
     plugins: Vec<Arc<dyn Plugin>>,
     auth: Option<AuthFn>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl ServerBuilder {
@@ -105,6 +107,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves TLS with this rustls configuration (feature `tls`; see
+    /// [`transport::tls`](crate::transport::tls) for loading PEM files).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<crate::transport::tls::rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Builds the server; register services on it, then [`Server::serve`].
     pub fn build(self) -> Server {
         Server {
@@ -112,6 +122,8 @@ impl ServerBuilder {
             plugins: self.plugins,
             auth: self.auth,
             services: ServiceMap::default(),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         }
     }
 }
@@ -122,6 +134,8 @@ pub struct Server {
     plugins: Vec<Arc<dyn Plugin>>,
     auth: Option<AuthFn>,
     services: ServiceMap,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl Server {

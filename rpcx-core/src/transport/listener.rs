@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
-use super::{Address, Connection};
+use super::{Address, Connection, Stream};
 
 /// A bound listener.
 pub enum Listener {
@@ -38,21 +38,24 @@ impl Listener {
         }
     }
 
-    /// Accepts one connection.
+    /// Accepts one connection, split into halves.
     pub async fn accept(&self) -> io::Result<Connection> {
+        let (stream, peer) = self.accept_stream().await?;
+        Ok(stream.into_connection(peer))
+    }
+
+    /// Accepts one connection as a whole stream (for a TLS handshake before splitting), with
+    /// the peer's `network@address`.
+    pub async fn accept_stream(&self) -> io::Result<(Stream, String)> {
         match self {
             Listener::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
-                Ok(tcp_connection(s, format!("tcp@{peer}")))
+                let _ = s.set_nodelay(true);
+                Ok((Stream::Tcp(s), format!("tcp@{peer}")))
             }
             Listener::Unix(l, p) => {
                 let (s, _) = l.accept().await?;
-                let (r, w) = s.into_split();
-                Ok(Connection {
-                    read: Box::new(r),
-                    write: Box::new(w),
-                    peer: format!("unix@{}", p.display()),
-                })
+                Ok((Stream::Unix(s), format!("unix@{}", p.display())))
             }
         }
     }
@@ -66,33 +69,26 @@ impl Drop for Listener {
     }
 }
 
-fn tcp_connection(s: TcpStream, peer: String) -> Connection {
-    let _ = s.set_nodelay(true);
-    let (r, w) = s.into_split();
-    Connection {
-        read: Box::new(r),
-        write: Box::new(w),
-        peer,
-    }
+/// Connects to `addr` within `timeout`, split into halves.
+pub async fn dial(addr: &Address, timeout: Duration) -> io::Result<Connection> {
+    let (stream, peer) = dial_stream(addr, timeout).await?;
+    Ok(stream.into_connection(peer))
 }
 
-/// Connects to `addr` within `timeout`.
-pub async fn dial(addr: &Address, timeout: Duration) -> io::Result<Connection> {
+/// Connects to `addr` within `timeout` and returns the whole stream with the peer's
+/// `network@address`.
+pub async fn dial_stream(addr: &Address, timeout: Duration) -> io::Result<(Stream, String)> {
     let fut = async {
         match addr {
             Address::Tcp(a) => {
                 let s = TcpStream::connect(a.as_str()).await?;
+                let _ = s.set_nodelay(true);
                 let peer = format!("tcp@{}", s.peer_addr()?);
-                Ok(tcp_connection(s, peer))
+                Ok((Stream::Tcp(s), peer))
             }
             Address::Unix(p) => {
                 let s = UnixStream::connect(p).await?;
-                let (r, w) = s.into_split();
-                Ok(Connection {
-                    read: Box::new(r),
-                    write: Box::new(w),
-                    peer: format!("unix@{}", p.display()),
-                })
+                Ok((Stream::Unix(s), format!("unix@{}", p.display())))
             }
         }
     };

@@ -6,7 +6,9 @@ mod address;
 mod listener;
 
 pub use address::{Address, AddressError};
-pub use listener::{dial, Listener};
+pub use listener::{dial, dial_stream, Listener};
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -23,4 +25,82 @@ pub struct Connection {
     pub write: WriteHalf,
     /// The peer's address as `network@address` text (`tcp@127.0.0.1:50123`, `unix@/path`).
     pub peer: String,
+}
+
+/// A connected byte stream before it is split: TCP or a Unix socket.
+pub enum Stream {
+    /// TCP.
+    Tcp(tokio::net::TcpStream),
+    /// Unix domain socket.
+    Unix(tokio::net::UnixStream),
+}
+
+impl Stream {
+    /// Splits into owned halves (no lock between reader and writer).
+    pub fn into_connection(self, peer: String) -> Connection {
+        match self {
+            Stream::Tcp(s) => {
+                let (r, w) = s.into_split();
+                Connection {
+                    read: Box::new(r),
+                    write: Box::new(w),
+                    peer,
+                }
+            }
+            Stream::Unix(s) => {
+                let (r, w) = s.into_split();
+                Connection {
+                    read: Box::new(r),
+                    write: Box::new(w),
+                    peer,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        }
+    }
 }
