@@ -1,0 +1,30 @@
+# Python package (rpcx-python): a venv under build/, the wheel built by maturin through pip
+# (`pip install ./rpcx-python`, the documented install), stubs checked with mypy.stubtest, and
+# the pytest suite in tests/python.
+
+PY_VENV ?= build/py-venv
+PY_BIN := $(abspath $(PY_VENV))/bin
+PY := $(PY_BIN)/python
+PY_TOOLS := "maturin>=1.9.4,<2" pytest mypy msgpack protobuf
+PY_ENV := PATH="$(PY_BIN):$$PATH"
+
+.PHONY: py-venv py-install py-test
+
+$(PY_VENV)/.tools-stamp:
+	python3 -m venv $(PY_VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PY_TOOLS)
+	touch $@
+
+py-venv: $(PY_VENV)/.tools-stamp
+
+## Build the extension and install the package into the venv.
+py-install: py-venv
+	$(PY_ENV) $(PY) -m pip install -q --no-build-isolation --force-reinstall --no-deps ./rpcx-python
+
+## Stubs (stubtest) and the Python test suite.
+py-test: py-install
+	cd $(PY_VENV) && $(PY_ENV) $(PY) -m mypy.stubtest rpcx
+	$(PY_ENV) $(PY) -m pytest tests/python -q
+
+TEST_TARGETS += py-test

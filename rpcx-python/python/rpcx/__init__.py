@@ -1,0 +1,66 @@
+"""rpcx for Python: clients and servers of the rpcx RPC framework on a Rust core,
+wire-compatible with Go's github.com/smallnest/rpcx.
+
+    import rpcx
+
+    server = rpcx.Server()
+
+    @server.register("Arith.Mul")
+    def mul(args):
+        return {"C": args["A"] * args["B"]}
+
+    port = server.start("tcp@127.0.0.1:0")
+    with rpcx.Client(f"tcp@127.0.0.1:{port}") as client:
+        assert client.call("Arith", "Mul", {"A": 7, "B": 8}) == {"C": 56}
+    server.stop()
+
+The discovery-aware client (``XClient`` with ``Peer``/``MultipleServers``, select and fail
+modes) will join this package when the Rust XClient lands.
+"""
+
+from __future__ import annotations
+
+from ._codec import Serializer
+from ._rpcx import Context, __version__, set_worker_threads
+from .client import AsyncClient, Client, Push
+from .errors import (
+    ClosedError,
+    RpcConnectionError,
+    RpcError,
+    RpcTimeoutError,
+    SerializationError,
+    ServiceError,
+)
+from .limits import Limits
+from .server import Server
+
+#: Raw bytes in, raw bytes out (serialize type 0).
+RAW = Serializer.RAW
+#: Go ``encoding/json`` conventions (serialize type 1).
+JSON = Serializer.JSON
+#: Protocol Buffers, ``google.protobuf`` message objects (serialize type 2).
+PROTOBUF = Serializer.PROTOBUF
+#: MessagePack, maps keyed by field name as Go expects (serialize type 3, the default).
+MSGPACK = Serializer.MSGPACK
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ClosedError",
+    "Context",
+    "JSON",
+    "Limits",
+    "MSGPACK",
+    "PROTOBUF",
+    "Push",
+    "RAW",
+    "RpcConnectionError",
+    "RpcError",
+    "RpcTimeoutError",
+    "SerializationError",
+    "Serializer",
+    "Server",
+    "ServiceError",
+    "__version__",
+    "set_worker_threads",
+]

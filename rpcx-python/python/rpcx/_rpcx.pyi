@@ -1,0 +1,177 @@
+"""The Rust extension: it moves bytes; the Python package encodes and decodes."""
+
+from typing import Optional, final
+
+__all__ = [
+    "RawClient",
+    "RawServer",
+    "Job",
+    "Context",
+    "CompletionQueue",
+    "CallHandle",
+    "set_worker_threads",
+    "__version__",
+]
+
+__version__: str
+
+_Limits = tuple[int, int, int, int]
+
+def set_worker_threads(n: int) -> None: ...
+
+@final
+class CompletionQueue:
+    def __new__(cls) -> CompletionQueue: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> list[tuple[int, bool, object]]: ...
+
+@final
+class CallHandle:
+    def cancel(self) -> None: ...
+
+@final
+class RawClient:
+    @staticmethod
+    def connect(
+        address: str,
+        serialize_type: int = 3,
+        timeout: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        heartbeat_timeout: float = 30.0,
+        limits: Optional[_Limits] = None,
+    ) -> RawClient: ...
+    @staticmethod
+    def connect_async(
+        cq: CompletionQueue,
+        token: int,
+        address: str,
+        serialize_type: int = 3,
+        timeout: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        heartbeat_timeout: float = 30.0,
+        limits: Optional[_Limits] = None,
+    ) -> CallHandle: ...
+    def call(
+        self,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> tuple[bytes, dict[str, str]]: ...
+    def start_call(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> CallHandle: ...
+    def send(
+        self,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> None: ...
+    def start_send(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> CallHandle: ...
+    def recv_push(
+        self, timeout: Optional[float] = None
+    ) -> Optional[tuple[str, str, dict[str, str], bytes]]: ...
+    def start_recv_push(
+        self, cq: CompletionQueue, token: int, timeout: Optional[float] = None
+    ) -> CallHandle: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def peer(self) -> str: ...
+
+@final
+class RawServer:
+    @staticmethod
+    def start(
+        address: str,
+        methods: list[tuple[str, str]],
+        auth: bool = False,
+        limits: Optional[_Limits] = None,
+        max_connections: Optional[int] = None,
+        max_inflight_per_conn: Optional[int] = None,
+        idle_timeout: Optional[float] = None,
+    ) -> RawServer: ...
+    def next_job(self, timeout: Optional[float] = None) -> Optional[Job]: ...
+    @property
+    def stopping(self) -> bool: ...
+    def stop(self, grace: float = 5.0) -> None: ...
+    def close(self) -> None: ...
+    def wait_stopped(self, timeout: Optional[float] = None) -> bool: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def inflight(self) -> int: ...
+
+@final
+class Job:
+    @property
+    def index(self) -> int: ...
+    @property
+    def is_auth(self) -> bool: ...
+    @property
+    def token(self) -> Optional[str]: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def serialize_type(self) -> int: ...
+    def context(self) -> Context: ...
+    def reply(self, payload: bytes) -> bool: ...
+    def fail(self, message: str, payload: Optional[bytes] = None) -> bool: ...
+    @property
+    def pending(self) -> bool: ...
+
+@final
+class Context:
+    """What a handler (or the auth callable) knows about the call it serves."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def serialize_type(self) -> int: ...
+    def remaining(self) -> Optional[float]: ...
+    def set_reply_meta(self, key: str, value: str) -> None: ...
+    def push(
+        self,
+        service: str,
+        method: str,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> None: ...

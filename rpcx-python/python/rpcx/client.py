@@ -1,0 +1,383 @@
+"""rpcx clients: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio), twins with
+the same methods."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Mapping, NamedTuple, Optional, Tuple, Union
+
+from . import _aio, _codec, _rpcx
+from ._codec import Serializer
+from .errors import ClosedError
+from .limits import Limits
+
+__all__ = ["Client", "AsyncClient", "Push"]
+
+
+class Push(NamedTuple):
+    """A message the server pushed on this connection (a oneway request, raw payload)."""
+
+    service: str
+    method: str
+    metadata: dict[str, str]
+    payload: bytes
+
+
+def _serializer(value: Union[Serializer, int]) -> Serializer:
+    try:
+        return Serializer(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown serializer {value!r}; use rpcx.MSGPACK, rpcx.JSON, rpcx.PROTOBUF or rpcx.RAW"
+        ) from None
+
+
+def _names(service: Any, method: Any) -> None:
+    if not isinstance(service, str) or not isinstance(method, str):
+        raise TypeError(
+            "service and method must be str, got "
+            f"{type(service).__name__} and {type(method).__name__}"
+        )
+
+
+def _metadata(metadata: Optional[Mapping[str, str]]) -> Optional[dict[str, str]]:
+    if metadata is None:
+        return None
+    md = dict(metadata)
+    for k, v in md.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(
+                f"metadata keys and values must be str, got {type(k).__name__}: {type(v).__name__}"
+            )
+    return md
+
+
+def _timeout(timeout: Optional[float]) -> Optional[float]:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, got {type(timeout).__name__}")
+    t = float(timeout)
+    if not t >= 0 or t == float("inf"):
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+    return t
+
+
+class _Options:
+    """Connection options shared by the twins."""
+
+    def __init__(
+        self,
+        address: str,
+        serializer: Union[Serializer, int],
+        timeout: Optional[float],
+        auth: Optional[str],
+        gzip: bool,
+        heartbeat: Optional[float],
+        connect_timeout: float,
+        limits: Optional[Limits],
+    ) -> None:
+        if not isinstance(address, str):
+            raise TypeError(f"address must be str, got {type(address).__name__}")
+        if auth is not None and not isinstance(auth, str):
+            raise TypeError(f"auth must be a str token, got {type(auth).__name__}")
+        self.address = address
+        self.serializer = _serializer(serializer)
+        self.kwargs: dict[str, Any] = dict(
+            serialize_type=int(self.serializer),
+            timeout=_timeout(timeout),
+            connect_timeout=float(connect_timeout),
+            auth=auth,
+            gzip=bool(gzip),
+            heartbeat=None if heartbeat is None else float(heartbeat),
+            limits=None if limits is None else limits.as_tuple(),
+        )
+
+    def encode(self, args: Any, serializer: Optional[Union[Serializer, int]]) -> Tuple[int, bytes]:
+        st = self.serializer if serializer is None else _serializer(serializer)
+        return int(st), _codec.encode(st, args)
+
+
+class Client:
+    """A blocking client on one multiplexed connection, safe to share between threads.
+
+    ``address`` is ``"tcp@host:port"``, ``"host:port"`` or ``"unix@/path"``. ``serializer``
+    is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
+    :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
+    as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
+    sends heartbeats and drops the connection when one goes unanswered.
+
+    Every wait releases the GIL and can be interrupted with Ctrl-C.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        serializer: Union[Serializer, int] = Serializer.MSGPACK,
+        timeout: Optional[float] = None,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        limits: Optional[Limits] = None,
+    ) -> None:
+        self._opts = _Options(
+            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits
+        )
+        self._raw = _rpcx.RawClient.connect(address, **self._opts.kwargs)
+
+    @property
+    def address(self) -> str:
+        return self._opts.address
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._opts.serializer
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """Calls ``service.method`` with ``args`` and returns the decoded reply.
+
+        ``reply_type`` is required with PROTOBUF (the reply message class); with MSGPACK or
+        JSON a dataclass ``reply_type`` turns the reply map into an instance.
+        """
+        return self.call_with_metadata(
+            service,
+            method,
+            args,
+            metadata=metadata,
+            timeout=timeout,
+            reply_type=reply_type,
+            serializer=serializer,
+        )[0]
+
+    def call_with_metadata(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Tuple[Any, dict[str, str]]:
+        """Like :meth:`call`, returning ``(reply, response_metadata)``."""
+        _names(service, method)
+        st, payload = self._opts.encode(args, serializer)
+        data, md = self._raw.call(
+            service, method, st, payload, _metadata(metadata), _timeout(timeout)
+        )
+        return _codec.decode(st, data, reply_type), md
+
+    def call_oneway(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> None:
+        """Sends a oneway request: the server runs it and never answers."""
+        _names(service, method)
+        st, payload = self._opts.encode(args, serializer)
+        self._raw.send(service, method, st, payload, _metadata(metadata))
+
+    def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
+        """Waits for the next server push; ``None`` if ``timeout`` seconds passed first.
+        Raises :class:`~rpcx.ClosedError` once the connection has ended."""
+        got = self._raw.recv_push(_timeout(timeout))
+        return None if got is None else Push(*got)
+
+    def close(self) -> None:
+        """Closes the connection; pending calls fail with :class:`~rpcx.ClosedError`."""
+        self._raw.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<rpcx.Client {self._opts.address} {self.serializer.name} {state}>"
+
+
+class AsyncClient:
+    """The asyncio twin of :class:`Client`, with the same options and methods (as
+    coroutines). It connects on first use, on ``async with``, or with :meth:`connect`.
+    Cancelling an awaiting task abandons the call."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        serializer: Union[Serializer, int] = Serializer.MSGPACK,
+        timeout: Optional[float] = None,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        limits: Optional[Limits] = None,
+    ) -> None:
+        self._opts = _Options(
+            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits
+        )
+        self._raw: Optional[_rpcx.RawClient] = None
+        self._connecting: Optional[asyncio.Future[_rpcx.RawClient]] = None
+        self._closed = False
+
+    @property
+    def address(self) -> str:
+        return self._opts.address
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._opts.serializer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or (self._raw is not None and self._raw.closed)
+
+    async def connect(self) -> None:
+        """Connects now (otherwise the first call does)."""
+        await self._client()
+
+    async def _client(self) -> _rpcx.RawClient:
+        if self._raw is not None:
+            return self._raw
+        if self._closed:
+            raise ClosedError("client is closed")
+        if self._connecting is None or self._connecting.get_loop() is not asyncio.get_running_loop():
+            self._connecting = asyncio.ensure_future(self._dial())
+        raw: _rpcx.RawClient = await asyncio.shield(self._connecting)
+        return raw
+
+    async def _dial(self) -> _rpcx.RawClient:
+        try:
+            raw: _rpcx.RawClient = await _aio.bridge().run(
+                lambda q, t: _rpcx.RawClient.connect_async(
+                    q, t, self._opts.address, **self._opts.kwargs
+                )
+            )
+        except BaseException:
+            self._connecting = None
+            raise
+        if self._closed:
+            raw.close()
+            raise ClosedError("client is closed")
+        self._raw = raw
+        return raw
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """Calls ``service.method`` with ``args`` and returns the decoded reply (see
+        :meth:`Client.call`)."""
+        reply, _ = await self.call_with_metadata(
+            service,
+            method,
+            args,
+            metadata=metadata,
+            timeout=timeout,
+            reply_type=reply_type,
+            serializer=serializer,
+        )
+        return reply
+
+    async def call_with_metadata(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Tuple[Any, dict[str, str]]:
+        """Like :meth:`call`, returning ``(reply, response_metadata)``."""
+        _names(service, method)
+        st, payload = self._opts.encode(args, serializer)
+        md = _metadata(metadata)
+        t = _timeout(timeout)
+        raw = await self._client()
+        data, reply_md = await _aio.bridge().run(
+            lambda q, tok: raw.start_call(q, tok, service, method, st, payload, md, t)
+        )
+        return _codec.decode(st, data, reply_type), reply_md
+
+    async def call_oneway(
+        self,
+        service: str,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> None:
+        """Sends a oneway request: the server runs it and never answers."""
+        _names(service, method)
+        st, payload = self._opts.encode(args, serializer)
+        md = _metadata(metadata)
+        raw = await self._client()
+        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, service, method, st, payload, md))
+
+    async def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
+        """Waits for the next server push; ``None`` if ``timeout`` seconds passed first.
+        Raises :class:`~rpcx.ClosedError` once the connection has ended."""
+        raw = await self._client()
+        t = _timeout(timeout)
+        got = await _aio.bridge().run(lambda q, tok: raw.start_recv_push(q, tok, t))
+        return None if got is None else Push(*got)
+
+    async def pushes(self) -> AsyncIterator[Push]:
+        """Iterates over server pushes until the connection ends."""
+        while True:
+            try:
+                push = await self.recv_push()
+            except ClosedError:
+                return
+            if push is not None:
+                yield push
+
+    async def close(self) -> None:
+        """Closes the connection; pending calls fail with :class:`~rpcx.ClosedError`."""
+        self._closed = True
+        if self._raw is not None:
+            self._raw.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("open" if self._raw is not None else "not connected")
+        return f"<rpcx.AsyncClient {self._opts.address} {self.serializer.name} {state}>"

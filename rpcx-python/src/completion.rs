@@ -1,0 +1,183 @@
+//! Completions of async operations, handed to an asyncio event loop without ever taking the
+//! GIL on a runtime thread.
+//!
+//! A runtime task that finishes pushes `(token, outcome)` onto a [`CompletionQueue`] and, if
+//! the queue was not already signalled, writes one byte to a socket pair. The event loop
+//! watches the other end (`loop.add_reader`) and calls [`CompletionQueue::drain`] on its own
+//! thread, with the GIL, where the outcomes become Python objects and resolve their futures.
+//! Many completions cost one wake-up.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use tokio::task::AbortHandle;
+
+use rpcx::client::RawResponse;
+use rpcx::protocol::Message;
+
+use crate::client::RawClient;
+use crate::errors::{metadata_dict, to_py};
+
+/// What an async operation produced.
+pub(crate) enum Outcome {
+    /// A call's reply: `(payload, metadata)`.
+    Reply(RawResponse),
+    /// Done, nothing to return (oneway sends).
+    Unit,
+    /// A connected client.
+    Client(rpcx::client::Client),
+    /// A server push, or `None` when the wait timed out.
+    Push(Option<Message>),
+    /// A failure.
+    Err(rpcx::Error),
+    /// A failure that is not an rpcx error (e.g. the push stream ended): `ClosedError(text)`.
+    Closed(String),
+}
+
+pub(crate) struct Inner {
+    items: Mutex<Vec<(u64, Outcome)>>,
+    signalled: AtomicBool,
+    writer: UnixStream,
+    reader: UnixStream,
+}
+
+impl Inner {
+    /// Queues an outcome and wakes the event loop (from any thread, without the GIL).
+    pub(crate) fn complete(&self, token: u64, outcome: Outcome) {
+        if let Ok(mut items) = self.items.lock() {
+            items.push((token, outcome));
+        }
+        if !self.signalled.swap(true, Ordering::SeqCst) {
+            // A full socket buffer (WouldBlock) already means a wake-up is pending.
+            let _ = (&self.writer).write(&[1]);
+        }
+    }
+}
+
+/// A queue of completions for one event loop (see the module documentation).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct CompletionQueue {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[pymethods]
+impl CompletionQueue {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let (writer, reader) = UnixStream::pair().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        writer
+            .set_nonblocking(true)
+            .and_then(|_| reader.set_nonblocking(true))
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(CompletionQueue {
+            inner: Arc::new(Inner {
+                items: Mutex::new(Vec::new()),
+                signalled: AtomicBool::new(false),
+                writer,
+                reader,
+            }),
+        })
+    }
+
+    /// The file descriptor to watch for readability.
+    fn fileno(&self) -> i32 {
+        self.inner.reader.as_raw_fd()
+    }
+
+    /// Takes every queued completion as `(token, ok, value)`: `value` is the result when `ok`,
+    /// else the exception to raise.
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        // Empty the socket first, then clear the flag, then take the items: a producer that
+        // finds the flag set has either queued its item before the take below, or its byte is
+        // still unread, so no completion is left without a wake-up.
+        let mut sink = [0u8; 256];
+        loop {
+            match (&self.inner.reader).read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        self.inner.signalled.store(false, Ordering::SeqCst);
+        let items = match self.inner.items.lock() {
+            Ok(mut items) => std::mem::take(&mut *items),
+            Err(_) => Vec::new(),
+        };
+        let out = PyList::empty(py);
+        for (token, outcome) in items {
+            let (ok, value) = convert(py, outcome)?;
+            out.append(PyTuple::new(
+                py,
+                [
+                    token.into_pyobject(py)?.into_any(),
+                    ok.into_pyobject(py)?.to_owned().into_any(),
+                    value,
+                ],
+            )?)?;
+        }
+        Ok(out)
+    }
+}
+
+fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>)> {
+    Ok(match outcome {
+        Outcome::Reply(r) => (true, reply_tuple(py, &r)?.into_any()),
+        Outcome::Unit => (true, py.None().into_bound(py)),
+        Outcome::Client(c) => (true, Bound::new(py, RawClient::from_core(c))?.into_any()),
+        Outcome::Push(None) => (true, py.None().into_bound(py)),
+        Outcome::Push(Some(m)) => (true, push_tuple(py, &m)?.into_any()),
+        Outcome::Err(e) => (false, to_py(py, e).into_value(py).into_bound(py).into_any()),
+        Outcome::Closed(text) => (
+            false,
+            crate::errors::closed(py, &text)
+                .into_value(py)
+                .into_bound(py)
+                .into_any(),
+        ),
+    })
+}
+
+/// `(payload: bytes, metadata: dict)` of a reply.
+pub(crate) fn reply_tuple<'py>(py: Python<'py>, r: &RawResponse) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(
+        py,
+        [
+            PyBytes::new(py, &r.payload).into_any(),
+            metadata_dict(py, &r.metadata)?.into_any(),
+        ],
+    )
+}
+
+/// `(service, method, metadata, payload)` of a server push.
+pub(crate) fn push_tuple<'py>(py: Python<'py>, m: &Message) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(
+        py,
+        [
+            m.service_path.as_str().into_pyobject(py)?.into_any(),
+            m.service_method.as_str().into_pyobject(py)?.into_any(),
+            metadata_dict(py, &m.metadata)?.into_any(),
+            PyBytes::new(py, &m.payload).into_any(),
+        ],
+    )
+}
+
+/// A running async operation; `cancel()` aborts it (its future then never completes).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct CallHandle {
+    pub(crate) abort: AbortHandle,
+}
+
+#[pymethods]
+impl CallHandle {
+    /// Aborts the operation.
+    fn cancel(&self) {
+        self.abort.abort();
+    }
+}

@@ -1,0 +1,36 @@
+//! `rpcx._rpcx`: the Rust half of the `rpcx` Python package.
+//!
+//! The extension only moves bytes: Python objects are encoded and decoded by the package's
+//! Python code on Python threads. Every wait happens with the GIL released
+//! ([`runtime::wait`]); runtime threads never take the GIL — server calls reach Python through
+//! a job queue served by Python threads ([`server`]) and async completions reach the event
+//! loop through a socket-signalled queue ([`completion`]).
+
+mod client;
+mod completion;
+mod errors;
+mod runtime;
+mod server;
+
+use pyo3::prelude::*;
+
+/// Sets the number of runtime worker threads (default: one per CPU). Only before the first
+/// client or server of this process.
+#[pyfunction]
+fn set_worker_threads(n: usize) -> PyResult<()> {
+    runtime::set_worker_threads(n)
+}
+
+/// The rpcx Rust extension.
+#[pymodule]
+fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<client::RawClient>()?;
+    m.add_class::<server::RawServer>()?;
+    m.add_class::<server::Job>()?;
+    m.add_class::<server::Context>()?;
+    m.add_class::<completion::CompletionQueue>()?;
+    m.add_class::<completion::CallHandle>()?;
+    m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The extension's own tokio runtime, tagged with the pid that built it, and the one helper
+//! that blocks on a future without the GIL.
+//!
+//! rpcx-core's shared runtime (`rpcx::runtime`) lives in a process-wide `OnceCell` that can
+//! never be replaced, so a forked child would inherit a runtime whose worker threads do not
+//! exist and hang on first use. This module keeps its own runtime instead: when the pid has
+//! changed since it was built, the inherited one is leaked (its threads are gone; dropping it
+//! would wait for them) and a fresh one is built for the child.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tokio::runtime::{Handle, Runtime};
+
+/// How often a blocking wait wakes up to let Python handle signals (Ctrl-C).
+const SIGNAL_TICK: Duration = Duration::from_millis(50);
+
+struct Slot {
+    pid: u32,
+    runtime: Arc<Runtime>,
+}
+
+static SLOT: Mutex<Option<Slot>> = Mutex::new(None);
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The current process id.
+pub(crate) fn pid() -> u32 {
+    std::process::id()
+}
+
+/// A handle on this process's runtime, building it on first use (or first use after fork).
+pub(crate) fn handle() -> PyResult<Handle> {
+    let mut slot = SLOT
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("rpcx runtime lock poisoned"))?;
+    let me = pid();
+    if let Some(s) = slot.as_ref() {
+        if s.pid == me {
+            return Ok(s.runtime.handle().clone());
+        }
+    }
+    if let Some(inherited) = slot.take() {
+        // Built by the parent before fork(): its worker threads do not exist in this process,
+        // so dropping it would block forever waiting for them. Leak it.
+        std::mem::forget(inherited.runtime);
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("rpcx-py-worker");
+    let n = WORKERS.load(Ordering::Relaxed);
+    if n > 0 {
+        builder.worker_threads(n);
+    }
+    let runtime = Arc::new(
+        builder
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the rpcx runtime: {e}")))?,
+    );
+    let h = runtime.handle().clone();
+    *slot = Some(Slot { pid: me, runtime });
+    Ok(h)
+}
+
+/// Sets the worker-thread count of the runtime; only before it starts.
+pub(crate) fn set_worker_threads(n: usize) -> PyResult<()> {
+    if n == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "worker threads must be at least 1",
+        ));
+    }
+    let slot = SLOT
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("rpcx runtime lock poisoned"))?;
+    if slot.as_ref().is_some_and(|s| s.pid == pid()) {
+        return Err(PyRuntimeError::new_err(
+            "the rpcx runtime is already running; set worker threads before the first client or server",
+        ));
+    }
+    WORKERS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Runs `fut` to completion on the runtime with the GIL released, waking every few
+/// milliseconds to let Python run signal handlers: a `KeyboardInterrupt` (or any exception a
+/// handler raises) drops the future, which cancels the work, and is returned.
+///
+/// Must be called from a Python thread (never a runtime thread, where it would panic).
+pub(crate) fn wait<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let handle = handle()?;
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let tick = py.detach(|| {
+            handle.block_on(async { tokio::time::timeout(SIGNAL_TICK, fut.as_mut()).await })
+        });
+        match tick {
+            Ok(out) => return Ok(out),
+            Err(_) => py.check_signals()?,
+        }
+    }
+}
+
+/// [`wait`] with an overall time limit: `Ok(None)` when `limit` passed first.
+pub(crate) fn wait_for<F>(
+    py: Python<'_>,
+    fut: F,
+    limit: Option<Duration>,
+) -> PyResult<Option<F::Output>>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    match limit {
+        None => wait(py, fut).map(Some),
+        Some(d) => wait(py, async move { tokio::time::timeout(d, fut).await.ok() }),
+    }
+}

@@ -1,0 +1,592 @@
+//! The server: every registered method is a [`PyHandler`] that turns a call into a [`Job`]
+//! on a queue. Python threads (the `workers` pool of `rpcx.Server`) take jobs with
+//! [`RawServer::next_job`] and run the Python handler with the GIL; runtime threads never take
+//! the GIL. The Python code answers with [`Job::reply`] or [`Job::fail`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use rpcx::protocol::{Message, Metadata};
+use rpcx::server::{BoxFuture, Handler, HandlerResult, Server, ServerHandle, ServiceError};
+
+use crate::client::{limits_from, seconds, LimitsTuple};
+use crate::errors::{forked, metadata_dict, to_py};
+use crate::runtime::{pid, wait, wait_for};
+
+/// Error text of calls that were queued or running when the server gave up on them.
+const ABANDONED: &str = "rpcx: server stopped before the handler answered";
+/// How often a worker waiting for a job wakes up to let Python handle signals.
+const JOB_TICK: Duration = Duration::from_millis(200);
+
+/// Work for the Python pool.
+enum JobMsg {
+    Call {
+        index: usize,
+        ctx: rpcx::server::Context,
+        payload: Bytes,
+        reply: oneshot::Sender<HandlerResult>,
+    },
+    Auth {
+        request: AuthRequest,
+        token: String,
+        reply: Sender<Result<(), String>>,
+    },
+}
+
+/// What the auth callable knows about a request.
+#[derive(Clone)]
+struct AuthRequest {
+    service: String,
+    method: String,
+    metadata: Metadata,
+    peer: String,
+    serialize: u8,
+}
+
+/// The handler registered for one Python method.
+struct PyHandler {
+    index: usize,
+    jobs: Sender<JobMsg>,
+    abandon: CancellationToken,
+}
+
+impl Handler for PyHandler {
+    fn call(&self, ctx: rpcx::server::Context, payload: Bytes) -> BoxFuture<HandlerResult> {
+        let (tx, rx) = oneshot::channel();
+        let job = JobMsg::Call {
+            index: self.index,
+            ctx,
+            payload,
+            reply: tx,
+        };
+        if self.abandon.is_cancelled() || self.jobs.send(job).is_err() {
+            return Box::pin(std::future::ready(Err(ServiceError::new(ABANDONED))));
+        }
+        let abandon = self.abandon.clone();
+        Box::pin(async move {
+            tokio::select! {
+                r = rx => r.unwrap_or_else(|_| Err(ServiceError::new("rpcx: the handler did not answer"))),
+                _ = abandon.cancelled() => Err(ServiceError::new(ABANDONED)),
+            }
+        })
+    }
+}
+
+/// Asks the Python pool whether `token` may call; blocks this runtime thread (moved out of
+/// the worker set with `block_in_place`) until a Python worker answers.
+fn authenticate(
+    jobs: &Sender<JobMsg>,
+    gave_up: &Receiver<()>,
+    msg: &Message,
+    token: &str,
+    peer: &str,
+) -> Result<(), String> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let job = JobMsg::Auth {
+        request: AuthRequest {
+            service: msg.service_path.clone(),
+            method: msg.service_method.clone(),
+            metadata: msg.metadata.clone(),
+            peer: peer.to_owned(),
+            serialize: msg.header.serialize_type().value(),
+        },
+        token: token.to_owned(),
+        reply: tx,
+    };
+    if jobs.send(job).is_err() {
+        return Err(ABANDONED.into());
+    }
+    let answer = || {
+        crossbeam_channel::select! {
+            recv(rx) -> r => r.unwrap_or_else(|_| Err("rpcx: authentication was not answered".into())),
+            recv(gave_up) -> _ => Err(ABANDONED.into()),
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(answer)
+        }
+        _ => answer(),
+    }
+}
+
+struct Inner {
+    handle: ServerHandle,
+    pid: u32,
+    jobs: Receiver<JobMsg>,
+    /// Cancelled when the server gives up on calls still waiting for Python.
+    abandon: CancellationToken,
+    /// Dropped at the same moment: wakes workers and auth waits blocked on channels.
+    gave_up_tx: Mutex<Option<Sender<()>>>,
+    gave_up: Receiver<()>,
+}
+
+impl Inner {
+    fn give_up(&self) {
+        self.abandon.cancel();
+        if let Ok(mut tx) = self.gave_up_tx.lock() {
+            tx.take();
+        }
+        // Calls still queued fail now instead of waiting for a worker.
+        while self.jobs.try_recv().is_ok() {}
+    }
+}
+
+/// A running server (the machinery under `rpcx.Server`).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct RawServer {
+    inner: Arc<Inner>,
+}
+
+#[pymethods]
+impl RawServer {
+    /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
+    /// `index` is the position of its method in this list).
+    #[staticmethod]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        py: Python<'_>,
+        address: &str,
+        methods: Vec<(String, String)>,
+        auth: bool,
+        limits: Option<LimitsTuple>,
+        max_connections: Option<usize>,
+        max_inflight_per_conn: Option<usize>,
+        idle_timeout: Option<f64>,
+    ) -> PyResult<RawServer> {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let (gave_up_tx, gave_up) = crossbeam_channel::bounded::<()>(0);
+        let abandon = CancellationToken::new();
+
+        let mut builder = Server::builder().limits(limits_from(limits));
+        if let Some(n) = max_connections {
+            builder = builder.max_connections(n);
+        }
+        if let Some(n) = max_inflight_per_conn {
+            builder = builder.max_inflight_per_conn(n);
+        }
+        if let Some(t) = idle_timeout {
+            builder = builder.idle_timeout(seconds("idle_timeout", t)?);
+        }
+        if auth {
+            let jobs = jobs_tx.clone();
+            let gave_up = gave_up.clone();
+            builder = builder
+                .auth(move |msg, token, peer| authenticate(&jobs, &gave_up, msg, token, peer));
+        }
+        let mut server = builder.build();
+        for (index, (service, method)) in methods.iter().enumerate() {
+            let handler = Arc::new(PyHandler {
+                index,
+                jobs: jobs_tx.clone(),
+                abandon: abandon.clone(),
+            });
+            server
+                .register_handler(service, method, handler)
+                .map_err(|e| to_py(py, e))?;
+        }
+        drop(jobs_tx);
+        let address = address.to_owned();
+        let handle =
+            wait(py, async move { server.serve(&address).await })?.map_err(|e| to_py(py, e))?;
+        Ok(RawServer {
+            inner: Arc::new(Inner {
+                handle,
+                pid: pid(),
+                jobs: jobs_rx,
+                abandon,
+                gave_up_tx: Mutex::new(Some(gave_up_tx)),
+                gave_up,
+            }),
+        })
+    }
+
+    /// Takes the next job, waiting at most `timeout` seconds (forever when `None`) with the
+    /// GIL released. `None` when the wait timed out or the server has stopped (see
+    /// `stopping`).
+    #[pyo3(signature = (timeout=None))]
+    fn next_job(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Job>> {
+        if self.inner.pid != pid() {
+            return Ok(None);
+        }
+        let deadline = timeout
+            .map(|t| seconds("timeout", t))
+            .transpose()?
+            .map(|d| Instant::now() + d);
+        loop {
+            let tick = match deadline {
+                None => JOB_TICK,
+                Some(d) => d.saturating_duration_since(Instant::now()).min(JOB_TICK),
+            };
+            let inner = &self.inner;
+            let got = py.detach(|| {
+                crossbeam_channel::select! {
+                    recv(inner.jobs) -> j => Ok(j.ok()),
+                    recv(inner.gave_up) -> _ => Ok(None),
+                    default(tick) => Err(()),
+                }
+            });
+            match got {
+                Ok(Some(j)) => return Ok(Some(Job::from_msg(j))),
+                Ok(None) => return Ok(None),
+                Err(()) => {
+                    py.check_signals()?;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True once the server gave up on pending work (workers should exit).
+    #[getter]
+    fn stopping(&self) -> bool {
+        self.inner.abandon.is_cancelled() || self.inner.pid != pid()
+    }
+
+    /// Graceful stop: stop accepting, let in-flight calls finish for up to `grace` seconds,
+    /// then fail whatever is left and close every connection. Blocks (GIL released,
+    /// interruptible) until the server is down. A no-op in a forked child.
+    #[pyo3(signature = (grace=5.0))]
+    fn stop(&self, py: Python<'_>, grace: f64) -> PyResult<()> {
+        if self.inner.pid != pid() {
+            return Ok(());
+        }
+        let grace = seconds("grace", grace)?;
+        let inner = Arc::clone(&self.inner);
+        let done = wait(py, async move {
+            let shutdown = inner.handle.shutdown(grace);
+            tokio::pin!(shutdown);
+            tokio::select! {
+                _ = &mut shutdown => {}
+                _ = tokio::time::sleep(grace) => {
+                    inner.give_up();
+                    shutdown.await;
+                }
+            }
+        });
+        if done.is_err() {
+            self.inner.handle.close();
+        }
+        self.inner.give_up();
+        done
+    }
+
+    /// Closes at once: unanswered calls are dropped. Does not wait.
+    fn close(&self) {
+        if self.inner.pid == pid() {
+            self.inner.handle.close();
+            self.inner.give_up();
+        }
+    }
+
+    /// Waits until the server has stopped; `False` if `timeout` passed first.
+    #[pyo3(signature = (timeout=None))]
+    fn wait_stopped(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        if self.inner.pid != pid() {
+            return Err(forked(py, "server"));
+        }
+        let limit = timeout.map(|t| seconds("timeout", t)).transpose()?;
+        let handle = self.inner.handle.clone();
+        Ok(wait_for(py, async move { handle.stopped().await }, limit)?.is_some())
+    }
+
+    /// The bound address (`tcp@127.0.0.1:8972`, with the real port).
+    #[getter]
+    fn address(&self) -> String {
+        self.inner.handle.local_address().to_string()
+    }
+
+    /// The bound TCP port (0 for Unix sockets).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.inner.handle.port().unwrap_or(0)
+    }
+
+    /// Calls being handled right now.
+    #[getter]
+    fn inflight(&self) -> usize {
+        self.inner.handle.inflight()
+    }
+}
+
+enum JobKind {
+    Call {
+        index: usize,
+        ctx: rpcx::server::Context,
+        payload: Bytes,
+    },
+    Auth {
+        request: AuthRequest,
+        token: String,
+    },
+}
+
+enum Replier {
+    Call(oneshot::Sender<HandlerResult>),
+    Auth(Sender<Result<(), String>>),
+}
+
+/// One call (or auth check) for a Python worker.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Job {
+    kind: JobKind,
+    reply: Mutex<Option<Replier>>,
+}
+
+impl Job {
+    fn from_msg(msg: JobMsg) -> Job {
+        match msg {
+            JobMsg::Call {
+                index,
+                ctx,
+                payload,
+                reply,
+            } => Job {
+                kind: JobKind::Call {
+                    index,
+                    ctx,
+                    payload,
+                },
+                reply: Mutex::new(Some(Replier::Call(reply))),
+            },
+            JobMsg::Auth {
+                request,
+                token,
+                reply,
+            } => Job {
+                kind: JobKind::Auth { request, token },
+                reply: Mutex::new(Some(Replier::Auth(reply))),
+            },
+        }
+    }
+
+    fn answer(&self, result: Result<Bytes, ServiceError>) -> bool {
+        let Some(replier) = self.reply.lock().ok().and_then(|mut r| r.take()) else {
+            return false;
+        };
+        match replier {
+            Replier::Call(tx) => tx.send(result).is_ok(),
+            Replier::Auth(tx) => tx
+                .send(result.map(|_| ()).map_err(|e| e.message().to_owned()))
+                .is_ok(),
+        }
+    }
+}
+
+#[pymethods]
+impl Job {
+    /// The method's position in the list given to `RawServer.start` (-1 for auth checks).
+    #[getter]
+    fn index(&self) -> isize {
+        match &self.kind {
+            JobKind::Call { index, .. } => *index as isize,
+            JobKind::Auth { .. } => -1,
+        }
+    }
+
+    /// True for an auth check (answer with `reply(b"")` to accept, `fail(text)` to refuse).
+    #[getter]
+    fn is_auth(&self) -> bool {
+        matches!(self.kind, JobKind::Auth { .. })
+    }
+
+    /// The `__AUTH` token of an auth check (`""` when absent; `None` for calls).
+    #[getter]
+    fn token(&self) -> Option<&str> {
+        match &self.kind {
+            JobKind::Auth { token, .. } => Some(token),
+            JobKind::Call { .. } => None,
+        }
+    }
+
+    /// The request payload.
+    #[getter]
+    fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        match &self.kind {
+            JobKind::Call { payload, .. } => PyBytes::new(py, payload),
+            JobKind::Auth { .. } => PyBytes::new(py, b""),
+        }
+    }
+
+    /// The caller's serialize type (the reply must use it).
+    #[getter]
+    fn serialize_type(&self) -> u8 {
+        match &self.kind {
+            JobKind::Call { ctx, .. } => ctx.serialize_type().value(),
+            JobKind::Auth { request, .. } => request.serialize,
+        }
+    }
+
+    /// The call's context.
+    fn context(&self) -> Context {
+        match &self.kind {
+            JobKind::Call { ctx, .. } => Context {
+                inner: CtxInner::Call(ctx.clone()),
+            },
+            JobKind::Auth { request, .. } => Context {
+                inner: CtxInner::Auth(request.clone()),
+            },
+        }
+    }
+
+    /// Answers with an encoded reply. `False` if the caller no longer waits (or already
+    /// answered).
+    fn reply(&self, payload: &[u8]) -> bool {
+        self.answer(Ok(Bytes::copy_from_slice(payload)))
+    }
+
+    /// Answers with an error (the text reaches the caller as `__rpcx_error__`), optionally
+    /// with an encoded reply payload as Go services send.
+    #[pyo3(signature = (message, payload=None))]
+    fn fail(&self, message: &str, payload: Option<&[u8]>) -> bool {
+        let mut e = ServiceError::new(message);
+        if let Some(p) = payload {
+            e = e.with_payload(Bytes::copy_from_slice(p));
+        }
+        self.answer(Err(e))
+    }
+
+    /// True while the caller still waits for the answer.
+    #[getter]
+    fn pending(&self) -> bool {
+        self.reply
+            .lock()
+            .map(|r| match r.as_ref() {
+                Some(Replier::Call(tx)) => !tx.is_closed(),
+                Some(Replier::Auth(_)) => true,
+                None => false,
+            })
+            .unwrap_or(false)
+    }
+}
+
+enum CtxInner {
+    Call(rpcx::server::Context),
+    Auth(AuthRequest),
+}
+
+/// What a handler (or the auth callable) knows about the call it serves.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Context {
+    inner: CtxInner,
+}
+
+#[pymethods]
+impl Context {
+    /// The service name (`Arith`).
+    #[getter]
+    fn service(&self) -> &str {
+        match &self.inner {
+            CtxInner::Call(c) => c.service(),
+            CtxInner::Auth(r) => &r.service,
+        }
+    }
+
+    /// The method name (`Mul`).
+    #[getter]
+    fn method(&self) -> &str {
+        match &self.inner {
+            CtxInner::Call(c) => c.method(),
+            CtxInner::Auth(r) => &r.method,
+        }
+    }
+
+    /// The request metadata (a new dict on each access).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        match &self.inner {
+            CtxInner::Call(c) => metadata_dict(py, c.metadata()),
+            CtxInner::Auth(r) => metadata_dict(py, &r.metadata),
+        }
+    }
+
+    /// The caller's address (`tcp@127.0.0.1:50123`).
+    #[getter]
+    fn peer(&self) -> &str {
+        match &self.inner {
+            CtxInner::Call(c) => c.peer(),
+            CtxInner::Auth(r) => &r.peer,
+        }
+    }
+
+    /// The caller's serialize type.
+    #[getter]
+    fn serialize_type(&self) -> u8 {
+        match &self.inner {
+            CtxInner::Call(c) => c.serialize_type().value(),
+            CtxInner::Auth(r) => r.serialize,
+        }
+    }
+
+    /// Seconds left before the caller's deadline (`None` when it sent none).
+    fn remaining(&self) -> Option<f64> {
+        match &self.inner {
+            CtxInner::Call(c) => c
+                .deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
+            CtxInner::Auth(_) => None,
+        }
+    }
+
+    /// Adds `key: value` to the reply's metadata.
+    fn set_reply_meta(&self, key: &str, value: &str) -> PyResult<()> {
+        match &self.inner {
+            CtxInner::Call(c) => {
+                c.set_reply_meta(key, value);
+                Ok(())
+            }
+            CtxInner::Auth(_) => Err(PyRuntimeError::new_err(
+                "an auth check has no reply to add metadata to",
+            )),
+        }
+    }
+
+    /// Pushes a message to the caller's connection (a oneway request with a raw payload,
+    /// §3.8); the client receives it with `recv_push()`. Blocks until it is queued.
+    #[pyo3(signature = (service, method, payload, metadata=None))]
+    fn push(
+        &self,
+        py: Python<'_>,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        metadata: Option<Metadata>,
+    ) -> PyResult<()> {
+        let CtxInner::Call(c) = &self.inner else {
+            return Err(PyRuntimeError::new_err("cannot push from an auth check"));
+        };
+        if service.is_empty() && method.is_empty() {
+            return Err(PyValueError::new_err(
+                "a push needs a service or method name (empty both means heartbeat)",
+            ));
+        }
+        let conn = c.connection().clone();
+        let (service, method) = (service.to_owned(), method.to_owned());
+        let payload = Bytes::copy_from_slice(payload);
+        let md = metadata.unwrap_or_default();
+        wait(py, async move {
+            conn.push(&service, &method, md, payload).await
+        })?
+        .map_err(|e| to_py(py, e))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.Context {}.{} from {}>",
+            self.service(),
+            self.method(),
+            self.peer()
+        )
+    }
+}
