@@ -11,6 +11,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have etcd || need+=(etcd-server)
 have etcdctl || need+=(etcd-client)
 have protoc || need+=(protobuf-compiler)
+# protoc's well-known types (google/protobuf/*.proto), which etcd-client's protos import;
+# only a recommendation of protobuf-compiler, so --no-install-recommends leaves them out.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 have curl || need+=(curl)
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -11,7 +11,10 @@ use rpcx::transport::tls;
 
 fn certificate() -> (Vec<u8>, Vec<u8>) {
     let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    (c.cert.pem().into_bytes(), c.key_pair.serialize_pem().into_bytes())
+    (
+        c.cert.pem().into_bytes(),
+        c.key_pair.serialize_pem().into_bytes(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +32,10 @@ async fn tls_round_trip_and_refusals() {
         .await
         .unwrap();
     for i in 0..20 {
-        let r: Reply = client.call("Arith", "Mul", &Args { a: i, b: 3 }).await.unwrap();
+        let r: Reply = client
+            .call("Arith", "Mul", &Args { a: i, b: 3 })
+            .await
+            .unwrap();
         assert_eq!(r.c, i * 3);
     }
     let e = client
@@ -40,16 +46,28 @@ async fn tls_round_trip_and_refusals() {
 
     // A certificate for another name is refused by the client.
     let wrong = Client::connect(&addr, ClientOptions::default().tls(ca, "example.com")).await;
-    assert!(matches!(wrong, Err(rpcx::Error::Connect { .. })), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(rpcx::Error::Connect { .. })),
+        "{wrong:?}"
+    );
 
     // A plain client cannot talk to a TLS server: its call fails instead of hanging.
-    let plain = Client::connect(&addr, ClientOptions::default().timeout(Duration::from_secs(5)))
+    let plain = Client::connect(
+        &addr,
+        ClientOptions::default().timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    assert!(plain
+        .call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 })
         .await
-        .unwrap();
-    assert!(plain.call::<_, Reply>("Arith", "Mul", &Args { a: 1, b: 1 }).await.is_err());
+        .is_err());
 
     // The TLS client still works after those failures.
-    let r: Reply = client.call("Arith", "Add", &Args { a: 2, b: 2 }).await.unwrap();
+    let r: Reply = client
+        .call("Arith", "Add", &Args { a: 2, b: 2 })
+        .await
+        .unwrap();
     assert_eq!(r.c, 4);
     client.close();
     handle.shutdown(Duration::from_secs(2)).await;
