@@ -2,8 +2,9 @@
 //! task matching replies to pending calls by seq.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,17 +18,44 @@ use crate::Error;
 /// Where a reply goes.
 pub(crate) type ReplySlot = oneshot::Sender<Result<Message, Error>>;
 
-/// Calls waiting for replies, and whether the connection is still usable. One lock guards
-/// both so no call can slip in after the connection failed.
-struct Pending {
-    calls: HashMap<u64, ReplySlot>,
-    /// Why the connection ended (`None` while it is open).
-    closed: Option<Error>,
+/// Hashes a seq: seqs are distinct counters, so one multiply spreads them well enough (the
+/// default SipHash costs more than the rest of a map operation).
+#[derive(Default, Clone, Copy)]
+struct SeqHasher(u64);
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
+type SeqMap<V> = HashMap<u64, V, BuildHasherDefault<SeqHasher>>;
+
+/// Shards of the pending-call map: consecutive seqs land in different shards, so callers on
+/// different threads and the reader rarely wait for one another.
+const SHARDS: usize = 8;
+
 /// One live connection's shared state.
+///
+/// No call can slip in after the connection failed: `fail_all` sets `failed` before it
+/// empties the shards, and `register` checks `failed` while holding its shard's lock, so
+/// either the drain sees the new call or the call sees `failed`.
 pub(crate) struct Conn {
-    pending: Mutex<Pending>,
+    /// Calls waiting for replies, by seq.
+    pending: [Mutex<SeqMap<ReplySlot>>; SHARDS],
+    failed: AtomicBool,
+    /// Why the connection ended (`None` while it is open).
+    closed: Mutex<Option<Error>>,
     seq: AtomicU64,
     out: mpsc::Sender<Message>,
     pub(crate) stop: CancellationToken,
@@ -53,10 +81,9 @@ impl Conn {
     ) -> std::sync::Arc<Conn> {
         let (tx, rx) = mpsc::channel(4096);
         let conn = std::sync::Arc::new(Conn {
-            pending: Mutex::new(Pending {
-                calls: HashMap::new(),
-                closed: None,
-            }),
+            pending: std::array::from_fn(|_| Mutex::new(SeqMap::default())),
+            failed: AtomicBool::new(false),
+            closed: Mutex::new(None),
             seq: AtomicU64::new(0),
             out: tx,
             stop: CancellationToken::new(),
@@ -83,25 +110,37 @@ impl Conn {
         seq: u64,
     ) -> Result<oneshot::Receiver<Result<Message, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
-        let mut p = self.pending.lock().map_err(|_| Error::Closed)?;
-        if let Some(reason) = &p.closed {
-            return Err(clone_reason(reason));
+        let mut calls = self.shard(seq);
+        if self.failed.load(Ordering::SeqCst) {
+            drop(calls);
+            return Err(self.closed_reason().unwrap_or(Error::Closed));
         }
-        p.calls.insert(seq, tx);
+        calls.insert(seq, tx);
         Ok(rx)
+    }
+
+    fn shard(&self, seq: u64) -> MutexGuard<'_, SeqMap<ReplySlot>> {
+        // A panic while holding a shard cannot leave the map inconsistent: keep using it.
+        self.pending[seq as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_call(&self, seq: u64) -> Option<ReplySlot> {
+        self.shard(seq).remove(&seq)
     }
 
     /// Forgets a pending call (timed out or cancelled); a late reply is dropped.
     pub(crate) fn forget(&self, seq: u64) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.calls.remove(&seq);
-        }
+        self.take_call(seq);
     }
 
     /// Queues a frame for writing.
     pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
-        if let Some(reason) = self.closed_reason() {
-            return Err(reason);
+        // `failed` is set together with `closed` (under its lock), so no lock is taken until
+        // the connection is gone.
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(self.closed_reason().unwrap_or(Error::Closed));
         }
         self.out
             .send(msg)
@@ -111,8 +150,8 @@ impl Conn {
 
     /// Why the connection ended, if it has.
     pub(crate) fn closed_reason(&self) -> Option<Error> {
-        let p = self.pending.lock().ok()?;
-        p.closed.as_ref().map(clone_reason)
+        let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        closed.as_ref().map(clone_reason)
     }
 
     /// True once the connection ended.
@@ -122,33 +161,26 @@ impl Conn {
 
     /// Ends the connection: every pending call fails at once with `reason`.
     pub(crate) fn fail_all(&self, reason: Error) {
-        let calls = match self.pending.lock() {
-            Ok(mut p) => {
-                if p.closed.is_none() {
-                    p.closed = Some(reason);
-                }
-                // Under the lock: whoever sees the connection failed also sees it closed.
-                self.stop.cancel();
-                std::mem::take(&mut p.calls)
+        let reason = {
+            let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+            if closed.is_none() {
+                *closed = Some(reason);
             }
-            Err(_) => {
-                self.stop.cancel();
-                HashMap::new()
-            }
+            // Under the lock: whoever sees the connection failed also sees it closed.
+            self.failed.store(true, Ordering::SeqCst);
+            self.stop.cancel();
+            closed.as_ref().map_or(Error::Closed, clone_reason)
         };
-        let reason = self.closed_reason().unwrap_or(Error::Closed);
-        for (_, slot) in calls {
-            let _ = slot.send(Err(clone_reason(&reason)));
+        for shard in &self.pending {
+            let calls = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
+            for (_, slot) in calls {
+                let _ = slot.send(Err(clone_reason(&reason)));
+            }
         }
     }
 
     fn complete(&self, msg: Message) {
-        let slot = self
-            .pending
-            .lock()
-            .ok()
-            .and_then(|mut p| p.calls.remove(&msg.header.seq()));
-        if let Some(slot) = slot {
+        if let Some(slot) = self.take_call(msg.header.seq()) {
             let _ = slot.send(Ok(msg));
         }
     }
@@ -169,6 +201,11 @@ async fn write_loop(
         };
         let Some(first) = first else { break };
         let mut failed = encode(&conn, &first, &mut buf);
+        // Let the callers woken by the same read queue their next requests first, so that one
+        // write carries many frames.
+        if rx.is_empty() {
+            tokio::task::yield_now().await;
+        }
         while buf.len() < BATCH {
             match rx.try_recv() {
                 Ok(m) => failed |= encode(&conn, &m, &mut buf),
@@ -178,6 +215,7 @@ async fn write_loop(
         let _ = failed;
         // A server that stops reading must not keep a closed client's socket open.
         let written = tokio::select! {
+            biased;
             r = write.write_all(&buf) => r,
             _ = conn.stop.cancelled() => return,
         };
@@ -195,12 +233,7 @@ fn encode(conn: &Conn, msg: &Message, buf: &mut BytesMut) -> bool {
     match msg.encode_into(buf) {
         Ok(()) => false,
         Err(e) => {
-            let slot = conn
-                .pending
-                .lock()
-                .ok()
-                .and_then(|mut p| p.calls.remove(&msg.header.seq()));
-            if let Some(slot) = slot {
+            if let Some(slot) = conn.take_call(msg.header.seq()) {
                 let _ = slot.send(Err(Error::Protocol(e)));
             }
             true
@@ -216,9 +249,13 @@ async fn read_loop(
 ) {
     let codec = FrameCodec::new(limits);
     let mut buf = BytesMut::with_capacity(16 << 10);
+    // Created once rather than per read: each new cancellation future registers with the
+    // token's waiter list under its lock.
+    let stopped = conn.stop.cancelled();
+    tokio::pin!(stopped);
     let reason = 'outer: loop {
         loop {
-            match codec.decode_frame(&mut buf) {
+            match codec.decode_reply_frame(&mut buf) {
                 Ok(Some(msg)) => {
                     if msg.header.is_server_push() {
                         let _ = pushes.try_send(msg);
@@ -237,7 +274,7 @@ async fn read_loop(
         }
         let r = tokio::select! {
             biased;
-            _ = conn.stop.cancelled() => break Error::Closed,
+            _ = &mut stopped => break Error::Closed,
             r = read.read_buf(&mut buf) => r,
         };
         match r {

@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::Field;
 use super::{
-    decode_metadata, gunzip_limited, CompressType, Header, Limits, Message, Metadata,
+    decode_metadata, gunzip_limited, CompressType, Header, Limits, Message, MessageType, Metadata,
     ProtocolError, HEADER_LEN, MAGIC, PREFIX_LEN,
 };
 
@@ -74,6 +74,24 @@ impl FrameCodec {
     /// Takes one complete frame off the front of `src`, or returns `Ok(None)` (after reserving
     /// room for the rest of the frame, within limits) when more bytes are needed.
     pub fn decode_frame(&self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+        self.decode_frame_as(src, Names::Keep)
+    }
+
+    /// Like [`decode_frame`](Self::decode_frame), but leaves `service_path` and
+    /// `service_method` empty in responses (they are still checked): a client never reads
+    /// them, and skipping them saves two allocations per reply.
+    pub(crate) fn decode_reply_frame(
+        &self,
+        src: &mut BytesMut,
+    ) -> Result<Option<Message>, DecodeError> {
+        self.decode_frame_as(src, Names::SkipInResponses)
+    }
+
+    fn decode_frame_as(
+        &self,
+        src: &mut BytesMut,
+        names: Names,
+    ) -> Result<Option<Message>, DecodeError> {
         let Some(&first) = src.first() else {
             return Ok(None);
         };
@@ -101,7 +119,11 @@ impl FrameCodec {
         hb.copy_from_slice(&frame[..HEADER_LEN]);
         let header = Header::from_bytes(hb);
         frame.advance(PREFIX_LEN);
-        parse_body(header, frame, &self.limits)
+        let keep = match names {
+            Names::Keep => true,
+            Names::SkipInResponses => header.message_type() != MessageType::Response,
+        };
+        parse_body(header, frame, &self.limits, keep)
             .map(Some)
             .map_err(|error| DecodeError {
                 header: Some(header),
@@ -132,8 +154,21 @@ impl Message {
     }
 }
 
-/// Parses the four sections of a frame body (everything after the total-length field).
-fn parse_body(header: Header, mut body: Bytes, limits: &Limits) -> Result<Message, ProtocolError> {
+/// Whether a decoded message keeps its service path and method.
+#[derive(Clone, Copy)]
+enum Names {
+    Keep,
+    SkipInResponses,
+}
+
+/// Parses the four sections of a frame body (everything after the total-length field);
+/// `names` false checks the path and method but leaves them empty.
+fn parse_body(
+    header: Header,
+    mut body: Bytes,
+    limits: &Limits,
+    names: bool,
+) -> Result<Message, ProtocolError> {
     let path = take_section(&mut body, Field::ServicePath)?;
     let method = take_section(&mut body, Field::ServiceMethod)?;
     let meta = take_section(&mut body, Field::Metadata)?;
@@ -155,10 +190,20 @@ fn parse_body(header: Header, mut body: Bytes, limits: &Limits) -> Result<Messag
         CompressType::GZIP => gunzip_limited(&body, limits.max_decompressed_len)?.into(),
         other => return Err(ProtocolError::UnsupportedCompressor(other)),
     };
+    let (service_path, service_method) = if names {
+        (
+            utf8(path, Field::ServicePath)?,
+            utf8(method, Field::ServiceMethod)?,
+        )
+    } else {
+        check_utf8(&path, Field::ServicePath)?;
+        check_utf8(&method, Field::ServiceMethod)?;
+        (String::new(), String::new())
+    };
     Ok(Message {
         header,
-        service_path: utf8(path, Field::ServicePath)?,
-        service_method: utf8(method, Field::ServiceMethod)?,
+        service_path,
+        service_method,
         metadata,
         payload,
     })
@@ -185,6 +230,12 @@ fn take_section(body: &mut Bytes, field: Field) -> Result<Bytes, ProtocolError> 
         });
     }
     Ok(body.split_to(len))
+}
+
+fn check_utf8(b: &[u8], field: Field) -> Result<(), ProtocolError> {
+    std::str::from_utf8(b)
+        .map(drop)
+        .map_err(|_| ProtocolError::InvalidUtf8(field))
 }
 
 fn utf8(b: Bytes, field: Field) -> Result<String, ProtocolError> {

@@ -71,6 +71,11 @@ async fn read_loop(
 ) {
     let codec = FrameCodec::new(shared.options.limits);
     let mut buf = BytesMut::with_capacity(8 << 10);
+    // Created once: a cancellation future made anew for every read registers with (and
+    // unregisters from) the token's waiter list each time, under a lock the whole server shares.
+    let stopped = stop.cancelled();
+    let draining = shared.draining.cancelled();
+    tokio::pin!(stopped, draining);
     loop {
         loop {
             match codec.decode_frame(&mut buf) {
@@ -108,8 +113,8 @@ async fn read_loop(
         }
         let n = tokio::select! {
             biased;
-            _ = stop.cancelled() => return,
-            _ = shared.draining.cancelled() => return,
+            _ = &mut stopped => return,
+            _ = &mut draining => return,
             r = read_some(&mut read, &mut buf, shared.options.idle_timeout) => r,
         };
         match n {
@@ -193,7 +198,10 @@ async fn on_request(
         };
         // Once the server is closed its connections are gone: drop the handler rather than
         // letting it hold `shutdown`/`stopped` (which wait for every task) for as long as it runs.
+        // The handler is polled first: most finish at once, and then the server-wide token is
+        // never polled (polling it takes that token's locks).
         tokio::select! {
+            biased;
             _ = work => {}
             _ = s.closed.cancelled() => {}
         }
@@ -230,6 +238,11 @@ async fn write_loop(
             &mut buf,
             track.then_some(&mut written),
         );
+        // Give the handlers that are about to queue replies a turn first, so that one write
+        // carries many replies (without this nearly every reply costs its own syscall).
+        if rx.is_empty() {
+            tokio::task::yield_now().await;
+        }
         while buf.len() < batch {
             match rx.try_recv() {
                 Ok(m) => encode(&shared, &peer, m, &mut buf, track.then_some(&mut written)),
@@ -239,6 +252,7 @@ async fn write_loop(
         // A peer that stops reading must not keep a closed server's writer (and with it the
         // connection task that `stopped` waits for) blocked forever.
         let result = tokio::select! {
+            biased;
             r = write.write_all(&buf) => r,
             _ = stop.cancelled() => Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,

@@ -101,11 +101,28 @@ async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
         p.after_call(&ctx, error.as_deref().map_or(Ok(&payload), Err));
     }
 
+    // The handler usually dropped its clone of the context by now: then the names move into
+    // the reply instead of being copied.
+    let (service_path, service_method, metadata) = match Arc::try_unwrap(ctx.inner) {
+        Ok(info) => (
+            info.service,
+            info.method,
+            info.reply_metadata.into_inner().unwrap_or_default(),
+        ),
+        Err(inner) => {
+            let ctx = Context { inner };
+            (
+                ctx.service().to_owned(),
+                ctx.method().to_owned(),
+                ctx.take_reply_metadata(),
+            )
+        }
+    };
     let mut reply = Message {
         header: header.response(),
-        service_path: ctx.service().to_owned(),
-        service_method: ctx.method().to_owned(),
-        metadata: ctx.take_reply_metadata(),
+        service_path,
+        service_method,
+        metadata,
         payload,
     };
     if let Some(text) = error {
