@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rpcx::client::{Client, ClientOptions, RawRequest};
+use rpcx::benchmark::BenchmarkMessage;
+use rpcx::client::{CallOptions, Client, ClientOptions, RawRequest};
+use rpcx::protocol::SerializeType;
 
 use crate::stats::{micros, Stats};
 
@@ -16,13 +18,51 @@ pub enum Budget {
     Duration(Duration),
 }
 
+/// What each call does.
+#[derive(Clone)]
+pub enum Work {
+    /// Send these pre-encoded bytes; the reply payload is not decoded.
+    Raw(RawRequest),
+    /// The Go benchclient's work: encode this message as the `Hello.Say` argument, decode the
+    /// reply and check `field1 == "OK"`, `field2 == 100`.
+    Say(Arc<BenchmarkMessage>),
+}
+
+impl Work {
+    async fn call(&self, client: &Client) -> Result<(), String> {
+        match self {
+            Work::Raw(req) => client
+                .call_raw(req.clone())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Work::Say(args) => {
+                let reply: BenchmarkMessage = client
+                    .call_with("Hello", "Say", &**args, CallOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .reply;
+                if reply.field1 != "OK" || reply.field2 != 100 {
+                    return Err(format!(
+                        "bad reply field1={:?} field2={}",
+                        reply.field1, reply.field2
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Client>, rpcx::Error> {
     let mut clients = Vec::with_capacity(pool);
     for _ in 0..pool.max(1) {
         clients.push(
             Client::connect(
                 addr,
-                ClientOptions::default().connect_timeout(Duration::from_secs(5)),
+                ClientOptions::default()
+                    .connect_timeout(Duration::from_secs(5))
+                    .serialize_type(SerializeType::PROTOBUF),
             )
             .await?,
         );
@@ -32,14 +72,16 @@ pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Client>, rpcx::
 
 pub async fn run(
     clients: &[Client],
-    request: RawRequest,
+    work: Work,
     concurrency: usize,
     budget: Budget,
     warmup: usize,
-) -> Stats {
-    for c in clients {
+) -> Result<Stats, String> {
+    for (i, c) in clients.iter().enumerate() {
         for _ in 0..warmup {
-            let _ = c.call_raw(request.clone()).await;
+            work.call(c)
+                .await
+                .map_err(|e| format!("warm-up call on client {i}: {e}"))?;
         }
     }
     let issued = Arc::new(AtomicU64::new(0));
@@ -55,7 +97,7 @@ pub async fn run(
     let mut tasks = Vec::with_capacity(concurrency);
     for i in 0..concurrency.max(1) {
         let client = clients[i % clients.len()].clone();
-        let req = request.clone();
+        let work = work.clone();
         let issued = Arc::clone(&issued);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -69,13 +111,11 @@ pub async fn run(
                     break;
                 }
                 let t = Instant::now();
-                match client.call_raw(req.clone()).await {
-                    Ok(_) => lat.push(micros(t.elapsed())),
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| e.to_string());
-                        lat.push(micros(t.elapsed()));
-                    }
+                let r = work.call(&client).await;
+                lat.push(micros(t.elapsed()));
+                if let Err(e) = r {
+                    errors += 1;
+                    first_error.get_or_insert(e);
                 }
             }
             (lat, errors, first_error)
@@ -100,5 +140,5 @@ pub async fn run(
     stats.seconds = start.elapsed().as_secs_f64();
     stats.requests = stats.latencies_us.len() as u64;
     stats.latencies_us.sort_unstable();
-    stats
+    Ok(stats)
 }

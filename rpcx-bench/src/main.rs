@@ -2,12 +2,17 @@
 //!
 //! - `rpcx-bench server [--addr tcp@127.0.0.1:0]`: serves `Hello.Say` (and Arith); prints
 //!   `LISTENING <addr>`; stops on SIGINT/SIGTERM.
-//! - `rpcx-bench client --addr A [-c 100] [--pool 10] [-n N | -d SECONDS] [--warmup 5]`: the
-//!   community workload (581-byte protobuf `Hello.Say`); prints one JSON line with the same
-//!   fields as the Go benchclient.
+//! - `rpcx-bench client --addr A [-c 100] [--pool 10] [-n N | -d SECONDS] [--warmup 5] [--raw]`:
+//!   the community workload (581-byte protobuf `Hello.Say`); prints one JSON line with the same
+//!   fields as the Go benchclient. Like the Go client, every call encodes the request message,
+//!   decodes the reply and checks `field1 == "OK"`, `field2 == 100`; `--raw` sends the
+//!   pre-encoded bytes and does not decode the reply.
+//! - `rpcx-bench limit-server [--addr tcp@127.0.0.1:0]`: a minimal tokio loop answering every
+//!   frame with a prebuilt `Hello.Say` reply frame (no rpcx dispatch): the machine's floor.
 //! - `rpcx-bench echo-matrix [-d SECONDS]`: in-process server and client, 581-byte raw echo at
 //!   concurrency 1, 100, 1000 over 1 and 10 connections; prints a table.
 
+mod limit;
 mod load;
 mod stats;
 
@@ -15,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
-use load::Budget;
+use load::{Budget, Work};
 use rpcx::client::RawRequest;
 use rpcx::protocol::{Metadata, SerializeType};
 use rpcx::server::Server;
@@ -26,6 +31,7 @@ struct Opts {
     pool: usize,
     budget: Budget,
     warmup: usize,
+    raw: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -35,6 +41,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         pool: 10,
         budget: Budget::Duration(Duration::from_secs(10)),
         warmup: 5,
+        raw: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -52,6 +59,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 o.budget = Budget::Duration(Duration::from_secs_f64(s));
             }
             "--warmup" => o.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
+            "--raw" => o.raw = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -97,7 +105,14 @@ async fn run_client(o: Opts) -> Result<(), String> {
     let clients = load::connect_pool(&o.addr, o.pool)
         .await
         .map_err(|e| e.to_string())?;
-    let stats = load::run(&clients, say_request(), o.concurrency, o.budget, o.warmup).await;
+    let work = if o.raw {
+        Work::Raw(say_request())
+    } else {
+        Work::Say(std::sync::Arc::new(
+            rpcx::benchmark::BenchmarkMessage::filled(),
+        ))
+    };
+    let stats = load::run(&clients, work, o.concurrency, o.budget, o.warmup).await?;
     println!("{}", stats.to_json(o.concurrency, o.pool));
     if stats.errors > 0 {
         return Err(format!("{} calls failed", stats.errors));
@@ -133,7 +148,7 @@ async fn echo_matrix(o: Opts) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         for c in [1usize, 100, 1000] {
-            let s = load::run(&clients, echo.clone(), c, o.budget, 5).await;
+            let s = load::run(&clients, Work::Raw(echo.clone()), c, o.budget, 5).await?;
             println!(
                 "{:>6} {:>11} {:>12.0} {:>9.3} {:>9.3} {:>7}",
                 conns,
@@ -155,7 +170,7 @@ async fn echo_matrix(o: Opts) -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        eprintln!("usage: rpcx-bench server|client|echo-matrix [options]");
+        eprintln!("usage: rpcx-bench server|limit-server|client|echo-matrix [options]");
         return ExitCode::from(2);
     };
     let opts = match parse(&args[1..]) {
@@ -175,6 +190,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cmd.as_str() {
             "server" => run_server(opts).await,
+            "limit-server" => limit::run(&opts.addr).await,
             "client" => run_client(opts).await,
             "echo-matrix" => echo_matrix(opts).await,
             other => Err(format!("unknown command {other:?}")),
