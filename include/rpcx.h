@@ -5,7 +5,8 @@
  * Conventions
  * -----------
  * - Names are rpcx_<type>_<verb>. Objects are opaque and created/freed only by rpcx:
- *   rpcx_server, rpcx_client, rpcx_metadata, rpcx_error, the option objects. A `*_free`
+ *   rpcx_server, rpcx_client, rpcx_discovery, rpcx_xclient, rpcx_metadata, rpcx_error, the
+ *   option objects. A `*_free`
  *   function accepts NULL. Strings are NUL-terminated UTF-8 (otherwise RPCX_ERR_INVALID_ARG).
  * - Every fallible function returns an rpcx_status: RPCX_OK (0) or an error code. Its
  *   out-parameters are written only on success ("no partial success"). Functions taking an
@@ -21,16 +22,19 @@
  * -------
  * rpcx runs one shared runtime with worker threads (rpcx_runtime_set_worker_threads; one per
  * CPU by default), started lazily by the first rpcx_server_start or rpcx_client_connect.
- * Handler callbacks, auth callbacks and async-call callbacks run on these threads. They must
+ * Handler callbacks, auth callbacks and async-call callbacks run on these threads (an XClient
+ * selector callback runs on them or on the thread of a blocking XClient call). They must
  * not block for long: hand slow work to your own pool and reply via the responder. Blocking
  * functions (rpcx_client_connect, rpcx_client_call, rpcx_client_send, rpcx_server_start,
- * rpcx_server_shutdown) called on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME.
- * rpcx_server and rpcx_client are thread-safe (except their *_free); rpcx_metadata and the
- * option objects are not synchronised; rpcx_error is immutable.
+ * rpcx_server_shutdown, rpcx_xclient_call, _broadcast, _fork, _send,
+ * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry) called
+ * on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME. rpcx_server, rpcx_client,
+ * rpcx_discovery and rpcx_xclient are thread-safe (except their *_free); rpcx_metadata and
+ * the option objects are not synchronised; rpcx_error is immutable.
  *
  * Callbacks and userdata
  * ----------------------
- * A handler or auth callback is registered with `void *userdata` and an optional finalizer:
+ * A handler, auth or selector callback is registered with `void *userdata` and an optional finalizer:
  * the finalizer runs exactly once, after the last possible call of the callback. An async
  * call's callback runs exactly once per call that was started successfully. Callbacks must
  * return normally: no C++ exception or longjmp may leave them (bindings/cpp/rpcx.hpp catches
@@ -73,6 +77,60 @@
  * Size of the buffer an auth callback may write its refusal message into.
  */
 #define RPCX_AUTH_MESSAGE_CAP 1024
+
+/**
+ * Select mode 0: a server at random.
+ */
+#define RPCX_SELECT_RANDOM 0
+
+/**
+ * Select mode 1: in turn, over the servers sorted by address (the default).
+ */
+#define RPCX_SELECT_ROUND_ROBIN 1
+
+/**
+ * Select mode 2: smooth weighted round robin on each server's `weight` metadata.
+ */
+#define RPCX_SELECT_WEIGHTED_ROUND_ROBIN 2
+
+/**
+ * Select mode 3: weighted by measured round-trip time (Go's WeightedICMP; rpcx measures
+ * the TCP connect time, as ICMP needs privileges).
+ */
+#define RPCX_SELECT_WEIGHTED_ICMP 3
+
+/**
+ * Select mode 4: consistent hashing of `/service/method/<payload>` over the servers sorted
+ * by address.
+ */
+#define RPCX_SELECT_CONSISTENT_HASH 4
+
+/**
+ * Select mode 5: the server nearest to the location set with
+ * `rpcx_xclient_options_set_location`, from its `latitude`/`longitude` metadata.
+ */
+#define RPCX_SELECT_CLOSEST 5
+
+/**
+ * Fail mode 0: after a connection failure, retry on another server (the default).
+ */
+#define RPCX_FAIL_FAILOVER 0
+
+/**
+ * Fail mode 1: return the first error.
+ */
+#define RPCX_FAIL_FAILFAST 1
+
+/**
+ * Fail mode 2: retry on the same server.
+ */
+#define RPCX_FAIL_FAILTRY 2
+
+/**
+ * Fail mode 3: when no reply came within the backup latency, send the call to a second
+ * server too and take whichever reply comes first.
+ */
+#define RPCX_FAIL_FAILBACKUP 3
 
 /**
  * The outcome of a fallible rpcx function. `RPCX_OK` is 0; every other value is an error.
@@ -160,6 +218,11 @@ typedef enum rpcx_status {
      * An error this version of the C API does not classify further.
      */
     RPCX_ERR_UNKNOWN = 18,
+    /**
+     * An XClient found no server to call: its discovery lists none (after group
+     * filtering), or the custom selector chose none.
+     */
+    RPCX_ERR_NO_SERVER = 19,
 } rpcx_status;
 
 /**
@@ -176,6 +239,17 @@ typedef struct rpcx_client rpcx_client;
  * one thread, then use it for any number of clients.
  */
 typedef struct rpcx_client_options rpcx_client_options;
+
+/**
+ * A source of servers for XClients: a fixed peer, a list (replaceable at run time), or a
+ * registry (etcd, Consul) watched in the background.
+ *
+ * Thread-safe: every function may be called from any thread, concurrently, except
+ * `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
+ * discovery share it: it stays alive (and watched) until the handle and every such XClient
+ * are freed, in any order.
+ */
+typedef struct rpcx_discovery rpcx_discovery;
 
 /**
  * An error with its message. For `RPCX_ERR_SERVER` it also carries the server's reply
@@ -228,6 +302,23 @@ typedef struct rpcx_server rpcx_server;
  * thread, then use it for any number of servers.
  */
 typedef struct rpcx_server_options rpcx_server_options;
+
+/**
+ * A client of one service over the servers of a discovery: one cached connection per
+ * server, the select mode picking the server of each call and the fail mode deciding what a
+ * connection failure leads to.
+ *
+ * Thread-safe: every function may be called from any thread, concurrently, except
+ * `rpcx_xclient_free`, which must be the last call on the XClient and must not race with any
+ * other.
+ */
+typedef struct rpcx_xclient rpcx_xclient;
+
+/**
+ * Options of an XClient, copied by `rpcx_xclient_new`. Not synchronised: configure it from
+ * one thread, then use it for any number of XClients.
+ */
+typedef struct rpcx_xclient_options rpcx_xclient_options;
 
 /**
  * Bytes owned by rpcx and handed to the caller (a reply payload). Read `data[0..len)`;
@@ -297,6 +388,26 @@ typedef struct rpcx_limits {
 } rpcx_limits;
 
 /**
+ * One server of a discovery: its address and its metadata. Used both ways: filled in by the
+ * caller for `rpcx_discovery_new_multiple` / `rpcx_discovery_update` (the strings are
+ * copied), and handed to a custom selector (the strings are then borrowed for the duration
+ * of the callback).
+ */
+typedef struct rpcx_server_entry {
+    /**
+     * The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port` or
+     * `unix@/path`. Never NULL or empty.
+     */
+    const char *address;
+    /**
+     * The server's metadata as a URL query string (`weight=10&group=blue`; keys Go's rpcx
+     * uses: `weight`, `group`, `state=inactive`, `latitude`, `longitude`), NUL-terminated
+     * UTF-8. NULL means `""` in input; never NULL in output.
+     */
+    const char *metadata;
+} rpcx_server_entry;
+
+/**
  * Serves one call. `request` is a read-only view, valid only until the callback returns
  * (copy what you need to keep). `responder` must be completed exactly once — with
  * `rpcx_responder_reply` or `rpcx_responder_error`, or released with `rpcx_responder_free`
@@ -340,6 +451,32 @@ typedef int (*rpcx_auth_callback)(void *userdata,
                                   const char *peer,
                                   char *message,
                                   size_t message_cap);
+
+/**
+ * Picks the server for one call of an XClient: return the index (0 ≤ i < `n_servers`) of the
+ * chosen entry in `servers`, or a negative (or any out-of-range) value to choose none — the
+ * attempt then fails with `RPCX_ERR_NO_SERVER`.
+ *
+ * `service` and `method` name the call and `args[0..args_len)` is its encoded payload (NULL
+ * when empty; what ConsistentHash hashes). `servers[0..n_servers)` is the XClient's current
+ * list (after group and state filtering), sorted by address, never empty (with no server the
+ * callback is not called). Everything is borrowed for the duration of the callback only.
+ *
+ * Runs on the thread of a blocking XClient call, or on an rpcx runtime worker thread (async
+ * calls, broadcast, fork): calls overlap, so it must be thread-safe, and it must be quick and
+ * must not block (it delays the call; blocking rpcx functions return
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` there). It may run several times for one call: fail modes
+ * ask again after a failure, and a choice of a server that just failed is asked again once
+ * per server to find another. The finalizer registered with it runs exactly once, after its
+ * last invocation (see `rpcx_xclient_options_set_selector`).
+ */
+typedef int64_t (*rpcx_selector_callback)(void *userdata,
+                                          const char *service,
+                                          const char *method,
+                                          const uint8_t *args,
+                                          size_t args_len,
+                                          const struct rpcx_server_entry *servers,
+                                          size_t n_servers);
 
 #ifdef __cplusplus
 extern "C" {
@@ -531,6 +668,93 @@ enum rpcx_status rpcx_client_send(const struct rpcx_client *client,
                                   size_t payload_len,
                                   const struct rpcx_metadata *meta,
                                   struct rpcx_error **err_out);
+
+/**
+ * Releases this handle on the discovery. XClients created from it keep using it; a registry
+ * watch stops once they are freed too. NULL is accepted and ignored. Must be the last call on
+ * this handle.
+ */
+void rpcx_discovery_free(struct rpcx_discovery *discovery);
+
+/**
+ * The number of servers the discovery lists right now, before any XClient filtering by
+ * group or state (0 when `discovery` is NULL). Thread-safe.
+ */
+size_t rpcx_discovery_len(const struct rpcx_discovery *discovery);
+
+/**
+ * A discovery that lists and watches the servers of `service` registered in Consul's KV
+ * store under `base_path` (Go's rpcx-consul layout), from the Consul agent at `address`
+ * (`127.0.0.1:8500` or `http://127.0.0.1:8500`; plain HTTP, no ACL token). All strings are
+ * copied. Blocking, background watching, ownership and errors as for
+ * `rpcx_discovery_new_etcd`.
+ */
+enum rpcx_status rpcx_discovery_new_consul(const char *address,
+                                           const char *base_path,
+                                           const char *service,
+                                           struct rpcx_discovery **discovery_out,
+                                           struct rpcx_error **err_out);
+
+/**
+ * A discovery that lists and watches the servers of `service` registered in etcd v3 under
+ * `base_path` (Go's rpcx-etcd layout: keys `<base_path>/<service>/<address>`, values the
+ * metadata), e.g. by an rpcx server with `rpcx_server_add_etcd_registry`.
+ * `endpoints[0..n_endpoints)` are the cluster's client URLs (`http://127.0.0.1:2379` or
+ * `127.0.0.1:2379`). All strings are copied.
+ *
+ * Blocks until etcd answered the first listing (an empty list is fine: servers may register
+ * later). Then a background task on the rpcx runtime follows changes, re-creating a broken
+ * watch with backoff while XClients keep the last list; it stops when the discovery and its
+ * XClients are freed. On success `*discovery_out` receives the discovery, owned by the
+ * caller: free it with `rpcx_discovery_free`.
+ *
+ * Errors: `RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` (no endpoint, an empty string),
+ * `RPCX_ERR_CONNECTION` or `RPCX_ERR_TIMEOUT` when etcd cannot be reached,
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise
+ * on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+ */
+enum rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
+                                         size_t n_endpoints,
+                                         const char *base_path,
+                                         const char *service,
+                                         struct rpcx_discovery **discovery_out,
+                                         struct rpcx_error **err_out);
+
+/**
+ * A discovery of the servers `servers[0..n)` (copied; `servers` may be NULL when `n` is 0: an
+ * empty list, calls fail with `RPCX_ERR_NO_SERVER` until `rpcx_discovery_update` adds some).
+ * The list can be replaced at run time with `rpcx_discovery_update`. On success
+ * `*discovery_out` receives it, owned by the caller: free it with `rpcx_discovery_free`.
+ * `RPCX_ERR_NULL_ARG` for a NULL `discovery_out`, `servers` (with `n` > 0) or address;
+ * `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 string.
+ */
+enum rpcx_status rpcx_discovery_new_multiple(const struct rpcx_server_entry *servers,
+                                             size_t n,
+                                             struct rpcx_discovery **discovery_out);
+
+/**
+ * A discovery of exactly one server at `address` (NUL-terminated UTF-8, non-empty) with
+ * `metadata` (NULL for none); both copied. Go's peer-to-peer discovery. On success
+ * `*discovery_out` receives it, owned by the caller: free it with `rpcx_discovery_free`.
+ * `RPCX_ERR_NULL_ARG` when `address` or `discovery_out` is NULL, `RPCX_ERR_INVALID_ARG` for
+ * an empty or non-UTF-8 string. The address is not checked until a call dials it.
+ */
+enum rpcx_status rpcx_discovery_new_peer(const char *address,
+                                         const char *metadata,
+                                         struct rpcx_discovery **discovery_out);
+
+/**
+ * Replaces the server list of a discovery made by `rpcx_discovery_new_multiple` with
+ * `servers[0..n)` (copied; `n` may be 0). Every XClient using it switches to the new list
+ * promptly (connections to removed servers close once their calls end). Thread-safe: may
+ * be called from any thread, concurrently with calls, including from rpcx callbacks.
+ *
+ * `RPCX_ERR_INVALID_STATE` for other kinds of discovery; `RPCX_ERR_NULL_ARG` /
+ * `RPCX_ERR_INVALID_ARG` as for `rpcx_discovery_new_multiple` (the list is then unchanged).
+ */
+enum rpcx_status rpcx_discovery_update(const struct rpcx_discovery *discovery,
+                                       const struct rpcx_server_entry *servers,
+                                       size_t n);
 
 /**
  * The status code of `err` (`RPCX_ERR_NULL_ARG` when `err` is NULL). Thread-safe.
@@ -732,6 +956,50 @@ enum rpcx_status rpcx_responder_reply(struct rpcx_responder *responder,
 enum rpcx_status rpcx_runtime_set_worker_threads(size_t n);
 
 /**
+ * Registers every service of `server` in Consul's KV store when it starts (Go's
+ * rpcx-consul layout under `base_path`), through the Consul agent at `address`
+ * (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
+ * milliseconds (0: 30 s; Consul keeps session TTLs within 10 s – 24 h) renewed in the
+ * background. `service_address`, shutdown, blocking, errors and ownership as for
+ * `rpcx_server_add_etcd_registry`.
+ */
+enum rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
+                                                 const char *address,
+                                                 const char *base_path,
+                                                 const char *service_address,
+                                                 uint64_t ttl_ms,
+                                                 struct rpcx_error **err_out);
+
+/**
+ * Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
+ * rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
+ * `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
+ * s; etcd works in whole seconds, at least about 2) that a background task keeps alive.
+ * `endpoints[0..n_endpoints)` are the cluster's client URLs (`http://127.0.0.1:2379`);
+ * `service_address` is the address clients should dial (`tcp@10.0.0.5:8972`), or NULL /
+ * `""` for the address the server is bound to (use a concrete IP then, not `0.0.0.0`). All
+ * strings are copied.
+ *
+ * A graceful `rpcx_server_shutdown` deletes the keys before it returns (waiting at most 5 s
+ * for etcd); a server closed or freed without one leaves them to expire with the lease.
+ * Only before `rpcx_server_start`; several registries may be added.
+ *
+ * Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
+ * `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
+ * `RPCX_ERR_INVALID_STATE` (already started or shut down), `RPCX_ERR_CONNECTION` /
+ * `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
+ * thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
+ * with `rpcx_error_free`.
+ */
+enum rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
+                                               const char *const *endpoints,
+                                               size_t n_endpoints,
+                                               const char *base_path,
+                                               const char *service_address,
+                                               uint64_t ttl_ms,
+                                               struct rpcx_error **err_out);
+
+/**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
  * NUL-terminated and borrowed from `server` (valid until it is freed), or NULL before a
  * successful start or when `server` is NULL.
@@ -839,6 +1107,17 @@ enum rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
                                       rpcx_finalizer finalizer);
 
 /**
+ * Sets the metadata registry plugins publish for `service` (a URL query string such as
+ * `weight=10&group=blue`; XClients read `weight`, `group`, `state`, `latitude`,
+ * `longitude`), replacing any set before. `service` and `metadata` are NUL-terminated UTF-8,
+ * copied; `service` must not be empty. Only before `rpcx_server_start`
+ * (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
+ */
+enum rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
+                                                  const char *service,
+                                                  const char *metadata);
+
+/**
  * Graceful shutdown: stops accepting connections and reading requests, lets calls in
  * flight finish and send their replies for up to `grace_ms` milliseconds, then fails the
  * calls still pending (their callers get "rpcx: server is shutting down", their responders
@@ -882,6 +1161,301 @@ const char *rpcx_status_str(int status);
  * free it. Thread-safe.
  */
 const char *rpcx_version(void);
+
+/**
+ * Calls `method` on every server the XClient currently uses, at once, and succeeds only if
+ * all succeed: then the reply is the first one received. Fails as soon as one server fails,
+ * with that error; `RPCX_ERR_NO_SERVER` when there is no server. No fail mode applies.
+ * Without a timeout (argument or default) it gives up after one minute. Arguments, results,
+ * ownership, errors and blocking as for `rpcx_xclient_call` (the selector is not used).
+ */
+enum rpcx_status rpcx_xclient_broadcast(const struct rpcx_xclient *xclient,
+                                        const char *method,
+                                        const uint8_t *payload,
+                                        size_t payload_len,
+                                        const struct rpcx_metadata *meta,
+                                        uint64_t timeout_ms,
+                                        struct rpcx_buf *reply_out,
+                                        struct rpcx_metadata **reply_meta_out,
+                                        struct rpcx_error **err_out);
+
+/**
+ * `rpcx_xclient_broadcast` without waiting: arguments as for `rpcx_xclient_broadcast`,
+ * completion, ownership and errors as for `rpcx_xclient_call_async`.
+ */
+enum rpcx_status rpcx_xclient_broadcast_async(const struct rpcx_xclient *xclient,
+                                              const char *method,
+                                              const uint8_t *payload,
+                                              size_t payload_len,
+                                              const struct rpcx_metadata *meta,
+                                              uint64_t timeout_ms,
+                                              rpcx_call_callback callback,
+                                              void *userdata,
+                                              uint64_t *call_id_out);
+
+/**
+ * Calls `method` of the XClient's service on a server chosen by the select mode, applying
+ * the fail mode, and waits for the reply.
+ *
+ * Arguments: `method` NUL-terminated UTF-8; `payload[0..payload_len)` the request payload,
+ * already encoded as the serialize type says (copied; NULL allowed when the length is 0);
+ * `meta` request metadata (copied; NULL for none); `timeout_ms` the timeout of the whole
+ * call, retries included (0: the XClient's default), also sent to the server as
+ * `__ServerTimeout`.
+ *
+ * On `RPCX_OK`: `*reply_out` (may be NULL to discard) receives the reply payload — free it
+ * with `rpcx_buf_free` — and `*reply_meta_out` (may be NULL to discard) the response
+ * metadata — free it with `rpcx_metadata_free`. On failure neither is written, and
+ * `*err_out` (may be NULL) receives an `rpcx_error` to free with `rpcx_error_free`:
+ * `RPCX_ERR_SERVER` (the service's error, text intact), `RPCX_ERR_NO_SERVER`,
+ * `RPCX_ERR_CONNECTION` (every attempt failed to connect), `RPCX_ERR_TIMEOUT`,
+ * `RPCX_ERR_CLOSED` (the XClient was closed, also while this call waited),
+ * `RPCX_ERR_NULL_ARG` / `RPCX_ERR_INVALID_ARG` for a NULL `xclient` or `method` or a
+ * non-UTF-8 name.
+ *
+ * Blocks the calling thread (the selector callback, if any, runs on it); on an rpcx runtime
+ * thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME` at once — use `rpcx_xclient_call_async`
+ * there.
+ */
+enum rpcx_status rpcx_xclient_call(const struct rpcx_xclient *xclient,
+                                   const char *method,
+                                   const uint8_t *payload,
+                                   size_t payload_len,
+                                   const struct rpcx_metadata *meta,
+                                   uint64_t timeout_ms,
+                                   struct rpcx_buf *reply_out,
+                                   struct rpcx_metadata **reply_meta_out,
+                                   struct rpcx_error **err_out);
+
+/**
+ * Starts `rpcx_xclient_call` without waiting (arguments as there, all copied before this
+ * returns). On `RPCX_OK` the call is under way and `callback` will be called exactly once
+ * with its outcome (see `rpcx_call_callback`; it runs on an rpcx runtime worker thread, or
+ * on the thread of `rpcx_xclient_cancel` / `rpcx_xclient_close` / `rpcx_xclient_free` when
+ * those complete it) — possibly before this function returns. `*call_id_out` (may be NULL)
+ * receives the call's id (never 0), for `rpcx_xclient_cancel`.
+ *
+ * On failure (`RPCX_ERR_NULL_ARG` — `callback` included —, `RPCX_ERR_INVALID_ARG`,
+ * `RPCX_ERR_CLOSED` after `rpcx_xclient_close`) the callback is never called. `userdata` is
+ * passed to the callback untouched; rpcx never frees it. Callable from any thread, including
+ * rpcx runtime threads (handlers, callbacks).
+ */
+enum rpcx_status rpcx_xclient_call_async(const struct rpcx_xclient *xclient,
+                                         const char *method,
+                                         const uint8_t *payload,
+                                         size_t payload_len,
+                                         const struct rpcx_metadata *meta,
+                                         uint64_t timeout_ms,
+                                         rpcx_call_callback callback,
+                                         void *userdata,
+                                         uint64_t *call_id_out);
+
+/**
+ * Cancels the async call `call_id`: its callback runs now, on this thread, before this
+ * returns, with `RPCX_ERR_CANCELLED`; a reply arriving later is dropped. Returns
+ * `RPCX_ERR_NOT_FOUND` when the call already completed (its callback ran or is running) or
+ * the id is unknown, `RPCX_ERR_NULL_ARG` when `xclient` is NULL. Callable from any thread.
+ */
+enum rpcx_status rpcx_xclient_cancel(const struct rpcx_xclient *xclient, uint64_t call_id);
+
+/**
+ * Closes the XClient: its server connections close and it stops following its discovery;
+ * blocking calls in progress fail with `RPCX_ERR_CLOSED`, every pending async call's
+ * callback runs with `RPCX_ERR_CLOSED` on this thread before this returns, and later calls
+ * fail with `RPCX_ERR_CLOSED`. Also waits for callbacks running on other threads to return
+ * (not when called from inside one of this XClient's callbacks). Idempotent; callable from
+ * any thread. `RPCX_ERR_NULL_ARG` when `xclient` is NULL.
+ */
+enum rpcx_status rpcx_xclient_close(const struct rpcx_xclient *xclient);
+
+/**
+ * Calls `method` on every server the XClient currently uses, at once, and returns the first
+ * successful reply; fails only when every server failed (with the last error), or with
+ * `RPCX_ERR_NO_SERVER` when there is no server. No fail mode applies. Without a timeout
+ * (argument or default) it gives up after one minute. Arguments, results, ownership, errors
+ * and blocking as for `rpcx_xclient_call` (the selector is not used).
+ */
+enum rpcx_status rpcx_xclient_fork(const struct rpcx_xclient *xclient,
+                                   const char *method,
+                                   const uint8_t *payload,
+                                   size_t payload_len,
+                                   const struct rpcx_metadata *meta,
+                                   uint64_t timeout_ms,
+                                   struct rpcx_buf *reply_out,
+                                   struct rpcx_metadata **reply_meta_out,
+                                   struct rpcx_error **err_out);
+
+/**
+ * `rpcx_xclient_fork` without waiting: arguments as for `rpcx_xclient_fork`, completion,
+ * ownership and errors as for `rpcx_xclient_call_async`.
+ */
+enum rpcx_status rpcx_xclient_fork_async(const struct rpcx_xclient *xclient,
+                                         const char *method,
+                                         const uint8_t *payload,
+                                         size_t payload_len,
+                                         const struct rpcx_metadata *meta,
+                                         uint64_t timeout_ms,
+                                         rpcx_call_callback callback,
+                                         void *userdata,
+                                         uint64_t *call_id_out);
+
+/**
+ * Closes the XClient as `rpcx_xclient_close` does (pending callbacks complete with
+ * `RPCX_ERR_CLOSED` before this returns) and frees it. Outside rpcx runtime threads it also
+ * waits until the XClient's background tasks are gone, so that a custom selector's finalizer
+ * has run when this returns if nothing else (options, other XClients) holds the selector.
+ * NULL is accepted and ignored. Must be the last call on `xclient`.
+ */
+void rpcx_xclient_free(struct rpcx_xclient *xclient);
+
+/**
+ * Creates an XClient of `service` (NUL-terminated UTF-8, non-empty, copied) over
+ * `discovery` (borrowed: the XClient shares it, so the discovery handle may be freed at any
+ * time afterwards) with `opts` (copied; NULL for the defaults of
+ * `rpcx_xclient_options_new`). Connections are made lazily, by the first call to each
+ * server. On success `*xclient_out` receives the XClient, owned by the caller: free it with
+ * `rpcx_xclient_free`.
+ *
+ * Does not block; callable from any thread, including rpcx runtime threads. Errors:
+ * `RPCX_ERR_NULL_ARG` (`service`, `discovery` or `xclient_out` NULL), `RPCX_ERR_INVALID_ARG`
+ * (empty or non-UTF-8 service). `err_out` may be NULL; otherwise on failure it receives an
+ * `rpcx_error` to free with `rpcx_error_free`.
+ */
+enum rpcx_status rpcx_xclient_new(const char *service,
+                                  const struct rpcx_discovery *discovery,
+                                  const struct rpcx_xclient_options *opts,
+                                  struct rpcx_xclient **xclient_out,
+                                  struct rpcx_error **err_out);
+
+/**
+ * Frees XClient options (a custom selector's finalizer runs if no XClient uses it). NULL is
+ * accepted and ignored.
+ */
+void rpcx_xclient_options_free(struct rpcx_xclient_options *opts);
+
+/**
+ * New XClient options with the defaults: `RPCX_SELECT_ROUND_ROBIN`, `RPCX_FAIL_FAILOVER`
+ * with 3 retries, 10 ms backup latency, no group, and for each server connection the
+ * defaults of `rpcx_client_options_new` (serialize type `RPCX_SERIALIZE_RAW`, no call
+ * timeout, 1 s connect timeout). Owned by the caller: free with `rpcx_xclient_options_free`.
+ * Returns NULL only if rpcx failed internally.
+ */
+struct rpcx_xclient_options *rpcx_xclient_options_new(void);
+
+/**
+ * Sets how long Failbackup waits for the first server before asking a second one, in
+ * milliseconds (default 10). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access
+ * to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_options *opts,
+                                                            uint64_t ms);
+
+/**
+ * Copies the connection settings of `client_opts` — serialize type, call timeout, connect
+ * timeout, gzip, heartbeats, auth token, limits — used for every server connection,
+ * replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
+ * access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_client_options(struct rpcx_xclient_options *opts,
+                                                         const struct rpcx_client_options *client_opts);
+
+/**
+ * Sets the fail mode (`RPCX_FAIL_*`). Only connection failures are retried (refused or
+ * broken connections, no server); errors returned by the service and timeouts never are.
+ * `RPCX_ERR_INVALID_ARG` for an unknown mode. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ * Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_fail_mode(struct rpcx_xclient_options *opts, int mode);
+
+/**
+ * Uses only servers whose metadata lists `group` (`group=<name>`), copied; NULL or `""`
+ * removes the filter. `RPCX_ERR_INVALID_ARG` if it is not UTF-8. `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL. Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_group(struct rpcx_xclient_options *opts,
+                                                const char *group);
+
+/**
+ * Sets the client's location for `RPCX_SELECT_CLOSEST`, in degrees (latitude −90…90,
+ * longitude −180…180; default 0, 0). `RPCX_ERR_INVALID_ARG` out of range or not finite.
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_location(struct rpcx_xclient_options *opts,
+                                                   double latitude,
+                                                   double longitude);
+
+/**
+ * Sets how many times Failover and Failtry retry after the first attempt (default 3; 0: no
+ * retry). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_retries(struct rpcx_xclient_options *opts,
+                                                  size_t retries);
+
+/**
+ * Sets the select mode (`RPCX_SELECT_*`) and removes any custom selector set before.
+ * `RPCX_ERR_INVALID_ARG` for an unknown mode. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ * Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_select_mode(struct rpcx_xclient_options *opts, int mode);
+
+/**
+ * Makes `callback` choose the server of every call (see `rpcx_selector_callback` for its
+ * arguments and the threads it runs on), replacing the select mode and any selector set
+ * before. Each XClient created from these options calls it with its own server list.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of `callback` — once these options
+ * (or their replacement selector) and every XClient created from them are freed and the
+ * XClients' last calls have ended; or before this function returns if it fails
+ * (`RPCX_ERR_NULL_ARG` for a NULL `opts` or `callback`). It may run on any thread (a
+ * runtime thread when an XClient is freed from a callback). Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_selector(struct rpcx_xclient_options *opts,
+                                                   rpcx_selector_callback callback,
+                                                   void *userdata,
+                                                   rpcx_finalizer finalizer);
+
+/**
+ * Sets the serialize type written in every request (`RPCX_SERIALIZE_*`, 0–15; default
+ * `RPCX_SERIALIZE_RAW`). The C API never encodes payloads: this tells the servers how you
+ * encoded them. `RPCX_ERR_INVALID_ARG` above 15. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ * Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_options *opts,
+                                                         uint8_t serialize_type);
+
+/**
+ * Sets the timeout of calls that pass none themselves, in milliseconds, covering every
+ * retry of a call; 0 means wait forever (the default; broadcast and fork stop after one
+ * minute). The remaining time is also sent to the server (`__ServerTimeout`).
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_xclient_options_set_timeout_ms(struct rpcx_xclient_options *opts,
+                                                     uint64_t ms);
+
+/**
+ * The number of async calls started and not yet completed (0 when `xclient` is NULL).
+ */
+size_t rpcx_xclient_pending(const struct rpcx_xclient *xclient);
+
+/**
+ * Sends a oneway request (no reply is ever sent) of `method` to one server chosen by the
+ * select mode, and returns once it is queued on that server's connection (connecting first
+ * if needed). No fail mode applies. Arguments as for `rpcx_xclient_call` (without timeout);
+ * `err_out` likewise. Blocking: `RPCX_ERR_BLOCKING_IN_RUNTIME` on rpcx runtime threads.
+ */
+enum rpcx_status rpcx_xclient_send(const struct rpcx_xclient *xclient,
+                                   const char *method,
+                                   const uint8_t *payload,
+                                   size_t payload_len,
+                                   const struct rpcx_metadata *meta,
+                                   struct rpcx_error **err_out);
+
+/**
+ * The number of servers the XClient currently uses: its discovery's list after group and
+ * state filtering (0 when `xclient` is NULL). Follows discovery updates. Thread-safe.
+ */
+size_t rpcx_xclient_server_count(const struct rpcx_xclient *xclient);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -28,8 +28,10 @@ TEST_TARGETS += c-test
 
 .PHONY: c-test c-bootstrap c-lib header header-check c-install install
 
+# librpcx has the etcd feature (protoc to build) and the etcd test starts a real etcd.
 c-bootstrap:
 	@scripts/bootstrap-c.sh
+	@scripts/bootstrap-etcd.sh
 
 header:
 	@scripts/gen-header.sh

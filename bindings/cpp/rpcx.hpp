@@ -12,10 +12,18 @@
 //   auto client = rpcx::Client::connect("tcp@127.0.0.1:" + std::to_string(port));
 //   rpcx::Response r = client.call("Echo", "Echo", "hi");
 //
+//   auto servers = rpcx::Discovery::multiple({{"tcp@10.0.0.1:8972"}, {"tcp@10.0.0.2:8972"}});
+//   rpcx::XClient xc("Echo", servers, rpcx::XClientOptions()
+//                                          .select_mode(rpcx::SelectMode::RoundRobin)
+//                                          .fail_mode(rpcx::FailMode::Failover));
+//   rpcx::Response r2 = xc.call("Echo", "hi");
+//
 // Threads: handlers, auth callbacks and async callbacks run on rpcx runtime threads (see
-// rpcx.h); they must not block for long. A Responder may be moved to another thread and
-// completed there. Exceptions thrown by a handler become an error reply (what()); exceptions
-// thrown by auth or async callbacks are swallowed (refusal / ignored), never cross into C.
+// rpcx.h); they must not block for long. XClient selectors run there too, or on the thread of
+// a blocking XClient call. A Responder may be moved to another thread and completed there.
+// Exceptions thrown by a handler become an error reply (what()); exceptions thrown by auth,
+// selector or async callbacks are swallowed (refusal / no server / ignored), never cross into
+// C.
 #ifndef RPCX_HPP
 #define RPCX_HPP
 
@@ -319,6 +327,35 @@ public:
         return *this;
     }
 
+    /// Publishes this server's services in etcd when it starts (before start()); see
+    /// rpcx_server_add_etcd_registry. An empty service_address means the bound address.
+    Server& etcd_registry(const std::vector<std::string>& endpoints, const std::string& base_path,
+                          const std::string& service_address = "", Millis ttl = Millis(0)) {
+        std::vector<const char*> eps;
+        for (const auto& e : endpoints) eps.push_back(e.c_str());
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_add_etcd_registry(
+            s_.get(), eps.data(), eps.size(), base_path.c_str(), service_address.c_str(),
+            ttl.count() < 0 ? 0 : std::uint64_t(ttl.count()), &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// Publishes this server's services in Consul when it starts (before start()).
+    Server& consul_registry(const std::string& address, const std::string& base_path,
+                            const std::string& service_address = "", Millis ttl = Millis(0)) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_add_consul_registry(
+            s_.get(), address.c_str(), base_path.c_str(), service_address.c_str(),
+            ttl.count() < 0 ? 0 : std::uint64_t(ttl.count()), &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// The metadata registries publish for `service` (`weight=10&group=blue`; before start()).
+    Server& service_metadata(const std::string& service, const std::string& metadata) {
+        detail::check(rpcx_server_set_service_metadata(s_.get(), service.c_str(), metadata.c_str()));
+        return *this;
+    }
+
     /// Binds and serves; returns the TCP port (0 for Unix sockets).
     std::uint16_t start(const std::string& address) {
         std::uint16_t port = 0;
@@ -552,6 +589,338 @@ private:
         void operator()(rpcx_client* c) const noexcept { rpcx_client_free(c); }
     };
     std::unique_ptr<rpcx_client, Del> c_;
+};
+
+namespace detail {
+
+inline std::uint64_t millis(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
+
+/// Moves a reply (buffer and owned metadata) into a Response, freeing both.
+inline Response take_response(rpcx_buf& buf, rpcx_metadata* reply_meta) {
+    MetadataPtr owned(reply_meta);
+    Response r;
+    if (buf.len > 0) {
+        r.payload.assign(buf.data, buf.data + buf.len);
+    }
+    rpcx_buf_free(&buf);
+    r.metadata = to_map(reply_meta);
+    return r;
+}
+
+/// The rpcx_call_callback of a heap-allocated Callback (deleted here, exactly once).
+inline void callback_trampoline(void* ud, std::uint64_t, rpcx_status status,
+                                const std::uint8_t* reply, std::size_t reply_len,
+                                const rpcx_metadata* reply_meta, const rpcx_error* error) noexcept {
+    std::unique_ptr<Callback> cb(static_cast<Callback*>(ud));
+    try {
+        Result r;
+        r.status = status;
+        if (status == RPCX_OK) {
+            if (reply_len > 0) r.response.payload.assign(reply, reply + reply_len);
+            r.response.metadata = to_map(reply_meta);
+        } else {
+            r.error = make_error(status, error);
+        }
+        (*cb)(std::move(r));
+    } catch (...) {
+    }
+}
+
+}  // namespace detail
+
+/// One server of a discovery: its address and metadata (`weight=10&group=blue`).
+struct ServerEntry {
+    std::string address;
+    std::string metadata;
+};
+
+/// Where XClients find their servers. Cheap to move; thread-safe. XClients share it: it may
+/// be destroyed while they still use it.
+class Discovery {
+public:
+    /// Exactly one server.
+    static Discovery peer(const std::string& address, const std::string& metadata = "") {
+        rpcx_discovery* d = nullptr;
+        detail::check(rpcx_discovery_new_peer(address.c_str(), metadata.c_str(), &d));
+        return Discovery(d);
+    }
+    /// A list, replaceable at run time with update().
+    static Discovery multiple(const std::vector<ServerEntry>& servers) {
+        auto e = entries(servers);
+        rpcx_discovery* d = nullptr;
+        detail::check(rpcx_discovery_new_multiple(e.data(), e.size(), &d));
+        return Discovery(d);
+    }
+    /// The servers of `service` registered in etcd under `base_path` (blocking connect).
+    static Discovery etcd(const std::vector<std::string>& endpoints, const std::string& base_path,
+                          const std::string& service) {
+        std::vector<const char*> eps;
+        for (const auto& e : endpoints) eps.push_back(e.c_str());
+        rpcx_discovery* d = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_discovery_new_etcd(eps.data(), eps.size(), base_path.c_str(),
+                                                 service.c_str(), &d, &err);
+        detail::check(st, err);
+        return Discovery(d);
+    }
+    /// The servers of `service` registered in Consul under `base_path` (blocking connect).
+    static Discovery consul(const std::string& address, const std::string& base_path,
+                            const std::string& service) {
+        rpcx_discovery* d = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_discovery_new_consul(address.c_str(), base_path.c_str(),
+                                                   service.c_str(), &d, &err);
+        detail::check(st, err);
+        return Discovery(d);
+    }
+    /// Replaces the list (multiple() discoveries only), from any thread.
+    void update(const std::vector<ServerEntry>& servers) const {
+        auto e = entries(servers);
+        detail::check(rpcx_discovery_update(d_.get(), e.data(), e.size()));
+    }
+    /// Servers listed now.
+    std::size_t size() const noexcept { return rpcx_discovery_len(d_.get()); }
+    const rpcx_discovery* get() const noexcept { return d_.get(); }
+
+private:
+    explicit Discovery(rpcx_discovery* d) : d_(d) {}
+    static std::vector<rpcx_server_entry> entries(const std::vector<ServerEntry>& servers) {
+        std::vector<rpcx_server_entry> e;
+        e.reserve(servers.size());
+        for (const auto& s : servers) e.push_back(rpcx_server_entry{s.address.c_str(), s.metadata.c_str()});
+        return e;
+    }
+    struct Del {
+        void operator()(rpcx_discovery* d) const noexcept { rpcx_discovery_free(d); }
+    };
+    std::unique_ptr<rpcx_discovery, Del> d_;
+};
+
+enum class SelectMode : int {
+    Random = RPCX_SELECT_RANDOM,
+    RoundRobin = RPCX_SELECT_ROUND_ROBIN,
+    WeightedRoundRobin = RPCX_SELECT_WEIGHTED_ROUND_ROBIN,
+    WeightedICMP = RPCX_SELECT_WEIGHTED_ICMP,
+    ConsistentHash = RPCX_SELECT_CONSISTENT_HASH,
+    Closest = RPCX_SELECT_CLOSEST,
+};
+
+enum class FailMode : int {
+    Failover = RPCX_FAIL_FAILOVER,
+    Failfast = RPCX_FAIL_FAILFAST,
+    Failtry = RPCX_FAIL_FAILTRY,
+    Failbackup = RPCX_FAIL_FAILBACKUP,
+};
+
+/// What a selector sees of a call: valid only during the selector call.
+struct SelectRequest {
+    std::string_view service, method, args;
+    const rpcx_server_entry* servers;
+    std::size_t count;
+    std::size_t size() const noexcept { return count; }
+    std::string_view address(std::size_t i) const noexcept { return servers[i].address; }
+    std::string_view metadata(std::size_t i) const noexcept { return servers[i].metadata; }
+};
+/// A custom selector: the index of the chosen server, or std::nullopt for none. Runs on rpcx
+/// runtime threads or the caller's thread, concurrently: thread-safe and quick.
+using Selector = std::function<std::optional<std::size_t>(const SelectRequest&)>;
+
+class XClientOptions {
+public:
+    XClientOptions() : o_(rpcx_xclient_options_new()) {
+        if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_xclient_options_new failed");
+    }
+    XClientOptions& select_mode(SelectMode m) {
+        detail::check(rpcx_xclient_options_set_select_mode(o_.get(), static_cast<int>(m)));
+        return *this;
+    }
+    /// The client's location for SelectMode::Closest.
+    XClientOptions& location(double latitude, double longitude) {
+        detail::check(rpcx_xclient_options_set_location(o_.get(), latitude, longitude));
+        return *this;
+    }
+    XClientOptions& selector(Selector fn) {
+        auto* boxed = new Selector(std::move(fn));
+        // The finalizer deletes `boxed` in every case, including failure.
+        detail::check(
+            rpcx_xclient_options_set_selector(o_.get(), &on_select, boxed, &drop_selector));
+        return *this;
+    }
+    XClientOptions& fail_mode(FailMode m) {
+        detail::check(rpcx_xclient_options_set_fail_mode(o_.get(), static_cast<int>(m)));
+        return *this;
+    }
+    XClientOptions& retries(std::size_t n) {
+        detail::check(rpcx_xclient_options_set_retries(o_.get(), n));
+        return *this;
+    }
+    XClientOptions& backup_latency(Millis d) {
+        detail::check(rpcx_xclient_options_set_backup_latency_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    /// Only servers whose metadata lists this group ("" for all).
+    XClientOptions& group(const std::string& g) {
+        detail::check(rpcx_xclient_options_set_group(o_.get(), g.c_str()));
+        return *this;
+    }
+    /// Connection settings (serialize type, timeouts, gzip, heartbeat, auth, limits).
+    XClientOptions& client(const ClientOptions& c) {
+        detail::check(rpcx_xclient_options_set_client_options(o_.get(), c.get()));
+        return *this;
+    }
+    XClientOptions& serialize_type(std::uint8_t st) {
+        detail::check(rpcx_xclient_options_set_serialize_type(o_.get(), st));
+        return *this;
+    }
+    XClientOptions& timeout(Millis d) {
+        detail::check(rpcx_xclient_options_set_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    const rpcx_xclient_options* get() const noexcept { return o_.get(); }
+
+private:
+    static std::int64_t on_select(void* ud, const char* service, const char* method,
+                                  const std::uint8_t* args, std::size_t args_len,
+                                  const rpcx_server_entry* servers, std::size_t n) noexcept {
+        try {
+            SelectRequest req{service, method,
+                              args ? std::string_view(reinterpret_cast<const char*>(args), args_len)
+                                   : std::string_view(),
+                              servers, n};
+            auto pick = (*static_cast<Selector*>(ud))(req);
+            return pick && *pick < n ? static_cast<std::int64_t>(*pick) : -1;
+        } catch (...) {
+            return -1;
+        }
+    }
+    static void drop_selector(void* p) noexcept { delete static_cast<Selector*>(p); }
+    struct Del {
+        void operator()(rpcx_xclient_options* o) const noexcept { rpcx_xclient_options_free(o); }
+    };
+    std::unique_ptr<rpcx_xclient_options, Del> o_;
+};
+
+/// A client of one service over the servers of a Discovery. Move-only; thread-safe; the
+/// destructor closes it (pending async callbacks run with RPCX_ERR_CLOSED before it returns)
+/// and frees it.
+class XClient {
+public:
+    XClient(const std::string& service, const Discovery& discovery,
+            const XClientOptions& opts = XClientOptions()) {
+        rpcx_xclient* x = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_new(service.c_str(), discovery.get(), opts.get(), &x, &err);
+        detail::check(st, err);
+        x_.reset(x);
+    }
+
+    /// Blocking call with the fail mode; throws rpcx::Error.
+    Response call(const std::string& method, std::string_view payload, const Metadata& meta = {},
+                  Millis timeout = Millis(0)) const {
+        return blocking(&rpcx_xclient_call, method, payload, meta, timeout);
+    }
+    /// Calls every server; succeeds only if all do (first reply).
+    Response broadcast(const std::string& method, std::string_view payload,
+                       const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        return blocking(&rpcx_xclient_broadcast, method, payload, meta, timeout);
+    }
+    /// Calls every server; the first success wins.
+    Response fork(const std::string& method, std::string_view payload, const Metadata& meta = {},
+                  Millis timeout = Millis(0)) const {
+        return blocking(&rpcx_xclient_fork, method, payload, meta, timeout);
+    }
+
+    /// Async call: `done` runs exactly once (on a runtime thread, or on the thread calling
+    /// cancel/close). Returns the call id for cancel().
+    std::uint64_t call_async(const std::string& method, std::string_view payload, Callback done,
+                             const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        return start(&rpcx_xclient_call_async, method, payload, std::move(done), meta, timeout);
+    }
+    std::uint64_t broadcast_async(const std::string& method, std::string_view payload,
+                                  Callback done, const Metadata& meta = {},
+                                  Millis timeout = Millis(0)) const {
+        return start(&rpcx_xclient_broadcast_async, method, payload, std::move(done), meta,
+                     timeout);
+    }
+    std::uint64_t fork_async(const std::string& method, std::string_view payload, Callback done,
+                             const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        return start(&rpcx_xclient_fork_async, method, payload, std::move(done), meta, timeout);
+    }
+    /// Async call as a future; the future throws rpcx::Error on failure.
+    std::future<Response> call_future(const std::string& method, std::string_view payload,
+                                      const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        auto promise = std::make_shared<std::promise<Response>>();
+        auto fut = promise->get_future();
+        call_async(
+            method, payload,
+            [promise](Result r) {
+                if (r.ok()) {
+                    promise->set_value(std::move(r.response));
+                } else {
+                    promise->set_exception(std::make_exception_ptr(std::move(*r.error)));
+                }
+            },
+            meta, timeout);
+        return fut;
+    }
+    /// Oneway send to one selected server.
+    void send(const std::string& method, std::string_view payload, const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_send(x_.get(), method.c_str(), detail::bytes_of(payload),
+                                           payload.size(), md.get(), &err);
+        detail::check(st, err);
+    }
+    /// Cancels an async call; false if it already completed.
+    bool cancel(std::uint64_t id) const {
+        rpcx_status s = rpcx_xclient_cancel(x_.get(), id);
+        if (s == RPCX_ERR_NOT_FOUND) return false;
+        detail::check(s);
+        return true;
+    }
+    std::size_t pending() const noexcept { return rpcx_xclient_pending(x_.get()); }
+    /// Servers in use now (after group filtering).
+    std::size_t server_count() const noexcept { return rpcx_xclient_server_count(x_.get()); }
+    void close() const { detail::check(rpcx_xclient_close(x_.get())); }
+    rpcx_xclient* get() const noexcept { return x_.get(); }
+
+private:
+    using BlockingFn = rpcx_status (*)(const rpcx_xclient*, const char*, const std::uint8_t*,
+                                       std::size_t, const rpcx_metadata*, std::uint64_t, rpcx_buf*,
+                                       rpcx_metadata**, rpcx_error**);
+    using AsyncFn = rpcx_status (*)(const rpcx_xclient*, const char*, const std::uint8_t*,
+                                    std::size_t, const rpcx_metadata*, std::uint64_t,
+                                    rpcx_call_callback, void*, std::uint64_t*);
+
+    Response blocking(BlockingFn fn, const std::string& method, std::string_view payload,
+                      const Metadata& meta, Millis timeout) const {
+        auto md = detail::from_map(meta);
+        rpcx_buf buf{nullptr, 0, nullptr};
+        rpcx_metadata* reply_meta = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = fn(x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(),
+                            md.get(), detail::millis(timeout), &buf, &reply_meta, &err);
+        detail::check(st, err);
+        return detail::take_response(buf, reply_meta);
+    }
+    std::uint64_t start(AsyncFn fn, const std::string& method, std::string_view payload,
+                        Callback done, const Metadata& meta, Millis timeout) const {
+        auto md = detail::from_map(meta);
+        auto* boxed = new Callback(std::move(done));
+        std::uint64_t id = 0;
+        rpcx_status s = fn(x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(),
+                           md.get(), detail::millis(timeout), &detail::callback_trampoline, boxed,
+                           &id);
+        if (s != RPCX_OK) {
+            delete boxed;  // the callback never runs on failure
+            detail::check(s);
+        }
+        return id;
+    }
+    struct Del {
+        void operator()(rpcx_xclient* x) const noexcept { rpcx_xclient_free(x); }
+    };
+    std::unique_ptr<rpcx_xclient, Del> x_;
 };
 
 }  // namespace rpcx

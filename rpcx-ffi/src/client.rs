@@ -237,8 +237,10 @@ pub extern "C" fn rpcx_client_pending(client: Option<&rpcx_client>) -> usize {
 }
 
 fn close(shared: &Shared) {
-    shared.client.close();
+    // Pending async calls first, so that each completes here with CLOSED rather than on a
+    // runtime thread from a task that saw the connection close.
     shared.calls.close();
+    shared.client.close();
 }
 
 /// Closes the connection: blocking calls in progress fail with `RPCX_ERR_CLOSED`, every

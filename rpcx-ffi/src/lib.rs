@@ -12,10 +12,10 @@
 //! Layout: `status`/`error`/`guard` (codes, error objects, the panic boundary and argument
 //! checks), `buf`/`metadata` (data crossing the boundary), `options`, `server` + `handler`
 //! (C handlers on the core `Handler` trait, responders as tokens), `client` + `calls` (the
-//! async-call registry: ids, cancel, completion exactly once). The XClient slots in beside
-//! `client` the same way: `rpcx_xclient_options_*`, `rpcx_xclient_new`, `rpcx_xclient_call`
-//! / `_call_async` / `_send` / `_cancel` / `_close` / `_free` with the same argument order,
-//! the same `rpcx_call_callback`, and an `AsyncCalls` of its own.
+//! async-call registry: ids, cancel, completion exactly once), `discovery` (peer, multiple
+//! servers, etcd, Consul), `xclient` + `selector` (options, a selector in C, call / async /
+//! broadcast / fork / send with the client's argument order, the same `rpcx_call_callback`
+//! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -31,25 +31,33 @@ compile_error!(
 mod buf;
 mod calls;
 mod client;
+mod discovery;
 mod error;
 mod guard;
 mod handler;
 mod metadata;
 mod options;
+mod registry;
+mod selector;
 mod server;
 mod status;
+mod xclient;
 
 use std::os::raw::{c_char, c_void};
 
 pub use buf::{rpcx_buf, rpcx_buf_free};
 pub use calls::rpcx_call_callback;
 pub use client::*;
+pub use discovery::*;
 pub use error::*;
 pub use handler::*;
 pub use metadata::*;
 pub use options::*;
+pub use registry::*;
+pub use selector::rpcx_selector_callback;
 pub use server::*;
 pub use status::{rpcx_status, rpcx_status_str};
+pub use xclient::*;
 
 use guard::{invalid_arg, run, run_or};
 

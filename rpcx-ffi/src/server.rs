@@ -17,6 +17,7 @@ use crate::guard::{
 };
 use crate::handler::{rpcx_handler_callback, FfiHandler};
 use crate::options::rpcx_server_options;
+use crate::registry::{self, Registry};
 use crate::rpcx_finalizer;
 use crate::status::rpcx_status;
 
@@ -57,6 +58,8 @@ pub struct rpcx_server {
     /// Cancelled when pending handler calls must give up (grace period over, or freed).
     stopping: CancellationToken,
     address: OnceLock<CString>,
+    /// Registry plugins (etcd, Consul); taken by the shutdown that unregisters.
+    registries: Mutex<Vec<Registry>>,
 }
 
 enum State {
@@ -64,6 +67,8 @@ enum State {
         options: ServerOptions,
         auth: Option<AuthFn>,
         handlers: BTreeMap<(String, String), Arc<dyn Handler>>,
+        /// service → metadata published by registry plugins.
+        service_meta: BTreeMap<String, String>,
         /// Shut down before it was started: it never will be.
         stopped: bool,
     },
@@ -73,6 +78,33 @@ enum State {
 impl rpcx_server {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Err(INVALID_STATE)` once started or shut down.
+    pub(crate) fn check_building(&self) -> Result<(), Failure> {
+        match &*self.lock() {
+            State::Building { stopped: false, .. } => Ok(()),
+            _ => Err(not_building()),
+        }
+    }
+
+    /// Adds a registry plugin before start; closes it and refuses once started.
+    pub(crate) fn add_registry(&self, r: Registry) -> Result<(), Failure> {
+        let st = self.lock();
+        if !matches!(&*st, State::Building { stopped: false, .. }) {
+            drop(st);
+            r.close();
+            return Err(not_building());
+        }
+        self.registries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(r);
+        Ok(())
+    }
+
+    fn take_registries(&self) -> Vec<Registry> {
+        std::mem::take(&mut *self.registries.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -99,10 +131,12 @@ pub extern "C" fn rpcx_server_new(
                 options,
                 auth: None,
                 handlers: BTreeMap::new(),
+                service_meta: BTreeMap::new(),
                 stopped: false,
             }),
             stopping: CancellationToken::new(),
             address: OnceLock::new(),
+            registries: Mutex::new(Vec::new()),
         };
         *out = Box::into_raw(Box::new(server));
         Ok(())
@@ -263,6 +297,39 @@ pub extern "C" fn rpcx_server_register(
     })
 }
 
+/// Sets the metadata registry plugins publish for `service` (a URL query string such as
+/// `weight=10&group=blue`; XClients read `weight`, `group`, `state`, `latitude`,
+/// `longitude`), replacing any set before. `service` and `metadata` are NUL-terminated UTF-8,
+/// copied; `service` must not be empty. Only before `rpcx_server_start`
+/// (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_set_service_metadata(
+    server: Option<&rpcx_server>,
+    service: *const c_char,
+    metadata: *const c_char,
+) -> rpcx_status {
+    run(None, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes NUL-terminated strings valid during the call.
+        let (service, metadata) =
+            unsafe { (cstr(service, "service")?, cstr(metadata, "metadata")?) };
+        if service.is_empty() {
+            return Err(invalid_arg("rpcx: the service name is empty"));
+        }
+        let mut st = server.lock();
+        let State::Building {
+            service_meta,
+            stopped: false,
+            ..
+        } = &mut *st
+        else {
+            return Err(not_building());
+        };
+        service_meta.insert(service.to_owned(), metadata.to_owned());
+        Ok(())
+    })
+}
+
 /// Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or
 /// `unix@/path`) and starts serving on the rpcx runtime. On success `*port_out` (may be NULL)
 /// receives the bound TCP port (0 for Unix sockets). Blocks until the listener is bound; from
@@ -289,6 +356,7 @@ pub extern "C" fn rpcx_server_start(
             options,
             auth,
             handlers,
+            service_meta,
             stopped: false,
         } = &*st
         else {
@@ -301,7 +369,18 @@ pub extern "C" fn rpcx_server_start(
         if let Some(auth) = auth.clone() {
             builder = builder.auth(move |m: &Message, t: &str, p: &str| auth(m, t, p));
         }
+        for r in server
+            .registries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            builder = builder.plugin_arc(r.plugin());
+        }
         let mut core = builder.build();
+        for (service, meta) in service_meta {
+            core.set_service_metadata(service, meta.clone());
+        }
         for ((service, method), h) in handlers {
             core.register_handler(service, method, Arc::clone(h))?;
         }
@@ -364,6 +443,7 @@ pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u
         let rt = rpcx_core::runtime::handle()?;
         let grace = Duration::from_millis(grace_ms);
         let stopping = server.stopping.clone();
+        let registries = server.take_registries();
         rt.block_on(async move {
             let shutdown = handle.shutdown(grace);
             tokio::pin!(shutdown);
@@ -374,6 +454,8 @@ pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u
                     shutdown.await;
                 }
             }
+            // The services were unregistered: wait until the registries deleted their keys.
+            registry::finish(registries).await;
         });
         Ok(())
     })
@@ -405,6 +487,7 @@ pub extern "C" fn rpcx_server_free(server: Option<Box<rpcx_server>>) {
     run_or((), || {
         let Some(server) = server else { return };
         server.stopping.cancel();
+        let registries = server.take_registries();
         let state = server.state.into_inner().unwrap_or_else(|p| p.into_inner());
         if let State::Running(handle) = state {
             if on_runtime_thread() {
@@ -413,6 +496,16 @@ pub extern "C" fn rpcx_server_free(server: Option<Box<rpcx_server>>) {
                 let _ = handle.shutdown_blocking(Duration::ZERO);
             }
             drop(handle);
+        }
+        if registries.is_empty() {
+            return;
+        }
+        if on_runtime_thread() {
+            if let Ok(rt) = rpcx_core::runtime::handle() {
+                rt.spawn(registry::finish(registries));
+            }
+        } else {
+            let _ = rpcx_core::runtime::block_on(registry::finish(registries));
         }
     })
 }

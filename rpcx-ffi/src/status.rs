@@ -53,6 +53,9 @@ pub enum rpcx_status {
     RPCX_ERR_CANCELLED = 17,
     /// An error this version of the C API does not classify further.
     RPCX_ERR_UNKNOWN = 18,
+    /// An XClient found no server to call: its discovery lists none (after group
+    /// filtering), or the custom selector chose none.
+    RPCX_ERR_NO_SERVER = 19,
 }
 
 use rpcx_status::*;
@@ -72,13 +75,15 @@ impl rpcx_status {
             Error::BlockingInRuntime => RPCX_ERR_BLOCKING_IN_RUNTIME,
             Error::Registration(_) => RPCX_ERR_REGISTRATION,
             Error::Config(_) => RPCX_ERR_CONFIG,
+            Error::NoServer => RPCX_ERR_NO_SERVER,
+            Error::BreakerOpen(_) => RPCX_ERR_CONNECTION,
             _ => RPCX_ERR_UNKNOWN,
         }
     }
 
     /// Static NUL-terminated description.
     fn text(code: c_int) -> &'static [u8] {
-        const TABLE: [&[u8]; 19] = [
+        const TABLE: [&[u8]; 20] = [
             b"ok\0",
             b"a required argument is NULL\0",
             b"invalid argument\0",
@@ -98,6 +103,7 @@ impl rpcx_status {
             b"not found\0",
             b"cancelled\0",
             b"unknown error\0",
+            b"no server available\0",
         ];
         usize::try_from(code)
             .ok()

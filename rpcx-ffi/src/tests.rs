@@ -345,3 +345,150 @@ fn null_and_invalid_arguments() {
     );
     assert_eq!(finalized.load(Ordering::SeqCst), 1);
 }
+
+unsafe extern "C" fn pick_last(
+    ud: *mut c_void,
+    _service: *const c_char,
+    _method: *const c_char,
+    _args: *const u8,
+    _args_len: usize,
+    _servers: *const rpcx_server_entry,
+    n: usize,
+) -> i64 {
+    // SAFETY: `ud` is the test's `AtomicUsize`, alive until its finalizer ran.
+    unsafe { &*(ud as *const AtomicUsize) }.fetch_add(100, Ordering::SeqCst);
+    n as i64 - 1
+}
+
+#[test]
+fn xclient_through_the_exports() {
+    let mut server: *mut rpcx_server = ptr::null_mut();
+    assert_eq!(rpcx_server_new(None, Some(&mut server)), RPCX_OK);
+    // SAFETY: `server` is live until freed below.
+    let s = unsafe { server.as_ref() };
+    let reg = rpcx_server_register(
+        s,
+        c"T".as_ptr(),
+        c"Echo".as_ptr(),
+        Some(echo),
+        ptr::null_mut(),
+        None,
+    );
+    assert_eq!(reg, RPCX_OK);
+    let mut port = 0u16;
+    let st = rpcx_server_start(s, c"tcp@127.0.0.1:0".as_ptr(), Some(&mut port), None);
+    assert_eq!(st, RPCX_OK);
+    let live = c(&format!("tcp@127.0.0.1:{port}"));
+    let entries = [
+        rpcx_server_entry {
+            address: live.as_ptr(),
+            metadata: ptr::null(),
+        },
+        rpcx_server_entry {
+            address: c"tcp@127.0.0.1:1".as_ptr(),
+            metadata: c"weight=1".as_ptr(),
+        },
+    ];
+    let mut d: *mut rpcx_discovery = ptr::null_mut();
+    assert_eq!(
+        rpcx_discovery_new_multiple(entries.as_ptr(), 2, Some(&mut d)),
+        RPCX_OK
+    );
+    // SAFETY: `d` is live until freed below.
+    let dr = unsafe { d.as_ref() };
+    assert_eq!(rpcx_discovery_len(dr), 2);
+
+    // A selector that picks the last server of the sorted list.
+    let counter = AtomicUsize::new(0);
+    let ud = &counter as *const AtomicUsize as *mut c_void;
+    let opts = rpcx_xclient_options_new();
+    // SAFETY: `opts` is live and exclusively ours until freed.
+    let o = unsafe { opts.as_mut() };
+    assert_eq!(
+        rpcx_xclient_options_set_selector(o, Some(pick_last), ud, Some(count_into)),
+        RPCX_OK
+    );
+    // SAFETY: as above.
+    let o = unsafe { opts.as_mut() };
+    assert_eq!(
+        rpcx_xclient_options_set_fail_mode(o, 9),
+        RPCX_ERR_INVALID_ARG
+    );
+    let mut xc: *mut rpcx_xclient = ptr::null_mut();
+    // SAFETY: as above.
+    let o = unsafe { opts.as_ref() };
+    assert_eq!(
+        rpcx_xclient_new(c"T".as_ptr(), dr, o, Some(&mut xc), None),
+        RPCX_OK
+    );
+    // SAFETY: `opts` came from rpcx_xclient_options_new and is freed once.
+    rpcx_xclient_options_free(Some(unsafe { Box::from_raw(opts) }));
+    // SAFETY: `d` likewise.
+    rpcx_discovery_free(Some(unsafe { Box::from_raw(d) }));
+    // SAFETY: `xc` is live until freed below.
+    let x = unsafe { xc.as_ref() };
+    assert_eq!(rpcx_xclient_server_count(x), 2);
+
+    // "tcp@127.0.0.1:1" < "tcp@127.0.0.1:<port>" when the port's first digit is > 1 or the
+    // port has more digits; ephemeral ports always do. The selector picks the live one.
+    let mut reply = rpcx_buf {
+        data: ptr::null(),
+        len: 0,
+        owner: ptr::null_mut(),
+    };
+    let st = rpcx_xclient_call(
+        x,
+        c"Echo".as_ptr(),
+        b"xc".as_ptr(),
+        2,
+        None,
+        0,
+        Some(&mut reply),
+        None,
+        None,
+    );
+    assert_eq!(st, RPCX_OK);
+    // SAFETY: `reply` describes `len` bytes until freed.
+    assert_eq!(
+        unsafe { std::slice::from_raw_parts(reply.data, reply.len) },
+        b"xc"
+    );
+    rpcx_buf_free(Some(&mut reply));
+    assert!(counter.load(Ordering::SeqCst) >= 100);
+
+    // NULL arguments give statuses.
+    assert_eq!(rpcx_xclient_close(None), RPCX_ERR_NULL_ARG);
+    assert_eq!(
+        rpcx_xclient_send(x, ptr::null(), ptr::null(), 0, None, None),
+        RPCX_ERR_NULL_ARG
+    );
+    assert_eq!(
+        rpcx_discovery_update(None, ptr::null(), 0),
+        RPCX_ERR_NULL_ARG
+    );
+    assert_eq!(rpcx_xclient_close(x), RPCX_OK);
+    let st = rpcx_xclient_call(
+        x,
+        c"Echo".as_ptr(),
+        ptr::null(),
+        0,
+        None,
+        0,
+        None,
+        None,
+        None,
+    );
+    assert_eq!(st, RPCX_ERR_CLOSED);
+    // The finalizer runs exactly once, when the last holder (the XClient) goes.
+    assert_eq!(counter.load(Ordering::SeqCst) % 100, 0);
+    // SAFETY: `xc` came from rpcx_xclient_new and is freed once.
+    rpcx_xclient_free(Some(unsafe { Box::from_raw(xc) }));
+    assert_eq!(counter.load(Ordering::SeqCst) % 100, 1);
+    // SAFETY: `server` came from rpcx_server_new and is freed once.
+    rpcx_server_free(Some(unsafe { Box::from_raw(server) }));
+    // SAFETY: a static NUL-terminated string.
+    assert_eq!(
+        unsafe { CStr::from_ptr(rpcx_status_str(19)) },
+        c"no server available"
+    );
+}

@@ -287,6 +287,27 @@ impl XClient {
         client.send_raw(call.request(&self.inner.service)).await
     }
 
+    /// Raw [`send`](Self::send): an encoded payload with request metadata
+    /// (`options.timeout` is ignored: nothing waits for a reply).
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        serialize_type: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<(), Error> {
+        let call = Call {
+            method,
+            serialize_type,
+            payload: &payload,
+            metadata: &options.metadata,
+            deadline: None,
+        };
+        let key = self.inner.select(&call, &[]).ok_or(Error::NoServer)?;
+        let client = self.inner.client(&key).await?;
+        client.send_raw(call.request(&self.inner.service)).await
+    }
+
     /// Calls every server; succeeds only if all do (returning the first reply) and fails as
     /// soon as one fails, as Go's `Broadcast`.
     pub async fn broadcast<A: Codable, R: Codable>(

@@ -1,0 +1,283 @@
+//! `rpcx_discovery`: where an XClient finds its servers — one peer, a list the program
+//! updates, etcd or Consul.
+
+use std::os::raw::c_char;
+use std::sync::Arc;
+
+use rpcx_core::xclient::{
+    ConsulDiscovery, Discovery, EtcdDiscovery, MultipleServers, Peer, ServerEntry,
+};
+
+use crate::error::{rpcx_error, Failure};
+use crate::guard::{cstr, invalid_arg, null_arg, opt_cstr, req, req_mut, run, run_or};
+use crate::status::rpcx_status;
+
+/// One server of a discovery: its address and its metadata. Used both ways: filled in by the
+/// caller for `rpcx_discovery_new_multiple` / `rpcx_discovery_update` (the strings are
+/// copied), and handed to a custom selector (the strings are then borrowed for the duration
+/// of the callback).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rpcx_server_entry {
+    /// The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port` or
+    /// `unix@/path`. Never NULL or empty.
+    pub address: *const c_char,
+    /// The server's metadata as a URL query string (`weight=10&group=blue`; keys Go's rpcx
+    /// uses: `weight`, `group`, `state=inactive`, `latitude`, `longitude`), NUL-terminated
+    /// UTF-8. NULL means `""` in input; never NULL in output.
+    pub metadata: *const c_char,
+}
+
+/// A source of servers for XClients: a fixed peer, a list (replaceable at run time), or a
+/// registry (etcd, Consul) watched in the background.
+///
+/// Thread-safe: every function may be called from any thread, concurrently, except
+/// `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
+/// discovery share it: it stays alive (and watched) until the handle and every such XClient
+/// are freed, in any order.
+pub struct rpcx_discovery {
+    pub(crate) inner: Arc<dyn Discovery>,
+    /// Set for `rpcx_discovery_new_multiple`: the list `rpcx_discovery_update` replaces.
+    multiple: Option<MultipleServers>,
+}
+
+fn hand_out(
+    out: &mut *mut rpcx_discovery,
+    inner: Arc<dyn Discovery>,
+    multiple: Option<MultipleServers>,
+) {
+    *out = Box::into_raw(Box::new(rpcx_discovery { inner, multiple }));
+}
+
+/// Copies `servers[0..n)` into core entries.
+///
+/// # Safety
+/// When `n > 0`, `servers` points to `n` entries whose strings are valid during the call.
+unsafe fn entries(
+    servers: *const rpcx_server_entry,
+    n: usize,
+) -> Result<Vec<ServerEntry>, Failure> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if servers.is_null() {
+        return Err(null_arg("servers"));
+    }
+    // SAFETY: `servers` is not NULL and, by contract, points to `n` entries.
+    let list = unsafe { std::slice::from_raw_parts(servers, n) };
+    list.iter()
+        .map(|e| {
+            // SAFETY: by contract the strings are NULL or valid C strings during the call.
+            let (address, metadata) = unsafe {
+                (
+                    cstr(e.address, "servers[].address")?,
+                    opt_cstr(e.metadata, "servers[].metadata")?,
+                )
+            };
+            if address.is_empty() {
+                return Err(invalid_arg("rpcx: a server address is empty"));
+            }
+            Ok(ServerEntry::new(address, metadata.unwrap_or("")))
+        })
+        .collect()
+}
+
+/// Collects `strings[0..n)` (at least one, each non-empty UTF-8).
+///
+/// # Safety
+/// When `n > 0`, `strings` points to `n` C strings valid during the call.
+pub(crate) unsafe fn string_list(
+    strings: *const *const c_char,
+    n: usize,
+    name: &str,
+) -> Result<Vec<String>, Failure> {
+    if strings.is_null() {
+        return Err(null_arg(name));
+    }
+    if n == 0 {
+        return Err(invalid_arg(format!("rpcx: `{name}` is empty")));
+    }
+    // SAFETY: not NULL and, by contract, `n` pointers.
+    let list = unsafe { std::slice::from_raw_parts(strings, n) };
+    list.iter()
+        .map(|&p| {
+            // SAFETY: by contract each pointer is NULL or a valid C string during the call.
+            let s = unsafe { cstr(p, name)? };
+            if s.is_empty() {
+                return Err(invalid_arg(format!("rpcx: an entry of `{name}` is empty")));
+            }
+            Ok(s.to_owned())
+        })
+        .collect()
+}
+
+/// A discovery of exactly one server at `address` (NUL-terminated UTF-8, non-empty) with
+/// `metadata` (NULL for none); both copied. Go's peer-to-peer discovery. On success
+/// `*discovery_out` receives it, owned by the caller: free it with `rpcx_discovery_free`.
+/// `RPCX_ERR_NULL_ARG` when `address` or `discovery_out` is NULL, `RPCX_ERR_INVALID_ARG` for
+/// an empty or non-UTF-8 string. The address is not checked until a call dials it.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_peer(
+    address: *const c_char,
+    metadata: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+) -> rpcx_status {
+    run(None, || {
+        // SAFETY: the caller passes NUL-terminated strings (or NULL metadata) valid now.
+        let (address, metadata) =
+            unsafe { (cstr(address, "address")?, opt_cstr(metadata, "metadata")?) };
+        if address.is_empty() {
+            return Err(invalid_arg("rpcx: the address is empty"));
+        }
+        let out = req_mut(discovery_out, "discovery_out")?;
+        hand_out(
+            out,
+            Arc::new(Peer::new(address, metadata.unwrap_or(""))),
+            None,
+        );
+        Ok(())
+    })
+}
+
+/// A discovery of the servers `servers[0..n)` (copied; `servers` may be NULL when `n` is 0: an
+/// empty list, calls fail with `RPCX_ERR_NO_SERVER` until `rpcx_discovery_update` adds some).
+/// The list can be replaced at run time with `rpcx_discovery_update`. On success
+/// `*discovery_out` receives it, owned by the caller: free it with `rpcx_discovery_free`.
+/// `RPCX_ERR_NULL_ARG` for a NULL `discovery_out`, `servers` (with `n` > 0) or address;
+/// `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 string.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_multiple(
+    servers: *const rpcx_server_entry,
+    n: usize,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+) -> rpcx_status {
+    run(None, || {
+        // SAFETY: the caller passes `n` valid entries (or n == 0).
+        let list = unsafe { entries(servers, n)? };
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let multiple = MultipleServers::new(list);
+        hand_out(out, Arc::new(multiple.clone()), Some(multiple));
+        Ok(())
+    })
+}
+
+/// Replaces the server list of a discovery made by `rpcx_discovery_new_multiple` with
+/// `servers[0..n)` (copied; `n` may be 0). Every XClient using it switches to the new list
+/// promptly (connections to removed servers close once their calls end). Thread-safe: may
+/// be called from any thread, concurrently with calls, including from rpcx callbacks.
+///
+/// `RPCX_ERR_INVALID_STATE` for other kinds of discovery; `RPCX_ERR_NULL_ARG` /
+/// `RPCX_ERR_INVALID_ARG` as for `rpcx_discovery_new_multiple` (the list is then unchanged).
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_update(
+    discovery: Option<&rpcx_discovery>,
+    servers: *const rpcx_server_entry,
+    n: usize,
+) -> rpcx_status {
+    run(None, || {
+        let d = req(discovery, "discovery")?;
+        // SAFETY: the caller passes `n` valid entries (or n == 0).
+        let list = unsafe { entries(servers, n)? };
+        let Some(m) = &d.multiple else {
+            return Err(Failure::new(
+                rpcx_status::RPCX_ERR_INVALID_STATE,
+                "rpcx: only a discovery made by rpcx_discovery_new_multiple can be updated",
+            ));
+        };
+        m.update(list);
+        Ok(())
+    })
+}
+
+/// A discovery that lists and watches the servers of `service` registered in etcd v3 under
+/// `base_path` (Go's rpcx-etcd layout: keys `<base_path>/<service>/<address>`, values the
+/// metadata), e.g. by an rpcx server with `rpcx_server_add_etcd_registry`.
+/// `endpoints[0..n_endpoints)` are the cluster's client URLs (`http://127.0.0.1:2379` or
+/// `127.0.0.1:2379`). All strings are copied.
+///
+/// Blocks until etcd answered the first listing (an empty list is fine: servers may register
+/// later). Then a background task on the rpcx runtime follows changes, re-creating a broken
+/// watch with backoff while XClients keep the last list; it stops when the discovery and its
+/// XClients are freed. On success `*discovery_out` receives the discovery, owned by the
+/// caller: free it with `rpcx_discovery_free`.
+///
+/// Errors: `RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` (no endpoint, an empty string),
+/// `RPCX_ERR_CONNECTION` or `RPCX_ERR_TIMEOUT` when etcd cannot be reached,
+/// `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise
+/// on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_etcd(
+    endpoints: *const *const c_char,
+    n_endpoints: usize,
+    base_path: *const c_char,
+    service: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        // SAFETY: the caller passes valid C strings (and `n_endpoints` pointers).
+        let (endpoints, base_path, service) = unsafe {
+            (
+                string_list(endpoints, n_endpoints, "endpoints")?,
+                cstr(base_path, "base_path")?,
+                cstr(service, "service")?,
+            )
+        };
+        if service.is_empty() {
+            return Err(invalid_arg("rpcx: the service name is empty"));
+        }
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let d =
+            rpcx_core::runtime::block_on(EtcdDiscovery::connect(&endpoints, base_path, service))??;
+        hand_out(out, Arc::new(d), None);
+        Ok(())
+    })
+}
+
+/// A discovery that lists and watches the servers of `service` registered in Consul's KV
+/// store under `base_path` (Go's rpcx-consul layout), from the Consul agent at `address`
+/// (`127.0.0.1:8500` or `http://127.0.0.1:8500`; plain HTTP, no ACL token). All strings are
+/// copied. Blocking, background watching, ownership and errors as for
+/// `rpcx_discovery_new_etcd`.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_consul(
+    address: *const c_char,
+    base_path: *const c_char,
+    service: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        // SAFETY: the caller passes valid C strings.
+        let (address, base_path, service) = unsafe {
+            (
+                cstr(address, "address")?,
+                cstr(base_path, "base_path")?,
+                cstr(service, "service")?,
+            )
+        };
+        if address.is_empty() || service.is_empty() {
+            return Err(invalid_arg("rpcx: the address or service name is empty"));
+        }
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let d =
+            rpcx_core::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
+        hand_out(out, Arc::new(d), None);
+        Ok(())
+    })
+}
+
+/// The number of servers the discovery lists right now, before any XClient filtering by
+/// group or state (0 when `discovery` is NULL). Thread-safe.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_len(discovery: Option<&rpcx_discovery>) -> usize {
+    run_or(0, || discovery.map_or(0, |d| d.inner.servers().len()))
+}
+
+/// Releases this handle on the discovery. XClients created from it keep using it; a registry
+/// watch stops once they are freed too. NULL is accepted and ignored. Must be the last call on
+/// this handle.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_free(discovery: Option<Box<rpcx_discovery>>) {
+    run_or((), || drop(discovery))
+}

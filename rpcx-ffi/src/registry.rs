@@ -1,0 +1,157 @@
+//! Registry plugins of a C server: publish its services in etcd or Consul, so that XClients
+//! with the matching discovery find it.
+
+use std::os::raw::c_char;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rpcx_core::registry::{ConsulRegistry, EtcdRegistry};
+use rpcx_core::server::Plugin;
+
+use crate::discovery::string_list;
+use crate::error::rpcx_error;
+use crate::guard::{cstr, invalid_arg, opt_cstr, req, run};
+use crate::server::rpcx_server;
+use crate::status::rpcx_status;
+
+/// How long shutdown waits for a registry to delete the server's keys.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// One registry plugin of a server.
+#[derive(Clone)]
+pub(crate) enum Registry {
+    Etcd(EtcdRegistry),
+    Consul(ConsulRegistry),
+}
+
+impl Registry {
+    pub(crate) fn plugin(&self) -> Arc<dyn Plugin> {
+        match self {
+            Registry::Etcd(r) => Arc::new(r.clone()),
+            Registry::Consul(r) => Arc::new(r.clone()),
+        }
+    }
+
+    /// Waits (bounded) until the queued writes — the deletes of a shutdown — are done.
+    pub(crate) async fn flush(&self) {
+        let _ = match self {
+            Registry::Etcd(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
+            Registry::Consul(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
+        };
+    }
+
+    /// Stops the background task (lease or session renewal); keys left behind expire.
+    pub(crate) fn close(&self) {
+        match self {
+            Registry::Etcd(r) => r.close(),
+            Registry::Consul(r) => r.close(),
+        }
+    }
+}
+
+/// Flushes (bounded), then closes every registry.
+pub(crate) async fn finish(list: Vec<Registry>) {
+    for r in &list {
+        r.flush().await;
+    }
+    for r in &list {
+        r.close();
+    }
+}
+
+fn ttl_of(ttl_ms: u64) -> Duration {
+    if ttl_ms == 0 {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_millis(ttl_ms)
+    }
+}
+
+/// Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
+/// rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
+/// `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
+/// s; etcd works in whole seconds, at least about 2) that a background task keeps alive.
+/// `endpoints[0..n_endpoints)` are the cluster's client URLs (`http://127.0.0.1:2379`);
+/// `service_address` is the address clients should dial (`tcp@10.0.0.5:8972`), or NULL /
+/// `""` for the address the server is bound to (use a concrete IP then, not `0.0.0.0`). All
+/// strings are copied.
+///
+/// A graceful `rpcx_server_shutdown` deletes the keys before it returns (waiting at most 5 s
+/// for etcd); a server closed or freed without one leaves them to expire with the lease.
+/// Only before `rpcx_server_start`; several registries may be added.
+///
+/// Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
+/// `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
+/// `RPCX_ERR_INVALID_STATE` (already started or shut down), `RPCX_ERR_CONNECTION` /
+/// `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
+/// thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
+/// with `rpcx_error_free`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_add_etcd_registry(
+    server: Option<&rpcx_server>,
+    endpoints: *const *const c_char,
+    n_endpoints: usize,
+    base_path: *const c_char,
+    service_address: *const c_char,
+    ttl_ms: u64,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes valid C strings (and `n_endpoints` pointers).
+        let (endpoints, base_path, address) = unsafe {
+            (
+                string_list(endpoints, n_endpoints, "endpoints")?,
+                cstr(base_path, "base_path")?,
+                opt_cstr(service_address, "service_address")?,
+            )
+        };
+        server.check_building()?;
+        let reg = rpcx_core::runtime::block_on(EtcdRegistry::connect(
+            &endpoints,
+            base_path,
+            address.unwrap_or(""),
+            ttl_of(ttl_ms),
+        ))??;
+        server.add_registry(Registry::Etcd(reg))
+    })
+}
+
+/// Registers every service of `server` in Consul's KV store when it starts (Go's
+/// rpcx-consul layout under `base_path`), through the Consul agent at `address`
+/// (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
+/// milliseconds (0: 30 s; Consul keeps session TTLs within 10 s – 24 h) renewed in the
+/// background. `service_address`, shutdown, blocking, errors and ownership as for
+/// `rpcx_server_add_etcd_registry`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_add_consul_registry(
+    server: Option<&rpcx_server>,
+    address: *const c_char,
+    base_path: *const c_char,
+    service_address: *const c_char,
+    ttl_ms: u64,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes valid C strings.
+        let (address, base_path, service_address) = unsafe {
+            (
+                cstr(address, "address")?,
+                cstr(base_path, "base_path")?,
+                opt_cstr(service_address, "service_address")?,
+            )
+        };
+        if address.is_empty() {
+            return Err(invalid_arg("rpcx: the Consul address is empty"));
+        }
+        server.check_building()?;
+        let reg = rpcx_core::runtime::block_on(ConsulRegistry::connect(
+            address,
+            base_path,
+            service_address.unwrap_or(""),
+            ttl_of(ttl_ms),
+        ))??;
+        server.add_registry(Registry::Consul(reg))
+    })
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs a test command next to a throwaway single-member etcd on free loopback ports, in a
+# temporary directory, with RPCX_ETCD_ENDPOINT=http://127.0.0.1:<port> in its environment;
+# etcd is killed and the directory removed afterwards. Exits 77 (CTest: skipped) when no
+# etcd binary is installed (scripts/bootstrap-etcd.sh installs one), unless
+# RPCX_REQUIRE_ETCD=1, which makes that a failure. $RPCX_ETCD_BIN overrides the binary.
+#   with_etcd.sh <command> [args...]
+set -u
+
+bin=${RPCX_ETCD_BIN:-$(command -v etcd || true)}
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  if [ "${RPCX_REQUIRE_ETCD:-}" = 1 ]; then
+    echo "with_etcd: etcd not found and RPCX_REQUIRE_ETCD=1 (run scripts/bootstrap-etcd.sh)" >&2
+    exit 1
+  fi
+  echo "SKIP: no etcd binary (scripts/bootstrap-etcd.sh installs it)" >&2
+  exit 77
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-etcd.XXXXXX")
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+# A port nobody listens on (etcd may still lose a race for it: then we try again).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+healthy() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --max-time 1 "$1/health" 2>/dev/null | grep -q '"health":"true"'
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/${1##*:}") 2>/dev/null
+  fi
+}
+
+ready=
+for attempt in 1 2 3; do
+  cport=$(free_port)
+  pport=$(free_port)
+  [ "$cport" = "$pport" ] && continue
+  url=http://127.0.0.1:$cport
+  purl=http://127.0.0.1:$pport
+  rm -rf "$dir/data"
+  "$bin" --name rpcx-c-test --data-dir "$dir/data" \
+    --listen-client-urls "$url" --advertise-client-urls "$url" \
+    --listen-peer-urls "$purl" --initial-advertise-peer-urls "$purl" \
+    --initial-cluster "rpcx-c-test=$purl" --log-level warn \
+    </dev/null >/dev/null 2>"$dir/etcd.log" &
+  pid=$!
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    if healthy "$url"; then
+      ready=1
+      break
+    fi
+    sleep 0.1
+  done
+  [ -n "$ready" ] && break
+  echo "with_etcd: attempt $attempt: etcd did not become healthy" >&2
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  pid=
+done
+if [ -z "$ready" ]; then
+  echo "with_etcd: etcd did not start:" >&2
+  cat "$dir/etcd.log" >&2
+  exit 1
+fi
+
+RPCX_ETCD_ENDPOINT=$url "$@"
