@@ -25,3 +25,8 @@ pub mod transport;
 pub mod xclient;
 
 pub use error::{Error, Result, ServerError};
+
+/// The README's Rust quickstart, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeQuickstart;

@@ -1,0 +1,69 @@
+/* An Arith service written in C: Mul and Add over JSON arguments {"A":int,"B":int}, replying
+ * {"C":int}, callable from Go, Rust, Python or C clients with the JSON serializer.
+ *
+ *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT", serves until
+ *                                       stdin closes or a line is read, then shuts down.
+ *
+ * Build: cc -std=c11 arith_server.c $(pkg-config --cflags --libs rpcx) -o arith_server */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rpcx.h>
+
+enum op { OP_MUL, OP_ADD };
+
+/* Parses {"A":a,"B":b} (whitespace allowed, keys in this order). */
+static int parse_args(const uint8_t *data, size_t len, long long *a, long long *b) {
+    char text[256];
+    if (data == NULL || len == 0 || len >= sizeof text) return 0;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    return sscanf(text, " { \"A\" : %lld , \"B\" : %lld }", a, b) == 2;
+}
+
+/* Runs on an rpcx runtime thread; replies at once (quick work). */
+static void arith(void *userdata, const rpcx_request *req, rpcx_responder *resp) {
+    enum op op = *(const enum op *)userdata;
+    if (rpcx_request_serialize_type(req) != RPCX_SERIALIZE_JSON) {
+        rpcx_responder_error(resp, "arith_server.c speaks JSON only (serialize type 1)", NULL, 0);
+        return;
+    }
+    size_t len = 0;
+    const uint8_t *payload = rpcx_request_payload(req, &len);
+    long long a = 0, b = 0;
+    if (!parse_args(payload, len, &a, &b)) {
+        rpcx_responder_error(resp, "expected {\"A\":int,\"B\":int}", NULL, 0);
+        return;
+    }
+    char out[64];
+    int n = snprintf(out, sizeof out, "{\"C\":%lld}", op == OP_MUL ? a * b : a + b);
+    rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, NULL);
+}
+
+int main(int argc, char **argv) {
+    static const enum op mul = OP_MUL, add = OP_ADD;
+    const char *listen = argc > 1 ? argv[1] : "tcp@127.0.0.1:0";
+    rpcx_server *server = NULL;
+    rpcx_error *err = NULL;
+    uint16_t port = 0;
+
+    if (rpcx_server_new(NULL, &server) != RPCX_OK ||
+        rpcx_server_register(server, "Arith", "Mul", arith, (void *)&mul, NULL) != RPCX_OK ||
+        rpcx_server_register(server, "Arith", "Add", arith, (void *)&add, NULL) != RPCX_OK ||
+        rpcx_server_start(server, listen, &port, &err) != RPCX_OK) {
+        fprintf(stderr, "arith_server: %s\n", err ? rpcx_error_message(err, NULL) : "setup failed");
+        rpcx_error_free(err);
+        rpcx_server_free(server);
+        return 1;
+    }
+    printf("LISTENING %s\n", rpcx_server_address(server));
+    fflush(stdout);
+
+    char line[16];
+    (void)fgets(line, sizeof line, stdin); /* serve until stdin has a line or closes */
+    rpcx_server_shutdown(server, 2000);     /* in-flight calls finish within 2 s */
+    rpcx_server_free(server);
+    return 0;
+}
