@@ -90,7 +90,7 @@ impl RawClient {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn options(
+pub(crate) fn options(
     serialize: u8,
     timeout: Option<f64>,
     connect_timeout: f64,
@@ -141,7 +141,7 @@ fn request(
 }
 
 /// Spawns `fut` on the runtime; its outcome goes to `cq` under `token`.
-fn spawn_into<F>(cq: &CompletionQueue, token: u64, fut: F) -> PyResult<CallHandle>
+pub(crate) fn spawn_into<F>(cq: &CompletionQueue, token: u64, fut: F) -> PyResult<CallHandle>
 where
     F: std::future::Future<Output = Outcome> + Send + 'static,
 {

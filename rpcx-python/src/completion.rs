@@ -36,6 +36,8 @@ pub(crate) enum Outcome {
     Push(Option<Message>),
     /// A failure.
     Err(rpcx::Error),
+    /// An exception made on a Python thread (a custom selector's failure).
+    PyErr(PyErr),
     /// A failure that is not an rpcx error (e.g. the push stream ended): `ClosedError(text)`.
     Closed(String),
 }
@@ -134,6 +136,7 @@ fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>
         Outcome::Push(None) => (true, py.None().into_bound(py)),
         Outcome::Push(Some(m)) => (true, push_tuple(py, &m)?.into_any()),
         Outcome::Err(e) => (false, to_py(py, e).into_value(py).into_bound(py).into_any()),
+        Outcome::PyErr(e) => (false, e.into_value(py).into_bound(py).into_any()),
         Outcome::Closed(text) => (
             false,
             crate::errors::closed(py, &text)

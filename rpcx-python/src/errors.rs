@@ -6,13 +6,15 @@ use pyo3::types::{PyBytes, PyDict};
 
 use rpcx::protocol::Metadata;
 
-/// Instantiates `rpcx.errors.<class>(message, metadata=..., **extra)` as a `PyErr`.
-fn rpc_error(
+/// Instantiates `rpcx.errors.<class>(message, metadata=..., payload=..., code=...)` as a
+/// `PyErr`.
+pub(crate) fn rpc_error(
     py: Python<'_>,
     class: &str,
     message: &str,
     metadata: Option<&Metadata>,
     payload: Option<&[u8]>,
+    code: Option<&str>,
 ) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let cls = py.import("rpcx.errors")?.getattr(class)?;
@@ -22,6 +24,9 @@ fn rpc_error(
         }
         if let Some(p) = payload {
             kwargs.set_item("payload", PyBytes::new(py, p))?;
+        }
+        if let Some(c) = code {
+            kwargs.set_item("code", c)?;
         }
         let exc = cls.call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(exc))
@@ -48,22 +53,23 @@ pub(crate) fn to_py(py: Python<'_>, err: rpcx::Error) -> PyErr {
             &e.message,
             Some(&e.metadata),
             Some(&e.payload),
+            None,
         ),
-        E::Timeout(_) => rpc_error(py, "RpcTimeoutError", &err.to_string(), None, None),
-        E::Closed => rpc_error(py, "ClosedError", &err.to_string(), None, None),
-        E::ConnectionLost(_) | E::Connect { .. } | E::Io(_) => {
-            rpc_error(py, "RpcConnectionError", &err.to_string(), None, None)
+        E::Timeout(_) => rpc_error(py, "RpcTimeoutError", &err.to_string(), None, None, None),
+        E::Closed => rpc_error(py, "ClosedError", &err.to_string(), None, None, None),
+        E::ConnectionLost(_) | E::Connect { .. } | E::Io(_) | E::NoServer | E::BreakerOpen(_) => {
+            rpc_error(py, "RpcConnectionError", &err.to_string(), None, None, None)
         }
-        E::Codec(_) => rpc_error(py, "SerializationError", &err.to_string(), None, None),
+        E::Codec(_) => rpc_error(py, "SerializationError", &err.to_string(), None, None, None),
         E::Address(_) | E::Config(_) => PyValueError::new_err(err.to_string()),
         E::BlockingInRuntime => PyRuntimeError::new_err(err.to_string()),
-        other => rpc_error(py, "RpcError", &other.to_string(), None, None),
+        other => rpc_error(py, "RpcError", &other.to_string(), None, None, None),
     }
 }
 
 /// `ClosedError(message)`.
 pub(crate) fn closed(py: Python<'_>, message: &str) -> PyErr {
-    rpc_error(py, "ClosedError", message, None, None)
+    rpc_error(py, "ClosedError", message, None, None, None)
 }
 
 /// The error raised when an object made before `fork()` is used in the child.

@@ -11,6 +11,7 @@ mod completion;
 mod errors;
 mod runtime;
 mod server;
+mod xclient;
 
 use pyo3::prelude::*;
 
@@ -30,6 +31,12 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Context>()?;
     m.add_class::<completion::CompletionQueue>()?;
     m.add_class::<completion::CallHandle>()?;
+    m.add_class::<xclient::RawXClient>()?;
+    m.add_class::<xclient::Peer>()?;
+    m.add_class::<xclient::MultipleServers>()?;
+    m.add_class::<xclient::Etcd>()?;
+    m.add_class::<xclient::Consul>()?;
+    m.add_class::<xclient::SelectRequest>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

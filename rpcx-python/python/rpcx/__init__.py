@@ -14,8 +14,14 @@ wire-compatible with Go's github.com/smallnest/rpcx.
         assert client.call("Arith", "Mul", {"A": 7, "B": 8}) == {"C": 56}
     server.stop()
 
-The discovery-aware client (``XClient`` with ``Peer``/``MultipleServers``, select and fail
-modes) will join this package when the Rust XClient lands.
+``XClient`` and ``AsyncXClient`` call one service over the servers of a discovery
+(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``) with a ``SelectMode`` or a custom
+selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and ``fork``:
+
+    servers = rpcx.MultipleServers(["tcp@127.0.0.1:8972", "tcp@127.0.0.1:8973"])
+    with rpcx.XClient("Arith", servers, fail_mode=rpcx.FailMode.FAILOVER) as xc:
+        assert xc.call("Mul", {"A": 7, "B": 8}) == {"C": 56}
+        servers.update(["tcp@127.0.0.1:8973"])   # takes effect at once
 """
 
 from __future__ import annotations
@@ -33,6 +39,18 @@ from .errors import (
 )
 from .limits import Limits
 from .server import Server
+from .xclient import (
+    AsyncXClient,
+    Consul,
+    Etcd,
+    FailMode,
+    MultipleServers,
+    Peer,
+    SelectMode,
+    SelectRequest,
+    Selector,
+    XClient,
+)
 
 #: Raw bytes in, raw bytes out (serialize type 0).
 RAW = Serializer.RAW
@@ -45,22 +63,32 @@ MSGPACK = Serializer.MSGPACK
 
 __all__ = [
     "AsyncClient",
+    "AsyncXClient",
     "Client",
     "ClosedError",
+    "Consul",
     "Context",
+    "Etcd",
+    "FailMode",
     "JSON",
     "Limits",
     "MSGPACK",
+    "MultipleServers",
     "PROTOBUF",
+    "Peer",
     "Push",
     "RAW",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeoutError",
+    "SelectMode",
+    "SelectRequest",
+    "Selector",
     "SerializationError",
     "Serializer",
     "Server",
     "ServiceError",
+    "XClient",
     "__version__",
     "set_worker_threads",
 ]

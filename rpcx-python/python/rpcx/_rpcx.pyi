@@ -1,6 +1,6 @@
 """The Rust extension: it moves bytes; the Python package encodes and decodes."""
 
-from typing import Optional, final
+from typing import Callable, Iterable, Optional, Union, final
 
 __all__ = [
     "RawClient",
@@ -9,6 +9,12 @@ __all__ = [
     "Context",
     "CompletionQueue",
     "CallHandle",
+    "RawXClient",
+    "Peer",
+    "MultipleServers",
+    "Etcd",
+    "Consul",
+    "SelectRequest",
     "set_worker_threads",
     "__version__",
 ]
@@ -175,3 +181,111 @@ class Context:
         payload: bytes,
         metadata: Optional[dict[str, str]] = None,
     ) -> None: ...
+
+_Servers = list[tuple[str, str]]
+
+@final
+class Peer:
+    """One fixed server (Go's ``Peer2PeerDiscovery``)."""
+
+    def __new__(cls, address: str, metadata: str = "") -> Peer: ...
+    @property
+    def servers(self) -> _Servers: ...
+
+@final
+class MultipleServers:
+    """A server list kept by the program; ``update()`` replaces it at run time."""
+
+    def __new__(cls, servers: Iterable[Union[str, tuple[str, str]]]) -> MultipleServers: ...
+    def update(self, servers: Iterable[Union[str, tuple[str, str]]]) -> None: ...
+    @property
+    def servers(self) -> _Servers: ...
+
+@final
+class Etcd:
+    """Servers of one service registered in etcd v3 under ``base_path``."""
+
+    def __new__(cls, endpoints: Union[str, list[str]], base_path: str, service: str) -> Etcd: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def prefix(self) -> str: ...
+    def close(self) -> None: ...
+
+@final
+class Consul:
+    """Servers of one service registered in Consul's KV store under ``base_path``."""
+
+    def __new__(cls, address: str, base_path: str, service: str) -> Consul: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def prefix(self) -> str: ...
+    def close(self) -> None: ...
+
+@final
+class SelectRequest:
+    """What a custom selector is told about the call being placed."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+@final
+class RawXClient:
+    def __new__(
+        cls,
+        service: str,
+        discovery: Union[Peer, MultipleServers, Etcd, Consul],
+        *,
+        fail_mode: int = 0,
+        select_mode: int = 1,
+        selector: Optional[Callable[[list[str], SelectRequest], Optional[str]]] = None,
+        location: Optional[tuple[float, float]] = None,
+        retries: int = 3,
+        retry_interval: float = 0.0,
+        group: Optional[str] = None,
+        backup_latency: float = 0.01,
+        breaker: Optional[tuple[int, float]] = None,
+        broadcast_timeout: float = 60.0,
+        serialize_type: int = 3,
+        timeout: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        heartbeat_timeout: float = 30.0,
+        limits: Optional[_Limits] = None,
+    ) -> RawXClient: ...
+    def call(
+        self,
+        kind: str,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> tuple[bytes, dict[str, str]]: ...
+    def start_call(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        kind: str,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> CallHandle: ...
+    def send(self, method: str, payload: bytes) -> None: ...
+    def start_send(self, cq: CompletionQueue, token: int, method: str, payload: bytes) -> CallHandle: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def service(self) -> str: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...

@@ -1,0 +1,530 @@
+"""Discovery-aware clients: :class:`XClient` (blocking) and :class:`AsyncXClient` (asyncio),
+bound to one service path like Go's ``client.NewXClient``, over the servers of a discovery
+(:class:`Peer`, :class:`MultipleServers`, :class:`Etcd`, :class:`Consul`) with a select mode
+(or a custom selector) and a fail mode."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
+
+from . import _aio, _codec, _rpcx
+from ._codec import Serializer
+from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
+from .client import _metadata, _serializer, _timeout
+from .limits import Limits
+
+__all__ = [
+    "AsyncXClient",
+    "Consul",
+    "Etcd",
+    "FailMode",
+    "MultipleServers",
+    "Peer",
+    "SelectMode",
+    "SelectRequest",
+    "Selector",
+    "XClient",
+]
+
+#: A custom selector: called as ``selector(servers, request)`` with the sorted server
+#: addresses and a :class:`SelectRequest`; returns one of the addresses (or ``None``: no
+#: server).
+Selector = Callable[[list[str], SelectRequest], Optional[str]]
+
+Discovery = Union[Peer, MultipleServers, Etcd, Consul]
+
+
+class SelectMode(enum.IntEnum):
+    """How an XClient picks the server of each call (Go's numbers)."""
+
+    #: Uniformly random.
+    RANDOM = 0
+    #: In turn, over the servers sorted by address (the default).
+    ROUND_ROBIN = 1
+    #: Smooth weighted round robin on the ``weight`` metadata.
+    WEIGHTED_ROUND_ROBIN = 2
+    #: Weighted by measured round-trip time.
+    WEIGHTED_ICMP = 3
+    #: Hash of service, method and arguments over the sorted servers.
+    CONSISTENT_HASH = 4
+    #: Nearest by ``latitude``/``longitude`` metadata to ``location=(lat, lon)``.
+    CLOSEST = 5
+
+
+class FailMode(enum.IntEnum):
+    """What an XClient does when a call fails with a transport error (Go's numbers). Errors
+    answered by the server and timeouts are never retried."""
+
+    #: Retry on another server (the default).
+    FAILOVER = 0
+    #: Return the first error.
+    FAILFAST = 1
+    #: Retry the same server.
+    FAILTRY = 2
+    #: Without a reply after ``backup_latency``, send the call to a second server too and
+    #: take the first answer.
+    FAILBACKUP = 3
+
+
+def _enum(cls: Any, value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an rpcx.{cls.__name__}, got {type(value).__name__}")
+    try:
+        return int(cls(value))
+    except ValueError:
+        names = ", ".join(f"rpcx.{cls.__name__}.{m.name}" for m in cls)
+        raise ValueError(f"unknown {what} {value!r}; use {names}") from None
+
+
+def _seconds(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, got {type(value).__name__}")
+    return float(value)
+
+
+def _method(method: Any) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be str, got {type(method).__name__}")
+    if not method:
+        raise ValueError("method must not be empty")
+    return method
+
+
+class _XOptions:
+    """Construction shared by the twins."""
+
+    def __init__(self, service: Any, discovery: Any, serializer: Any, **kw: Any) -> None:
+        if not isinstance(service, str):
+            raise TypeError(f"service must be str, got {type(service).__name__}")
+        if not isinstance(discovery, (Peer, MultipleServers, Etcd, Consul)):
+            raise TypeError(
+                "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd or rpcx.Consul, "
+                f"got {type(discovery).__name__}"
+            )
+        selector = kw["selector"]
+        if selector is not None and not callable(selector):
+            raise TypeError(
+                "selector must be callable as selector(servers, request), "
+                f"got {type(selector).__name__}"
+            )
+        auth = kw["auth"]
+        if auth is not None and not isinstance(auth, str):
+            raise TypeError(f"auth must be a str token, got {type(auth).__name__}")
+        limits = kw["limits"]
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError("limits must be an rpcx.Limits")
+        group = kw["group"]
+        if group is not None and not isinstance(group, str):
+            raise TypeError(f"group must be str, got {type(group).__name__}")
+        retries = kw["retries"]
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        breaker = kw["breaker"]
+        if breaker is not None:
+            try:
+                failures, open_for = breaker
+            except (TypeError, ValueError):
+                raise TypeError(
+                    "breaker must be a (failures, open_seconds) pair, "
+                    f"got {type(breaker).__name__}"
+                ) from None
+            if isinstance(failures, bool) or not isinstance(failures, int):
+                raise TypeError("breaker failures must be an int")
+            breaker = (failures, _seconds(open_for, "breaker open_seconds"))
+        location = kw["location"]
+        if location is not None:
+            try:
+                lat, lon = location
+                location = (float(lat), float(lon))
+            except (TypeError, ValueError):
+                raise TypeError("location must be a (latitude, longitude) pair of numbers") from None
+        self.service = service
+        self.discovery = discovery
+        self.serializer = _serializer(serializer)
+        self.raw = _rpcx.RawXClient(
+            service,
+            discovery,
+            fail_mode=_enum(FailMode, kw["fail_mode"], "fail_mode"),
+            select_mode=_enum(SelectMode, kw["select_mode"], "select_mode"),
+            selector=selector,
+            location=location,
+            retries=retries,
+            retry_interval=_seconds(kw["retry_interval"], "retry_interval"),
+            group=group,
+            backup_latency=_seconds(kw["backup_latency"], "backup_latency"),
+            breaker=breaker,
+            broadcast_timeout=_seconds(kw["broadcast_timeout"], "broadcast_timeout"),
+            serialize_type=int(self.serializer),
+            timeout=_timeout(kw["timeout"]),
+            connect_timeout=_seconds(kw["connect_timeout"], "connect_timeout"),
+            auth=auth,
+            gzip=bool(kw["gzip"]),
+            heartbeat=None if kw["heartbeat"] is None else _seconds(kw["heartbeat"], "heartbeat"),
+            limits=None if limits is None else limits.as_tuple(),
+        )
+
+    def encode(self, args: Any, serializer: Optional[Union[Serializer, int]]) -> Tuple[int, bytes]:
+        st = self.serializer if serializer is None else _serializer(serializer)
+        return int(st), _codec.encode(st, args)
+
+
+class XClient:
+    """A blocking client of one service over many servers, safe to share between threads.
+
+    ``discovery`` is an :class:`rpcx.Peer`, :class:`rpcx.MultipleServers` (its
+    ``update()`` takes effect at once), :class:`rpcx.Etcd` or :class:`rpcx.Consul`.
+    ``select_mode`` picks the server of each call (:class:`rpcx.SelectMode`; ``CLOSEST``
+    needs ``location=(lat, lon)``); ``selector``, any callable
+    ``selector(servers, request) -> address``, replaces it. ``fail_mode``
+    (:class:`rpcx.FailMode`) with ``retries``, ``retry_interval`` (seconds) and
+    ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
+    reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
+    open_seconds)`` turns on a circuit breaker per server. The connection options
+    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
+    ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
+    first use.
+
+    A custom selector runs with the GIL on whatever thread places the call (briefly, off the
+    runtime's worker set); if it raises, the call fails with an :class:`rpcx.RpcError`
+    (``code == "selector"``) whose ``__cause__`` is the selector's exception.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        discovery: Discovery,
+        *,
+        fail_mode: FailMode = FailMode.FAILOVER,
+        select_mode: SelectMode = SelectMode.ROUND_ROBIN,
+        selector: Optional[Selector] = None,
+        location: Optional[Tuple[float, float]] = None,
+        retries: int = 3,
+        retry_interval: float = 0.0,
+        group: Optional[str] = None,
+        backup_latency: float = 0.01,
+        breaker: Optional[Tuple[int, float]] = None,
+        broadcast_timeout: float = 60.0,
+        serializer: Union[Serializer, int] = Serializer.MSGPACK,
+        timeout: Optional[float] = None,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        limits: Optional[Limits] = None,
+    ) -> None:
+        self._opts = _XOptions(
+            service,
+            discovery,
+            serializer,
+            fail_mode=fail_mode,
+            select_mode=select_mode,
+            selector=selector,
+            location=location,
+            retries=retries,
+            retry_interval=retry_interval,
+            group=group,
+            backup_latency=backup_latency,
+            breaker=breaker,
+            broadcast_timeout=broadcast_timeout,
+            timeout=timeout,
+            auth=auth,
+            gzip=gzip,
+            heartbeat=heartbeat,
+            connect_timeout=connect_timeout,
+            limits=limits,
+        )
+        self._raw = self._opts.raw
+
+    @property
+    def service(self) -> str:
+        return self._opts.service
+
+    @property
+    def discovery(self) -> Discovery:
+        return self._opts.discovery
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._opts.serializer
+
+    @property
+    def servers(self) -> list[tuple[str, str]]:
+        """The servers in use, ``[(address, metadata)]`` (after group filtering)."""
+        return self._raw.servers
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def _invoke(
+        self,
+        kind: str,
+        method: str,
+        args: Any,
+        metadata: Optional[Mapping[str, str]],
+        timeout: Optional[float],
+        reply_type: Any,
+        serializer: Optional[Union[Serializer, int]],
+    ) -> Tuple[Any, dict[str, str]]:
+        _method(method)
+        st, payload = self._opts.encode(args, serializer)
+        data, md = self._raw.call(
+            kind, method, st, payload, _metadata(metadata), _timeout(timeout)
+        )
+        return _codec.decode(st, data, reply_type), md
+
+    def call(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """Calls ``<service>.method`` on a selected server, with the fail mode, and returns
+        the decoded reply (``reply_type`` as in :meth:`rpcx.Client.call`)."""
+        return self._invoke("call", method, args, metadata, timeout, reply_type, serializer)[0]
+
+    def call_with_metadata(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Tuple[Any, dict[str, str]]:
+        """Like :meth:`call`, returning ``(reply, response_metadata)``."""
+        return self._invoke("call", method, args, metadata, timeout, reply_type, serializer)
+
+    def broadcast(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """Calls every server; returns one reply if all succeed, raises the first error
+        otherwise (Go's ``Broadcast``). Bounded by ``broadcast_timeout``."""
+        return self._invoke(
+            "broadcast", method, args, metadata, timeout, reply_type, serializer
+        )[0]
+
+    def fork(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """Calls every server; returns the first successful reply, raises only if all fail
+        (Go's ``Fork``). Bounded by ``broadcast_timeout``."""
+        return self._invoke("fork", method, args, metadata, timeout, reply_type, serializer)[0]
+
+    def call_oneway(self, method: str, args: Any = None) -> None:
+        """Sends a oneway request, encoded with the client's serializer, to one selected
+        server (no fail mode, like Go's ``Oneshot``)."""
+        _method(method)
+        st, payload = self._opts.encode(args, None)
+        self._raw.send(method, payload)
+
+    def close(self) -> None:
+        """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
+        self._raw.close()
+
+    def __enter__(self) -> XClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.servers)} servers"
+        return f"<rpcx.XClient {self.service} {self.serializer.name} {state}>"
+
+
+class AsyncXClient:
+    """The asyncio twin of :class:`XClient`: the same options, the same methods as
+    coroutines. Cancelling an awaiting task abandons the call."""
+
+    def __init__(
+        self,
+        service: str,
+        discovery: Discovery,
+        *,
+        fail_mode: FailMode = FailMode.FAILOVER,
+        select_mode: SelectMode = SelectMode.ROUND_ROBIN,
+        selector: Optional[Selector] = None,
+        location: Optional[Tuple[float, float]] = None,
+        retries: int = 3,
+        retry_interval: float = 0.0,
+        group: Optional[str] = None,
+        backup_latency: float = 0.01,
+        breaker: Optional[Tuple[int, float]] = None,
+        broadcast_timeout: float = 60.0,
+        serializer: Union[Serializer, int] = Serializer.MSGPACK,
+        timeout: Optional[float] = None,
+        auth: Optional[str] = None,
+        gzip: bool = False,
+        heartbeat: Optional[float] = None,
+        connect_timeout: float = 1.0,
+        limits: Optional[Limits] = None,
+    ) -> None:
+        self._opts = _XOptions(
+            service,
+            discovery,
+            serializer,
+            fail_mode=fail_mode,
+            select_mode=select_mode,
+            selector=selector,
+            location=location,
+            retries=retries,
+            retry_interval=retry_interval,
+            group=group,
+            backup_latency=backup_latency,
+            breaker=breaker,
+            broadcast_timeout=broadcast_timeout,
+            timeout=timeout,
+            auth=auth,
+            gzip=gzip,
+            heartbeat=heartbeat,
+            connect_timeout=connect_timeout,
+            limits=limits,
+        )
+        self._raw = self._opts.raw
+
+    @property
+    def service(self) -> str:
+        return self._opts.service
+
+    @property
+    def discovery(self) -> Discovery:
+        return self._opts.discovery
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._opts.serializer
+
+    @property
+    def servers(self) -> list[tuple[str, str]]:
+        """The servers in use, ``[(address, metadata)]`` (after group filtering)."""
+        return self._raw.servers
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    async def _invoke(
+        self,
+        kind: str,
+        method: str,
+        args: Any,
+        metadata: Optional[Mapping[str, str]],
+        timeout: Optional[float],
+        reply_type: Any,
+        serializer: Optional[Union[Serializer, int]],
+    ) -> Tuple[Any, dict[str, str]]:
+        _method(method)
+        st, payload = self._opts.encode(args, serializer)
+        md = _metadata(metadata)
+        t = _timeout(timeout)
+        raw = self._raw
+        data, reply_md = await _aio.bridge().run(
+            lambda q, tok: raw.start_call(q, tok, kind, method, st, payload, md, t)
+        )
+        return _codec.decode(st, data, reply_type), reply_md
+
+    async def call(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """See :meth:`XClient.call`."""
+        reply, _ = await self._invoke(
+            "call", method, args, metadata, timeout, reply_type, serializer
+        )
+        return reply
+
+    async def call_with_metadata(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Tuple[Any, dict[str, str]]:
+        """See :meth:`XClient.call_with_metadata`."""
+        return await self._invoke(
+            "call", method, args, metadata, timeout, reply_type, serializer
+        )
+
+    async def broadcast(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """See :meth:`XClient.broadcast`."""
+        reply, _ = await self._invoke(
+            "broadcast", method, args, metadata, timeout, reply_type, serializer
+        )
+        return reply
+
+    async def fork(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> Any:
+        """See :meth:`XClient.fork`."""
+        reply, _ = await self._invoke(
+            "fork", method, args, metadata, timeout, reply_type, serializer
+        )
+        return reply
+
+    async def call_oneway(self, method: str, args: Any = None) -> None:
+        """See :meth:`XClient.call_oneway`."""
+        _method(method)
+        _, payload = self._opts.encode(args, None)
+        raw = self._raw
+        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, method, payload))
+
+    async def close(self) -> None:
+        """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
+        self._raw.close()
+
+    async def __aenter__(self) -> AsyncXClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.servers)} servers"
+        return f"<rpcx.AsyncXClient {self.service} {self.serializer.name} {state}>"
+

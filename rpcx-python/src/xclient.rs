@@ -1,0 +1,896 @@
+//! The XClient: calls to one service over the servers of a discovery (`Peer`,
+//! `MultipleServers`, `Etcd`, `Consul`), with the select and fail modes of
+//! `rpcx::xclient`, broadcast and fork.
+//!
+//! A custom selector is a Python callable. The core calls selectors synchronously from inside
+//! a call, which may run on a runtime worker thread; [`PySelector`] therefore leaves the
+//! worker set first (`block_in_place`, so the runtime keeps serving other tasks on a fresh
+//! worker), then attaches to the interpreter for the duration of the Python call only. An
+//! exception (or a bad return value) fails that call: the error is parked in a task-local
+//! slot set around the call and raised instead of the core's "no server" error.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+
+use rpcx::client::{CallOptions, RawResponse};
+use rpcx::codec::{Codable, CodecError};
+use rpcx::protocol::SerializeType;
+use rpcx::xclient::{
+    BreakerConfig, Discovery, FailMode, SelectMode, SelectRequest as CoreSelectRequest, Selector,
+    ServerEntry, XClient, XClientOptions,
+};
+
+use crate::client::{options, seconds, serialize_type, spawn_into, LimitsTuple};
+use crate::completion::{reply_tuple, CallHandle, CompletionQueue, Outcome};
+use crate::errors::{closed, forked, rpc_error, to_py};
+use crate::runtime::{handle, pid, wait};
+
+// -- discovery ------------------------------------------------------------------------------
+
+/// `(address, metadata)` pairs of a server list.
+fn entries_list(servers: Vec<ServerEntry>) -> Vec<(String, String)> {
+    servers.into_iter().map(|s| (s.key, s.metadata)).collect()
+}
+
+/// Parses `["tcp@host:port", ("tcp@host:port", "weight=2"), ...]`.
+fn parse_servers(servers: &Bound<'_, PyAny>) -> PyResult<Vec<ServerEntry>> {
+    if servers.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "servers must be a list of addresses or (address, metadata) pairs, not a str",
+        ));
+    }
+    let mut out = Vec::new();
+    for item in servers.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "servers must be a list of addresses or (address, metadata) pairs, got {}",
+            type_name(servers)
+        ))
+    })? {
+        let item = item?;
+        if let Ok(address) = item.extract::<String>() {
+            out.push(ServerEntry::new(check_address(address)?, ""));
+        } else if let Ok((address, metadata)) = item.extract::<(String, String)>() {
+            out.push(ServerEntry::new(check_address(address)?, metadata));
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "each server must be an address str or an (address, metadata) pair of str, got {}",
+                type_name(&item)
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn check_address(address: String) -> PyResult<String> {
+    if address.trim().is_empty() {
+        return Err(PyValueError::new_err("a server address must not be empty"));
+    }
+    Ok(address)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A discovery as the core sees it, with the process that made it.
+struct Source {
+    discovery: Arc<dyn Discovery>,
+    pid: u32,
+    /// False for discoveries that run a watch task on the runtime (etcd, consul): that task
+    /// does not exist in a forked child.
+    fork_safe: bool,
+}
+
+impl Source {
+    fn servers(&self) -> Vec<(String, String)> {
+        entries_list(self.discovery.servers())
+    }
+
+    fn live(&self, py: Python<'_>, what: &str) -> PyResult<Arc<dyn Discovery>> {
+        if !self.fork_safe && self.pid != pid() {
+            return Err(forked(py, what));
+        }
+        Ok(Arc::clone(&self.discovery))
+    }
+}
+
+/// One fixed server (Go's `Peer2PeerDiscovery`).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Peer {
+    src: Source,
+}
+
+#[pymethods]
+impl Peer {
+    #[new]
+    #[pyo3(signature = (address, metadata=""))]
+    fn new(address: String, metadata: &str) -> PyResult<Peer> {
+        let d = rpcx::xclient::Peer::new(check_address(address)?, metadata);
+        Ok(Peer {
+            src: Source {
+                discovery: Arc::new(d),
+                pid: pid(),
+                fork_safe: true,
+            },
+        })
+    }
+
+    /// `[(address, metadata)]`.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.src.servers();
+        format!(
+            "<rpcx.Peer {}>",
+            s.first().map(|s| s.0.as_str()).unwrap_or("")
+        )
+    }
+}
+
+/// A server list kept by the program; `update()` replaces it at run time and every XClient
+/// using it follows (Go's `MultipleServersDiscovery`).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct MultipleServers {
+    core: rpcx::xclient::MultipleServers,
+    src: Source,
+}
+
+#[pymethods]
+impl MultipleServers {
+    #[new]
+    fn new(servers: &Bound<'_, PyAny>) -> PyResult<MultipleServers> {
+        let core = rpcx::xclient::MultipleServers::new(parse_servers(servers)?);
+        Ok(MultipleServers {
+            src: Source {
+                discovery: Arc::new(core.clone()),
+                pid: pid(),
+                fork_safe: true,
+            },
+            core,
+        })
+    }
+
+    /// Replaces the server list (addresses or `(address, metadata)` pairs).
+    fn update(&self, servers: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.core.update(parse_servers(servers)?);
+        Ok(())
+    }
+
+    /// `[(address, metadata)]`.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.MultipleServers {} servers>",
+            self.src.servers().len()
+        )
+    }
+}
+
+/// Servers of one service registered in etcd v3 under `base_path` (Go's rpcx-etcd layout).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Etcd {
+    src: Source,
+    prefix: String,
+}
+
+#[pymethods]
+impl Etcd {
+    /// Connects (blocking, interruptible), lists the servers and starts watching them.
+    #[new]
+    #[pyo3(signature = (endpoints, base_path, service))]
+    fn new(
+        py: Python<'_>,
+        endpoints: &Bound<'_, PyAny>,
+        base_path: String,
+        service: String,
+    ) -> PyResult<Etcd> {
+        let endpoints: Vec<String> = if let Ok(one) = endpoints.extract::<String>() {
+            one.split(',').map(|s| s.trim().to_owned()).collect()
+        } else {
+            endpoints.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "endpoints must be a str or a list of str, got {}",
+                    type_name(endpoints)
+                ))
+            })?
+        };
+        if endpoints.iter().all(|e| e.is_empty()) {
+            return Err(PyValueError::new_err("etcd needs at least one endpoint"));
+        }
+        let d = wait(py, async move {
+            rpcx::xclient::EtcdDiscovery::connect(&endpoints, &base_path, &service).await
+        })?
+        .map_err(|e| to_py(py, e))?;
+        let prefix = d.prefix().to_owned();
+        Ok(Etcd {
+            src: Source {
+                discovery: Arc::new(d),
+                pid: pid(),
+                fork_safe: false,
+            },
+            prefix,
+        })
+    }
+
+    /// `[(address, metadata)]`, as last read from etcd.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
+    }
+
+    /// The watched key prefix (`<base_path>/<service>`).
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Stops watching (XClients keep the last list).
+    fn close(&self) {
+        if self.src.pid == pid() {
+            self.src.discovery.close();
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.Etcd {} {} servers>",
+            self.prefix,
+            self.src.servers().len()
+        )
+    }
+}
+
+/// Servers of one service registered in Consul's KV store under `base_path` (Go's
+/// rpcx-consul layout).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Consul {
+    src: Source,
+    prefix: String,
+}
+
+#[pymethods]
+impl Consul {
+    /// Connects to the Consul agent at `address` (`127.0.0.1:8500`; blocking,
+    /// interruptible), lists the servers and starts watching them.
+    #[new]
+    #[pyo3(signature = (address, base_path, service))]
+    fn new(
+        py: Python<'_>,
+        address: String,
+        base_path: String,
+        service: String,
+    ) -> PyResult<Consul> {
+        let d = wait(py, async move {
+            rpcx::xclient::ConsulDiscovery::connect(&address, &base_path, &service).await
+        })?
+        .map_err(|e| to_py(py, e))?;
+        let prefix = d.prefix().to_owned();
+        Ok(Consul {
+            src: Source {
+                discovery: Arc::new(d),
+                pid: pid(),
+                fork_safe: false,
+            },
+            prefix,
+        })
+    }
+
+    /// `[(address, metadata)]`, as last read from Consul.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
+    }
+
+    /// The watched KV prefix (`<base_path>/<service>`, no leading slash).
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Stops watching (XClients keep the last list).
+    fn close(&self) {
+        if self.src.pid == pid() {
+            self.src.discovery.close();
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.Consul {} {} servers>",
+            self.prefix,
+            self.src.servers().len()
+        )
+    }
+}
+
+fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Discovery>> {
+    if let Ok(d) = obj.cast::<Peer>() {
+        return d.get().src.live(py, "Peer");
+    }
+    if let Ok(d) = obj.cast::<MultipleServers>() {
+        return d.get().src.live(py, "MultipleServers");
+    }
+    if let Ok(d) = obj.cast::<Etcd>() {
+        return d.get().src.live(py, "Etcd discovery");
+    }
+    if let Ok(d) = obj.cast::<Consul>() {
+        return d.get().src.live(py, "Consul discovery");
+    }
+    Err(PyTypeError::new_err(format!(
+        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd or rpcx.Consul, got {}",
+        type_name(obj)
+    )))
+}
+
+// -- custom selector ------------------------------------------------------------------------
+
+tokio::task_local! {
+    /// The first selector failure of the call running in this task.
+    static SELECT_FAILURE: Arc<Mutex<Option<PyErr>>>;
+}
+
+/// What a custom selector is told about the call being placed.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct SelectRequest {
+    service: String,
+    method: String,
+    payload: Bytes,
+}
+
+#[pymethods]
+impl SelectRequest {
+    /// The service path.
+    #[getter]
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The method.
+    #[getter]
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The encoded arguments.
+    #[getter]
+    fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.SelectRequest {}.{} {} bytes>",
+            self.service,
+            self.method,
+            self.payload.len()
+        )
+    }
+}
+
+/// A selector calling `func(servers, request)`.
+struct PySelector {
+    func: Py<PyAny>,
+    servers: RwLock<Arc<Vec<String>>>,
+}
+
+impl PySelector {
+    fn pick(&self, py: Python<'_>, req: &CoreSelectRequest<'_>) -> PyResult<Option<String>> {
+        let servers = self
+            .servers
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default();
+        let list = PyList::new(py, servers.iter())?;
+        let request = SelectRequest {
+            service: req.service.to_owned(),
+            method: req.method.to_owned(),
+            payload: Bytes::copy_from_slice(req.args),
+        };
+        let got = self.func.bind(py).call1((list, request)).map_err(|e| {
+            let err = rpc_error(
+                py,
+                "RpcError",
+                &format!("custom selector raised {}", describe(py, &e)),
+                None,
+                None,
+                Some("selector"),
+            );
+            err.set_cause(py, Some(e));
+            err
+        })?;
+        if got.is_none() {
+            return Ok(None);
+        }
+        let Ok(address) = got.extract::<String>() else {
+            return Err(rpc_error(
+                py,
+                "RpcError",
+                &format!(
+                    "custom selector must return a server address (str) or None, got {}",
+                    type_name(&got)
+                ),
+                None,
+                None,
+                Some("selector"),
+            ));
+        };
+        if !servers.contains(&address) {
+            return Err(rpc_error(
+                py,
+                "RpcError",
+                &format!(
+                    "custom selector returned {address:?}, which is not one of the servers {:?}",
+                    servers.as_slice()
+                ),
+                None,
+                None,
+                Some("selector"),
+            ));
+        }
+        Ok(Some(address))
+    }
+}
+
+fn describe(py: Python<'_>, e: &PyErr) -> String {
+    let name = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an exception".into());
+    let text = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    if text.is_empty() {
+        name
+    } else {
+        format!("{name}: {text}")
+    }
+}
+
+fn park(err: PyErr) {
+    let _ = SELECT_FAILURE.try_with(|slot| {
+        if let Ok(mut s) = slot.lock() {
+            s.get_or_insert(err);
+        }
+    });
+}
+
+impl Selector for PySelector {
+    fn select(&self, req: &CoreSelectRequest<'_>) -> Option<String> {
+        let run = || {
+            Python::try_attach(|py| self.pick(py, req)).unwrap_or_else(|| {
+                Err(PyRuntimeError::new_err(
+                    "the Python interpreter is shutting down; the custom selector cannot run",
+                ))
+            })
+        };
+        // Leave the worker set while waiting for the interpreter (a no-op outside workers).
+        let outcome = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        };
+        match outcome {
+            Ok(pick) => pick,
+            Err(e) => {
+                park(e);
+                None
+            }
+        }
+    }
+
+    fn update(&self, servers: &[ServerEntry]) {
+        let mut keys: Vec<String> = servers.iter().map(|s| s.key.clone()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if let Ok(mut s) = self.servers.write() {
+            *s = Arc::new(keys);
+        }
+    }
+}
+
+// -- the client -----------------------------------------------------------------------------
+
+/// An encoded payload passed through unchanged whatever the serialize type (for `send`).
+struct PreEncoded(Bytes);
+
+impl Codable for PreEncoded {
+    fn encode_as(&self, _st: SerializeType, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.extend_from_slice(&self.0);
+        Ok(())
+    }
+
+    fn decode_as(_st: SerializeType, bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(PreEncoded(Bytes::copy_from_slice(bytes)))
+    }
+}
+
+/// Which fan-out or call a request is.
+#[derive(Clone, Copy)]
+enum Kind {
+    Call,
+    Broadcast,
+    Fork,
+}
+
+impl Kind {
+    fn from_name(name: &str) -> PyResult<Kind> {
+        match name {
+            "call" => Ok(Kind::Call),
+            "broadcast" => Ok(Kind::Broadcast),
+            "fork" => Ok(Kind::Fork),
+            other => Err(PyValueError::new_err(format!(
+                "unknown call kind {other:?} (call, broadcast, fork)"
+            ))),
+        }
+    }
+}
+
+struct Inner {
+    xc: XClient,
+    pid: u32,
+    /// The client's serialize type (calls that set none use it).
+    serialize: SerializeType,
+    custom: bool,
+    closed: AtomicBool,
+}
+
+impl Inner {
+    /// Runs one call; a parked selector failure replaces the core's error.
+    async fn run(
+        self: Arc<Self>,
+        kind: Kind,
+        method: String,
+        st: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<RawResponse, Failure> {
+        let xc = self.xc.clone();
+        let call = async move {
+            match kind {
+                Kind::Call => xc.call_raw(&method, st, payload, options).await,
+                Kind::Broadcast => xc.broadcast_raw(&method, st, payload, options).await,
+                Kind::Fork => xc.fork_raw(&method, st, payload, options).await,
+            }
+        };
+        if !self.custom {
+            return call.await.map_err(Failure::Rpc);
+        }
+        let slot = Arc::new(Mutex::new(None));
+        let result = SELECT_FAILURE.scope(Arc::clone(&slot), call).await;
+        result.map_err(|e| match slot.lock().ok().and_then(|mut s| s.take()) {
+            Some(py_err) => Failure::Py(py_err),
+            None => Failure::Rpc(e),
+        })
+    }
+
+    async fn send(self: Arc<Self>, method: String, payload: Bytes) -> Result<(), Failure> {
+        let xc = self.xc.clone();
+        let call = async move { xc.send(&method, &PreEncoded(payload)).await };
+        if !self.custom {
+            return call.await.map_err(Failure::Rpc);
+        }
+        let slot = Arc::new(Mutex::new(None));
+        let result = SELECT_FAILURE.scope(Arc::clone(&slot), call).await;
+        result.map_err(|e| match slot.lock().ok().and_then(|mut s| s.take()) {
+            Some(py_err) => Failure::Py(py_err),
+            None => Failure::Rpc(e),
+        })
+    }
+}
+
+/// Why an XClient call failed.
+pub(crate) enum Failure {
+    Rpc(rpcx::Error),
+    Py(PyErr),
+}
+
+impl Failure {
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        match self {
+            Failure::Rpc(e) => to_py(py, e),
+            Failure::Py(e) => e,
+        }
+    }
+
+    fn into_outcome(self) -> Outcome {
+        match self {
+            Failure::Rpc(e) => Outcome::Err(e),
+            Failure::Py(e) => Outcome::PyErr(e),
+        }
+    }
+}
+
+fn call_options(
+    serialize: Option<u8>,
+    metadata: Option<BTreeMap<String, String>>,
+    timeout: Option<f64>,
+) -> PyResult<CallOptions> {
+    Ok(CallOptions {
+        metadata: metadata.unwrap_or_default(),
+        timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
+        serialize_type: serialize.map(serialize_type).transpose()?,
+    })
+}
+
+fn select_mode(mode: u16, location: Option<(f64, f64)>) -> PyResult<SelectMode> {
+    Ok(match mode {
+        0 => SelectMode::Random,
+        1 => SelectMode::RoundRobin,
+        2 => SelectMode::WeightedRoundRobin,
+        3 => SelectMode::WeightedIcmp,
+        4 => SelectMode::ConsistentHash,
+        5 => {
+            let (latitude, longitude) = location.ok_or_else(|| {
+                PyValueError::new_err("SelectMode.CLOSEST needs location=(latitude, longitude)")
+            })?;
+            if !latitude.is_finite() || !longitude.is_finite() {
+                return Err(PyValueError::new_err("location must be finite degrees"));
+            }
+            SelectMode::Closest {
+                latitude,
+                longitude,
+            }
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown select mode {other} (0..=5, or a selector callable)"
+            )))
+        }
+    })
+}
+
+fn fail_mode(mode: u8) -> PyResult<FailMode> {
+    Ok(match mode {
+        0 => FailMode::Failover,
+        1 => FailMode::Failfast,
+        2 => FailMode::Failtry,
+        3 => FailMode::Failbackup,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown fail mode {other} (0..=3)"
+            )))
+        }
+    })
+}
+
+/// Calls to one service over the servers of a discovery (the machinery under `rpcx.XClient`
+/// and `rpcx.AsyncXClient`).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct RawXClient {
+    inner: Arc<Inner>,
+}
+
+impl RawXClient {
+    fn live(&self, py: Python<'_>) -> PyResult<Arc<Inner>> {
+        if self.inner.pid != pid() {
+            return Err(forked(py, "XClient"));
+        }
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(closed(py, "XClient is closed"));
+        }
+        Ok(Arc::clone(&self.inner))
+    }
+}
+
+#[pymethods]
+impl RawXClient {
+    /// An XClient of `service`. `select_mode` uses Go's numbers (0 random … 5 closest);
+    /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`.
+    #[new]
+    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        service: String,
+        discovery: &Bound<'_, PyAny>,
+        fail_mode: u8,
+        select_mode: u16,
+        selector: Option<Bound<'_, PyAny>>,
+        location: Option<(f64, f64)>,
+        retries: usize,
+        retry_interval: f64,
+        group: Option<String>,
+        backup_latency: f64,
+        breaker: Option<(u32, f64)>,
+        broadcast_timeout: f64,
+        serialize_type: u8,
+        timeout: Option<f64>,
+        connect_timeout: f64,
+        auth: Option<String>,
+        gzip: bool,
+        heartbeat: Option<f64>,
+        heartbeat_timeout: f64,
+        limits: Option<LimitsTuple>,
+    ) -> PyResult<RawXClient> {
+        if service.is_empty() {
+            return Err(PyValueError::new_err("service must be a non-empty str"));
+        }
+        let discovery = discovery_of(py, discovery)?;
+        let client = options(
+            serialize_type,
+            timeout,
+            connect_timeout,
+            auth,
+            gzip,
+            heartbeat,
+            heartbeat_timeout,
+            limits,
+        )?;
+        let breaker = match breaker {
+            None => None,
+            Some((threshold, open_for)) => {
+                if threshold == 0 {
+                    return Err(PyValueError::new_err("breaker failures must be at least 1"));
+                }
+                Some(BreakerConfig {
+                    threshold,
+                    open_for: seconds("breaker open time", open_for)?,
+                })
+            }
+        };
+        let opts = XClientOptions {
+            fail_mode: self::fail_mode(fail_mode)?,
+            select_mode: if selector.is_some() {
+                SelectMode::RoundRobin
+            } else {
+                self::select_mode(select_mode, location)?
+            },
+            retries,
+            retry_interval: seconds("retry_interval", retry_interval)?,
+            group,
+            backup_latency: seconds("backup_latency", backup_latency)?,
+            breaker,
+            client,
+            broadcast_timeout: seconds("broadcast_timeout", broadcast_timeout)?,
+        };
+        let custom = selector.is_some();
+        let selector: Arc<dyn Selector> = match selector {
+            Some(f) => {
+                if !f.is_callable() {
+                    return Err(PyTypeError::new_err(format!(
+                        "selector must be callable as selector(servers, request), got {}",
+                        type_name(&f)
+                    )));
+                }
+                Arc::new(PySelector {
+                    func: f.unbind(),
+                    servers: RwLock::new(Arc::new(Vec::new())),
+                })
+            }
+            None => opts.select_mode.build(),
+        };
+        let rt = handle()?;
+        let _entered = rt.enter();
+        let xc = XClient::with_selector(&service, discovery, selector, opts)
+            .map_err(|e| to_py(py, e))?;
+        Ok(RawXClient {
+            inner: Arc::new(Inner {
+                xc,
+                pid: pid(),
+                serialize: self::serialize_type(serialize_type)?,
+                custom,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// A call (`kind`: "call", "broadcast" or "fork"); waits with the GIL released,
+    /// interruptible: `(payload, metadata)`.
+    #[pyo3(signature = (kind, method, serialize_type, payload, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        method: String,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let inner = self.live(py)?;
+        let kind = Kind::from_name(kind)?;
+        let opts = call_options(serialize_type, metadata, timeout)?;
+        let st = opts.serialize_type.unwrap_or(inner.serialize);
+        let payload = Bytes::copy_from_slice(payload);
+        match wait(py, inner.run(kind, method, st, payload, opts))? {
+            Ok(r) => reply_tuple(py, &r),
+            Err(f) => Err(f.into_py(py)),
+        }
+    }
+
+    /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.
+    #[pyo3(signature = (cq, token, kind, method, serialize_type, payload, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_call(
+        &self,
+        py: Python<'_>,
+        cq: &CompletionQueue,
+        token: u64,
+        kind: &str,
+        method: String,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<CallHandle> {
+        let inner = self.live(py)?;
+        let kind = Kind::from_name(kind)?;
+        let opts = call_options(serialize_type, metadata, timeout)?;
+        let st = opts.serialize_type.unwrap_or(inner.serialize);
+        let payload = Bytes::copy_from_slice(payload);
+        spawn_into(cq, token, async move {
+            match inner.run(kind, method, st, payload, opts).await {
+                Ok(r) => Outcome::Reply(r),
+                Err(f) => f.into_outcome(),
+            }
+        })
+    }
+
+    /// Sends a oneway request (in the client's serialization) to one selected server.
+    fn send(&self, py: Python<'_>, method: String, payload: &[u8]) -> PyResult<()> {
+        let inner = self.live(py)?;
+        let payload = Bytes::copy_from_slice(payload);
+        wait(py, inner.send(method, payload))?.map_err(|f| f.into_py(py))
+    }
+
+    /// Starts a oneway send; `None` or the exception arrives on `cq` under `token`.
+    fn start_send(
+        &self,
+        py: Python<'_>,
+        cq: &CompletionQueue,
+        token: u64,
+        method: String,
+        payload: &[u8],
+    ) -> PyResult<CallHandle> {
+        let inner = self.live(py)?;
+        let payload = Bytes::copy_from_slice(payload);
+        spawn_into(cq, token, async move {
+            match inner.send(method, payload).await {
+                Ok(()) => Outcome::Unit,
+                Err(f) => f.into_outcome(),
+            }
+        })
+    }
+
+    /// The servers in use: `[(address, metadata)]` after state and group filtering.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        entries_list(self.inner.xc.servers())
+    }
+
+    /// The service path.
+    #[getter]
+    fn service(&self) -> String {
+        self.inner.xc.service().to_owned()
+    }
+
+    /// Closes every connection; later calls raise `ClosedError`. Idempotent.
+    fn close(&self) {
+        if self.inner.pid == pid() && !self.inner.closed.swap(true, Ordering::AcqRel) {
+            self.inner.xc.close();
+        }
+    }
+
+    /// True once closed (always true in a forked child).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.pid != pid() || self.inner.closed.load(Ordering::Acquire)
+    }
+}
