@@ -275,16 +275,8 @@ impl XClient {
     pub async fn send<A: Codable>(&self, method: &str, args: &A) -> Result<(), Error> {
         let st = self.inner.options.client.serialize_type;
         let payload = encode(args, st)?;
-        let call = Call {
-            method,
-            serialize_type: st,
-            payload: &payload,
-            metadata: &Metadata::new(),
-            deadline: None,
-        };
-        let key = self.inner.select(&call, &[]).ok_or(Error::NoServer)?;
-        let client = self.inner.client(&key).await?;
-        client.send_raw(call.request(&self.inner.service)).await
+        self.send_raw(method, st, payload, CallOptions::default())
+            .await
     }
 
     /// Raw [`send`](Self::send): an encoded payload with request metadata
