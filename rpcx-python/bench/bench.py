@@ -68,7 +68,7 @@ def filled(cls: Any) -> Any:
     strings FILL), the repeated field empty — 581 bytes encoded."""
     msg = cls()
     for f in cls.DESCRIPTOR.fields:
-        if f.label == f.LABEL_REPEATED:
+        if getattr(f, "is_repeated", None) or getattr(f, "label", None) == f.LABEL_REPEATED:
             continue
         if f.type == f.TYPE_STRING:
             setattr(msg, f.name, FILL)
