@@ -29,5 +29,6 @@ cc -std=c11 -Wall -Wextra -Werror -pedantic "$root/examples/c/hello.c" $(pkg-con
   -Wl,-rpath,"$prefix/lib" -o "$work/hello_pkgconfig"
 "$work/hello_pkgconfig"
 # The binaries load the installed library, not the build tree's.
-ldd "$work/build/hello" | grep -q "$prefix/lib/librpcx.so"
+# (grep without -q: an early exit would SIGPIPE ldd and fail the pipeline under pipefail)
+ldd "$work/build/hello" | grep "$prefix/lib/librpcx.so" >/dev/null
 echo "install_example: ok"
