@@ -282,6 +282,31 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// The `Codable` impl the three macros below share: encode and decode through the named
+/// functions of [`codec`](crate::codec). Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __codable_impl {
+    ($t:ty, $encode:ident, $decode:ident) => {
+        impl $crate::codec::Codable for $t {
+            fn encode_as(
+                &self,
+                st: $crate::protocol::SerializeType,
+                out: &mut ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<(), $crate::codec::CodecError> {
+                $crate::codec::$encode(self, st, out)
+            }
+
+            fn decode_as(
+                st: $crate::protocol::SerializeType,
+                bytes: &[u8],
+            ) -> ::core::result::Result<Self, $crate::codec::CodecError> {
+                $crate::codec::$decode(st, bytes)
+            }
+        }
+    };
+}
+
 /// Implements [`Codable`](crate::codec::Codable) for serde types (`Serialize +
 /// DeserializeOwned + Send + 'static`): JSON, MsgPack and registered codecs; raw gives
 /// `<T> is not a []byte` and protobuf `<T> is not a proto.Marshaler or pb.Message`.
@@ -301,22 +326,7 @@ where
 #[macro_export]
 macro_rules! serde_codable {
     ($($t:ty),+ $(,)?) => {$(
-        impl $crate::codec::Codable for $t {
-            fn encode_as(
-                &self,
-                st: $crate::protocol::SerializeType,
-                out: &mut ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<(), $crate::codec::CodecError> {
-                $crate::codec::serde_encode_as(self, st, out)
-            }
-
-            fn decode_as(
-                st: $crate::protocol::SerializeType,
-                bytes: &[u8],
-            ) -> ::core::result::Result<Self, $crate::codec::CodecError> {
-                $crate::codec::serde_decode_as(st, bytes)
-            }
-        }
+        $crate::__codable_impl!($t, serde_encode_as, serde_decode_as);
     )+};
 }
 
@@ -326,22 +336,7 @@ macro_rules! serde_codable {
 #[macro_export]
 macro_rules! codable {
     ($($t:ty),+ $(,)?) => {$(
-        impl $crate::codec::Codable for $t {
-            fn encode_as(
-                &self,
-                st: $crate::protocol::SerializeType,
-                out: &mut ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<(), $crate::codec::CodecError> {
-                $crate::codec::serde_proto_encode_as(self, st, out)
-            }
-
-            fn decode_as(
-                st: $crate::protocol::SerializeType,
-                bytes: &[u8],
-            ) -> ::core::result::Result<Self, $crate::codec::CodecError> {
-                $crate::codec::serde_proto_decode_as(st, bytes)
-            }
-        }
+        $crate::__codable_impl!($t, serde_proto_encode_as, serde_proto_decode_as);
     )+};
 }
 
@@ -351,21 +346,6 @@ macro_rules! codable {
 #[macro_export]
 macro_rules! proto_codable {
     ($($t:ty),+ $(,)?) => {$(
-        impl $crate::codec::Codable for $t {
-            fn encode_as(
-                &self,
-                st: $crate::protocol::SerializeType,
-                out: &mut ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<(), $crate::codec::CodecError> {
-                $crate::codec::proto_encode_as(self, st, out)
-            }
-
-            fn decode_as(
-                st: $crate::protocol::SerializeType,
-                bytes: &[u8],
-            ) -> ::core::result::Result<Self, $crate::codec::CodecError> {
-                $crate::codec::proto_decode_as(st, bytes)
-            }
-        }
+        $crate::__codable_impl!($t, proto_encode_as, proto_decode_as);
     )+};
 }

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{node_key, Command, Published};
-use crate::server::Plugin;
+use super::{node_key, registry_plugin, Command, Published, Queue};
 use crate::xclient::consul::{consul_error, escape_key, service_prefix, ConsulHttp, OP_TIMEOUT};
 use crate::Error;
 
@@ -24,8 +23,7 @@ use crate::Error;
 /// written without a session. Cheap to clone.
 #[derive(Clone)]
 pub struct ConsulRegistry {
-    tx: mpsc::UnboundedSender<Command>,
-    stop: CancellationToken,
+    queue: Queue,
     session: Arc<Mutex<String>>,
 }
 
@@ -64,8 +62,7 @@ impl ConsulRegistry {
         let session_ttl = (ttl.as_secs() / 2).clamp(10, 86_400);
         let id = create_session(&http, session_ttl).await?;
         let session = Arc::new(Mutex::new(id));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
+        let (queue, rx) = Queue::new("consul registry");
         let worker = Worker {
             http,
             base: service_prefix(base_path, ""),
@@ -74,35 +71,24 @@ impl ConsulRegistry {
             session: Arc::clone(&session),
             state: Published::default(),
         };
-        tokio::spawn(worker.run(rx, stop.clone()));
-        Ok(ConsulRegistry { tx, stop, session })
+        tokio::spawn(worker.run(rx, queue.stop.clone()));
+        Ok(ConsulRegistry { queue, session })
     }
 
     /// Publishes `service` with `metadata`.
     pub fn register(&self, service: &str, metadata: &str) {
-        let _ = self.tx.send(Command::Register {
-            service: service.to_owned(),
-            metadata: metadata.to_owned(),
-        });
+        self.queue.register(service, metadata);
     }
 
     /// Deletes `service`'s node key.
     pub fn unregister(&self, service: &str) {
-        let _ = self.tx.send(Command::Unregister {
-            service: service.to_owned(),
-        });
+        self.queue.unregister(service);
     }
 
     /// Waits until every write queued so far has been tried; returns the last error if a
     /// write is still pending.
     pub async fn flush(&self) -> Result<(), Error> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Flush(reply))
-            .map_err(|_| Error::Registration("consul registry is closed".into()))?;
-        rx.await
-            .map_err(|_| Error::Registration("consul registry is closed".into()))?
-            .map_err(Error::Registration)
+        self.queue.flush().await
     }
 
     /// The current session id.
@@ -113,33 +99,11 @@ impl ConsulRegistry {
     /// Stops renewing and writing without deleting: the node keys vanish when the session
     /// expires, as if the process had been killed.
     pub fn close(&self) {
-        self.stop.cancel();
+        self.queue.stop.cancel();
     }
 }
 
-impl Plugin for ConsulRegistry {
-    fn name(&self) -> &str {
-        "consul registry"
-    }
-
-    fn on_register(&self, service: &str, _method: &str, metadata: &str) -> Result<(), String> {
-        if service.trim().is_empty() {
-            return Err("Register service `name` can't be empty".into());
-        }
-        self.register(service, metadata);
-        Ok(())
-    }
-
-    fn on_unregister(&self, service: &str) {
-        self.unregister(service);
-    }
-
-    fn on_start(&self, address: &str) {
-        let _ = self.tx.send(Command::Started {
-            address: address.to_owned(),
-        });
-    }
-}
+registry_plugin!(ConsulRegistry);
 
 async fn create_session(http: &ConsulHttp, ttl_secs: u64) -> Result<String, Error> {
     let body = serde_json::json!({

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{node_key, Command, Published};
-use crate::server::Plugin;
+use super::{node_key, registry_plugin, Command, Published, Queue};
 use crate::xclient::etcd::{bounded, etcd_connect};
 use crate::Error;
 
@@ -18,8 +17,7 @@ use crate::Error;
 /// another to [`flush`](Self::flush) or [`close`](Self::close).
 #[derive(Clone)]
 pub struct EtcdRegistry {
-    tx: mpsc::UnboundedSender<Command>,
-    stop: CancellationToken,
+    queue: Queue,
     lease: Arc<AtomicI64>,
 }
 
@@ -56,8 +54,7 @@ impl EtcdRegistry {
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX).max(1);
         let granted = bounded(client.lease_grant(ttl, None)).await?;
         let lease = Arc::new(AtomicI64::new(granted.id()));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
+        let (queue, rx) = Queue::new("etcd registry");
         let worker = Worker {
             client,
             base: base_path.trim_end_matches('/').to_owned(),
@@ -67,36 +64,25 @@ impl EtcdRegistry {
             keeper: None,
             state: Published::default(),
         };
-        tokio::spawn(worker.run(rx, stop.clone()));
-        Ok(EtcdRegistry { tx, stop, lease })
+        tokio::spawn(worker.run(rx, queue.stop.clone()));
+        Ok(EtcdRegistry { queue, lease })
     }
 
     /// Publishes `service` with `metadata` (what registering it on a server with this plugin
     /// does). Registering again with other metadata updates the node key.
     pub fn register(&self, service: &str, metadata: &str) {
-        let _ = self.tx.send(Command::Register {
-            service: service.to_owned(),
-            metadata: metadata.to_owned(),
-        });
+        self.queue.register(service, metadata);
     }
 
     /// Deletes `service`'s node key (what a graceful shutdown does for every service).
     pub fn unregister(&self, service: &str) {
-        let _ = self.tx.send(Command::Unregister {
-            service: service.to_owned(),
-        });
+        self.queue.unregister(service);
     }
 
     /// Waits until every write queued so far has been tried; returns the last write error if
     /// any is still pending (failed writes are retried about every TTL/3).
     pub async fn flush(&self) -> Result<(), Error> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Flush(reply))
-            .map_err(|_| Error::Registration("etcd registry is closed".into()))?;
-        rx.await
-            .map_err(|_| Error::Registration("etcd registry is closed".into()))?
-            .map_err(Error::Registration)
+        self.queue.flush().await
     }
 
     /// The current lease id (changes if the lease had to be granted again).
@@ -107,33 +93,11 @@ impl EtcdRegistry {
     /// Stops keeping the lease alive and writing, without deleting anything: the keys vanish
     /// when the lease expires, exactly as if the process had been killed.
     pub fn close(&self) {
-        self.stop.cancel();
+        self.queue.stop.cancel();
     }
 }
 
-impl Plugin for EtcdRegistry {
-    fn name(&self) -> &str {
-        "etcd registry"
-    }
-
-    fn on_register(&self, service: &str, _method: &str, metadata: &str) -> Result<(), String> {
-        if service.trim().is_empty() {
-            return Err("Register service `name` can't be empty".into());
-        }
-        self.register(service, metadata);
-        Ok(())
-    }
-
-    fn on_unregister(&self, service: &str) {
-        self.unregister(service);
-    }
-
-    fn on_start(&self, address: &str) {
-        let _ = self.tx.send(Command::Started {
-            address: address.to_owned(),
-        });
-    }
-}
+registry_plugin!(EtcdRegistry);
 
 struct Worker {
     client: Client,

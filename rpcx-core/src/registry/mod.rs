@@ -41,7 +41,98 @@ pub use consul::ConsulRegistry;
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdRegistry;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+
+/// The handle half of a registry plugin: the synchronous hooks queue [`Command`]s for the
+/// background task, which stops when `stop` is cancelled.
+#[derive(Clone, Debug)]
+pub(crate) struct Queue {
+    tx: mpsc::UnboundedSender<Command>,
+    pub(crate) stop: CancellationToken,
+    /// `"etcd registry"`, `"consul registry"`: the plugin name and the prefix of its errors.
+    name: &'static str,
+}
+
+impl Queue {
+    /// A queue and the receiver its background task reads.
+    pub(crate) fn new(name: &'static str) -> (Queue, mpsc::UnboundedReceiver<Command>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        (Queue { tx, stop, name }, rx)
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(crate) fn register(&self, service: &str, metadata: &str) {
+        let _ = self.tx.send(Command::Register {
+            service: service.to_owned(),
+            metadata: metadata.to_owned(),
+        });
+    }
+
+    pub(crate) fn unregister(&self, service: &str) {
+        let _ = self.tx.send(Command::Unregister {
+            service: service.to_owned(),
+        });
+    }
+
+    pub(crate) fn started(&self, address: &str) {
+        let _ = self.tx.send(Command::Started {
+            address: address.to_owned(),
+        });
+    }
+
+    /// The plugin's registration hook: refuses an empty name (Go's text), else publishes.
+    pub(crate) fn on_register(&self, service: &str, metadata: &str) -> Result<(), String> {
+        if service.trim().is_empty() {
+            return Err("Register service `name` can't be empty".into());
+        }
+        self.register(service, metadata);
+        Ok(())
+    }
+
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        let closed = || Error::Registration(format!("{} is closed", self.name));
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Flush(reply)).map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?.map_err(Error::Registration)
+    }
+}
+
+/// `impl Plugin` for a registry type with a `queue: Queue` field: registration, shutdown and
+/// start hooks go to the queue.
+macro_rules! registry_plugin {
+    ($t:ty) => {
+        impl $crate::server::Plugin for $t {
+            fn name(&self) -> &str {
+                self.queue.name()
+            }
+
+            fn on_register(
+                &self,
+                service: &str,
+                _method: &str,
+                metadata: &str,
+            ) -> Result<(), String> {
+                self.queue.on_register(service, metadata)
+            }
+
+            fn on_unregister(&self, service: &str) {
+                self.queue.unregister(service);
+            }
+
+            fn on_start(&self, address: &str) {
+                self.queue.started(address);
+            }
+        }
+    };
+}
+use registry_plugin;
 
 /// Work queued by the synchronous plugin hooks for a registry's background task.
 #[derive(Debug)]
