@@ -38,28 +38,38 @@ static size_t put_key(uint8_t *p, unsigned tag, unsigned wire) {
     return put_varint(p, ((uint64_t)tag << 3) | wire);
 }
 
-/* Encodes the filled message (as BenchmarkMessage::filled() in rpcx-core) into out. */
+/* The filled message's fields in tag order: kind 's' = the fill string, 'i' = 100000,
+ * 'b' = true (as BenchmarkMessage::filled() in rpcx-core). */
+static const struct field {
+    unsigned tag;
+    char kind;
+} FIELDS[] = {
+    {1, 's'},   {2, 'i'},   {3, 'i'},   {4, 's'},   {6, 'i'},   {7, 's'},   {9, 's'},
+    {12, 'b'},  {13, 'b'},  {14, 'b'},  {16, 'i'},  {17, 'b'},  {18, 's'},  {22, 'i'},
+    {23, 'i'},  {24, 'b'},  {25, 'i'},  {29, 'i'},  {30, 'b'},  {59, 'b'},  {60, 'i'},
+    {67, 'i'},  {68, 'i'},  {78, 'b'},  {80, 'b'},  {81, 'b'},  {100, 'i'}, {101, 'i'},
+    {102, 's'}, {103, 's'}, {104, 'i'}, {128, 'i'}, {129, 's'}, {130, 'i'}, {131, 'i'},
+    {150, 'i'}, {271, 'i'}, {272, 'i'}, {280, 'i'},
+};
+
+/* Encodes the filled message into out (at most 1024 bytes). */
 static size_t encode_message(uint8_t *out) {
-    static const unsigned strings[] = {1, 4, 7, 9, 18, 102, 103, 129};
-    static const unsigned ints[] = {2,  3,  6,   16,  22,  23,  25,  29,  60,  67,  68,
-                                    100, 101, 104, 128, 130, 131, 150, 271, 272, 280};
-    static const unsigned bools[] = {12, 13, 14, 17, 24, 30, 59, 78, 80, 81};
-    size_t n = 0, si = 0, ii = 0, bi = 0, slen = strlen(FILL);
-    for (unsigned tag = 1; tag <= 280; tag++) {
-        if (si < sizeof strings / sizeof *strings && strings[si] == tag) {
-            n += put_key(out + n, tag, 2);
+    size_t n = 0, slen = sizeof FILL - 1;
+    for (size_t f = 0; f < sizeof FIELDS / sizeof *FIELDS; f++) {
+        switch (FIELDS[f].kind) {
+        case 's':
+            n += put_key(out + n, FIELDS[f].tag, 2);
             n += put_varint(out + n, slen);
             memcpy(out + n, FILL, slen);
             n += slen;
-            si++;
-        } else if (ii < sizeof ints / sizeof *ints && ints[ii] == tag) {
-            n += put_key(out + n, tag, 0);
+            break;
+        case 'i':
+            n += put_key(out + n, FIELDS[f].tag, 0);
             n += put_varint(out + n, 100000);
-            ii++;
-        } else if (bi < sizeof bools / sizeof *bools && bools[bi] == tag) {
-            n += put_key(out + n, tag, 0);
+            break;
+        default:
+            n += put_key(out + n, FIELDS[f].tag, 0);
             out[n++] = 1;
-            bi++;
         }
     }
     return n;
