@@ -19,7 +19,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
 use rpcx::client::{CallOptions, RawResponse};
-use rpcx::codec::{Codable, CodecError};
 use rpcx::protocol::SerializeType;
 use rpcx::xclient::{
     BreakerConfig, Discovery, FailMode, SelectMode, SelectRequest as CoreSelectRequest, Selector,
@@ -506,20 +505,6 @@ impl Selector for PySelector {
 
 // -- the client -----------------------------------------------------------------------------
 
-/// An encoded payload passed through unchanged whatever the serialize type (for `send`).
-struct PreEncoded(Bytes);
-
-impl Codable for PreEncoded {
-    fn encode_as(&self, _st: SerializeType, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        out.extend_from_slice(&self.0);
-        Ok(())
-    }
-
-    fn decode_as(_st: SerializeType, bytes: &[u8]) -> Result<Self, CodecError> {
-        Ok(PreEncoded(Bytes::copy_from_slice(bytes)))
-    }
-}
-
 /// Which fan-out or call a request is.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -579,9 +564,15 @@ impl Inner {
         })
     }
 
-    async fn send(self: Arc<Self>, method: String, payload: Bytes) -> Result<(), Failure> {
+    async fn send(
+        self: Arc<Self>,
+        method: String,
+        st: SerializeType,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<(), Failure> {
         let xc = self.xc.clone();
-        let call = async move { xc.send(&method, &PreEncoded(payload)).await };
+        let call = async move { xc.send_raw(&method, st, payload, options).await };
         if !self.custom {
             return call.await.map_err(Failure::Rpc);
         }
@@ -843,26 +834,42 @@ impl RawXClient {
         })
     }
 
-    /// Sends a oneway request (in the client's serialization) to one selected server.
-    fn send(&self, py: Python<'_>, method: String, payload: &[u8]) -> PyResult<()> {
+    /// Sends a oneway request to one selected server (no fail mode).
+    #[pyo3(signature = (method, serialize_type, payload, metadata=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        method: String,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+    ) -> PyResult<()> {
         let inner = self.live(py)?;
+        let opts = call_options(serialize_type, metadata, None)?;
+        let st = opts.serialize_type.unwrap_or(inner.serialize);
         let payload = Bytes::copy_from_slice(payload);
-        wait(py, inner.send(method, payload))?.map_err(|f| f.into_py(py))
+        wait(py, inner.send(method, st, payload, opts))?.map_err(|f| f.into_py(py))
     }
 
     /// Starts a oneway send; `None` or the exception arrives on `cq` under `token`.
+    #[pyo3(signature = (cq, token, method, serialize_type, payload, metadata=None))]
+    #[allow(clippy::too_many_arguments)]
     fn start_send(
         &self,
         py: Python<'_>,
         cq: &CompletionQueue,
         token: u64,
         method: String,
+        serialize_type: Option<u8>,
         payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
     ) -> PyResult<CallHandle> {
         let inner = self.live(py)?;
+        let opts = call_options(serialize_type, metadata, None)?;
+        let st = opts.serialize_type.unwrap_or(inner.serialize);
         let payload = Bytes::copy_from_slice(payload);
         spawn_into(cq, token, async move {
-            match inner.send(method, payload).await {
+            match inner.send(method, st, payload, opts).await {
                 Ok(()) => Outcome::Unit,
                 Err(f) => f.into_outcome(),
             }

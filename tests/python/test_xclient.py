@@ -417,9 +417,18 @@ def test_wrong_types() -> None:
 def test_oneway(py_addr: str, py_server: rpcx.Server) -> None:
     py_server.oneway_event.clear()  # type: ignore[attr-defined]
     with rpcx.XClient("Echo", rpcx.Peer(py_addr)) as xc:
-        xc.call_oneway("Oneway", {"via": "xclient"})
+        xc.call_oneway("Oneway", {"via": "xclient"}, metadata={"k": "v"})
         assert py_server.oneway_event.wait(5)  # type: ignore[attr-defined]
     assert {"via": "xclient"} in py_server.oneway_seen  # type: ignore[attr-defined]
+    py_server.oneway_event.clear()  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        async with rpcx.AsyncXClient("Echo", rpcx.Peer(py_addr)) as xc:
+            await xc.call_oneway("Oneway", "async-json", serializer=rpcx.JSON)
+
+    asyncio.run(main())
+    assert py_server.oneway_event.wait(5)  # type: ignore[attr-defined]
+    assert "async-json" in py_server.oneway_seen  # type: ignore[attr-defined]
 
 
 def test_cancel_awaited_xclient_call(py_addr: str) -> None:

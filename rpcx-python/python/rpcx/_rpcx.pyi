@@ -280,8 +280,22 @@ class RawXClient:
         metadata: Optional[dict[str, str]] = None,
         timeout: Optional[float] = None,
     ) -> CallHandle: ...
-    def send(self, method: str, payload: bytes) -> None: ...
-    def start_send(self, cq: CompletionQueue, token: int, method: str, payload: bytes) -> CallHandle: ...
+    def send(
+        self,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> None: ...
+    def start_send(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> CallHandle: ...
     @property
     def servers(self) -> _Servers: ...
     @property

@@ -331,12 +331,19 @@ class XClient:
         (Go's ``Fork``). Bounded by ``broadcast_timeout``."""
         return self._invoke("fork", method, args, metadata, timeout, reply_type, serializer)[0]
 
-    def call_oneway(self, method: str, args: Any = None) -> None:
-        """Sends a oneway request, encoded with the client's serializer, to one selected
-        server (no fail mode, like Go's ``Oneshot``)."""
+    def call_oneway(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> None:
+        """Sends a oneway request to one selected server (no fail mode, like Go's
+        ``Oneshot``); the server runs it and never answers."""
         _method(method)
-        st, payload = self._opts.encode(args, None)
-        self._raw.send(method, payload)
+        st, payload = self._opts.encode(args, serializer)
+        self._raw.send(method, st, payload, _metadata(metadata))
 
     def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
@@ -507,12 +514,20 @@ class AsyncXClient:
         )
         return reply
 
-    async def call_oneway(self, method: str, args: Any = None) -> None:
+    async def call_oneway(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> None:
         """See :meth:`XClient.call_oneway`."""
         _method(method)
-        _, payload = self._opts.encode(args, None)
+        st, payload = self._opts.encode(args, serializer)
+        md = _metadata(metadata)
         raw = self._raw
-        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, method, payload))
+        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, method, st, payload, md))
 
     async def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
