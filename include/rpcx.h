@@ -408,6 +408,32 @@ typedef struct rpcx_server_entry {
 } rpcx_server_entry;
 
 /**
+ * Told about every call a server completes.
+ *
+ * `service`, `method` and `peer` (`"tcp@127.0.0.1:50123"`) are NUL-terminated and borrowed
+ * for the duration of the callback; `duration_us` is the time from reading the request to
+ * the handler's reply (microseconds); `error` is NULL for a successful call, otherwise the
+ * error text the caller receives (borrowed likewise).
+ *
+ * Runs on an rpcx runtime worker thread, after the handler replied and before the reply is
+ * written, for calls of any connection at once: it must be thread-safe and quick (count,
+ * log to a buffer…). It must not call blocking rpcx functions.
+ */
+typedef void (*rpcx_call_observer)(void *userdata,
+                                   const char *service,
+                                   const char *method,
+                                   const char *peer,
+                                   uint64_t duration_us,
+                                   const char *error);
+
+/**
+ * Releases the `userdata` registered with a callback. Called exactly once, after the last
+ * possible call of that callback, on whichever thread drops the last reference (documented
+ * on each function taking one). May be NULL when there is nothing to release.
+ */
+typedef void (*rpcx_finalizer)(void *userdata);
+
+/**
  * Serves one call. `request` is a read-only view, valid only until the callback returns
  * (copy what you need to keep). `responder` must be completed exactly once — with
  * `rpcx_responder_reply` or `rpcx_responder_error`, or released with `rpcx_responder_free`
@@ -422,13 +448,6 @@ typedef struct rpcx_server_entry {
 typedef void (*rpcx_handler_callback)(void *userdata,
                                       const struct rpcx_request *request,
                                       struct rpcx_responder *responder);
-
-/**
- * Releases the `userdata` registered with a callback. Called exactly once, after the last
- * possible call of that callback, on whichever thread drops the last reference (documented
- * on each function taking one). May be NULL when there is nothing to release.
- */
-typedef void (*rpcx_finalizer)(void *userdata);
 
 /**
  * Decides whether a request may proceed, from the token the client sent as `__AUTH`.
@@ -956,6 +975,22 @@ enum rpcx_status rpcx_responder_reply(struct rpcx_responder *responder,
 enum rpcx_status rpcx_runtime_set_worker_threads(size_t n);
 
 /**
+ * Calls `observer` after every call `server` completes (see `rpcx_call_observer`), e.g. to
+ * feed your own metrics or access log. Several observers may be added; each is called in
+ * the order added. Only before `rpcx_server_start`.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of `observer` — when the server is
+ * freed, or before this function returns if it fails (`RPCX_ERR_NULL_ARG` for a NULL
+ * `server` or `observer`, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on
+ * any thread.
+ */
+enum rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
+                                               rpcx_call_observer observer,
+                                               void *userdata,
+                                               rpcx_finalizer finalizer);
+
+/**
  * Registers every service of `server` in Consul's KV store when it starts (Go's
  * rpcx-consul layout under `base_path`), through the Consul agent at `address`
  * (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
@@ -1015,6 +1050,14 @@ const char *rpcx_server_address(const struct rpcx_server *server);
 enum rpcx_status rpcx_server_close(const struct rpcx_server *server);
 
 /**
+ * Collects call metrics on `server`: calls, errors and a latency histogram per service and
+ * method, read with `rpcx_server_metrics_text`. Only before `rpcx_server_start`
+ * (`RPCX_ERR_INVALID_STATE` after); enabling twice is harmless. `RPCX_ERR_NULL_ARG` when
+ * `server` is NULL. Thread-safe.
+ */
+enum rpcx_status rpcx_server_enable_metrics(const struct rpcx_server *server);
+
+/**
  * Stops the server if it runs (like `rpcx_server_shutdown` with no grace: pending calls
  * fail) and frees it. Outside rpcx runtime threads it returns after the server is down and
  * the finalizers of its handlers and auth callback have run. From a runtime thread it only
@@ -1022,6 +1065,19 @@ enum rpcx_status rpcx_server_close(const struct rpcx_server *server);
  * connection has ended. NULL is accepted and ignored. Must be the last call on `server`.
  */
 void rpcx_server_free(struct rpcx_server *server);
+
+/**
+ * Renders `server`'s metrics in the Prometheus text exposition format
+ * (`rpcx_server_calls_total`, `rpcx_server_errors_total`,
+ * `rpcx_server_call_duration_seconds` histogram, labelled by service and method), for your
+ * HTTP `/metrics` endpoint. On `RPCX_OK` `*text_out` receives the text (not NUL-terminated;
+ * `len` bytes of UTF-8), owned by the caller: free it with `rpcx_buf_free`.
+ * `RPCX_ERR_INVALID_STATE` when `rpcx_server_enable_metrics` was not called,
+ * `RPCX_ERR_NULL_ARG` when an argument is NULL. Callable from any thread, at any time until
+ * the server is freed.
+ */
+enum rpcx_status rpcx_server_metrics_text(const struct rpcx_server *server,
+                                          struct rpcx_buf *text_out);
 
 /**
  * Creates a server with `opts` (copied; NULL for the defaults). On success `*server_out`

@@ -260,6 +260,10 @@ struct AuthRequest {
     std::string_view service, method, token, peer;
 };
 using AuthCheck = std::function<std::optional<std::string>(const AuthRequest&)>;
+/// Told about each completed call: service, method, peer, duration, error text ("" = ok).
+using CallObserver = std::function<void(const std::string&, const std::string&,
+                                        const std::string&, std::chrono::microseconds,
+                                        const std::string&)>;
 
 /// Sets the rpcx runtime's worker threads (before anything starts it).
 inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_worker_threads(n)); }
@@ -356,6 +360,29 @@ public:
         return *this;
     }
 
+    /// Collects calls, errors and latency per service and method (before start()).
+    Server& enable_metrics() {
+        detail::check(rpcx_server_enable_metrics(s_.get()));
+        return *this;
+    }
+    /// The metrics in the Prometheus text format (after enable_metrics()).
+    std::string metrics_text() const {
+        rpcx_buf b{nullptr, 0, nullptr};
+        detail::check(rpcx_server_metrics_text(s_.get(), &b));
+        std::string text(reinterpret_cast<const char*>(b.data), b.len);
+        rpcx_buf_free(&b);
+        return text;
+    }
+    /// Calls `observer(service, method, peer, duration, error)` after every call (before
+    /// start()); `error` is empty for a success. Runs on runtime threads: thread-safe, quick;
+    /// exceptions it throws are swallowed.
+    Server& on_call_done(CallObserver observer) {
+        auto* boxed = new CallObserver(std::move(observer));
+        detail::check(
+            rpcx_server_add_call_observer(s_.get(), &on_observe, boxed, &drop<CallObserver>));
+        return *this;
+    }
+
     /// Binds and serves; returns the TCP port (0 for Unix sockets).
     std::uint16_t start(const std::string& address) {
         std::uint16_t port = 0;
@@ -378,6 +405,15 @@ public:
     rpcx_server* get() const noexcept { return s_.get(); }
 
 private:
+    static void on_observe(void* ud, const char* service, const char* method, const char* peer,
+                           std::uint64_t micros, const char* error) noexcept {
+        try {
+            (*static_cast<CallObserver*>(ud))(service, method, peer,
+                                              std::chrono::microseconds(micros),
+                                              error ? error : "");
+        } catch (...) {
+        }
+    }
     template <class T>
     static void drop(void* p) noexcept {
         delete static_cast<T*>(p);

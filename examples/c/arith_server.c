@@ -2,7 +2,10 @@
  * {"C":int}, callable from Go, Rust, Python or C clients with the JSON serializer.
  *
  *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT", serves until
- *                                       stdin closes or a line is read, then shuts down.
+ *                                       stdin closes or a line is read, then shuts down and
+ *                                       prints its metrics (Prometheus text) on stderr.
+ *
+ * Every call is also logged on stderr by a call observer (a plugin written in C).
  *
  * Build: cc -std=c11 arith_server.c $(pkg-config --cflags --libs rpcx) -o arith_server */
 #include <inttypes.h>
@@ -42,6 +45,14 @@ static void arith(void *userdata, const rpcx_request *req, rpcx_responder *resp)
     rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, NULL);
 }
 
+/* A call observer: one access-log line per completed call (on a runtime thread). */
+static void log_call(void *userdata, const char *service, const char *method, const char *peer,
+                     uint64_t duration_us, const char *error) {
+    (void)userdata;
+    fprintf(stderr, "arith_server: %s.%s from %s in %" PRIu64 " us%s%s\n", service, method, peer,
+            duration_us, error ? ": error: " : "", error ? error : "");
+}
+
 int main(int argc, char **argv) {
     static const enum op mul = OP_MUL, add = OP_ADD;
     const char *listen = argc > 1 ? argv[1] : "tcp@127.0.0.1:0";
@@ -49,7 +60,8 @@ int main(int argc, char **argv) {
     rpcx_error *err = NULL;
     uint16_t port = 0;
 
-    if (rpcx_server_new(NULL, &server) != RPCX_OK ||
+    if (rpcx_server_new(NULL, &server) != RPCX_OK || rpcx_server_enable_metrics(server) != RPCX_OK ||
+        rpcx_server_add_call_observer(server, log_call, NULL, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Mul", arith, (void *)&mul, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Add", arith, (void *)&add, NULL) != RPCX_OK ||
         rpcx_server_start(server, listen, &port, &err) != RPCX_OK) {
@@ -64,6 +76,11 @@ int main(int argc, char **argv) {
     char line[16];
     (void)fgets(line, sizeof line, stdin); /* serve until stdin has a line or closes */
     rpcx_server_shutdown(server, 2000);     /* in-flight calls finish within 2 s */
+    rpcx_buf metrics = {NULL, 0, NULL};
+    if (rpcx_server_metrics_text(server, &metrics) == RPCX_OK) {
+        fprintf(stderr, "%.*s", (int)metrics.len, (const char *)metrics.data);
+        rpcx_buf_free(&metrics);
+    }
     rpcx_server_free(server);
     return 0;
 }

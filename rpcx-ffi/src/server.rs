@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rpcx_core::protocol::Message;
-use rpcx_core::server::{AuthFn, Handler, Server, ServerHandle, ServerOptions};
+use rpcx_core::server::{AuthFn, Handler, Metrics, Plugin, Server, ServerHandle, ServerOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{rpcx_error, Failure};
@@ -60,6 +60,10 @@ pub struct rpcx_server {
     address: OnceLock<CString>,
     /// Registry plugins (etcd, Consul); taken by the shutdown that unregisters.
     registries: Mutex<Vec<Registry>>,
+    /// Other plugins (metrics, call observers), added before start.
+    plugins: Mutex<Vec<Arc<dyn Plugin>>>,
+    /// The metrics plugin, once enabled.
+    pub(crate) metrics: OnceLock<Arc<Metrics>>,
 }
 
 enum State {
@@ -103,6 +107,19 @@ impl rpcx_server {
         Ok(())
     }
 
+    /// Adds a plugin before start; refuses (and drops it) once started.
+    pub(crate) fn add_plugin(&self, p: Arc<dyn Plugin>) -> Result<(), Failure> {
+        let st = self.lock();
+        if !matches!(&*st, State::Building { stopped: false, .. }) {
+            return Err(not_building());
+        }
+        self.plugins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(p);
+        Ok(())
+    }
+
     fn take_registries(&self) -> Vec<Registry> {
         std::mem::take(&mut *self.registries.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -137,6 +154,8 @@ pub extern "C" fn rpcx_server_new(
             stopping: CancellationToken::new(),
             address: OnceLock::new(),
             registries: Mutex::new(Vec::new()),
+            plugins: Mutex::new(Vec::new()),
+            metrics: OnceLock::new(),
         };
         *out = Box::into_raw(Box::new(server));
         Ok(())
@@ -376,6 +395,14 @@ pub extern "C" fn rpcx_server_start(
             .iter()
         {
             builder = builder.plugin_arc(r.plugin());
+        }
+        for p in server
+            .plugins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            builder = builder.plugin_arc(Arc::clone(p));
         }
         let mut core = builder.build();
         for (service, meta) in service_meta {

@@ -72,6 +72,13 @@ int main() {
             if (a.token == "t0k") return std::nullopt;
             return "denied for " + std::string(a.service);
         });
+        std::atomic<int> observed{0}, observed_errors{0};
+        server.enable_metrics().on_call_done(
+            [&](const std::string& service, const std::string&, const std::string& peer,
+                std::chrono::microseconds, const std::string& error) {
+                if (service == "Echo" && peer.rfind("tcp@127.0.0.1:", 0) == 0) observed++;
+                if (!error.empty()) observed_errors++;
+            });
         std::uint16_t port = server.start("tcp@127.0.0.1:0");
         EXPECT(port != 0);
         std::string addr = "tcp@127.0.0.1:" + std::to_string(port);
@@ -122,6 +129,13 @@ int main() {
         }
         for (auto& t : callers) t.join();
         EXPECT(ok == 200);
+
+        // Observer and metrics saw the calls so far: Echo.{Echo, Fail, Throw, Drop, Later} and 200
+        // futures of Echo.Echo (the unknown service never reached a handler).
+        EXPECT(observed == 205 && observed_errors == 3);
+        EXPECT(server.metrics_text().find(
+                   "rpcx_server_calls_total{service=\"Echo\",method=\"Echo\"} 201") !=
+               std::string::npos);
 
         // A future of a failing call rethrows.
         auto ff = client.call_future("Echo", "Fail", "f");
