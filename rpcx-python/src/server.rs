@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use rpcx::protocol::{Message, Metadata};
-use rpcx::server::{BoxFuture, Handler, HandlerResult, Server, ServerHandle, ServiceError};
+use rpcx::server::{
+    BoxFuture, Handler, HandlerResult, Metrics, Server, ServerHandle, ServiceError, LATENCY_BUCKETS,
+};
 
 use crate::client::{limits_from, seconds, LimitsTuple};
 use crate::errors::{forked, metadata_dict, to_py};
@@ -120,6 +122,8 @@ fn authenticate(
 
 struct Inner {
     handle: ServerHandle,
+    /// The metrics plugin, when the server was started with `metrics=True`.
+    metrics: Option<Arc<Metrics>>,
     pid: u32,
     jobs: Receiver<JobMsg>,
     /// Cancelled when the server gives up on calls still waiting for Python.
@@ -151,7 +155,7 @@ impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -162,6 +166,7 @@ impl RawServer {
         max_connections: Option<usize>,
         max_inflight_per_conn: Option<usize>,
         idle_timeout: Option<f64>,
+        metrics: bool,
     ) -> PyResult<RawServer> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let (gave_up_tx, gave_up) = crossbeam_channel::bounded::<()>(0);
@@ -183,6 +188,10 @@ impl RawServer {
             builder = builder
                 .auth(move |msg, token, peer| authenticate(&jobs, &gave_up, msg, token, peer));
         }
+        let metrics = metrics.then(Metrics::new);
+        if let Some(m) = &metrics {
+            builder = builder.plugin_arc(m.clone());
+        }
         let mut server = builder.build();
         for (index, (service, method)) in methods.iter().enumerate() {
             let handler = Arc::new(PyHandler {
@@ -201,6 +210,7 @@ impl RawServer {
         Ok(RawServer {
             inner: Arc::new(Inner {
                 handle,
+                metrics,
                 pid: pid(),
                 jobs: jobs_rx,
                 abandon,
@@ -208,6 +218,36 @@ impl RawServer {
                 gave_up,
             }),
         })
+    }
+
+    /// The call metrics in the Prometheus text format; `None` without `metrics=True`.
+    fn metrics_text(&self) -> Option<String> {
+        self.inner.metrics.as_ref().map(|m| m.prometheus_text())
+    }
+
+    /// The call metrics per method: `(service, method, calls, errors, latency_sum_seconds,
+    /// [(bucket upper bound in seconds, cumulative count)…])`, the last bound being
+    /// infinity; `None` without `metrics=True`.
+    #[allow(clippy::type_complexity)]
+    fn metrics(&self) -> Option<Vec<(String, String, u64, u64, f64, Vec<(f64, u64)>)>> {
+        let m = self.inner.metrics.as_ref()?;
+        Some(
+            m.snapshot()
+                .into_iter()
+                .map(|s| {
+                    let bounds = LATENCY_BUCKETS.iter().copied().chain([f64::INFINITY]);
+                    let buckets = bounds.zip(s.latency_buckets.iter().copied()).collect();
+                    (
+                        s.service,
+                        s.method,
+                        s.calls,
+                        s.errors,
+                        s.latency_sum_seconds,
+                        buckets,
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// Takes the next job, waiting at most `timeout` seconds (forever when `None`) with the

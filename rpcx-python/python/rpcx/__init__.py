@@ -38,7 +38,7 @@ from .errors import (
     ServiceError,
 )
 from .limits import Limits
-from .server import Server
+from .server import MethodStats, Server
 from .xclient import (
     AsyncXClient,
     Consul,
@@ -72,6 +72,7 @@ __all__ = [
     "FailMode",
     "JSON",
     "Limits",
+    "MethodStats",
     "MSGPACK",
     "MultipleServers",
     "PROTOBUF",

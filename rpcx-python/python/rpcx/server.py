@@ -16,7 +16,7 @@ import inspect
 import os
 import threading
 import weakref
-from typing import Any, Callable, Mapping, Optional, TypeVar, overload
+from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, overload
 
 from . import _codec, _rpcx
 from ._rpcx import Context
@@ -99,6 +99,18 @@ class _LoopThread:
                 self.loop.close()
 
 
+class MethodStats(NamedTuple):
+    """Call metrics of one method: ``latency_buckets`` are ``(upper bound in seconds,
+    cumulative count)`` pairs, the last bound ``inf`` (its count equals ``calls``)."""
+
+    service: str
+    method: str
+    calls: int
+    errors: int
+    latency_sum_seconds: float
+    latency_buckets: list[tuple[float, int]]
+
+
 class Server:
     """An rpcx server.
 
@@ -107,7 +119,8 @@ class Server:
     metadata, ``""`` when absent) and refuses it by returning ``False`` or raising (the text
     reaches the caller and the connection is closed, as in Go). ``limits`` bounds what is
     read from clients; ``max_connections``, ``max_inflight_per_conn`` and ``idle_timeout``
-    (seconds) tune the core.
+    (seconds) tune the core. ``metrics=True`` collects calls, errors and a latency
+    histogram per method (:meth:`metrics`, :meth:`metrics_text`).
 
     Register handlers, then :meth:`start`; :meth:`stop` (or leaving a ``with``/``async
     with`` block) shuts down gracefully. Servers still running at interpreter exit are
@@ -123,6 +136,7 @@ class Server:
         max_connections: Optional[int] = None,
         max_inflight_per_conn: Optional[int] = None,
         idle_timeout: Optional[float] = None,
+        metrics: bool = False,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -138,6 +152,7 @@ class Server:
         self._max_connections = max_connections
         self._max_inflight_per_conn = max_inflight_per_conn
         self._idle_timeout = idle_timeout
+        self._metrics = bool(metrics)
         self._methods: dict[tuple[str, str], _Method] = {}
         self._table: list[_Method] = []
         self._raw: Optional[_rpcx.RawServer] = None
@@ -230,6 +245,7 @@ class Server:
                 max_connections=self._max_connections,
                 max_inflight_per_conn=self._max_inflight_per_conn,
                 idle_timeout=self._idle_timeout,
+                metrics=self._metrics,
             )
             self._raw = raw
             self._pid = os.getpid()
@@ -255,6 +271,23 @@ class Server:
     @property
     def running(self) -> bool:
         return self._raw is not None and not self._raw.stopping
+
+    def metrics_text(self) -> str:
+        """The call metrics (calls, errors, latency histogram per service and method) in
+        the Prometheus text exposition format, for a ``/metrics`` endpoint. Needs
+        ``Server(metrics=True)`` and a started server."""
+        text = self._require_started().metrics_text()
+        if text is None:
+            raise RuntimeError("metrics are off: create the server with rpcx.Server(metrics=True)")
+        return text
+
+    def metrics(self) -> list[MethodStats]:
+        """The call metrics per method (see :class:`MethodStats`). Needs
+        ``Server(metrics=True)`` and a started server."""
+        rows = self._require_started().metrics()
+        if rows is None:
+            raise RuntimeError("metrics are off: create the server with rpcx.Server(metrics=True)")
+        return [MethodStats(*row) for row in rows]
 
     def serve_forever(self) -> None:
         """Blocks until the server stops (from another thread, a handler or a signal
