@@ -47,14 +47,15 @@ class Arith:
 
 def main() -> None:
     address = sys.argv[1] if len(sys.argv) > 1 else "tcp@127.0.0.1:8972"
-    with rpcx.Server(workers=4) as server:
+    with rpcx.Server(workers=4, metrics=True) as server:
         server.register_object("Arith", Arith())
         server.start(address)
         print(f"LISTENING {server.address}", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            print("stopping")
+            print("stopping; metrics:")
+            print(server.metrics_text(), end="")
 
 
 if __name__ == "__main__":
