@@ -20,8 +20,12 @@ C_LIB_DIR = $(CURDIR)/target/$(C_PROFILE)
 C_BUILD_DIR = $(CURDIR)/target/c-build/$(C_PROFILE)
 # The Rust Arith server for the interop test (skipped when the example does not exist).
 C_ARITH_SERVER = $(if $(wildcard examples/rust/arith_server.rs),$(C_LIB_DIR)/examples/arith_server,)
+# The Go interop peers for C client -> Go server and Go client -> C server (when Go is here).
+C_GO_BIN = $(CURDIR)/target/go-peers
+C_HAVE_GO := $(shell PATH="$(PATH)" command -v go 2>/dev/null)
+C_GO_FLAGS = $(if $(C_HAVE_GO),-DRPCX_GO_SERVER=$(C_GO_BIN)/goserver -DRPCX_GO_CLIENT=$(C_GO_BIN)/goclient,)
 C_CMAKE_FLAGS = -DRPCX_LIB_DIR=$(C_LIB_DIR) -DRPCX_INCLUDE_DIR=$(CURDIR)/include \
-	-DRPCX_ARITH_SERVER=$(C_ARITH_SERVER) --log-level=WARNING
+	-DRPCX_ARITH_SERVER=$(C_ARITH_SERVER) $(C_GO_FLAGS) --log-level=WARNING
 C_CTEST = ctest --output-on-failure --timeout 300 -j 2
 
 TEST_TARGETS += c-test
@@ -42,6 +46,7 @@ header-check:
 c-lib:
 	$(CARGO) build -p rpcx-ffi $(call c_cargo_flags,$(C_PROFILE))
 	$(if $(C_ARITH_SERVER),$(CARGO) build -p rpcx --example arith_server $(call c_cargo_flags,$(C_PROFILE)))
+	$(if $(C_HAVE_GO),cd tests/interop/go && go build -o $(C_GO_BIN)/ ./cmd/goserver ./cmd/goclient)
 
 c-test: c-bootstrap
 	@$(MAKE) --no-print-directory c-lib

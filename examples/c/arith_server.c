@@ -1,5 +1,8 @@
-/* An Arith service written in C: Mul and Add over JSON arguments {"A":int,"B":int}, replying
- * {"C":int}, callable from Go, Rust, Python or C clients with the JSON serializer.
+/* An Arith service written in C, the Go examples' Arith over JSON arguments {"A":int,"B":int}
+ * replying {"C":int}: Mul, Add, Div (the service error "divide by zero", with the zero reply
+ * as its payload, as Go's Arith sends it) and Meta (echoes each request metadata pair k=v as
+ * echo-k=v and replies C = the number of pairs). Callable from Go, Rust, Python or C clients
+ * with the JSON serializer; the Go interop client's checks run against it in the C tests.
  *
  *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT", serves until
  *                                       stdin closes or a line is read, then shuts down and
@@ -15,7 +18,7 @@
 
 #include <rpcx.h>
 
-enum op { OP_MUL, OP_ADD };
+enum op { OP_MUL, OP_ADD, OP_DIV, OP_META };
 
 /* Parses {"A":a,"B":b} (whitespace allowed, keys in this order). */
 static int parse_args(const uint8_t *data, size_t len, long long *a, long long *b) {
@@ -41,8 +44,40 @@ static void arith(void *userdata, const rpcx_request *req, rpcx_responder *resp)
         return;
     }
     char out[64];
-    int n = snprintf(out, sizeof out, "{\"C\":%lld}", op == OP_MUL ? a * b : a + b);
-    rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, NULL);
+    long long c = 0;
+    rpcx_metadata *reply_meta = NULL;
+    switch (op) {
+    case OP_MUL:
+        c = a * b;
+        break;
+    case OP_ADD:
+        c = a + b;
+        break;
+    case OP_DIV:
+        if (b == 0) {
+            static const char zero[] = "{\"C\":0}";
+            rpcx_responder_error(resp, "divide by zero", (const uint8_t *)zero, sizeof zero - 1);
+            return;
+        }
+        c = a / b;
+        break;
+    case OP_META: {
+        const rpcx_metadata *in = rpcx_request_metadata(req);
+        reply_meta = rpcx_metadata_new();
+        for (size_t i = 0; i < rpcx_metadata_len(in); i++) {
+            const char *k = NULL, *v = NULL;
+            char key[512];
+            if (rpcx_metadata_at(in, i, &k, &v) != RPCX_OK) continue;
+            snprintf(key, sizeof key, "echo-%s", k);
+            rpcx_metadata_set(reply_meta, key, v);
+        }
+        c = (long long)rpcx_metadata_len(in);
+        break;
+    }
+    }
+    int n = snprintf(out, sizeof out, "{\"C\":%lld}", c);
+    rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, reply_meta); /* meta copied */
+    rpcx_metadata_free(reply_meta);
 }
 
 /* A call observer: one access-log line per completed call (on a runtime thread). */
@@ -54,7 +89,7 @@ static void log_call(void *userdata, const char *service, const char *method, co
 }
 
 int main(int argc, char **argv) {
-    static const enum op mul = OP_MUL, add = OP_ADD;
+    static const enum op mul = OP_MUL, add = OP_ADD, div = OP_DIV, meta = OP_META;
     const char *listen = argc > 1 ? argv[1] : "tcp@127.0.0.1:0";
     rpcx_server *server = NULL;
     rpcx_error *err = NULL;
@@ -64,6 +99,8 @@ int main(int argc, char **argv) {
         rpcx_server_add_call_observer(server, log_call, NULL, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Mul", arith, (void *)&mul, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Add", arith, (void *)&add, NULL) != RPCX_OK ||
+        rpcx_server_register(server, "Arith", "Div", arith, (void *)&div, NULL) != RPCX_OK ||
+        rpcx_server_register(server, "Arith", "Meta", arith, (void *)&meta, NULL) != RPCX_OK ||
         rpcx_server_start(server, listen, &port, &err) != RPCX_OK) {
         fprintf(stderr, "arith_server: %s\n", err ? rpcx_error_message(err, NULL) : "setup failed");
         rpcx_error_free(err);
