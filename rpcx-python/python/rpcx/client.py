@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Mapping, NamedTuple, Optional, Tuple, Union
 
-from . import _aio, _codec, _rpcx
+from . import _aio, _rpcx
 from ._codec import Serializer
+from ._request import Request, check_serializer, check_timeout
 from .errors import ClosedError
 from .limits import Limits
 
@@ -23,44 +24,12 @@ class Push(NamedTuple):
     payload: bytes
 
 
-def _serializer(value: Union[Serializer, int]) -> Serializer:
-    try:
-        return Serializer(value)
-    except ValueError:
-        raise ValueError(
-            f"unknown serializer {value!r}; use rpcx.MSGPACK, rpcx.JSON, rpcx.PROTOBUF or rpcx.RAW"
-        ) from None
-
-
 def _names(service: Any, method: Any) -> None:
     if not isinstance(service, str) or not isinstance(method, str):
         raise TypeError(
             "service and method must be str, got "
             f"{type(service).__name__} and {type(method).__name__}"
         )
-
-
-def _metadata(metadata: Optional[Mapping[str, str]]) -> Optional[dict[str, str]]:
-    if metadata is None:
-        return None
-    md = dict(metadata)
-    for k, v in md.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise TypeError(
-                f"metadata keys and values must be str, got {type(k).__name__}: {type(v).__name__}"
-            )
-    return md
-
-
-def _timeout(timeout: Optional[float]) -> Optional[float]:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds, got {type(timeout).__name__}")
-    t = float(timeout)
-    if not t >= 0 or t == float("inf"):
-        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
-    return t
 
 
 class _Options:
@@ -82,10 +51,10 @@ class _Options:
         if auth is not None and not isinstance(auth, str):
             raise TypeError(f"auth must be a str token, got {type(auth).__name__}")
         self.address = address
-        self.serializer = _serializer(serializer)
+        self.serializer = check_serializer(serializer)
         self.kwargs: dict[str, Any] = dict(
             serialize_type=int(self.serializer),
-            timeout=_timeout(timeout),
+            timeout=check_timeout(timeout),
             connect_timeout=float(connect_timeout),
             auth=auth,
             gzip=bool(gzip),
@@ -93,22 +62,10 @@ class _Options:
             limits=None if limits is None else limits.as_tuple(),
         )
 
-    def encode(self, args: Any, serializer: Optional[Union[Serializer, int]]) -> Tuple[int, bytes]:
-        st = self.serializer if serializer is None else _serializer(serializer)
-        return int(st), _codec.encode(st, args)
 
-
-class Client:
-    """A blocking client on one multiplexed connection, safe to share between threads.
-
-    ``address`` is ``"tcp@host:port"``, ``"host:port"`` or ``"unix@/path"``. ``serializer``
-    is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
-    :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
-    as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
-    sends heartbeats and drops the connection when one goes unanswered.
-
-    Every wait releases the GIL and can be interrupted with Ctrl-C.
-    """
+class _Twin:
+    """What :class:`Client` and :class:`AsyncClient` share: the constructor (connection
+    options) and the properties made from it."""
 
     def __init__(
         self,
@@ -125,7 +82,12 @@ class Client:
         self._opts = _Options(
             address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits
         )
-        self._raw = _rpcx.RawClient.connect(address, **self._opts.kwargs)
+        self._open()
+
+    def _open(self) -> None:
+        """Connects (:class:`Client`) or gets ready to connect on first use
+        (:class:`AsyncClient`)."""
+        raise NotImplementedError
 
     @property
     def address(self) -> str:
@@ -134,6 +96,22 @@ class Client:
     @property
     def serializer(self) -> Serializer:
         return self._opts.serializer
+
+
+class Client(_Twin):
+    """A blocking client on one multiplexed connection, safe to share between threads.
+
+    ``address`` is ``"tcp@host:port"``, ``"host:port"`` or ``"unix@/path"``. ``serializer``
+    is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
+    :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
+    as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
+    sends heartbeats and drops the connection when one goes unanswered.
+
+    Every wait releases the GIL and can be interrupted with Ctrl-C.
+    """
+
+    def _open(self) -> None:
+        self._raw = _rpcx.RawClient.connect(self._opts.address, **self._opts.kwargs)
 
     @property
     def closed(self) -> bool:
@@ -178,11 +156,9 @@ class Client:
     ) -> Tuple[Any, dict[str, str]]:
         """Like :meth:`call`, returning ``(reply, response_metadata)``."""
         _names(service, method)
-        st, payload = self._opts.encode(args, serializer)
-        data, md = self._raw.call(
-            service, method, st, payload, _metadata(metadata), _timeout(timeout)
-        )
-        return _codec.decode(st, data, reply_type), md
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
+        data, md = self._raw.call(service, method, *r)
+        return r.decode(data, reply_type), md
 
     def call_oneway(
         self,
@@ -195,13 +171,13 @@ class Client:
     ) -> None:
         """Sends a oneway request: the server runs it and never answers."""
         _names(service, method)
-        st, payload = self._opts.encode(args, serializer)
-        self._raw.send(service, method, st, payload, _metadata(metadata))
+        r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
+        self._raw.send(service, method, r.serialize_type, r.payload, r.metadata)
 
     def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
         """Waits for the next server push; ``None`` if ``timeout`` seconds passed first.
         Raises :class:`~rpcx.ClosedError` once the connection has ended."""
-        got = self._raw.recv_push(_timeout(timeout))
+        got = self._raw.recv_push(check_timeout(timeout))
         return None if got is None else Push(*got)
 
     def close(self) -> None:
@@ -219,37 +195,15 @@ class Client:
         return f"<rpcx.Client {self._opts.address} {self.serializer.name} {state}>"
 
 
-class AsyncClient:
+class AsyncClient(_Twin):
     """The asyncio twin of :class:`Client`, with the same options and methods (as
     coroutines). It connects on first use, on ``async with``, or with :meth:`connect`.
     Cancelling an awaiting task abandons the call."""
 
-    def __init__(
-        self,
-        address: str,
-        *,
-        serializer: Union[Serializer, int] = Serializer.MSGPACK,
-        timeout: Optional[float] = None,
-        auth: Optional[str] = None,
-        gzip: bool = False,
-        heartbeat: Optional[float] = None,
-        connect_timeout: float = 1.0,
-        limits: Optional[Limits] = None,
-    ) -> None:
-        self._opts = _Options(
-            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits
-        )
+    def _open(self) -> None:
         self._raw: Optional[_rpcx.RawClient] = None
         self._connecting: Optional[asyncio.Future[_rpcx.RawClient]] = None
         self._closed = False
-
-    @property
-    def address(self) -> str:
-        return self._opts.address
-
-    @property
-    def serializer(self) -> Serializer:
-        return self._opts.serializer
 
     @property
     def closed(self) -> bool:
@@ -322,14 +276,12 @@ class AsyncClient:
     ) -> Tuple[Any, dict[str, str]]:
         """Like :meth:`call`, returning ``(reply, response_metadata)``."""
         _names(service, method)
-        st, payload = self._opts.encode(args, serializer)
-        md = _metadata(metadata)
-        t = _timeout(timeout)
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
         raw = await self._client()
-        data, reply_md = await _aio.bridge().run(
-            lambda q, tok: raw.start_call(q, tok, service, method, st, payload, md, t)
+        data, md = await _aio.bridge().run(
+            lambda q, tok: raw.start_call(q, tok, service, method, *r)
         )
-        return _codec.decode(st, data, reply_type), reply_md
+        return r.decode(data, reply_type), md
 
     async def call_oneway(
         self,
@@ -342,16 +294,19 @@ class AsyncClient:
     ) -> None:
         """Sends a oneway request: the server runs it and never answers."""
         _names(service, method)
-        st, payload = self._opts.encode(args, serializer)
-        md = _metadata(metadata)
+        r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
         raw = await self._client()
-        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, service, method, st, payload, md))
+        await _aio.bridge().run(
+            lambda q, tok: raw.start_send(
+                q, tok, service, method, r.serialize_type, r.payload, r.metadata
+            )
+        )
 
     async def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
         """Waits for the next server push; ``None`` if ``timeout`` seconds passed first.
         Raises :class:`~rpcx.ClosedError` once the connection has ended."""
         raw = await self._client()
-        t = _timeout(timeout)
+        t = check_timeout(timeout)
         got = await _aio.bridge().run(lambda q, tok: raw.start_recv_push(q, tok, t))
         return None if got is None else Push(*got)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import enum
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
-from . import _aio, _codec, _rpcx
+from . import _aio, _rpcx
 from ._codec import Serializer
+from ._request import Request, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
-from .client import _metadata, _serializer, _timeout
 from .limits import Limits
 
 __all__ = [
@@ -141,7 +141,7 @@ class _XOptions:
                 raise TypeError("location must be a (latitude, longitude) pair of numbers") from None
         self.service = service
         self.discovery = discovery
-        self.serializer = _serializer(serializer)
+        self.serializer = check_serializer(serializer)
         self.raw = _rpcx.RawXClient(
             service,
             discovery,
@@ -156,7 +156,7 @@ class _XOptions:
             breaker=breaker,
             broadcast_timeout=_seconds(kw["broadcast_timeout"], "broadcast_timeout"),
             serialize_type=int(self.serializer),
-            timeout=_timeout(kw["timeout"]),
+            timeout=check_timeout(kw["timeout"]),
             connect_timeout=_seconds(kw["connect_timeout"], "connect_timeout"),
             auth=auth,
             gzip=bool(kw["gzip"]),
@@ -164,31 +164,13 @@ class _XOptions:
             limits=None if limits is None else limits.as_tuple(),
         )
 
-    def encode(self, args: Any, serializer: Optional[Union[Serializer, int]]) -> Tuple[int, bytes]:
-        st = self.serializer if serializer is None else _serializer(serializer)
-        return int(st), _codec.encode(st, args)
 
+class _Twin:
+    """What :class:`XClient` and :class:`AsyncXClient` share: the constructor (checked by
+    :class:`_XOptions`), the properties and ``repr``."""
 
-class XClient:
-    """A blocking client of one service over many servers, safe to share between threads.
-
-    ``discovery`` is an :class:`rpcx.Peer`, :class:`rpcx.MultipleServers` (its
-    ``update()`` takes effect at once), :class:`rpcx.Etcd` or :class:`rpcx.Consul`.
-    ``select_mode`` picks the server of each call (:class:`rpcx.SelectMode`; ``CLOSEST``
-    needs ``location=(lat, lon)``); ``selector``, any callable
-    ``selector(servers, request) -> address``, replaces it. ``fail_mode``
-    (:class:`rpcx.FailMode`) with ``retries``, ``retry_interval`` (seconds) and
-    ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
-    reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
-    open_seconds)`` turns on a circuit breaker per server. The connection options
-    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
-    ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
-    first use.
-
-    A custom selector runs with the GIL on whatever thread places the call (briefly, off the
-    runtime's worker set); if it raises, the call fails with an :class:`rpcx.RpcError`
-    (``code == "selector"``) whose ``__cause__`` is the selector's exception.
-    """
+    #: The public class name, for ``repr``.
+    _name = ""
 
     def __init__(
         self,
@@ -257,6 +239,34 @@ class XClient:
     def closed(self) -> bool:
         return self._raw.closed
 
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.servers)} servers"
+        return f"<rpcx.{self._name} {self.service} {self.serializer.name} {state}>"
+
+
+class XClient(_Twin):
+    """A blocking client of one service over many servers, safe to share between threads.
+
+    ``discovery`` is an :class:`rpcx.Peer`, :class:`rpcx.MultipleServers` (its
+    ``update()`` takes effect at once), :class:`rpcx.Etcd` or :class:`rpcx.Consul`.
+    ``select_mode`` picks the server of each call (:class:`rpcx.SelectMode`; ``CLOSEST``
+    needs ``location=(lat, lon)``); ``selector``, any callable
+    ``selector(servers, request) -> address``, replaces it. ``fail_mode``
+    (:class:`rpcx.FailMode`) with ``retries``, ``retry_interval`` (seconds) and
+    ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
+    reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
+    open_seconds)`` turns on a circuit breaker per server. The connection options
+    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
+    ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
+    first use.
+
+    A custom selector runs with the GIL on whatever thread places the call (briefly, off the
+    runtime's worker set); if it raises, the call fails with an :class:`rpcx.RpcError`
+    (``code == "selector"``) whose ``__cause__`` is the selector's exception.
+    """
+
+    _name = "XClient"
+
     def _invoke(
         self,
         kind: str,
@@ -268,11 +278,9 @@ class XClient:
         serializer: Optional[Union[Serializer, int]],
     ) -> Tuple[Any, dict[str, str]]:
         _method(method)
-        st, payload = self._opts.encode(args, serializer)
-        data, md = self._raw.call(
-            kind, method, st, payload, _metadata(metadata), _timeout(timeout)
-        )
-        return _codec.decode(st, data, reply_type), md
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
+        data, md = self._raw.call(kind, method, *r)
+        return r.decode(data, reply_type), md
 
     def call(
         self,
@@ -342,8 +350,8 @@ class XClient:
         """Sends a oneway request to one selected server (no fail mode, like Go's
         ``Oneshot``); the server runs it and never answers."""
         _method(method)
-        st, payload = self._opts.encode(args, serializer)
-        self._raw.send(method, st, payload, _metadata(metadata))
+        r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
+        self._raw.send(method, r.serialize_type, r.payload, r.metadata)
 
     def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
@@ -355,81 +363,12 @@ class XClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.servers)} servers"
-        return f"<rpcx.XClient {self.service} {self.serializer.name} {state}>"
 
-
-class AsyncXClient:
+class AsyncXClient(_Twin):
     """The asyncio twin of :class:`XClient`: the same options, the same methods as
     coroutines. Cancelling an awaiting task abandons the call."""
 
-    def __init__(
-        self,
-        service: str,
-        discovery: Discovery,
-        *,
-        fail_mode: FailMode = FailMode.FAILOVER,
-        select_mode: SelectMode = SelectMode.ROUND_ROBIN,
-        selector: Optional[Selector] = None,
-        location: Optional[Tuple[float, float]] = None,
-        retries: int = 3,
-        retry_interval: float = 0.0,
-        group: Optional[str] = None,
-        backup_latency: float = 0.01,
-        breaker: Optional[Tuple[int, float]] = None,
-        broadcast_timeout: float = 60.0,
-        serializer: Union[Serializer, int] = Serializer.MSGPACK,
-        timeout: Optional[float] = None,
-        auth: Optional[str] = None,
-        gzip: bool = False,
-        heartbeat: Optional[float] = None,
-        connect_timeout: float = 1.0,
-        limits: Optional[Limits] = None,
-    ) -> None:
-        self._opts = _XOptions(
-            service,
-            discovery,
-            serializer,
-            fail_mode=fail_mode,
-            select_mode=select_mode,
-            selector=selector,
-            location=location,
-            retries=retries,
-            retry_interval=retry_interval,
-            group=group,
-            backup_latency=backup_latency,
-            breaker=breaker,
-            broadcast_timeout=broadcast_timeout,
-            timeout=timeout,
-            auth=auth,
-            gzip=gzip,
-            heartbeat=heartbeat,
-            connect_timeout=connect_timeout,
-            limits=limits,
-        )
-        self._raw = self._opts.raw
-
-    @property
-    def service(self) -> str:
-        return self._opts.service
-
-    @property
-    def discovery(self) -> Discovery:
-        return self._opts.discovery
-
-    @property
-    def serializer(self) -> Serializer:
-        return self._opts.serializer
-
-    @property
-    def servers(self) -> list[tuple[str, str]]:
-        """The servers in use, ``[(address, metadata)]`` (after group filtering)."""
-        return self._raw.servers
-
-    @property
-    def closed(self) -> bool:
-        return self._raw.closed
+    _name = "AsyncXClient"
 
     async def _invoke(
         self,
@@ -442,14 +381,12 @@ class AsyncXClient:
         serializer: Optional[Union[Serializer, int]],
     ) -> Tuple[Any, dict[str, str]]:
         _method(method)
-        st, payload = self._opts.encode(args, serializer)
-        md = _metadata(metadata)
-        t = _timeout(timeout)
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
         raw = self._raw
-        data, reply_md = await _aio.bridge().run(
-            lambda q, tok: raw.start_call(q, tok, kind, method, st, payload, md, t)
+        data, md = await _aio.bridge().run(
+            lambda q, tok: raw.start_call(q, tok, kind, method, *r)
         )
-        return _codec.decode(st, data, reply_type), reply_md
+        return r.decode(data, reply_type), md
 
     async def call(
         self,
@@ -524,10 +461,11 @@ class AsyncXClient:
     ) -> None:
         """See :meth:`XClient.call_oneway`."""
         _method(method)
-        st, payload = self._opts.encode(args, serializer)
-        md = _metadata(metadata)
+        r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
         raw = self._raw
-        await _aio.bridge().run(lambda q, tok: raw.start_send(q, tok, method, st, payload, md))
+        await _aio.bridge().run(
+            lambda q, tok: raw.start_send(q, tok, method, r.serialize_type, r.payload, r.metadata)
+        )
 
     async def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
@@ -538,8 +476,4 @@ class AsyncXClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.servers)} servers"
-        return f"<rpcx.AsyncXClient {self.service} {self.serializer.name} {state}>"
 
