@@ -14,9 +14,11 @@ use tokio::sync::{mpsc, Mutex as AsyncMutex};
 use rpcx::client::{ClientOptions, RawRequest};
 use rpcx::protocol::{Limits, Message, SerializeType};
 
-use crate::completion::{push_tuple, reply_tuple, CallHandle, CompletionQueue, Outcome};
+use crate::completion::{
+    push_tuple, reply_tuple, spawn_into, CallHandle, CompletionQueue, Outcome,
+};
 use crate::errors::{closed, forked, to_py};
-use crate::runtime::{handle, pid, wait, wait_for};
+use crate::runtime::{pid, wait, wait_for};
 
 /// Limits as `(max_frame_len, max_decompressed_len, max_metadata_entries, max_metadata_bytes)`.
 pub(crate) type LimitsTuple = (u32, usize, usize, usize);
@@ -140,21 +142,6 @@ fn request(
     })
 }
 
-/// Spawns `fut` on the runtime; its outcome goes to `cq` under `token`.
-pub(crate) fn spawn_into<F>(cq: &CompletionQueue, token: u64, fut: F) -> PyResult<CallHandle>
-where
-    F: std::future::Future<Output = Outcome> + Send + 'static,
-{
-    let cq = Arc::clone(&cq.inner);
-    let task = handle()?.spawn(async move {
-        let outcome = fut.await;
-        cq.complete(token, outcome);
-    });
-    Ok(CallHandle {
-        abort: task.abort_handle(),
-    })
-}
-
 #[pymethods]
 impl RawClient {
     /// Connects (blocking, interruptible).
@@ -220,10 +207,7 @@ impl RawClient {
         )?;
         let address = address.to_owned();
         spawn_into(cq, token, async move {
-            match rpcx::client::Client::connect(&address, opts).await {
-                Ok(c) => Outcome::Client(c),
-                Err(e) => Outcome::Err(e),
-            }
+            rpcx::client::Client::connect(&address, opts).await
         })
     }
 
@@ -243,10 +227,7 @@ impl RawClient {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
         let reply = wait(py, async move { client.call_raw(req).await })?;
-        match reply {
-            Ok(r) => reply_tuple(py, &r),
-            Err(e) => Err(to_py(py, e)),
-        }
+        reply_tuple(py, &reply.map_err(|e| to_py(py, e))?)
     }
 
     /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.
@@ -266,12 +247,7 @@ impl RawClient {
     ) -> PyResult<CallHandle> {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        spawn_into(cq, token, async move {
-            match client.call_raw(req).await {
-                Ok(r) => Outcome::Reply(r),
-                Err(e) => Outcome::Err(e),
-            }
-        })
+        spawn_into(cq, token, async move { client.call_raw(req).await })
     }
 
     /// Sends a oneway request (returns once it is queued for writing).
@@ -306,12 +282,7 @@ impl RawClient {
     ) -> PyResult<CallHandle> {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, None)?;
-        spawn_into(cq, token, async move {
-            match client.send_raw(req).await {
-                Ok(()) => Outcome::Unit,
-                Err(e) => Outcome::Err(e),
-            }
-        })
+        spawn_into(cq, token, async move { client.send_raw(req).await })
     }
 
     /// Waits for the next server push: `(service, method, metadata, payload)`, or `None` when

@@ -23,6 +23,7 @@ use rpcx::protocol::Message;
 
 use crate::client::RawClient;
 use crate::errors::{metadata_dict, to_py};
+use crate::runtime::handle;
 
 /// What an async operation produced.
 pub(crate) enum Outcome {
@@ -40,6 +41,40 @@ pub(crate) enum Outcome {
     PyErr(PyErr),
     /// A failure that is not an rpcx error (e.g. the push stream ended): `ClosedError(text)`.
     Closed(String),
+}
+
+impl From<RawResponse> for Outcome {
+    fn from(r: RawResponse) -> Outcome {
+        Outcome::Reply(r)
+    }
+}
+
+impl From<()> for Outcome {
+    fn from((): ()) -> Outcome {
+        Outcome::Unit
+    }
+}
+
+impl From<rpcx::client::Client> for Outcome {
+    fn from(c: rpcx::client::Client) -> Outcome {
+        Outcome::Client(c)
+    }
+}
+
+impl From<rpcx::Error> for Outcome {
+    fn from(e: rpcx::Error) -> Outcome {
+        Outcome::Err(e)
+    }
+}
+
+/// A result completes with its value or its error.
+impl<T: Into<Outcome>, E: Into<Outcome>> From<Result<T, E>> for Outcome {
+    fn from(r: Result<T, E>) -> Outcome {
+        match r {
+            Ok(v) => v.into(),
+            Err(e) => e.into(),
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -144,6 +179,22 @@ fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>
                 .into_bound(py)
                 .into_any(),
         ),
+    })
+}
+
+/// Spawns `fut` on the runtime; its output, as an [`Outcome`], goes to `cq` under `token`.
+pub(crate) fn spawn_into<F>(cq: &CompletionQueue, token: u64, fut: F) -> PyResult<CallHandle>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Into<Outcome>,
+{
+    let cq = Arc::clone(&cq.inner);
+    let task = handle()?.spawn(async move {
+        let outcome = fut.await.into();
+        cq.complete(token, outcome);
+    });
+    Ok(CallHandle {
+        abort: task.abort_handle(),
     })
 }
 

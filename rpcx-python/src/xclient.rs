@@ -10,6 +10,7 @@
 //! slot set around the call and raised instead of the core's "no server" error.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -25,8 +26,8 @@ use rpcx::xclient::{
     ServerEntry, XClient, XClientOptions,
 };
 
-use crate::client::{options, seconds, serialize_type, spawn_into, LimitsTuple};
-use crate::completion::{reply_tuple, CallHandle, CompletionQueue, Outcome};
+use crate::client::{options, seconds, serialize_type, LimitsTuple};
+use crate::completion::{reply_tuple, spawn_into, CallHandle, CompletionQueue, Outcome};
 use crate::errors::{closed, forked, rpc_error, to_py};
 use crate::runtime::{handle, pid, wait};
 
@@ -90,6 +91,24 @@ struct Source {
 }
 
 impl Source {
+    /// A discovery kept in this process (fixed or updated by the program): fork-safe.
+    fn in_process(discovery: impl Discovery) -> Source {
+        Source {
+            discovery: Arc::new(discovery),
+            pid: pid(),
+            fork_safe: true,
+        }
+    }
+
+    /// A discovery with a watch task on the runtime.
+    fn watching(discovery: impl Discovery) -> Source {
+        Source {
+            discovery: Arc::new(discovery),
+            pid: pid(),
+            fork_safe: false,
+        }
+    }
+
     fn servers(&self) -> Vec<(String, String)> {
         entries_list(self.discovery.servers())
     }
@@ -99,6 +118,42 @@ impl Source {
             return Err(forked(py, what));
         }
         Ok(Arc::clone(&self.discovery))
+    }
+
+    /// Stops watching (not in a forked child, where the watch task does not exist).
+    fn close(&self) {
+        if self.pid == pid() {
+            self.discovery.close();
+        }
+    }
+}
+
+/// What `Etcd` and `Consul` hold: a watching discovery and the key prefix it watches.
+struct Watch {
+    src: Source,
+    prefix: String,
+}
+
+impl Watch {
+    /// Waits (blocking, interruptible) for `connecting` to make the discovery.
+    fn connect<D: Discovery>(
+        py: Python<'_>,
+        connecting: impl Future<Output = Result<D, rpcx::Error>> + Send,
+        prefix: fn(&D) -> &str,
+    ) -> PyResult<Watch> {
+        let d = wait(py, connecting)?.map_err(|e| to_py(py, e))?;
+        Ok(Watch {
+            prefix: prefix(&d).to_owned(),
+            src: Source::watching(d),
+        })
+    }
+
+    fn repr(&self, class: &str) -> String {
+        format!(
+            "<rpcx.{class} {} {} servers>",
+            self.prefix,
+            self.src.servers().len()
+        )
     }
 }
 
@@ -115,11 +170,7 @@ impl Peer {
     fn new(address: String, metadata: &str) -> PyResult<Peer> {
         let d = rpcx::xclient::Peer::new(check_address(address)?, metadata);
         Ok(Peer {
-            src: Source {
-                discovery: Arc::new(d),
-                pid: pid(),
-                fork_safe: true,
-            },
+            src: Source::in_process(d),
         })
     }
 
@@ -152,11 +203,7 @@ impl MultipleServers {
     fn new(servers: &Bound<'_, PyAny>) -> PyResult<MultipleServers> {
         let core = rpcx::xclient::MultipleServers::new(parse_servers(servers)?);
         Ok(MultipleServers {
-            src: Source {
-                discovery: Arc::new(core.clone()),
-                pid: pid(),
-                fork_safe: true,
-            },
+            src: Source::in_process(core.clone()),
             core,
         })
     }
@@ -184,8 +231,7 @@ impl MultipleServers {
 /// Servers of one service registered in etcd v3 under `base_path` (Go's rpcx-etcd layout).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct Etcd {
-    src: Source,
-    prefix: String,
+    watch: Watch,
 }
 
 #[pymethods]
@@ -212,46 +258,32 @@ impl Etcd {
         if endpoints.iter().all(|e| e.is_empty()) {
             return Err(PyValueError::new_err("etcd needs at least one endpoint"));
         }
-        let d = wait(py, async move {
+        let connecting = async move {
             rpcx::xclient::EtcdDiscovery::connect(&endpoints, &base_path, &service).await
-        })?
-        .map_err(|e| to_py(py, e))?;
-        let prefix = d.prefix().to_owned();
-        Ok(Etcd {
-            src: Source {
-                discovery: Arc::new(d),
-                pid: pid(),
-                fork_safe: false,
-            },
-            prefix,
-        })
+        };
+        let watch = Watch::connect(py, connecting, rpcx::xclient::EtcdDiscovery::prefix)?;
+        Ok(Etcd { watch })
     }
 
     /// `[(address, metadata)]`, as last read from etcd.
     #[getter]
     fn servers(&self) -> Vec<(String, String)> {
-        self.src.servers()
+        self.watch.src.servers()
     }
 
     /// The watched key prefix (`<base_path>/<service>`).
     #[getter]
     fn prefix(&self) -> &str {
-        &self.prefix
+        &self.watch.prefix
     }
 
     /// Stops watching (XClients keep the last list).
     fn close(&self) {
-        if self.src.pid == pid() {
-            self.src.discovery.close();
-        }
+        self.watch.src.close()
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "<rpcx.Etcd {} {} servers>",
-            self.prefix,
-            self.src.servers().len()
-        )
+        self.watch.repr("Etcd")
     }
 }
 
@@ -259,8 +291,7 @@ impl Etcd {
 /// rpcx-consul layout).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct Consul {
-    src: Source,
-    prefix: String,
+    watch: Watch,
 }
 
 #[pymethods]
@@ -275,46 +306,32 @@ impl Consul {
         base_path: String,
         service: String,
     ) -> PyResult<Consul> {
-        let d = wait(py, async move {
+        let connecting = async move {
             rpcx::xclient::ConsulDiscovery::connect(&address, &base_path, &service).await
-        })?
-        .map_err(|e| to_py(py, e))?;
-        let prefix = d.prefix().to_owned();
-        Ok(Consul {
-            src: Source {
-                discovery: Arc::new(d),
-                pid: pid(),
-                fork_safe: false,
-            },
-            prefix,
-        })
+        };
+        let watch = Watch::connect(py, connecting, rpcx::xclient::ConsulDiscovery::prefix)?;
+        Ok(Consul { watch })
     }
 
     /// `[(address, metadata)]`, as last read from Consul.
     #[getter]
     fn servers(&self) -> Vec<(String, String)> {
-        self.src.servers()
+        self.watch.src.servers()
     }
 
     /// The watched KV prefix (`<base_path>/<service>`, no leading slash).
     #[getter]
     fn prefix(&self) -> &str {
-        &self.prefix
+        &self.watch.prefix
     }
 
     /// Stops watching (XClients keep the last list).
     fn close(&self) {
-        if self.src.pid == pid() {
-            self.src.discovery.close();
-        }
+        self.watch.src.close()
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "<rpcx.Consul {} {} servers>",
-            self.prefix,
-            self.src.servers().len()
-        )
+        self.watch.repr("Consul")
     }
 }
 
@@ -326,10 +343,10 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
         return d.get().src.live(py, "MultipleServers");
     }
     if let Ok(d) = obj.cast::<Etcd>() {
-        return d.get().src.live(py, "Etcd discovery");
+        return d.get().watch.src.live(py, "Etcd discovery");
     }
     if let Ok(d) = obj.cast::<Consul>() {
-        return d.get().src.live(py, "Consul discovery");
+        return d.get().watch.src.live(py, "Consul discovery");
     }
     Err(PyTypeError::new_err(format!(
         "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd or rpcx.Consul, got {}",
@@ -535,17 +552,24 @@ struct Inner {
     closed: AtomicBool,
 }
 
+/// One request: its serialize type (the client's when the call sets none), payload and
+/// options.
+struct Request {
+    st: SerializeType,
+    payload: Bytes,
+    options: CallOptions,
+}
+
 impl Inner {
-    /// Runs one call; a parked selector failure replaces the core's error.
+    /// Runs one call (`kind`).
     async fn run(
         self: Arc<Self>,
         kind: Kind,
         method: String,
-        st: SerializeType,
-        payload: Bytes,
-        options: CallOptions,
+        r: Request,
     ) -> Result<RawResponse, Failure> {
         let xc = self.xc.clone();
+        let (st, payload, options) = (r.st, r.payload, r.options);
         let call = async move {
             match kind {
                 Kind::Call => xc.call_raw(&method, st, payload, options).await,
@@ -553,26 +577,22 @@ impl Inner {
                 Kind::Fork => xc.fork_raw(&method, st, payload, options).await,
             }
         };
-        if !self.custom {
-            return call.await.map_err(Failure::Rpc);
-        }
-        let slot = Arc::new(Mutex::new(None));
-        let result = SELECT_FAILURE.scope(Arc::clone(&slot), call).await;
-        result.map_err(|e| match slot.lock().ok().and_then(|mut s| s.take()) {
-            Some(py_err) => Failure::Py(py_err),
-            None => Failure::Rpc(e),
-        })
+        self.guarded(call).await
     }
 
-    async fn send(
-        self: Arc<Self>,
-        method: String,
-        st: SerializeType,
-        payload: Bytes,
-        options: CallOptions,
-    ) -> Result<(), Failure> {
+    /// Sends one oneway request.
+    async fn send(self: Arc<Self>, method: String, r: Request) -> Result<(), Failure> {
         let xc = self.xc.clone();
-        let call = async move { xc.send_raw(&method, st, payload, options).await };
+        let call = async move { xc.send_raw(&method, r.st, r.payload, r.options).await };
+        self.guarded(call).await
+    }
+
+    /// Runs `call`; with a custom selector, a selector failure parked during it replaces the
+    /// core's error.
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, rpcx::Error>>,
+    ) -> Result<T, Failure> {
         if !self.custom {
             return call.await.map_err(Failure::Rpc);
         }
@@ -598,9 +618,11 @@ impl Failure {
             Failure::Py(e) => e,
         }
     }
+}
 
-    fn into_outcome(self) -> Outcome {
-        match self {
+impl From<Failure> for Outcome {
+    fn from(f: Failure) -> Outcome {
+        match f {
             Failure::Rpc(e) => Outcome::Err(e),
             Failure::Py(e) => Outcome::PyErr(e),
         }
@@ -668,6 +690,25 @@ pub struct RawXClient {
 }
 
 impl RawXClient {
+    /// The live client and one request made of the call's arguments.
+    fn request(
+        &self,
+        py: Python<'_>,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<(Arc<Inner>, Request)> {
+        let inner = self.live(py)?;
+        let options = call_options(serialize_type, metadata, timeout)?;
+        let r = Request {
+            st: options.serialize_type.unwrap_or(inner.serialize),
+            payload: Bytes::copy_from_slice(payload),
+            options,
+        };
+        Ok((inner, r))
+    }
+
     fn live(&self, py: Python<'_>) -> PyResult<Arc<Inner>> {
         if self.inner.pid != pid() {
             return Err(forked(py, "XClient"));
@@ -795,15 +836,10 @@ impl RawXClient {
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let inner = self.live(py)?;
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
         let kind = Kind::from_name(kind)?;
-        let opts = call_options(serialize_type, metadata, timeout)?;
-        let st = opts.serialize_type.unwrap_or(inner.serialize);
-        let payload = Bytes::copy_from_slice(payload);
-        match wait(py, inner.run(kind, method, st, payload, opts))? {
-            Ok(r) => reply_tuple(py, &r),
-            Err(f) => Err(f.into_py(py)),
-        }
+        let reply = wait(py, inner.run(kind, method, r))?;
+        reply_tuple(py, &reply.map_err(|f| f.into_py(py))?)
     }
 
     /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.
@@ -821,17 +857,9 @@ impl RawXClient {
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
     ) -> PyResult<CallHandle> {
-        let inner = self.live(py)?;
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
         let kind = Kind::from_name(kind)?;
-        let opts = call_options(serialize_type, metadata, timeout)?;
-        let st = opts.serialize_type.unwrap_or(inner.serialize);
-        let payload = Bytes::copy_from_slice(payload);
-        spawn_into(cq, token, async move {
-            match inner.run(kind, method, st, payload, opts).await {
-                Ok(r) => Outcome::Reply(r),
-                Err(f) => f.into_outcome(),
-            }
-        })
+        spawn_into(cq, token, inner.run(kind, method, r))
     }
 
     /// Sends a oneway request to one selected server (no fail mode).
@@ -844,11 +872,8 @@ impl RawXClient {
         payload: &[u8],
         metadata: Option<BTreeMap<String, String>>,
     ) -> PyResult<()> {
-        let inner = self.live(py)?;
-        let opts = call_options(serialize_type, metadata, None)?;
-        let st = opts.serialize_type.unwrap_or(inner.serialize);
-        let payload = Bytes::copy_from_slice(payload);
-        wait(py, inner.send(method, st, payload, opts))?.map_err(|f| f.into_py(py))
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
+        wait(py, inner.send(method, r))?.map_err(|f| f.into_py(py))
     }
 
     /// Starts a oneway send; `None` or the exception arrives on `cq` under `token`.
@@ -864,16 +889,8 @@ impl RawXClient {
         payload: &[u8],
         metadata: Option<BTreeMap<String, String>>,
     ) -> PyResult<CallHandle> {
-        let inner = self.live(py)?;
-        let opts = call_options(serialize_type, metadata, None)?;
-        let st = opts.serialize_type.unwrap_or(inner.serialize);
-        let payload = Bytes::copy_from_slice(payload);
-        spawn_into(cq, token, async move {
-            match inner.send(method, st, payload, opts).await {
-                Ok(()) => Outcome::Unit,
-                Err(f) => f.into_outcome(),
-            }
-        })
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
+        spawn_into(cq, token, inner.send(method, r))
     }
 
     /// The servers in use: `[(address, metadata)]` after state and group filtering.
