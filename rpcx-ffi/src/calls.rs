@@ -1,9 +1,11 @@
 //! Pending async calls of one client: ids, cancellation, and completion of every callback
-//! exactly once — by the call's task, by a cancel, or by close. Shared by every client kind
-//! (the single-connection client now, the XClient later).
+//! exactly once — by the call's task, by a cancel, or by close; and the reply of a blocking
+//! call written to its out-parameters. Shared by every client kind (the single-connection
+//! client and the XClient).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -11,8 +13,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use rpcx_core::client::RawResponse;
 use tokio::task::AbortHandle;
 
+use crate::buf::rpcx_buf;
 use crate::error::{rpcx_error, Failure};
-use crate::guard::UserData;
+use crate::guard::{null_arg, UserData};
 use crate::metadata::rpcx_metadata;
 use crate::status::rpcx_status;
 
@@ -87,12 +90,32 @@ impl AsyncCalls {
         self as *const AsyncCalls as usize
     }
 
-    /// Registers a call about to start; `Err(CLOSED)` once the client is closed.
-    pub(crate) fn register(
+    /// Starts an async call: registers `callback` (`RPCX_ERR_NULL_ARG` when NULL,
+    /// `RPCX_ERR_CLOSED` once the client is closed), writes the call's id to `call_id_out`
+    /// and spawns `task(id)` on the runtime, which must end with [`AsyncCalls::finish`].
+    pub(crate) fn start<F>(
         &self,
-        callback: CallbackFn,
+        callback: rpcx_call_callback,
         userdata: *mut c_void,
-    ) -> Result<u64, Failure> {
+        call_id_out: Option<&mut u64>,
+        task: impl FnOnce(u64) -> F,
+    ) -> Result<(), Failure>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let callback = callback.ok_or_else(|| null_arg("callback"))?;
+        let rt = rpcx_core::runtime::handle()?;
+        let id = self.register(callback, userdata)?;
+        if let Some(out) = call_id_out {
+            *out = id;
+        }
+        let task = rt.spawn(task(id));
+        self.set_task(id, task.abort_handle());
+        Ok(())
+    }
+
+    /// Registers a call about to start; `Err(CLOSED)` once the client is closed.
+    fn register(&self, callback: CallbackFn, userdata: *mut c_void) -> Result<u64, Failure> {
         let mut st = self.lock();
         if st.closed {
             return Err(Failure::new(
@@ -114,7 +137,7 @@ impl AsyncCalls {
     }
 
     /// Remembers the task running call `id`, so cancel and close can stop it.
-    pub(crate) fn set_task(&self, id: u64, task: AbortHandle) {
+    fn set_task(&self, id: u64, task: AbortHandle) {
         let mut st = self.lock();
         match st.pending.get_mut(&id) {
             Some(p) => p.task = Some(task),
@@ -126,15 +149,7 @@ impl AsyncCalls {
     /// Completes call `id` from its task; nothing happens if a cancel or close got there
     /// first.
     pub(crate) fn finish(&self, id: u64, result: Result<RawResponse, Failure>) {
-        let taken = {
-            let mut st = self.lock();
-            let p = st.pending.remove(&id);
-            if p.is_some() {
-                st.running += 1;
-            }
-            p
-        };
-        if let Some(p) = taken {
+        if let Some(p) = self.take(id) {
             self.invoke(id, p, result);
             self.done(1);
         }
@@ -142,15 +157,7 @@ impl AsyncCalls {
 
     /// Cancels call `id`: its callback runs now, on this thread, with `RPCX_ERR_CANCELLED`.
     pub(crate) fn cancel(&self, id: u64) -> Result<(), Failure> {
-        let taken = {
-            let mut st = self.lock();
-            let p = st.pending.remove(&id);
-            if p.is_some() {
-                st.running += 1;
-            }
-            p
-        };
-        let Some(mut p) = taken else {
+        let Some(mut p) = self.take(id) else {
             return Err(Failure::new(
                 rpcx_status::RPCX_ERR_NOT_FOUND,
                 format!("rpcx: no pending async call {id}"),
@@ -169,6 +176,17 @@ impl AsyncCalls {
         );
         self.done(1);
         Ok(())
+    }
+
+    /// Takes call `id` out of the pending ones to complete it, counting its callback as
+    /// running; `None` when it is no longer pending.
+    fn take(&self, id: u64) -> Option<Pending> {
+        let mut st = self.lock();
+        let p = st.pending.remove(&id);
+        if p.is_some() {
+            st.running += 1;
+        }
+        p
     }
 
     /// Refuses new calls, completes every pending one with `RPCX_ERR_CLOSED` on this thread,
@@ -264,5 +282,20 @@ impl AsyncCalls {
     /// Calls registered and not yet completed.
     pub(crate) fn pending(&self) -> usize {
         self.lock().pending.len()
+    }
+}
+
+/// Writes the reply of a blocking call to its out-parameters (either may be NULL to discard
+/// that part).
+pub(crate) fn write_reply(
+    resp: RawResponse,
+    reply_out: Option<&mut rpcx_buf>,
+    reply_meta_out: Option<&mut *mut rpcx_metadata>,
+) {
+    if let Some(m) = reply_meta_out {
+        *m = Box::into_raw(Box::new(rpcx_metadata::from_core(&resp.metadata)));
+    }
+    if let Some(r) = reply_out {
+        *r = rpcx_buf::from_bytes(resp.payload);
     }
 }

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use rpcx_core::client::{Client, RawRequest};
 
 use crate::buf::rpcx_buf;
-use crate::calls::{rpcx_call_callback, AsyncCalls};
+use crate::calls::{rpcx_call_callback, write_reply, AsyncCalls};
 use crate::error::{rpcx_error, Failure};
-use crate::guard::{bytes, cstr, null_arg, req, req_mut, run, run_or};
+use crate::guard::{bytes, cstr, req, req_mut, run, run_or};
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
 use crate::status::rpcx_status;
@@ -129,12 +129,7 @@ pub extern "C" fn rpcx_client_call(
         // SAFETY: the caller follows this function's documented pointer contract.
         let req = unsafe { request(service, method, payload, payload_len, meta, timeout_ms, c)? };
         let resp = rpcx_core::runtime::block_on(c.call_raw(req))??;
-        if let Some(m) = reply_meta_out {
-            *m = Box::into_raw(Box::new(rpcx_metadata::from_core(&resp.metadata)));
-        }
-        if let Some(r) = reply_out {
-            *r = rpcx_buf::from_bytes(resp.payload);
-        }
+        write_reply(resp, reply_out, reply_meta_out);
         Ok(())
     })
 }
@@ -178,19 +173,13 @@ pub extern "C" fn rpcx_client_call_async(
                 &shared.client,
             )?
         };
-        let callback = callback.ok_or_else(|| null_arg("callback"))?;
-        let rt = rpcx_core::runtime::handle()?;
-        let id = shared.calls.register(callback, userdata)?;
-        if let Some(out) = call_id_out {
-            *out = id;
-        }
-        let task_shared = Arc::clone(shared);
-        let task = rt.spawn(async move {
-            let result = task_shared.client.call_raw(req).await;
-            task_shared.calls.finish(id, result.map_err(Failure::from));
-        });
-        shared.calls.set_task(id, task.abort_handle());
-        Ok(())
+        shared.calls.start(callback, userdata, call_id_out, |id| {
+            let task_shared = Arc::clone(shared);
+            async move {
+                let result = task_shared.client.call_raw(req).await;
+                task_shared.calls.finish(id, result.map_err(Failure::from));
+            }
+        })
     })
 }
 

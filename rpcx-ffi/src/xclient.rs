@@ -1,6 +1,7 @@
 //! `rpcx_xclient`: calls to one service over the servers of a discovery, with a select mode
 //! (or a selector in C), a fail mode, broadcast and fork; its options object.
 
+use std::future::Future;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use rpcx_core::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::buf::rpcx_buf;
-use crate::calls::{rpcx_call_callback, AsyncCalls};
+use crate::calls::{rpcx_call_callback, write_reply, AsyncCalls};
 use crate::discovery::rpcx_discovery;
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{
@@ -473,18 +474,26 @@ unsafe fn request(
 
 impl Shared {
     async fn run(&self, kind: Kind, r: Request) -> Result<RawResponse, Error> {
-        if self.closed.is_cancelled() {
-            return Err(Error::Closed);
-        }
         let st = self.serialize_type;
         let (xc, m) = (&self.xc, r.method.as_str());
-        let work = async move {
+        self.unless_closed(async move {
             match kind {
                 Kind::Call => xc.call_raw(m, st, r.payload, r.options).await,
                 Kind::Broadcast => xc.broadcast_raw(m, st, r.payload, r.options).await,
                 Kind::Fork => xc.fork_raw(m, st, r.payload, r.options).await,
             }
-        };
+        })
+        .await
+    }
+
+    /// Runs `work` unless the XClient is closed, before or while it runs (`Error::Closed`).
+    async fn unless_closed<T>(
+        &self,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if self.closed.is_cancelled() {
+            return Err(Error::Closed);
+        }
         tokio::select! {
             biased;
             _ = self.closed.cancelled() => Err(Error::Closed),
@@ -503,12 +512,7 @@ fn blocking(
     let shared = &req(xclient, "xclient")?.shared;
     let r = make()?;
     let resp = rpcx_core::runtime::block_on(shared.run(kind, r))??;
-    if let Some(m) = reply_meta_out {
-        *m = Box::into_raw(Box::new(rpcx_metadata::from_core(&resp.metadata)));
-    }
-    if let Some(out) = reply_out {
-        *out = rpcx_buf::from_bytes(resp.payload);
-    }
+    write_reply(resp, reply_out, reply_meta_out);
     Ok(())
 }
 
@@ -522,22 +526,16 @@ fn start_async(
 ) -> Result<(), Failure> {
     let shared = &req(xclient, "xclient")?.shared;
     let r = make()?;
-    let callback = callback.ok_or_else(|| null_arg("callback"))?;
-    let rt = rpcx_core::runtime::handle()?;
-    let id = shared.calls.register(callback, userdata)?;
-    if let Some(out) = call_id_out {
-        *out = id;
-    }
-    let guard = TaskGuard::new(shared);
-    let task = rt.spawn(async move {
-        // Declared first, dropped last: after every future that uses the XClient.
-        let guard = guard;
-        let s = guard.shared();
-        let result = s.run(kind, r).await;
-        s.calls.finish(id, result.map_err(Failure::from));
-    });
-    shared.calls.set_task(id, task.abort_handle());
-    Ok(())
+    shared.calls.start(callback, userdata, call_id_out, |id| {
+        let guard = TaskGuard::new(shared);
+        async move {
+            // Declared first, dropped last: after every future that uses the XClient.
+            let guard = guard;
+            let s = guard.shared();
+            let result = s.run(kind, r).await;
+            s.calls.finish(id, result.map_err(Failure::from));
+        }
+    })
 }
 
 /// Calls `method` of the XClient's service on a server chosen by the select mode, applying
@@ -737,19 +735,10 @@ pub extern "C" fn rpcx_xclient_send(
         let shared = &req(xclient, "xclient")?.shared;
         // SAFETY: the caller follows this function's documented pointer contract.
         let r = unsafe { request(method, payload, payload_len, meta, 0)? };
-        let s = Arc::clone(shared);
-        rpcx_core::runtime::block_on(async move {
-            if s.closed.is_cancelled() {
-                return Err(Error::Closed);
-            }
-            let send =
-                s.xc.send_raw(&r.method, s.serialize_type, r.payload, r.options);
-            tokio::select! {
-                biased;
-                _ = s.closed.cancelled() => Err(Error::Closed),
-                r = send => r,
-            }
-        })??;
+        let send = shared
+            .xc
+            .send_raw(&r.method, shared.serialize_type, r.payload, r.options);
+        rpcx_core::runtime::block_on(shared.unless_closed(send))??;
         Ok(())
     })
 }
