@@ -92,12 +92,15 @@ pub extern "C" fn rpcx_server_enable_metrics(server: Option<&rpcx_server>) -> rp
     run(None, || {
         let server = req(server, "server")?;
         server.check_building()?;
-        if server.metrics.get().is_some() {
-            return Ok(());
+        // Concurrent callers: only the one that creates the collector adds the plugin.
+        let mut created = false;
+        let metrics = server.metrics.get_or_init(|| {
+            created = true;
+            Metrics::new()
+        });
+        if created {
+            server.add_plugin(metrics.clone())?;
         }
-        let metrics = Metrics::new();
-        server.add_plugin(metrics.clone())?;
-        let _ = server.metrics.set(metrics);
         Ok(())
     })
 }
