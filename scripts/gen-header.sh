@@ -5,7 +5,8 @@
 set -euo pipefail
 CBINDGEN_VERSION=0.29.4
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+# `cargo install` puts binaries in $CARGO_HOME/bin (default ~/.cargo/bin).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
 if ! command -v cbindgen >/dev/null 2>&1 || [ "$(cbindgen --version)" != "cbindgen $CBINDGEN_VERSION" ]; then
   echo "gen-header: installing cbindgen $CBINDGEN_VERSION" >&2
