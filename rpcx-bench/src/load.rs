@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rpcx::benchmark::BenchmarkMessage;
 use rpcx::client::{CallOptions, Client, ClientOptions, RawRequest};
 use rpcx::protocol::SerializeType;
+use rpcx::xclient::{FailMode, Peer, SelectMode, XClient, XClientOptions};
 
 use crate::stats::{micros, Stats};
 
@@ -28,20 +29,54 @@ pub enum Work {
     Say(Arc<BenchmarkMessage>),
 }
 
-impl Work {
-    async fn call(&self, client: &Client) -> Result<(), String> {
+/// One member of the client pool.
+#[derive(Clone)]
+pub enum Caller {
+    /// A plain multiplexed client.
+    Direct(Client),
+    /// An XClient over one static peer with Failtry + RoundRobin, as the Go benchclient uses.
+    X(XClient),
+}
+
+impl Caller {
+    /// Closes the connection(s).
+    pub fn close(&self) {
         match self {
-            Work::Raw(req) => client
+            Caller::Direct(c) => c.close(),
+            Caller::X(x) => x.close(),
+        }
+    }
+}
+
+impl Work {
+    async fn call(&self, caller: &Caller) -> Result<(), String> {
+        match (self, caller) {
+            (Work::Raw(req), Caller::Direct(client)) => client
                 .call_raw(req.clone())
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            Work::Say(args) => {
-                let reply: BenchmarkMessage = client
-                    .call_with("Hello", "Say", &**args, CallOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .reply;
+            (Work::Raw(req), Caller::X(x)) => x
+                .call_raw(
+                    &req.method,
+                    req.serialize_type,
+                    req.payload.clone(),
+                    CallOptions::default(),
+                )
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Work::Say(args), caller) => {
+                let reply: BenchmarkMessage = match caller {
+                    Caller::Direct(client) => {
+                        client
+                            .call_with("Hello", "Say", &**args, CallOptions::default())
+                            .await
+                    }
+                    Caller::X(x) => x.call_with("Say", &**args, CallOptions::default()).await,
+                }
+                .map_err(|e| e.to_string())?
+                .reply;
                 if reply.field1 != "OK" || reply.field2 != 100 {
                     return Err(format!(
                         "bad reply field1={:?} field2={}",
@@ -54,24 +89,41 @@ impl Work {
     }
 }
 
-pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Client>, rpcx::Error> {
+fn client_options() -> ClientOptions {
+    ClientOptions::default()
+        .connect_timeout(Duration::from_secs(5))
+        .serialize_type(SerializeType::PROTOBUF)
+}
+
+/// `pool` plain clients of `addr`.
+pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Caller>, rpcx::Error> {
     let mut clients = Vec::with_capacity(pool);
     for _ in 0..pool.max(1) {
-        clients.push(
-            Client::connect(
-                addr,
-                ClientOptions::default()
-                    .connect_timeout(Duration::from_secs(5))
-                    .serialize_type(SerializeType::PROTOBUF),
-            )
-            .await?,
-        );
+        clients.push(Caller::Direct(
+            Client::connect(addr, client_options()).await?,
+        ));
     }
     Ok(clients)
 }
 
+/// `pool` XClients of service `Hello` over the one peer `addr`, with Failtry and RoundRobin
+/// as the Go benchclient has them (each XClient holds its own connection).
+pub fn xclient_pool(addr: &str, pool: usize) -> Result<Vec<Caller>, rpcx::Error> {
+    (0..pool.max(1))
+        .map(|_| {
+            let options = XClientOptions {
+                fail_mode: FailMode::Failtry,
+                select_mode: SelectMode::RoundRobin,
+                client: client_options(),
+                ..XClientOptions::default()
+            };
+            XClient::new("Hello", Peer::new(addr, ""), options).map(Caller::X)
+        })
+        .collect()
+}
+
 pub async fn run(
-    clients: &[Client],
+    clients: &[Caller],
     work: Work,
     concurrency: usize,
     budget: Budget,

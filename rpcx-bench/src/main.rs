@@ -2,9 +2,11 @@
 //!
 //! - `rpcx-bench server [--addr tcp@127.0.0.1:0]`: serves `Hello.Say` (and Arith); prints
 //!   `LISTENING <addr>`; stops on SIGINT/SIGTERM.
-//! - `rpcx-bench client --addr A [-c 100] [--pool 10] [-n N | -d SECONDS] [--warmup 5] [--raw]`:
-//!   the community workload (581-byte protobuf `Hello.Say`); prints one JSON line with the same
-//!   fields as the Go benchclient. Like the Go client, every call encodes the request message,
+//! - `rpcx-bench client --addr A [-c 100] [--pool 10] [-n N | -d SECONDS] [--warmup 5] [--raw]
+//!   [--direct]`: the community workload (581-byte protobuf `Hello.Say`); prints one JSON line
+//!   with the same fields as the Go benchclient. Like the Go client, the pool holds XClients
+//!   over the one server with Failtry + RoundRobin (`--direct`: plain clients), and every call
+//!   encodes the request message,
 //!   decodes the reply and checks `field1 == "OK"`, `field2 == 100`; `--raw` sends the
 //!   pre-encoded bytes and does not decode the reply.
 //! - `rpcx-bench limit-server [--addr tcp@127.0.0.1:0]`: a minimal tokio loop answering every
@@ -32,6 +34,7 @@ struct Opts {
     budget: Budget,
     warmup: usize,
     raw: bool,
+    direct: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -42,6 +45,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         budget: Budget::Duration(Duration::from_secs(10)),
         warmup: 5,
         raw: false,
+        direct: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -60,6 +64,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             }
             "--warmup" => o.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--raw" => o.raw = true,
+            "--direct" => o.direct = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -102,9 +107,12 @@ async fn run_server(o: Opts) -> Result<(), String> {
 }
 
 async fn run_client(o: Opts) -> Result<(), String> {
-    let clients = load::connect_pool(&o.addr, o.pool)
-        .await
-        .map_err(|e| e.to_string())?;
+    let clients = if o.direct {
+        load::connect_pool(&o.addr, o.pool).await
+    } else {
+        load::xclient_pool(&o.addr, o.pool)
+    }
+    .map_err(|e| e.to_string())?;
     let work = if o.raw {
         Work::Raw(say_request())
     } else {
