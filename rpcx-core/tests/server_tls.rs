@@ -78,3 +78,53 @@ fn bad_pem_is_a_clear_error() {
     assert!(tls::server_config_from_pem(b"not a cert", b"nope").is_err());
     assert!(tls::client_config_from_pem(b"").is_err());
 }
+
+/// A TLS peer that sends requests and never reads the replies leaves the server's writer
+/// stuck with TLS records unsent; shutting the server down must not wait on it forever (the
+/// TLS close_notify can never be flushed to that peer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_when_a_tls_peer_never_reads() {
+    use rpcx::protocol::{Message, SerializeType};
+    use rpcx::transport::{dial_stream, Address};
+    use tokio::io::AsyncWriteExt;
+
+    let (cert, key) = certificate();
+    let mut server = Server::builder()
+        .tls(tls::server_config_from_pem(&cert, &key).unwrap())
+        .build();
+    arith::register(&mut server).unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let addr = Address::parse(&handle.local_address().to_string()).unwrap();
+
+    let (stream, peer) = dial_stream(&addr, Duration::from_secs(5)).await.unwrap();
+    let client_tls = tls::ClientTls {
+        config: tls::client_config_from_pem(&cert).unwrap(),
+        server_name: "localhost".into(),
+    };
+    let conn = tls::connect(&client_tls, stream, peer, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (read, mut write) = (conn.read, conn.write);
+    // Echo requests of 64 KiB until the server stops taking them (bounded count).
+    let payload = vec![0x5au8; 64 << 10];
+    for seq in 0..2_000u64 {
+        let mut m = Message::request("Arith", "Echo", SerializeType::RAW, payload.clone());
+        m.header.set_seq(seq);
+        let frame = m.encode().unwrap();
+        match tokio::time::timeout(Duration::from_secs(2), write.write_all(&frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("write failed: {e}"),
+            Err(_) => break,
+        }
+    }
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(20),
+        handle.shutdown(Duration::from_millis(200)),
+    )
+    .await;
+    assert!(
+        stopped.is_ok(),
+        "shutdown hung on a TLS peer that never reads"
+    );
+    drop((read, write));
+}

@@ -1,14 +1,27 @@
 //! One client connection: a reader that decodes requests and spawns their handlers, and a
 //! writer that batches replies into few writes.
+//!
+//! How a connection ends decides what happens to its calls:
+//! - the peer goes away (EOF, a read error, the idle timeout): the socket closes at once, its
+//!   two-way calls are cancelled (their handlers see [`Context::is_cancelled`] and are dropped)
+//!   and replies not yet written are discarded, as Go closes the connection at EOF;
+//! - the server refuses the peer (a broken frame, failed auth, a plugin): its calls are
+//!   cancelled, the refusal already queued is flushed for a moment, then the socket closes;
+//! - a graceful shutdown: reading stops, in-flight calls finish and their replies are written
+//!   (bounded by the shutdown's grace).
+//!
+//! [`Context::is_cancelled`]: super::Context::is_cancelled
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::context::ConnHandle;
+use super::budget::{footprint, Budgets, Charge};
+use super::context::{ConnHandle, ConnShared, Outgoing};
 use super::dispatch::{dispatch, error_reply};
 use super::handle::Shared;
 use super::Rejection;
@@ -18,10 +31,26 @@ use crate::transport::{Connection, ReadHalf, WriteHalf};
 /// Replies queued for the writer before handlers wait (backpressure).
 const OUT_QUEUE: usize = 4096;
 
+/// How long a refused peer's last replies (the refusal itself) may take to flush, and how long
+/// a closing writer waits for the transport's own shutdown (a TLS close_notify to a peer that
+/// does not read).
+const LAST_WORDS: Duration = Duration::from_secs(1);
+
+/// Why the reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The peer closed, a read failed or the connection idled out.
+    Gone,
+    /// We refused the peer (a frame we cannot resync after, failed auth, a plugin).
+    Refused,
+    /// Graceful shutdown: finish the calls in flight, then close.
+    Draining,
+}
+
 /// What the reader does after one request.
 enum Next {
     Continue,
-    Close,
+    End(End),
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection) {
@@ -30,33 +59,62 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection) {
     if !shared.plugins.iter().all(|p| p.on_conn_accept(&peer)) {
         return;
     }
-    let (tx, rx) = mpsc::channel::<Message>(OUT_QUEUE);
-    let stop = shared.closed.child_token();
-    let writer_done = CancellationToken::new();
+    let (tx, rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
+    // `abort` drops the socket now; `calls` (its child) abandons the two-way calls only.
+    let abort = shared.closed.child_token();
+    let calls = abort.child_token();
+    let flush = CancellationToken::new();
     let handle = ConnHandle {
-        peer: Arc::clone(&peer),
-        out: tx,
-        push_seq: Arc::clone(&shared.push_seq),
+        inner: Arc::new(ConnShared {
+            peer: Arc::clone(&peer),
+            out: tx,
+            push_seq: Arc::clone(&shared.push_seq),
+            budgets: Budgets::new(
+                shared.options.max_pending_bytes_per_conn,
+                Arc::clone(&shared.pending_bytes),
+            ),
+            calls: calls.clone(),
+            server_closed: shared.closed.clone(),
+        }),
     };
     let writer = tokio::spawn(write_loop(
         Arc::clone(&shared),
         write,
         rx,
-        stop.clone(),
-        writer_done.clone(),
+        abort.clone(),
+        flush.clone(),
         Arc::clone(&peer),
     ));
     let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
-    read_loop(&shared, read, &handle, &inflight, &stop).await;
+    let end = read_loop(&shared, read, &handle, &inflight).await;
+    drop(handle);
 
-    // Let this connection's in-flight calls finish (unless the server closes), then flush.
-    let all = shared.options.max_inflight_per_conn as u32;
-    tokio::select! {
-        _ = inflight.acquire_many(all) => {}
-        _ = stop.cancelled() => {}
+    let mut writer = writer;
+    let mut writer_done = false;
+    match end {
+        End::Gone => abort.cancel(),
+        End::Refused => {
+            calls.cancel();
+            flush.cancel();
+            writer_done = tokio::time::timeout(LAST_WORDS, &mut writer).await.is_ok();
+            if !writer_done {
+                abort.cancel();
+            }
+        }
+        End::Draining => {
+            // Let this connection's in-flight calls finish (unless the server closes), then
+            // flush. The limit was checked to fit a u32 when the server started.
+            let all = u32::try_from(shared.options.max_inflight_per_conn).unwrap_or(u32::MAX);
+            tokio::select! {
+                _ = inflight.acquire_many(all) => {}
+                _ = abort.cancelled() => {}
+            }
+            flush.cancel();
+        }
     }
-    writer_done.cancel();
-    let _ = writer.await;
+    if !writer_done {
+        let _ = writer.await;
+    }
     for p in &shared.plugins {
         p.on_conn_close(&peer);
     }
@@ -67,21 +125,22 @@ async fn read_loop(
     mut read: ReadHalf,
     handle: &ConnHandle,
     inflight: &Arc<Semaphore>,
-    stop: &CancellationToken,
-) {
+) -> End {
     let codec = FrameCodec::new(shared.options.limits);
     let mut buf = BytesMut::with_capacity(8 << 10);
+    let budgets = &handle.inner.budgets;
     // Created once: a cancellation future made anew for every read registers with (and
     // unregisters from) the token's waiter list each time, under a lock the whole server shares.
-    let stopped = stop.cancelled();
+    // `calls` ends when the writer failed (the peer reset the connection) or the server closed.
+    let gone = handle.inner.calls.cancelled();
     let draining = shared.draining.cancelled();
-    tokio::pin!(stopped, draining);
+    tokio::pin!(gone, draining);
     loop {
         loop {
             match codec.decode_frame(&mut buf) {
                 Ok(Some(msg)) => {
-                    if let Next::Close = on_request(shared, msg, handle, inflight).await {
-                        return;
+                    if let Next::End(end) = on_request(shared, msg, handle, inflight).await {
+                        return end;
                     }
                 }
                 Ok(None) => break,
@@ -91,35 +150,45 @@ async fn read_loop(
                 }) => {
                     // The bad frame was consumed whole: answer it and keep serving.
                     if !h.is_oneway() {
-                        let mut m = Message {
+                        let req = Message {
                             header: h,
                             ..Message::default()
                         };
-                        m = error_reply(&m, error.to_string());
-                        if handle.out.send(m).await.is_err() {
-                            return;
+                        let reply = error_reply(&req, error.to_string());
+                        if handle.send_uncharged(reply).await.is_err() {
+                            return End::Gone;
                         }
                     }
                 }
-                Err(_) => return,
+                Err(_) => return End::Refused,
             }
         }
         if shared
             .plugins
             .iter()
-            .any(|p| p.before_read(&handle.peer).is_err())
+            .any(|p| p.before_read(&handle.inner.peer).is_err())
         {
-            return;
+            return End::Refused;
+        }
+        // Backpressure in bytes: take nothing more off this connection while its requests
+        // and unwritten replies (or the whole server's) fill the budget.
+        if budgets.is_spent() {
+            tokio::select! {
+                biased;
+                _ = &mut gone => return End::Gone,
+                _ = &mut draining => return End::Draining,
+                _ = budgets.room() => {}
+            }
         }
         let n = tokio::select! {
             biased;
-            _ = &mut stopped => return,
-            _ = &mut draining => return,
+            _ = &mut gone => return End::Gone,
+            _ = &mut draining => return End::Draining,
             r = read_some(&mut read, &mut buf, shared.options.idle_timeout) => r,
         };
         match n {
             Some(n) if n > 0 => {}
-            _ => return,
+            _ => return End::Gone,
         }
     }
 }
@@ -127,7 +196,7 @@ async fn read_loop(
 async fn read_some(
     read: &mut ReadHalf,
     buf: &mut BytesMut,
-    idle: Option<std::time::Duration>,
+    idle: Option<Duration>,
 ) -> Option<usize> {
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(8 << 10);
@@ -147,53 +216,60 @@ async fn on_request(
     handle: &ConnHandle,
     inflight: &Arc<Semaphore>,
 ) -> Next {
+    let peer = &handle.inner.peer;
     for p in &shared.plugins {
-        match p.after_read(&handle.peer, &mut msg) {
+        match p.after_read(peer, &mut msg) {
             Ok(()) => {}
             Err(Rejection::Respond(text)) => {
                 if !msg.header.is_oneway()
-                    && handle.out.send(error_reply(&msg, text)).await.is_err()
+                    && handle
+                        .send_uncharged(error_reply(&msg, text))
+                        .await
+                        .is_err()
                 {
-                    return Next::Close;
+                    return Next::End(End::Gone);
                 }
                 return Next::Continue;
             }
             Err(Rejection::Close(text)) => {
                 if !msg.header.is_oneway() {
-                    let _ = handle.out.send(error_reply(&msg, text)).await;
+                    let _ = handle.send_uncharged(error_reply(&msg, text)).await;
                 }
-                return Next::Close;
+                return Next::End(End::Refused);
             }
         }
     }
     if msg.header.is_heartbeat() {
         if msg.payload.len() > shared.options.max_heartbeat_payload {
-            return Next::Close;
+            return Next::End(End::Refused);
         }
-        return match handle.out.send(msg.heartbeat_echo()).await {
+        return match handle.send_uncharged(msg.heartbeat_echo()).await {
             Ok(()) => Next::Continue,
-            Err(_) => Next::Close,
+            Err(_) => Next::End(End::Gone),
         };
     }
     if let Some(auth) = &shared.auth {
         let token = msg.metadata.get(META_AUTH).map_or("", String::as_str);
-        if let Err(text) = auth(&msg, token, &handle.peer) {
+        if let Err(text) = auth(&msg, token, peer) {
             if !msg.header.is_oneway() {
-                let _ = handle.out.send(error_reply(&msg, text)).await;
+                let _ = handle.send_uncharged(error_reply(&msg, text)).await;
             }
-            return Next::Close;
+            return Next::End(End::Refused);
         }
     }
     let Ok(permit) = Arc::clone(inflight).acquire_owned().await else {
-        return Next::Close;
+        return Next::End(End::Gone);
     };
+    let request_bytes: Charge = handle.inner.budgets.charge(footprint(&msg));
     shared.call_started();
     let s = Arc::clone(shared);
     let h = handle.clone();
     shared.spawn(async move {
         let work = async {
-            if let Some(reply) = dispatch(&s, msg, &h).await {
-                let _ = h.out.send(reply).await;
+            let reply = dispatch(&s, msg, &h).await;
+            drop(request_bytes);
+            if let Some(reply) = reply {
+                let _ = h.send_charged(reply).await;
             }
         };
         // Once the server is closed its connections are gone: drop the handler rather than
@@ -214,30 +290,30 @@ async fn on_request(
 async fn write_loop(
     shared: Arc<Shared>,
     mut write: WriteHalf,
-    mut rx: mpsc::Receiver<Message>,
-    stop: CancellationToken,
-    done: CancellationToken,
+    mut rx: mpsc::Receiver<Outgoing>,
+    abort: CancellationToken,
+    flush: CancellationToken,
     peer: Arc<str>,
 ) {
     let batch = shared.options.write_batch_bytes;
     let mut buf = BytesMut::with_capacity(batch.min(64 << 10));
     let mut written = Vec::new();
-    let track = shared.plugins.iter().any(|_| true);
+    // Charges of the frames in `buf`: released once they are written.
+    let mut charges: Vec<Charge> = Vec::new();
+    let track = !shared.plugins.is_empty();
     loop {
         let first = tokio::select! {
             biased;
+            _ = abort.cancelled() => None,
             m = rx.recv() => m,
-            _ = stop.cancelled() => None,
-            _ = done.cancelled() => rx.try_recv().ok(),
+            _ = flush.cancelled() => rx.try_recv().ok(),
         };
         let Some(first) = first else { break };
-        encode(
-            &shared,
-            &peer,
-            first,
-            &mut buf,
-            track.then_some(&mut written),
-        );
+        let mut add = |o: Outgoing, buf: &mut BytesMut, written: &mut Vec<_>| {
+            charges.extend(o.charge);
+            encode(&shared, &peer, o.msg, buf, track.then_some(written));
+        };
+        add(first, &mut buf, &mut written);
         // Give the handlers that are about to queue replies a turn first, so that one write
         // carries many replies (without this nearly every reply costs its own syscall).
         if rx.is_empty() {
@@ -245,7 +321,7 @@ async fn write_loop(
         }
         while buf.len() < batch {
             match rx.try_recv() {
-                Ok(m) => encode(&shared, &peer, m, &mut buf, track.then_some(&mut written)),
+                Ok(o) => add(o, &mut buf, &mut written),
                 Err(_) => break,
             }
         }
@@ -254,23 +330,30 @@ async fn write_loop(
         let result = tokio::select! {
             biased;
             r = write.write_all(&buf) => r,
-            _ = stop.cancelled() => Err(std::io::Error::new(
+            _ = abort.cancelled() => Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
-                "server closed the connection",
+                "connection closed",
             )),
         };
         buf.clear();
+        charges.clear();
         for h in written.drain(..) {
             for p in &shared.plugins {
                 p.after_write(&peer, &h, result.as_ref().map(|_| ()));
             }
         }
         if result.is_err() {
-            stop.cancel();
+            abort.cancel();
             break;
         }
     }
-    let _ = write.shutdown().await;
+    // Replies to a gone peer are dropped with the queue; the socket closes when the halves
+    // drop. A clean end also shuts the transport down (a TLS close_notify), which a peer that
+    // does not read could stall: bounded.
+    drop(rx);
+    if !abort.is_cancelled() {
+        let _ = tokio::time::timeout(LAST_WORDS, write.shutdown()).await;
+    }
 }
 
 fn encode(

@@ -6,32 +6,72 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
+use super::budget::{footprint, Budgets, Charge};
 use crate::protocol::{Header, Message, Metadata, SerializeType};
 use crate::Error;
+
+/// What the pieces of one connection share: the reply queue, its budgets and its end.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    pub(crate) peer: Arc<str>,
+    pub(crate) out: mpsc::Sender<Outgoing>,
+    pub(crate) push_seq: Arc<AtomicU64>,
+    pub(crate) budgets: Arc<Budgets>,
+    /// Cancelled when the connection's two-way calls are abandoned: the peer went away, was
+    /// refused, or the server closed.
+    pub(crate) calls: CancellationToken,
+    /// Cancelled when the server closes (ends oneway calls, which outlive their connection).
+    pub(crate) server_closed: CancellationToken,
+}
+
+/// A frame queued for the connection's writer, with the bytes it holds charged to the
+/// connection's budgets until it is written.
+pub(crate) struct Outgoing {
+    pub(crate) msg: Message,
+    pub(crate) charge: Option<Charge>,
+}
 
 /// A handle on one client connection, for server pushes (§3.8). Cheap to clone; valid after
 /// the call returns, until the connection closes.
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
-    pub(crate) peer: Arc<str>,
-    pub(crate) out: mpsc::Sender<Message>,
-    pub(crate) push_seq: Arc<AtomicU64>,
+    pub(crate) inner: Arc<ConnShared>,
 }
 
 impl ConnHandle {
     /// The peer's address (`tcp@127.0.0.1:50123`).
     pub fn peer(&self) -> &str {
-        &self.peer
+        &self.inner.peer
     }
 
     /// True while the connection is open.
     pub fn is_open(&self) -> bool {
-        !self.out.is_closed()
+        !self.inner.calls.is_cancelled() && !self.inner.out.is_closed()
+    }
+
+    /// Queues a frame without charging it (small control frames: refusals, heartbeats).
+    pub(crate) async fn send_uncharged(&self, msg: Message) -> Result<(), Error> {
+        self.send(Outgoing { msg, charge: None }).await
+    }
+
+    /// Queues a reply, charging its bytes to the connection's budgets until it is written.
+    pub(crate) async fn send_charged(&self, msg: Message) -> Result<(), Error> {
+        let charge = Some(self.inner.budgets.charge(footprint(&msg)));
+        self.send(Outgoing { msg, charge }).await
+    }
+
+    async fn send(&self, out: Outgoing) -> Result<(), Error> {
+        self.inner.out.send(out).await.map_err(|_| Error::Closed)
     }
 
     /// Sends a server push: a oneway request with serialize type raw, a seq from the
     /// server-wide counter (first value 1, as in Go), and the payload as given.
+    ///
+    /// Waits while the connection's (or the server's) byte budget is spent, so pushing to a
+    /// client that does not read cannot pile up memory; fails with [`Error::Closed`] once the
+    /// connection is gone.
     pub async fn push(
         &self,
         service_path: &str,
@@ -41,7 +81,7 @@ impl ConnHandle {
     ) -> Result<(), Error> {
         let mut header = Header::new();
         header.set_oneway(true);
-        header.set_seq(self.push_seq.fetch_add(1, Ordering::Relaxed));
+        header.set_seq(self.inner.push_seq.fetch_add(1, Ordering::Relaxed));
         let msg = Message {
             header,
             service_path: service_path.to_owned(),
@@ -49,7 +89,11 @@ impl ConnHandle {
             metadata,
             payload: payload.into(),
         };
-        self.out.send(msg).await.map_err(|_| Error::Closed)
+        tokio::select! {
+            _ = self.inner.budgets.room() => {}
+            _ = self.inner.calls.cancelled() => return Err(Error::Closed),
+        }
+        self.send_charged(msg).await
     }
 }
 
@@ -59,6 +103,8 @@ pub(crate) struct CallInfo {
     pub(crate) metadata: Metadata,
     pub(crate) serialize: SerializeType,
     pub(crate) deadline: Option<Instant>,
+    /// Oneway calls are not abandoned with their connection (nobody waits for them).
+    pub(crate) oneway: bool,
     pub(crate) received: Instant,
     pub(crate) reply_metadata: Mutex<Metadata>,
     pub(crate) conn: ConnHandle,
@@ -76,7 +122,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("service", &self.inner.service)
             .field("method", &self.inner.method)
-            .field("peer", &self.inner.conn.peer)
+            .field("peer", &self.inner.conn.inner.peer)
             .field("deadline", &self.inner.deadline)
             .finish()
     }
@@ -116,6 +162,40 @@ impl Context {
     /// When the request was taken off the connection (for latency metrics).
     pub fn received_at(&self) -> Instant {
         self.inner.received
+    }
+
+    /// True once nobody waits for this call's reply any more: the caller's connection closed
+    /// (or was refused), the caller's deadline (`__ServerTimeout`) passed, or the server closed.
+    /// A long handler should check it and give up early; its reply would be dropped anyway.
+    ///
+    /// Oneway calls are not tied to their connection: they report cancelled only past their
+    /// deadline or when the server closes.
+    pub fn is_cancelled(&self) -> bool {
+        self.token().is_cancelled() || self.inner.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Resolves when [`is_cancelled`](Self::is_cancelled) becomes true. Await it on a tokio
+    /// runtime (it sleeps until the deadline when there is one), e.g. in a `select!` beside
+    /// slow work.
+    pub async fn cancelled(&self) {
+        let token = self.token();
+        match self.inner.deadline {
+            None => token.cancelled().await,
+            Some(d) => tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tokio::time::sleep_until(d.into()) => {}
+            },
+        }
+    }
+
+    /// The token that ends this call: its connection's (two-way) or the server's (oneway).
+    pub(crate) fn token(&self) -> &CancellationToken {
+        let conn = &self.inner.conn.inner;
+        if self.inner.oneway {
+            &conn.server_closed
+        } else {
+            &conn.calls
+        }
     }
 
     /// The peer's address.

@@ -16,6 +16,22 @@ use crate::protocol::{CompressType, Message, Metadata, COMPRESS_THRESHOLD, META_
 /// `context.DeadlineExceeded`).
 pub(crate) const DEADLINE_EXCEEDED: &str = "context deadline exceeded";
 
+/// The error a call ends with when its caller's connection went away before the handler
+/// answered (plugins see it in `after_call`; nobody is left to receive it).
+pub(crate) const CALLER_GONE: &str = "rpcx: the caller has gone";
+
+/// The deadline a `__ServerTimeout` value sets, read as Go does: a signed count of
+/// milliseconds, where 0 or less means the deadline has already passed (a Go client near its
+/// own deadline sends those). Text that is not a number sets no deadline; so does a value too
+/// large to represent.
+pub(crate) fn server_deadline(value: &str, now: Instant) -> Option<Instant> {
+    let ms = value.trim().parse::<i64>().ok()?;
+    match u64::try_from(ms) {
+        Ok(ms) if ms > 0 => now.checked_add(Duration::from_millis(ms)),
+        _ => Some(now),
+    }
+}
+
 /// The error response to `req`: status Error, `__rpcx_error__` = `text`, empty payload.
 pub(crate) fn error_reply(req: &Message, text: impl Into<String>) -> Message {
     let mut m = req.response();
@@ -51,10 +67,10 @@ async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
         metadata,
         payload,
     } = req;
+    let received = Instant::now();
     let deadline = metadata
         .get(META_SERVER_TIMEOUT)
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
+        .and_then(|v| server_deadline(v, received));
     let ctx = Context {
         inner: Arc::new(CallInfo {
             service: service_path,
@@ -62,7 +78,8 @@ async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
             metadata,
             serialize: header.serialize_type(),
             deadline,
-            received: Instant::now(),
+            oneway: header.is_oneway(),
+            received,
             reply_metadata: Mutex::new(Metadata::new()),
             conn: conn.clone(),
         }),
@@ -153,12 +170,21 @@ async fn run_handler(
             Ok(f) => AssertUnwindSafe(f).catch_unwind(),
             Err(_) => return Err(panicked()),
         };
-    let outcome = match deadline {
-        None => fut.await,
-        Some(d) => match tokio::time::timeout_at(d.into(), fut).await {
+    let bounded = async {
+        match deadline {
+            None => Ok(fut.await),
+            Some(d) => tokio::time::timeout_at(d.into(), fut).await,
+        }
+    };
+    // The handler is polled first: most finish at once, and then the connection's token is
+    // never polled (polling it registers a waiter under the token's lock).
+    let outcome = tokio::select! {
+        biased;
+        r = bounded => match r {
             Ok(r) => r,
             Err(_) => return Err(ServiceError::new(DEADLINE_EXCEEDED)),
         },
+        _ = ctx.token().cancelled() => return Err(ServiceError::new(CALLER_GONE)),
     };
     outcome.unwrap_or_else(|_| Err(panicked()))
 }

@@ -8,6 +8,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::budget::ByteBudget;
 use super::{AuthFn, Plugin, Server, ServerOptions, ServiceMap};
 use crate::transport::{Address, Listener};
 use crate::Error;
@@ -25,6 +26,8 @@ pub(crate) struct Shared {
     inflight: AtomicUsize,
     idle: Notify,
     pub(crate) push_seq: Arc<AtomicU64>,
+    /// Bytes held by every connection's requests and unwritten replies.
+    pub(crate) pending_bytes: Arc<ByteBudget>,
     tasks: TaskTracker,
     local: Address,
     runtime: tokio::runtime::Handle,
@@ -74,6 +77,7 @@ pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
         inflight: AtomicUsize::new(0),
         idle: Notify::new(),
         push_seq: Arc::new(AtomicU64::new(1)),
+        pending_bytes: Arc::new(ByteBudget::new(server.options.max_pending_bytes)),
         tasks: TaskTracker::new(),
         local,
         runtime: tokio::runtime::Handle::current(),
@@ -179,6 +183,12 @@ impl ServerHandle {
     /// Requests currently being handled, server-wide.
     pub fn inflight(&self) -> usize {
         self.shared.inflight.load(Ordering::Acquire)
+    }
+
+    /// Bytes currently held, server-wide, by requests being served and replies not yet
+    /// written (what [`ServerOptions::max_pending_bytes`] bounds).
+    pub fn pending_bytes(&self) -> usize {
+        self.shared.pending_bytes.used()
     }
 
     /// Graceful shutdown: unregisters services from registry plugins, stops accepting and

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod budget;
 mod conn;
 mod context;
 mod dispatch;
@@ -77,6 +78,19 @@ impl ServerBuilder {
     /// Sets the connection limit.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.options.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets the memory one connection may hold in requests being served and unwritten
+    /// replies, in bytes (see [`ServerOptions::max_pending_bytes_per_conn`]).
+    pub fn max_pending_bytes_per_conn(mut self, n: usize) -> Self {
+        self.options.max_pending_bytes_per_conn = n.max(1);
+        self
+    }
+
+    /// Sets the same budget for the whole server (see [`ServerOptions::max_pending_bytes`]).
+    pub fn max_pending_bytes(mut self, n: usize) -> Self {
+        self.options.max_pending_bytes = n.max(1);
         self
     }
 
@@ -236,7 +250,11 @@ impl Server {
 
     /// Binds `address` (`tcp@host:port`, port 0 for a free one, or `unix@/path`) and serves it
     /// on the current tokio runtime until the returned handle shuts it down.
+    ///
+    /// Fails with [`Error::Config`] when an option is out of range
+    /// ([`ServerOptions::validate`]).
     pub async fn serve(self, address: &str) -> Result<ServerHandle, Error> {
+        self.options.validate()?;
         let addr = Address::parse(address)?;
         let listener = Listener::bind(&addr).await?;
         Ok(handle::start(self, listener))

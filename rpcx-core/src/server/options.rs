@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::{Limits, Message};
+use crate::Error;
 
 /// Checks the `__AUTH` token of every request that is not a heartbeat: `(request, token,
 /// peer)`; the token is `""` when absent. An `Err` text is sent to the caller and the
@@ -30,6 +31,42 @@ pub struct ServerOptions {
     pub max_heartbeat_payload: usize,
     /// Replies are gathered into one write up to about this many bytes. Default 64 KiB.
     pub write_batch_bytes: usize,
+    /// Memory one connection may hold, in bytes: requests being served plus replies not yet
+    /// written. While it is spent the server reads nothing more from that connection (its
+    /// client is held back by TCP), so a client that never reads its replies pins at most
+    /// about this much. Default 4 MiB.
+    pub max_pending_bytes_per_conn: usize,
+    /// The same budget for the whole server, over all connections. Default 256 MiB.
+    pub max_pending_bytes: usize,
+}
+
+impl ServerOptions {
+    /// Checks the values: counts and byte budgets must be at least 1, durations non-zero, and
+    /// the in-flight limit at most `u32::MAX`. [`Server::serve`](super::Server::serve) runs
+    /// this and refuses to start with [`Error::Config`] naming the bad option.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::Config(what.to_owned()));
+        // Semaphores hold at most this many permits (tokio's `Semaphore::MAX_PERMITS`).
+        let max_permits = tokio::sync::Semaphore::MAX_PERMITS;
+        if self.max_inflight_per_conn == 0 || self.max_inflight_per_conn > u32::MAX as usize {
+            return bad("max_inflight_per_conn must be between 1 and 4294967295");
+        }
+        if self.max_connections == 0 || self.max_connections > max_permits {
+            return bad(&format!(
+                "max_connections must be between 1 and {max_permits}"
+            ));
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return bad("idle_timeout must be longer than zero (None turns it off)");
+        }
+        if self.max_pending_bytes_per_conn == 0 {
+            return bad("max_pending_bytes_per_conn must be at least 1");
+        }
+        if self.max_pending_bytes == 0 {
+            return bad("max_pending_bytes must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerOptions {
@@ -41,6 +78,8 @@ impl Default for ServerOptions {
             idle_timeout: None,
             max_heartbeat_payload: 4096,
             write_batch_bytes: 64 << 10,
+            max_pending_bytes_per_conn: 4 << 20,
+            max_pending_bytes: 256 << 20,
         }
     }
 }
