@@ -281,10 +281,12 @@ typedef struct rpcx_request rpcx_request;
  * The handle of one pending call, completed exactly once from any thread.
  *
  * Not a pointer to memory: an opaque token, so completing it twice, or after its call was
- * abandoned (the caller's deadline passed, the connection or the server closed), is safe
- * and returns `RPCX_ERR_INVALID_STATE`. A responder never completed keeps its caller
- * waiting until the call is abandoned; the token is then forgotten. Oneway requests get a
- * responder too: complete it as usual, nothing is sent back.
+ * abandoned, is safe and returns `RPCX_ERR_INVALID_STATE`. A call is abandoned — its
+ * responder forgotten and its memory freed at once — when the caller's connection closes
+ * (the client went away), when the caller's deadline (`__ServerTimeout`) passes, or when the
+ * server closes; `rpcx_responder_is_cancelled` tells. A responder never completed keeps its
+ * caller waiting until then. Oneway requests get a responder too: complete it as usual,
+ * nothing is sent back; they are not abandoned when their connection closes.
  */
 typedef struct rpcx_responder rpcx_responder;
 
@@ -882,6 +884,17 @@ struct rpcx_metadata *rpcx_metadata_new(void);
 enum rpcx_status rpcx_metadata_set(struct rpcx_metadata *md, const char *key, const char *value);
 
 /**
+ * 1 once nobody waits for this call's reply any more, else 0: the caller's connection closed
+ * (the client went away or was refused), the caller's deadline (`__ServerTimeout`) passed, or
+ * the server closed. A handler doing long work should check it and stop early: its responder
+ * has been abandoned (completing it returns `RPCX_ERR_INVALID_STATE`). Oneway calls are not
+ * tied to their connection: they report 1 only past their deadline or when the server closes.
+ * 1 when `request` is NULL. Use only on the callback's thread, during the callback; later,
+ * from any thread, use `rpcx_responder_is_cancelled`.
+ */
+int rpcx_request_is_cancelled(const struct rpcx_request *request);
+
+/**
  * The request metadata (including `__AUTH` and `__ServerTimeout` when sent). Borrowed from
  * `request`: valid until the callback returns; copy it with `rpcx_metadata_clone` to keep it.
  * Returns NULL only when `request` is NULL.
@@ -946,6 +959,14 @@ enum rpcx_status rpcx_responder_error(struct rpcx_responder *responder,
  * completed, released or abandoned, is ignored. Callable from any thread.
  */
 void rpcx_responder_free(struct rpcx_responder *responder);
+
+/**
+ * 1 once the call of `responder` no longer waits for a reply, else 0: it was abandoned (the
+ * caller's connection closed, its deadline passed, the server closed) or the responder was
+ * already completed or released. Callable from any thread, at any time, with any responder
+ * token the library handed out: it never dereferences it. 1 when `responder` is NULL.
+ */
+int rpcx_responder_is_cancelled(struct rpcx_responder *responder);
 
 /**
  * Completes a call with a reply: `payload[0..payload_len)` (copied; NULL allowed when

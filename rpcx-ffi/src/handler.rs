@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::os::raw::{c_char, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -65,10 +65,12 @@ fn c_string(s: &str) -> CString {
 /// The handle of one pending call, completed exactly once from any thread.
 ///
 /// Not a pointer to memory: an opaque token, so completing it twice, or after its call was
-/// abandoned (the caller's deadline passed, the connection or the server closed), is safe
-/// and returns `RPCX_ERR_INVALID_STATE`. A responder never completed keeps its caller
-/// waiting until the call is abandoned; the token is then forgotten. Oneway requests get a
-/// responder too: complete it as usual, nothing is sent back.
+/// abandoned, is safe and returns `RPCX_ERR_INVALID_STATE`. A call is abandoned — its
+/// responder forgotten and its memory freed at once — when the caller's connection closes
+/// (the client went away), when the caller's deadline (`__ServerTimeout`) passes, or when the
+/// server closes; `rpcx_responder_is_cancelled` tells. A responder never completed keeps its
+/// caller waiting until then. Oneway requests get a responder too: complete it as usual,
+/// nothing is sent back; they are not abandoned when their connection closes.
 pub struct rpcx_responder {
     _private: u8,
 }
@@ -258,6 +260,36 @@ pub extern "C" fn rpcx_request_timeout_ms(request: Option<&rpcx_request>) -> i64
     })
 }
 
+/// 1 once nobody waits for this call's reply any more, else 0: the caller's connection closed
+/// (the client went away or was refused), the caller's deadline (`__ServerTimeout`) passed, or
+/// the server closed. A handler doing long work should check it and stop early: its responder
+/// has been abandoned (completing it returns `RPCX_ERR_INVALID_STATE`). Oneway calls are not
+/// tied to their connection: they report 1 only past their deadline or when the server closes.
+/// 1 when `request` is NULL. Use only on the callback's thread, during the callback; later,
+/// from any thread, use `rpcx_responder_is_cancelled`.
+#[no_mangle]
+pub extern "C" fn rpcx_request_is_cancelled(request: Option<&rpcx_request>) -> c_int {
+    run_or(1, || {
+        request.map_or(1, |r| c_int::from(r.ctx.is_cancelled()))
+    })
+}
+
+/// 1 once the call of `responder` no longer waits for a reply, else 0: it was abandoned (the
+/// caller's connection closed, its deadline passed, the server closed) or the responder was
+/// already completed or released. Callable from any thread, at any time, with any responder
+/// token the library handed out: it never dereferences it. 1 when `responder` is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_responder_is_cancelled(responder: *mut rpcx_responder) -> c_int {
+    run_or(1, || {
+        if responder.is_null() {
+            return 1;
+        }
+        let id = responder.addr();
+        let slots = shard(id).lock().unwrap_or_else(|p| p.into_inner());
+        c_int::from(slots.get(&id).is_none_or(|slot| slot.ctx.is_cancelled()))
+    })
+}
+
 fn complete(
     responder: *mut rpcx_responder,
     result: impl FnOnce(&Context) -> HandlerResult,
@@ -271,6 +303,14 @@ fn complete(
             "rpcx: responder already completed or its call was abandoned",
         ));
     };
+    // Past the deadline (or with the caller gone) the call is over even if the runtime has not
+    // yet dropped it: refuse, as `rpcx_responder_is_cancelled` already says 1.
+    if slot.ctx.is_cancelled() {
+        return Err(Failure::new(
+            rpcx_status::RPCX_ERR_INVALID_STATE,
+            "rpcx: the call was abandoned before the reply",
+        ));
+    }
     let result = result(&slot.ctx);
     slot.tx.send(result).map_err(|_| {
         Failure::new(
