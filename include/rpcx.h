@@ -1136,19 +1136,37 @@ enum rpcx_status rpcx_server_options_set_limits(struct rpcx_server_options *opts
                                                 const struct rpcx_limits *limits);
 
 /**
- * Sets how many connections are served at once; more wait in the accept queue.
- * `RPCX_ERR_INVALID_ARG` if `n` is 0.
- * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+ * Sets how many connections are served at once; more wait in the accept queue. Default
+ * 10000. `RPCX_ERR_INVALID_ARG` if `n` is 0 (or absurdly large).
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
 enum rpcx_status rpcx_server_options_set_max_connections(struct rpcx_server_options *opts,
                                                          size_t n);
 
 /**
  * Sets how many requests one connection may have in flight; reading from it pauses while
- * the limit is reached. `RPCX_ERR_INVALID_ARG` if `n` is 0.
- * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+ * the limit is reached. Default 16384. `RPCX_ERR_INVALID_ARG` if `n` is 0 or over
+ * 4294967295. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
 enum rpcx_status rpcx_server_options_set_max_inflight(struct rpcx_server_options *opts, size_t n);
+
+/**
+ * Sets the same byte budget for the whole server, over all its connections. Default 256 MiB.
+ * `RPCX_ERR_INVALID_ARG` if `n` is 0. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs
+ * exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_server_options_set_max_pending_bytes(struct rpcx_server_options *opts,
+                                                           size_t n);
+
+/**
+ * Sets how many bytes one connection may hold in requests being served plus replies not yet
+ * written; while it holds that much the server reads nothing more from it (its client is
+ * held back by TCP), so a client that never reads its replies pins a bounded amount of
+ * memory. Default 4 MiB. `RPCX_ERR_INVALID_ARG` if `n` is 0.
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+enum rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_server_options *opts,
+                                                                    size_t n);
 
 /**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).

@@ -97,40 +97,67 @@ pub extern "C" fn rpcx_server_options_set_limits(
     })
 }
 
+/// Applies `set` to a copy of the options and keeps it only if the core accepts the result
+/// (`ServerOptions::validate`, the same check `rpcx_server_start` makes).
+fn set_server_option(
+    opts: Option<&mut rpcx_server_options>,
+    set: impl FnOnce(&mut ServerOptions),
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        let mut next = opts.inner.clone();
+        set(&mut next);
+        next.validate()
+            .map_err(|e| invalid_arg(format!("rpcx: {e}")))?;
+        opts.inner = next;
+        Ok(())
+    })
+}
+
 /// Sets how many requests one connection may have in flight; reading from it pauses while
-/// the limit is reached. `RPCX_ERR_INVALID_ARG` if `n` is 0.
-/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+/// the limit is reached. Default 16384. `RPCX_ERR_INVALID_ARG` if `n` is 0 or over
+/// 4294967295. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_server_options_set_max_inflight(
     opts: Option<&mut rpcx_server_options>,
     n: usize,
 ) -> rpcx_status {
-    run(None, || {
-        let opts = req_mut(opts, "opts")?;
-        if n == 0 {
-            return Err(invalid_arg("rpcx: max in-flight must be at least 1"));
-        }
-        opts.inner.max_inflight_per_conn = n;
-        Ok(())
-    })
+    set_server_option(opts, |o| o.max_inflight_per_conn = n)
 }
 
-/// Sets how many connections are served at once; more wait in the accept queue.
-/// `RPCX_ERR_INVALID_ARG` if `n` is 0.
-/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+/// Sets how many connections are served at once; more wait in the accept queue. Default
+/// 10000. `RPCX_ERR_INVALID_ARG` if `n` is 0 (or absurdly large).
+/// `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_server_options_set_max_connections(
     opts: Option<&mut rpcx_server_options>,
     n: usize,
 ) -> rpcx_status {
-    run(None, || {
-        let opts = req_mut(opts, "opts")?;
-        if n == 0 {
-            return Err(invalid_arg("rpcx: max connections must be at least 1"));
-        }
-        opts.inner.max_connections = n;
-        Ok(())
-    })
+    set_server_option(opts, |o| o.max_connections = n)
+}
+
+/// Sets how many bytes one connection may hold in requests being served plus replies not yet
+/// written; while it holds that much the server reads nothing more from it (its client is
+/// held back by TCP), so a client that never reads its replies pins a bounded amount of
+/// memory. Default 4 MiB. `RPCX_ERR_INVALID_ARG` if `n` is 0.
+/// `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_max_pending_bytes_per_conn(
+    opts: Option<&mut rpcx_server_options>,
+    n: usize,
+) -> rpcx_status {
+    set_server_option(opts, |o| o.max_pending_bytes_per_conn = n)
+}
+
+/// Sets the same byte budget for the whole server, over all its connections. Default 256 MiB.
+/// `RPCX_ERR_INVALID_ARG` if `n` is 0. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs
+/// exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_options_set_max_pending_bytes(
+    opts: Option<&mut rpcx_server_options>,
+    n: usize,
+) -> rpcx_status {
+    set_server_option(opts, |o| o.max_pending_bytes = n)
 }
 
 /// Closes connections that send nothing (not even heartbeats) for `ms` milliseconds; 0

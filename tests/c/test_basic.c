@@ -111,6 +111,8 @@ static rpcx_server *start_server(uint16_t *port) {
     CHECK_OK(rpcx_server_options_set_limits(opts, &limits));
     CHECK_OK(rpcx_server_options_set_max_inflight(opts, 128));
     CHECK_OK(rpcx_server_options_set_max_connections(opts, 64));
+    CHECK_OK(rpcx_server_options_set_max_pending_bytes_per_conn(opts, 1u << 20));
+    CHECK_OK(rpcx_server_options_set_max_pending_bytes(opts, 64u << 20));
     CHECK_OK(rpcx_server_options_set_idle_timeout_ms(opts, 60000));
     rpcx_server *server = NULL;
     CHECK_OK(rpcx_server_new(opts, &server));

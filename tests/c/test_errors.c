@@ -147,6 +147,15 @@ static void test_option_errors(void) {
     CHECK_STATUS(rpcx_server_options_set_max_inflight(NULL, 1), RPCX_ERR_NULL_ARG);
     CHECK_STATUS(rpcx_server_options_set_max_connections(so, 0), RPCX_ERR_INVALID_ARG);
     CHECK_STATUS(rpcx_server_options_set_max_connections(NULL, 1), RPCX_ERR_NULL_ARG);
+    if (sizeof(size_t) > 4) {
+        /* The in-flight limit must fit 32 bits (refused here rather than at start). */
+        CHECK_STATUS(rpcx_server_options_set_max_inflight(so, (size_t)UINT32_MAX + 1u),
+                     RPCX_ERR_INVALID_ARG);
+    }
+    CHECK_STATUS(rpcx_server_options_set_max_pending_bytes_per_conn(so, 0), RPCX_ERR_INVALID_ARG);
+    CHECK_STATUS(rpcx_server_options_set_max_pending_bytes_per_conn(NULL, 1), RPCX_ERR_NULL_ARG);
+    CHECK_STATUS(rpcx_server_options_set_max_pending_bytes(so, 0), RPCX_ERR_INVALID_ARG);
+    CHECK_STATUS(rpcx_server_options_set_max_pending_bytes(NULL, 1), RPCX_ERR_NULL_ARG);
     CHECK_STATUS(rpcx_server_options_set_idle_timeout_ms(NULL, 1), RPCX_ERR_NULL_ARG);
     rpcx_server_options_free(so);
     rpcx_server_options_free(NULL);
