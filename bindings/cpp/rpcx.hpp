@@ -270,9 +270,10 @@ inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_w
 /// librpcx's version.
 inline std::string_view version() { return rpcx_version(); }
 
-/// Frame limits (rpcx_limits with its defaults).
+/// Frame limits: rpcx_limits initialised with rpcx_limits_init (the defaults and its
+/// struct_size); change the fields you need.
 struct Limits : rpcx_limits {
-    Limits() noexcept : rpcx_limits(rpcx_limits_default()) {}
+    Limits() : rpcx_limits{} { detail::check(rpcx_limits_init(this, sizeof(rpcx_limits))); }
 };
 
 class ServerOptions {
@@ -306,7 +307,9 @@ private:
     std::unique_ptr<rpcx_server_options, Del> o_;
 };
 
-/// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it.
+/// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it,
+/// waiting at most RPCX_SHUTDOWN_MARGIN_MS for handlers still running (see rpcx_server_free:
+/// a handler that has not returned by then is left running, and is destroyed when it does).
 class Server {
 public:
     explicit Server(const ServerOptions& opts = ServerOptions()) {
@@ -395,7 +398,9 @@ public:
         const char* a = rpcx_server_address(s_.get());
         return a ? a : "";
     }
-    /// Graceful shutdown (from any non-runtime thread).
+    /// Graceful shutdown (from any non-runtime thread). Bounded: throws rpcx::Error with
+    /// RPCX_ERR_TIMEOUT when a handler had not returned RPCX_SHUTDOWN_MARGIN_MS after the
+    /// grace period (see rpcx_server_shutdown); the server is closed anyway.
     void shutdown(Millis grace = Millis(0)) {
         detail::check(rpcx_server_shutdown(
             s_.get(), grace.count() < 0 ? std::uint64_t(0) : std::uint64_t(grace.count())));
