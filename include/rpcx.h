@@ -14,31 +14,69 @@
  *   the caller frees it with rpcx_error_free.
  * - NULL for a required pointer gives RPCX_ERR_NULL_ARG, never a crash. A panic inside rpcx
  *   gives RPCX_ERR_PANIC. Dangling pointers and use after free remain undefined behaviour.
+ * - `const` on a handle (`const rpcx_client *`) means the function needs no exclusive access
+ *   to it — it may run concurrently with other such calls on thread-safe objects — not that
+ *   the object does not change (rpcx_client_close takes a const handle). Functions that need
+ *   exclusive access take a non-const pointer (the option setters, rpcx_metadata_set, every
+ *   `*_free`).
  * - Borrowed input buffers are (const uint8_t *ptr, size_t len), copied before the function
  *   returns (ptr may be NULL when len is 0). Bytes handed to the caller come as an rpcx_buf,
  *   released with rpcx_buf_free.
+ * - Structs the caller fills: option objects are opaque with setters. A struct passed by
+ *   pointer that may grow in later versions (rpcx_limits) is extensible: it starts with
+ *   `size_t struct_size` and is initialised with its `*_init(&s, sizeof s)` function (defaults
+ *   and struct_size); rpcx reads exactly struct_size bytes, refuses a struct_size of 0 or
+ *   below the first version (RPCX_ERR_INVALID_ARG), fills fields an older header lacks with
+ *   defaults, and accepts fields of a newer header only while they are zero. rpcx_buf and
+ *   rpcx_server_entry are frozen: they never change.
+ * - Versions: RPCX_VERSION_MAJOR/_MINOR/_PATCH and RPCX_VERSION describe this header;
+ *   rpcx_version() and rpcx_version_number() the library at run time. The shared library's
+ *   SONAME is librpcx.so.<major>; before 1.0 a minor release may change the ABI.
+ * - rpcx_status is 32 bits wide whatever the compiler's enum size; new codes may appear.
  *
  * Threads
  * -------
  * rpcx runs one shared runtime with worker threads (rpcx_runtime_set_worker_threads; one per
- * CPU by default), started lazily by the first rpcx_server_start or rpcx_client_connect.
- * Handler callbacks, auth callbacks and async-call callbacks run on these threads (an XClient
- * selector callback runs on them or on the thread of a blocking XClient call). They must
- * not block for long: hand slow work to your own pool and reply via the responder. Blocking
+ * CPU by default), started lazily by the first rpcx_server_start, rpcx_client_connect or
+ * XClient, and running until the process exits. Handler, auth and observer callbacks run on
+ * these threads. An async call's callback runs on them too, except when the call is completed
+ * by rpcx_client_cancel / _close / _free (or the rpcx_xclient_ ones): then it runs on the
+ * thread calling those, before they return. An XClient selector callback runs on them or on
+ * the thread of a blocking XClient call. Callbacks must not block for long: hand slow work to
+ * your own pool and reply via the responder (a handler that never returns is abandoned by
+ * rpcx_server_shutdown / _free after a bound, its thread left inside it). Blocking
  * functions (rpcx_client_connect, rpcx_client_call, rpcx_client_send, rpcx_server_start,
  * rpcx_server_shutdown, rpcx_xclient_call, _broadcast, _fork, _send,
  * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry) called
  * on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME. rpcx_server, rpcx_client,
  * rpcx_discovery and rpcx_xclient are thread-safe (except their *_free); rpcx_metadata and
- * the option objects are not synchronised; rpcx_error is immutable.
+ * the option objects are not synchronised; rpcx_error is immutable. No rpcx function is
+ * async-signal-safe: do not call one from a signal handler.
  *
  * Callbacks and userdata
  * ----------------------
  * A handler, auth or selector callback is registered with `void *userdata` and an optional finalizer:
- * the finalizer runs exactly once, after the last possible call of the callback. An async
- * call's callback runs exactly once per call that was started successfully. Callbacks must
- * return normally: no C++ exception or longjmp may leave them (bindings/cpp/rpcx.hpp catches
- * exceptions in its trampolines).
+ * the finalizer runs exactly once, after the last possible call of the callback (for a
+ * callback that never returns, never: see rpcx_server_free). A finalizer may call rpcx
+ * functions, including on the object it was registered with while that object is alive. An
+ * async call's callback runs exactly once per call that was started successfully. Callbacks
+ * must return normally: no C++ exception or longjmp may leave them (bindings/cpp/rpcx.hpp
+ * catches exceptions in its trampolines).
+ *
+ * Process lifetime: fork, dlclose, exit
+ * -------------------------------------
+ * - fork(): the runtime's threads are not copied into a child. A child forked before the
+ *   runtime started (only options, metadata, unstarted servers exist) may use rpcx normally.
+ *   A child forked after it started must not call any rpcx function — not even *_free, which
+ *   may wait for threads that do not exist there — and should only exec or _exit. Sockets
+ *   rpcx opens are close-on-exec. There are no pthread_atfork handlers.
+ * - dlclose(): librpcx is linked with -z nodelete, so dlclose never unloads it (its runtime
+ *   threads run its code until the process exits); load it once and keep it.
+ * - Cleanup: there is no global init or cleanup function. Before the process exits, free what
+ *   you created (clients and XClients first: their pending callbacks complete; then servers:
+ *   their finalizers run), or leave it to the exit: the runtime's threads are never joined.
+ *   Do not call rpcx from atexit handlers or static destructors, which may run while rpcx's
+ *   threads still call your callbacks.
  */
 
 
@@ -52,6 +90,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/** The major version of this header (librpcx's SONAME is librpcx.so.<major>). */
+#define RPCX_VERSION_MAJOR 0
+/** The minor version of this header. */
+#define RPCX_VERSION_MINOR 1
+/** The patch version of this header. */
+#define RPCX_VERSION_PATCH 0
+/** The version of this header as a string, "major.minor.patch"; rpcx_version() is the library's. */
+#define RPCX_VERSION "0.1.0"
+/** The version of this header as one number, as rpcx_version_number() gives the library's:
+ * major * 10000 + minor * 100 + patch. */
+#define RPCX_VERSION_NUMBER (RPCX_VERSION_MAJOR * 10000 + RPCX_VERSION_MINOR * 100 + RPCX_VERSION_PATCH)
+
 
 /**
  * Serialize type 0: raw bytes, passed through untouched (the C API's default).
@@ -77,6 +127,13 @@
  * Size of the buffer an auth callback may write its refusal message into.
  */
 #define RPCX_AUTH_MESSAGE_CAP 1024
+
+/**
+ * How much longer than the grace period `rpcx_server_shutdown` and `rpcx_server_free` wait
+ * for a server to stop (milliseconds) before they give up on a callback that does not
+ * return.
+ */
+#define RPCX_SHUTDOWN_MARGIN_MS 5000
 
 /**
  * Select mode 0: a server at random.
@@ -135,8 +192,17 @@
 /**
  * The outcome of a fallible rpcx function. `RPCX_OK` is 0; every other value is an error.
  * Values are stable: new codes are only ever appended.
+ *
+ * Always 32 bits wide: in C `rpcx_status` is a `uint32_t` (the enum only names the values),
+ * in C++ an enum with underlying type `uint32_t` — so neither compiler flags such as
+ * `-fshort-enums` nor codes added later change its size. A `switch` over it should have a
+ * `default:` for codes this header does not know yet.
  */
-typedef enum rpcx_status {
+enum rpcx_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
     /**
      * Success.
      */
@@ -197,13 +263,13 @@ typedef enum rpcx_status {
      */
     RPCX_ERR_REGISTRATION = 13,
     /**
-     * A configuration value is invalid or can no longer be changed (e.g. worker threads
-     * after the runtime started).
+     * A configuration value is invalid.
      */
     RPCX_ERR_CONFIG = 14,
     /**
      * The object is not in a state that allows this: a server already started or stopped,
-     * a responder already completed or whose call was abandoned.
+     * a responder already completed or whose call was abandoned, the runtime already
+     * running (`rpcx_runtime_set_worker_threads`).
      */
     RPCX_ERR_INVALID_STATE = 15,
     /**
@@ -223,7 +289,14 @@ typedef enum rpcx_status {
      * filtering), or the custom selector chose none.
      */
     RPCX_ERR_NO_SERVER = 19,
-} rpcx_status;
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum rpcx_status rpcx_status;
+#else
+typedef uint32_t rpcx_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 /**
  * A connection to one rpcx server. Calls from any number of threads are multiplexed on it.
@@ -286,7 +359,9 @@ typedef struct rpcx_request rpcx_request;
  * (the client went away), when the caller's deadline (`__ServerTimeout`) passes, or when the
  * server closes; `rpcx_responder_is_cancelled` tells. A responder never completed keeps its
  * caller waiting until then. Oneway requests get a responder too: complete it as usual,
- * nothing is sent back; they are not abandoned when their connection closes.
+ * nothing is sent back; they are not abandoned when their connection closes. Tokens are not
+ * reused (on 32-bit targets, not before 2³² further calls; a token still pending is never
+ * given to another call).
  */
 typedef struct rpcx_responder rpcx_responder;
 
@@ -327,6 +402,11 @@ typedef struct rpcx_xclient_options rpcx_xclient_options;
  * release with `rpcx_buf_free`, which also resets the struct to all zeroes. `data` may be
  * NULL when `len` is 0. Do not modify the bytes or the fields; do not free a copy of the
  * struct as well as the original. A plain value: any thread may read or free it (once).
+ *
+ * All zeroes (`rpcx_buf b = {0};`) is an empty buffer that `rpcx_buf_free` accepts:
+ * initialise an out-parameter that way, and it can be freed whether or not the call that
+ * fills it succeeded (failed calls leave it untouched). The layout is frozen: `rpcx_buf`
+ * never grows (it is not an extensible struct, see `rpcx_limits`).
  */
 typedef struct rpcx_buf {
     /**
@@ -338,7 +418,8 @@ typedef struct rpcx_buf {
      */
     size_t len;
     /**
-     * Private to rpcx: what keeps the bytes alive.
+     * Private to rpcx (what keeps the bytes alive): do not read, change or rely on it,
+     * except to zero it when initialising an empty buffer.
      */
     void *owner;
 } rpcx_buf;
@@ -353,24 +434,34 @@ typedef struct rpcx_buf {
  * callback only: copy what you keep (`rpcx_metadata_clone`…); free nothing.
  *
  * Runs on an rpcx runtime worker thread — except when the call is completed by
- * `rpcx_client_cancel` (`RPCX_ERR_CANCELLED`) or by `rpcx_client_close` / `rpcx_client_free`
- * (`RPCX_ERR_CLOSED`): then it runs on the thread calling those, before they return.
+ * `rpcx_client_cancel` / `rpcx_xclient_cancel` (`RPCX_ERR_CANCELLED`) or by
+ * `rpcx_client_close` / `_free` / `rpcx_xclient_close` / `_free` (`RPCX_ERR_CLOSED`): then it
+ * runs synchronously on the thread calling those, before they return (so it may run on a
+ * thread of yours, holding whatever locks you hold around that call).
  * Callbacks of different calls may run at the same time on different threads. It must not
  * block for long; blocking rpcx functions return `RPCX_ERR_BLOCKING_IN_RUNTIME` there.
  */
 typedef void (*rpcx_call_callback)(void *userdata,
                                    uint64_t call_id,
-                                   enum rpcx_status status,
+                                   rpcx_status status,
                                    const uint8_t *reply,
                                    size_t reply_len,
                                    const struct rpcx_metadata *reply_meta,
                                    const struct rpcx_error *error);
 
 /**
- * Limits applied to every frame read (and written). A plain struct: fill it from
- * `rpcx_limits_default()` and change the fields you need. Every field must be at least 1.
+ * Limits applied to every frame read (and written). An extensible struct (later versions may
+ * append fields): initialise it with `rpcx_limits_init(&limits, sizeof limits)`, which sets
+ * `struct_size` and the defaults, then change the fields you need. Every limit must be at
+ * least 1.
  */
 typedef struct rpcx_limits {
+    /**
+     * `sizeof(rpcx_limits)` in the program, written by `rpcx_limits_init`: rpcx reads this
+     * many bytes. A struct with `struct_size` 0 (not initialised) or below the size of the
+     * first version is refused with `RPCX_ERR_INVALID_ARG`.
+     */
+    size_t struct_size;
     /**
      * Largest frame, in bytes after the 16-byte prefix. Default 16 MiB.
      */
@@ -393,7 +484,8 @@ typedef struct rpcx_limits {
  * One server of a discovery: its address and its metadata. Used both ways: filled in by the
  * caller for `rpcx_discovery_new_multiple` / `rpcx_discovery_update` (the strings are
  * copied), and handed to a custom selector (the strings are then borrowed for the duration
- * of the callback).
+ * of the callback). Its layout is frozen — arrays of it cross the API in both directions —
+ * so it never grows: richer server descriptions would come as a new type.
  */
 typedef struct rpcx_server_entry {
     /**
@@ -444,8 +536,11 @@ typedef void (*rpcx_finalizer)(void *userdata);
  * Runs on an rpcx runtime worker thread; calls overlap (several threads at once, for the
  * same or different requests), so it must be thread-safe. It must not block for long:
  * blocking stalls other connections. Hand slow work to your own thread pool and reply
- * through the responder. Blocking rpcx functions (`rpcx_client_call`…) return
- * `RPCX_ERR_BLOCKING_IN_RUNTIME` here; use `rpcx_client_call_async`.
+ * through the responder. A callback that does not return is abandoned by
+ * `rpcx_server_shutdown` / `rpcx_server_free` after their bounded wait: its thread is left
+ * inside it, and the server's finalizers wait for it (see `rpcx_server_free`). Blocking
+ * rpcx functions (`rpcx_client_call`…) return `RPCX_ERR_BLOCKING_IN_RUNTIME` here; use
+ * `rpcx_client_call_async`.
  */
 typedef void (*rpcx_handler_callback)(void *userdata,
                                       const struct rpcx_request *request,
@@ -530,16 +625,16 @@ void rpcx_buf_free(struct rpcx_buf *buf);
  * Blocks the calling thread; on an rpcx runtime thread (in a handler or a callback) it
  * returns `RPCX_ERR_BLOCKING_IN_RUNTIME` at once — use `rpcx_client_call_async` there.
  */
-enum rpcx_status rpcx_client_call(const struct rpcx_client *client,
-                                  const char *service,
-                                  const char *method,
-                                  const uint8_t *payload,
-                                  size_t payload_len,
-                                  const struct rpcx_metadata *meta,
-                                  uint64_t timeout_ms,
-                                  struct rpcx_buf *reply_out,
-                                  struct rpcx_metadata **reply_meta_out,
-                                  struct rpcx_error **err_out);
+rpcx_status rpcx_client_call(const struct rpcx_client *client,
+                             const char *service,
+                             const char *method,
+                             const uint8_t *payload,
+                             size_t payload_len,
+                             const struct rpcx_metadata *meta,
+                             uint64_t timeout_ms,
+                             struct rpcx_buf *reply_out,
+                             struct rpcx_metadata **reply_meta_out,
+                             struct rpcx_error **err_out);
 
 /**
  * Starts a call of `service.method` without waiting (arguments as for `rpcx_client_call`,
@@ -553,16 +648,16 @@ enum rpcx_status rpcx_client_call(const struct rpcx_client *client,
  * passed to the callback untouched; rpcx never frees it. Callable from any thread, including
  * rpcx runtime threads (handlers, callbacks).
  */
-enum rpcx_status rpcx_client_call_async(const struct rpcx_client *client,
-                                        const char *service,
-                                        const char *method,
-                                        const uint8_t *payload,
-                                        size_t payload_len,
-                                        const struct rpcx_metadata *meta,
-                                        uint64_t timeout_ms,
-                                        rpcx_call_callback callback,
-                                        void *userdata,
-                                        uint64_t *call_id_out);
+rpcx_status rpcx_client_call_async(const struct rpcx_client *client,
+                                   const char *service,
+                                   const char *method,
+                                   const uint8_t *payload,
+                                   size_t payload_len,
+                                   const struct rpcx_metadata *meta,
+                                   uint64_t timeout_ms,
+                                   rpcx_call_callback callback,
+                                   void *userdata,
+                                   uint64_t *call_id_out);
 
 /**
  * Cancels the async call `call_id`: its callback runs now, on this thread, before this
@@ -570,7 +665,7 @@ enum rpcx_status rpcx_client_call_async(const struct rpcx_client *client,
  * `RPCX_ERR_NOT_FOUND` when the call already completed (its callback ran or is running) or
  * the id is unknown, `RPCX_ERR_NULL_ARG` when `client` is NULL. Callable from any thread.
  */
-enum rpcx_status rpcx_client_cancel(const struct rpcx_client *client, uint64_t call_id);
+rpcx_status rpcx_client_cancel(const struct rpcx_client *client, uint64_t call_id);
 
 /**
  * Closes the connection: blocking calls in progress fail with `RPCX_ERR_CLOSED`, every
@@ -579,7 +674,7 @@ enum rpcx_status rpcx_client_cancel(const struct rpcx_client *client, uint64_t c
  * other threads to return (not when called from inside one of this client's callbacks).
  * Idempotent; callable from any thread. `RPCX_ERR_NULL_ARG` when `client` is NULL.
  */
-enum rpcx_status rpcx_client_close(const struct rpcx_client *client);
+rpcx_status rpcx_client_close(const struct rpcx_client *client);
 
 /**
  * Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`) with `opts` (copied;
@@ -592,10 +687,10 @@ enum rpcx_status rpcx_client_close(const struct rpcx_client *client);
  * an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
-enum rpcx_status rpcx_client_connect(const char *address,
-                                     const struct rpcx_client_options *opts,
-                                     struct rpcx_client **client_out,
-                                     struct rpcx_error **err_out);
+rpcx_status rpcx_client_connect(const char *address,
+                                const struct rpcx_client_options *opts,
+                                struct rpcx_client **client_out,
+                                struct rpcx_error **err_out);
 
 /**
  * Closes the client as `rpcx_client_close` does (pending callbacks complete with
@@ -622,21 +717,20 @@ struct rpcx_client_options *rpcx_client_options_new(void);
  * `RPCX_ERR_INVALID_ARG` if it is not UTF-8.
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_auth_token(struct rpcx_client_options *opts,
-                                                    const char *token);
+rpcx_status rpcx_client_options_set_auth_token(struct rpcx_client_options *opts, const char *token);
 
 /**
  * Sets the connect timeout in milliseconds (default 1000). `RPCX_ERR_INVALID_ARG` if 0.
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_connect_timeout_ms(struct rpcx_client_options *opts,
-                                                            uint64_t ms);
+rpcx_status rpcx_client_options_set_connect_timeout_ms(struct rpcx_client_options *opts,
+                                                       uint64_t ms);
 
 /**
  * Turns gzip compression of request payloads larger than 1 KiB on or off (default off).
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_gzip(struct rpcx_client_options *opts, bool enable);
+rpcx_status rpcx_client_options_set_gzip(struct rpcx_client_options *opts, bool enable);
 
 /**
  * Sends a heartbeat every `interval_ms` milliseconds (0: no heartbeats, the default); a
@@ -644,17 +738,18 @@ enum rpcx_status rpcx_client_options_set_gzip(struct rpcx_client_options *opts, 
  * pending calls with `RPCX_ERR_CONNECTION`.
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_heartbeat(struct rpcx_client_options *opts,
-                                                   uint64_t interval_ms,
-                                                   uint64_t timeout_ms);
+rpcx_status rpcx_client_options_set_heartbeat(struct rpcx_client_options *opts,
+                                              uint64_t interval_ms,
+                                              uint64_t timeout_ms);
 
 /**
- * Sets the limits on frames read from the server (copied). `RPCX_ERR_INVALID_ARG` if a
- * field is 0.
- * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+ * Sets the limits on frames read from the server (copied; see `rpcx_limits_init`).
+ * `RPCX_ERR_INVALID_ARG` if a limit is 0 or `limits->struct_size` is wrong (0: not
+ * initialised with `rpcx_limits_init`). `RPCX_ERR_NULL_ARG` when a pointer argument is
+ * NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_limits(struct rpcx_client_options *opts,
-                                                const struct rpcx_limits *limits);
+rpcx_status rpcx_client_options_set_limits(struct rpcx_client_options *opts,
+                                           const struct rpcx_limits *limits);
 
 /**
  * Sets the serialize type written in every request header (`RPCX_SERIALIZE_*`, 0–15). The
@@ -662,15 +757,15 @@ enum rpcx_status rpcx_client_options_set_limits(struct rpcx_client_options *opts
  * `RPCX_ERR_INVALID_ARG` above 15.
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_serialize_type(struct rpcx_client_options *opts,
-                                                        uint8_t serialize_type);
+rpcx_status rpcx_client_options_set_serialize_type(struct rpcx_client_options *opts,
+                                                   uint8_t serialize_type);
 
 /**
  * Sets the timeout of calls that pass none themselves, in milliseconds; 0 means wait
  * forever (the default). The remaining time is also sent to the server (`__ServerTimeout`).
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_client_options_set_timeout_ms(struct rpcx_client_options *opts, uint64_t ms);
+rpcx_status rpcx_client_options_set_timeout_ms(struct rpcx_client_options *opts, uint64_t ms);
 
 /**
  * The number of async calls started and not yet completed (0 when `client` is NULL).
@@ -682,13 +777,13 @@ size_t rpcx_client_pending(const struct rpcx_client *client);
  * returns once it is queued on the connection. Blocking: `RPCX_ERR_BLOCKING_IN_RUNTIME` on
  * rpcx runtime threads. `err_out` as for `rpcx_client_call`.
  */
-enum rpcx_status rpcx_client_send(const struct rpcx_client *client,
-                                  const char *service,
-                                  const char *method,
-                                  const uint8_t *payload,
-                                  size_t payload_len,
-                                  const struct rpcx_metadata *meta,
-                                  struct rpcx_error **err_out);
+rpcx_status rpcx_client_send(const struct rpcx_client *client,
+                             const char *service,
+                             const char *method,
+                             const uint8_t *payload,
+                             size_t payload_len,
+                             const struct rpcx_metadata *meta,
+                             struct rpcx_error **err_out);
 
 /**
  * Releases this handle on the discovery. XClients created from it keep using it; a registry
@@ -710,11 +805,11 @@ size_t rpcx_discovery_len(const struct rpcx_discovery *discovery);
  * copied. Blocking, background watching, ownership and errors as for
  * `rpcx_discovery_new_etcd`.
  */
-enum rpcx_status rpcx_discovery_new_consul(const char *address,
-                                           const char *base_path,
-                                           const char *service,
-                                           struct rpcx_discovery **discovery_out,
-                                           struct rpcx_error **err_out);
+rpcx_status rpcx_discovery_new_consul(const char *address,
+                                      const char *base_path,
+                                      const char *service,
+                                      struct rpcx_discovery **discovery_out,
+                                      struct rpcx_error **err_out);
 
 /**
  * A discovery that lists and watches the servers of `service` registered in etcd v3 under
@@ -734,12 +829,12 @@ enum rpcx_status rpcx_discovery_new_consul(const char *address,
  * `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise
  * on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
  */
-enum rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
-                                         size_t n_endpoints,
-                                         const char *base_path,
-                                         const char *service,
-                                         struct rpcx_discovery **discovery_out,
-                                         struct rpcx_error **err_out);
+rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
+                                    size_t n_endpoints,
+                                    const char *base_path,
+                                    const char *service,
+                                    struct rpcx_discovery **discovery_out,
+                                    struct rpcx_error **err_out);
 
 /**
  * A discovery of the servers `servers[0..n)` (copied; `servers` may be NULL when `n` is 0: an
@@ -749,9 +844,9 @@ enum rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
  * `RPCX_ERR_NULL_ARG` for a NULL `discovery_out`, `servers` (with `n` > 0) or address;
  * `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 string.
  */
-enum rpcx_status rpcx_discovery_new_multiple(const struct rpcx_server_entry *servers,
-                                             size_t n,
-                                             struct rpcx_discovery **discovery_out);
+rpcx_status rpcx_discovery_new_multiple(const struct rpcx_server_entry *servers,
+                                        size_t n,
+                                        struct rpcx_discovery **discovery_out);
 
 /**
  * A discovery of exactly one server at `address` (NUL-terminated UTF-8, non-empty) with
@@ -760,9 +855,9 @@ enum rpcx_status rpcx_discovery_new_multiple(const struct rpcx_server_entry *ser
  * `RPCX_ERR_NULL_ARG` when `address` or `discovery_out` is NULL, `RPCX_ERR_INVALID_ARG` for
  * an empty or non-UTF-8 string. The address is not checked until a call dials it.
  */
-enum rpcx_status rpcx_discovery_new_peer(const char *address,
-                                         const char *metadata,
-                                         struct rpcx_discovery **discovery_out);
+rpcx_status rpcx_discovery_new_peer(const char *address,
+                                    const char *metadata,
+                                    struct rpcx_discovery **discovery_out);
 
 /**
  * Replaces the server list of a discovery made by `rpcx_discovery_new_multiple` with
@@ -773,14 +868,14 @@ enum rpcx_status rpcx_discovery_new_peer(const char *address,
  * `RPCX_ERR_INVALID_STATE` for other kinds of discovery; `RPCX_ERR_NULL_ARG` /
  * `RPCX_ERR_INVALID_ARG` as for `rpcx_discovery_new_multiple` (the list is then unchanged).
  */
-enum rpcx_status rpcx_discovery_update(const struct rpcx_discovery *discovery,
-                                       const struct rpcx_server_entry *servers,
-                                       size_t n);
+rpcx_status rpcx_discovery_update(const struct rpcx_discovery *discovery,
+                                  const struct rpcx_server_entry *servers,
+                                  size_t n);
 
 /**
  * The status code of `err` (`RPCX_ERR_NULL_ARG` when `err` is NULL). Thread-safe.
  */
-enum rpcx_status rpcx_error_code(const struct rpcx_error *err);
+rpcx_status rpcx_error_code(const struct rpcx_error *err);
 
 /**
  * Frees an error returned through an `err_out` parameter. NULL is accepted and ignored.
@@ -819,9 +914,16 @@ const struct rpcx_metadata *rpcx_error_metadata(const struct rpcx_error *err);
 const uint8_t *rpcx_error_payload(const struct rpcx_error *err, size_t *len_out);
 
 /**
- * The default limits (16 MiB frames and payloads, 256 metadata pairs, 256 KiB metadata).
+ * Initialises `*limits` with the defaults (16 MiB frames and payloads, 256 metadata pairs,
+ * 256 KiB of metadata) and sets `limits->struct_size` to `struct_size`, which must be
+ * `sizeof(rpcx_limits)` (`sizeof *limits`): the size of the struct your program was compiled
+ * with. Fields a newer header has and this librpcx does not know are zeroed (left unset).
+ *
+ * `RPCX_ERR_NULL_ARG` when `limits` is NULL; `RPCX_ERR_INVALID_ARG` when `struct_size` is
+ * smaller than the first version of the struct (or absurdly large); nothing is written then.
+ * Thread-safe (writes only `*limits`).
  */
-struct rpcx_limits rpcx_limits_default(void);
+rpcx_status rpcx_limits_init(struct rpcx_limits *limits, size_t struct_size);
 
 /**
  * The entry at `index` (0 ≤ index < `rpcx_metadata_len(md)`), in key order. `*key_out` and
@@ -832,10 +934,10 @@ struct rpcx_limits rpcx_limits_default(void);
  * is NULL; the out-parameters are written only on success. A value received from the
  * network that contains a NUL byte appears cut at that byte.
  */
-enum rpcx_status rpcx_metadata_at(const struct rpcx_metadata *md,
-                                  size_t index,
-                                  const char **key_out,
-                                  const char **value_out);
+rpcx_status rpcx_metadata_at(const struct rpcx_metadata *md,
+                             size_t index,
+                             const char **key_out,
+                             const char **value_out);
 
 /**
  * A copy of `md` (an empty map when `md` is NULL), owned by the caller: free it with
@@ -859,9 +961,9 @@ void rpcx_metadata_free(struct rpcx_metadata *md);
  * is NULL and `RPCX_ERR_INVALID_ARG` when `key` is not UTF-8; `*value_out` is written only on
  * success.
  */
-enum rpcx_status rpcx_metadata_get(const struct rpcx_metadata *md,
-                                   const char *key,
-                                   const char **value_out);
+rpcx_status rpcx_metadata_get(const struct rpcx_metadata *md,
+                              const char *key,
+                              const char **value_out);
 
 /**
  * The number of entries (0 when `md` is NULL).
@@ -881,7 +983,7 @@ struct rpcx_metadata *rpcx_metadata_new(void);
  * Returns `RPCX_ERR_NULL_ARG` if any argument is NULL and `RPCX_ERR_INVALID_ARG` if a string
  * is not UTF-8 (the map is then unchanged). Needs exclusive access to `md`.
  */
-enum rpcx_status rpcx_metadata_set(struct rpcx_metadata *md, const char *key, const char *value);
+rpcx_status rpcx_metadata_set(struct rpcx_metadata *md, const char *key, const char *value);
 
 /**
  * 1 once nobody waits for this call's reply any more, else 0: the caller's connection closed
@@ -948,10 +1050,10 @@ int64_t rpcx_request_timeout_ms(const struct rpcx_request *request);
  * `rpcx_responder_reply`. On `RPCX_ERR_NULL_ARG` or `RPCX_ERR_INVALID_ARG` (message not
  * UTF-8) the responder is left pending.
  */
-enum rpcx_status rpcx_responder_error(struct rpcx_responder *responder,
-                                      const char *message,
-                                      const uint8_t *payload,
-                                      size_t payload_len);
+rpcx_status rpcx_responder_error(struct rpcx_responder *responder,
+                                 const char *message,
+                                 const uint8_t *payload,
+                                 size_t payload_len);
 
 /**
  * Releases a responder without replying: the caller receives `RPCX_ERR_SERVER` with the
@@ -980,20 +1082,23 @@ int rpcx_responder_is_cancelled(struct rpcx_responder *responder);
  * `responder`, or NULL `payload` with a non-zero length) the responder is left pending: you
  * must still complete it.
  */
-enum rpcx_status rpcx_responder_reply(struct rpcx_responder *responder,
-                                      const uint8_t *payload,
-                                      size_t payload_len,
-                                      const struct rpcx_metadata *meta);
+rpcx_status rpcx_responder_reply(struct rpcx_responder *responder,
+                                 const uint8_t *payload,
+                                 size_t payload_len,
+                                 const struct rpcx_metadata *meta);
 
 /**
  * Sets the number of worker threads of the rpcx runtime, which runs every connection,
  * handler callback and async completion. Without this call the runtime starts lazily, on the
- * first server start or client connect, with one worker per CPU.
+ * first server start, client connect or XClient, with one worker per CPU.
  *
- * Call it before anything starts the runtime. Returns `RPCX_ERR_INVALID_ARG` when `n` is 0
- * and `RPCX_ERR_CONFIG` once the runtime is running. Thread-safe.
+ * Returns `RPCX_OK` only when the runtime will start with `n` workers: the call is atomic
+ * with respect to the runtime's start — if another thread is starting it, this waits for
+ * that start and returns `RPCX_ERR_INVALID_STATE`, as it does whenever the runtime is
+ * already running. Before the start it may be called again (the last value counts).
+ * `RPCX_ERR_INVALID_ARG` when `n` is 0. Thread-safe.
  */
-enum rpcx_status rpcx_runtime_set_worker_threads(size_t n);
+rpcx_status rpcx_runtime_set_worker_threads(size_t n);
 
 /**
  * Calls `observer` after every call `server` completes (see `rpcx_call_observer`), e.g. to
@@ -1006,10 +1111,10 @@ enum rpcx_status rpcx_runtime_set_worker_threads(size_t n);
  * `server` or `observer`, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on
  * any thread.
  */
-enum rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
-                                               rpcx_call_observer observer,
-                                               void *userdata,
-                                               rpcx_finalizer finalizer);
+rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
+                                          rpcx_call_observer observer,
+                                          void *userdata,
+                                          rpcx_finalizer finalizer);
 
 /**
  * Registers every service of `server` in Consul's KV store when it starts (Go's
@@ -1019,12 +1124,12 @@ enum rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
  * background. `service_address`, shutdown, blocking, errors and ownership as for
  * `rpcx_server_add_etcd_registry`.
  */
-enum rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
-                                                 const char *address,
-                                                 const char *base_path,
-                                                 const char *service_address,
-                                                 uint64_t ttl_ms,
-                                                 struct rpcx_error **err_out);
+rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
+                                            const char *address,
+                                            const char *base_path,
+                                            const char *service_address,
+                                            uint64_t ttl_ms,
+                                            struct rpcx_error **err_out);
 
 /**
  * Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
@@ -1047,13 +1152,13 @@ enum rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *serve
  * thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
  * with `rpcx_error_free`.
  */
-enum rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
-                                               const char *const *endpoints,
-                                               size_t n_endpoints,
-                                               const char *base_path,
-                                               const char *service_address,
-                                               uint64_t ttl_ms,
-                                               struct rpcx_error **err_out);
+rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
+                                          const char *const *endpoints,
+                                          size_t n_endpoints,
+                                          const char *base_path,
+                                          const char *service_address,
+                                          uint64_t ttl_ms,
+                                          struct rpcx_error **err_out);
 
 /**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
@@ -1068,7 +1173,7 @@ const char *rpcx_server_address(const struct rpcx_server *server);
  * any thread, including handlers and other callbacks on rpcx runtime threads. Idempotent.
  * `RPCX_ERR_NULL_ARG` when `server` is NULL.
  */
-enum rpcx_status rpcx_server_close(const struct rpcx_server *server);
+rpcx_status rpcx_server_close(const struct rpcx_server *server);
 
 /**
  * Collects call metrics on `server`: calls, errors and a latency histogram per service and
@@ -1076,14 +1181,21 @@ enum rpcx_status rpcx_server_close(const struct rpcx_server *server);
  * (`RPCX_ERR_INVALID_STATE` after); enabling twice is harmless. `RPCX_ERR_NULL_ARG` when
  * `server` is NULL. Thread-safe.
  */
-enum rpcx_status rpcx_server_enable_metrics(const struct rpcx_server *server);
+rpcx_status rpcx_server_enable_metrics(const struct rpcx_server *server);
 
 /**
  * Stops the server if it runs (like `rpcx_server_shutdown` with no grace: pending calls
- * fail) and frees it. Outside rpcx runtime threads it returns after the server is down and
- * the finalizers of its handlers and auth callback have run. From a runtime thread it only
- * closes (see `rpcx_server_close`) and the finalizers run on a runtime thread once the last
- * connection has ended. NULL is accepted and ignored. Must be the last call on `server`.
+ * fail) and frees it. NULL is accepted and ignored. Must be the last call on `server`.
+ *
+ * Outside rpcx runtime threads it returns after the server is down and the finalizers of its
+ * handlers, auth callback and call observers have run, on this thread — unless a handler or
+ * auth callback has not returned within `RPCX_SHUTDOWN_MARGIN_MS` (plus up to 5 s per
+ * registry): then it returns anyway, with that callback's thread left running inside it, and
+ * those finalizers are deferred until the callback returns — they then run on that runtime
+ * thread, after it returned. If it never returns, they never run (and what they would
+ * release stays allocated). From a runtime thread this only closes (see
+ * `rpcx_server_close`) and the finalizers run on a runtime thread once the last connection
+ * has ended.
  */
 void rpcx_server_free(struct rpcx_server *server);
 
@@ -1097,16 +1209,15 @@ void rpcx_server_free(struct rpcx_server *server);
  * `RPCX_ERR_NULL_ARG` when an argument is NULL. Callable from any thread, at any time until
  * the server is freed.
  */
-enum rpcx_status rpcx_server_metrics_text(const struct rpcx_server *server,
-                                          struct rpcx_buf *text_out);
+rpcx_status rpcx_server_metrics_text(const struct rpcx_server *server, struct rpcx_buf *text_out);
 
 /**
  * Creates a server with `opts` (copied; NULL for the defaults). On success `*server_out`
  * receives the server, owned by the caller: free it with `rpcx_server_free`. Returns
  * `RPCX_ERR_NULL_ARG` when `server_out` is NULL. Does not start the runtime.
  */
-enum rpcx_status rpcx_server_new(const struct rpcx_server_options *opts,
-                                 struct rpcx_server **server_out);
+rpcx_status rpcx_server_new(const struct rpcx_server_options *opts,
+                            struct rpcx_server **server_out);
 
 /**
  * Frees server options. NULL is accepted and ignored.
@@ -1114,7 +1225,7 @@ enum rpcx_status rpcx_server_new(const struct rpcx_server_options *opts,
 void rpcx_server_options_free(struct rpcx_server_options *opts);
 
 /**
- * New server options with the defaults: `rpcx_limits_default()`, 16 384 requests in flight
+ * New server options with the defaults: the limits of `rpcx_limits_init`, 16 384 requests in flight
  * per connection, 10 000 connections, no idle timeout. Owned by the caller: free with
  * `rpcx_server_options_free`. Returns NULL only if rpcx failed internally.
  */
@@ -1125,38 +1236,37 @@ struct rpcx_server_options *rpcx_server_options_new(void);
  * turns the idle timeout off (the default).
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_idle_timeout_ms(struct rpcx_server_options *opts,
-                                                         uint64_t ms);
+rpcx_status rpcx_server_options_set_idle_timeout_ms(struct rpcx_server_options *opts, uint64_t ms);
 
 /**
- * Sets the frame limits (copied). `RPCX_ERR_INVALID_ARG` if a field is 0.
- * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+ * Sets the frame limits (copied; see `rpcx_limits` and `rpcx_limits_init`).
+ * `RPCX_ERR_INVALID_ARG` if a limit is 0 or `limits->struct_size` is wrong (0: not
+ * initialised with `rpcx_limits_init`). `RPCX_ERR_NULL_ARG` when a pointer argument is
+ * NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_limits(struct rpcx_server_options *opts,
-                                                const struct rpcx_limits *limits);
+rpcx_status rpcx_server_options_set_limits(struct rpcx_server_options *opts,
+                                           const struct rpcx_limits *limits);
 
 /**
  * Sets how many connections are served at once; more wait in the accept queue. Default
  * 10000. `RPCX_ERR_INVALID_ARG` if `n` is 0 (or absurdly large).
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_max_connections(struct rpcx_server_options *opts,
-                                                         size_t n);
+rpcx_status rpcx_server_options_set_max_connections(struct rpcx_server_options *opts, size_t n);
 
 /**
  * Sets how many requests one connection may have in flight; reading from it pauses while
  * the limit is reached. Default 16384. `RPCX_ERR_INVALID_ARG` if `n` is 0 or over
  * 4294967295. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_max_inflight(struct rpcx_server_options *opts, size_t n);
+rpcx_status rpcx_server_options_set_max_inflight(struct rpcx_server_options *opts, size_t n);
 
 /**
  * Sets the same byte budget for the whole server, over all its connections. Default 256 MiB.
  * `RPCX_ERR_INVALID_ARG` if `n` is 0. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs
  * exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_max_pending_bytes(struct rpcx_server_options *opts,
-                                                           size_t n);
+rpcx_status rpcx_server_options_set_max_pending_bytes(struct rpcx_server_options *opts, size_t n);
 
 /**
  * Sets how many bytes one connection may hold in requests being served plus replies not yet
@@ -1165,8 +1275,8 @@ enum rpcx_status rpcx_server_options_set_max_pending_bytes(struct rpcx_server_op
  * memory. Default 4 MiB. `RPCX_ERR_INVALID_ARG` if `n` is 0.
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_server_options *opts,
-                                                                    size_t n);
+rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_server_options *opts,
+                                                               size_t n);
 
 /**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
@@ -1177,14 +1287,16 @@ enum rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_
  * with it exactly once, after the last possible call of `callback` — when the handler is
  * replaced, when the server is freed (after its last call ended), or before this function
  * returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
- * name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread.
+ * name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread; when
+ * the handler is replaced it runs on this thread before this returns, outside the server's
+ * lock, so it may call `rpcx_server_*` functions on this server.
  */
-enum rpcx_status rpcx_server_register(const struct rpcx_server *server,
-                                      const char *service,
-                                      const char *method,
-                                      rpcx_handler_callback callback,
-                                      void *userdata,
-                                      rpcx_finalizer finalizer);
+rpcx_status rpcx_server_register(const struct rpcx_server *server,
+                                 const char *service,
+                                 const char *method,
+                                 rpcx_handler_callback callback,
+                                 void *userdata,
+                                 rpcx_finalizer finalizer);
 
 /**
  * Requires every request (except heartbeats) to pass `callback` (see `rpcx_auth_callback`),
@@ -1194,12 +1306,13 @@ enum rpcx_status rpcx_server_register(const struct rpcx_server *server,
  * with it exactly once, after the last possible call of `callback` — when the callback is
  * replaced, when the server is freed, or before this function returns if it fails
  * (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on
- * any thread.
+ * any thread; when the callback is replaced it runs on this thread before this returns,
+ * outside the server's lock, so it may call `rpcx_server_*` functions on this server.
  */
-enum rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
-                                      rpcx_auth_callback callback,
-                                      void *userdata,
-                                      rpcx_finalizer finalizer);
+rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
+                                 rpcx_auth_callback callback,
+                                 void *userdata,
+                                 rpcx_finalizer finalizer);
 
 /**
  * Sets the metadata registry plugins publish for `service` (a URL query string such as
@@ -1208,9 +1321,9 @@ enum rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
  * copied; `service` must not be empty. Only before `rpcx_server_start`
  * (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
  */
-enum rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
-                                                  const char *service,
-                                                  const char *metadata);
+rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
+                                             const char *service,
+                                             const char *metadata);
 
 /**
  * Graceful shutdown: stops accepting connections and reading requests, lets calls in
@@ -1221,8 +1334,15 @@ enum rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *serv
  * use `rpcx_server_close` there), concurrently with other calls. A server shut down before
  * it started can no longer start. Handlers' finalizers run at `rpcx_server_free`.
  * `RPCX_ERR_NULL_ARG` when `server` is NULL.
+ *
+ * The wait is bounded: at most `grace_ms` + `RPCX_SHUTDOWN_MARGIN_MS` (plus up to 5 s per
+ * etcd/Consul registry to delete its keys). A handler or auth callback that has not returned
+ * by then cannot be stopped: this returns `RPCX_ERR_TIMEOUT` with the server closed (no
+ * connection is served any more) and that callback still running — its thread, an rpcx
+ * runtime worker, stays inside it (the runtime has one worker fewer meanwhile). When it
+ * returns, its reply goes nowhere. See `rpcx_server_free` for the finalizers.
  */
-enum rpcx_status rpcx_server_shutdown(const struct rpcx_server *server, uint64_t grace_ms);
+rpcx_status rpcx_server_shutdown(const struct rpcx_server *server, uint64_t grace_ms);
 
 /**
  * Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or
@@ -1236,10 +1356,10 @@ enum rpcx_status rpcx_server_shutdown(const struct rpcx_server *server, uint64_t
  * failure it receives an `rpcx_error` to free with `rpcx_error_free` (and is left untouched
  * on success).
  */
-enum rpcx_status rpcx_server_start(const struct rpcx_server *server,
-                                   const char *address,
-                                   uint16_t *port_out,
-                                   struct rpcx_error **err_out);
+rpcx_status rpcx_server_start(const struct rpcx_server *server,
+                              const char *address,
+                              uint16_t *port_out,
+                              struct rpcx_error **err_out);
 
 /**
  * A short static description of a status code, e.g. `"call timed out"` for
@@ -1253,9 +1373,20 @@ const char *rpcx_status_str(int status);
 
 /**
  * The version of librpcx (`"0.1.0"`): a static NUL-terminated string, never NULL; do not
- * free it. Thread-safe.
+ * free it. The header's `RPCX_VERSION` is the version a program was compiled against; this is
+ * the version of the library it runs with. Thread-safe.
  */
 const char *rpcx_version(void);
+
+/**
+ * The version of librpcx as one number: major × 10000 + minor × 100 + patch (`100` for
+ * 0.1.0). Compare it with the header's `RPCX_VERSION_NUMBER` (the same formula over
+ * `RPCX_VERSION_MAJOR`, `_MINOR` and `_PATCH`, the version a program was compiled against):
+ * before 1.0 a program runs only with the minor version it was built for (the SONAME
+ * `librpcx.so.0` does not tell 0.x releases apart), from 1.0 on with any later minor of its
+ * major version. Never fails; thread-safe.
+ */
+uint32_t rpcx_version_number(void);
 
 /**
  * Calls `method` on every server the XClient currently uses, at once, and succeeds only if
@@ -1264,29 +1395,29 @@ const char *rpcx_version(void);
  * Without a timeout (argument or default) it gives up after one minute. Arguments, results,
  * ownership, errors and blocking as for `rpcx_xclient_call` (the selector is not used).
  */
-enum rpcx_status rpcx_xclient_broadcast(const struct rpcx_xclient *xclient,
-                                        const char *method,
-                                        const uint8_t *payload,
-                                        size_t payload_len,
-                                        const struct rpcx_metadata *meta,
-                                        uint64_t timeout_ms,
-                                        struct rpcx_buf *reply_out,
-                                        struct rpcx_metadata **reply_meta_out,
-                                        struct rpcx_error **err_out);
+rpcx_status rpcx_xclient_broadcast(const struct rpcx_xclient *xclient,
+                                   const char *method,
+                                   const uint8_t *payload,
+                                   size_t payload_len,
+                                   const struct rpcx_metadata *meta,
+                                   uint64_t timeout_ms,
+                                   struct rpcx_buf *reply_out,
+                                   struct rpcx_metadata **reply_meta_out,
+                                   struct rpcx_error **err_out);
 
 /**
  * `rpcx_xclient_broadcast` without waiting: arguments as for `rpcx_xclient_broadcast`,
  * completion, ownership and errors as for `rpcx_xclient_call_async`.
  */
-enum rpcx_status rpcx_xclient_broadcast_async(const struct rpcx_xclient *xclient,
-                                              const char *method,
-                                              const uint8_t *payload,
-                                              size_t payload_len,
-                                              const struct rpcx_metadata *meta,
-                                              uint64_t timeout_ms,
-                                              rpcx_call_callback callback,
-                                              void *userdata,
-                                              uint64_t *call_id_out);
+rpcx_status rpcx_xclient_broadcast_async(const struct rpcx_xclient *xclient,
+                                         const char *method,
+                                         const uint8_t *payload,
+                                         size_t payload_len,
+                                         const struct rpcx_metadata *meta,
+                                         uint64_t timeout_ms,
+                                         rpcx_call_callback callback,
+                                         void *userdata,
+                                         uint64_t *call_id_out);
 
 /**
  * Calls `method` of the XClient's service on a server chosen by the select mode, applying
@@ -1312,15 +1443,15 @@ enum rpcx_status rpcx_xclient_broadcast_async(const struct rpcx_xclient *xclient
  * thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME` at once — use `rpcx_xclient_call_async`
  * there.
  */
-enum rpcx_status rpcx_xclient_call(const struct rpcx_xclient *xclient,
-                                   const char *method,
-                                   const uint8_t *payload,
-                                   size_t payload_len,
-                                   const struct rpcx_metadata *meta,
-                                   uint64_t timeout_ms,
-                                   struct rpcx_buf *reply_out,
-                                   struct rpcx_metadata **reply_meta_out,
-                                   struct rpcx_error **err_out);
+rpcx_status rpcx_xclient_call(const struct rpcx_xclient *xclient,
+                              const char *method,
+                              const uint8_t *payload,
+                              size_t payload_len,
+                              const struct rpcx_metadata *meta,
+                              uint64_t timeout_ms,
+                              struct rpcx_buf *reply_out,
+                              struct rpcx_metadata **reply_meta_out,
+                              struct rpcx_error **err_out);
 
 /**
  * Starts `rpcx_xclient_call` without waiting (arguments as there, all copied before this
@@ -1335,15 +1466,15 @@ enum rpcx_status rpcx_xclient_call(const struct rpcx_xclient *xclient,
  * passed to the callback untouched; rpcx never frees it. Callable from any thread, including
  * rpcx runtime threads (handlers, callbacks).
  */
-enum rpcx_status rpcx_xclient_call_async(const struct rpcx_xclient *xclient,
-                                         const char *method,
-                                         const uint8_t *payload,
-                                         size_t payload_len,
-                                         const struct rpcx_metadata *meta,
-                                         uint64_t timeout_ms,
-                                         rpcx_call_callback callback,
-                                         void *userdata,
-                                         uint64_t *call_id_out);
+rpcx_status rpcx_xclient_call_async(const struct rpcx_xclient *xclient,
+                                    const char *method,
+                                    const uint8_t *payload,
+                                    size_t payload_len,
+                                    const struct rpcx_metadata *meta,
+                                    uint64_t timeout_ms,
+                                    rpcx_call_callback callback,
+                                    void *userdata,
+                                    uint64_t *call_id_out);
 
 /**
  * Cancels the async call `call_id`: its callback runs now, on this thread, before this
@@ -1351,7 +1482,7 @@ enum rpcx_status rpcx_xclient_call_async(const struct rpcx_xclient *xclient,
  * `RPCX_ERR_NOT_FOUND` when the call already completed (its callback ran or is running) or
  * the id is unknown, `RPCX_ERR_NULL_ARG` when `xclient` is NULL. Callable from any thread.
  */
-enum rpcx_status rpcx_xclient_cancel(const struct rpcx_xclient *xclient, uint64_t call_id);
+rpcx_status rpcx_xclient_cancel(const struct rpcx_xclient *xclient, uint64_t call_id);
 
 /**
  * Closes the XClient: its server connections close and it stops following its discovery;
@@ -1361,7 +1492,7 @@ enum rpcx_status rpcx_xclient_cancel(const struct rpcx_xclient *xclient, uint64_
  * (not when called from inside one of this XClient's callbacks). Idempotent; callable from
  * any thread. `RPCX_ERR_NULL_ARG` when `xclient` is NULL.
  */
-enum rpcx_status rpcx_xclient_close(const struct rpcx_xclient *xclient);
+rpcx_status rpcx_xclient_close(const struct rpcx_xclient *xclient);
 
 /**
  * Calls `method` on every server the XClient currently uses, at once, and returns the first
@@ -1370,36 +1501,40 @@ enum rpcx_status rpcx_xclient_close(const struct rpcx_xclient *xclient);
  * (argument or default) it gives up after one minute. Arguments, results, ownership, errors
  * and blocking as for `rpcx_xclient_call` (the selector is not used).
  */
-enum rpcx_status rpcx_xclient_fork(const struct rpcx_xclient *xclient,
-                                   const char *method,
-                                   const uint8_t *payload,
-                                   size_t payload_len,
-                                   const struct rpcx_metadata *meta,
-                                   uint64_t timeout_ms,
-                                   struct rpcx_buf *reply_out,
-                                   struct rpcx_metadata **reply_meta_out,
-                                   struct rpcx_error **err_out);
+rpcx_status rpcx_xclient_fork(const struct rpcx_xclient *xclient,
+                              const char *method,
+                              const uint8_t *payload,
+                              size_t payload_len,
+                              const struct rpcx_metadata *meta,
+                              uint64_t timeout_ms,
+                              struct rpcx_buf *reply_out,
+                              struct rpcx_metadata **reply_meta_out,
+                              struct rpcx_error **err_out);
 
 /**
  * `rpcx_xclient_fork` without waiting: arguments as for `rpcx_xclient_fork`, completion,
  * ownership and errors as for `rpcx_xclient_call_async`.
  */
-enum rpcx_status rpcx_xclient_fork_async(const struct rpcx_xclient *xclient,
-                                         const char *method,
-                                         const uint8_t *payload,
-                                         size_t payload_len,
-                                         const struct rpcx_metadata *meta,
-                                         uint64_t timeout_ms,
-                                         rpcx_call_callback callback,
-                                         void *userdata,
-                                         uint64_t *call_id_out);
+rpcx_status rpcx_xclient_fork_async(const struct rpcx_xclient *xclient,
+                                    const char *method,
+                                    const uint8_t *payload,
+                                    size_t payload_len,
+                                    const struct rpcx_metadata *meta,
+                                    uint64_t timeout_ms,
+                                    rpcx_call_callback callback,
+                                    void *userdata,
+                                    uint64_t *call_id_out);
 
 /**
  * Closes the XClient as `rpcx_xclient_close` does (pending callbacks complete with
  * `RPCX_ERR_CLOSED` before this returns) and frees it. Outside rpcx runtime threads it also
  * waits until the XClient's background tasks are gone, so that a custom selector's finalizer
  * has run when this returns if nothing else (options, other XClients) holds the selector.
- * NULL is accepted and ignored. Must be the last call on `xclient`.
+ * That wait is capped at 10 seconds: a task still alive then (one whose selector callback
+ * does not return) is left behind, and the selector's finalizer runs later, on the rpcx
+ * runtime thread that drops the last task (never, if the callback never returns). From a
+ * runtime thread it does not wait. NULL is accepted and ignored. Must be the last call on
+ * `xclient`.
  */
 void rpcx_xclient_free(struct rpcx_xclient *xclient);
 
@@ -1416,11 +1551,11 @@ void rpcx_xclient_free(struct rpcx_xclient *xclient);
  * (empty or non-UTF-8 service). `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
-enum rpcx_status rpcx_xclient_new(const char *service,
-                                  const struct rpcx_discovery *discovery,
-                                  const struct rpcx_xclient_options *opts,
-                                  struct rpcx_xclient **xclient_out,
-                                  struct rpcx_error **err_out);
+rpcx_status rpcx_xclient_new(const char *service,
+                             const struct rpcx_discovery *discovery,
+                             const struct rpcx_xclient_options *opts,
+                             struct rpcx_xclient **xclient_out,
+                             struct rpcx_error **err_out);
 
 /**
  * Frees XClient options (a custom selector's finalizer runs if no XClient uses it). NULL is
@@ -1442,8 +1577,8 @@ struct rpcx_xclient_options *rpcx_xclient_options_new(void);
  * milliseconds (default 10). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access
  * to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_options *opts,
-                                                            uint64_t ms);
+rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_options *opts,
+                                                       uint64_t ms);
 
 /**
  * Copies the connection settings of `client_opts` — serialize type, call timeout, connect
@@ -1451,8 +1586,8 @@ enum rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_
  * replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
  * access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_client_options(struct rpcx_xclient_options *opts,
-                                                         const struct rpcx_client_options *client_opts);
+rpcx_status rpcx_xclient_options_set_client_options(struct rpcx_xclient_options *opts,
+                                                    const struct rpcx_client_options *client_opts);
 
 /**
  * Sets the fail mode (`RPCX_FAIL_*`). Only connection failures are retried (refused or
@@ -1460,38 +1595,36 @@ enum rpcx_status rpcx_xclient_options_set_client_options(struct rpcx_xclient_opt
  * `RPCX_ERR_INVALID_ARG` for an unknown mode. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
  * Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_fail_mode(struct rpcx_xclient_options *opts, int mode);
+rpcx_status rpcx_xclient_options_set_fail_mode(struct rpcx_xclient_options *opts, int mode);
 
 /**
  * Uses only servers whose metadata lists `group` (`group=<name>`), copied; NULL or `""`
  * removes the filter. `RPCX_ERR_INVALID_ARG` if it is not UTF-8. `RPCX_ERR_NULL_ARG` when
  * `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_group(struct rpcx_xclient_options *opts,
-                                                const char *group);
+rpcx_status rpcx_xclient_options_set_group(struct rpcx_xclient_options *opts, const char *group);
 
 /**
  * Sets the client's location for `RPCX_SELECT_CLOSEST`, in degrees (latitude −90…90,
  * longitude −180…180; default 0, 0). `RPCX_ERR_INVALID_ARG` out of range or not finite.
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_location(struct rpcx_xclient_options *opts,
-                                                   double latitude,
-                                                   double longitude);
+rpcx_status rpcx_xclient_options_set_location(struct rpcx_xclient_options *opts,
+                                              double latitude,
+                                              double longitude);
 
 /**
  * Sets how many times Failover and Failtry retry after the first attempt (default 3; 0: no
  * retry). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_retries(struct rpcx_xclient_options *opts,
-                                                  size_t retries);
+rpcx_status rpcx_xclient_options_set_retries(struct rpcx_xclient_options *opts, size_t retries);
 
 /**
  * Sets the select mode (`RPCX_SELECT_*`) and removes any custom selector set before.
  * `RPCX_ERR_INVALID_ARG` for an unknown mode. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
  * Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_select_mode(struct rpcx_xclient_options *opts, int mode);
+rpcx_status rpcx_xclient_options_set_select_mode(struct rpcx_xclient_options *opts, int mode);
 
 /**
  * Makes `callback` choose the server of every call (see `rpcx_selector_callback` for its
@@ -1505,10 +1638,10 @@ enum rpcx_status rpcx_xclient_options_set_select_mode(struct rpcx_xclient_option
  * (`RPCX_ERR_NULL_ARG` for a NULL `opts` or `callback`). It may run on any thread (a
  * runtime thread when an XClient is freed from a callback). Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_selector(struct rpcx_xclient_options *opts,
-                                                   rpcx_selector_callback callback,
-                                                   void *userdata,
-                                                   rpcx_finalizer finalizer);
+rpcx_status rpcx_xclient_options_set_selector(struct rpcx_xclient_options *opts,
+                                              rpcx_selector_callback callback,
+                                              void *userdata,
+                                              rpcx_finalizer finalizer);
 
 /**
  * Sets the serialize type written in every request (`RPCX_SERIALIZE_*`, 0–15; default
@@ -1516,8 +1649,8 @@ enum rpcx_status rpcx_xclient_options_set_selector(struct rpcx_xclient_options *
  * encoded them. `RPCX_ERR_INVALID_ARG` above 15. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
  * Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_options *opts,
-                                                         uint8_t serialize_type);
+rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_options *opts,
+                                                    uint8_t serialize_type);
 
 /**
  * Sets the timeout of calls that pass none themselves, in milliseconds, covering every
@@ -1525,8 +1658,7 @@ enum rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_opt
  * minute). The remaining time is also sent to the server (`__ServerTimeout`).
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
-enum rpcx_status rpcx_xclient_options_set_timeout_ms(struct rpcx_xclient_options *opts,
-                                                     uint64_t ms);
+rpcx_status rpcx_xclient_options_set_timeout_ms(struct rpcx_xclient_options *opts, uint64_t ms);
 
 /**
  * The number of async calls started and not yet completed (0 when `xclient` is NULL).
@@ -1539,12 +1671,12 @@ size_t rpcx_xclient_pending(const struct rpcx_xclient *xclient);
  * if needed). No fail mode applies. Arguments as for `rpcx_xclient_call` (without timeout);
  * `err_out` likewise. Blocking: `RPCX_ERR_BLOCKING_IN_RUNTIME` on rpcx runtime threads.
  */
-enum rpcx_status rpcx_xclient_send(const struct rpcx_xclient *xclient,
-                                   const char *method,
-                                   const uint8_t *payload,
-                                   size_t payload_len,
-                                   const struct rpcx_metadata *meta,
-                                   struct rpcx_error **err_out);
+rpcx_status rpcx_xclient_send(const struct rpcx_xclient *xclient,
+                              const char *method,
+                              const uint8_t *payload,
+                              size_t payload_len,
+                              const struct rpcx_metadata *meta,
+                              struct rpcx_error **err_out);
 
 /**
  * The number of servers the XClient currently uses: its discovery's list after group and

@@ -1,9 +1,19 @@
-//! Gives the shared library a stable SONAME so programs linked against an installed copy
-//! record `librpcx.so` rather than the path it was linked from.
+//! Link arguments of the shared library (ELF targets):
+//! - a versioned SONAME, `librpcx.so.<major>` from the crate version, so that programs linked
+//!   against an installed copy record the ABI they were built for; `make install` installs
+//!   the file as `librpcx.so.<version>` with the symlinks `librpcx.so.<major>` and
+//!   `librpcx.so`;
+//! - `-z nodelete`: `dlclose` never unmaps librpcx, whose runtime threads keep running
+//!   its code until the process exits.
+//!
+//! Exports need no version script: rustc already exports only the `#[no_mangle] extern "C"`
+//! functions of a cdylib (`tests/c/check_abi.sh` checks that they are all `rpcx_*`).
 fn main() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os == "linux" || os == "android" || os.ends_with("bsd") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librpcx.so");
+        let major = env!("CARGO_PKG_VERSION_MAJOR");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librpcx.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     }
     println!("cargo:rerun-if-changed=build.rs");
 }

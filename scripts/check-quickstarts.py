@@ -54,6 +54,8 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
     lib = os.path.join(ROOT, "target", "debug")
+    # The run-time name librpcx.so.<major> (its SONAME) next to cargo's librpcx.so.
+    subprocess.run([os.path.join(ROOT, "scripts", "lib", "soname-link.sh"), lib], check=True)
     cflags = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I" + os.path.join(ROOT, "include")]
     link = ["-L" + lib, "-Wl,-rpath," + lib, "-lrpcx", "-lpthread"]
     seen = {}

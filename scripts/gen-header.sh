@@ -15,8 +15,15 @@ fi
 
 out=include/rpcx.h
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
-cbindgen --quiet --config rpcx-ffi/cbindgen.toml --crate rpcx-ffi --output "$tmp" rpcx-ffi
+config=$(mktemp)
+trap 'rm -f "$tmp" "$config"' EXIT
+# The version macros of the header, from the crate's version (cargo pkgid: …#rpcx-ffi@X.Y.Z).
+version=$(cargo pkgid -p rpcx-ffi | sed 's/.*[#@]//')
+IFS=. read -r major minor patch <<<"${version%%[-+]*}"
+sed -e "s/@RPCX_VERSION_MAJOR@/$major/" -e "s/@RPCX_VERSION_MINOR@/$minor/" \
+  -e "s/@RPCX_VERSION_PATCH@/$patch/" -e "s/@RPCX_VERSION@/$version/" \
+  rpcx-ffi/cbindgen.toml > "$config"
+cbindgen --quiet --config "$config" --crate rpcx-ffi --output "$tmp" rpcx-ffi
 
 if [ "${1:-}" = "--check" ]; then
   if ! diff -u "$out" "$tmp"; then

@@ -75,13 +75,36 @@ private:
 
 namespace detail {
 
-/// The responder of the handler running on this thread (see Responder's destructor).
-inline thread_local rpcx_responder* current_call = nullptr;
+/// The call whose handler runs on this thread, and whether a Responder of it was destroyed by
+/// an exception unwinding through the handler: the trampoline then completes the call (see
+/// ~Responder and Server::on_call).
+struct CurrentCall {
+    rpcx_responder* responder = nullptr;
+    bool handed_back = false;
+};
+inline thread_local CurrentCall current_call;
 
+// Owners of the C resources the wrapper holds while it builds C++ values (which may throw,
+// std::bad_alloc included): each is freed however the scope is left.
 struct MetadataDeleter {
     void operator()(rpcx_metadata* m) const noexcept { rpcx_metadata_free(m); }
 };
 using MetadataPtr = std::unique_ptr<rpcx_metadata, MetadataDeleter>;
+
+struct ErrorDeleter {
+    void operator()(rpcx_error* e) const noexcept { rpcx_error_free(e); }
+};
+using ErrorPtr = std::unique_ptr<rpcx_error, ErrorDeleter>;
+
+/// An rpcx_buf out-parameter, empty until a call fills it, released on destruction.
+struct Buf {
+    rpcx_buf b{nullptr, 0, nullptr};
+    Buf() = default;
+    Buf(const Buf&) = delete;
+    Buf& operator=(const Buf&) = delete;
+    ~Buf() { rpcx_buf_free(&b); }
+    rpcx_buf* out() noexcept { return &b; }
+};
 
 inline Metadata to_map(const rpcx_metadata* md) {
     Metadata out;
@@ -109,14 +132,13 @@ inline Error make_error(rpcx_status status, const rpcx_error* err) {
                  p ? Bytes(p, p + plen) : Bytes{}, to_map(rpcx_error_metadata(err)));
 }
 
-/// Throws for a non-OK status, consuming `err` (may be NULL).
+/// Throws for a non-OK status, consuming `err` (may be NULL) in every case.
 inline void check(rpcx_status status, rpcx_error* err = nullptr) {
+    ErrorPtr owned(err);
     if (status == RPCX_OK) {
         return;
     }
-    Error e = make_error(status, err);
-    rpcx_error_free(err);
-    throw e;
+    throw make_error(status, owned.get());
 }
 
 inline MetadataPtr from_map(const Metadata& m) {
@@ -137,6 +159,10 @@ inline const std::uint8_t* bytes_of(std::string_view s) {
     return reinterpret_cast<const std::uint8_t*>(s.data());
 }
 
+inline std::uint64_t millis(std::chrono::milliseconds d) {
+    return d.count() < 0 ? 0 : std::uint64_t(d.count());
+}
+
 }  // namespace detail
 
 /// A reply: payload and response metadata.
@@ -147,6 +173,28 @@ struct Response {
         return std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size());
     }
 };
+
+namespace detail {
+
+/// Runs a blocking call `fn(reply_out, reply_meta_out, err_out)` and returns its reply or
+/// throws its error; what the call hands over is owned by a guard from the start.
+template <class F>
+inline Response blocking_call(F&& fn) {
+    Buf buf;
+    rpcx_metadata* reply_meta = nullptr;
+    rpcx_error* err = nullptr;
+    rpcx_status status = fn(buf.out(), &reply_meta, &err);
+    MetadataPtr owned_meta(reply_meta);
+    check(status, err);
+    Response r;
+    if (buf.b.len > 0) {
+        r.payload.assign(buf.b.data, buf.b.data + buf.b.len);
+    }
+    r.metadata = to_map(reply_meta);
+    return r;
+}
+
+}  // namespace detail
 
 /// A view of the request being served; valid only inside the handler call.
 class Request {
@@ -186,6 +234,9 @@ private:
 
 /// Owns one pending call's responder: complete it once with reply() or error(), from any
 /// thread. Move-only; destroying it uncompleted releases the call (the caller gets an error).
+/// Destroyed by an exception unwinding through the handler, it leaves the call to the
+/// handler's trampoline: the caller gets the exception's what() if it leaves the handler, or
+/// the "released" error once the handler returns if the handler caught it.
 class Responder {
 public:
     explicit Responder(rpcx_responder* r) noexcept : r_(r), unwinding_(std::uncaught_exceptions()) {}
@@ -201,10 +252,12 @@ public:
     Responder(const Responder&) = delete;
     Responder& operator=(const Responder&) = delete;
     ~Responder() {
-        // Destroyed by an exception leaving the handler that received it: leave the call to
-        // the handler trampoline, which answers with the exception's what().
-        if (r_ != nullptr && r_ == detail::current_call &&
+        // Destroyed by an exception unwinding through the handler of this call: hand the
+        // call back to the trampoline, which answers with the exception's what() if it leaves
+        // the handler, or releases the call once the handler returns (it caught it).
+        if (r_ != nullptr && r_ == detail::current_call.responder &&
             std::uncaught_exceptions() > unwinding_) {
+            detail::current_call.handed_back = true;
             return;
         }
         release();
@@ -270,9 +323,10 @@ inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_w
 /// librpcx's version.
 inline std::string_view version() { return rpcx_version(); }
 
-/// Frame limits (rpcx_limits with its defaults).
+/// Frame limits: rpcx_limits initialised with rpcx_limits_init (the defaults and its
+/// struct_size); change the fields you need.
 struct Limits : rpcx_limits {
-    Limits() noexcept : rpcx_limits(rpcx_limits_default()) {}
+    Limits() : rpcx_limits{} { detail::check(rpcx_limits_init(this, sizeof(rpcx_limits))); }
 };
 
 class ServerOptions {
@@ -293,20 +347,21 @@ public:
         return *this;
     }
     ServerOptions& idle_timeout(Millis d) {
-        detail::check(rpcx_server_options_set_idle_timeout_ms(o_.get(), to_ms(d)));
+        detail::check(rpcx_server_options_set_idle_timeout_ms(o_.get(), detail::millis(d)));
         return *this;
     }
     const rpcx_server_options* get() const noexcept { return o_.get(); }
 
 private:
-    static std::uint64_t to_ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
     struct Del {
         void operator()(rpcx_server_options* o) const noexcept { rpcx_server_options_free(o); }
     };
     std::unique_ptr<rpcx_server_options, Del> o_;
 };
 
-/// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it.
+/// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it,
+/// waiting at most RPCX_SHUTDOWN_MARGIN_MS for handlers still running (see rpcx_server_free:
+/// a handler that has not returned by then is left running, and is destroyed when it does).
 class Server {
 public:
     explicit Server(const ServerOptions& opts = ServerOptions()) {
@@ -340,7 +395,7 @@ public:
         rpcx_error* err = nullptr;
         rpcx_status st = rpcx_server_add_etcd_registry(
             s_.get(), eps.data(), eps.size(), base_path.c_str(), service_address.c_str(),
-            ttl.count() < 0 ? 0 : std::uint64_t(ttl.count()), &err);
+            detail::millis(ttl), &err);
         detail::check(st, err);
         return *this;
     }
@@ -350,7 +405,7 @@ public:
         rpcx_error* err = nullptr;
         rpcx_status st = rpcx_server_add_consul_registry(
             s_.get(), address.c_str(), base_path.c_str(), service_address.c_str(),
-            ttl.count() < 0 ? 0 : std::uint64_t(ttl.count()), &err);
+            detail::millis(ttl), &err);
         detail::check(st, err);
         return *this;
     }
@@ -367,11 +422,9 @@ public:
     }
     /// The metrics in the Prometheus text format (after enable_metrics()).
     std::string metrics_text() const {
-        rpcx_buf b{nullptr, 0, nullptr};
-        detail::check(rpcx_server_metrics_text(s_.get(), &b));
-        std::string text(reinterpret_cast<const char*>(b.data), b.len);
-        rpcx_buf_free(&b);
-        return text;
+        detail::Buf b;
+        detail::check(rpcx_server_metrics_text(s_.get(), b.out()));
+        return std::string(reinterpret_cast<const char*>(b.b.data), b.b.len);
     }
     /// Calls `observer(service, method, peer, duration, error)` after every call (before
     /// start()); `error` is empty for a success. Runs on runtime threads: thread-safe, quick;
@@ -395,10 +448,11 @@ public:
         const char* a = rpcx_server_address(s_.get());
         return a ? a : "";
     }
-    /// Graceful shutdown (from any non-runtime thread).
+    /// Graceful shutdown (from any non-runtime thread). Bounded: throws rpcx::Error with
+    /// RPCX_ERR_TIMEOUT when a handler had not returned RPCX_SHUTDOWN_MARGIN_MS after the
+    /// grace period (see rpcx_server_shutdown); the server is closed anyway.
     void shutdown(Millis grace = Millis(0)) {
-        detail::check(rpcx_server_shutdown(
-            s_.get(), grace.count() < 0 ? std::uint64_t(0) : std::uint64_t(grace.count())));
+        detail::check(rpcx_server_shutdown(s_.get(), detail::millis(grace)));
     }
     /// Immediate close (from any thread, handlers included).
     void close() { detail::check(rpcx_server_close(s_.get())); }
@@ -421,15 +475,27 @@ private:
     static void on_call(void* ud, const rpcx_request* req, rpcx_responder* resp) noexcept {
         // Completing a token twice is harmless (RPCX_ERR_INVALID_STATE), so after an exception
         // the trampoline answers with what() unless someone already completed the call.
-        rpcx_responder* outer = std::exchange(detail::current_call, resp);
+        detail::CurrentCall outer = std::exchange(detail::current_call, {resp, false});
         try {
             (*static_cast<Handler*>(ud))(Request(req), Responder(resp));
         } catch (const std::exception& e) {
-            rpcx_responder_error(resp, e.what(), nullptr, 0);
+            fail_call(resp, e.what());
         } catch (...) {
-            rpcx_responder_error(resp, "unknown C++ exception", nullptr, 0);
+            fail_call(resp, "unknown C++ exception");
+        }
+        // The handler caught the exception that destroyed its Responder: nobody else can
+        // complete the call any more.
+        if (detail::current_call.handed_back) {
+            rpcx_responder_free(resp);
         }
         detail::current_call = outer;
+    }
+    /// Answers the call with an exception's text (a fixed one if it is not UTF-8).
+    static void fail_call(rpcx_responder* resp, const char* what) noexcept {
+        if (rpcx_responder_error(resp, what, nullptr, 0) == RPCX_ERR_INVALID_ARG) {
+            rpcx_responder_error(resp, "C++ exception (its what() is not UTF-8)", nullptr, 0);
+        }
+        detail::current_call.handed_back = false;
     }
     static int on_auth(void* ud, const char* service, const char* method, const char* token,
                        const char* peer, char* message, std::size_t cap) noexcept {
@@ -461,11 +527,11 @@ public:
         return *this;
     }
     ClientOptions& timeout(Millis d) {
-        detail::check(rpcx_client_options_set_timeout_ms(o_.get(), ms(d)));
+        detail::check(rpcx_client_options_set_timeout_ms(o_.get(), detail::millis(d)));
         return *this;
     }
     ClientOptions& connect_timeout(Millis d) {
-        detail::check(rpcx_client_options_set_connect_timeout_ms(o_.get(), ms(d)));
+        detail::check(rpcx_client_options_set_connect_timeout_ms(o_.get(), detail::millis(d)));
         return *this;
     }
     ClientOptions& gzip(bool on) {
@@ -473,7 +539,7 @@ public:
         return *this;
     }
     ClientOptions& heartbeat(Millis interval, Millis timeout = Millis(0)) {
-        detail::check(rpcx_client_options_set_heartbeat(o_.get(), ms(interval), ms(timeout)));
+        detail::check(rpcx_client_options_set_heartbeat(o_.get(), detail::millis(interval), detail::millis(timeout)));
         return *this;
     }
     ClientOptions& auth_token(const std::string& token) {
@@ -487,7 +553,6 @@ public:
     const rpcx_client_options* get() const noexcept { return o_.get(); }
 
 private:
-    static std::uint64_t ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
     struct Del {
         void operator()(rpcx_client_options* o) const noexcept { rpcx_client_options_free(o); }
     };
@@ -502,6 +567,29 @@ struct Result {
     bool ok() const noexcept { return status == RPCX_OK; }
 };
 using Callback = std::function<void(Result)>;
+
+namespace detail {
+
+/// The rpcx_call_callback of a heap-allocated Callback (deleted here, exactly once).
+inline void callback_trampoline(void* ud, std::uint64_t, rpcx_status status,
+                                const std::uint8_t* reply, std::size_t reply_len,
+                                const rpcx_metadata* reply_meta, const rpcx_error* error) noexcept {
+    std::unique_ptr<Callback> cb(static_cast<Callback*>(ud));
+    try {
+        Result r;
+        r.status = status;
+        if (status == RPCX_OK) {
+            if (reply_len > 0) r.response.payload.assign(reply, reply + reply_len);
+            r.response.metadata = to_map(reply_meta);
+        } else {
+            r.error = make_error(status, error);
+        }
+        (*cb)(std::move(r));
+    } catch (...) {
+    }
+}
+
+}  // namespace detail
 
 /// A connection to one server. Move-only; thread-safe; the destructor closes it (pending
 /// async callbacks run with RPCX_ERR_CLOSED before it returns) and frees it.
@@ -519,21 +607,12 @@ public:
     Response call(const std::string& service, const std::string& method, std::string_view payload,
                   const Metadata& meta = {}, Millis timeout = Millis(0)) const {
         auto md = detail::from_map(meta);
-        rpcx_buf buf{nullptr, 0, nullptr};
-        rpcx_metadata* reply_meta = nullptr;
-        rpcx_error* err = nullptr;
-        rpcx_status status = rpcx_client_call(c_.get(), service.c_str(), method.c_str(),
-                                              detail::bytes_of(payload), payload.size(), md.get(),
-                                              ms(timeout), &buf, &reply_meta, &err);
-        detail::check(status, err);
-        detail::MetadataPtr owned_meta(reply_meta);
-        Response r;
-        if (buf.len > 0) {
-            r.payload.assign(buf.data, buf.data + buf.len);
-        }
-        rpcx_buf_free(&buf);
-        r.metadata = detail::to_map(reply_meta);
-        return r;
+        return detail::blocking_call([&](rpcx_buf* reply, rpcx_metadata** reply_meta,
+                                         rpcx_error** err) {
+            return rpcx_client_call(c_.get(), service.c_str(), method.c_str(),
+                                    detail::bytes_of(payload), payload.size(), md.get(),
+                                    detail::millis(timeout), reply, reply_meta, err);
+        });
     }
     Response call(const std::string& service, const std::string& method, const Bytes& payload,
                   const Metadata& meta = {}, Millis timeout = Millis(0)) const {
@@ -548,15 +627,13 @@ public:
                              std::string_view payload, Callback done, const Metadata& meta = {},
                              Millis timeout = Millis(0)) const {
         auto md = detail::from_map(meta);
-        auto* boxed = new Callback(std::move(done));
+        auto boxed = std::make_unique<Callback>(std::move(done));
         std::uint64_t id = 0;
-        rpcx_status s = rpcx_client_call_async(c_.get(), service.c_str(), method.c_str(),
-                                               detail::bytes_of(payload), payload.size(), md.get(),
-                                               ms(timeout), &on_done, boxed, &id);
-        if (s != RPCX_OK) {
-            delete boxed;  // the callback never runs on failure
-            detail::check(s);
-        }
+        rpcx_status s = rpcx_client_call_async(
+            c_.get(), service.c_str(), method.c_str(), detail::bytes_of(payload), payload.size(),
+            md.get(), detail::millis(timeout), &detail::callback_trampoline, boxed.get(), &id);
+        detail::check(s);  // on failure the callback never runs: `boxed` deletes it
+        boxed.release();   // on success the trampoline deletes it, exactly once
         return id;
     }
 
@@ -603,66 +680,12 @@ public:
 
 private:
     explicit Client(rpcx_client* c) : c_(c) {}
-    static std::uint64_t ms(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
-    static void on_done(void* ud, std::uint64_t, rpcx_status status, const std::uint8_t* reply,
-                        std::size_t reply_len, const rpcx_metadata* reply_meta,
-                        const rpcx_error* error) noexcept {
-        std::unique_ptr<Callback> cb(static_cast<Callback*>(ud));
-        try {
-            Result r;
-            r.status = status;
-            if (status == RPCX_OK) {
-                if (reply_len > 0) r.response.payload.assign(reply, reply + reply_len);
-                r.response.metadata = detail::to_map(reply_meta);
-            } else {
-                r.error = detail::make_error(status, error);
-            }
-            (*cb)(std::move(r));
-        } catch (...) {
-        }
-    }
     struct Del {
         void operator()(rpcx_client* c) const noexcept { rpcx_client_free(c); }
     };
     std::unique_ptr<rpcx_client, Del> c_;
 };
 
-namespace detail {
-
-inline std::uint64_t millis(Millis d) { return d.count() < 0 ? 0 : std::uint64_t(d.count()); }
-
-/// Moves a reply (buffer and owned metadata) into a Response, freeing both.
-inline Response take_response(rpcx_buf& buf, rpcx_metadata* reply_meta) {
-    MetadataPtr owned(reply_meta);
-    Response r;
-    if (buf.len > 0) {
-        r.payload.assign(buf.data, buf.data + buf.len);
-    }
-    rpcx_buf_free(&buf);
-    r.metadata = to_map(reply_meta);
-    return r;
-}
-
-/// The rpcx_call_callback of a heap-allocated Callback (deleted here, exactly once).
-inline void callback_trampoline(void* ud, std::uint64_t, rpcx_status status,
-                                const std::uint8_t* reply, std::size_t reply_len,
-                                const rpcx_metadata* reply_meta, const rpcx_error* error) noexcept {
-    std::unique_ptr<Callback> cb(static_cast<Callback*>(ud));
-    try {
-        Result r;
-        r.status = status;
-        if (status == RPCX_OK) {
-            if (reply_len > 0) r.response.payload.assign(reply, reply + reply_len);
-            r.response.metadata = to_map(reply_meta);
-        } else {
-            r.error = make_error(status, error);
-        }
-        (*cb)(std::move(r));
-    } catch (...) {
-    }
-}
-
-}  // namespace detail
 
 /// One server of a discovery: its address and metadata (`weight=10&group=blue`).
 struct ServerEntry {
@@ -931,26 +954,22 @@ private:
     Response blocking(BlockingFn fn, const std::string& method, std::string_view payload,
                       const Metadata& meta, Millis timeout) const {
         auto md = detail::from_map(meta);
-        rpcx_buf buf{nullptr, 0, nullptr};
-        rpcx_metadata* reply_meta = nullptr;
-        rpcx_error* err = nullptr;
-        rpcx_status st = fn(x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(),
-                            md.get(), detail::millis(timeout), &buf, &reply_meta, &err);
-        detail::check(st, err);
-        return detail::take_response(buf, reply_meta);
+        return detail::blocking_call([&](rpcx_buf* reply, rpcx_metadata** reply_meta,
+                                         rpcx_error** err) {
+            return fn(x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(),
+                      md.get(), detail::millis(timeout), reply, reply_meta, err);
+        });
     }
     std::uint64_t start(AsyncFn fn, const std::string& method, std::string_view payload,
                         Callback done, const Metadata& meta, Millis timeout) const {
         auto md = detail::from_map(meta);
-        auto* boxed = new Callback(std::move(done));
+        auto boxed = std::make_unique<Callback>(std::move(done));
         std::uint64_t id = 0;
         rpcx_status s = fn(x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(),
-                           md.get(), detail::millis(timeout), &detail::callback_trampoline, boxed,
-                           &id);
-        if (s != RPCX_OK) {
-            delete boxed;  // the callback never runs on failure
-            detail::check(s);
-        }
+                           md.get(), detail::millis(timeout), &detail::callback_trampoline,
+                           boxed.get(), &id);
+        detail::check(s);  // on failure the callback never runs: `boxed` deletes it
+        boxed.release();   // on success the trampoline deletes it, exactly once
         return id;
     }
     struct Del {

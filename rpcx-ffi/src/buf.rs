@@ -10,6 +10,11 @@ use crate::guard::run_or;
 /// release with `rpcx_buf_free`, which also resets the struct to all zeroes. `data` may be
 /// NULL when `len` is 0. Do not modify the bytes or the fields; do not free a copy of the
 /// struct as well as the original. A plain value: any thread may read or free it (once).
+///
+/// All zeroes (`rpcx_buf b = {0};`) is an empty buffer that `rpcx_buf_free` accepts:
+/// initialise an out-parameter that way, and it can be freed whether or not the call that
+/// fills it succeeded (failed calls leave it untouched). The layout is frozen: `rpcx_buf`
+/// never grows (it is not an extensible struct, see `rpcx_limits`).
 #[repr(C)]
 #[derive(Debug)]
 pub struct rpcx_buf {
@@ -17,7 +22,8 @@ pub struct rpcx_buf {
     pub data: *const u8,
     /// Number of bytes.
     pub len: usize,
-    /// Private to rpcx: what keeps the bytes alive.
+    /// Private to rpcx (what keeps the bytes alive): do not read, change or rely on it,
+    /// except to zero it when initialising an empty buffer.
     pub owner: *mut c_void,
 }
 

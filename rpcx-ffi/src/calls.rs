@@ -28,8 +28,10 @@ use crate::status::rpcx_status;
 /// callback only: copy what you keep (`rpcx_metadata_clone`…); free nothing.
 ///
 /// Runs on an rpcx runtime worker thread — except when the call is completed by
-/// `rpcx_client_cancel` (`RPCX_ERR_CANCELLED`) or by `rpcx_client_close` / `rpcx_client_free`
-/// (`RPCX_ERR_CLOSED`): then it runs on the thread calling those, before they return.
+/// `rpcx_client_cancel` / `rpcx_xclient_cancel` (`RPCX_ERR_CANCELLED`) or by
+/// `rpcx_client_close` / `_free` / `rpcx_xclient_close` / `_free` (`RPCX_ERR_CLOSED`): then it
+/// runs synchronously on the thread calling those, before they return (so it may run on a
+/// thread of yours, holding whatever locks you hold around that call).
 /// Callbacks of different calls may run at the same time on different threads. It must not
 /// block for long; blocking rpcx functions return `RPCX_ERR_BLOCKING_IN_RUNTIME` there.
 pub type rpcx_call_callback = Option<
@@ -104,7 +106,7 @@ impl AsyncCalls {
         F: Future<Output = ()> + Send + 'static,
     {
         let callback = callback.ok_or_else(|| null_arg("callback"))?;
-        let rt = rpcx_core::runtime::handle()?;
+        let rt = crate::runtime::handle()?;
         let id = self.register(callback, userdata)?;
         if let Some(out) = call_id_out {
             *out = id;

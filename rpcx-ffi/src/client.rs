@@ -50,9 +50,9 @@ pub extern "C" fn rpcx_client_connect(
         let address = unsafe { cstr(address, "address")? };
         let out = req_mut(client_out, "client_out")?;
         let options = opts.cloned().unwrap_or_default().inner;
-        let client = rpcx_core::blocking::Client::connect(address, options)?;
+        let client = crate::runtime::block_on(Client::connect(address, options))??;
         let shared = Arc::new(Shared {
-            client: client.as_async().clone(),
+            client,
             calls: AsyncCalls::default(),
         });
         *out = Box::into_raw(Box::new(rpcx_client { shared }));
@@ -128,7 +128,7 @@ pub extern "C" fn rpcx_client_call(
         let c = &client.shared.client;
         // SAFETY: the caller follows this function's documented pointer contract.
         let req = unsafe { request(service, method, payload, payload_len, meta, timeout_ms, c)? };
-        let resp = rpcx_core::runtime::block_on(c.call_raw(req))??;
+        let resp = crate::runtime::block_on(c.call_raw(req))??;
         write_reply(resp, reply_out, reply_meta_out);
         Ok(())
     })
@@ -214,7 +214,7 @@ pub extern "C" fn rpcx_client_send(
         let c = &client.shared.client;
         // SAFETY: the caller follows this function's documented pointer contract.
         let req = unsafe { request(service, method, payload, payload_len, meta, 0, c)? };
-        rpcx_core::runtime::block_on(c.send_raw(req))??;
+        crate::runtime::block_on(c.send_raw(req))??;
         Ok(())
     })
 }

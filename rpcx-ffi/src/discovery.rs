@@ -15,7 +15,8 @@ use crate::status::rpcx_status;
 /// One server of a discovery: its address and its metadata. Used both ways: filled in by the
 /// caller for `rpcx_discovery_new_multiple` / `rpcx_discovery_update` (the strings are
 /// copied), and handed to a custom selector (the strings are then borrowed for the duration
-/// of the callback).
+/// of the callback). Its layout is frozen — arrays of it cross the API in both directions —
+/// so it never grows: richer server descriptions would come as a new type.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rpcx_server_entry {
@@ -227,8 +228,7 @@ pub extern "C" fn rpcx_discovery_new_etcd(
             return Err(invalid_arg("rpcx: the service name is empty"));
         }
         let out = req_mut(discovery_out, "discovery_out")?;
-        let d =
-            rpcx_core::runtime::block_on(EtcdDiscovery::connect(&endpoints, base_path, service))??;
+        let d = crate::runtime::block_on(EtcdDiscovery::connect(&endpoints, base_path, service))??;
         hand_out(out, Arc::new(d), None);
         Ok(())
     })
@@ -260,8 +260,7 @@ pub extern "C" fn rpcx_discovery_new_consul(
             return Err(invalid_arg("rpcx: the address or service name is empty"));
         }
         let out = req_mut(discovery_out, "discovery_out")?;
-        let d =
-            rpcx_core::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
+        let d = crate::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
         hand_out(out, Arc::new(d), None);
         Ok(())
     })

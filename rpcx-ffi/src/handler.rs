@@ -1,11 +1,12 @@
 //! C handlers on top of the core `Handler` trait: the request view handed to the callback,
 //! and the responder that completes the call from any thread.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -33,8 +34,11 @@ pub(crate) const SHUTTING_DOWN: &str = "rpcx: server is shutting down";
 /// Runs on an rpcx runtime worker thread; calls overlap (several threads at once, for the
 /// same or different requests), so it must be thread-safe. It must not block for long:
 /// blocking stalls other connections. Hand slow work to your own thread pool and reply
-/// through the responder. Blocking rpcx functions (`rpcx_client_call`…) return
-/// `RPCX_ERR_BLOCKING_IN_RUNTIME` here; use `rpcx_client_call_async`.
+/// through the responder. A callback that does not return is abandoned by
+/// `rpcx_server_shutdown` / `rpcx_server_free` after their bounded wait: its thread is left
+/// inside it, and the server's finalizers wait for it (see `rpcx_server_free`). Blocking
+/// rpcx functions (`rpcx_client_call`…) return `RPCX_ERR_BLOCKING_IN_RUNTIME` here; use
+/// `rpcx_client_call_async`.
 pub type rpcx_handler_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -70,7 +74,9 @@ fn c_string(s: &str) -> CString {
 /// (the client went away), when the caller's deadline (`__ServerTimeout`) passes, or when the
 /// server closes; `rpcx_responder_is_cancelled` tells. A responder never completed keeps its
 /// caller waiting until then. Oneway requests get a responder too: complete it as usual,
-/// nothing is sent back; they are not abandoned when their connection closes.
+/// nothing is sent back; they are not abandoned when their connection closes. Tokens are not
+/// reused (on 32-bit targets, not before 2³² further calls; a token still pending is never
+/// given to another call).
 pub struct rpcx_responder {
     _private: u8,
 }
@@ -82,33 +88,92 @@ struct Slot {
 
 const SHARDS: usize = 16;
 
-/// Pending responders by id, sharded to keep completions from many threads apart. (A BTreeMap:
-/// its nodes stay reachable from the static, so leak checkers see no interior pointers.)
-static RESPONDERS: Lazy<Vec<Mutex<BTreeMap<usize, Slot>>>> =
-    Lazy::new(|| (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect());
-static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
-
-fn shard(id: usize) -> &'static Mutex<BTreeMap<usize, Slot>> {
-    &RESPONDERS[id % SHARDS]
+/// Pending responders by token, sharded to keep completions from many threads apart.
+///
+/// Ids are 64-bit and never reused in practice; the token C sees is the id as a pointer-sized
+/// integer — the id itself on 64-bit targets, its low 32 bits on 32-bit ones, where tokens
+/// therefore wrap after 2³² calls. An insert never overwrites a live slot: a token still in
+/// use (or 0, which C would read as NULL) is skipped for the next id. (BTreeMaps: their nodes
+/// stay reachable from the static, so leak checkers see no interior pointers.)
+pub(crate) struct TokenMap<T> {
+    shards: Vec<Mutex<BTreeMap<usize, T>>>,
+    next_id: AtomicU64,
+    /// The bits of an id that make its token (`usize::BITS`, or fewer in tests).
+    token_bits: u32,
 }
 
-fn insert(slot: Slot) -> usize {
-    let mut id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    if id == 0 {
-        id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+impl<T> TokenMap<T> {
+    pub(crate) fn new(token_bits: u32) -> TokenMap<T> {
+        TokenMap {
+            shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
+            next_id: AtomicU64::new(1),
+            token_bits: token_bits.clamp(2, usize::BITS),
+        }
     }
-    shard(id)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id, slot);
-    id
+
+    fn shard(&self, token: usize) -> &Mutex<BTreeMap<usize, T>> {
+        &self.shards[token % SHARDS]
+    }
+
+    /// The token of `id`: its low `token_bits` bits.
+    fn token_of(&self, id: u64) -> usize {
+        let mask = u64::MAX >> (u64::BITS - self.token_bits);
+        // Lossless: the mask keeps at most `usize::BITS` bits.
+        (id & mask) as usize
+    }
+
+    /// Stores `value` under the token of a fresh id and returns the token (never 0).
+    pub(crate) fn insert(&self, value: T) -> usize {
+        loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let token = self.token_of(id);
+            if token == 0 {
+                continue;
+            }
+            let mut shard = self.shard(token).lock().unwrap_or_else(|p| p.into_inner());
+            if let Entry::Vacant(e) = shard.entry(token) {
+                e.insert(value);
+                return token;
+            }
+            // A live slot holds this token (ids wrapped): never overwrite it, take the next.
+        }
+    }
+
+    /// Runs `f` on the value under `token`, if any, without taking it.
+    pub(crate) fn with<R>(&self, token: usize, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let shard = self.shard(token).lock().unwrap_or_else(|p| p.into_inner());
+        shard.get(&token).map(f)
+    }
+
+    pub(crate) fn take(&self, token: usize) -> Option<T> {
+        self.shard(token)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&token)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_next_id(&self, id: u64) {
+        self.next_id.store(id, Ordering::Relaxed);
+    }
+}
+
+static RESPONDERS: Lazy<TokenMap<Slot>> = Lazy::new(|| TokenMap::new(usize::BITS));
+
+fn insert(slot: Slot) -> usize {
+    RESPONDERS.insert(slot)
 }
 
 fn take(id: usize) -> Option<Slot> {
-    shard(id)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&id)
+    RESPONDERS.take(id)
 }
 
 fn responder_ptr(id: usize) -> *mut rpcx_responder {
@@ -284,9 +349,8 @@ pub extern "C" fn rpcx_responder_is_cancelled(responder: *mut rpcx_responder) ->
         if responder.is_null() {
             return 1;
         }
-        let id = responder.addr();
-        let slots = shard(id).lock().unwrap_or_else(|p| p.into_inner());
-        c_int::from(slots.get(&id).is_none_or(|slot| slot.ctx.is_cancelled()))
+        let pending = RESPONDERS.with(responder.addr(), |slot| slot.ctx.is_cancelled());
+        c_int::from(pending.unwrap_or(true))
     })
 }
 
@@ -398,8 +462,5 @@ pub extern "C" fn rpcx_responder_free(responder: *mut rpcx_responder) {
 /// Pending responders, for tests.
 #[cfg(test)]
 pub(crate) fn pending_responders() -> usize {
-    RESPONDERS
-        .iter()
-        .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
-        .sum()
+    RESPONDERS.len()
 }

@@ -39,8 +39,10 @@ mod metadata;
 mod observe;
 mod options;
 mod registry;
+mod runtime;
 mod selector;
 mod server;
+mod sized;
 mod status;
 mod xclient;
 
@@ -69,27 +71,66 @@ use guard::{invalid_arg, run, run_or};
 pub type rpcx_finalizer = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
 
 /// The version of librpcx (`"0.1.0"`): a static NUL-terminated string, never NULL; do not
-/// free it. Thread-safe.
+/// free it. The header's `RPCX_VERSION` is the version a program was compiled against; this is
+/// the version of the library it runs with. Thread-safe.
 #[no_mangle]
 pub extern "C" fn rpcx_version() -> *const c_char {
     const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
     run_or(std::ptr::null(), || VERSION.as_ptr().cast())
 }
 
+/// The version of librpcx as one number: major × 10000 + minor × 100 + patch (`100` for
+/// 0.1.0). Compare it with the header's `RPCX_VERSION_NUMBER` (the same formula over
+/// `RPCX_VERSION_MAJOR`, `_MINOR` and `_PATCH`, the version a program was compiled against):
+/// before 1.0 a program runs only with the minor version it was built for (the SONAME
+/// `librpcx.so.0` does not tell 0.x releases apart), from 1.0 on with any later minor of its
+/// major version. Never fails; thread-safe.
+#[no_mangle]
+pub extern "C" fn rpcx_version_number() -> u32 {
+    VERSION_NUMBER
+}
+
+/// `major * 10000 + minor * 100 + patch` of this crate, checked at compile time: minor and
+/// patch must stay below 100 for the number to be unambiguous.
+const VERSION_NUMBER: u32 = {
+    let major = decimal(env!("CARGO_PKG_VERSION_MAJOR"));
+    let minor = decimal(env!("CARGO_PKG_VERSION_MINOR"));
+    let patch = decimal(env!("CARGO_PKG_VERSION_PATCH"));
+    assert!(
+        minor < 100 && patch < 100,
+        "rpcx_version_number needs minor and patch below 100"
+    );
+    major * 10000 + minor * 100 + patch
+};
+
+const fn decimal(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut n = 0u32;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "version parts are decimal numbers");
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
 /// Sets the number of worker threads of the rpcx runtime, which runs every connection,
 /// handler callback and async completion. Without this call the runtime starts lazily, on the
-/// first server start or client connect, with one worker per CPU.
+/// first server start, client connect or XClient, with one worker per CPU.
 ///
-/// Call it before anything starts the runtime. Returns `RPCX_ERR_INVALID_ARG` when `n` is 0
-/// and `RPCX_ERR_CONFIG` once the runtime is running. Thread-safe.
+/// Returns `RPCX_OK` only when the runtime will start with `n` workers: the call is atomic
+/// with respect to the runtime's start — if another thread is starting it, this waits for
+/// that start and returns `RPCX_ERR_INVALID_STATE`, as it does whenever the runtime is
+/// already running. Before the start it may be called again (the last value counts).
+/// `RPCX_ERR_INVALID_ARG` when `n` is 0. Thread-safe.
 #[no_mangle]
 pub extern "C" fn rpcx_runtime_set_worker_threads(n: usize) -> rpcx_status {
     run(None, || {
         if n == 0 {
             return Err(invalid_arg("rpcx: worker threads must be at least 1"));
         }
-        rpcx_core::runtime::set_worker_threads(n)?;
-        Ok(())
+        runtime::set_worker_threads(n)
     })
 }
 

@@ -7,7 +7,9 @@ use rpcx_core::client::ClientOptions;
 use rpcx_core::protocol::{Limits, SerializeType};
 use rpcx_core::server::ServerOptions;
 
-use crate::guard::{invalid_arg, opt_cstr, req, req_mut, run, run_or};
+use crate::error::Failure;
+use crate::guard::{invalid_arg, opt_cstr, req_mut, run, run_or};
+use crate::sized::{self, Extensible};
 use crate::status::rpcx_status;
 
 /// Serialize type 0: raw bytes, passed through untouched (the C API's default).
@@ -19,11 +21,17 @@ pub const RPCX_SERIALIZE_PROTOBUF: u8 = 2;
 /// Serialize type 3: MessagePack (the Go client's default).
 pub const RPCX_SERIALIZE_MSGPACK: u8 = 3;
 
-/// Limits applied to every frame read (and written). A plain struct: fill it from
-/// `rpcx_limits_default()` and change the fields you need. Every field must be at least 1.
+/// Limits applied to every frame read (and written). An extensible struct (later versions may
+/// append fields): initialise it with `rpcx_limits_init(&limits, sizeof limits)`, which sets
+/// `struct_size` and the defaults, then change the fields you need. Every limit must be at
+/// least 1.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rpcx_limits {
+    /// `sizeof(rpcx_limits)` in the program, written by `rpcx_limits_init`: rpcx reads this
+    /// many bytes. A struct with `struct_size` 0 (not initialised) or below the size of the
+    /// first version is refused with `RPCX_ERR_INVALID_ARG`.
+    pub struct_size: usize,
     /// Largest frame, in bytes after the 16-byte prefix. Default 16 MiB.
     pub max_frame_len: u32,
     /// Largest payload after gzip decompression. Default 16 MiB.
@@ -34,9 +42,16 @@ pub struct rpcx_limits {
     pub max_metadata_bytes: usize,
 }
 
-impl From<Limits> for rpcx_limits {
-    fn from(l: Limits) -> rpcx_limits {
+// SAFETY: `#[repr(C)]`, starts with `struct_size: usize`, integers only.
+unsafe impl Extensible for rpcx_limits {
+    const NAME: &'static str = "rpcx_limits";
+    // The first version: the fields above.
+    const MIN_SIZE: usize = size_of::<rpcx_limits>();
+
+    fn defaults() -> rpcx_limits {
+        let l = Limits::DEFAULT;
         rpcx_limits {
+            struct_size: size_of::<rpcx_limits>(),
             max_frame_len: l.max_frame_len,
             max_decompressed_len: l.max_decompressed_len,
             max_metadata_entries: l.max_metadata_entries,
@@ -45,7 +60,13 @@ impl From<Limits> for rpcx_limits {
     }
 }
 
-fn to_limits(l: &rpcx_limits) -> Result<Limits, crate::error::Failure> {
+/// The caller's limits, checked.
+///
+/// # Safety
+/// As for [`sized::read`].
+unsafe fn to_limits(limits: *const rpcx_limits) -> Result<Limits, Failure> {
+    // SAFETY: forwarded from our caller.
+    let l = unsafe { sized::read(limits)? };
     if l.max_frame_len == 0
         || l.max_decompressed_len == 0
         || l.max_metadata_entries == 0
@@ -60,10 +81,20 @@ fn to_limits(l: &rpcx_limits) -> Result<Limits, crate::error::Failure> {
         .with_max_metadata_bytes(l.max_metadata_bytes))
 }
 
-/// The default limits (16 MiB frames and payloads, 256 metadata pairs, 256 KiB metadata).
+/// Initialises `*limits` with the defaults (16 MiB frames and payloads, 256 metadata pairs,
+/// 256 KiB of metadata) and sets `limits->struct_size` to `struct_size`, which must be
+/// `sizeof(rpcx_limits)` (`sizeof *limits`): the size of the struct your program was compiled
+/// with. Fields a newer header has and this librpcx does not know are zeroed (left unset).
+///
+/// `RPCX_ERR_NULL_ARG` when `limits` is NULL; `RPCX_ERR_INVALID_ARG` when `struct_size` is
+/// smaller than the first version of the struct (or absurdly large); nothing is written then.
+/// Thread-safe (writes only `*limits`).
 #[no_mangle]
-pub extern "C" fn rpcx_limits_default() -> rpcx_limits {
-    run_or(Limits::DEFAULT.into(), || Limits::DEFAULT.into())
+pub extern "C" fn rpcx_limits_init(limits: *mut rpcx_limits, struct_size: usize) -> rpcx_status {
+    run(None, || {
+        // SAFETY: the caller passes NULL or a struct of `struct_size` writable bytes.
+        unsafe { sized::init(limits, struct_size) }
+    })
 }
 
 /// Options of a server, copied by `rpcx_server_new`. Not synchronised: configure it from one
@@ -73,7 +104,7 @@ pub struct rpcx_server_options {
     pub(crate) inner: ServerOptions,
 }
 
-/// New server options with the defaults: `rpcx_limits_default()`, 16 384 requests in flight
+/// New server options with the defaults: the limits of `rpcx_limits_init`, 16 384 requests in flight
 /// per connection, 10 000 connections, no idle timeout. Owned by the caller: free with
 /// `rpcx_server_options_free`. Returns NULL only if rpcx failed internally.
 #[no_mangle]
@@ -83,16 +114,19 @@ pub extern "C" fn rpcx_server_options_new() -> *mut rpcx_server_options {
     })
 }
 
-/// Sets the frame limits (copied). `RPCX_ERR_INVALID_ARG` if a field is 0.
-/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+/// Sets the frame limits (copied; see `rpcx_limits` and `rpcx_limits_init`).
+/// `RPCX_ERR_INVALID_ARG` if a limit is 0 or `limits->struct_size` is wrong (0: not
+/// initialised with `rpcx_limits_init`). `RPCX_ERR_NULL_ARG` when a pointer argument is
+/// NULL. Needs exclusive access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_server_options_set_limits(
     opts: Option<&mut rpcx_server_options>,
-    limits: Option<&rpcx_limits>,
+    limits: *const rpcx_limits,
 ) -> rpcx_status {
     run(None, || {
         let opts = req_mut(opts, "opts")?;
-        opts.inner.limits = to_limits(req(limits, "limits")?)?;
+        // SAFETY: the caller passes NULL or a struct with a truthful `struct_size`.
+        opts.inner.limits = unsafe { to_limits(limits)? };
         Ok(())
     })
 }
@@ -311,17 +345,19 @@ pub extern "C" fn rpcx_client_options_set_auth_token(
     })
 }
 
-/// Sets the limits on frames read from the server (copied). `RPCX_ERR_INVALID_ARG` if a
-/// field is 0.
-/// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
+/// Sets the limits on frames read from the server (copied; see `rpcx_limits_init`).
+/// `RPCX_ERR_INVALID_ARG` if a limit is 0 or `limits->struct_size` is wrong (0: not
+/// initialised with `rpcx_limits_init`). `RPCX_ERR_NULL_ARG` when a pointer argument is
+/// NULL. Needs exclusive access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_client_options_set_limits(
     opts: Option<&mut rpcx_client_options>,
-    limits: Option<&rpcx_limits>,
+    limits: *const rpcx_limits,
 ) -> rpcx_status {
     run(None, || {
         let opts = req_mut(opts, "opts")?;
-        opts.inner.limits = to_limits(req(limits, "limits")?)?;
+        // SAFETY: the caller passes NULL or a struct with a truthful `struct_size`.
+        opts.inner.limits = unsafe { to_limits(limits)? };
         Ok(())
     })
 }

@@ -15,7 +15,7 @@ use crate::server::rpcx_server;
 use crate::status::rpcx_status;
 
 /// How long shutdown waits for a registry to delete the server's keys.
-const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// One registry plugin of a server.
 #[derive(Clone)]
@@ -107,7 +107,7 @@ pub extern "C" fn rpcx_server_add_etcd_registry(
             )
         };
         server.check_building()?;
-        let reg = rpcx_core::runtime::block_on(EtcdRegistry::connect(
+        let reg = crate::runtime::block_on(EtcdRegistry::connect(
             &endpoints,
             base_path,
             address.unwrap_or(""),
@@ -146,7 +146,7 @@ pub extern "C" fn rpcx_server_add_consul_registry(
             return Err(invalid_arg("rpcx: the Consul address is empty"));
         }
         server.check_building()?;
-        let reg = rpcx_core::runtime::block_on(ConsulRegistry::connect(
+        let reg = crate::runtime::block_on(ConsulRegistry::connect(
             address,
             base_path,
             service_address.unwrap_or(""),

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -169,7 +170,8 @@ pub extern "C" fn rpcx_server_new(
 /// with it exactly once, after the last possible call of `callback` — when the callback is
 /// replaced, when the server is freed, or before this function returns if it fails
 /// (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on
-/// any thread.
+/// any thread; when the callback is replaced it runs on this thread before this returns,
+/// outside the server's lock, so it may call `rpcx_server_*` functions on this server.
 #[no_mangle]
 pub extern "C" fn rpcx_server_set_auth(
     server: Option<&rpcx_server>,
@@ -197,7 +199,11 @@ pub extern "C" fn rpcx_server_set_auth(
         let f: AuthFn = Arc::new(move |msg: &Message, token: &str, peer: &str| {
             authenticate(cb, &fin, msg, token, peer)
         });
-        *auth = Some(f);
+        let old = auth.replace(f);
+        drop(st);
+        // The replaced callback's finalizer runs here, outside the lock: it may call back
+        // into the server.
+        drop(old);
         Ok(())
     })
 }
@@ -270,7 +276,9 @@ fn authenticate(
 /// with it exactly once, after the last possible call of `callback` — when the handler is
 /// replaced, when the server is freed (after its last call ended), or before this function
 /// returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
-/// name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread.
+/// name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread; when
+/// the handler is replaced it runs on this thread before this returns, outside the server's
+/// lock, so it may call `rpcx_server_*` functions on this server.
 #[no_mangle]
 pub extern "C" fn rpcx_server_register(
     server: Option<&rpcx_server>,
@@ -411,7 +419,7 @@ pub extern "C" fn rpcx_server_start(
         for ((service, method), h) in handlers {
             core.register_handler(service, method, Arc::clone(h))?;
         }
-        let handle = rpcx_core::blocking::serve(core, address)?;
+        let handle = crate::runtime::block_on(core.serve(address))??;
         let port = handle.port().unwrap_or(0);
         let text = handle.local_address().to_string();
         let _ = server.address.set(CString::new(text).unwrap_or_default());
@@ -449,6 +457,75 @@ fn running(server: &rpcx_server) -> Option<ServerHandle> {
     }
 }
 
+/// How much longer than the grace period `rpcx_server_shutdown` and `rpcx_server_free` wait
+/// for a server to stop (milliseconds) before they give up on a callback that does not
+/// return.
+pub const RPCX_SHUTDOWN_MARGIN_MS: u64 = 5000;
+
+/// Stops `handle` on the runtime — gracefully for `grace`, then pending calls fail and every
+/// connection closes — then flushes and closes `registries`, and waits for that from this
+/// thread (outside the runtime) for at most `grace` + `RPCX_SHUTDOWN_MARGIN_MS` + the
+/// registries' flush limits. `RPCX_ERR_TIMEOUT` when the wait gave up: a callback (handler or
+/// auth) has not returned, its runtime thread is left inside it, and the server's last
+/// references — so the finalizers of its callbacks — are released when it returns, on a
+/// runtime thread.
+fn stop_bounded(
+    handle: ServerHandle,
+    grace: Duration,
+    stopping: CancellationToken,
+    registries: Vec<Registry>,
+) -> Result<(), Failure> {
+    let rt = crate::runtime::handle()?;
+    let flush =
+        registry::FLUSH_LIMIT.saturating_mul(u32::try_from(registries.len()).unwrap_or(u32::MAX));
+    let bound = grace
+        .saturating_add(Duration::from_millis(RPCX_SHUTDOWN_MARGIN_MS))
+        .saturating_add(flush);
+    let closer = handle.clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ServerHandle>(1);
+    rt.spawn(async move {
+        {
+            let shutdown = handle.shutdown(grace);
+            tokio::pin!(shutdown);
+            tokio::select! {
+                _ = &mut shutdown => {}
+                _ = tokio::time::sleep(grace) => {
+                    stopping.cancel();
+                    shutdown.await;
+                }
+            }
+        }
+        // The services were unregistered: wait until the registries deleted their keys.
+        registry::finish(registries).await;
+        // Handed back so that the waiting thread drops the last reference (and runs the
+        // finalizers); dropped here instead when it gave up waiting.
+        let _ = tx.send(handle);
+    });
+    // A std wait, not a runtime timer: it is bounded even when every worker is stuck.
+    let outcome = rx.recv_timeout(bound);
+    closer.close();
+    drop(closer);
+    match outcome {
+        Ok(handle) => {
+            drop(handle);
+            Ok(())
+        }
+        Err(RecvTimeoutError::Timeout) => Err(Failure::new(
+            rpcx_status::RPCX_ERR_TIMEOUT,
+            format!(
+                "rpcx: the server is closed, but a handler or auth callback had not returned \
+                 {} ms after the shutdown began (grace period + RPCX_SHUTDOWN_MARGIN_MS); it \
+                 was left running",
+                bound.as_millis()
+            ),
+        )),
+        Err(RecvTimeoutError::Disconnected) => Err(Failure::new(
+            rpcx_status::RPCX_ERR_PANIC,
+            "rpcx: internal panic: the server's shutdown task ended early",
+        )),
+    }
+}
+
 /// Graceful shutdown: stops accepting connections and reading requests, lets calls in
 /// flight finish and send their replies for up to `grace_ms` milliseconds, then fails the
 /// calls still pending (their callers get "rpcx: server is shutting down", their responders
@@ -457,6 +534,13 @@ fn running(server: &rpcx_server) -> Option<ServerHandle> {
 /// use `rpcx_server_close` there), concurrently with other calls. A server shut down before
 /// it started can no longer start. Handlers' finalizers run at `rpcx_server_free`.
 /// `RPCX_ERR_NULL_ARG` when `server` is NULL.
+///
+/// The wait is bounded: at most `grace_ms` + `RPCX_SHUTDOWN_MARGIN_MS` (plus up to 5 s per
+/// etcd/Consul registry to delete its keys). A handler or auth callback that has not returned
+/// by then cannot be stopped: this returns `RPCX_ERR_TIMEOUT` with the server closed (no
+/// connection is served any more) and that callback still running — its thread, an rpcx
+/// runtime worker, stays inside it (the runtime has one worker fewer meanwhile). When it
+/// returns, its reply goes nowhere. See `rpcx_server_free` for the finalizers.
 #[no_mangle]
 pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u64) -> rpcx_status {
     run(None, || {
@@ -467,24 +551,9 @@ pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u
         let Some(handle) = running(server) else {
             return Ok(());
         };
-        let rt = rpcx_core::runtime::handle()?;
         let grace = Duration::from_millis(grace_ms);
-        let stopping = server.stopping.clone();
         let registries = server.take_registries();
-        rt.block_on(async move {
-            let shutdown = handle.shutdown(grace);
-            tokio::pin!(shutdown);
-            tokio::select! {
-                _ = &mut shutdown => {}
-                _ = tokio::time::sleep(grace) => {
-                    stopping.cancel();
-                    shutdown.await;
-                }
-            }
-            // The services were unregistered: wait until the registries deleted their keys.
-            registry::finish(registries).await;
-        });
-        Ok(())
+        stop_bounded(handle, grace, server.stopping.clone(), registries)
     })
 }
 
@@ -505,34 +574,48 @@ pub extern "C" fn rpcx_server_close(server: Option<&rpcx_server>) -> rpcx_status
 }
 
 /// Stops the server if it runs (like `rpcx_server_shutdown` with no grace: pending calls
-/// fail) and frees it. Outside rpcx runtime threads it returns after the server is down and
-/// the finalizers of its handlers and auth callback have run. From a runtime thread it only
-/// closes (see `rpcx_server_close`) and the finalizers run on a runtime thread once the last
-/// connection has ended. NULL is accepted and ignored. Must be the last call on `server`.
+/// fail) and frees it. NULL is accepted and ignored. Must be the last call on `server`.
+///
+/// Outside rpcx runtime threads it returns after the server is down and the finalizers of its
+/// handlers, auth callback and call observers have run, on this thread — unless a handler or
+/// auth callback has not returned within `RPCX_SHUTDOWN_MARGIN_MS` (plus up to 5 s per
+/// registry): then it returns anyway, with that callback's thread left running inside it, and
+/// those finalizers are deferred until the callback returns — they then run on that runtime
+/// thread, after it returned. If it never returns, they never run (and what they would
+/// release stays allocated). From a runtime thread this only closes (see
+/// `rpcx_server_close`) and the finalizers run on a runtime thread once the last connection
+/// has ended.
 #[no_mangle]
 pub extern "C" fn rpcx_server_free(server: Option<Box<rpcx_server>>) {
     run_or((), || {
         let Some(server) = server else { return };
         server.stopping.cancel();
         let registries = server.take_registries();
-        let state = server.state.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let State::Running(handle) = state {
-            if on_runtime_thread() {
-                handle.close();
-            } else {
-                let _ = handle.shutdown_blocking(Duration::ZERO);
+        let stopping = server.stopping.clone();
+        let handle = match server.state.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            State::Running(handle) => Some(handle),
+            // Never started: its callbacks are released (finalizers run) right here.
+            State::Building { .. } => None,
+        };
+        if on_runtime_thread() {
+            if let Some(h) = handle {
+                h.close();
             }
-            drop(handle);
-        }
-        if registries.is_empty() {
+            if !registries.is_empty() {
+                if let Ok(rt) = crate::runtime::handle() {
+                    rt.spawn(registry::finish(registries));
+                }
+            }
             return;
         }
-        if on_runtime_thread() {
-            if let Ok(rt) = rpcx_core::runtime::handle() {
-                rt.spawn(registry::finish(registries));
+        match handle {
+            Some(h) => {
+                let _ = stop_bounded(h, Duration::ZERO, stopping, registries);
             }
-        } else {
-            let _ = rpcx_core::runtime::block_on(registry::finish(registries));
+            None if !registries.is_empty() => {
+                let _ = crate::runtime::block_on(registry::finish(registries));
+            }
+            None => {}
         }
     })
 }

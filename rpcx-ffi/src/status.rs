@@ -6,7 +6,12 @@ use rpcx_core::Error;
 
 /// The outcome of a fallible rpcx function. `RPCX_OK` is 0; every other value is an error.
 /// Values are stable: new codes are only ever appended.
-#[repr(C)]
+///
+/// Always 32 bits wide: in C `rpcx_status` is a `uint32_t` (the enum only names the values),
+/// in C++ an enum with underlying type `uint32_t` — so neither compiler flags such as
+/// `-fshort-enums` nor codes added later change its size. A `switch` over it should have a
+/// `default:` for codes this header does not know yet.
+#[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 pub enum rpcx_status {
@@ -41,11 +46,11 @@ pub enum rpcx_status {
     RPCX_ERR_ADDRESS = 12,
     /// Registration of a service or method was refused.
     RPCX_ERR_REGISTRATION = 13,
-    /// A configuration value is invalid or can no longer be changed (e.g. worker threads
-    /// after the runtime started).
+    /// A configuration value is invalid.
     RPCX_ERR_CONFIG = 14,
     /// The object is not in a state that allows this: a server already started or stopped,
-    /// a responder already completed or whose call was abandoned.
+    /// a responder already completed or whose call was abandoned, the runtime already
+    /// running (`rpcx_runtime_set_worker_threads`).
     RPCX_ERR_INVALID_STATE = 15,
     /// No such entry: a metadata key or index, an async call that already completed.
     RPCX_ERR_NOT_FOUND = 16,

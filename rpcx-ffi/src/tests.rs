@@ -492,3 +492,169 @@ fn xclient_through_the_exports() {
         c"no server available"
     );
 }
+
+#[test]
+fn token_insert_never_overwrites_a_live_slot() {
+    use crate::handler::TokenMap;
+    // Tokens of 32 bits, as on a 32-bit target: ids 2^32 + k map to token k.
+    let map = TokenMap::<&str>::new(32);
+    let one = map.insert("first");
+    assert_eq!(one, 1);
+    let two = map.insert("second");
+    assert_eq!(two, 2);
+    // The 64-bit ids wrap around the token space: 2^32 maps to 0 (NULL, skipped), 2^32 + 1
+    // and + 2 to the live tokens 1 and 2 (skipped), 2^32 + 3 is free.
+    map.set_next_id(1 << 32);
+    let third = map.insert("third");
+    assert_eq!(third, 3);
+    assert_eq!(map.take(one), Some("first"));
+    assert_eq!(map.take(two), Some("second"));
+    assert_eq!(map.take(third), Some("third"));
+    // Token 1 is free again: the next wrap reuses it.
+    map.set_next_id((2 << 32) + 1);
+    assert_eq!(map.insert("fourth"), 1);
+    assert_eq!(map.len(), 1);
+
+    // Full-width tokens are the 64-bit ids themselves (on 64-bit targets).
+    let wide = TokenMap::<u8>::new(usize::BITS);
+    wide.set_next_id(u64::from(u32::MAX) + 5);
+    let t = wide.insert(7);
+    assert_eq!(t as u64, (u64::from(u32::MAX) + 5) & (usize::MAX as u64));
+    assert_eq!(wide.take(t), Some(7));
+    assert_eq!(wide.take(t), None);
+}
+
+#[test]
+fn extensible_limits() {
+    // Defaults, and struct_size written.
+    let mut l = std::mem::MaybeUninit::<rpcx_limits>::zeroed();
+    let size = size_of::<rpcx_limits>();
+    assert_eq!(rpcx_limits_init(l.as_mut_ptr(), size), RPCX_OK);
+    // SAFETY: fully initialised by rpcx_limits_init.
+    let l = unsafe { l.assume_init() };
+    assert_eq!(l.struct_size, size);
+    assert_eq!(l.max_frame_len, 16 << 20);
+    assert_eq!(l.max_metadata_entries, 256);
+    assert_eq!(rpcx_limits_init(ptr::null_mut(), size), RPCX_ERR_NULL_ARG);
+
+    let mut opts = rpcx_server_options::default();
+    assert_eq!(rpcx_server_options_set_limits(Some(&mut opts), &l), RPCX_OK);
+    // struct_size 0 (not initialised), too small, absurd: refused.
+    for bad in [0, size - 1, 1 << 20] {
+        let b = rpcx_limits {
+            struct_size: bad,
+            ..l
+        };
+        assert_eq!(
+            rpcx_server_options_set_limits(Some(&mut opts), &b),
+            RPCX_ERR_INVALID_ARG,
+            "struct_size {bad}"
+        );
+    }
+    // A newer header's struct: unknown trailing bytes zeroed by init, accepted while zero.
+    #[repr(C)]
+    struct Newer {
+        known: rpcx_limits,
+        future: u64,
+    }
+    let mut n = Newer {
+        known: l,
+        future: u64::MAX,
+    };
+    assert_eq!(rpcx_limits_init(&mut n.known, size_of::<Newer>()), RPCX_OK);
+    assert_eq!((n.known.struct_size, n.future), (size_of::<Newer>(), 0));
+    n.known.max_frame_len = 1024;
+    assert_eq!(
+        rpcx_server_options_set_limits(Some(&mut opts), &n.known),
+        RPCX_OK
+    );
+    assert_eq!(opts.inner.limits.max_frame_len, 1024);
+    n.future = 1;
+    assert_eq!(
+        rpcx_server_options_set_limits(Some(&mut opts), &n.known),
+        RPCX_ERR_INVALID_ARG
+    );
+}
+
+#[test]
+fn version_number_matches_the_crate_version() {
+    let v: Vec<u32> = env!("CARGO_PKG_VERSION")
+        .split(['.', '-', '+'])
+        .take(3)
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(rpcx_version_number(), v[0] * 10000 + v[1] * 100 + v[2]);
+}
+
+static REENTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// A finalizer that calls back into the server it was registered with (`ud`).
+unsafe extern "C" fn reentering_finalizer(ud: *mut c_void) {
+    // SAFETY: `ud` is the test's live server.
+    let server = unsafe { (ud as *const rpcx_server).as_ref() };
+    let st = rpcx_server_set_service_metadata(server, c"S".as_ptr(), c"w=1".as_ptr());
+    assert_eq!(st, RPCX_OK);
+    REENTERED.fetch_add(1, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn accept(
+    _ud: *mut c_void,
+    _service: *const c_char,
+    _method: *const c_char,
+    _token: *const c_char,
+    _peer: *const c_char,
+    _message: *mut c_char,
+    _cap: usize,
+) -> std::os::raw::c_int {
+    1
+}
+
+#[test]
+fn replaced_auth_finalizer_may_reenter_the_server() {
+    let mut server: *mut rpcx_server = ptr::null_mut();
+    assert_eq!(rpcx_server_new(None, Some(&mut server)), RPCX_OK);
+    let (done_tx, done_rx) = mpsc::channel();
+    let addr = server as usize;
+    std::thread::spawn(move || {
+        let ud = addr as *mut c_void;
+        // SAFETY: the server outlives this thread's use of it (the test waits for `done`).
+        let s = unsafe { (addr as *const rpcx_server).as_ref() };
+        let fin: rpcx_finalizer = Some(reentering_finalizer);
+        assert_eq!(rpcx_server_set_auth(s, Some(accept), ud, fin), RPCX_OK);
+        // Replacing runs the first finalizer, which calls back into the server.
+        assert_eq!(rpcx_server_set_auth(s, Some(accept), ud, None), RPCX_OK);
+        let _ = done_tx.send(());
+    });
+    // A deadlock fails the test instead of hanging it.
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the finalizer calling back into the server deadlocked");
+    assert_eq!(REENTERED.load(Ordering::SeqCst), 1);
+    // SAFETY: `server` came from rpcx_server_new and is freed once.
+    rpcx_server_free(Some(unsafe { Box::from_raw(server) }));
+}
+
+/// Every runtime start goes through `crate::runtime` (the gate that makes
+/// `rpcx_runtime_set_worker_threads` atomic with respect to the start): no other module calls
+/// the core's runtime accessors or the blocking facades that start it.
+#[test]
+fn only_the_gate_starts_the_runtime() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "runtime.rs" || name == "tests.rs" || !name.ends_with(".rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for banned in ["rpcx_core::runtime::", "rpcx_core::blocking::"] {
+            assert!(
+                !text.contains(banned),
+                "{name} uses {banned}: go through crate::runtime"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 10);
+}

@@ -324,6 +324,9 @@ struct Shared {
     tasks: Arc<Tasks>,
 }
 
+/// How long `rpcx_xclient_free` waits for the XClient's tasks to be gone.
+const FREE_WAIT: Duration = Duration::from_secs(10);
+
 /// Counts the async tasks still alive (running, or aborted but not yet dropped), so that
 /// `rpcx_xclient_free` can wait until none holds the XClient (and its selector) any more.
 #[derive(Default)]
@@ -365,10 +368,11 @@ impl Drop for TaskGuard {
 }
 
 impl Tasks {
-    /// Waits (bounded) until every task has been dropped.
+    /// Waits (at most `FREE_WAIT`, documented on `rpcx_xclient_free`) until every task has
+    /// been dropped.
     fn wait(&self) {
         let mut n = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + FREE_WAIT;
         while *n > 0 {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -412,7 +416,7 @@ pub extern "C" fn rpcx_xclient_new(
         let out = req_mut(xclient_out, "xclient_out")?;
         let default = rpcx_xclient_options::default();
         let opts = opts.unwrap_or(&default);
-        let rt = rpcx_core::runtime::handle()?;
+        let rt = crate::runtime::handle()?;
         let _enter = rt.enter();
         let xc = XClient::with_selector(
             service,
@@ -511,7 +515,7 @@ fn blocking(
 ) -> Result<(), Failure> {
     let shared = &req(xclient, "xclient")?.shared;
     let r = make()?;
-    let resp = rpcx_core::runtime::block_on(shared.run(kind, r))??;
+    let resp = crate::runtime::block_on(shared.run(kind, r))??;
     write_reply(resp, reply_out, reply_meta_out);
     Ok(())
 }
@@ -738,7 +742,7 @@ pub extern "C" fn rpcx_xclient_send(
         let send = shared
             .xc
             .send_raw(&r.method, shared.serialize_type, r.payload, r.options);
-        rpcx_core::runtime::block_on(shared.unless_closed(send))??;
+        crate::runtime::block_on(shared.unless_closed(send))??;
         Ok(())
     })
 }
@@ -784,7 +788,11 @@ pub extern "C" fn rpcx_xclient_close(xclient: Option<&rpcx_xclient>) -> rpcx_sta
 /// `RPCX_ERR_CLOSED` before this returns) and frees it. Outside rpcx runtime threads it also
 /// waits until the XClient's background tasks are gone, so that a custom selector's finalizer
 /// has run when this returns if nothing else (options, other XClients) holds the selector.
-/// NULL is accepted and ignored. Must be the last call on `xclient`.
+/// That wait is capped at 10 seconds: a task still alive then (one whose selector callback
+/// does not return) is left behind, and the selector's finalizer runs later, on the rpcx
+/// runtime thread that drops the last task (never, if the callback never returns). From a
+/// runtime thread it does not wait. NULL is accepted and ignored. Must be the last call on
+/// `xclient`.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_free(xclient: Option<Box<rpcx_xclient>>) {
     run_or((), || {

@@ -9,6 +9,7 @@ build_c_examples() {
   local out=$1 root
   root=$(pwd)
   cargo build -q -p rpcx-ffi
+  scripts/lib/soname-link.sh "$root/target/debug"
   mkdir -p "$out"
   for ex in arith_client arith_server; do
     cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "examples/c/$ex.c" \

@@ -105,7 +105,8 @@ static void auth_finalizer(void *userdata) {
 static rpcx_server *start_server(uint16_t *port) {
     rpcx_server_options *opts = rpcx_server_options_new();
     CHECK(opts != NULL);
-    rpcx_limits limits = rpcx_limits_default();
+    rpcx_limits limits;
+    CHECK_OK(rpcx_limits_init(&limits, sizeof limits));
     CHECK(limits.max_frame_len == 16u << 20);
     limits.max_metadata_entries = 64;
     CHECK_OK(rpcx_server_options_set_limits(opts, &limits));
@@ -337,7 +338,7 @@ int main(void) {
     uint16_t port = 0;
     rpcx_server *server = start_server(&port);
     /* The runtime is running now: its size is fixed. */
-    CHECK_STATUS(rpcx_runtime_set_worker_threads(4), RPCX_ERR_CONFIG);
+    CHECK_STATUS(rpcx_runtime_set_worker_threads(4), RPCX_ERR_INVALID_STATE);
 
     char addr[64];
     snprintf(addr, sizeof addr, "tcp@127.0.0.1:%u", (unsigned)port);
@@ -347,7 +348,8 @@ int main(void) {
     CHECK_OK(rpcx_client_options_set_connect_timeout_ms(opts, 10000));
     CHECK_OK(rpcx_client_options_set_gzip(opts, true));
     CHECK_OK(rpcx_client_options_set_heartbeat(opts, 20, 0)); /* 0: the 30 s default wait */
-    rpcx_limits limits = rpcx_limits_default();
+    rpcx_limits limits;
+    CHECK_OK(rpcx_limits_init(&limits, sizeof limits));
     CHECK_OK(rpcx_client_options_set_limits(opts, &limits));
     rpcx_error *err = NULL;
     CHECK_CALL(rpcx_client_connect(addr, opts, &g_client, &err), &err);

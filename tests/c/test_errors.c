@@ -137,7 +137,8 @@ static void test_error_accessors(void) {
 }
 
 static void test_option_errors(void) {
-    rpcx_limits limits = rpcx_limits_default();
+    rpcx_limits limits;
+    CHECK_OK(rpcx_limits_init(&limits, sizeof limits));
     rpcx_server_options *so = rpcx_server_options_new();
     CHECK_STATUS(rpcx_server_options_set_limits(NULL, &limits), RPCX_ERR_NULL_ARG);
     CHECK_STATUS(rpcx_server_options_set_limits(so, NULL), RPCX_ERR_NULL_ARG);
@@ -337,7 +338,8 @@ static void test_client_errors(void) {
 
     /* A frame limit on the client side: a large reply breaks the connection. */
     rpcx_client_options *co = rpcx_client_options_new();
-    rpcx_limits limits = rpcx_limits_default();
+    rpcx_limits limits;
+    CHECK_OK(rpcx_limits_init(&limits, sizeof limits));
     limits.max_frame_len = 1024;
     CHECK_OK(rpcx_client_options_set_limits(co, &limits));
     CHECK_OK(rpcx_client_options_set_connect_timeout_ms(co, 10000));
@@ -365,7 +367,7 @@ static void test_client_errors(void) {
 
     /* A server-side frame limit: the oversized request is answered with an error. */
     rpcx_server_options *so = rpcx_server_options_new();
-    limits = rpcx_limits_default();
+    CHECK_OK(rpcx_limits_init(&limits, sizeof limits));
     limits.max_frame_len = 1024;
     CHECK_OK(rpcx_server_options_set_limits(so, &limits));
     rpcx_server *strict = NULL;

@@ -79,7 +79,7 @@ int main(void) {
     CHECK(atomic_load(&finalized) == 3);
 
     snprintf(addr, sizeof addr, "tcp@127.0.0.1:%u", (unsigned)port);
-    CHECK_OK(rpcx_client_connect(addr, NULL, &client, NULL));
+    CHECK_OK(test_connect(addr, &client, NULL));
     for (int i = 0; i < 3; i++) {
         rpcx_buf reply = {NULL, 0, NULL};
         CHECK_OK(rpcx_client_call(client, "Echo", "Echo", (const uint8_t *)"hi", 2, NULL, 5000,

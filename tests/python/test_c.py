@@ -29,6 +29,8 @@ def c_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if built.returncode != 0:
         pytest.fail(f"cargo build -p rpcx-ffi failed:\n{built.stderr[-4000:]}")
     libdir = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug"
+    # The run-time name librpcx.so.<major> (its SONAME) next to cargo's librpcx.so.
+    subprocess.run([str(REPO / "scripts/lib/soname-link.sh"), str(libdir)], check=True)
     exe = tmp_path_factory.mktemp("c") / "arith_server"
     compiled = subprocess.run(
         [cc, "-std=c11", "-Wall", "-Werror", str(REPO / "examples/c/arith_server.c"),

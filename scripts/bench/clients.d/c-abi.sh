@@ -9,6 +9,7 @@ case "${1:-}" in
   build)
     command -v cc >/dev/null || exit 77
     cargo build --release -q -p rpcx-ffi
+    scripts/lib/soname-link.sh target/release
     mkdir -p build/bench/bin
     cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -Iinclude rpcx-bench/c/benchclient.c \
       -Ltarget/release -Wl,-rpath,"$PWD/target/release" -lrpcx -lpthread -o "$bin"
