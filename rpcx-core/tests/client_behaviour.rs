@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use fakes::{fill_send_queue, FakeServer, Mode};
+use fakes::{fill_client_queue, FakeServer, Mode};
 use rpcx::arith::{Args, Reply, SleepArgs};
 use rpcx::client::{CallOptions, Client, ClientOptions, RawRequest};
 use rpcx::codec;
@@ -605,24 +605,7 @@ async fn the_call_timeout_covers_a_full_send_queue() {
     let c = Client::connect(&server.key, ClientOptions::default())
         .await
         .unwrap();
-    let filler = {
-        let c = c.clone();
-        fill_send_queue(move |payload| {
-            let c = c.clone();
-            async move {
-                c.send_raw(RawRequest {
-                    service: "Arith".into(),
-                    method: "Mul".into(),
-                    serialize_type: SerializeType::RAW,
-                    metadata: Default::default(),
-                    payload,
-                    timeout: None,
-                })
-                .await
-            }
-        })
-        .await
-    };
+    let filler = fill_client_queue(&c).await;
     let e = guard(
         GUARD,
         "a call with a 200 ms timeout behind a full send queue",
@@ -729,4 +712,17 @@ async fn options_that_cannot_work_are_refused_and_extremes_are_clamped() {
     let r: Reply = c.call("Arith", "Mul", &Args { a: 3, b: 4 }).await.unwrap();
     assert_eq!(r.c, 12);
     handle.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_stuck_behind_a_full_send_queue_closes_the_connection() {
+    let server = FakeServer::start(Mode::Deaf).await;
+    let mut options = ClientOptions::default().heartbeat(Duration::from_secs(5));
+    options.heartbeat_timeout = Duration::from_millis(300);
+    let c = Client::connect(&server.key, options).await.unwrap();
+    // Fill the queue before the first heartbeat is due: its send then waits for room that
+    // never comes, and the heartbeat timeout must still end the connection.
+    let filler = fill_client_queue(&c).await;
+    wait_until("the heartbeat closed the connection", || c.is_closed()).await;
+    filler.abort();
 }

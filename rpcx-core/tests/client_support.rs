@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use rpcx::protocol::{FrameCodec, Limits, Message};
+use rpcx::client::{Client, RawRequest};
+use rpcx::protocol::{FrameCodec, Limits, Message, SerializeType};
 use rpcx::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -181,4 +182,24 @@ where
         }
     }
     panic!("the send queue never filled");
+}
+
+/// [`fill_send_queue`] with oneway sends (no timeout) on `client`.
+pub async fn fill_client_queue(client: &Client) -> JoinHandle<()> {
+    let client = client.clone();
+    fill_send_queue(move |payload| {
+        let c = client.clone();
+        async move {
+            c.send_raw(RawRequest {
+                service: "Arith".into(),
+                method: "Mul".into(),
+                serialize_type: SerializeType::RAW,
+                metadata: Default::default(),
+                payload,
+                timeout: None,
+            })
+            .await
+        }
+    })
+    .await
 }

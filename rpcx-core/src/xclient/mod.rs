@@ -438,10 +438,11 @@ impl Inner {
     /// it (a server that leaves loses its breaker, so one that comes back starts closed).
     fn apply(&self, list: Vec<ServerEntry>) {
         let group = self.options.group.as_deref();
-        let filtered: Vec<ServerEntry> = list
-            .into_iter()
-            .filter(|s| passes_filter(&s.meta(), group))
-            .collect();
+        let filtered: Arc<Vec<ServerEntry>> = Arc::new(
+            list.into_iter()
+                .filter(|s| passes_filter(&s.meta(), group))
+                .collect(),
+        );
         self.selector.update(&filtered);
         let listed: HashSet<&str> = filtered.iter().map(|s| s.key.as_str()).collect();
         if let Some(config) = self.options.breaker {
@@ -453,13 +454,12 @@ impl Inner {
                 }
             }
         }
-        let filtered = Arc::new(filtered.clone());
         // The list first, then the cache: `client` caches a connection only for a listed
         // server, checking the list under the cache's lock.
         *self.servers.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&filtered);
         // Calls in flight keep their own handle on a removed server's client; the
         // connection closes when the last of them finishes.
-        lock(&self.clients).retain(|k, _| filtered.iter().any(|s| &s.key == k));
+        lock(&self.clients).retain(|k, _| listed.contains(k.as_str()));
     }
 
     fn is_listed(&self, key: &str) -> bool {
@@ -532,11 +532,12 @@ impl Inner {
                     None => None,
                 }
             };
-            let options = self.options.client.clone();
             let Some(cell) = cell else {
-                return Client::connect(key, options).await;
+                return Client::connect(key, self.options.client.clone()).await;
             };
-            let result = cell.get_or_try_init(|| Client::connect(key, options)).await;
+            let result = cell
+                .get_or_try_init(|| Client::connect(key, self.options.client.clone()))
+                .await;
             match result {
                 Ok(c) if !c.is_closed() => return Ok(c.clone()),
                 Ok(_) => self.forget(key, &cell),

@@ -142,6 +142,27 @@ async fn a_server_whose_probe_is_in_flight_is_not_selected() {
     }
     probe.success();
     let picks: HashSet<String> = (0..4).filter_map(|_| xc.inner.select(&call, &[])).collect();
-    assert_eq!(picks.len(), 2, "both servers again once the probe succeeded");
+    assert_eq!(
+        picks.len(),
+        2,
+        "both servers again once the probe succeeded"
+    );
     xc.close();
+}
+
+#[tokio::test]
+async fn a_server_discovery_dropped_gets_no_cached_connection() {
+    let (key, server) = silent_server().await;
+    let servers = MultipleServers::from_addresses([key.clone()]);
+    let xc = XClient::new("Arith", servers.clone(), XClientOptions::default()).unwrap();
+    servers.update(Vec::new());
+    eventually("the server left", || xc.servers().is_empty()).await;
+    // A call that selected the server before it left still gets a connection...
+    let c = xc.inner.client(&key).await.unwrap();
+    assert!(!c.is_closed());
+    // ...but it is not cached, and closes with the call's last handle.
+    assert!(lock(&xc.inner.clients).is_empty());
+    drop(c);
+    xc.close();
+    server.abort();
 }
