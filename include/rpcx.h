@@ -1615,7 +1615,8 @@ rpcx_status rpcx_xclient_options_set_location(struct rpcx_xclient_options *opts,
 
 /**
  * Sets how many times Failover and Failtry retry after the first attempt (default 3; 0: no
- * retry). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ * retry; more than 1000 makes `rpcx_xclient_new` fail with `RPCX_ERR_CONFIG`).
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
 rpcx_status rpcx_xclient_options_set_retries(struct rpcx_xclient_options *opts, size_t retries);
 

@@ -69,6 +69,11 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The XClient was closed: calls made after [`XClient::close`](crate::xclient::XClient::close),
+    /// and calls still in flight when it ran, end with this (Go's `ErrXClientShutdown`). Never
+    /// retried.
+    #[error("xClient is shut down")]
+    XClientShutdown,
 }
 
 impl Error {

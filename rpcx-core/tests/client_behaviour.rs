@@ -1,6 +1,8 @@
 //! Client behaviour end to end: timeouts, multiplexing, heartbeats, closing, broken servers,
 //! Unix sockets, and what the client writes on the wire (checked against a scripted server).
 
+#[path = "client_support.rs"]
+mod fakes;
 #[path = "server_support.rs"]
 mod support;
 
@@ -9,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use fakes::{fill_client_queue, FakeServer, Mode};
 use rpcx::arith::{Args, Reply, SleepArgs};
-use rpcx::client::{CallOptions, Client, ClientOptions};
+use rpcx::client::{CallOptions, Client, ClientOptions, RawRequest};
 use rpcx::codec;
 use rpcx::protocol::{
-    FrameCodec, Limits, Message, MessageStatus, MessageType, SerializeType, META_AUTH,
-    META_SERVER_TIMEOUT,
+    FrameCodec, Limits, Message, MessageStatus, MessageType, ProtocolError, SerializeType,
+    META_AUTH, META_SERVER_TIMEOUT,
 };
 use rpcx::server::{Plugin, Rejection, Server, ServerHandle};
 use rpcx::Error;
@@ -514,4 +517,212 @@ async fn dropping_the_last_clone_closes_the_connection() {
         peer.next().await.is_none(),
         "the connection closed with the last clone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_over_the_limits_fails_only_its_own_call() {
+    let options = ClientOptions {
+        limits: Limits::DEFAULT
+            .with_max_metadata_entries(4)
+            .with_max_decompressed_len(1024),
+        ..ClientOptions::default().serialize_type(SerializeType::JSON)
+    };
+    let (c, mut peer) = scripted(options).await;
+    let mut set = JoinSet::new();
+    for a in 1..=3i64 {
+        let c = c.clone();
+        set.spawn(async move {
+            (
+                a,
+                c.call::<_, Reply>("Arith", "Mul", &Args { a, b: 1 }).await,
+            )
+        });
+    }
+    let mut reqs = Vec::new();
+    for _ in 0..3 {
+        reqs.push(peer.request().await);
+    }
+    reqs.sort_by_key(|r| {
+        codec::decode::<Args>(SerializeType::JSON, &r.payload)
+            .unwrap()
+            .a
+    });
+    // a = 1: too much metadata; a = 2: a payload that inflates past the limit; a = 3 fine.
+    let mut meta = reply_to(&reqs[0], br#"{"C":1}"#);
+    for i in 0..10 {
+        meta.metadata.insert(format!("k{i}"), "v".into());
+    }
+    peer.reply(&meta).await;
+    let mut bomb = reply_to(&reqs[1], &[b' '; 64 << 10]);
+    bomb.header
+        .set_compress_type(rpcx::protocol::CompressType::GZIP);
+    peer.reply(&bomb).await;
+    peer.reply(&reply_to(&reqs[2], br#"{"C":3}"#)).await;
+    while let Some(r) = guard(GUARD, "calls", set.join_next()).await {
+        let (a, r) = r.unwrap();
+        match a {
+            1 => assert!(
+                matches!(
+                    &r,
+                    Err(Error::Protocol(ProtocolError::TooManyMetadataEntries {
+                        max: 4
+                    }))
+                ),
+                "{r:?}"
+            ),
+            2 => assert!(
+                matches!(
+                    &r,
+                    Err(Error::Protocol(ProtocolError::DecompressedTooLarge {
+                        max: 1024
+                    }))
+                ),
+                "{r:?}"
+            ),
+            _ => assert_eq!(r.unwrap().c, 3),
+        }
+    }
+    let e = Error::Protocol(ProtocolError::TooManyMetadataEntries { max: 4 });
+    assert!(
+        !e.is_retryable(),
+        "XClient must not retry a malformed reply"
+    );
+    // The connection goes on.
+    assert!(!c.is_closed());
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call::<_, Reply>("Arith", "Mul", &Args { a: 7, b: 1 })
+            .await
+    });
+    let req = peer.request().await;
+    peer.reply(&reply_to(&req, br#"{"C":7}"#)).await;
+    assert_eq!(guard(GUARD, "call", call).await.unwrap().unwrap().c, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_timeout_covers_a_full_send_queue() {
+    let server = FakeServer::start(Mode::Deaf).await;
+    let c = Client::connect(&server.key, ClientOptions::default())
+        .await
+        .unwrap();
+    let filler = fill_client_queue(&c).await;
+    let e = guard(
+        GUARD,
+        "a call with a 200 ms timeout behind a full send queue",
+        c.call_with::<_, Reply>(
+            "Arith",
+            "Mul",
+            &Args { a: 1, b: 1 },
+            CallOptions::default().timeout(Duration::from_millis(200)),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_millis(200)),
+        "{e:?}"
+    );
+    // A oneway send with a timeout gives up too.
+    let e = guard(
+        GUARD,
+        "a oneway send with a timeout",
+        c.send_raw(RawRequest {
+            service: "Arith".into(),
+            method: "Mul".into(),
+            serialize_type: SerializeType::RAW,
+            metadata: Default::default(),
+            payload: Bytes::new(),
+            timeout: Some(Duration::from_millis(200)),
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    filler.abort();
+    c.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_timeout_works_and_is_sent_as_a_value_go_can_use() {
+    let (c, mut peer) =
+        scripted(ClientOptions::default().serialize_type(SerializeType::JSON)).await;
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.call_with::<_, Reply>(
+            "Arith",
+            "Mul",
+            &Args { a: 2, b: 3 },
+            CallOptions::default().timeout(Duration::MAX),
+        )
+        .await
+    });
+    let req = peer.request().await;
+    let ms: i64 = req
+        .metadata
+        .get(META_SERVER_TIMEOUT)
+        .unwrap()
+        .parse()
+        .expect("an int64, as Go's strconv.ParseInt reads it");
+    assert!(
+        ms > 0 && ms.checked_mul(1_000_000).is_some(),
+        "{ms} ms overflows Go's time.Duration"
+    );
+    peer.reply(&reply_to(&req, br#"{"C":6}"#)).await;
+    assert_eq!(
+        guard(GUARD, "call", call).await.unwrap().unwrap().reply.c,
+        6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_that_cannot_work_are_refused_and_extremes_are_clamped() {
+    let nobody = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp@{}", l.local_addr().unwrap())
+    };
+    let zero_heartbeat_timeout = ClientOptions {
+        heartbeat_timeout: Duration::ZERO,
+        ..ClientOptions::default().heartbeat(Duration::from_secs(1))
+    };
+    for (what, options) in [
+        (
+            "connect timeout 0",
+            ClientOptions::default().connect_timeout(Duration::ZERO),
+        ),
+        (
+            "heartbeat every 0",
+            ClientOptions::default().heartbeat(Duration::ZERO),
+        ),
+        ("heartbeat timeout 0", zero_heartbeat_timeout),
+    ] {
+        let e = Client::connect(&nobody, options).await.unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{what}: {e:?}");
+    }
+    // Extreme values that work: a push buffer beyond tokio's channel limit is clamped,
+    // durations as large as they come do not overflow.
+    let handle = start_arith().await;
+    let options = ClientOptions {
+        push_buffer: usize::MAX,
+        connect_timeout: Duration::MAX,
+        default_timeout: Some(Duration::MAX),
+        heartbeat_timeout: Duration::MAX,
+        ..ClientOptions::default().heartbeat(Duration::MAX)
+    };
+    let c = connect(&handle, options).await;
+    let r: Reply = c.call("Arith", "Mul", &Args { a: 3, b: 4 }).await.unwrap();
+    assert_eq!(r.c, 12);
+    handle.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_stuck_behind_a_full_send_queue_closes_the_connection() {
+    let server = FakeServer::start(Mode::Deaf).await;
+    let mut options = ClientOptions::default().heartbeat(Duration::from_secs(5));
+    options.heartbeat_timeout = Duration::from_millis(300);
+    let c = Client::connect(&server.key, options).await.unwrap();
+    // Fill the queue before the first heartbeat is due: its send then waits for room that
+    // never comes, and the heartbeat timeout must still end the connection.
+    let filler = fill_client_queue(&c).await;
+    wait_until("the heartbeat closed the connection", || c.is_closed()).await;
+    filler.abort();
 }

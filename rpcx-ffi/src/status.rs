@@ -71,7 +71,7 @@ impl rpcx_status {
         match e {
             Error::Server(_) => RPCX_ERR_SERVER,
             Error::Timeout(_) => RPCX_ERR_TIMEOUT,
-            Error::Closed => RPCX_ERR_CLOSED,
+            Error::Closed | Error::XClientShutdown => RPCX_ERR_CLOSED,
             Error::ConnectionLost(_) | Error::Connect { .. } => RPCX_ERR_CONNECTION,
             Error::Codec(_) => RPCX_ERR_CODEC,
             Error::Protocol(_) => RPCX_ERR_PROTOCOL,

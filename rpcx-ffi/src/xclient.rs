@@ -205,7 +205,8 @@ pub extern "C" fn rpcx_xclient_options_set_fail_mode(
 }
 
 /// Sets how many times Failover and Failtry retry after the first attempt (default 3; 0: no
-/// retry). `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+/// retry; more than 1000 makes `rpcx_xclient_new` fail with `RPCX_ERR_CONFIG`).
+/// `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_options_set_retries(
     opts: Option<&mut rpcx_xclient_options>,

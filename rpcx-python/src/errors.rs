@@ -56,7 +56,9 @@ pub(crate) fn to_py(py: Python<'_>, err: rpcx::Error) -> PyErr {
             None,
         ),
         E::Timeout(_) => rpc_error(py, "RpcTimeoutError", &err.to_string(), None, None, None),
-        E::Closed => rpc_error(py, "ClosedError", &err.to_string(), None, None, None),
+        E::Closed | E::XClientShutdown => {
+            rpc_error(py, "ClosedError", &err.to_string(), None, None, None)
+        }
         E::ConnectionLost(_) | E::Connect { .. } | E::Io(_) | E::NoServer | E::BreakerOpen(_) => {
             rpc_error(py, "RpcConnectionError", &err.to_string(), None, None, None)
         }

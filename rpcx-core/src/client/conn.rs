@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{FrameCodec, Limits, Message};
+use crate::protocol::{DecodeError, FrameCodec, Header, Limits, Message, ProtocolError};
 use crate::transport::{ReadHalf, WriteHalf};
 use crate::Error;
 
@@ -179,6 +179,17 @@ impl Conn {
         }
     }
 
+    /// Fails the call a malformed (but whole) reply frame answers with the protocol error;
+    /// a malformed server push is dropped.
+    fn fail_one(&self, header: &Header, error: ProtocolError) {
+        if header.is_server_push() {
+            return;
+        }
+        if let Some(slot) = self.take_call(header.seq()) {
+            let _ = slot.send(Err(Error::Protocol(error)));
+        }
+    }
+
     fn complete(&self, msg: Message) {
         if let Some(slot) = self.take_call(msg.header.seq()) {
             let _ = slot.send(Ok(msg));
@@ -264,6 +275,12 @@ async fn read_loop(
                     }
                 }
                 Ok(None) => break,
+                // The bad frame was consumed whole and the stream is still in sync: only the
+                // call it answers fails, every other call on the connection goes on.
+                Err(DecodeError {
+                    header: Some(h),
+                    error,
+                }) => conn.fail_one(&h, error),
                 Err(e) => {
                     break 'outer Error::ConnectionLost(format!("bad frame from server: {e}"))
                 }

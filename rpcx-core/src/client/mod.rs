@@ -33,6 +33,10 @@ use conn::Conn;
 /// `__ServerTimeout`.
 const SERVER_DEADLINE_EXCEEDED: &str = "context deadline exceeded";
 
+/// The largest `__ServerTimeout` sent: a Go server multiplies it into a nanosecond `int64`
+/// (`time.Duration`), which larger values overflow into an instant (or no) deadline.
+const MAX_SERVER_TIMEOUT_MS: u128 = (i64::MAX / 1_000_000) as u128;
+
 /// The reply to a call with its response metadata.
 #[derive(Debug, Clone)]
 pub struct Response<R> {
@@ -104,8 +108,10 @@ impl Drop for Inner {
 
 impl Client {
     /// Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`). Must be called on
-    /// a tokio runtime; the connection's tasks run there.
+    /// a tokio runtime; the connection's tasks run there. Options that cannot work are
+    /// refused first with [`Error::Config`] (see [`ClientOptions::validate`]).
     pub async fn connect(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        options.validate()?;
         let addr = Address::parse(address)?;
         let c = establish(&addr, &options)
             .await
@@ -113,7 +119,7 @@ impl Client {
                 address: address.to_owned(),
                 source,
             })?;
-        let (push_tx, push_rx) = mpsc::channel(options.push_buffer.max(1));
+        let (push_tx, push_rx) = mpsc::channel(options.push_capacity());
         let conn = Conn::start(c.read, c.write, c.peer, options.limits, push_tx);
         let client = Client {
             inner: Arc::new(Inner {
@@ -188,6 +194,10 @@ impl Client {
     /// Sends a raw request and waits for its reply. A server error becomes
     /// [`Error::Server`] with the server's text, metadata and payload, except the server's
     /// `context deadline exceeded` for a call with a timeout, which is [`Error::Timeout`].
+    /// The timeout is one deadline for queueing the request (a peer that stops reading
+    /// fills the send queue) and for the reply. A reply that arrives whole but breaks a
+    /// [`Limits`](crate::protocol::Limits) value fails this call alone with
+    /// [`Error::Protocol`]; the connection and its other calls go on.
     pub async fn call_raw(&self, req: RawRequest) -> Result<RawResponse, Error> {
         let timeout = req.timeout.or(self.inner.options.default_timeout);
         let conn = &self.inner.conn;
@@ -200,16 +210,13 @@ impl Client {
             seq,
             armed: true,
         };
-        conn.send(msg).await?;
-        let reply = match timeout {
-            None => rx.await,
-            Some(d) => match tokio::time::timeout(d, rx).await {
-                Ok(r) => r,
-                Err(_) => return Err(Error::Timeout(d)),
-            },
+        let exchange = async {
+            conn.send(msg).await?;
+            rx.await
+                .map_err(|_| conn.closed_reason().unwrap_or(Error::Closed))?
         };
+        let msg = within(timeout, exchange).await?;
         pending.armed = false;
-        let msg = reply.map_err(|_| conn.closed_reason().unwrap_or(Error::Closed))??;
         match (into_response(msg), timeout) {
             // The server cut the handler at the deadline this call sent as `__ServerTimeout`:
             // that is this call's own timeout, whichever of the two timers fired first.
@@ -240,11 +247,13 @@ impl Client {
         .await
     }
 
-    /// Sends a raw oneway request.
+    /// Sends a raw oneway request. Its timeout (or the client's default) bounds the wait
+    /// for room in the send queue.
     pub async fn send_raw(&self, req: RawRequest) -> Result<(), Error> {
+        let timeout = req.timeout.or(self.inner.options.default_timeout);
         let conn = &self.inner.conn;
         let msg = self.build(req, conn.next_seq(), true, None);
-        conn.send(msg).await
+        within(timeout, conn.send(msg)).await
     }
 
     /// Takes the receiver of server pushes (oneway requests the server sends on this
@@ -267,6 +276,11 @@ impl Client {
     /// The peer address of the connection.
     pub fn peer(&self) -> &str {
         &self.inner.conn.peer
+    }
+
+    /// True when both handles share one connection.
+    pub(crate) fn same_connection(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     fn encode_args<A: Codable>(&self, args: &A, st: SerializeType) -> Result<Vec<u8>, Error> {
@@ -295,10 +309,25 @@ impl Client {
                 .or_insert_with(|| token.clone());
         }
         if let Some(d) = timeout {
+            let ms = d.as_millis().min(MAX_SERVER_TIMEOUT_MS);
             msg.metadata
-                .insert(META_SERVER_TIMEOUT.to_owned(), d.as_millis().to_string());
+                .insert(META_SERVER_TIMEOUT.to_owned(), ms.to_string());
         }
         msg
+    }
+}
+
+/// Runs `work` under `timeout` (`None`: no limit); the elapsed timer is [`Error::Timeout`].
+/// Durations too large for a deadline (up to [`Duration::MAX`]) mean no limit.
+async fn within<T>(
+    timeout: Option<Duration>,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match timeout {
+        None => work.await,
+        Some(d) => tokio::time::timeout(d, work)
+            .await
+            .unwrap_or(Err(Error::Timeout(d))),
     }
 }
 
@@ -346,8 +375,9 @@ fn into_response(msg: Message) -> Result<RawResponse, Error> {
     })
 }
 
-/// Sends a heartbeat every `every`; a heartbeat not answered within `wait` closes the
-/// connection (pending calls fail), as Go's client does.
+/// Sends a heartbeat every `every`; a heartbeat not sent and answered within `wait` closes
+/// the connection (pending calls fail), as Go's client does. Any reply proves the peer alive,
+/// even one that broke a limit.
 async fn heartbeat_loop(inner: std::sync::Weak<Inner>, every: Duration, wait: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -364,8 +394,11 @@ async fn heartbeat_loop(inner: std::sync::Weak<Inner>, every: Duration, wait: Du
         let ok = match conn.register(seq) {
             Err(_) => return,
             Ok(rx) => {
-                conn.send(msg).await.is_ok()
-                    && matches!(tokio::time::timeout(wait, rx).await, Ok(Ok(Ok(_))))
+                let exchange = async {
+                    conn.send(msg).await.is_ok()
+                        && matches!(rx.await, Ok(Ok(_) | Err(Error::Protocol(_))))
+                };
+                tokio::time::timeout(wait, exchange).await.unwrap_or(false)
             }
         };
         if !ok {

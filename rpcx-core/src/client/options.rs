@@ -3,8 +3,14 @@
 use std::time::Duration;
 
 use crate::protocol::{CompressType, Limits, Metadata, SerializeType};
+use crate::Error;
 
 /// Options of a [`Client`](super::Client), with Go's defaults where Go has one.
+///
+/// [`Client::connect`](super::Client::connect) (and `XClient::new`) check them with
+/// [`validate`](Self::validate) first: a zero connect timeout, heartbeat interval or heartbeat
+/// timeout is refused with [`Error::Config`]. Durations may be as large as
+/// [`Duration::MAX`] (meaning "no limit in practice"); nothing overflows.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Serialization of arguments and replies. Default MsgPack, like Go's `DefaultOption`.
@@ -14,15 +20,18 @@ pub struct ClientOptions {
     pub compress_type: CompressType,
     /// Payloads larger than this are compressed when compression is on. Default 1024 (Go's).
     pub gzip_threshold: usize,
-    /// Dial timeout. Default 1 s.
+    /// Dial timeout. Default 1 s; must not be zero.
     pub connect_timeout: Duration,
-    /// Send a heartbeat this often (`None`: no heartbeats, the default).
+    /// Send a heartbeat this often (`None`: no heartbeats, the default); must not be zero.
     pub heartbeat_interval: Option<Duration>,
-    /// Drop the connection when a heartbeat is not answered within this. Default 30 s.
+    /// Drop the connection when a heartbeat is not sent and answered within this. Default
+    /// 30 s; must not be zero when heartbeats are on.
     pub heartbeat_timeout: Duration,
     /// Token sent as `__AUTH` with every call.
     pub auth_token: Option<String>,
-    /// Timeout of calls that set none themselves (`None`: wait forever, the default).
+    /// Timeout of calls that set none themselves (`None`: wait forever, the default). It
+    /// covers queueing the request as well as waiting for the reply; zero makes every such
+    /// call time out at once.
     pub default_timeout: Option<Duration>,
     /// Limits on frames read from the server.
     pub limits: Limits,
@@ -30,7 +39,8 @@ pub struct ClientOptions {
     #[cfg(feature = "tls")]
     pub tls: Option<crate::transport::tls::ClientTls>,
     /// Server pushes buffered for [`Client::take_pushes`](super::Client::take_pushes); further
-    /// pushes are dropped while the buffer is full. Default 1024.
+    /// pushes are dropped while the buffer is full. Default 1024. Clamped to
+    /// `1..=`[`MAX_PUSH_BUFFER`](Self::MAX_PUSH_BUFFER) (0 counts as 1).
     pub push_buffer: usize,
 }
 
@@ -54,6 +64,38 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The largest usable [`push_buffer`](Self::push_buffer) (tokio's channel limit); larger
+    /// values are clamped to it. The buffer is a bound, not an allocation.
+    pub const MAX_PUSH_BUFFER: usize = tokio::sync::Semaphore::MAX_PERMITS;
+
+    /// Checks the values that would otherwise make a client spin or never connect: a zero
+    /// [`connect_timeout`](Self::connect_timeout), a zero
+    /// [`heartbeat_interval`](Self::heartbeat_interval), or a zero
+    /// [`heartbeat_timeout`](Self::heartbeat_timeout) with heartbeats on.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.connect_timeout.is_zero() {
+            return Err(Error::Config(
+                "connect_timeout must be greater than zero".into(),
+            ));
+        }
+        if self.heartbeat_interval.is_some_and(|d| d.is_zero()) {
+            return Err(Error::Config(
+                "heartbeat_interval must be greater than zero (None turns heartbeats off)".into(),
+            ));
+        }
+        if self.heartbeat_interval.is_some() && self.heartbeat_timeout.is_zero() {
+            return Err(Error::Config(
+                "heartbeat_timeout must be greater than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The push buffer size actually used (see [`push_buffer`](Self::push_buffer)).
+    pub(crate) fn push_capacity(&self) -> usize {
+        self.push_buffer.clamp(1, Self::MAX_PUSH_BUFFER)
+    }
+
     /// Sets the serialization.
     pub fn serialize_type(mut self, st: SerializeType) -> Self {
         self.serialize_type = st;
@@ -114,8 +156,9 @@ impl ClientOptions {
 pub struct CallOptions {
     /// Request metadata.
     pub metadata: Metadata,
-    /// Timeout of this call (overrides the client's default); also sent to the server as
-    /// `__ServerTimeout`.
+    /// Timeout of this call (overrides the client's default): one deadline for queueing the
+    /// request and waiting for the reply; also sent to the server as `__ServerTimeout`
+    /// (capped at what a Go server can represent, about 292 years).
     pub timeout: Option<Duration>,
     /// Serialization for this call (overrides the client's).
     pub serialize_type: Option<SerializeType>,

@@ -21,92 +21,42 @@
 mod breaker;
 #[cfg(feature = "consul")]
 pub(crate) mod consul;
+mod deadline;
 mod discovery;
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
 mod meta;
+mod options;
 mod selector;
+#[cfg(test)]
+mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-pub use breaker::{Breaker, BreakerConfig};
+pub use breaker::{Breaker, BreakerConfig, BreakerPermit};
 #[cfg(feature = "consul")]
 pub use consul::ConsulDiscovery;
 pub use discovery::{Discovery, MultipleServers, Peer, ServerEntry};
 #[cfg(feature = "etcd")]
 pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
 pub use meta::{passes_filter, ServerMeta};
+pub use options::{FailMode, XClientOptions};
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
     RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
 };
 
-use crate::client::{CallOptions, Client, ClientOptions, RawRequest, RawResponse, Response};
+use crate::client::{CallOptions, Client, RawRequest, RawResponse, Response};
 use crate::codec::Codable;
 use crate::protocol::{Metadata, SerializeType};
 use crate::Error;
-
-/// What to do when a call fails with a transport error (Go's numbers in brackets). Server
-/// errors and passed deadlines are never retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailMode {
-    /// Retry on another server chosen by the selector (0). The default.
-    #[default]
-    Failover,
-    /// Return the first error (1).
-    Failfast,
-    /// Retry the same server (2).
-    Failtry,
-    /// If no reply within `backup_latency`, send the same call to a second server and take
-    /// whichever answers first (3).
-    Failbackup,
-}
-
-/// XClient settings; `Default` gives Go's defaults (3 retries, 10 ms backup latency) with
-/// RoundRobin and Failover.
-#[derive(Debug, Clone)]
-pub struct XClientOptions {
-    /// Fail mode.
-    pub fail_mode: FailMode,
-    /// Select mode (ignored when a custom selector is given).
-    pub select_mode: SelectMode,
-    /// Retries after the first attempt for Failover and Failtry.
-    pub retries: usize,
-    /// Pause between attempts.
-    pub retry_interval: Duration,
-    /// Use only servers whose metadata lists this `group`.
-    pub group: Option<String>,
-    /// Failbackup's wait before the second request.
-    pub backup_latency: Duration,
-    /// Per-server circuit breaker (`None`: off).
-    pub breaker: Option<BreakerConfig>,
-    /// Options of each server connection (serialization, auth, heartbeats, gzip…).
-    pub client: ClientOptions,
-    /// Upper bound of broadcast, fork and inform calls (Go: 1 minute).
-    pub broadcast_timeout: Duration,
-}
-
-impl Default for XClientOptions {
-    fn default() -> Self {
-        XClientOptions {
-            fail_mode: FailMode::Failover,
-            select_mode: SelectMode::RoundRobin,
-            retries: 3,
-            retry_interval: Duration::ZERO,
-            group: None,
-            backup_latency: Duration::from_millis(10),
-            breaker: None,
-            client: ClientOptions::default(),
-            broadcast_timeout: Duration::from_secs(60),
-        }
-    }
-}
+use deadline::Deadline;
 
 /// One server's outcome of an [`inform`](XClient::inform) call.
 #[derive(Debug)]
@@ -153,7 +103,8 @@ impl Drop for Inner {
 }
 
 impl XClient {
-    /// An XClient for `service` using `options.select_mode`.
+    /// An XClient for `service` using `options.select_mode`. Options that cannot work are
+    /// refused with [`Error::Config`] (see [`XClientOptions::validate`]).
     pub fn new(
         service: &str,
         discovery: impl Discovery,
@@ -170,6 +121,7 @@ impl XClient {
         selector: Arc<dyn Selector>,
         options: XClientOptions,
     ) -> Result<XClient, Error> {
+        options.validate()?;
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config("XClient must be created inside a tokio runtime".into()))?;
         let mut rx = discovery.subscribe();
@@ -241,6 +193,11 @@ impl XClient {
     }
 
     /// Calls with an encoded payload; the base of every other call method.
+    ///
+    /// The timeout (`options.timeout`, else the connection options' `default_timeout`) is
+    /// one deadline for the whole call: dialling, queueing, replies, retries and the pauses
+    /// between them. A reply that breaks the connection's limits fails this call with
+    /// [`Error::Protocol`] and is not retried.
     pub async fn call_raw(
         &self,
         method: &str,
@@ -249,26 +206,26 @@ impl XClient {
         options: CallOptions,
     ) -> Result<RawResponse, Error> {
         let inner = &self.inner;
-        let deadline = options
-            .timeout
-            .or(inner.options.client.default_timeout)
-            .map(|d| Instant::now() + d);
         let call = Call {
             method,
             serialize_type,
             payload: &payload,
             metadata: &options.metadata,
-            deadline,
+            deadline: Deadline::after(options.timeout.or(inner.options.client.default_timeout)),
         };
-        match inner.options.fail_mode {
-            FailMode::Failfast => {
-                let key = inner.select(&call, &[]).ok_or(Error::NoServer)?;
-                inner.call_once(&key, &call).await
-            }
-            FailMode::Failover => inner.retrying(&call, false).await,
-            FailMode::Failtry => inner.retrying(&call, true).await,
-            FailMode::Failbackup => inner.backup(&call).await,
-        }
+        inner
+            .guarded(call.deadline, async {
+                match inner.options.fail_mode {
+                    FailMode::Failfast => {
+                        let key = inner.select(&call, &[]).ok_or(Error::NoServer)?;
+                        inner.call_once(&key, &call).await
+                    }
+                    FailMode::Failover => inner.retrying(&call, false).await,
+                    FailMode::Failtry => inner.retrying(&call, true).await,
+                    FailMode::Failbackup => inner.backup(&call).await,
+                }
+            })
+            .await
     }
 
     /// Sends a oneway request to one selected server (no fail mode, like Go's `Oneshot`).
@@ -279,8 +236,9 @@ impl XClient {
             .await
     }
 
-    /// Raw [`send`](Self::send): an encoded payload with request metadata
-    /// (`options.timeout` is ignored: nothing waits for a reply).
+    /// Raw [`send`](Self::send): an encoded payload with request metadata. Nothing waits
+    /// for a reply; the timeout (`options.timeout`, else the default) bounds dialling and
+    /// queueing the request.
     pub async fn send_raw(
         &self,
         method: &str,
@@ -288,16 +246,24 @@ impl XClient {
         payload: Bytes,
         options: CallOptions,
     ) -> Result<(), Error> {
+        let inner = &self.inner;
         let call = Call {
             method,
             serialize_type,
             payload: &payload,
             metadata: &options.metadata,
-            deadline: None,
+            deadline: Deadline::after(options.timeout.or(inner.options.client.default_timeout)),
         };
-        let key = self.inner.select(&call, &[]).ok_or(Error::NoServer)?;
-        let client = self.inner.client(&key).await?;
-        client.send_raw(call.request(&self.inner.service)).await
+        inner
+            .guarded(call.deadline, async {
+                let key = inner.select(&call, &[]).ok_or(Error::NoServer)?;
+                let client = inner.client(&key).await?;
+                let mut req = call.request(&inner.service);
+                req.timeout = call.deadline.remaining()?;
+                let r = client.send_raw(req).await;
+                r.map_err(|e| call.deadline.attribute(e))
+            })
+            .await
     }
 
     /// Calls every server; succeeds only if all do (returning the first reply) and fails as
@@ -400,15 +366,12 @@ impl XClient {
         Ok(receipts)
     }
 
-    /// Closes every cached connection and stops watching the discovery.
+    /// Closes every cached connection and stops watching the discovery. Calls in flight end
+    /// at once with [`Error::XClientShutdown`] (their retries stop without dialling), and so
+    /// does every later call. Idempotent.
     pub fn close(&self) {
         self.inner.stop.cancel();
-        let clients: Vec<ClientCell> = self
-            .inner
-            .clients
-            .lock()
-            .map(|mut m| m.drain().map(|(_, c)| c).collect())
-            .unwrap_or_default();
+        let clients: Vec<ClientCell> = lock(&self.inner.clients).drain().map(|(_, c)| c).collect();
         for c in clients {
             if let Some(client) = c.get() {
                 client.close();
@@ -434,31 +397,22 @@ fn encode<A: Codable>(args: &A, st: SerializeType) -> Result<Bytes, Error> {
     Ok(out.into())
 }
 
+/// Locks `m`, going on with a poisoned one: every update under these locks is a single
+/// assignment or map operation, so a panic elsewhere cannot leave them half-done.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// One logical call, shared by its attempts.
 struct Call<'a> {
     method: &'a str,
     serialize_type: SerializeType,
     payload: &'a Bytes,
     metadata: &'a Metadata,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 }
 
 impl Call<'_> {
-    /// The time left, or an error once the deadline passed.
-    fn remaining(&self) -> Result<Option<Duration>, Error> {
-        match self.deadline {
-            None => Ok(None),
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    Err(Error::Timeout(Duration::ZERO))
-                } else {
-                    Ok(Some(d - now))
-                }
-            }
-        }
-    }
-
     fn request(&self, service: &str) -> RawRequest {
         RawRequest {
             service: service.to_owned(),
@@ -471,36 +425,76 @@ impl Call<'_> {
     }
 }
 
+/// Whether a call's outcome counts against its server's breaker: transport failures and
+/// timeouts do; answers (errors included) do not.
+fn breaker_failure(result: &Result<RawResponse, Error>) -> bool {
+    matches!(result, Err(e) if e.is_retryable() || matches!(e, Error::Timeout(_)))
+}
+
 type FanOut = FuturesUnordered<futures_util::future::BoxFuture<'static, Receipt<RawResponse>>>;
 
 impl Inner {
+    /// Takes a new server list: the selector, the cached connections and the breakers follow
+    /// it (a server that leaves loses its breaker, so one that comes back starts closed).
     fn apply(&self, list: Vec<ServerEntry>) {
         let group = self.options.group.as_deref();
-        let filtered: Vec<ServerEntry> = list
-            .into_iter()
-            .filter(|s| passes_filter(&s.meta(), group))
-            .collect();
+        let filtered: Arc<Vec<ServerEntry>> = Arc::new(
+            list.into_iter()
+                .filter(|s| passes_filter(&s.meta(), group))
+                .collect(),
+        );
         self.selector.update(&filtered);
-        if let Ok(mut clients) = self.clients.lock() {
-            // Calls in flight keep their own handle on a removed server's client; the
-            // connection closes when the last of them finishes.
-            clients.retain(|k, _| filtered.iter().any(|s| &s.key == k));
+        let listed: HashSet<&str> = filtered.iter().map(|s| s.key.as_str()).collect();
+        if let Some(config) = self.options.breaker {
+            let mut breakers = lock(&self.breakers);
+            breakers.retain(|k, _| listed.contains(k.as_str()));
+            for k in &listed {
+                if !breakers.contains_key(*k) {
+                    breakers.insert((*k).to_owned(), Arc::new(Breaker::new(config)));
+                }
+            }
         }
-        if let Ok(mut s) = self.servers.write() {
-            *s = Arc::new(filtered);
-        }
+        // The list first, then the cache: `client` caches a connection only for a listed
+        // server, checking the list under the cache's lock.
+        *self.servers.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&filtered);
+        // Calls in flight keep their own handle on a removed server's client; the
+        // connection closes when the last of them finishes.
+        lock(&self.clients).retain(|k, _| listed.contains(k.as_str()));
     }
 
+    fn is_listed(&self, key: &str) -> bool {
+        self.servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|s| s.key == key)
+    }
+
+    /// The breaker of a listed server (`None` when breakers are off or the server has left).
     fn breaker(&self, key: &str) -> Option<Arc<Breaker>> {
-        let config = self.options.breaker?;
-        let mut m = self.breakers.lock().ok()?;
-        Some(Arc::clone(
-            m.entry(key.to_owned())
-                .or_insert_with(|| Arc::new(Breaker::new(config))),
-        ))
+        self.options.breaker?;
+        lock(&self.breakers).get(key).cloned()
     }
 
-    /// Picks a server, avoiding `exclude` when another candidate exists.
+    /// Runs one call's `work` under its deadline, ending it with
+    /// [`Error::XClientShutdown`] as soon as the XClient is closed.
+    async fn guarded<T>(
+        &self,
+        deadline: Deadline,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if self.stop.is_cancelled() {
+            return Err(Error::XClientShutdown);
+        }
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => Err(Error::XClientShutdown),
+            r = deadline.bound(work) => r,
+        }
+    }
+
+    /// Picks a server, avoiding `exclude` and servers whose breaker is open (or probing)
+    /// when another candidate exists.
     fn select(&self, call: &Call<'_>, exclude: &[String]) -> Option<String> {
         let req = SelectRequest {
             service: &self.service,
@@ -521,14 +515,29 @@ impl Inner {
     }
 
     /// The cached connection to `key`, dialing it (once, however many callers wait) if needed.
+    /// A server no longer listed gets a connection of its own, closed when the caller drops it.
     async fn client(&self, key: &str) -> Result<Client, Error> {
         for _ in 0..2 {
             let cell = {
-                let mut m = self.clients.lock().map_err(|_| Error::Closed)?;
-                Arc::clone(m.entry(key.to_owned()).or_default())
+                let mut m = lock(&self.clients);
+                // Checked under the lock `close` drains: no connection is cached after it.
+                if self.stop.is_cancelled() {
+                    return Err(Error::XClientShutdown);
+                }
+                match m.get(key) {
+                    Some(c) => Some(Arc::clone(c)),
+                    None if self.is_listed(key) => {
+                        Some(Arc::clone(m.entry(key.to_owned()).or_default()))
+                    }
+                    None => None,
+                }
             };
-            let options = self.options.client.clone();
-            let result = cell.get_or_try_init(|| Client::connect(key, options)).await;
+            let Some(cell) = cell else {
+                return Client::connect(key, self.options.client.clone()).await;
+            };
+            let result = cell
+                .get_or_try_init(|| Client::connect(key, self.options.client.clone()))
+                .await;
             match result {
                 Ok(c) if !c.is_closed() => return Ok(c.clone()),
                 Ok(_) => self.forget(key, &cell),
@@ -544,42 +553,58 @@ impl Inner {
     }
 
     fn forget(&self, key: &str, cell: &ClientCell) {
-        if let Ok(mut m) = self.clients.lock() {
-            if m.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
-                m.remove(key);
-            }
+        let mut m = lock(&self.clients);
+        if m.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            m.remove(key);
+        }
+    }
+
+    /// Closes a connection a call found broken and uncaches it, unless another task has
+    /// already replaced it with a fresh one.
+    fn evict(&self, key: &str, client: &Client) {
+        client.close();
+        let mut m = lock(&self.clients);
+        let same = m
+            .get(key)
+            .and_then(|cell| cell.get())
+            .is_some_and(|cached| cached.same_connection(client));
+        if same {
+            m.remove(key);
         }
     }
 
     async fn call_once(&self, key: &str, call: &Call<'_>) -> Result<RawResponse, Error> {
+        call.deadline.remaining()?;
         let breaker = self.breaker(key);
-        if let Some(b) = &breaker {
-            if !b.allow() {
-                return Err(Error::BreakerOpen(key.to_owned()));
-            }
-        }
-        let mut req = call.request(&self.service);
-        req.timeout = call.remaining()?;
-        let result = match self.client(key).await {
-            Ok(client) => {
-                let r = client.call_raw(req).await;
-                if r.as_ref().err().is_some_and(Error::is_retryable) {
-                    client.close();
-                    if let Ok(mut m) = self.clients.lock() {
-                        m.remove(key);
-                    }
-                }
-                r
-            }
-            Err(e) => Err(e),
+        // Held until the outcome is known; dropped early (this call cancelled), a probe's
+        // permit reports a failure.
+        let permit = match &breaker {
+            None => None,
+            Some(b) => Some(
+                b.permit()
+                    .ok_or_else(|| Error::BreakerOpen(key.to_owned()))?,
+            ),
         };
-        if let Some(b) = breaker {
-            match &result {
-                Err(e) if e.is_retryable() => b.failure(),
-                _ => b.success(),
+        let result = self.attempt(key, call).await;
+        if let Some(p) = permit {
+            if breaker_failure(&result) {
+                p.failure();
+            } else {
+                p.success();
             }
         }
         result
+    }
+
+    async fn attempt(&self, key: &str, call: &Call<'_>) -> Result<RawResponse, Error> {
+        let client = self.client(key).await?;
+        let mut req = call.request(&self.service);
+        req.timeout = call.deadline.remaining()?;
+        let r = client.call_raw(req).await;
+        if r.as_ref().err().is_some_and(Error::is_retryable) {
+            self.evict(key, &client);
+        }
+        r.map_err(|e| call.deadline.attribute(e))
     }
 
     async fn retrying(&self, call: &Call<'_>, same_server: bool) -> Result<RawResponse, Error> {
@@ -590,7 +615,7 @@ impl Inner {
             if attempt > 0 && !self.options.retry_interval.is_zero() {
                 tokio::time::sleep(self.options.retry_interval).await;
             }
-            call.remaining()?;
+            call.deadline.remaining()?;
             if !same_server || key.is_none() {
                 key = self.select(call, &failed);
             }
@@ -635,6 +660,9 @@ impl Inner {
         payload: Bytes,
         options: CallOptions,
     ) -> Result<FanOut, Error> {
+        if self.stop.is_cancelled() {
+            return Err(Error::XClientShutdown);
+        }
         let servers = self
             .servers
             .read()
@@ -646,7 +674,7 @@ impl Inner {
         let limit = options.timeout.map_or(self.options.broadcast_timeout, |t| {
             t.min(self.options.broadcast_timeout)
         });
-        let deadline = Instant::now() + limit;
+        let deadline = Deadline::after(Some(limit));
         let all = FuturesUnordered::new();
         for s in servers.iter() {
             let inner = Arc::clone(self);
@@ -660,9 +688,9 @@ impl Inner {
                     serialize_type,
                     payload: &payload,
                     metadata: &metadata,
-                    deadline: Some(deadline),
+                    deadline,
                 };
-                let result = inner.call_once(&key, &call).await;
+                let result = inner.guarded(deadline, inner.call_once(&key, &call)).await;
                 Receipt {
                     server: key,
                     result,

@@ -117,16 +117,24 @@ impl Selector for RoundRobin {
 
 /// Smooth weighted round robin (nginx): each pick adds every weight to its server's current
 /// value, picks the largest, and subtracts the total from it. Servers with weight ≤ 0 are
-/// never picked; if no server has a positive weight, all count as weight 1.
+/// never picked; if no server has a positive weight, all count as weight 1. Weights above
+/// [`MAX_WEIGHT`](Self::MAX_WEIGHT) count as `MAX_WEIGHT` (so sums cannot overflow).
 #[derive(Default)]
 pub struct WeightedRoundRobin {
     state: Mutex<Vec<(String, i64, i64)>>, // key, weight, current
 }
 
 impl WeightedRoundRobin {
+    /// The largest weight used; larger ones are clamped to it. With at most 2³¹ servers the
+    /// running values then stay far inside `i64`.
+    pub const MAX_WEIGHT: i64 = i32::MAX as i64;
+
     fn set_weights(&self, mut weighted: Vec<(String, i64)>) {
         weighted.sort();
         weighted.dedup_by(|a, b| a.0 == b.0);
+        for w in &mut weighted {
+            w.1 = w.1.min(Self::MAX_WEIGHT);
+        }
         if weighted.iter().all(|(_, w)| *w <= 0) {
             for w in &mut weighted {
                 w.1 = 1;
@@ -399,6 +407,25 @@ mod tests {
         }
         s.update(&[]);
         assert_eq!(s.select(&REQ), None);
+    }
+
+    #[test]
+    fn huge_weights_are_clamped_instead_of_overflowing() {
+        let s = WeightedRoundRobin::default();
+        let max = i64::MAX.to_string();
+        s.update(&entries(&[
+            ("a", &format!("weight={max}")),
+            ("b", &format!("weight={max}")),
+            ("c", "weight=1"),
+        ]));
+        let seq: Vec<String> = (0..1000).map(|_| s.select(&REQ).unwrap()).collect();
+        let count = |k: &str| seq.iter().filter(|x| *x == k).count();
+        assert!(
+            count("a") >= 499 && count("b") >= 499,
+            "{} {}",
+            count("a"),
+            count("b")
+        );
     }
 
     #[test]

@@ -252,7 +252,7 @@ class XClient(_Twin):
     ``select_mode`` picks the server of each call (:class:`rpcx.SelectMode`; ``CLOSEST``
     needs ``location=(lat, lon)``); ``selector``, any callable
     ``selector(servers, request) -> address``, replaces it. ``fail_mode``
-    (:class:`rpcx.FailMode`) with ``retries``, ``retry_interval`` (seconds) and
+    (:class:`rpcx.FailMode`) with ``retries`` (at most 1000), ``retry_interval`` (seconds) and
     ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
     open_seconds)`` turns on a circuit breaker per server. The connection options

@@ -1,0 +1,353 @@
+//! XClient behaviour against servers that misbehave: malformed replies, full send queues,
+//! lost breaker probes, closing mid-call, address churn, extreme option values.
+
+#[path = "client_support.rs"]
+mod fakes;
+#[path = "server_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fakes::{fill_send_queue, FakeServer, Mode};
+use rpcx::arith::{Args, Reply};
+use rpcx::client::{CallOptions, ClientOptions};
+use rpcx::protocol::{ProtocolError, SerializeType};
+use rpcx::xclient::{
+    BreakerConfig, FailMode, MultipleServers, ServerEntry, XClient, XClientOptions,
+};
+use rpcx::Error;
+use support::{guard, start_arith, wait_until, GUARD};
+
+fn xclient(servers: &MultipleServers, options: XClientOptions) -> XClient {
+    XClient::new("Arith", servers.clone(), options).unwrap()
+}
+
+/// A raw call with an empty payload (the fake servers do not decode it).
+async fn raw_call(xc: &XClient, options: CallOptions) -> Result<(), Error> {
+    xc.call_raw("Mul", SerializeType::RAW, Bytes::new(), options)
+        .await
+        .map(drop)
+}
+
+/// A loopback address nobody listens on (bound, then released).
+fn dead_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp@{}", l.local_addr().unwrap())
+}
+
+fn entries(keys: &[&str]) -> Vec<ServerEntry> {
+    keys.iter().map(|k| ServerEntry::new(*k, "")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_over_the_limits_is_not_retried_on_another_server() {
+    let a = FakeServer::start(Mode::OverLimit).await;
+    let b = FakeServer::start(Mode::OverLimit).await;
+    let servers = MultipleServers::from_addresses([a.key.clone(), b.key.clone()]);
+    let xc = xclient(&servers, XClientOptions::default());
+    let e = guard(GUARD, "call", raw_call(&xc, CallOptions::default()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Protocol(ProtocolError::TooManyMetadataEntries { .. })
+        ),
+        "{e:?}"
+    );
+    assert_eq!(a.requests() + b.requests(), 1, "the call ran once");
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_timeout_covers_a_full_send_queue() {
+    let deaf = FakeServer::start(Mode::Deaf).await;
+    let servers = MultipleServers::from_addresses([deaf.key.clone()]);
+    let xc = xclient(&servers, XClientOptions::default());
+    let filler = {
+        let xc = xc.clone();
+        fill_send_queue(move |payload| {
+            let xc = xc.clone();
+            async move {
+                xc.send_raw("Mul", SerializeType::RAW, payload, CallOptions::default())
+                    .await
+            }
+        })
+        .await
+    };
+    let e = guard(
+        GUARD,
+        "a call with a 200 ms timeout behind a full send queue",
+        raw_call(
+            &xc,
+            CallOptions::default().timeout(Duration::from_millis(200)),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_millis(200)),
+        "{e:?}"
+    );
+    filler.abort();
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_breaker_probe_does_not_keep_the_breaker_half_open() {
+    let server = FakeServer::start(Mode::Hangup).await;
+    let servers = MultipleServers::from_addresses([server.key.clone()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failfast,
+            breaker: Some(BreakerConfig {
+                threshold: 1,
+                open_for: Duration::from_millis(200),
+            }),
+            ..Default::default()
+        },
+    );
+    // One broken connection opens the breaker.
+    let e = guard(GUARD, "call", raw_call(&xc, CallOptions::default()))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::BreakerOpen(_)), "{e:?}");
+    // Once it lets a probe through, the caller gives up on the probe (drops its future).
+    server.set_mode(Mode::Silent);
+    let mut dropped = false;
+    for _ in 0..500 {
+        match tokio::time::timeout(
+            Duration::from_millis(100),
+            raw_call(&xc, CallOptions::default()),
+        )
+        .await
+        {
+            Err(_) => {
+                dropped = true;
+                break;
+            }
+            Ok(Err(Error::BreakerOpen(_))) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(dropped, "the breaker never let a probe through");
+    // The server recovers: the breaker must let another probe through and close.
+    server.set_mode(Mode::Answer);
+    let mut ok = false;
+    for _ in 0..500 {
+        match raw_call(&xc, CallOptions::default()).await {
+            Ok(()) => {
+                ok = true;
+                break;
+            }
+            Err(Error::BreakerOpen(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(ok, "the breaker stayed half-open");
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_ends_calls_in_flight_and_later_calls_without_dialling() {
+    let silent = FakeServer::start(Mode::Silent).await;
+    let servers = MultipleServers::from_addresses([silent.key.clone()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failtry,
+            retries: 5,
+            ..Default::default()
+        },
+    );
+    let pending = {
+        let xc = xc.clone();
+        tokio::spawn(async move { raw_call(&xc, CallOptions::default()).await })
+    };
+    wait_until("the call reached the server", || silent.requests() == 1).await;
+    xc.close();
+    let e = guard(GUARD, "the call in flight", pending)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::XClientShutdown), "{e:?}");
+    assert_eq!(e.to_string(), "xClient is shut down");
+    assert!(!e.is_retryable());
+    // Every later call fails the same way, without dialling.
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::XClientShutdown), "{e:?}");
+    let e = xc
+        .send_raw(
+            "Mul",
+            SerializeType::RAW,
+            Bytes::new(),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::XClientShutdown), "{e:?}");
+    let e = xc
+        .broadcast_raw(
+            "Mul",
+            SerializeType::RAW,
+            Bytes::new(),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::XClientShutdown), "{e:?}");
+    let e = xc
+        .fork_raw(
+            "Mul",
+            SerializeType::RAW,
+            Bytes::new(),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::XClientShutdown), "{e:?}");
+    assert_eq!(silent.accepted(), 1, "nothing was dialled after close");
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_leaves_and_comes_back_starts_with_a_closed_breaker() {
+    let dead = dead_address();
+    let servers = MultipleServers::from_addresses([dead.clone()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failfast,
+            breaker: Some(BreakerConfig {
+                threshold: 1,
+                open_for: Duration::from_secs(3600),
+            }),
+            ..Default::default()
+        },
+    );
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::BreakerOpen(_)), "{e:?}");
+    servers.update(Vec::new());
+    wait_until("the server left", || xc.servers().is_empty()).await;
+    servers.update(entries(&[&dead]));
+    wait_until("the server is back", || xc.servers().len() == 1).await;
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "dialled again: {e:?}");
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_durations_do_not_panic() {
+    let handle = start_arith().await;
+    let key = handle.local_address().to_string();
+    let servers = MultipleServers::from_addresses([key.clone()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            broadcast_timeout: Duration::MAX,
+            retry_interval: Duration::MAX,
+            backup_latency: Duration::MAX,
+            ..Default::default()
+        },
+    );
+    let r = xc
+        .call_with::<_, Reply>(
+            "Mul",
+            &Args { a: 6, b: 7 },
+            CallOptions::default().timeout(Duration::MAX),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.reply.c, 42);
+    let r: Reply = xc.broadcast("Add", &Args { a: 1, b: 2 }).await.unwrap();
+    assert_eq!(r.c, 3);
+    let r: Reply = xc.fork("Add", &Args { a: 2, b: 2 }).await.unwrap();
+    assert_eq!(r.c, 4);
+    xc.close();
+
+    // A breaker that opens "for ever" stays open and keeps working.
+    let dead = MultipleServers::from_addresses([dead_address()]);
+    let xc = xclient(
+        &dead,
+        XClientOptions {
+            fail_mode: FailMode::Failfast,
+            breaker: Some(BreakerConfig {
+                threshold: 1,
+                open_for: Duration::MAX,
+            }),
+            client: ClientOptions::default().timeout(Duration::MAX),
+            ..Default::default()
+        },
+    );
+    let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+    for _ in 0..3 {
+        let e = raw_call(&xc, CallOptions::default()).await.unwrap_err();
+        assert!(matches!(e, Error::BreakerOpen(_)), "{e:?}");
+    }
+    xc.close();
+    handle.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_that_cannot_work_are_refused() {
+    let servers = MultipleServers::from_addresses([dead_address()]);
+    let too_many_retries = XClientOptions {
+        retries: XClientOptions::MAX_RETRIES + 1,
+        ..Default::default()
+    };
+    let bad_connection = XClientOptions {
+        client: ClientOptions::default().heartbeat(Duration::ZERO),
+        ..Default::default()
+    };
+    for (what, options) in [("retries", too_many_retries), ("heartbeat", bad_connection)] {
+        let e = XClient::new("Arith", servers.clone(), options).unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{what}: {e:?}");
+    }
+    // The most retries allowed, every one refused without I/O, end quickly.
+    let xc = xclient(
+        &MultipleServers::new(Vec::new()),
+        XClientOptions {
+            retries: XClientOptions::MAX_RETRIES,
+            ..Default::default()
+        },
+    );
+    let e = guard(GUARD, "retries", raw_call(&xc, CallOptions::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoServer), "{e:?}");
+    xc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_weights_are_used_without_overflow() {
+    let a = start_arith().await;
+    let b = start_arith().await;
+    let weight = format!("weight={}", i64::MAX);
+    let servers = MultipleServers::new(vec![
+        ServerEntry::new(a.local_address().to_string(), weight.clone()),
+        ServerEntry::new(b.local_address().to_string(), weight),
+    ]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            select_mode: rpcx::xclient::SelectMode::WeightedRoundRobin,
+            ..Default::default()
+        },
+    );
+    for i in 0..10 {
+        let r: Reply = xc.call("Mul", &Args { a: i, b: 2 }).await.unwrap();
+        assert_eq!(r.c, i * 2);
+    }
+    xc.close();
+    a.shutdown(GUARD).await;
+    b.shutdown(GUARD).await;
+}
