@@ -226,6 +226,9 @@ public:
         std::int64_t t = rpcx_request_timeout_ms(r_);
         return t < 0 ? std::nullopt : std::optional<Millis>(Millis(t));
     }
+    /// True once nobody waits for the reply: the caller left, its deadline passed or the
+    /// server closed (rpcx_request_is_cancelled). During the handler call only.
+    bool is_cancelled() const noexcept { return rpcx_request_is_cancelled(r_) != 0; }
     const rpcx_request* get() const noexcept { return r_; }
 
 private:
@@ -282,6 +285,11 @@ public:
     }
     /// True until completed or released.
     bool pending() const noexcept { return r_ != nullptr; }
+    /// True once the call was abandoned (the caller left, its deadline passed, the server
+    /// closed) or this responder completed: replying is then pointless. Any thread.
+    bool is_cancelled() const noexcept {
+        return r_ == nullptr || rpcx_responder_is_cancelled(r_) != 0;
+    }
     /// Releases without replying (the caller gets an error).
     void release() noexcept {
         if (r_ != nullptr) {
@@ -344,6 +352,16 @@ public:
     }
     ServerOptions& max_connections(std::size_t n) {
         detail::check(rpcx_server_options_set_max_connections(o_.get(), n));
+        return *this;
+    }
+    /// Bytes one connection may hold in requests being served and unwritten replies.
+    ServerOptions& max_pending_bytes_per_conn(std::size_t n) {
+        detail::check(rpcx_server_options_set_max_pending_bytes_per_conn(o_.get(), n));
+        return *this;
+    }
+    /// The same byte budget over the whole server.
+    ServerOptions& max_pending_bytes(std::size_t n) {
+        detail::check(rpcx_server_options_set_max_pending_bytes(o_.get(), n));
         return *this;
     }
     ServerOptions& idle_timeout(Millis d) {

@@ -40,7 +40,13 @@ int main() {
 
     std::vector<std::thread> workers;
     {
-        rpcx::Server server(rpcx::ServerOptions().max_inflight(64).max_connections(16));
+        EXPECT(expect_throw([] { rpcx::ServerOptions().max_pending_bytes_per_conn(0); }).code() ==
+               RPCX_ERR_INVALID_ARG);
+        rpcx::Server server(rpcx::ServerOptions()
+                                .max_inflight(64)
+                                .max_connections(16)
+                                .max_pending_bytes_per_conn(1 << 20)
+                                .max_pending_bytes(64 << 20));
         Tracker tracker(&handlers_alive);
         server.handle("Echo", "Echo", [tracker](const rpcx::Request& req, rpcx::Responder resp) {
             rpcx::Metadata meta = req.metadata();
@@ -64,6 +70,13 @@ int main() {
             });
         });
         server.handle("Echo", "Drop", [](const rpcx::Request&, rpcx::Responder) {});
+        // Keeps the responder for the test to look at after the caller gave up.
+        static std::optional<rpcx::Responder> held;
+        server.handle("Echo", "Hold", [](const rpcx::Request& req, rpcx::Responder resp) {
+            EXPECT(!req.is_cancelled());
+            EXPECT(!resp.is_cancelled());
+            held.emplace(std::move(resp));
+        });
         server.handle("Echo", "Park", [](const rpcx::Request&, rpcx::Responder resp) {
             static std::vector<rpcx::Responder> parked;
             parked.push_back(std::move(resp));  // released at exit
@@ -141,6 +154,17 @@ int main() {
         auto ff = client.call_future("Echo", "Fail", "f");
         e = expect_throw([&] { ff.get(); });
         EXPECT(std::string(e.what()) == "failed: f");
+
+        // A caller's deadline abandons the responder: is_cancelled() says so, reply() is refused.
+        e = expect_throw([&] { client.call("Echo", "Hold", "", {}, rpcx::Millis(100)); });
+        EXPECT(e.code() == RPCX_ERR_TIMEOUT);
+        EXPECT(held.has_value());
+        for (int i = 0; i < 3000 && !held->is_cancelled(); i++) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        EXPECT(held->is_cancelled());
+        EXPECT(!held->reply("too late"));
+        held.reset();
 
         // Cancel.
         std::atomic<int> cancelled{0};
