@@ -38,7 +38,7 @@ py-test: py-install xclient-bootstrap py-sdist-check
 	$(PY_ENV) $(PY) -m pytest tests/python -q
 
 ## `maturin sdist`, then `pip install` of it into a fresh venv with protoc off the PATH
-## (scripts/check-py-sdist.sh; its cargo target dir, target/py-sdist, is kept between runs).
+## (scripts/check-py-sdist.sh; its work dir, target/py-sdist, is kept between runs).
 py-sdist-check: py-venv
 	scripts/check-py-sdist.sh $(PY)
 

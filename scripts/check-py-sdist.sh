@@ -6,8 +6,10 @@
 # extension module.
 #
 # usage: scripts/check-py-sdist.sh PYTHON   (PYTHON: a python with maturin, build/py-venv's)
-# CARGO_TARGET_DIR defaults to target/py-sdist: kept between runs, so only the first run
-# compiles every dependency; it only ever sees builds without a system protoc.
+# The sdist is unpacked into target/py-sdist/src and pip installs that tree (what pip does
+# with the archive, at a fixed path), with CARGO_TARGET_DIR target/py-sdist/target: both are
+# kept between runs, so only the first run compiles every dependency, later ones what
+# changed; that target dir only ever sees builds without a system protoc.
 set -eu
 
 py=${1:?usage: $0 PYTHON}
@@ -37,9 +39,13 @@ if PATH="$tmp/bin" command -v protoc >/dev/null 2>&1; then
     exit 1
 fi
 
+work="$root/target/py-sdist"
+rm -rf "$work/src"
+mkdir -p "$work/src"
+tar -xzf "$sdist" -C "$work/src" --strip-components=1
 "$py" -m venv "$tmp/venv"
-PATH="$tmp/venv/bin:$tmp/bin" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/py-sdist}" \
-    "$tmp/venv/bin/python" -m pip install -q "$sdist"
+PATH="$tmp/venv/bin:$tmp/bin" CARGO_TARGET_DIR="$work/target" \
+    "$tmp/venv/bin/python" -m pip install -q "$work/src"
 
 PATH="$tmp/venv/bin:$tmp/bin" "$tmp/venv/bin/python" - <<'PY'
 import importlib.metadata as md
