@@ -2,7 +2,6 @@
 //! Python layer, with the GIL, on the caller's thread) and leave as bytes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +17,7 @@ use crate::completion::{
     push_tuple, reply_tuple, spawn_into, CallHandle, CompletionQueue, Outcome,
 };
 use crate::errors::{closed, forked, to_py};
-use crate::runtime::{pid, wait, wait_for};
+use crate::runtime::{wait, wait_for, Owned};
 
 /// Limits as `(max_frame_len, max_decompressed_len, max_metadata_entries, max_metadata_bytes)`.
 pub(crate) type LimitsTuple = (u32, usize, usize, usize);
@@ -50,7 +49,6 @@ pub(crate) fn serialize_type(n: u8) -> PyResult<SerializeType> {
 
 struct Inner {
     client: rpcx::client::Client,
-    pid: u32,
     pushes: AsyncMutex<Option<mpsc::Receiver<Message>>>,
 }
 
@@ -69,22 +67,21 @@ impl Inner {
 /// `rpcx.AsyncClient`).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct RawClient {
-    inner: Arc<Inner>,
+    inner: Owned<Inner>,
 }
 
 impl RawClient {
     pub(crate) fn from_core(client: rpcx::client::Client) -> RawClient {
         RawClient {
-            inner: Arc::new(Inner {
+            inner: Owned::new(Inner {
                 client,
-                pid: pid(),
                 pushes: AsyncMutex::new(None),
             }),
         }
     }
 
     fn live(&self, py: Python<'_>) -> PyResult<&rpcx::client::Client> {
-        if self.inner.pid != pid() {
+        if self.inner.inherited() {
             return Err(forked(py, "client"));
         }
         Ok(&self.inner.client)
@@ -295,7 +292,7 @@ impl RawClient {
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         self.live(py)?;
         let limit = timeout.map(|t| seconds("timeout", t)).transpose()?;
-        let inner = Arc::clone(&self.inner);
+        let inner = self.inner.arc();
         match wait_for(py, async move { inner.next_push().await }, limit)? {
             None => Ok(None),
             Some(Some(m)) => push_tuple(py, &m).map(Some),
@@ -315,7 +312,7 @@ impl RawClient {
     ) -> PyResult<CallHandle> {
         self.live(py)?;
         let limit = timeout.map(|t| seconds("timeout", t)).transpose()?;
-        let inner = Arc::clone(&self.inner);
+        let inner = self.inner.arc();
         spawn_into(cq, token, async move {
             let next = inner.next_push();
             let got = match limit {
@@ -332,7 +329,7 @@ impl RawClient {
 
     /// Closes the connection; pending calls fail with `ClosedError`. Idempotent.
     fn close(&self) {
-        if self.inner.pid == pid() {
+        if !self.inner.inherited() {
             self.inner.client.close();
         }
     }
@@ -340,7 +337,7 @@ impl RawClient {
     /// True once the connection is closed or broken (always true in a forked child).
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.pid != pid() || self.inner.client.is_closed()
+        self.inner.inherited() || self.inner.client.is_closed()
     }
 
     /// The server address as given (`tcp@127.0.0.1:8972`).

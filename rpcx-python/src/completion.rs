@@ -6,12 +6,19 @@
 //! watches the other end (`loop.add_reader`) and calls [`CompletionQueue::drain`] on its own
 //! thread, with the GIL, where the outcomes become Python objects and resolve their futures.
 //! Many completions cost one wake-up.
+//!
+//! The same queue carries work that must run on the loop thread with the GIL
+//! ([`Inner::run_on_loop`]: an AsyncXClient's custom selector). Once the loop is gone the
+//! queue is closed ([`CompletionQueue::close`]): its sockets are closed at once and later
+//! completions are dropped.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, Sender};
 
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
@@ -23,7 +30,10 @@ use rpcx::protocol::Message;
 
 use crate::client::RawClient;
 use crate::errors::{metadata_dict, to_py};
-use crate::runtime::handle;
+use crate::runtime::{handle, Owned};
+
+/// Work run on the event loop's thread, with the GIL, when the loop drains the queue.
+pub(crate) type LoopWork = Box<dyn FnOnce(Python<'_>) + Send>;
 
 /// What an async operation produced.
 pub(crate) enum Outcome {
@@ -41,6 +51,8 @@ pub(crate) enum Outcome {
     PyErr(PyErr),
     /// A failure that is not an rpcx error (e.g. the push stream ended): `ClosedError(text)`.
     Closed(String),
+    /// Not a completion: work for the loop thread (see [`Inner::run_on_loop`]).
+    Run(LoopWork),
 }
 
 impl From<RawResponse> for Outcome {
@@ -80,27 +92,48 @@ impl<T: Into<Outcome>, E: Into<Outcome>> From<Result<T, E>> for Outcome {
 pub(crate) struct Inner {
     items: Mutex<Vec<(u64, Outcome)>>,
     signalled: AtomicBool,
-    writer: UnixStream,
-    reader: UnixStream,
+    closed: AtomicBool,
+    /// The reader's descriptor number, for `fileno()` (-1 once closed).
+    fd: i32,
+    writer: Mutex<Option<UnixStream>>,
+    reader: Mutex<Option<UnixStream>>,
 }
 
 impl Inner {
-    /// Queues an outcome and wakes the event loop (from any thread, without the GIL).
+    /// Queues an outcome and wakes the event loop (from any thread, without the GIL). Once
+    /// the queue is closed the outcome is dropped: nobody would take it.
     pub(crate) fn complete(&self, token: u64, outcome: Outcome) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         if let Ok(mut items) = self.items.lock() {
             items.push((token, outcome));
         }
         if !self.signalled.swap(true, Ordering::SeqCst) {
-            // A full socket buffer (WouldBlock) already means a wake-up is pending.
-            let _ = (&self.writer).write(&[1]);
+            if let Ok(w) = self.writer.lock() {
+                if let Some(w) = w.as_ref() {
+                    // A full socket buffer (WouldBlock) already means a wake-up is pending.
+                    let _ = (&*w).write(&[1]);
+                }
+            }
         }
+    }
+
+    /// Has `work` run on the loop thread, with the GIL, at the loop's next drain. `false`
+    /// when the queue is closed (`work` is dropped unrun).
+    pub(crate) fn run_on_loop(&self, work: LoopWork) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        self.complete(0, Outcome::Run(work));
+        true
     }
 }
 
 /// A queue of completions for one event loop (see the module documentation).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct CompletionQueue {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Owned<Inner>,
 }
 
 #[pymethods]
@@ -113,18 +146,48 @@ impl CompletionQueue {
             .and_then(|_| reader.set_nonblocking(true))
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(CompletionQueue {
-            inner: Arc::new(Inner {
+            inner: Owned::new(Inner {
                 items: Mutex::new(Vec::new()),
                 signalled: AtomicBool::new(false),
-                writer,
-                reader,
+                closed: AtomicBool::new(false),
+                fd: reader.as_raw_fd(),
+                writer: Mutex::new(Some(writer)),
+                reader: Mutex::new(Some(reader)),
             }),
         })
     }
 
-    /// The file descriptor to watch for readability.
+    /// The file descriptor to watch for readability (-1 once closed).
     fn fileno(&self) -> i32 {
-        self.inner.reader.as_raw_fd()
+        if self.closed() {
+            -1
+        } else {
+            self.inner.fd
+        }
+    }
+
+    /// Closes the queue: both sockets now, queued completions are dropped (nothing will
+    /// drain them) and later ones too. Stop watching `fileno()` first. Idempotent.
+    fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for socket in [&self.inner.writer, &self.inner.reader] {
+            if let Ok(mut s) = socket.lock() {
+                s.take();
+            }
+        }
+        if !self.inner.inherited() {
+            // In a forked child the outcomes hold the parent's core objects: leave them.
+            let items = self.inner.items.lock().map(|mut i| std::mem::take(&mut *i));
+            drop(items);
+        }
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// Takes every queued completion as `(token, ok, value)`: `value` is the result when `ok`,
@@ -134,12 +197,16 @@ impl CompletionQueue {
         // finds the flag set has either queued its item before the take below, or its byte is
         // still unread, so no completion is left without a wake-up.
         let mut sink = [0u8; 256];
-        loop {
-            match (&self.inner.reader).read(&mut sink) {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
+        if let Ok(r) = self.inner.reader.lock() {
+            if let Some(r) = r.as_ref() {
+                loop {
+                    match (&*r).read(&mut sink) {
+                        Ok(0) => break,
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    }
+                }
             }
         }
         self.inner.signalled.store(false, Ordering::SeqCst);
@@ -149,6 +216,13 @@ impl CompletionQueue {
         };
         let out = PyList::empty(py);
         for (token, outcome) in items {
+            let outcome = match outcome {
+                Outcome::Run(work) => {
+                    work(py);
+                    continue;
+                }
+                other => other,
+            };
             let (ok, value) = convert(py, outcome)?;
             out.append(PyTuple::new(
                 py,
@@ -179,6 +253,8 @@ fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>
                 .into_bound(py)
                 .into_any(),
         ),
+        // Run by `drain` before conversion; never converted.
+        Outcome::Run(_) => (true, py.None().into_bound(py)),
     })
 }
 
@@ -188,15 +264,43 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Into<Outcome>,
 {
-    let cq = Arc::clone(&cq.inner);
+    spawn(cq.inner.arc(), token, fut, None)
+}
+
+/// [`spawn_into`] for futures that need the queue itself (to run work on the loop thread)
+/// and a [`Cancelled`] signal that fires when the caller gives up on the operation.
+pub(crate) fn spawn_with<F, M>(cq: &CompletionQueue, token: u64, make: M) -> PyResult<CallHandle>
+where
+    M: FnOnce(Arc<Inner>, Cancelled) -> F,
+    F: std::future::Future + Send + 'static,
+    F::Output: Into<Outcome>,
+{
+    let (give_up, cancelled) = crossbeam_channel::bounded::<()>(0);
+    let fut = make(cq.inner.arc(), Cancelled(cancelled));
+    spawn(cq.inner.arc(), token, fut, Some(give_up))
+}
+
+fn spawn<F>(cq: Arc<Inner>, token: u64, fut: F, give_up: Option<Sender<()>>) -> PyResult<CallHandle>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Into<Outcome>,
+{
     let task = handle()?.spawn(async move {
         let outcome = fut.await.into();
         cq.complete(token, outcome);
     });
     Ok(CallHandle {
-        abort: task.abort_handle(),
+        inner: Owned::new(Running {
+            abort: task.abort_handle(),
+            give_up: Mutex::new(give_up),
+        }),
     })
 }
+
+/// Disconnected when the caller gives up on an operation (its [`CallHandle`] is cancelled or
+/// dropped): lets a runtime thread blocked on the loop thread stop waiting.
+#[derive(Clone)]
+pub(crate) struct Cancelled(pub(crate) Receiver<()>);
 
 /// `(payload: bytes, metadata: dict)` of a reply.
 pub(crate) fn reply_tuple<'py>(py: Python<'py>, r: &RawResponse) -> PyResult<Bound<'py, PyTuple>> {
@@ -222,16 +326,25 @@ pub(crate) fn push_tuple<'py>(py: Python<'py>, m: &Message) -> PyResult<Bound<'p
     )
 }
 
+struct Running {
+    abort: AbortHandle,
+    /// Dropped on cancel: disconnects the operation's [`Cancelled`].
+    give_up: Mutex<Option<Sender<()>>>,
+}
+
 /// A running async operation; `cancel()` aborts it (its future then never completes).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct CallHandle {
-    pub(crate) abort: AbortHandle,
+    inner: Owned<Running>,
 }
 
 #[pymethods]
 impl CallHandle {
     /// Aborts the operation.
     fn cancel(&self) {
-        self.abort.abort();
+        if let Ok(mut g) = self.inner.give_up.lock() {
+            g.take();
+        }
+        self.inner.abort.abort();
     }
 }

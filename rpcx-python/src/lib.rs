@@ -28,7 +28,7 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::RawClient>()?;
     m.add_class::<server::RawServer>()?;
     m.add_class::<server::Job>()?;
-    m.add_class::<server::Context>()?;
+    m.add_class::<server::RawContext>()?;
     m.add_class::<completion::CompletionQueue>()?;
     m.add_class::<completion::CallHandle>()?;
     m.add_class::<xclient::RawXClient>()?;

@@ -6,8 +6,14 @@
 //! exist and hang on first use. This module keeps its own runtime instead: when the pid has
 //! changed since it was built, the inherited one is leaked (its threads are gone; dropping it
 //! would wait for them) and a fresh one is built for the child.
+//!
+//! Objects holding core state are kept in an [`Owned`]: dropped in a forked child, they are
+//! leaked instead, because dropping them would run core code (cancelling tokens, waking tasks,
+//! failing pending calls) against the parent's runtime, whose threads, locks and event fds the
+//! child only has a copy of or shares with the parent.
 
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +36,54 @@ static WORKERS: AtomicUsize = AtomicUsize::new(0);
 /// The current process id.
 pub(crate) fn pid() -> u32 {
     std::process::id()
+}
+
+/// Shared core state that only the process that made it drops: in a forked child, dropping
+/// an `Owned` leaks its value (see the module documentation).
+pub(crate) struct Owned<T: ?Sized> {
+    value: Arc<T>,
+    pid: u32,
+}
+
+impl<T> Owned<T> {
+    /// Owns `value` for this process.
+    pub(crate) fn new(value: T) -> Owned<T> {
+        Owned::from_arc(Arc::new(value))
+    }
+}
+
+impl<T: ?Sized> Owned<T> {
+    /// Owns an already shared value for this process.
+    pub(crate) fn from_arc(value: Arc<T>) -> Owned<T> {
+        Owned { value, pid: pid() }
+    }
+
+    /// Another handle on the value (for tasks and futures).
+    pub(crate) fn arc(&self) -> Arc<T> {
+        Arc::clone(&self.value)
+    }
+
+    /// True in a process forked from the one that made the value.
+    pub(crate) fn inherited(&self) -> bool {
+        self.pid != pid()
+    }
+}
+
+impl<T: ?Sized> Deref for Owned<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: ?Sized> Drop for Owned<T> {
+    fn drop(&mut self) {
+        if self.inherited() {
+            // One reference that is never given back: the value outlives this child.
+            std::mem::forget(Arc::clone(&self.value));
+        }
+    }
 }
 
 /// A handle on this process's runtime, building it on first use (or first use after fork).

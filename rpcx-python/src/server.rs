@@ -2,8 +2,13 @@
 //! on a queue. Python threads (the `workers` pool of `rpcx.Server`) take jobs with
 //! [`RawServer::next_job`] and run the Python handler with the GIL; runtime threads never take
 //! the GIL. The Python code answers with [`Job::reply`] or [`Job::fail`].
+//!
+//! With `auth`, the first request of each token on a connection becomes an auth job for the
+//! pool; the answer is remembered for that connection ([`AuthCache`]), so later requests with
+//! that token go straight to their handler.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,12 +21,14 @@ use tokio_util::sync::CancellationToken;
 
 use rpcx::protocol::{Message, Metadata};
 use rpcx::server::{
-    BoxFuture, Handler, HandlerResult, Metrics, Server, ServerHandle, ServiceError, LATENCY_BUCKETS,
+    BoxFuture, Handler, HandlerResult, Metrics, Plugin, Server, ServerHandle, ServiceError,
+    LATENCY_BUCKETS,
 };
 
 use crate::client::{limits_from, seconds, LimitsTuple};
+use crate::completion::{spawn_into, CallHandle, CompletionQueue};
 use crate::errors::{forked, metadata_dict, to_py};
-use crate::runtime::{pid, wait, wait_for};
+use crate::runtime::{wait, wait_for, Owned};
 
 /// Error text of calls that were queued or running when the server gave up on them.
 const ABANDONED: &str = "rpcx: server stopped before the handler answered";
@@ -82,15 +89,85 @@ impl Handler for PyHandler {
     }
 }
 
-/// Asks the Python pool whether `token` may call; blocks this runtime thread (moved out of
-/// the worker set with `block_in_place`) until a Python worker answers.
+/// Tokens accepted on each open connection: a connection asks the Python pool once per
+/// token, not once per request.
+///
+/// The core calls the auth function from the task that reads the connection, and runs the
+/// connection's accept and close hooks in that same task, so the task id names the
+/// connection; [`AuthCachePlugin`] forgets a connection's tokens when it opens and closes
+/// (task ids are reused only after their task has ended). Outside a task nothing is cached.
+#[derive(Default)]
+struct AuthCache {
+    accepted: RwLock<HashMap<tokio::task::Id, Vec<String>>>,
+}
+
+/// Tokens remembered per connection; further ones are checked on every request.
+const TOKENS_PER_CONNECTION: usize = 8;
+/// Connections remembered at most; past that the cache starts over (a safety net should
+/// close hooks ever stop running in the reading task).
+const CACHED_CONNECTIONS: usize = 1 << 16;
+
+impl AuthCache {
+    fn knows(&self, conn: tokio::task::Id, token: &str) -> bool {
+        self.accepted
+            .read()
+            .is_ok_and(|m| m.get(&conn).is_some_and(|t| t.iter().any(|t| t == token)))
+    }
+
+    fn remember(&self, conn: tokio::task::Id, token: &str) {
+        if let Ok(mut m) = self.accepted.write() {
+            if m.len() >= CACHED_CONNECTIONS && !m.contains_key(&conn) {
+                m.clear();
+            }
+            let tokens = m.entry(conn).or_default();
+            if tokens.len() < TOKENS_PER_CONNECTION {
+                tokens.push(token.to_owned());
+            }
+        }
+    }
+
+    fn forget_current(&self) {
+        if let Some(conn) = tokio::task::try_id() {
+            if let Ok(mut m) = self.accepted.write() {
+                m.remove(&conn);
+            }
+        }
+    }
+}
+
+/// Clears a connection's entry in the [`AuthCache`] when it opens and when it closes.
+struct AuthCachePlugin(Arc<AuthCache>);
+
+impl Plugin for AuthCachePlugin {
+    fn name(&self) -> &str {
+        "rpcx-python auth cache"
+    }
+
+    fn on_conn_accept(&self, _peer: &str) -> bool {
+        self.0.forget_current();
+        true
+    }
+
+    fn on_conn_close(&self, _peer: &str) {
+        self.0.forget_current();
+    }
+}
+
+/// Decides whether `token` may call: at once when this connection already passed it,
+/// otherwise by asking the Python pool, blocking this runtime thread (moved out of the
+/// worker set with `block_in_place`) until a Python worker answers.
 fn authenticate(
     jobs: &Sender<JobMsg>,
     gave_up: &Receiver<()>,
+    cache: &AuthCache,
     msg: &Message,
     token: &str,
     peer: &str,
 ) -> Result<(), String> {
+    let conn = tokio::task::try_id();
+    if conn.is_some_and(|c| cache.knows(c, token)) {
+        return Ok(());
+    }
     let (tx, rx) = crossbeam_channel::bounded(1);
     let job = JobMsg::Auth {
         request: AuthRequest {
@@ -112,19 +189,22 @@ fn authenticate(
             recv(gave_up) -> _ => Err(ABANDONED.into()),
         }
     };
-    match tokio::runtime::Handle::try_current() {
+    let verdict = match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(answer)
         }
         _ => answer(),
+    };
+    if let (Ok(()), Some(c)) = (&verdict, conn) {
+        cache.remember(c, token);
     }
+    verdict
 }
 
 struct Inner {
     handle: ServerHandle,
     /// The metrics plugin, when the server was started with `metrics=True`.
     metrics: Option<Arc<Metrics>>,
-    pid: u32,
     jobs: Receiver<JobMsg>,
     /// Cancelled when the server gives up on calls still waiting for Python.
     abandon: CancellationToken,
@@ -147,7 +227,7 @@ impl Inner {
 /// A running server (the machinery under `rpcx.Server`).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct RawServer {
-    inner: Arc<Inner>,
+    inner: Owned<Inner>,
 }
 
 #[pymethods]
@@ -185,8 +265,11 @@ impl RawServer {
         if auth {
             let jobs = jobs_tx.clone();
             let gave_up = gave_up.clone();
-            builder = builder
-                .auth(move |msg, token, peer| authenticate(&jobs, &gave_up, msg, token, peer));
+            let cache = Arc::new(AuthCache::default());
+            builder = builder.plugin(AuthCachePlugin(Arc::clone(&cache)));
+            builder = builder.auth(move |msg, token, peer| {
+                authenticate(&jobs, &gave_up, &cache, msg, token, peer)
+            });
         }
         let metrics = metrics.then(Metrics::new);
         if let Some(m) = &metrics {
@@ -208,10 +291,9 @@ impl RawServer {
         let handle =
             wait(py, async move { server.serve(&address).await })?.map_err(|e| to_py(py, e))?;
         Ok(RawServer {
-            inner: Arc::new(Inner {
+            inner: Owned::new(Inner {
                 handle,
                 metrics,
-                pid: pid(),
                 jobs: jobs_rx,
                 abandon,
                 gave_up_tx: Mutex::new(Some(gave_up_tx)),
@@ -255,7 +337,7 @@ impl RawServer {
     /// `stopping`).
     #[pyo3(signature = (timeout=None))]
     fn next_job(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Job>> {
-        if self.inner.pid != pid() {
+        if self.inner.inherited() {
             return Ok(None);
         }
         let deadline = timeout
@@ -291,7 +373,7 @@ impl RawServer {
     /// True once the server gave up on pending work (workers should exit).
     #[getter]
     fn stopping(&self) -> bool {
-        self.inner.abandon.is_cancelled() || self.inner.pid != pid()
+        self.inner.abandon.is_cancelled() || self.inner.inherited()
     }
 
     /// Graceful stop: stop accepting, let in-flight calls finish for up to `grace` seconds,
@@ -299,11 +381,11 @@ impl RawServer {
     /// interruptible) until the server is down. A no-op in a forked child.
     #[pyo3(signature = (grace=5.0))]
     fn stop(&self, py: Python<'_>, grace: f64) -> PyResult<()> {
-        if self.inner.pid != pid() {
+        if self.inner.inherited() {
             return Ok(());
         }
         let grace = seconds("grace", grace)?;
-        let inner = Arc::clone(&self.inner);
+        let inner = self.inner.arc();
         let done = wait(py, async move {
             let shutdown = inner.handle.shutdown(grace);
             tokio::pin!(shutdown);
@@ -324,7 +406,7 @@ impl RawServer {
 
     /// Closes at once: unanswered calls are dropped. Does not wait.
     fn close(&self) {
-        if self.inner.pid == pid() {
+        if !self.inner.inherited() {
             self.inner.handle.close();
             self.inner.give_up();
         }
@@ -333,7 +415,7 @@ impl RawServer {
     /// Waits until the server has stopped; `False` if `timeout` passed first.
     #[pyo3(signature = (timeout=None))]
     fn wait_stopped(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        if self.inner.pid != pid() {
+        if self.inner.inherited() {
             return Err(forked(py, "server"));
         }
         let limit = timeout.map(|t| seconds("timeout", t)).transpose()?;
@@ -377,42 +459,49 @@ enum Replier {
     Auth(Sender<Result<(), String>>),
 }
 
-/// One call (or auth check) for a Python worker.
-#[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Job {
+struct JobState {
     kind: JobKind,
     reply: Mutex<Option<Replier>>,
 }
 
+/// One call (or auth check) for a Python worker.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Job {
+    inner: Owned<JobState>,
+}
+
 impl Job {
     fn from_msg(msg: JobMsg) -> Job {
-        match msg {
+        let (kind, replier) = match msg {
             JobMsg::Call {
                 index,
                 ctx,
                 payload,
                 reply,
-            } => Job {
-                kind: JobKind::Call {
+            } => (
+                JobKind::Call {
                     index,
                     ctx,
                     payload,
                 },
-                reply: Mutex::new(Some(Replier::Call(reply))),
-            },
+                Replier::Call(reply),
+            ),
             JobMsg::Auth {
                 request,
                 token,
                 reply,
-            } => Job {
-                kind: JobKind::Auth { request, token },
-                reply: Mutex::new(Some(Replier::Auth(reply))),
-            },
+            } => (JobKind::Auth { request, token }, Replier::Auth(reply)),
+        };
+        Job {
+            inner: Owned::new(JobState {
+                kind,
+                reply: Mutex::new(Some(replier)),
+            }),
         }
     }
 
     fn answer(&self, result: Result<Bytes, ServiceError>) -> bool {
-        let Some(replier) = self.reply.lock().ok().and_then(|mut r| r.take()) else {
+        let Some(replier) = self.inner.reply.lock().ok().and_then(|mut r| r.take()) else {
             return false;
         };
         match replier {
@@ -429,7 +518,7 @@ impl Job {
     /// The method's position in the list given to `RawServer.start` (-1 for auth checks).
     #[getter]
     fn index(&self) -> isize {
-        match &self.kind {
+        match &self.inner.kind {
             JobKind::Call { index, .. } => *index as isize,
             JobKind::Auth { .. } => -1,
         }
@@ -438,13 +527,13 @@ impl Job {
     /// True for an auth check (answer with `reply(b"")` to accept, `fail(text)` to refuse).
     #[getter]
     fn is_auth(&self) -> bool {
-        matches!(self.kind, JobKind::Auth { .. })
+        matches!(self.inner.kind, JobKind::Auth { .. })
     }
 
     /// The `__AUTH` token of an auth check (`""` when absent; `None` for calls).
     #[getter]
     fn token(&self) -> Option<&str> {
-        match &self.kind {
+        match &self.inner.kind {
             JobKind::Auth { token, .. } => Some(token),
             JobKind::Call { .. } => None,
         }
@@ -453,7 +542,7 @@ impl Job {
     /// The request payload.
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.kind {
+        match &self.inner.kind {
             JobKind::Call { payload, .. } => PyBytes::new(py, payload),
             JobKind::Auth { .. } => PyBytes::new(py, b""),
         }
@@ -462,21 +551,20 @@ impl Job {
     /// The caller's serialize type (the reply must use it).
     #[getter]
     fn serialize_type(&self) -> u8 {
-        match &self.kind {
+        match &self.inner.kind {
             JobKind::Call { ctx, .. } => ctx.serialize_type().value(),
             JobKind::Auth { request, .. } => request.serialize,
         }
     }
 
     /// The call's context.
-    fn context(&self) -> Context {
-        match &self.kind {
-            JobKind::Call { ctx, .. } => Context {
-                inner: CtxInner::Call(ctx.clone()),
-            },
-            JobKind::Auth { request, .. } => Context {
-                inner: CtxInner::Auth(request.clone()),
-            },
+    fn context(&self) -> RawContext {
+        let inner = match &self.inner.kind {
+            JobKind::Call { ctx, .. } => CtxInner::Call(ctx.clone()),
+            JobKind::Auth { request, .. } => CtxInner::Auth(request.clone()),
+        };
+        RawContext {
+            inner: Owned::new(inner),
         }
     }
 
@@ -500,7 +588,8 @@ impl Job {
     /// True while the caller still waits for the answer.
     #[getter]
     fn pending(&self) -> bool {
-        self.reply
+        self.inner
+            .reply
             .lock()
             .map(|r| match r.as_ref() {
                 Some(Replier::Call(tx)) => !tx.is_closed(),
@@ -516,18 +605,34 @@ enum CtxInner {
     Auth(AuthRequest),
 }
 
-/// What a handler (or the auth callable) knows about the call it serves.
+/// What a handler (or the auth callable) knows about the call it serves (the machinery
+/// under `rpcx.Context`).
 #[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Context {
-    inner: CtxInner,
+pub struct RawContext {
+    inner: Owned<CtxInner>,
+}
+
+impl RawContext {
+    /// The connection to push to, with the names checked.
+    fn push_target(&self, service: &str, method: &str) -> PyResult<rpcx::server::ConnHandle> {
+        let CtxInner::Call(c) = &*self.inner else {
+            return Err(PyRuntimeError::new_err("cannot push from an auth check"));
+        };
+        if service.is_empty() && method.is_empty() {
+            return Err(PyValueError::new_err(
+                "a push needs a service or method name (empty both means heartbeat)",
+            ));
+        }
+        Ok(c.connection().clone())
+    }
 }
 
 #[pymethods]
-impl Context {
+impl RawContext {
     /// The service name (`Arith`).
     #[getter]
     fn service(&self) -> &str {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => c.service(),
             CtxInner::Auth(r) => &r.service,
         }
@@ -536,7 +641,7 @@ impl Context {
     /// The method name (`Mul`).
     #[getter]
     fn method(&self) -> &str {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => c.method(),
             CtxInner::Auth(r) => &r.method,
         }
@@ -545,7 +650,7 @@ impl Context {
     /// The request metadata (a new dict on each access).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => metadata_dict(py, c.metadata()),
             CtxInner::Auth(r) => metadata_dict(py, &r.metadata),
         }
@@ -554,7 +659,7 @@ impl Context {
     /// The caller's address (`tcp@127.0.0.1:50123`).
     #[getter]
     fn peer(&self) -> &str {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => c.peer(),
             CtxInner::Auth(r) => &r.peer,
         }
@@ -563,7 +668,7 @@ impl Context {
     /// The caller's serialize type.
     #[getter]
     fn serialize_type(&self) -> u8 {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => c.serialize_type().value(),
             CtxInner::Auth(r) => r.serialize,
         }
@@ -571,7 +676,7 @@ impl Context {
 
     /// Seconds left before the caller's deadline (`None` when it sent none).
     fn remaining(&self) -> Option<f64> {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => c
                 .deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
@@ -581,7 +686,7 @@ impl Context {
 
     /// Adds `key: value` to the reply's metadata.
     fn set_reply_meta(&self, key: &str, value: &str) -> PyResult<()> {
-        match &self.inner {
+        match &*self.inner {
             CtxInner::Call(c) => {
                 c.set_reply_meta(key, value);
                 Ok(())
@@ -592,8 +697,8 @@ impl Context {
         }
     }
 
-    /// Pushes a message to the caller's connection (a oneway request with a raw payload,
-    /// §3.8); the client receives it with `recv_push()`. Blocks until it is queued.
+    /// Pushes an encoded message to the caller's connection (a oneway request, §3.8); the
+    /// client receives it with `recv_push()`. Blocks (GIL released) until it is queued.
     #[pyo3(signature = (service, method, payload, metadata=None))]
     fn push(
         &self,
@@ -603,15 +708,7 @@ impl Context {
         payload: &[u8],
         metadata: Option<Metadata>,
     ) -> PyResult<()> {
-        let CtxInner::Call(c) = &self.inner else {
-            return Err(PyRuntimeError::new_err("cannot push from an auth check"));
-        };
-        if service.is_empty() && method.is_empty() {
-            return Err(PyValueError::new_err(
-                "a push needs a service or method name (empty both means heartbeat)",
-            ));
-        }
-        let conn = c.connection().clone();
+        let conn = self.push_target(service, method)?;
         let (service, method) = (service.to_owned(), method.to_owned());
         let payload = Bytes::copy_from_slice(payload);
         let md = metadata.unwrap_or_default();
@@ -621,9 +718,29 @@ impl Context {
         .map_err(|e| to_py(py, e))
     }
 
+    /// Starts a push; `None` (queued) or the exception arrives on `cq` under `token`.
+    #[pyo3(signature = (cq, token, service, method, payload, metadata=None))]
+    fn start_push(
+        &self,
+        cq: &CompletionQueue,
+        token: u64,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        metadata: Option<Metadata>,
+    ) -> PyResult<CallHandle> {
+        let conn = self.push_target(service, method)?;
+        let (service, method) = (service.to_owned(), method.to_owned());
+        let payload = Bytes::copy_from_slice(payload);
+        let md = metadata.unwrap_or_default();
+        spawn_into(cq, token, async move {
+            conn.push(&service, &method, md, payload).await
+        })
+    }
+
     fn __repr__(&self) -> String {
         format!(
-            "<rpcx.Context {}.{} from {}>",
+            "<rpcx.RawContext {}.{} from {}>",
             self.service(),
             self.method(),
             self.peer()

@@ -3,11 +3,18 @@
 //! `rpcx::xclient`, broadcast and fork.
 //!
 //! A custom selector is a Python callable. The core calls selectors synchronously from inside
-//! a call, which may run on a runtime worker thread; [`PySelector`] therefore leaves the
-//! worker set first (`block_in_place`, so the runtime keeps serving other tasks on a fresh
-//! worker), then attaches to the interpreter for the duration of the Python call only. An
-//! exception (or a bad return value) fails that call: the error is parked in a task-local
-//! slot set around the call and raised instead of the core's "no server" error.
+//! a call, wherever that call is polled; a task-local [`SelectScope`] set around each call
+//! tells [`PySelector`] where the Python callable may run:
+//!
+//! - a blocking call is polled on the Python thread that made it (with the GIL released):
+//!   the selector attaches to the interpreter there, for the Python call only;
+//! - an async call runs on a runtime thread, which never takes the GIL: the selector is sent
+//!   to the caller's event loop through its completion queue and runs there, on the loop
+//!   thread, while the runtime thread waits out of the worker set (`block_in_place`) for the
+//!   answer, for the loop closing, or for the caller giving up.
+//!
+//! An exception (or a bad return value) fails that call: the error is parked in the scope and
+//! raised instead of the core's "no server" error.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -27,9 +34,11 @@ use rpcx::xclient::{
 };
 
 use crate::client::{options, seconds, serialize_type, LimitsTuple};
-use crate::completion::{reply_tuple, spawn_into, CallHandle, CompletionQueue, Outcome};
+use crate::completion::{
+    reply_tuple, spawn_with, CallHandle, Cancelled, CompletionQueue, Inner as Queue, Outcome,
+};
 use crate::errors::{closed, forked, rpc_error, to_py};
-use crate::runtime::{handle, pid, wait};
+use crate::runtime::{handle, wait, Owned};
 
 // -- discovery ------------------------------------------------------------------------------
 
@@ -83,8 +92,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// A discovery as the core sees it, with the process that made it.
 struct Source {
-    discovery: Arc<dyn Discovery>,
-    pid: u32,
+    discovery: Owned<dyn Discovery>,
     /// False for discoveries that run a watch task on the runtime (etcd, consul): that task
     /// does not exist in a forked child.
     fork_safe: bool,
@@ -94,8 +102,7 @@ impl Source {
     /// A discovery kept in this process (fixed or updated by the program): fork-safe.
     fn in_process(discovery: impl Discovery) -> Source {
         Source {
-            discovery: Arc::new(discovery),
-            pid: pid(),
+            discovery: Owned::from_arc(Arc::new(discovery)),
             fork_safe: true,
         }
     }
@@ -103,8 +110,7 @@ impl Source {
     /// A discovery with a watch task on the runtime.
     fn watching(discovery: impl Discovery) -> Source {
         Source {
-            discovery: Arc::new(discovery),
-            pid: pid(),
+            discovery: Owned::from_arc(Arc::new(discovery)),
             fork_safe: false,
         }
     }
@@ -114,15 +120,15 @@ impl Source {
     }
 
     fn live(&self, py: Python<'_>, what: &str) -> PyResult<Arc<dyn Discovery>> {
-        if !self.fork_safe && self.pid != pid() {
+        if !self.fork_safe && self.discovery.inherited() {
             return Err(forked(py, what));
         }
-        Ok(Arc::clone(&self.discovery))
+        Ok(self.discovery.arc())
     }
 
     /// Stops watching (not in a forked child, where the watch task does not exist).
     fn close(&self) {
-        if self.pid == pid() {
+        if !self.discovery.inherited() {
             self.discovery.close();
         }
     }
@@ -193,7 +199,7 @@ impl Peer {
 /// using it follows (Go's `MultipleServersDiscovery`).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct MultipleServers {
-    core: rpcx::xclient::MultipleServers,
+    core: Owned<rpcx::xclient::MultipleServers>,
     src: Source,
 }
 
@@ -204,7 +210,7 @@ impl MultipleServers {
         let core = rpcx::xclient::MultipleServers::new(parse_servers(servers)?);
         Ok(MultipleServers {
             src: Source::in_process(core.clone()),
-            core,
+            core: Owned::new(core),
         })
     }
 
@@ -357,8 +363,24 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
 // -- custom selector ------------------------------------------------------------------------
 
 tokio::task_local! {
-    /// The first selector failure of the call running in this task.
-    static SELECT_FAILURE: Arc<Mutex<Option<PyErr>>>;
+    /// Where the custom selector of the call running in this task runs, and its failure.
+    static SELECT_SCOPE: Arc<SelectScope>;
+}
+
+/// What [`PySelector`] needs to know about the call it serves (see the module documentation).
+struct SelectScope {
+    /// The first selector failure of the call.
+    failure: Mutex<Option<PyErr>>,
+    /// For async calls: the caller's event loop, reached through its completion queue.
+    on_loop: Option<(Arc<Queue>, Cancelled)>,
+}
+
+impl SelectScope {
+    fn park(&self, err: PyErr) {
+        if let Ok(mut s) = self.failure.lock() {
+            s.get_or_insert(err);
+        }
+    }
 }
 
 /// What a custom selector is told about the call being placed.
@@ -401,12 +423,38 @@ impl SelectRequest {
 
 /// A selector calling `func(servers, request)`.
 struct PySelector {
+    state: Arc<SelectorState>,
+}
+
+struct SelectorState {
     func: Py<PyAny>,
     servers: RwLock<Arc<Vec<String>>>,
 }
 
-impl PySelector {
-    fn pick(&self, py: Python<'_>, req: &CoreSelectRequest<'_>) -> PyResult<Option<String>> {
+/// The request a selector is asked about, owned (to travel to the loop thread).
+struct Pick {
+    service: String,
+    method: String,
+    payload: Bytes,
+}
+
+impl Pick {
+    fn of(req: &CoreSelectRequest<'_>) -> Pick {
+        Pick {
+            service: req.service.to_owned(),
+            method: req.method.to_owned(),
+            payload: Bytes::copy_from_slice(req.args),
+        }
+    }
+}
+
+fn selector_error(py: Python<'_>, text: &str) -> PyErr {
+    rpc_error(py, "RpcError", text, None, None, Some("selector"))
+}
+
+impl SelectorState {
+    /// Runs the Python selector (on a Python thread, with the GIL).
+    fn pick(&self, py: Python<'_>, req: Pick) -> PyResult<Option<String>> {
         let servers = self
             .servers
             .read()
@@ -414,19 +462,12 @@ impl PySelector {
             .unwrap_or_default();
         let list = PyList::new(py, servers.iter())?;
         let request = SelectRequest {
-            service: req.service.to_owned(),
-            method: req.method.to_owned(),
-            payload: Bytes::copy_from_slice(req.args),
+            service: req.service,
+            method: req.method,
+            payload: req.payload,
         };
         let got = self.func.bind(py).call1((list, request)).map_err(|e| {
-            let err = rpc_error(
-                py,
-                "RpcError",
-                &format!("custom selector raised {}", describe(py, &e)),
-                None,
-                None,
-                Some("selector"),
-            );
+            let err = selector_error(py, &format!("custom selector raised {}", describe(py, &e)));
             err.set_cause(py, Some(e));
             err
         })?;
@@ -434,29 +475,21 @@ impl PySelector {
             return Ok(None);
         }
         let Ok(address) = got.extract::<String>() else {
-            return Err(rpc_error(
+            return Err(selector_error(
                 py,
-                "RpcError",
                 &format!(
                     "custom selector must return a server address (str) or None, got {}",
                     type_name(&got)
                 ),
-                None,
-                None,
-                Some("selector"),
             ));
         };
         if !servers.contains(&address) {
-            return Err(rpc_error(
+            return Err(selector_error(
                 py,
-                "RpcError",
                 &format!(
                     "custom selector returned {address:?}, which is not one of the servers {:?}",
                     servers.as_slice()
                 ),
-                None,
-                None,
-                Some("selector"),
             ));
         }
         Ok(Some(address))
@@ -477,34 +510,66 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
     }
 }
 
-fn park(err: PyErr) {
-    let _ = SELECT_FAILURE.try_with(|slot| {
-        if let Ok(mut s) = slot.lock() {
-            s.get_or_insert(err);
+impl PySelector {
+    /// On the Python thread polling a blocking call.
+    fn pick_here(&self, req: Pick) -> PyResult<Option<String>> {
+        Python::try_attach(|py| self.state.pick(py, req)).unwrap_or_else(|| {
+            Err(PyRuntimeError::new_err(
+                "the Python interpreter is shutting down; the custom selector cannot run",
+            ))
+        })
+    }
+
+    /// On the caller's event loop: sent through its completion queue, waited for here (a
+    /// runtime thread, out of the worker set) without the GIL.
+    fn pick_on_loop(
+        &self,
+        queue: &Queue,
+        cancelled: &Cancelled,
+        req: Pick,
+    ) -> PyResult<Option<String>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let state = Arc::clone(&self.state);
+        let sent = queue.run_on_loop(Box::new(move |py| {
+            let _ = tx.send(state.pick(py, req));
+        }));
+        if !sent {
+            return Err(PyRuntimeError::new_err(
+                "the event loop of this call is closed; the custom selector cannot run",
+            ));
         }
-    });
+        let answer = || {
+            crossbeam_channel::select! {
+                recv(rx) -> r => r.unwrap_or_else(|_| Err(PyRuntimeError::new_err(
+                    "the event loop of this call closed before the custom selector ran",
+                ))),
+                recv(cancelled.0) -> _ => Err(PyRuntimeError::new_err("the call was cancelled")),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(answer)
+            }
+            _ => answer(),
+        }
+    }
 }
 
 impl Selector for PySelector {
     fn select(&self, req: &CoreSelectRequest<'_>) -> Option<String> {
-        let run = || {
-            Python::try_attach(|py| self.pick(py, req)).unwrap_or_else(|| {
-                Err(PyRuntimeError::new_err(
-                    "the Python interpreter is shutting down; the custom selector cannot run",
-                ))
-            })
+        let Ok(scope) = SELECT_SCOPE.try_with(Arc::clone) else {
+            // Not inside a call of this extension: there is no thread the selector may use.
+            return None;
         };
-        // Leave the worker set while waiting for the interpreter (a no-op outside workers).
-        let outcome = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(run)
-            }
-            _ => run(),
+        let req = Pick::of(req);
+        let outcome = match &scope.on_loop {
+            Some((queue, cancelled)) => self.pick_on_loop(queue, cancelled, req),
+            None => self.pick_here(req),
         };
         match outcome {
             Ok(pick) => pick,
             Err(e) => {
-                park(e);
+                scope.park(e);
                 None
             }
         }
@@ -514,7 +579,7 @@ impl Selector for PySelector {
         let mut keys: Vec<String> = servers.iter().map(|s| s.key.clone()).collect();
         keys.sort_unstable();
         keys.dedup();
-        if let Ok(mut s) = self.servers.write() {
+        if let Ok(mut s) = self.state.servers.write() {
             *s = Arc::new(keys);
         }
     }
@@ -545,7 +610,6 @@ impl Kind {
 
 struct Inner {
     xc: XClient,
-    pid: u32,
     /// The client's serialize type (calls that set none use it).
     serialize: SerializeType,
     custom: bool,
@@ -560,6 +624,10 @@ struct Request {
     options: CallOptions,
 }
 
+/// The event loop an async call came from (its completion queue) and the signal that its
+/// caller gave up; `None` for blocking calls.
+type Origin = Option<(Arc<Queue>, Cancelled)>;
+
 impl Inner {
     /// Runs one call (`kind`).
     async fn run(
@@ -567,6 +635,7 @@ impl Inner {
         kind: Kind,
         method: String,
         r: Request,
+        origin: Origin,
     ) -> Result<RawResponse, Failure> {
         let xc = self.xc.clone();
         let (st, payload, options) = (r.st, r.payload, r.options);
@@ -577,31 +646,43 @@ impl Inner {
                 Kind::Fork => xc.fork_raw(&method, st, payload, options).await,
             }
         };
-        self.guarded(call).await
+        self.guarded(call, origin).await
     }
 
     /// Sends one oneway request.
-    async fn send(self: Arc<Self>, method: String, r: Request) -> Result<(), Failure> {
+    async fn send(
+        self: Arc<Self>,
+        method: String,
+        r: Request,
+        origin: Origin,
+    ) -> Result<(), Failure> {
         let xc = self.xc.clone();
         let call = async move { xc.send_raw(&method, r.st, r.payload, r.options).await };
-        self.guarded(call).await
+        self.guarded(call, origin).await
     }
 
-    /// Runs `call`; with a custom selector, a selector failure parked during it replaces the
-    /// core's error.
+    /// Runs `call`; with a custom selector, inside the [`SelectScope`] that says where the
+    /// selector runs, and a selector failure parked during the call replaces the core's
+    /// error.
     async fn guarded<T>(
         &self,
         call: impl Future<Output = Result<T, rpcx::Error>>,
+        origin: Origin,
     ) -> Result<T, Failure> {
         if !self.custom {
             return call.await.map_err(Failure::Rpc);
         }
-        let slot = Arc::new(Mutex::new(None));
-        let result = SELECT_FAILURE.scope(Arc::clone(&slot), call).await;
-        result.map_err(|e| match slot.lock().ok().and_then(|mut s| s.take()) {
-            Some(py_err) => Failure::Py(py_err),
-            None => Failure::Rpc(e),
-        })
+        let scope = Arc::new(SelectScope {
+            failure: Mutex::new(None),
+            on_loop: origin,
+        });
+        let result = SELECT_SCOPE.scope(Arc::clone(&scope), call).await;
+        result.map_err(
+            |e| match scope.failure.lock().ok().and_then(|mut s| s.take()) {
+                Some(py_err) => Failure::Py(py_err),
+                None => Failure::Rpc(e),
+            },
+        )
     }
 }
 
@@ -686,7 +767,7 @@ fn fail_mode(mode: u8) -> PyResult<FailMode> {
 /// and `rpcx.AsyncXClient`).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct RawXClient {
-    inner: Arc<Inner>,
+    inner: Owned<Inner>,
 }
 
 impl RawXClient {
@@ -710,13 +791,13 @@ impl RawXClient {
     }
 
     fn live(&self, py: Python<'_>) -> PyResult<Arc<Inner>> {
-        if self.inner.pid != pid() {
+        if self.inner.inherited() {
             return Err(forked(py, "XClient"));
         }
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(closed(py, "XClient is closed"));
         }
-        Ok(Arc::clone(&self.inner))
+        Ok(self.inner.arc())
     }
 }
 
@@ -801,8 +882,10 @@ impl RawXClient {
                     )));
                 }
                 Arc::new(PySelector {
-                    func: f.unbind(),
-                    servers: RwLock::new(Arc::new(Vec::new())),
+                    state: Arc::new(SelectorState {
+                        func: f.unbind(),
+                        servers: RwLock::new(Arc::new(Vec::new())),
+                    }),
                 })
             }
             None => opts.select_mode.build(),
@@ -812,9 +895,8 @@ impl RawXClient {
         let xc = XClient::with_selector(&service, discovery, selector, opts)
             .map_err(|e| to_py(py, e))?;
         Ok(RawXClient {
-            inner: Arc::new(Inner {
+            inner: Owned::new(Inner {
                 xc,
-                pid: pid(),
                 serialize: self::serialize_type(serialize_type)?,
                 custom,
                 closed: AtomicBool::new(false),
@@ -838,7 +920,7 @@ impl RawXClient {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
         let kind = Kind::from_name(kind)?;
-        let reply = wait(py, inner.run(kind, method, r))?;
+        let reply = wait(py, inner.run(kind, method, r, None))?;
         reply_tuple(py, &reply.map_err(|f| f.into_py(py))?)
     }
 
@@ -859,7 +941,9 @@ impl RawXClient {
     ) -> PyResult<CallHandle> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
         let kind = Kind::from_name(kind)?;
-        spawn_into(cq, token, inner.run(kind, method, r))
+        spawn_with(cq, token, |queue, cancelled| {
+            inner.run(kind, method, r, Some((queue, cancelled)))
+        })
     }
 
     /// Sends a oneway request to one selected server (no fail mode).
@@ -873,7 +957,7 @@ impl RawXClient {
         metadata: Option<BTreeMap<String, String>>,
     ) -> PyResult<()> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
-        wait(py, inner.send(method, r))?.map_err(|f| f.into_py(py))
+        wait(py, inner.send(method, r, None))?.map_err(|f| f.into_py(py))
     }
 
     /// Starts a oneway send; `None` or the exception arrives on `cq` under `token`.
@@ -890,7 +974,9 @@ impl RawXClient {
         metadata: Option<BTreeMap<String, String>>,
     ) -> PyResult<CallHandle> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
-        spawn_into(cq, token, inner.send(method, r))
+        spawn_with(cq, token, |queue, cancelled| {
+            inner.send(method, r, Some((queue, cancelled)))
+        })
     }
 
     /// The servers in use: `[(address, metadata)]` after state and group filtering.
@@ -907,7 +993,7 @@ impl RawXClient {
 
     /// Closes every connection; later calls raise `ClosedError`. Idempotent.
     fn close(&self) {
-        if self.inner.pid == pid() && !self.inner.closed.swap(true, Ordering::AcqRel) {
+        if !self.inner.inherited() && !self.inner.closed.swap(true, Ordering::AcqRel) {
             self.inner.xc.close();
         }
     }
@@ -915,6 +1001,6 @@ impl RawXClient {
     /// True once closed (always true in a forked child).
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.pid != pid() || self.inner.closed.load(Ordering::Acquire)
+        self.inner.inherited() || self.inner.closed.load(Ordering::Acquire)
     }
 }

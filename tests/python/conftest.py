@@ -125,6 +125,10 @@ def build_server(**kwargs: Any) -> rpcx.Server:
     async def async_fail(message: str) -> None:
         raise KeyError(message)
 
+    @server.register("Echo.ServiceFail")
+    def service_fail(message: str) -> None:
+        raise rpcx.ServiceError(message)
+
     @server.register("Echo.Unencodable")
     def unencodable(_: Any) -> Any:
         return object()
@@ -134,6 +138,20 @@ def build_server(**kwargs: Any) -> rpcx.Server:
         for i in range(args["count"]):
             ctx.push("Push", "Data", f"{args['data']}-{i}".encode(), {"n": str(i)})
         return args["count"]
+
+    @server.register("Echo.PushAny")
+    def push_any(args: Any, ctx: rpcx.Context) -> str:
+        # Any payload the serializers accept: the caller's serializer unless one is given.
+        ctx.push("Push", "Value", args["value"])
+        ctx.push("Push", "Json", args["value"], serializer=rpcx.JSON)
+        ctx.push("Push", "Bytes", b"as is")
+        return "pushed"
+
+    @server.register("Echo.PushAsync")
+    async def push_async(args: Any, ctx: rpcx.Context) -> str:
+        await ctx.push_async("Push", "Value", args["value"], {"async": "yes"})
+        await ctx.push_async("Push", "Bytes", b"raw bytes")
+        return "pushed"
 
     @server.register("Echo.NoArgs")
     def no_args() -> str:

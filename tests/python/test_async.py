@@ -93,7 +93,7 @@ def test_clients_on_several_loops(py_addr: str) -> None:
 
 
 def test_async_server_in_running_loop() -> None:
-    """A server started inside a running loop runs its async handlers on that loop."""
+    """await start_async() binds the async handlers to the running loop."""
 
     async def main() -> None:
         server = rpcx.Server(workers=2)
@@ -106,10 +106,58 @@ def test_async_server_in_running_loop() -> None:
             return True
 
         async with server:
-            port = server.start("tcp@127.0.0.1:0")
+            port = await server.start_async("tcp@127.0.0.1:0")
+            assert port == server.port and server.running
             async with rpcx.AsyncClient(f"tcp@127.0.0.1:{port}") as c:
                 assert await c.call("Loop", "Which", None) is True
         assert seen_loops == [loop]
         assert not server.running
 
     asyncio.run(main())
+
+
+def _handler_loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rpcx-async-handlers"]
+
+
+def test_start_inside_a_running_loop_uses_the_servers_own_loop() -> None:
+    """Plain start() never borrows the running loop (a notebook's, say): a blocking call made
+    from that loop's thread to an async handler is served on the server's own loop thread."""
+    before = _handler_loop_threads()
+
+    async def main() -> None:
+        server = rpcx.Server(workers=2)
+        seen: list[tuple[int, asyncio.AbstractEventLoop]] = []
+
+        @server.register("Loop.Which")
+        async def which(_: object) -> bool:
+            seen.append((threading.get_ident(), asyncio.get_running_loop()))
+            return True
+
+        port = server.start("tcp@127.0.0.1:0")
+        try:
+            # Bounded: before the fix the handler waited for this (blocked) loop forever.
+            with rpcx.Client(f"tcp@127.0.0.1:{port}", timeout=10) as c:
+                assert c.call("Loop", "Which", None) is True
+            async with rpcx.AsyncClient(f"tcp@127.0.0.1:{port}", timeout=10) as ac:
+                assert await ac.call("Loop", "Which", None) is True
+        finally:
+            server.stop(grace=1)
+        me, loop = threading.get_ident(), asyncio.get_running_loop()
+        assert len(seen) == 2
+        assert all(t != me and lp is not loop for t, lp in seen)
+        assert seen[0][1] is seen[1][1]
+
+    asyncio.run(main())
+    # The server's loop thread was started by start() and ended by stop().
+    assert _handler_loop_threads() == before
+
+
+def test_start_async_needs_a_running_loop() -> None:
+    server = rpcx.Server()
+    server.register("A.B", lambda a: a)
+    coro = server.start_async("tcp@127.0.0.1:0")
+    with pytest.raises(RuntimeError):
+        coro.send(None)
+    coro.close()
+    assert not server.running

@@ -4,6 +4,7 @@ arguments give clear exceptions."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 
@@ -26,20 +27,60 @@ def test_hierarchy() -> None:
 
 
 def test_handler_exception_becomes_service_error(py_addr: str) -> None:
+    # The caller gets the exception's type and text, as the last line of a traceback.
     with rpcx.Client(py_addr) as c:
         with pytest.raises(rpcx.ServiceError) as info:
             c.call("Echo", "Fail", "the server's own words")
-        assert str(info.value) == "the server's own words"
-        assert info.value.message == "the server's own words"
+        assert str(info.value) == "RuntimeError: the server's own words"
+        assert info.value.message == "RuntimeError: the server's own words"
         assert info.value.code == "service"
-        assert info.value.metadata["__rpcx_error__"] == "the server's own words"
+        assert info.value.metadata["__rpcx_error__"] == "RuntimeError: the server's own words"
 
         with pytest.raises(rpcx.ServiceError) as info:
-            c.call("Echo", "AsyncFail", "k")
-        assert str(info.value) == str(KeyError("k"))
+            c.call("Echo", "AsyncFail", "missing")
+        assert str(info.value) == "KeyError: 'missing'"
 
-        with pytest.raises(rpcx.ServiceError, match="^divide by zero$"):
+        with pytest.raises(rpcx.ServiceError, match="^ZeroDivisionError: divide by zero$"):
             c.call("Arith", "Div", Args(1, 0))
+
+        # A ServiceError is the handler's answer: its text goes out verbatim.
+        with pytest.raises(rpcx.ServiceError) as info:
+            c.call("Echo", "ServiceFail", "plain words")
+        assert str(info.value) == "plain words"
+
+
+def _rpcx_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "rpcx"]
+
+
+def test_handler_exceptions_are_logged(py_addr: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="rpcx")
+    with rpcx.Client(py_addr) as c:
+        for method, arg in (("Fail", "sync boom"), ("AsyncFail", "async boom")):
+            caplog.clear()
+            with pytest.raises(rpcx.ServiceError):
+                c.call("Echo", method, arg)
+            # Logged (with the traceback) before the error is sent, so it is there already.
+            records = _rpcx_records(caplog)
+            assert len(records) == 1, records
+            r = records[0]
+            assert r.levelno == logging.ERROR
+            assert f"Echo.{method}" in r.getMessage()
+            assert r.exc_info is not None and r.exc_info[1] is not None
+            assert arg in str(r.exc_info[1])
+            assert "Traceback" in caplog.text
+
+        # A handler returning what cannot be encoded is a handler bug too.
+        caplog.clear()
+        with pytest.raises(rpcx.ServiceError, match="cannot encode reply"):
+            c.call("Echo", "Unencodable", None)
+        assert [r.levelno for r in _rpcx_records(caplog)] == [logging.ERROR]
+
+        # ServiceError is a deliberate answer: not logged as a failure.
+        caplog.clear()
+        with pytest.raises(rpcx.ServiceError):
+            c.call("Echo", "ServiceFail", "fine")
+        assert not [r for r in _rpcx_records(caplog) if r.levelno >= logging.WARNING]
 
 
 def test_unknown_service_and_method(py_addr: str) -> None:
@@ -212,5 +253,54 @@ def test_auth() -> None:
                 assert await c.call("Arith", "Mul", Args(4, 3)) == {"C": 12}
 
         asyncio.run(main())
+    finally:
+        server.stop(grace=1)
+
+
+def test_auth_is_checked_once_per_connection_and_token() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def auth(ctx: rpcx.Context, token: str) -> bool:
+        seen.append((ctx.method, token))
+        return token.startswith("good")
+
+    server = build_server(auth=auth)
+    port = server.start("tcp@127.0.0.1:0")
+    addr = f"tcp@127.0.0.1:{port}"
+    try:
+        with rpcx.Client(addr, auth="good-1") as c:
+            for i in range(5):
+                assert c.call("Arith", "Mul", Args(i, 2)) == {"C": 2 * i}
+            assert c.call("Echo", "Echo", "x") == "x"
+        assert seen == [("Mul", "good-1")]
+
+        # Another connection with the same token is checked again.
+        with rpcx.Client(addr, auth="good-1") as c:
+            for i in range(3):
+                c.call("Arith", "Mul", Args(i, 2))
+        assert seen == [("Mul", "good-1")] * 2
+
+        # A different token on the same connection is checked again; a known one is not.
+        seen.clear()
+        with rpcx.Client(addr) as c:
+            for token in ("good-a", "good-a", "good-b", "good-b", "good-a"):
+                c.call("Echo", "Echo", token, metadata={"__AUTH": token})
+            assert seen == [("Echo", "good-a"), ("Echo", "good-b")]
+            # A refused token still closes the connection.
+            with pytest.raises(rpcx.ServiceError, match="^rpcx: authentication failed$"):
+                c.call("Echo", "Echo", 1, metadata={"__AUTH": "bad"})
+            with pytest.raises((rpcx.RpcConnectionError, rpcx.ClosedError)):
+                c.call("Echo", "Echo", 1, metadata={"__AUTH": "good-a"}, timeout=5)
+
+        # Async clients share the rule.
+        seen.clear()
+
+        async def main() -> None:
+            async with rpcx.AsyncClient(addr, auth="good-async") as c:
+                for i in range(4):
+                    assert await c.call("Arith", "Mul", Args(i, 3)) == {"C": 3 * i}
+
+        asyncio.run(main())
+        assert seen == [("Mul", "good-async")]
     finally:
         server.stop(grace=1)

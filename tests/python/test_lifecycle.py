@@ -228,3 +228,60 @@ print("done")
     proc = run_python(code, timeout=20)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "done"
+
+
+_FORK_DROP = """
+import asyncio, gc, os, sys, time, rpcx
+server = rpcx.Server(workers=2)
+server.register("Echo.Echo", lambda a: a)
+@server.register("Echo.Async")
+async def echo_async(a):
+    return a
+port = server.start("tcp@127.0.0.1:0")
+addr = f"tcp@127.0.0.1:{port}"
+client = rpcx.Client(addr)
+assert client.call("Echo", "Echo", 1) == 1
+assert client.call("Echo", "Async", 1) == 1
+loop = asyncio.new_event_loop()
+aclient = rpcx.AsyncClient(addr)
+assert loop.run_until_complete(aclient.call("Echo", "Echo", 2)) == 2
+xclient = rpcx.XClient("Echo", rpcx.MultipleServers([addr]))
+assert xclient.call("Echo", 3) == 3
+pid = os.fork()
+if pid == 0:
+    # The child drops everything it inherited, then exits the normal way (atexit hooks,
+    # interpreter finalization).
+    del server, client, aclient, xclient
+    gc.collect()
+    loop.close()
+    del loop
+    gc.collect()
+    sys.exit(0)
+deadline = time.monotonic() + 15
+status = None
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.02)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("child hung")
+    sys.exit(1)
+print("child", os.waitstatus_to_exitcode(status))
+# The parent keeps working with the same objects.
+assert client.call("Echo", "Echo", 4) == 4
+assert client.call("Echo", "Async", 5) == 5
+assert loop.run_until_complete(aclient.call("Echo", "Echo", 6)) == 6
+assert xclient.call("Echo", 7) == 7
+print("parent ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child_drops_inherited_objects_and_exits() -> None:
+    for _ in range(3):
+        proc = run_python(_FORK_DROP, timeout=60)
+        assert proc.stdout.split("\n")[:2] == ["child 0", "parent ok"], (proc.stdout, proc.stderr)
+        assert proc.returncode == 0, proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import msgpack
@@ -175,3 +176,47 @@ def test_server_push_sync_and_async(py_addr: str) -> None:
             return got
 
     assert asyncio.run(main()) == [b"a-0", b"a-1"]
+
+
+def test_push_any_payload_sync_and_async(py_addr: str) -> None:
+    """ctx.push encodes any value with the caller's serializer (or the one given) and sends
+    bytes as they are; await ctx.push_async does the same from an async handler."""
+    value = {"n": 1, "s": ["a", "b"]}
+    for ser in (rpcx.MSGPACK, rpcx.JSON):
+        with rpcx.Client(py_addr, serializer=ser) as c:
+            assert c.call("Echo", "PushAny", {"value": value}) == "pushed"
+            got = {}
+            for _ in range(3):
+                p = c.recv_push(timeout=5)
+                assert p is not None
+                got[p.method] = p.payload
+            assert rpcx._codec.decode(ser, got["Value"]) == value
+            assert json.loads(got["Json"]) == value
+            assert got["Bytes"] == b"as is"
+
+    async def main() -> list[rpcx.Push]:
+        async with rpcx.AsyncClient(py_addr) as c:
+            assert await c.call("Echo", "PushAsync", {"value": value}) == "pushed"
+            return [p for p in [await c.recv_push(timeout=5) for _ in range(2)] if p]
+
+    first, second = asyncio.run(main())
+    assert (first.method, first.metadata) == ("Value", {"async": "yes"})
+    assert msgpack.unpackb(first.payload) == value
+    assert second.payload == b"raw bytes"
+
+
+def test_push_unencodable_payload_fails_the_handler(py_addr: str) -> None:
+    server = rpcx.Server(workers=1)
+
+    @server.register("P.Bad")
+    def bad(_: Any, ctx: rpcx.Context) -> str:
+        try:
+            ctx.push("P", "Bad", object())
+        except rpcx.SerializationError as e:
+            return f"refused: {e}"
+        return "sent?!"
+
+    with server:
+        port = server.start("tcp@127.0.0.1:0")
+        with rpcx.Client(f"tcp@127.0.0.1:{port}") as c:
+            assert c.call("P", "Bad", None).startswith("refused: cannot encode object as MSGPACK")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -63,6 +64,12 @@ def three_servers() -> Iterator[list[ServerProcess]]:
     finally:
         for s in servers:
             s.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # In-process servers for broadcast/fork/selector tests.
@@ -319,6 +326,35 @@ def test_custom_selector_async_concurrent(named: Any) -> None:
 
     assert asyncio.run(main()) == ["n1"] * 500
     assert calls == 500
+
+
+def test_async_custom_selector_runs_on_the_loop_thread(named: Any) -> None:
+    """Runtime threads never take the GIL: an AsyncXClient's selector runs on the thread of
+    the event loop that placed the call, for retries too."""
+    addrs, _ = named
+    dead = f"tcp@127.0.0.1:{_free_port()}"
+    servers = rpcx.MultipleServers([dead, *addrs.values()])
+    threads: list[int] = []
+    failover = True
+
+    def dead_first(server_list: list[str], request: rpcx.SelectRequest) -> str:
+        threads.append(threading.get_ident())
+        # While `failover`, the first pick of each call is dead and the retry picks n1.
+        return dead if failover and len(threads) % 2 else addrs["n1"]
+
+    async def main() -> int:
+        nonlocal failover
+        async with rpcx.AsyncXClient("Arith", servers, selector=dead_first, retries=2) as xc:
+            for _ in range(5):
+                assert await xc.call("Who") == "n1"
+            assert len(threads) == 10
+            failover = False
+            assert await asyncio.gather(*(xc.call("Who") for _ in range(10))) == ["n1"] * 10
+            await xc.call_oneway("Count")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert threads and set(threads) == {loop_thread}
 
 
 def test_custom_selector_errors(named: Any) -> None:

@@ -27,8 +27,9 @@ selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and `
 from __future__ import annotations
 
 from ._codec import Serializer
-from ._rpcx import Context, __version__, set_worker_threads
+from ._rpcx import __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
+from .context import Context
 from .errors import (
     ClosedError,
     RpcConnectionError,

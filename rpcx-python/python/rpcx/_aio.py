@@ -3,6 +3,11 @@
 Each event loop gets one :class:`_rpcx.CompletionQueue`. Runtime tasks queue their outcome
 and poke a socket; the loop's reader callback drains the queue on the loop thread and
 resolves the futures. The runtime never takes the GIL.
+
+A bridge lives as long as its loop: it holds the loop weakly (the loop holds the bridge
+through its reader callback), so a collected loop takes its bridge along, and a bridge whose
+loop was closed is closed (sockets included) when the next bridge is made, or when the
+loop is collected.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import asyncio
 import itertools
 import os
 import weakref
-from typing import Any, Callable, cast
+from typing import Any, Callable, Optional, cast
 
 from . import _rpcx
 
@@ -22,12 +27,25 @@ class Bridge:
     """Futures of one event loop waiting for runtime completions."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)
         self.pid = os.getpid()
         self.queue = _rpcx.CompletionQueue()
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
-        loop.add_reader(self.queue.fileno(), self._drain)
+        self._fd = self.queue.fileno()
+        loop.add_reader(self._fd, self._drain)
+        # Closes the sockets at once when the loop is collected, even while runtime tasks
+        # still hold the queue.
+        weakref.finalize(loop, self.queue.close)
+
+    @property
+    def loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        """The loop, while it exists."""
+        return self._loop()
+
+    @property
+    def closed(self) -> bool:
+        return self.queue.closed
 
     def _drain(self) -> None:
         for token, ok, value in self.queue.drain():
@@ -43,7 +61,7 @@ class Bridge:
         """Starts an operation with ``start(queue, token)`` and awaits its outcome;
         cancelling the awaiting task aborts the operation."""
         token = next(self._tokens)
-        fut: asyncio.Future[Any] = self.loop.create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[token] = fut
         try:
             handle = start(self.queue, token)
@@ -59,10 +77,16 @@ class Bridge:
             self.pending.pop(token, None)
 
     def close(self) -> None:
-        try:
-            self.loop.remove_reader(self.queue.fileno())
-        except Exception:
-            pass
+        """Stops watching the queue and closes it. Idempotent."""
+        if self.queue.closed:
+            return
+        loop = self._loop()
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.remove_reader(self._fd)
+            except Exception:
+                pass
+        self.queue.close()
 
 
 _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bridge] = weakref.WeakKeyDictionary()
@@ -72,7 +96,18 @@ def bridge() -> Bridge:
     """The bridge of the running event loop (made on first use; remade in a forked child)."""
     loop = asyncio.get_running_loop()
     b = _bridges.get(loop)
-    if b is None or b.pid != os.getpid():
+    if b is None or b.pid != os.getpid() or b.closed:
+        if b is not None:
+            b.close()
+        _sweep()
         b = Bridge(loop)
         _bridges[loop] = b
     return b
+
+
+def _sweep() -> None:
+    """Closes and forgets the bridges of closed loops."""
+    for loop, b in list(_bridges.items()):
+        if loop.is_closed():
+            b.close()
+            _bridges.pop(loop, None)

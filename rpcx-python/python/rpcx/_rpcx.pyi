@@ -6,7 +6,7 @@ __all__ = [
     "RawClient",
     "RawServer",
     "Job",
-    "Context",
+    "RawContext",
     "CompletionQueue",
     "CallHandle",
     "RawXClient",
@@ -29,6 +29,9 @@ def set_worker_threads(n: int) -> None: ...
 class CompletionQueue:
     def __new__(cls) -> CompletionQueue: ...
     def fileno(self) -> int: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
     def drain(self) -> list[tuple[int, bool, object]]: ...
 
 @final
@@ -157,14 +160,14 @@ class Job:
     def payload(self) -> bytes: ...
     @property
     def serialize_type(self) -> int: ...
-    def context(self) -> Context: ...
+    def context(self) -> RawContext: ...
     def reply(self, payload: bytes) -> bool: ...
     def fail(self, message: str, payload: Optional[bytes] = None) -> bool: ...
     @property
     def pending(self) -> bool: ...
 
 @final
-class Context:
+class RawContext:
     """What a handler (or the auth callable) knows about the call it serves."""
 
     @property
@@ -186,6 +189,15 @@ class Context:
         payload: bytes,
         metadata: Optional[dict[str, str]] = None,
     ) -> None: ...
+    def start_push(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        service: str,
+        method: str,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> CallHandle: ...
 
 _Servers = list[tuple[str, str]]
 

@@ -2,8 +2,13 @@
 
 Calls arrive on the Rust runtime and wait in a queue; a pool of Python threads (``workers``)
 takes them, decodes the arguments with the caller's serialization, runs the handler and
-encodes the reply. ``async def`` handlers run on the event loop that started the server (or,
-when it was started outside any loop, on a private loop thread).
+encodes the reply. ``async def`` handlers run on the server's own event loop thread (started
+by :meth:`Server.start`, stopped by :meth:`Server.stop`), or on the running loop of
+:meth:`Server.start_async`.
+
+Exceptions raised by handlers are logged with their traceback on the ``rpcx`` logger and
+reach the caller as ``"<type>: <text>"``; a :class:`~rpcx.ServiceError` is the handler's
+answer and goes out verbatim.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextvars
 import dataclasses
 import inspect
+import logging
 import os
 import threading
+import time
 import weakref
 from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, overload
 
 from . import _codec, _rpcx
-from ._rpcx import Context
+from .context import Context
 from .errors import ServiceError
 from .limits import Limits
 
@@ -27,7 +35,18 @@ __all__ = ["Server", "Context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+log = logging.getLogger("rpcx")
+
 _live: weakref.WeakSet[Server] = weakref.WeakSet()
+
+#: The server whose handler is running in this thread (sync handlers) or task (async ones).
+_serving: contextvars.ContextVar[Optional[Server]] = contextvars.ContextVar(
+    "rpcx_serving", default=None
+)
+
+#: How long stop() waits, in all, for worker threads to exit once the server is down (those
+#: still running an abandoned handler are left behind: they are daemon threads).
+_JOIN_TIME = 1.0
 
 
 @dataclasses.dataclass
@@ -61,8 +80,19 @@ def _error_text(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+def _describe(e: BaseException) -> str:
+    """``"KeyError: 'missing'"``: the exception as the last line of its traceback."""
+    t = type(e)
+    name = t.__qualname__
+    if t.__module__ not in ("builtins", "__main__"):
+        name = f"{t.__module__}.{name}"
+    text = str(e)
+    return f"{name}: {text}" if text else name
+
+
 class _LoopThread:
-    """A private event loop for ``async def`` handlers of a server started outside a loop."""
+    """The server's own event loop for ``async def`` handlers (servers started with
+    :meth:`Server.start`), on a thread of its own."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -115,16 +145,22 @@ class Server:
     """An rpcx server.
 
     ``workers`` is the size of the Python thread pool running handlers; ``auth``, if given,
-    is called as ``auth(ctx, token)`` for every request (``token`` is the ``__AUTH``
-    metadata, ``""`` when absent) and refuses it by returning ``False`` or raising (the text
+    is called as ``auth(ctx, token)`` (``token`` is the ``__AUTH`` metadata, ``""`` when
+    absent) for the first request of each token on each connection, and its answer holds for
+    the rest of that connection; it refuses by returning ``False`` or raising (the text
     reaches the caller and the connection is closed, as in Go). ``limits`` bounds what is
     read from clients; ``max_connections``, ``max_inflight_per_conn`` and ``idle_timeout``
     (seconds) tune the core. ``metrics=True`` collects calls, errors and a latency
     histogram per method (:meth:`metrics`, :meth:`metrics_text`).
 
-    Register handlers, then :meth:`start`; :meth:`stop` (or leaving a ``with``/``async
-    with`` block) shuts down gracefully. Servers still running at interpreter exit are
-    stopped by an ``atexit`` hook.
+    Register handlers, then :meth:`start` (or ``await`` :meth:`start_async`); :meth:`stop`
+    (or leaving a ``with``/``async with`` block) shuts down gracefully, and
+    :meth:`wait_for_termination` waits for that. Servers still running at interpreter exit
+    are stopped by an ``atexit`` hook.
+
+    A handler's exception is logged with its traceback on the ``rpcx`` logger and reaches
+    the caller as a :class:`~rpcx.ServiceError` reading ``"<type>: <text>"``; raise
+    :class:`~rpcx.ServiceError` to answer with a text of your own.
     """
 
     def __init__(
@@ -160,6 +196,9 @@ class Server:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_thread: Optional[_LoopThread] = None
         self._lock = threading.Lock()
+        self._stop_lock = threading.Lock()
+        self._terminated = threading.Event()
+        self._on_terminated: list[Callable[[], None]] = []
         self._pid = os.getpid()
 
     # -- registration -------------------------------------------------------------------
@@ -224,7 +263,21 @@ class Server:
     def start(self, address: str = "tcp@127.0.0.1:0") -> int:
         """Binds ``address`` (``tcp@host:port``, port 0 for a free one, or
         ``unix@/path``) and starts serving; returns the bound TCP port (0 for Unix
-        sockets)."""
+        sockets).
+
+        ``async def`` handlers run on the server's own event loop thread, started here and
+        stopped by :meth:`stop`, even when called inside a running loop (a blocking call to
+        this server from that loop's thread then still works). To run them on the running
+        loop instead, use :meth:`start_async`.
+        """
+        return self._start(address, None)
+
+    async def start_async(self, address: str = "tcp@127.0.0.1:0") -> int:
+        """:meth:`start`, with the ``async def`` handlers bound to the running event loop
+        (which must keep running while the server serves; stop with :meth:`stop_async`)."""
+        return self._start(address, asyncio.get_running_loop())
+
+    def _start(self, address: str, loop: Optional[asyncio.AbstractEventLoop]) -> int:
         if not isinstance(address, str):
             raise TypeError(f"address must be str, got {type(address).__name__}")
         with self._lock:
@@ -232,10 +285,6 @@ class Server:
                 raise RuntimeError("server already started")
             if not self._methods:
                 raise RuntimeError("no handlers registered")
-            try:
-                self._loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._loop = None
             self._table = list(self._methods.values())
             raw = _rpcx.RawServer.start(
                 address,
@@ -249,6 +298,9 @@ class Server:
             )
             self._raw = raw
             self._pid = os.getpid()
+            self._loop = loop
+            if loop is None and any(m.is_async for m in self._table):
+                self._loop_thread = _LoopThread()
             for i in range(self._workers):
                 t = threading.Thread(
                     target=self._work, args=(raw,), name=f"rpcx-handler-{i}", daemon=True
@@ -298,30 +350,105 @@ class Server:
 
     def stop(self, grace: float = 5.0) -> None:
         """Graceful shutdown: stop accepting, let calls in flight finish for up to
-        ``grace`` seconds, then close every connection. Idempotent."""
-        raw = self._raw
-        if raw is None or self._pid != os.getpid():
+        ``grace`` seconds, then close every connection; returns once the server is down.
+        Idempotent.
+
+        Called from one of this server's handlers, it cannot wait for the calls in flight
+        (its own is one of them): it starts the shutdown and returns at once, and the
+        handler's call completes normally. :meth:`wait_for_termination` waits for the end.
+        """
+        if self._raw is None or self._pid != os.getpid():
             return
-        try:
-            raw.stop(float(grace))
-        finally:
-            self._release(grace)
+        if _serving.get() is self:
+            self._stop_in_background(grace)
+        else:
+            self._stop(grace)
 
     async def stop_async(self, grace: float = 5.0) -> None:
         """:meth:`stop` without blocking the event loop (which may be running this
         server's ``async def`` handlers)."""
-        await asyncio.get_running_loop().run_in_executor(None, self.stop, grace)
+        if self._raw is None or self._pid != os.getpid():
+            return
+        if _serving.get() is self:
+            self._stop_in_background(grace)
+            return
+        await asyncio.get_running_loop().run_in_executor(None, self._stop, grace)
 
-    def _release(self, grace: float) -> None:
+    def wait_for_termination(self, timeout: Optional[float] = None) -> bool:
+        """Blocks until the server has stopped (:meth:`stop` finished, from any thread or
+        handler); ``False`` if ``timeout`` seconds passed first. As grpcio's."""
+        self._require_started()
+        if self._pid != os.getpid():
+            return True  # nothing of it runs in a forked child
+        return self._terminated.wait(timeout)
+
+    async def wait_for_termination_async(self, timeout: Optional[float] = None) -> bool:
+        """:meth:`wait_for_termination` for coroutines: awaits without blocking the loop."""
+        self._require_started()
+        if self._pid != os.getpid() or self._terminated.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def wake() -> None:
+            try:
+                loop.call_soon_threadsafe(resolve)
+            except RuntimeError:  # the loop is closed
+                pass
+
+        with self._lock:
+            terminated = self._terminated.is_set()
+            if not terminated:
+                self._on_terminated.append(wake)
+        if terminated:
+            return True
+        try:
+            await asyncio.wait_for(done, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                if wake in self._on_terminated:
+                    self._on_terminated.remove(wake)
+
+    def _stop_in_background(self, grace: float) -> None:
+        threading.Thread(
+            target=self._stop, args=(grace,), name="rpcx-server-stop", daemon=True
+        ).start()
+
+    def _stop(self, grace: float) -> None:
+        raw = self._raw
+        if raw is None:
+            return
+        with self._stop_lock:
+            if self._terminated.is_set():
+                return
+            try:
+                raw.stop(float(grace))
+            finally:
+                self._release()
+
+    def _release(self) -> None:
         _live.discard(self)
         me = threading.current_thread()
+        deadline = time.monotonic() + _JOIN_TIME
         for t in self._threads:
             if t is not me:
-                t.join(timeout=0.5)
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
         if self._loop_thread is not None:
             self._loop_thread.stop()
             self._loop_thread = None
+        with self._lock:
+            self._terminated.set()
+            waiters, self._on_terminated = self._on_terminated, []
+        for wake in waiters:
+            wake()
 
     def _require_started(self) -> _rpcx.RawServer:
         if self._raw is None:
@@ -359,13 +486,16 @@ class Server:
                 else:
                     self._serve(job)
             except BaseException as e:  # a worker never dies with a call unanswered
-                job.fail(_error_text(e))
+                log.error("rpcx: a handler worker failed", exc_info=e)
+                job.fail(_describe(e))
 
     def _check_auth(self, job: _rpcx.Job) -> None:
         assert self._auth is not None
         try:
-            ok = self._auth(job.context(), job.token or "")
+            ok = self._auth(Context(job.context()), job.token or "")
         except Exception as e:
+            # Raising is a documented way to refuse: the text goes out as it is.
+            log.debug("rpcx: auth refused with %r", e, exc_info=e)
             job.fail(_error_text(e))
             return
         if ok is False:
@@ -383,63 +513,92 @@ class Server:
         else:
             try:
                 args = _codec.decode(st, job.payload, m.arg_type)
-            except Exception as e:
+            except Exception as e:  # the caller's mistake, answered to the caller
+                log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
                 job.fail(_error_text(e))
                 return
-        call_args: tuple[Any, ...] = () if m.arity == 0 else (args,) if m.arity == 1 else (args, job.context())
+        call_args: tuple[Any, ...] = (
+            () if m.arity == 0 else (args,) if m.arity == 1 else (args, Context(job.context()))
+        )
+        token = _serving.set(self)
         try:
             result = m.func(*call_args)
         except Exception as e:
-            self._fail(job, e)
+            self._fail(job, m, e)
             return
+        finally:
+            _serving.reset(token)
         if inspect.isawaitable(result):
-            loop = self._handler_loop()
-            try:
-                fut = asyncio.run_coroutine_threadsafe(_awaited(result), loop)
-            except RuntimeError as e:  # the loop is closed
-                job.fail(f"rpcx: cannot run async handler: {e}")
-                return
-            fut.add_done_callback(lambda f: self._finish(job, st, f))
+            self._schedule(job, m, st, result)
             return
-        self._reply(job, st, result)
+        self._reply(job, m, st, result)
 
-    def _finish(self, job: _rpcx.Job, st: int, fut: concurrent.futures.Future[Any]) -> None:
+    def _schedule(self, job: _rpcx.Job, m: _Method, st: int, aw: Any) -> None:
+        """Runs an async handler's awaitable on the handler loop; answers when it ends."""
+        loop = self._handler_loop()
+        try:
+            if loop is None:
+                raise RuntimeError("the server is stopping")
+            fut = asyncio.run_coroutine_threadsafe(_awaited(aw, self), loop)
+        except RuntimeError as e:  # the loop is closed
+            if inspect.iscoroutine(aw):
+                aw.close()
+            job.fail(f"rpcx: cannot run async handler: {e}")
+            return
+        fut.add_done_callback(lambda f: self._finish(job, m, st, f))
+
+    def _finish(
+        self, job: _rpcx.Job, m: _Method, st: int, fut: concurrent.futures.Future[Any]
+    ) -> None:
         try:
             result = fut.result()
         except concurrent.futures.CancelledError:
             job.fail("rpcx: handler was cancelled")
             return
         except BaseException as e:
-            self._fail(job, e)
+            self._fail(job, m, e)
             return
-        self._reply(job, st, result)
+        self._reply(job, m, st, result)
 
     @staticmethod
-    def _fail(job: _rpcx.Job, e: BaseException) -> None:
-        if isinstance(e, ServiceError) and e.payload:
-            job.fail(_error_text(e), e.payload)
-        else:
-            job.fail(_error_text(e))
+    def _fail(job: _rpcx.Job, m: _Method, e: BaseException) -> None:
+        if isinstance(e, ServiceError):  # the handler's own answer: verbatim, not logged
+            if e.payload:
+                job.fail(_error_text(e), e.payload)
+            else:
+                job.fail(_error_text(e))
+            return
+        log.error("rpcx: handler %s.%s raised %s", m.service, m.method, type(e).__name__,
+                  exc_info=e)
+        job.fail(_describe(e))
 
     @staticmethod
-    def _reply(job: _rpcx.Job, st: int, result: Any) -> None:
+    def _reply(job: _rpcx.Job, m: _Method, st: int, result: Any) -> None:
         try:
             payload = _codec.encode(st, result)
         except Exception as e:
+            log.error("rpcx: handler %s.%s returned what cannot be encoded", m.service,
+                      m.method, exc_info=e)
             job.fail(f"rpcx: cannot encode reply: {e}")
             return
         job.reply(payload)
 
-    def _handler_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is not None and not self._loop.is_closed():
+    def _handler_loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        """The loop of ``start_async``, else the server's own loop thread's (made on first
+        use when no handler is ``async def`` but one returned an awaitable); ``None`` once
+        the server is stopping."""
+        if self._loop is not None:
             return self._loop
         with self._lock:
             if self._loop_thread is None:
+                if self._raw is None or self._raw.stopping:
+                    return None
                 self._loop_thread = _LoopThread()
             return self._loop_thread.loop
 
 
-async def _awaited(aw: Any) -> Any:
+async def _awaited(aw: Any, server: Server) -> Any:
+    _serving.set(server)  # this task's own context
     return await aw
 
 

@@ -260,9 +260,10 @@ class XClient(_Twin):
     ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
     first use.
 
-    A custom selector runs with the GIL on whatever thread places the call (briefly, off the
-    runtime's worker set); if it raises, the call fails with an :class:`rpcx.RpcError`
-    (``code == "selector"``) whose ``__cause__`` is the selector's exception.
+    A custom selector runs on the thread that placed the call (for :class:`AsyncXClient`,
+    the event loop's thread), never on a runtime thread, for retries too; if it raises, the
+    call fails with an :class:`rpcx.RpcError` (``code == "selector"``) whose ``__cause__``
+    is the selector's exception.
     """
 
     _name = "XClient"
@@ -366,7 +367,8 @@ class XClient(_Twin):
 
 class AsyncXClient(_Twin):
     """The asyncio twin of :class:`XClient`: the same options, the same methods as
-    coroutines. Cancelling an awaiting task abandons the call."""
+    coroutines. Cancelling an awaiting task abandons the call. A custom selector runs on the
+    event loop's thread (the call waits for the loop to run it), so it must not block."""
 
     _name = "AsyncXClient"
 
