@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use rpcx::protocol::{Message, Metadata};
 use rpcx::server::{
-    BoxFuture, Handler, HandlerResult, Metrics, Plugin, Server, ServerHandle, ServiceError,
-    LATENCY_BUCKETS,
+    BoxFuture, Handler, HandlerResult, Metrics, Plugin, Server, ServerHandle, ServerOptions,
+    ServiceError, LATENCY_BUCKETS,
 };
 
 use crate::client::{limits_from, seconds, LimitsTuple};
@@ -42,12 +42,16 @@ enum JobMsg {
         ctx: rpcx::server::Context,
         payload: Bytes,
         reply: oneshot::Sender<HandlerResult>,
+        /// Where a cancellation notice for this call goes (see `RawContext::watch_cancel`).
+        notices: Sender<JobMsg>,
     },
     Auth {
         request: AuthRequest,
         token: String,
         reply: Sender<Result<(), String>>,
     },
+    /// A watched call was cancelled before it was answered.
+    Cancelled { watch: u64 },
 }
 
 /// What the auth callable knows about a request.
@@ -75,6 +79,7 @@ impl Handler for PyHandler {
             ctx,
             payload,
             reply: tx,
+            notices: self.jobs.clone(),
         };
         if self.abandon.is_cancelled() || self.jobs.send(job).is_err() {
             return Box::pin(std::future::ready(Err(ServiceError::new(ABANDONED))));
@@ -235,7 +240,7 @@ impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -247,21 +252,37 @@ impl RawServer {
         max_inflight_per_conn: Option<usize>,
         idle_timeout: Option<f64>,
         metrics: bool,
+        max_pending_bytes_per_conn: Option<usize>,
+        max_pending_bytes: Option<usize>,
     ) -> PyResult<RawServer> {
+        let mut options = ServerOptions {
+            limits: limits_from(limits),
+            ..ServerOptions::default()
+        };
+        let set = |slot: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        set(&mut options.max_connections, max_connections);
+        set(&mut options.max_inflight_per_conn, max_inflight_per_conn);
+        set(
+            &mut options.max_pending_bytes_per_conn,
+            max_pending_bytes_per_conn,
+        );
+        set(&mut options.max_pending_bytes, max_pending_bytes);
+        if let Some(t) = idle_timeout {
+            options.idle_timeout = Some(seconds("idle_timeout", t)?);
+        }
+        // Out-of-range values are the caller's mistake: a ValueError naming the option.
+        options
+            .validate()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let (gave_up_tx, gave_up) = crossbeam_channel::bounded::<()>(0);
         let abandon = CancellationToken::new();
-
-        let mut builder = Server::builder().limits(limits_from(limits));
-        if let Some(n) = max_connections {
-            builder = builder.max_connections(n);
-        }
-        if let Some(n) = max_inflight_per_conn {
-            builder = builder.max_inflight_per_conn(n);
-        }
-        if let Some(t) = idle_timeout {
-            builder = builder.idle_timeout(seconds("idle_timeout", t)?);
-        }
+        let mut builder = Server::builder().options(options);
         if auth {
             let jobs = jobs_tx.clone();
             let gave_up = gave_up.clone();
@@ -447,10 +468,14 @@ enum JobKind {
         index: usize,
         ctx: rpcx::server::Context,
         payload: Bytes,
+        notices: Sender<JobMsg>,
     },
     Auth {
         request: AuthRequest,
         token: String,
+    },
+    Cancelled {
+        watch: u64,
     },
 }
 
@@ -461,7 +486,20 @@ enum Replier {
 
 struct JobState {
     kind: JobKind,
+    /// `None` once answered. A watch's `done` token lives here too, so answering and starting
+    /// a watch cannot miss each other.
     reply: Mutex<Option<Replier>>,
+    /// Cancelled when the call is answered: ends its cancellation watch, if any.
+    done: Mutex<Option<CancellationToken>>,
+}
+
+impl Drop for JobState {
+    fn drop(&mut self) {
+        // A job dropped unanswered ends its watch too.
+        if let Some(done) = self.done.get_mut().ok().and_then(Option::take) {
+            done.cancel();
+        }
+    }
 }
 
 /// One call (or auth check) for a Python worker.
@@ -478,24 +516,28 @@ impl Job {
                 ctx,
                 payload,
                 reply,
+                notices,
             } => (
                 JobKind::Call {
                     index,
                     ctx,
                     payload,
+                    notices,
                 },
-                Replier::Call(reply),
+                Some(Replier::Call(reply)),
             ),
             JobMsg::Auth {
                 request,
                 token,
                 reply,
-            } => (JobKind::Auth { request, token }, Replier::Auth(reply)),
+            } => (JobKind::Auth { request, token }, Some(Replier::Auth(reply))),
+            JobMsg::Cancelled { watch } => (JobKind::Cancelled { watch }, None),
         };
         Job {
             inner: Owned::new(JobState {
                 kind,
-                reply: Mutex::new(Some(replier)),
+                reply: Mutex::new(replier),
+                done: Mutex::new(None),
             }),
         }
     }
@@ -504,6 +546,9 @@ impl Job {
         let Some(replier) = self.inner.reply.lock().ok().and_then(|mut r| r.take()) else {
             return false;
         };
+        if let Some(done) = self.inner.done.lock().ok().and_then(|mut d| d.take()) {
+            done.cancel();
+        }
         match replier {
             Replier::Call(tx) => tx.send(result).is_ok(),
             Replier::Auth(tx) => tx
@@ -520,7 +565,7 @@ impl Job {
     fn index(&self) -> isize {
         match &self.inner.kind {
             JobKind::Call { index, .. } => *index as isize,
-            JobKind::Auth { .. } => -1,
+            JobKind::Auth { .. } | JobKind::Cancelled { .. } => -1,
         }
     }
 
@@ -530,12 +575,21 @@ impl Job {
         matches!(self.inner.kind, JobKind::Auth { .. })
     }
 
+    /// For a cancellation notice: the id given to `RawContext.watch_cancel` (else `None`).
+    #[getter]
+    fn cancelled_watch(&self) -> Option<u64> {
+        match self.inner.kind {
+            JobKind::Cancelled { watch } => Some(watch),
+            _ => None,
+        }
+    }
+
     /// The `__AUTH` token of an auth check (`""` when absent; `None` for calls).
     #[getter]
     fn token(&self) -> Option<&str> {
         match &self.inner.kind {
             JobKind::Auth { token, .. } => Some(token),
-            JobKind::Call { .. } => None,
+            JobKind::Call { .. } | JobKind::Cancelled { .. } => None,
         }
     }
 
@@ -544,7 +598,7 @@ impl Job {
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         match &self.inner.kind {
             JobKind::Call { payload, .. } => PyBytes::new(py, payload),
-            JobKind::Auth { .. } => PyBytes::new(py, b""),
+            JobKind::Auth { .. } | JobKind::Cancelled { .. } => PyBytes::new(py, b""),
         }
     }
 
@@ -554,18 +608,24 @@ impl Job {
         match &self.inner.kind {
             JobKind::Call { ctx, .. } => ctx.serialize_type().value(),
             JobKind::Auth { request, .. } => request.serialize,
+            JobKind::Cancelled { .. } => 0,
         }
     }
 
     /// The call's context.
-    fn context(&self) -> RawContext {
+    fn context(&self) -> PyResult<RawContext> {
         let inner = match &self.inner.kind {
-            JobKind::Call { ctx, .. } => CtxInner::Call(ctx.clone()),
+            JobKind::Call { ctx, .. } => CtxInner::Call(ctx.clone(), self.inner.arc()),
             JobKind::Auth { request, .. } => CtxInner::Auth(request.clone()),
+            JobKind::Cancelled { .. } => {
+                return Err(PyRuntimeError::new_err(
+                    "a cancellation notice has no context",
+                ))
+            }
         };
-        RawContext {
+        Ok(RawContext {
             inner: Owned::new(inner),
-        }
+        })
     }
 
     /// Answers with an encoded reply. `False` if the caller no longer waits (or already
@@ -601,7 +661,8 @@ impl Job {
 }
 
 enum CtxInner {
-    Call(rpcx::server::Context),
+    /// A call: its core context and its job (for the cancellation watch).
+    Call(rpcx::server::Context, Arc<JobState>),
     Auth(AuthRequest),
 }
 
@@ -615,7 +676,7 @@ pub struct RawContext {
 impl RawContext {
     /// The connection to push to, with the names checked.
     fn push_target(&self, service: &str, method: &str) -> PyResult<rpcx::server::ConnHandle> {
-        let CtxInner::Call(c) = &*self.inner else {
+        let CtxInner::Call(c, _) = &*self.inner else {
             return Err(PyRuntimeError::new_err("cannot push from an auth check"));
         };
         if service.is_empty() && method.is_empty() {
@@ -633,7 +694,7 @@ impl RawContext {
     #[getter]
     fn service(&self) -> &str {
         match &*self.inner {
-            CtxInner::Call(c) => c.service(),
+            CtxInner::Call(c, _) => c.service(),
             CtxInner::Auth(r) => &r.service,
         }
     }
@@ -642,7 +703,7 @@ impl RawContext {
     #[getter]
     fn method(&self) -> &str {
         match &*self.inner {
-            CtxInner::Call(c) => c.method(),
+            CtxInner::Call(c, _) => c.method(),
             CtxInner::Auth(r) => &r.method,
         }
     }
@@ -651,7 +712,7 @@ impl RawContext {
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         match &*self.inner {
-            CtxInner::Call(c) => metadata_dict(py, c.metadata()),
+            CtxInner::Call(c, _) => metadata_dict(py, c.metadata()),
             CtxInner::Auth(r) => metadata_dict(py, &r.metadata),
         }
     }
@@ -660,7 +721,7 @@ impl RawContext {
     #[getter]
     fn peer(&self) -> &str {
         match &*self.inner {
-            CtxInner::Call(c) => c.peer(),
+            CtxInner::Call(c, _) => c.peer(),
             CtxInner::Auth(r) => &r.peer,
         }
     }
@@ -669,7 +730,7 @@ impl RawContext {
     #[getter]
     fn serialize_type(&self) -> u8 {
         match &*self.inner {
-            CtxInner::Call(c) => c.serialize_type().value(),
+            CtxInner::Call(c, _) => c.serialize_type().value(),
             CtxInner::Auth(r) => r.serialize,
         }
     }
@@ -677,17 +738,82 @@ impl RawContext {
     /// Seconds left before the caller's deadline (`None` when it sent none).
     fn remaining(&self) -> Option<f64> {
         match &*self.inner {
-            CtxInner::Call(c) => c
+            CtxInner::Call(c, _) => c
                 .deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
             CtxInner::Auth(_) => None,
         }
     }
 
+    /// True once nobody waits for the reply: the caller's connection closed, its deadline
+    /// passed or the server closed (never for an auth check).
+    fn is_cancelled(&self) -> bool {
+        match &*self.inner {
+            CtxInner::Call(c, _) => c.is_cancelled(),
+            CtxInner::Auth(_) => false,
+        }
+    }
+
+    /// Blocks (GIL released, interruptible) until the call is cancelled or `timeout` seconds
+    /// passed (forever when `None`); returns whether it was cancelled.
+    #[pyo3(signature = (timeout=None))]
+    fn wait_cancelled(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let CtxInner::Call(c, _) = &*self.inner else {
+            return Err(PyRuntimeError::new_err("an auth check is never cancelled"));
+        };
+        let limit = timeout.map(|t| seconds("timeout", t)).transpose()?;
+        let ctx = c.clone();
+        Ok(wait_for(py, async move { ctx.cancelled().await }, limit)?.is_some())
+    }
+
+    /// Watches the call: if it is cancelled before it is answered, a job with
+    /// `cancelled_watch == watch` reaches the worker pool (the watch ends when the call is
+    /// answered). `False` (nothing watched) when the call is already answered or cancelled;
+    /// `True` when a watch runs (a second call keeps the first watch and its id).
+    fn watch_cancel(&self, watch: u64) -> PyResult<bool> {
+        let CtxInner::Call(ctx, job) = &*self.inner else {
+            return Err(PyRuntimeError::new_err(
+                "an auth check has no call to watch",
+            ));
+        };
+        let JobKind::Call { notices, .. } = &job.kind else {
+            return Ok(false);
+        };
+        // Under the reply lock: `answer` cannot slip between the check and the token.
+        let reply = job
+            .reply
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("job lock poisoned"))?;
+        if reply.is_none() || ctx.is_cancelled() {
+            return Ok(false);
+        }
+        let mut done_slot = job
+            .done
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("job lock poisoned"))?;
+        if done_slot.is_some() {
+            return Ok(true);
+        }
+        let done = CancellationToken::new();
+        *done_slot = Some(done.clone());
+        drop(done_slot);
+        drop(reply);
+        let (ctx, notices) = (ctx.clone(), notices.clone());
+        crate::runtime::handle()?.spawn(async move {
+            tokio::select! {
+                _ = ctx.cancelled() => {
+                    let _ = notices.send(JobMsg::Cancelled { watch });
+                }
+                _ = done.cancelled() => {}
+            }
+        });
+        Ok(true)
+    }
+
     /// Adds `key: value` to the reply's metadata.
     fn set_reply_meta(&self, key: &str, value: &str) -> PyResult<()> {
         match &*self.inner {
-            CtxInner::Call(c) => {
+            CtxInner::Call(c, _) => {
                 c.set_reply_meta(key, value);
                 Ok(())
             }

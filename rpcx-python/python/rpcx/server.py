@@ -27,7 +27,7 @@ import weakref
 from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, overload
 
 from . import _codec, _rpcx
-from .context import Context
+from .context import Context, _CallState
 from .errors import ServiceError
 from .limits import Limits
 
@@ -173,6 +173,8 @@ class Server:
         max_inflight_per_conn: Optional[int] = None,
         idle_timeout: Optional[float] = None,
         metrics: bool = False,
+        max_pending_bytes_per_conn: Optional[int] = None,
+        max_pending_bytes: Optional[int] = None,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -189,6 +191,11 @@ class Server:
         self._max_inflight_per_conn = max_inflight_per_conn
         self._idle_timeout = idle_timeout
         self._metrics = bool(metrics)
+        self._max_pending_bytes_per_conn = max_pending_bytes_per_conn
+        self._max_pending_bytes = max_pending_bytes
+        #: Calls whose done-callbacks wait for a cancellation notice, by watch id.
+        self._watches: dict[int, _CallState] = {}
+        self._watch_ids = 0
         self._methods: dict[tuple[str, str], _Method] = {}
         self._table: list[_Method] = []
         self._raw: Optional[_rpcx.RawServer] = None
@@ -295,6 +302,8 @@ class Server:
                 max_inflight_per_conn=self._max_inflight_per_conn,
                 idle_timeout=self._idle_timeout,
                 metrics=self._metrics,
+                max_pending_bytes_per_conn=self._max_pending_bytes_per_conn,
+                max_pending_bytes=self._max_pending_bytes,
             )
             self._raw = raw
             self._pid = os.getpid()
@@ -483,6 +492,8 @@ class Server:
             try:
                 if job.is_auth:
                     self._check_auth(job)
+                elif job.cancelled_watch is not None:
+                    self._on_cancelled(job.cancelled_watch)
                 else:
                     self._serve(job)
             except BaseException as e:  # a worker never dies with a call unanswered
@@ -503,8 +514,37 @@ class Server:
         else:
             job.reply(b"")
 
+    def _watch(self, job: _rpcx.Job) -> Callable[[_CallState], bool]:
+        """Starts a cancellation watch of ``job`` for its call state (when the first done
+        callback is added); ``False`` when the call is already over."""
+
+        def start(state: _CallState) -> bool:
+            with self._lock:
+                self._watch_ids += 1
+                watch = self._watch_ids
+                self._watches[watch] = state
+            def forget() -> None:
+                self._forget_watch(watch)
+
+            state.set_stop_watch(forget)
+            if job.context().watch_cancel(watch):
+                return True
+            forget()
+            return False
+
+        return start
+
+    def _forget_watch(self, watch: int) -> Optional[_CallState]:
+        with self._lock:
+            return self._watches.pop(watch, None)
+
+    def _on_cancelled(self, watch: int) -> None:
+        state = self._forget_watch(watch)
+        if state is not None:
+            state.finish()
+
     def _serve(self, job: _rpcx.Job) -> None:
-        if not job.pending:  # the caller's deadline passed while the call was queued
+        if not job.pending:  # the caller left or its deadline passed while the call was queued
             return
         m = self._table[job.index]
         st = job.serialize_type
@@ -517,23 +557,31 @@ class Server:
                 log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
                 job.fail(_error_text(e))
                 return
-        call_args: tuple[Any, ...] = (
-            () if m.arity == 0 else (args,) if m.arity == 1 else (args, Context(job.context()))
-        )
+        state: Optional[_CallState] = None
+        if m.arity == 2:
+            state = _CallState(self._watch(job))
+            state.ctx = Context(job.context(), state)
+            call_args: tuple[Any, ...] = (args, state.ctx)
+        else:
+            call_args = () if m.arity == 0 else (args,)
         token = _serving.set(self)
         try:
             result = m.func(*call_args)
         except Exception as e:
             self._fail(job, m, e)
+            _over(state)
             return
         finally:
             _serving.reset(token)
         if inspect.isawaitable(result):
-            self._schedule(job, m, st, result)
+            self._schedule(job, m, st, result, state)
             return
         self._reply(job, m, st, result)
+        _over(state)
 
-    def _schedule(self, job: _rpcx.Job, m: _Method, st: int, aw: Any) -> None:
+    def _schedule(
+        self, job: _rpcx.Job, m: _Method, st: int, aw: Any, state: Optional[_CallState]
+    ) -> None:
         """Runs an async handler's awaitable on the handler loop; answers when it ends."""
         loop = self._handler_loop()
         try:
@@ -544,8 +592,14 @@ class Server:
             if inspect.iscoroutine(aw):
                 aw.close()
             job.fail(f"rpcx: cannot run async handler: {e}")
+            _over(state)
             return
-        fut.add_done_callback(lambda f: self._finish(job, m, st, f))
+
+        def finished(f: concurrent.futures.Future[Any]) -> None:
+            self._finish(job, m, st, f)
+            _over(state)
+
+        fut.add_done_callback(finished)
 
     def _finish(
         self, job: _rpcx.Job, m: _Method, st: int, fut: concurrent.futures.Future[Any]
@@ -595,6 +649,12 @@ class Server:
                     return None
                 self._loop_thread = _LoopThread()
             return self._loop_thread.loop
+
+
+def _over(state: Optional[_CallState]) -> None:
+    """The call was answered: runs its done callbacks (when the handler took a context)."""
+    if state is not None:
+        state.finish()
 
 
 async def _awaited(aw: Any, server: Server) -> Any:
