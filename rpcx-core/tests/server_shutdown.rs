@@ -210,13 +210,23 @@ async fn close_and_shutdown_do_not_wait_for_a_peer_that_never_reads() {
     for graceful in [false, true] {
         let handle = start_arith().await;
         let by = connect(&handle).await;
-        // Enough 1 MiB echoes that the replies cannot all fit in the socket buffers.
+        // Enough 1 MiB echoes that the replies cannot all fit in the socket buffers. The
+        // server stops reading once the connection's byte budget is spent, so the writes
+        // block (backpressure): they run in their own task, and the test goes on once the
+        // server holds replies it cannot write.
         let mut raw = RawConn::connect(&handle).await;
         let big = vec![7u8; 1 << 20];
-        for seq in 0..48 {
-            raw.send(&request("Arith", "Echo", SerializeType::RAW, seq, &big))
-                .await;
-        }
+        let writer = tokio::spawn(async move {
+            for seq in 0..48 {
+                raw.send(&request("Arith", "Echo", SerializeType::RAW, seq, &big))
+                    .await;
+            }
+            raw
+        });
+        wait_until("the server holds unwritten replies", || {
+            handle.pending_bytes() >= 4 << 20
+        })
+        .await;
         let r: Reply = by.call("Arith", "Mul", &Args { a: 2, b: 3 }).await.unwrap();
         assert_eq!(r.c, 6, "other clients are served meanwhile");
         if graceful {
@@ -231,6 +241,6 @@ async fn close_and_shutdown_do_not_wait_for_a_peer_that_never_reads() {
         }
         guard(GUARD, "stopped", handle.stopped()).await;
         wait_until("bystander sees the close", || by.is_closed()).await;
-        drop(raw);
+        writer.abort();
     }
 }
