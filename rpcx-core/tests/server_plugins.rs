@@ -1,4 +1,4 @@
-//! Authentication, registration styles and server plugins (built-in and custom).
+//! Authentication, registration styles and server plugins (built-in and custom, metrics).
 
 #[path = "server_support.rs"]
 mod support;
@@ -12,7 +12,7 @@ use rpcx::arith::{Args, Reply};
 use rpcx::client::{Client, ClientOptions, RawRequest};
 use rpcx::protocol::{Message, Metadata, SerializeType};
 use rpcx::server::plugins::{IpFilter, RateLimit, RATE_LIMIT_TEXT};
-use rpcx::server::{Context, Plugin, Rejection, Server, ServerHandle, ServiceError};
+use rpcx::server::{Context, Metrics, Plugin, Rejection, Server, ServerHandle, ServiceError};
 use rpcx::Error;
 use support::{guard, json_mul, wait_until, RawConn, GUARD};
 
@@ -385,6 +385,46 @@ async fn ip_filter_closes_denied_connections_at_once() {
     let mut raw = RawConn::connect(&other).await;
     raw.expect_closed().await;
     other.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_plugin_counts_served_calls() {
+    let metrics = Metrics::new();
+    let handle = serve(arith_server(
+        Server::builder().plugin_arc(Arc::clone(&metrics) as Arc<dyn Plugin>),
+    ))
+    .await;
+    let c = connect(&handle, ClientOptions::default()).await;
+    for i in 0..3 {
+        let r: Reply = c.call("Arith", "Mul", &Args { a: i, b: 2 }).await.unwrap();
+        assert_eq!(r.c, i * 2);
+    }
+    let e = c
+        .call::<_, Reply>("Arith", "Div", &Args { a: 1, b: 0 })
+        .await
+        .unwrap_err();
+    assert_eq!(e.server_message(), Some("divide by zero"));
+    let calls = |method: &str| {
+        metrics
+            .snapshot()
+            .into_iter()
+            .find(|s| s.service == "Arith" && s.method == method)
+            .map(|s| (s.calls, s.errors))
+    };
+    wait_until("four calls recorded", || {
+        calls("Mul") == Some((3, 0)) && calls("Div") == Some((1, 1))
+    })
+    .await;
+    let text = metrics.prometheus_text();
+    assert!(
+        text.contains(r#"rpcx_server_calls_total{service="Arith",method="Mul"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"rpcx_server_errors_total{service="Arith",method="Div"} 1"#),
+        "{text}"
+    );
+    handle.shutdown(GUARD).await;
 }
 
 /// Counts every hook; refuses `Arith.Add` before the call and closes on service `Kick`.

@@ -1,5 +1,7 @@
 //! XClient behaviour against servers that misbehave: malformed replies, full send queues,
-//! lost breaker probes, closing mid-call, address churn, extreme option values.
+//! lost breaker probes, closing mid-call, address churn, extreme option values; and the fail
+//! and select modes whose point only shows when a server fails (Failtry, Failbackup,
+//! WeightedIcmp).
 
 #[path = "client_support.rs"]
 mod fakes;
@@ -14,7 +16,7 @@ use rpcx::arith::{Args, Reply};
 use rpcx::client::{CallOptions, ClientOptions};
 use rpcx::protocol::{ProtocolError, SerializeType};
 use rpcx::xclient::{
-    BreakerConfig, FailMode, MultipleServers, ServerEntry, XClient, XClientOptions,
+    BreakerConfig, FailMode, MultipleServers, SelectMode, ServerEntry, XClient, XClientOptions,
 };
 use rpcx::Error;
 use support::{guard, start_arith, wait_until, GUARD};
@@ -339,7 +341,7 @@ async fn huge_weights_are_used_without_overflow() {
     let xc = xclient(
         &servers,
         XClientOptions {
-            select_mode: rpcx::xclient::SelectMode::WeightedRoundRobin,
+            select_mode: SelectMode::WeightedRoundRobin,
             ..Default::default()
         },
     );
@@ -350,4 +352,140 @@ async fn huge_weights_are_used_without_overflow() {
     xc.close();
     a.shutdown(GUARD).await;
     b.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failtry_retries_the_same_server_and_never_another() {
+    // Round robin alternates between a server that hangs up on every connection and a live
+    // one. Failtry keeps retrying the server it picked (Failover would move on to the live
+    // one and never fail).
+    let hangup = FakeServer::start(Mode::Hangup).await;
+    let live = start_arith().await;
+    let servers =
+        MultipleServers::from_addresses([hangup.key.clone(), live.local_address().to_string()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failtry,
+            select_mode: SelectMode::RoundRobin,
+            retries: 2,
+            ..Default::default()
+        },
+    );
+    let (mut answered, mut failed) = (0, 0);
+    for i in 0..4 {
+        let before = hangup.accepted();
+        match guard(
+            GUARD,
+            "call",
+            xc.call::<_, Reply>("Mul", &Args { a: i, b: 3 }),
+        )
+        .await
+        {
+            Ok(r) => {
+                assert_eq!(r.c, i * 3);
+                assert_eq!(
+                    hangup.accepted(),
+                    before,
+                    "an answered call never dialled it"
+                );
+                answered += 1;
+            }
+            Err(e) => {
+                assert!(e.is_retryable(), "{e:?}");
+                // The first attempt and 2 retries each dial (twice when the fresh
+                // connection is already found closed before the request goes out).
+                let dials = hangup.accepted() - before;
+                assert!((3..=6).contains(&dials), "{dials} dials");
+                failed += 1;
+            }
+        }
+    }
+    assert_eq!((answered, failed), (2, 2));
+    xc.close();
+    live.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failbackup_asks_a_second_server_when_the_first_is_slow() {
+    // A server that never answers and a live one, picked in turn (the backup's pick is a
+    // turn too, so 3 or 4 of the 4 calls go to the silent one first): those are answered by
+    // the backup request to the live one. Failfast or Failover would wait for the timeout.
+    let silent = FakeServer::start(Mode::Silent).await;
+    let live = start_arith().await;
+    let servers =
+        MultipleServers::from_addresses([silent.key.clone(), live.local_address().to_string()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failbackup,
+            select_mode: SelectMode::RoundRobin,
+            backup_latency: Duration::from_millis(50),
+            ..Default::default()
+        },
+    );
+    for i in 0..4 {
+        let r = guard(
+            GUARD,
+            "call",
+            xc.call_with::<_, Reply>(
+                "Mul",
+                &Args { a: i, b: 5 },
+                CallOptions::default().timeout(Duration::from_secs(10)),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.reply.c, i * 5);
+    }
+    let first_silent = silent.requests();
+    assert!(
+        first_silent >= 3,
+        "{first_silent} calls went to the silent server first"
+    );
+    xc.close();
+    live.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_icmp_stops_choosing_an_unreachable_server() {
+    // Until its first measurement every server weighs 1; then the unreachable one (connect
+    // refused: RTT 1000 ms, weight 0) is never chosen. Round robin would fail every other call.
+    let live = start_arith().await;
+    let servers =
+        MultipleServers::from_addresses([dead_address(), live.local_address().to_string()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failfast,
+            select_mode: SelectMode::WeightedIcmp,
+            ..Default::default()
+        },
+    );
+    let mut in_a_row = 0;
+    for i in 0..1000 {
+        match guard(
+            GUARD,
+            "call",
+            xc.call::<_, Reply>("Mul", &Args { a: i, b: 2 }),
+        )
+        .await
+        {
+            Ok(r) => {
+                assert_eq!(r.c, i * 2);
+                in_a_row += 1;
+                if in_a_row == 30 {
+                    break;
+                }
+            }
+            Err(e) => {
+                assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+                in_a_row = 0;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    assert_eq!(in_a_row, 30, "the unreachable server kept being chosen");
+    xc.close();
+    live.shutdown(GUARD).await;
 }

@@ -1,8 +1,9 @@
-//! XClient smoke test: failover past a dead server, broadcast and fork over live ones.
+//! XClient smoke tests: failover past a dead server, broadcast and fork over live ones; a
+//! peer-to-peer discovery.
 
 use rpcx::arith::{self, Args, Reply};
 use rpcx::server::Server;
-use rpcx::xclient::{FailMode, MultipleServers, SelectMode, XClient, XClientOptions};
+use rpcx::xclient::{FailMode, MultipleServers, Peer, SelectMode, XClient, XClientOptions};
 
 async fn start() -> rpcx::server::ServerHandle {
     let mut s = Server::builder().build();
@@ -78,4 +79,24 @@ async fn failover_skips_a_dead_server_and_broadcast_reaches_all() {
     xc.close();
     a.shutdown(std::time::Duration::from_secs(1)).await;
     b.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn peer_discovery_calls_its_one_server() {
+    let a = start().await;
+    let peer = Peer::new(a.local_address().to_string(), "weight=3");
+    let xc = XClient::new("Arith", peer, XClientOptions::default()).unwrap();
+    assert_eq!(
+        xc.servers(),
+        [rpcx::xclient::ServerEntry::new(
+            a.local_address().to_string(),
+            "weight=3"
+        )]
+    );
+    let r: Reply = xc.call("Mul", &Args { a: 6, b: 7 }).await.unwrap();
+    assert_eq!(r.c, 42);
+    let r: Reply = xc.broadcast("Add", &Args { a: 1, b: 1 }).await.unwrap();
+    assert_eq!(r.c, 2);
+    xc.close();
+    a.shutdown(std::time::Duration::from_secs(1)).await;
 }
