@@ -75,7 +75,10 @@ pub async fn etcd_connect_tls<E: AsRef<str>>(
         ));
     }
     // Our own parse first: its errors name the bad PEM, tonic's do not.
-    tls.rustls_config()?;
+    let config = tls.rustls_config()?;
+    if let Some(first) = endpoints.first() {
+        probe_tls(first.as_ref(), config, tls.server_name_override()).await?;
+    }
     let mut options = etcd_client::TlsOptions::new()
         .ca_certificate(etcd_client::Certificate::from_pem(tls.ca_bundle()?));
     if let Some((cert, key)) = tls.identity() {
@@ -87,6 +90,51 @@ pub async fn etcd_connect_tls<E: AsRef<str>>(
     Client::connect(endpoints, Some(connect_options().with_tls(options)))
         .await
         .map_err(etcd_error)
+}
+
+/// One TLS connection to `endpoint` that reads until the server speaks (gRPC servers send
+/// their HTTP/2 settings at once): a refusal by the server — a mutual-TLS etcd rejecting our
+/// certificate or its absence, which TLS 1.3 reports only after the client finished its
+/// handshake — comes back with the server's alert (`received fatal alert:
+/// CertificateRequired`), where the gRPC client would only say "connection closed". An
+/// endpoint that cannot be dialed is left to the etcd client (another endpoint may be up).
+#[cfg(feature = "tls")]
+async fn probe_tls(
+    endpoint: &str,
+    config: Arc<crate::transport::tls::rustls::ClientConfig>,
+    server_name: Option<&str>,
+) -> Result<(), Error> {
+    use tokio::io::AsyncReadExt;
+
+    const WAIT: Duration = Duration::from_secs(5);
+    let host_port = endpoint.trim().trim_start_matches("https://");
+    let host_port = host_port.split('/').next().unwrap_or_default();
+    let Ok(addr) = crate::transport::Address::parse(host_port) else {
+        return Ok(()); // the etcd client reports the bad endpoint
+    };
+    let Ok((stream, peer)) = crate::transport::dial_stream(&addr, WAIT).await else {
+        return Ok(());
+    };
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = crate::transport::tls::ClientTls {
+        config: Arc::new(config),
+        server_name: server_name.unwrap_or_default().to_owned(),
+    };
+    let refused = |e: &dyn std::fmt::Display| {
+        Error::Io(std::io::Error::other(format!("etcd: {endpoint}: {e}")))
+    };
+    let mut conn = crate::transport::tls::connect_to(&tls, &addr, stream, peer, WAIT)
+        .await
+        .map_err(|e| refused(&e))?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(WAIT, conn.read.read(&mut byte)).await {
+        Ok(Err(e)) => Err(refused(&format_args!("TLS: {e}"))),
+        Ok(Ok(0)) => Err(refused(
+            &"the server closed the connection after the TLS handshake",
+        )),
+        Ok(Ok(_)) | Err(_) => Ok(()),
+    }
 }
 
 pub(crate) fn etcd_error(e: etcd_client::Error) -> Error {
