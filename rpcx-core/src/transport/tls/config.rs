@@ -195,9 +195,9 @@ impl ClientTlsConfig {
 
     /// The name (DNS name or IP address) the server's certificate must be valid for, instead
     /// of the host of the address dialed. Needed for Unix sockets and for servers reached
-    /// by an address their certificate does not name.
+    /// by an address their certificate does not name. An empty name restores the default.
     pub fn server_name(mut self, name: impl Into<String>) -> Self {
-        self.server_name = Some(name.into());
+        self.server_name = Some(name.into()).filter(|n| !n.is_empty());
         self
     }
 
@@ -239,6 +239,30 @@ impl ClientTlsConfig {
     /// The rustls client configuration. [`Error::Config`] when a PEM does not parse, no CA
     /// is given and no system bundle exists, or the server name is not a DNS name or IP.
     pub fn rustls_config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        let roots = match (&self.ca, self.insecure) {
+            (_, true) => None,
+            (Some(ca), false) => Some(pem::roots("CA", ca)?),
+            (None, false) => Some(pem::system_roots()?),
+        };
+        self.config_with(roots)
+    }
+
+    /// Checks what was given — the CA bundle, the client certificate and its key, the server
+    /// name — as [`rustls_config`](Self::rustls_config) would, without reading the system CA
+    /// bundle (so settings can be checked one by one, in any order).
+    pub fn check(&self) -> Result<(), Error> {
+        let roots = match &self.ca {
+            Some(ca) => pem::roots("CA", ca)?,
+            None => rustls::RootCertStore::empty(),
+        };
+        self.config_with(Some(roots)).map(drop)
+    }
+
+    /// The configuration with `roots` (`None`: DANGER, no verification).
+    fn config_with(
+        &self,
+        roots: Option<rustls::RootCertStore>,
+    ) -> Result<Arc<rustls::ClientConfig>, Error> {
         if let Some(name) = &self.server_name {
             check_server_name(name)?;
         }
@@ -246,16 +270,11 @@ impl ClientTlsConfig {
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("TLS client config: {e}")))?;
-        let builder = if self.insecure {
-            builder
+        let builder = match roots {
+            None => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider)))
-        } else {
-            let roots = match &self.ca {
-                Some(ca) => pem::roots("CA", ca)?,
-                None => pem::system_roots()?,
-            };
-            builder.with_root_certificates(roots)
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider))),
+            Some(roots) => builder.with_root_certificates(roots),
         };
         let config = match &self.identity {
             None => builder.with_no_client_auth(),
