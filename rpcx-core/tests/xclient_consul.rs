@@ -463,7 +463,10 @@ async fn xclient_consul_over_mutual_tls() {
     assert!(e.contains("invalid peer certificate: UnknownIssuer"), "{e}");
     let anonymous = ClientTlsConfig::new().ca_pem(pki.ca.cert.clone());
     let e = refused(ConsulDiscovery::connect_tls(&https, BASE, "Arith", &anonymous).await);
-    assert!(e.contains("received fatal alert: CertificateRequired"), "{e}");
+    assert!(
+        e.contains("received fatal alert: CertificateRequired"),
+        "{e}"
+    );
     let plain = format!("http://{}", consul.addr);
     let e = refused(ConsulDiscovery::connect_tls(&plain, BASE, "Arith", &tls).await);
     assert!(
