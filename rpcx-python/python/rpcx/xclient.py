@@ -13,6 +13,8 @@ from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
 from .limits import Limits
+from .tls import TLSConfig
+from .tls import material as tls_material
 
 __all__ = [
     "AsyncXClient",
@@ -162,6 +164,7 @@ class _XOptions:
             gzip=bool(kw["gzip"]),
             heartbeat=None if kw["heartbeat"] is None else _seconds(kw["heartbeat"], "heartbeat"),
             limits=None if limits is None else limits.as_tuple(),
+            tls=tls_material(kw["tls"], "client"),
         )
 
 
@@ -194,6 +197,7 @@ class _Twin:
         heartbeat: Optional[float] = None,
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
+        tls: Optional[TLSConfig] = None,
     ) -> None:
         self._opts = _XOptions(
             service,
@@ -215,6 +219,7 @@ class _Twin:
             heartbeat=heartbeat,
             connect_timeout=connect_timeout,
             limits=limits,
+            tls=tls,
         )
         self._raw = self._opts.raw
 
