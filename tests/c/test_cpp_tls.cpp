@@ -87,6 +87,15 @@ int main() {
                                         .tls_server_name("wrong.example.com"));
     });
     EXPECT(e.code() == RPCX_ERR_CONNECTION && contains(e, "not valid for name"));
+    // DANGER: without verification a client trusting another CA gets through.
+    {
+        auto client = rpcx::Client::connect(
+            addr, rpcx::ClientOptions()
+                      .tls_ca_file(pki("other-ca.pem"))
+                      .tls_insecure(true)
+                      .tls_client_cert_file(pki("client.pem"), pki("client.key")));
+        EXPECT(client.call("T", "Echo", "insecure").text() == "insecure");
+    }
     e = expect_throw([] { rpcx::ClientOptions().tls_ca_pem("junk"); });
     EXPECT(e.code() == RPCX_ERR_CONFIG && contains(e, "TLS CA"));
     e = expect_throw([] { rpcx::ServerOptions().tls_client_ca_file(pki("ca.pem")); });

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -112,6 +116,14 @@ def test_refusals_carry_the_tls_reason(pki: Path, mtls_addr: str, expired_addr: 
     assert "invalid peer certificate: certificate expired" in refused(
         expired_addr, client_tls(pki, cert=False)
     )
+
+    async def async_refusal() -> str:
+        with pytest.raises(rpcx.RpcConnectionError) as info:
+            async with rpcx.AsyncClient(mtls_addr, tls=client_tls(pki, "other-ca.pem")) as c:
+                await c.call("Arith", "Mul", Args(1, 1))
+        return str(info.value)
+
+    assert "invalid peer certificate: UnknownIssuer" in asyncio.run(async_refusal())
 
 
 def test_optional_client_certificates(pki: Path) -> None:
@@ -218,3 +230,62 @@ def test_go_client_calls_a_python_tls_server(go_bin: Path, pki: Path, mtls_addr:
     )
     assert anonymous.returncode == 1, anonymous.stdout
     assert "certificate required" in anonymous.stdout, anonymous.stdout
+
+
+# -- etcd over mutual TLS ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def tls_etcd(pki: Path, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A throwaway etcd serving https and requiring client certificates; yields its URL and
+    the etcdctl command line reaching it."""
+    exe, ctl = shutil.which("etcd"), shutil.which("etcdctl")
+    if exe is None or ctl is None:
+        pytest.skip("etcd/etcdctl not installed (scripts/bootstrap-etcd.sh installs them)")
+    client, peer = _free_port(), _free_port()
+    url, peer_url = f"https://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+    proc = subprocess.Popen(
+        [exe, "--name", "pytest-tls", "--data-dir", str(tmp_path / "etcd"),
+         "--listen-client-urls", url, "--advertise-client-urls", url,
+         "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+         "--initial-cluster", f"pytest-tls={peer_url}",
+         "--cert-file", str(pki / "server.pem"), "--key-file", str(pki / "server.key"),
+         "--trusted-ca-file", str(pki / "ca.pem"), "--client-cert-auth"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    etcdctl = [ctl, "--endpoints", url, "--cacert", str(pki / "ca.pem"),
+               "--cert", str(pki / "client.pem"), "--key", str(pki / "client.key")]
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(etcdctl + ["endpoint", "health"], capture_output=True, env=env).returncode:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the TLS etcd did not become healthy")
+            time.sleep(0.2)
+        yield url, etcdctl
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_etcd_discovery_over_mutual_tls(
+    pki: Path, tls_etcd: tuple[str, list[str]], mtls_addr: str
+) -> None:
+    url, etcdctl = tls_etcd
+    subprocess.run(etcdctl + ["put", f"/rpcx_tls/Arith/{mtls_addr}", "weight=1"], check=True,
+                   capture_output=True, env={**os.environ, "ETCDCTL_API": "3"})
+    discovery = rpcx.Etcd(url, "/rpcx_tls", "Arith", tls=client_tls(pki))
+    assert discovery.servers == [(mtls_addr, "weight=1")]
+    with rpcx.XClient("Arith", discovery, tls=client_tls(pki), timeout=10) as xc:
+        assert xc.call("Mul", Args(3, 4), reply_type=Reply) == Reply(12)
+    discovery.close()
+    with pytest.raises(rpcx.RpcConnectionError, match="BadCertificate|CertificateRequired"):
+        rpcx.Etcd(url, "/rpcx_tls", "Arith", tls=client_tls(pki, cert=False))
+    with pytest.raises(rpcx.RpcConnectionError, match="UnknownIssuer"):
+        rpcx.Etcd(url, "/rpcx_tls", "Arith", tls=client_tls(pki, "other-ca.pem"))
