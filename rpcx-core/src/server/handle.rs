@@ -143,15 +143,13 @@ async fn establish(
     if let Some(config) = &shared.options.tls {
         let handshake = crate::transport::tls::accept(config, stream, peer, TLS_HANDSHAKE_TIMEOUT);
         return tokio::select! {
-            c = handshake => match c {
-                Ok(c) => Some(c),
-                Err(_e) => {
+            c = handshake => c
+                .map_err(|_e| {
                     // The peer learnt why from the TLS alert; the server logs it.
                     #[cfg(feature = "tracing")]
                     tracing::warn!(error = %_e, "rpcx: TLS handshake with a client failed");
-                    None
-                }
-            },
+                })
+                .ok(),
             _ = shared.closed.cancelled() => None,
         };
     }
