@@ -262,8 +262,9 @@ class XClient(_Twin):
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
     open_seconds)`` turns on a circuit breaker per server. The connection options
     (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
-    ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
-    first use.
+    ``limits``, ``tls``) are :class:`rpcx.Client`'s and apply to each server's connection,
+    made on first use (with ``tls``, each server's certificate is checked against its own
+    host unless the :class:`rpcx.TLSConfig` names a ``server_name``).
 
     A custom selector runs on the thread that placed the call (for :class:`AsyncXClient`,
     the event loop's thread), never on a runtime thread, for retries too; if it raises, the
