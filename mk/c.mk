@@ -24,8 +24,11 @@ C_ARITH_SERVER = $(if $(wildcard examples/rust/arith_server.rs),$(C_LIB_DIR)/exa
 C_GO_BIN = $(CURDIR)/target/go-peers
 C_HAVE_GO := $(shell PATH="$(PATH)" command -v go 2>/dev/null)
 C_GO_FLAGS = $(if $(C_HAVE_GO),-DRPCX_GO_SERVER=$(C_GO_BIN)/goserver -DRPCX_GO_CLIENT=$(C_GO_BIN)/goclient,)
+# The test PKI of the TLS tests (rpcx's tls_certs example).
+C_TLS_CERTS = $(C_LIB_DIR)/examples/tls_certs
 C_CMAKE_FLAGS = -DRPCX_LIB_DIR=$(C_LIB_DIR) -DRPCX_INCLUDE_DIR=$(CURDIR)/include \
-	-DRPCX_ARITH_SERVER=$(C_ARITH_SERVER) $(C_GO_FLAGS) --log-level=WARNING
+	-DRPCX_ARITH_SERVER=$(C_ARITH_SERVER) $(C_GO_FLAGS) -DRPCX_TLS_CERTS=$(C_TLS_CERTS) \
+	--log-level=WARNING
 C_CTEST = ctest --output-on-failure --timeout 300 -j 2
 
 TEST_TARGETS += c-test
@@ -46,7 +49,8 @@ header-check:
 c-lib:
 	$(CARGO) build -p rpcx-ffi $(call c_cargo_flags,$(C_PROFILE))
 	scripts/lib/soname-link.sh $(C_LIB_DIR)
-	$(if $(C_ARITH_SERVER),$(CARGO) build -p rpcx --example arith_server $(call c_cargo_flags,$(C_PROFILE)))
+	$(CARGO) build -p rpcx --features tls --example tls_certs \
+		$(if $(C_ARITH_SERVER),--example arith_server) $(call c_cargo_flags,$(C_PROFILE))
 	$(if $(C_HAVE_GO),cd tests/interop/go && go build -o $(C_GO_BIN)/ ./cmd/goserver ./cmd/goclient)
 
 c-test: c-bootstrap

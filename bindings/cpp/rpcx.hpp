@@ -163,6 +163,83 @@ inline std::uint64_t millis(std::chrono::milliseconds d) {
     return d.count() < 0 ? 0 : std::uint64_t(d.count());
 }
 
+/// The C setters of client-side TLS, per options type.
+template <class Opts> struct ClientTlsApi;
+template <> struct ClientTlsApi<rpcx_client_options> {
+    static constexpr auto enable = &rpcx_client_options_set_tls;
+    static constexpr auto ca_pem = &rpcx_client_options_set_tls_ca_pem;
+    static constexpr auto ca_file = &rpcx_client_options_set_tls_ca_file;
+    static constexpr auto server_name = &rpcx_client_options_set_tls_server_name;
+    static constexpr auto cert_pem = &rpcx_client_options_set_tls_client_cert_pem;
+    static constexpr auto cert_file = &rpcx_client_options_set_tls_client_cert_file;
+    static constexpr auto insecure = &rpcx_client_options_set_tls_insecure;
+};
+template <> struct ClientTlsApi<rpcx_xclient_options> {
+    static constexpr auto enable = &rpcx_xclient_options_set_tls;
+    static constexpr auto ca_pem = &rpcx_xclient_options_set_tls_ca_pem;
+    static constexpr auto ca_file = &rpcx_xclient_options_set_tls_ca_file;
+    static constexpr auto server_name = &rpcx_xclient_options_set_tls_server_name;
+    static constexpr auto cert_pem = &rpcx_xclient_options_set_tls_client_cert_pem;
+    static constexpr auto cert_file = &rpcx_xclient_options_set_tls_client_cert_file;
+    static constexpr auto insecure = &rpcx_xclient_options_set_tls_insecure;
+};
+
+/// The TLS methods of ClientOptions and XClientOptions (`Self` exposes `tls_target()`).
+template <class Self, class Opts> class ClientTlsSetters {
+    using Api = ClientTlsApi<Opts>;
+    Opts* target() noexcept { return static_cast<Self*>(this)->tls_target(); }
+    Self& self() noexcept { return *static_cast<Self*>(this); }
+
+public:
+    /// TLS on (system CA bundle unless tls_ca_*() is given) or off (forgets TLS settings).
+    Self& tls(bool on = true) {
+        check(Api::enable(target(), on));
+        return self();
+    }
+    /// TLS trusting exactly the CAs of this PEM bundle.
+    Self& tls_ca_pem(std::string_view pem) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = Api::ca_pem(target(), bytes_of(pem), pem.size(), &err);
+        check(st, err);
+        return self();
+    }
+    /// TLS trusting the CAs of this PEM file (read now).
+    Self& tls_ca_file(const std::string& path) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = Api::ca_file(target(), path.c_str(), &err);
+        check(st, err);
+        return self();
+    }
+    /// The name the server certificate must carry (default: the host dialed; "" restores it).
+    Self& tls_server_name(const std::string& name) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = Api::server_name(target(), name.c_str(), &err);
+        check(st, err);
+        return self();
+    }
+    /// Mutual TLS: this PEM certificate chain and key are presented to the server.
+    Self& tls_client_cert_pem(std::string_view cert_pem, std::string_view key_pem) {
+        rpcx_error* err = nullptr;
+        rpcx_status st =
+            Api::cert_pem(target(), bytes_of(cert_pem), cert_pem.size(), bytes_of(key_pem), key_pem.size(), &err);
+        check(st, err);
+        return self();
+    }
+    /// Mutual TLS from PEM files (read now).
+    Self& tls_client_cert_file(const std::string& cert_path, const std::string& key_path) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = Api::cert_file(target(), cert_path.c_str(), key_path.c_str(), &err);
+        check(st, err);
+        return self();
+    }
+    /// DANGER, tests only: server certificates are NOT verified (see
+    /// rpcx_client_options_set_tls_insecure).
+    Self& tls_insecure(bool insecure) {
+        check(Api::insecure(target(), insecure));
+        return self();
+    }
+};
+
 }  // namespace detail
 
 /// A reply: payload and response metadata.
@@ -368,6 +445,39 @@ public:
         detail::check(rpcx_server_options_set_idle_timeout_ms(o_.get(), detail::millis(d)));
         return *this;
     }
+    /// Serves TLS with a PEM certificate chain and private key (checked now).
+    ServerOptions& tls_pem(std::string_view cert_pem, std::string_view key_pem) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_options_set_tls_pem(
+            o_.get(), detail::bytes_of(cert_pem), cert_pem.size(), detail::bytes_of(key_pem), key_pem.size(), &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// Serves TLS with the PEM files (read now).
+    ServerOptions& tls_files(const std::string& cert_path, const std::string& key_path) {
+        rpcx_error* err = nullptr;
+        rpcx_status st =
+            rpcx_server_options_set_tls_files(o_.get(), cert_path.c_str(), key_path.c_str(), &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// Mutual TLS: client certificates must chain to this PEM CA bundle (required unless
+    /// `require` is false). After tls_pem()/tls_files().
+    ServerOptions& tls_client_ca_pem(std::string_view ca_pem, bool require = true) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_options_set_tls_client_ca_pem(
+            o_.get(), detail::bytes_of(ca_pem), ca_pem.size(), require, &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// Mutual TLS from a PEM CA file (read now).
+    ServerOptions& tls_client_ca_file(const std::string& ca_path, bool require = true) {
+        rpcx_error* err = nullptr;
+        rpcx_status st =
+            rpcx_server_options_set_tls_client_ca_file(o_.get(), ca_path.c_str(), require, &err);
+        detail::check(st, err);
+        return *this;
+    }
     const rpcx_server_options* get() const noexcept { return o_.get(); }
 
 private:
@@ -535,7 +645,7 @@ private:
     std::unique_ptr<rpcx_server, Del> s_;
 };
 
-class ClientOptions {
+class ClientOptions : public detail::ClientTlsSetters<ClientOptions, rpcx_client_options> {
 public:
     ClientOptions() : o_(rpcx_client_options_new()) {
         if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_client_options_new failed");
@@ -571,6 +681,8 @@ public:
     const rpcx_client_options* get() const noexcept { return o_.get(); }
 
 private:
+    friend class detail::ClientTlsSetters<ClientOptions, rpcx_client_options>;
+    rpcx_client_options* tls_target() noexcept { return o_.get(); }
     struct Del {
         void operator()(rpcx_client_options* o) const noexcept { rpcx_client_options_free(o); }
     };
@@ -802,7 +914,7 @@ struct SelectRequest {
 /// runtime threads or the caller's thread, concurrently: thread-safe and quick.
 using Selector = std::function<std::optional<std::size_t>(const SelectRequest&)>;
 
-class XClientOptions {
+class XClientOptions : public detail::ClientTlsSetters<XClientOptions, rpcx_xclient_options> {
 public:
     XClientOptions() : o_(rpcx_xclient_options_new()) {
         if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_xclient_options_new failed");
@@ -840,7 +952,7 @@ public:
         detail::check(rpcx_xclient_options_set_group(o_.get(), g.c_str()));
         return *this;
     }
-    /// Connection settings (serialize type, timeouts, gzip, heartbeat, auth, limits).
+    /// Connection settings (serialize type, timeouts, gzip, heartbeat, auth, limits, TLS).
     XClientOptions& client(const ClientOptions& c) {
         detail::check(rpcx_xclient_options_set_client_options(o_.get(), c.get()));
         return *this;
@@ -856,6 +968,8 @@ public:
     const rpcx_xclient_options* get() const noexcept { return o_.get(); }
 
 private:
+    friend class detail::ClientTlsSetters<XClientOptions, rpcx_xclient_options>;
+    rpcx_xclient_options* tls_target() noexcept { return o_.get(); }
     static std::int64_t on_select(void* ud, const char* service, const char* method,
                                   const std::uint8_t* args, std::size_t args_len,
                                   const rpcx_server_entry* servers, std::size_t n) noexcept {

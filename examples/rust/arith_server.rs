@@ -7,7 +7,11 @@
 //! cargo run -p rpcx --example arith_server -- --addr tcp@127.0.0.1:8972 [--auth TOKEN]
 //! cargo run -p rpcx --features etcd --example arith_server -- --addr tcp@127.0.0.1:0 \
 //!     --etcd http://127.0.0.1:2379 --base-path /rpcx_test [--meta 'weight=2&group=blue']
+//! cargo run -p rpcx --features tls --example arith_server -- --addr tcp@127.0.0.1:8972 \
+//!     --tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]
 //! ```
+//! With `--tls-cert` and `--tls-key` (PEM files; needs the `tls` feature) it serves TLS;
+//! `--tls-client-ca` adds mutual TLS: clients must present a certificate signed by that CA.
 //! Prints `LISTENING <address>` once bound (port 0 picks a free port); SIGINT or SIGTERM
 //! shuts it down gracefully. With `--etcd` (comma-separated endpoints; needs the `etcd`
 //! feature) every service is registered under the base path as Go's etcd plugin does, with
@@ -26,6 +30,9 @@ struct Args {
     etcd: Option<String>,
     base_path: String,
     meta: String,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    tls_client_ca: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +42,9 @@ fn parse_args() -> Result<Args, String> {
         etcd: None,
         base_path: "/rpcx_test".into(),
         meta: String::new(),
+        tls_cert: None,
+        tls_key: None,
+        tls_client_ca: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,15 +54,27 @@ fn parse_args() -> Result<Args, String> {
             "--etcd" => args.etcd = Some(it.next().ok_or("--etcd needs a value")?),
             "--base-path" => args.base_path = it.next().ok_or("--base-path needs a value")?,
             "--meta" => args.meta = it.next().ok_or("--meta needs a value")?,
+            "--tls-cert" => args.tls_cert = Some(it.next().ok_or("--tls-cert needs a file")?),
+            "--tls-key" => args.tls_key = Some(it.next().ok_or("--tls-key needs a file")?),
+            "--tls-client-ca" => {
+                args.tls_client_ca = Some(it.next().ok_or("--tls-client-ca needs a file")?)
+            }
             "-h" | "--help" => {
                 println!(
                     "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
-                     [--etcd URL[,URL] [--base-path P] [--meta QUERY]]"
+                     [--etcd URL[,URL] [--base-path P] [--meta QUERY]] \
+                     [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]"
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
+    }
+    if args.tls_client_ca.is_some() && args.tls_cert.is_none() {
+        return Err("--tls-client-ca needs --tls-cert and --tls-key".into());
     }
     Ok(args)
 }
@@ -83,6 +105,9 @@ async fn main() {
     #[cfg(feature = "etcd")]
     if let Some(r) = &registry {
         builder = builder.plugin(r.clone());
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        builder = with_tls(builder, cert, key, args.tls_client_ca.as_deref());
     }
     let mut server = builder.build();
     for service in ["Arith", "ProtoArith", "Hello"] {
@@ -120,6 +145,39 @@ async fn main() {
             eprintln!("arith_server: etcd unregistration: {e}");
         }
     }
+}
+
+/// Serves TLS from PEM files, with mutual TLS when a client CA is given.
+#[cfg(feature = "tls")]
+fn with_tls(
+    builder: rpcx::server::ServerBuilder,
+    cert: &str,
+    key: &str,
+    client_ca: Option<&str>,
+) -> rpcx::server::ServerBuilder {
+    use rpcx::transport::tls::ServerTlsConfig;
+    let config = ServerTlsConfig::from_files(cert, key).and_then(|c| match client_ca {
+        Some(ca) => c.client_ca_file(ca, true),
+        None => Ok(c),
+    });
+    match config.and_then(|c| c.build()) {
+        Ok(c) => builder.tls(c),
+        Err(e) => {
+            eprintln!("arith_server: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(
+    _: rpcx::server::ServerBuilder,
+    _: &str,
+    _: &str,
+    _: Option<&str>,
+) -> rpcx::server::ServerBuilder {
+    eprintln!("arith_server: --tls-cert needs the example built with `--features tls`");
+    std::process::exit(2);
 }
 
 #[cfg(feature = "etcd")]

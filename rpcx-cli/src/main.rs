@@ -5,12 +5,17 @@
 //! rpcx call --codec raw tcp@127.0.0.1:8972 Arith.Echo 'hello'
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
+//! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! ```
 //! With `--etcd` (or `--consul`) the servers come from the registry and the call goes through
 //! an XClient with the given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
 //! as JSON. On error the server's message goes to stderr and the exit status is 1.
+//! `--tls-*` connect to the servers over TLS (mutual TLS with `--tls-cert`/`--tls-key`);
+//! `--registry-tls-*` do the same for the etcd or Consul connection (an `https://` registry
+//! URL alone means TLS trusting the system's CA bundle).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,6 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rpcx::client::{Client, ClientOptions, RawRequest};
 use rpcx::codec::Codable;
 use rpcx::protocol::{Metadata, SerializeType};
+use rpcx::transport::tls::ClientTlsConfig;
 use rpcx::xclient::{
     ConsulDiscovery, Discovery, EtcdDiscovery, FailMode, SelectMode, ServerEntry, ServerMeta,
     XClient, XClientOptions,
@@ -56,6 +62,84 @@ struct RegistryArgs {
     /// Registry base path.
     #[arg(long, value_name = "P", default_value = "/rpcx_test")]
     base_path: String,
+    /// Reach the registry over TLS trusting these PEM CA certificates.
+    #[arg(long, value_name = "FILE")]
+    registry_tls_ca: Option<PathBuf>,
+    /// Present this PEM client certificate to the registry (mutual TLS; with
+    /// --registry-tls-key).
+    #[arg(long, value_name = "FILE", requires = "registry_tls_key")]
+    registry_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --registry-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "registry_tls_cert")]
+    registry_tls_key: Option<PathBuf>,
+}
+
+/// TLS to the rpcx servers.
+#[derive(clap::Args, Clone)]
+struct TlsArgs {
+    /// Connect with TLS, trusting the system's CA bundle unless --tls-ca is given (implied
+    /// by the other --tls-* flags).
+    #[arg(long)]
+    tls: bool,
+    /// Connect with TLS, trusting these PEM CA certificates.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Present this PEM client certificate (mutual TLS; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the host of the address).
+    #[arg(long, value_name = "NAME")]
+    tls_server_name: Option<String>,
+    /// DANGER, for tests only: do NOT verify the server's certificate (expired, self-signed
+    /// or for another name, it is accepted: anyone on the path can impersonate the server).
+    #[arg(long)]
+    tls_insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS settings, or `None` for plain TCP.
+    fn config(&self) -> Result<Option<ClientTlsConfig>, String> {
+        let on = self.tls
+            || self.tls_ca.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_server_name.is_some()
+            || self.tls_insecure;
+        if !on {
+            return Ok(None);
+        }
+        if self.tls_insecure {
+            eprintln!("warning: --tls-insecure: the server's certificate is NOT verified");
+        }
+        let mut c = client_tls(
+            self.tls_ca.as_ref(),
+            self.tls_cert.as_ref(),
+            self.tls_key.as_ref(),
+        )?
+        .danger_accept_invalid_certs(self.tls_insecure);
+        if let Some(name) = &self.tls_server_name {
+            c = c.server_name(name);
+        }
+        Ok(Some(c))
+    }
+}
+
+/// Client TLS settings from a CA file and a client certificate and key.
+fn client_tls(
+    ca: Option<&PathBuf>,
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+) -> Result<ClientTlsConfig, String> {
+    let mut c = ClientTlsConfig::new();
+    if let Some(ca) = ca {
+        c = c.ca_file(ca).map_err(|e| e.to_string())?;
+    }
+    if let (Some(cert), Some(key)) = (cert, key) {
+        c = c.client_cert_files(cert, key).map_err(|e| e.to_string())?;
+    }
+    Ok(c)
 }
 
 impl RegistryArgs {
@@ -73,18 +157,35 @@ impl RegistryArgs {
         })
     }
 
+    /// The registry's TLS settings, when any --registry-tls-* flag is given.
+    fn tls(&self) -> Result<Option<ClientTlsConfig>, String> {
+        if self.registry_tls_ca.is_none() && self.registry_tls_cert.is_none() {
+            return Ok(None);
+        }
+        let (ca, cert, key) = (
+            self.registry_tls_ca.as_ref(),
+            self.registry_tls_cert.as_ref(),
+            self.registry_tls_key.as_ref(),
+        );
+        client_tls(ca, cert, key).map(Some)
+    }
+
     async fn discovery(&self, service: &str) -> Result<Box<dyn Discovery>, String> {
+        let tls = self.tls()?;
+        let base = &self.base_path;
         if let Some(eps) = self.etcd_endpoints() {
-            let d = EtcdDiscovery::connect(&eps, &self.base_path, service)
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(Box::new(d));
+            let d = match &tls {
+                Some(tls) => EtcdDiscovery::connect_tls(&eps, base, service, tls).await,
+                None => EtcdDiscovery::connect(&eps, base, service).await,
+            };
+            return Ok(Box::new(d.map_err(|e| e.to_string())?));
         }
         let addr = self.consul.as_deref().ok_or("no registry given")?;
-        let d = ConsulDiscovery::connect(addr, &self.base_path, service)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Box::new(d))
+        let d = match &tls {
+            Some(tls) => ConsulDiscovery::connect_tls(addr, base, service, tls).await,
+            None => ConsulDiscovery::connect(addr, base, service).await,
+        };
+        Ok(Box::new(d.map_err(|e| e.to_string())?))
     }
 }
 
@@ -129,6 +230,8 @@ struct CallArgs {
     positional: Vec<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Select mode among the registered servers.
     #[arg(
         long = "select",
@@ -208,10 +311,17 @@ fn main() -> ExitCode {
 
 async fn list(a: ListArgs) -> Result<Vec<String>, String> {
     let r = &a.registry;
+    let tls = r.tls()?;
     let all = if let Some(eps) = r.etcd_endpoints() {
-        EtcdDiscovery::list_all(&eps, &r.base_path).await
+        match &tls {
+            Some(tls) => EtcdDiscovery::list_all_tls(&eps, &r.base_path, tls).await,
+            None => EtcdDiscovery::list_all(&eps, &r.base_path).await,
+        }
     } else if let Some(addr) = r.consul.as_deref() {
-        ConsulDiscovery::list_all(addr, &r.base_path).await
+        match &tls {
+            Some(tls) => ConsulDiscovery::list_all_tls(addr, &r.base_path, tls).await,
+            None => ConsulDiscovery::list_all(addr, &r.base_path).await,
+        }
     } else {
         return Err("list needs --etcd URL or --consul URL".into());
     }
@@ -317,6 +427,9 @@ async fn call(a: CallArgs) -> Result<String, String> {
         .connect_timeout(timeout.min(Duration::from_secs(5)));
     if let Some(t) = a.auth {
         options = options.auth(t);
+    }
+    if let Some(tls) = a.tls.config()? {
+        options = options.with_tls(tls.build().map_err(|e| e.to_string())?);
     }
     if via_registry {
         let discovery = a.registry.discovery(service).await?;

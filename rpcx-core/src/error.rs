@@ -108,3 +108,21 @@ impl Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `e` followed by its sources (`outer: inner: innermost`), skipping a source whose text the
+/// message so far already holds (wrappers often repeat their cause). Used where a library
+/// error's own text is only a category ("transport error", "client error (Connect)").
+#[cfg(any(feature = "etcd", feature = "consul"))]
+pub(crate) fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -1,11 +1,15 @@
 //! Consul discovery and registration against a small in-test HTTP server that implements
 //! exactly the Consul endpoints used (KV get/recurse with blocking queries, put with
 //! `?acquire=`, delete, session create/renew, and session expiry deleting held keys). Not a
-//! real Consul: no Consul server can be installed here.
+//! real Consul: no Consul server can be installed here. With the `tls` feature the fake also
+//! serves HTTPS requiring client certificates, for Consul over (mutual) TLS.
 #![cfg(feature = "consul")]
 
 #[path = "xclient_support.rs"]
 mod support;
+#[cfg(feature = "tls")]
+#[path = "tls_support.rs"]
+mod tls_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,8 +20,8 @@ use rpcx::registry::ConsulRegistry;
 use rpcx::server::Plugin;
 use rpcx::xclient::{ConsulDiscovery, Discovery, FailMode, ServerEntry, XClient, XClientOptions};
 use support::{guard, start_named, wait_until, GUARD};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Default)]
@@ -39,8 +43,19 @@ struct FakeConsul {
     addr: String,
 }
 
+/// The server side of TLS for the fake (feature `tls`); `()` without it.
+#[cfg(feature = "tls")]
+type ServerTls = Option<Arc<rpcx::transport::tls::rustls::ServerConfig>>;
+#[cfg(not(feature = "tls"))]
+type ServerTls = Option<()>;
+
 impl FakeConsul {
     async fn start() -> FakeConsul {
+        FakeConsul::start_with(None).await
+    }
+
+    /// Serves HTTP, or HTTPS with `tls`.
+    async fn start_with(tls: ServerTls) -> FakeConsul {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, _) = watch::channel(1);
@@ -54,8 +69,28 @@ impl FakeConsul {
         };
         let f = fake.clone();
         tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(f.clone().serve(conn));
+            while let Ok((conn, peer)) = listener.accept().await {
+                let f = f.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    #[cfg(feature = "tls")]
+                    if let Some(config) = tls {
+                        let stream = rpcx::transport::Stream::Tcp(conn);
+                        let accepted = rpcx::transport::tls::accept(
+                            &config,
+                            stream,
+                            peer.to_string(),
+                            Duration::from_secs(10),
+                        )
+                        .await;
+                        if let Ok(c) = accepted {
+                            f.serve(tokio::io::join(c.read, c.write)).await;
+                        }
+                        return;
+                    }
+                    let _ = (tls, peer);
+                    f.serve(conn).await;
+                });
             }
         });
         fake
@@ -81,7 +116,7 @@ impl FakeConsul {
             .map(|v| (String::from_utf8_lossy(&v.0).into_owned(), v.1.clone()))
     }
 
-    async fn serve(self, conn: TcpStream) {
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, conn: S) {
         let mut r = BufReader::new(conn);
         for _ in 0..10_000 {
             let mut line = String::new();
@@ -369,4 +404,78 @@ async fn xclient_consul_register_discover_stop_and_session_expiry() {
     b.shutdown(Duration::from_secs(2)).await;
     reg_b.flush().await.unwrap();
     assert!(consul.get(&format!("rpcx_test/Who/{key_b}")).is_none());
+}
+
+/// Consul over TLS: the registry and the discovery talk HTTPS to an agent that requires
+/// client certificates; a client trusting another CA, one without a certificate, and TLS
+/// settings for an `http://` address are refused with clear errors.
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xclient_consul_over_mutual_tls() {
+    use rpcx::transport::tls::{ClientTlsConfig, ServerTlsConfig};
+
+    let pki = tls_support::TestPki::generate();
+    let server_tls = ServerTlsConfig::from_pem(pki.server.cert.clone(), pki.server.key.clone())
+        .client_ca_pem(pki.ca.cert.clone(), true)
+        .build()
+        .unwrap();
+    let consul = FakeConsul::start_with(Some(server_tls)).await;
+    let https = format!("https://{}", consul.addr);
+    let tls = ClientTlsConfig::new()
+        .ca_pem(pki.ca.cert.clone())
+        .client_cert_pem(pki.client.cert.clone(), pki.client.key.clone());
+
+    let reg = ConsulRegistry::connect_tls(&https, BASE, "", Duration::from_secs(30), &tls)
+        .await
+        .unwrap();
+    let a = start_named(
+        "a",
+        "127.0.0.1",
+        "",
+        vec![Arc::new(reg.clone()) as Arc<dyn Plugin>],
+    )
+    .await;
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    let key_a = a.local_address().to_string();
+    assert!(consul.get(&format!("rpcx_test/Arith/{key_a}")).is_some());
+
+    // `host:port` means https when TLS settings are given.
+    let d = ConsulDiscovery::connect_tls(&consul.addr, BASE, "Arith", &tls)
+        .await
+        .unwrap();
+    assert_eq!(d.servers(), vec![ServerEntry::new(&key_a, "")]);
+    let xc = XClient::new("Arith", d, XClientOptions::default()).unwrap();
+    let r: Reply = guard(GUARD, "call", xc.call("Mul", &Args { a: 6, b: 7 }))
+        .await
+        .unwrap();
+    assert_eq!(r.c, 42);
+    let all = ConsulDiscovery::list_all_tls(&https, BASE, &tls)
+        .await
+        .unwrap();
+    assert_eq!(all["Arith"].len(), 1);
+
+    let refused = |r: Result<ConsulDiscovery, rpcx::Error>| match r {
+        Ok(_) => panic!("consul accepted the connection"),
+        Err(e) => e.to_string(),
+    };
+    let wrong_ca = ClientTlsConfig::new().ca_pem(pki.other_ca.cert.clone());
+    let e = refused(ConsulDiscovery::connect_tls(&https, BASE, "Arith", &wrong_ca).await);
+    assert!(e.contains("invalid peer certificate: UnknownIssuer"), "{e}");
+    let anonymous = ClientTlsConfig::new().ca_pem(pki.ca.cert.clone());
+    let e = refused(ConsulDiscovery::connect_tls(&https, BASE, "Arith", &anonymous).await);
+    assert!(
+        e.contains("received fatal alert: CertificateRequired"),
+        "{e}"
+    );
+    let plain = format!("http://{}", consul.addr);
+    let e = refused(ConsulDiscovery::connect_tls(&plain, BASE, "Arith", &tls).await);
+    assert!(
+        e.contains("TLS settings given for a plain http:// address"),
+        "{e}"
+    );
+
+    xc.close();
+    a.shutdown(Duration::from_secs(2)).await;
+    reg.flush().await.unwrap();
+    assert!(consul.get(&format!("rpcx_test/Arith/{key_a}")).is_none());
 }

@@ -66,6 +66,9 @@ pub fn dead_address() -> String {
 #[cfg(feature = "etcd")]
 #[allow(unused_imports)]
 pub use etcd_process::Etcd;
+#[cfg(all(feature = "etcd", feature = "tls"))]
+#[allow(unused_imports)]
+pub use etcd_process::EtcdTls;
 
 #[cfg(feature = "etcd")]
 mod etcd_process {
@@ -99,27 +102,51 @@ mod etcd_process {
     pub struct Etcd {
         child: Child,
         dir: PathBuf,
-        /// `http://127.0.0.1:<client port>`.
+        /// `http://127.0.0.1:<client port>` (`https://` when started with TLS).
         pub endpoint: String,
+        /// How the tests' own client reaches a TLS etcd.
+        #[cfg(feature = "tls")]
+        tls: Option<rpcx::transport::tls::ClientTlsConfig>,
+    }
+
+    /// The files of an etcd serving TLS that requires client certificates
+    /// (`--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`), and a client
+    /// configuration it accepts.
+    #[cfg(feature = "tls")]
+    pub struct EtcdTls {
+        pub cert: PathBuf,
+        pub key: PathBuf,
+        pub client_ca: PathBuf,
+        pub client: rpcx::transport::tls::ClientTlsConfig,
     }
 
     static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+    #[cfg(feature = "tls")]
+    type TlsArg = EtcdTls;
+    #[cfg(not(feature = "tls"))]
+    type TlsArg = ();
 
     impl Etcd {
         /// Starts etcd and waits until a client can connect and read. Returns `None` (the test
         /// is skipped, with a note on stderr) when no etcd binary is installed, unless
         /// `RPCX_REQUIRE_ETCD=1` (set by `make xclient-test`), then it panics.
         pub async fn start() -> Option<Etcd> {
-            let Some(bin) = etcd_binary() else {
-                if std::env::var("RPCX_REQUIRE_ETCD").is_ok_and(|v| v == "1") {
-                    panic!("etcd not found (run scripts/bootstrap-etcd.sh)");
-                }
-                eprintln!("SKIP: no etcd binary (scripts/bootstrap-etcd.sh installs it)");
-                return None;
-            };
+            Etcd::start_with(None).await
+        }
+
+        /// Like [`start`](Self::start), serving clients over TLS with client certificates
+        /// required.
+        #[cfg(feature = "tls")]
+        pub async fn start_tls(tls: EtcdTls) -> Option<Etcd> {
+            Etcd::start_with(Some(tls)).await
+        }
+
+        async fn start_with(tls: Option<TlsArg>) -> Option<Etcd> {
+            let bin = Etcd::binary()?;
             let mut last = String::new();
             for _ in 0..3 {
-                match Etcd::try_start(&bin).await {
+                match Etcd::try_start(&bin, tls.as_ref()).await {
                     Ok(e) => return Some(e),
                     Err(e) => last = e,
                 }
@@ -127,7 +154,18 @@ mod etcd_process {
             panic!("etcd did not start: {last}");
         }
 
-        async fn try_start(bin: &PathBuf) -> Result<Etcd, String> {
+        fn binary() -> Option<PathBuf> {
+            let Some(bin) = etcd_binary() else {
+                if std::env::var("RPCX_REQUIRE_ETCD").is_ok_and(|v| v == "1") {
+                    panic!("etcd not found (run scripts/bootstrap-etcd.sh)");
+                }
+                eprintln!("SKIP: no etcd binary (scripts/bootstrap-etcd.sh installs it)");
+                return None;
+            };
+            Some(bin)
+        }
+
+        async fn try_start(bin: &PathBuf, tls: Option<&TlsArg>) -> Result<Etcd, String> {
             let dir = std::env::temp_dir().join(format!(
                 "rpcx-etcd-{}-{}",
                 std::process::id(),
@@ -136,10 +174,23 @@ mod etcd_process {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             let (client, peer) = (free_port(), free_port());
-            let client_url = format!("http://127.0.0.1:{client}");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let client_url = format!("{scheme}://127.0.0.1:{client}");
             let peer_url = format!("http://127.0.0.1:{peer}");
             let log = std::fs::File::create(dir.join("etcd.log")).map_err(|e| e.to_string())?;
-            let child = Command::new(bin)
+            let mut command = Command::new(bin);
+            #[cfg(feature = "tls")]
+            if let Some(t) = tls {
+                command
+                    .arg("--cert-file")
+                    .arg(&t.cert)
+                    .arg("--key-file")
+                    .arg(&t.key)
+                    .arg("--trusted-ca-file")
+                    .arg(&t.client_ca)
+                    .arg("--client-cert-auth");
+            }
+            let child = command
                 .arg("--name")
                 .arg("rpcx-test")
                 .arg("--data-dir")
@@ -165,6 +216,8 @@ mod etcd_process {
                 child,
                 dir,
                 endpoint: client_url,
+                #[cfg(feature = "tls")]
+                tls: tls.map(|t| t.client.clone()),
             };
             for _ in 0..150 {
                 if let Ok(Some(status)) = etcd.child.try_wait() {
@@ -180,9 +233,7 @@ mod etcd_process {
 
         async fn ready(&self) -> bool {
             let probe = async {
-                let mut c = rpcx::xclient::etcd_connect(&[self.endpoint.as_str()])
-                    .await
-                    .ok()?;
+                let mut c = self.connect().await.ok()?;
                 c.get("rpcx-probe", None).await.ok()
             };
             matches!(
@@ -195,11 +246,17 @@ mod etcd_process {
             std::fs::read_to_string(self.dir.join("etcd.log")).unwrap_or_default()
         }
 
+        async fn connect(&self) -> Result<rpcx::xclient::EtcdClient, rpcx::Error> {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                return rpcx::xclient::etcd_connect_tls(&[self.endpoint.as_str()], tls).await;
+            }
+            rpcx::xclient::etcd_connect(&[self.endpoint.as_str()]).await
+        }
+
         /// A client of this etcd.
         pub async fn client(&self) -> rpcx::xclient::EtcdClient {
-            rpcx::xclient::etcd_connect(&[self.endpoint.as_str()])
-                .await
-                .unwrap()
+            self.connect().await.unwrap()
         }
 
         /// The value of `key`, if present.

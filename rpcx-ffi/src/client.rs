@@ -35,8 +35,10 @@ struct Shared {
 /// it with `rpcx_client_free`.
 ///
 /// Errors: `RPCX_ERR_NULL_ARG` (`address` or `client_out` NULL), `RPCX_ERR_ADDRESS`,
-/// `RPCX_ERR_CONNECTION` (refused, unreachable, timed out), `RPCX_ERR_BLOCKING_IN_RUNTIME` on
-/// an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
+/// `RPCX_ERR_CONNECTION` (refused, unreachable, timed out, or a TLS handshake failed: the
+/// message says why, e.g. `TLS handshake: invalid peer certificate: UnknownIssuer`),
+/// `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA bundle),
+/// `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
 /// `rpcx_error` to free with `rpcx_error_free`.
 #[no_mangle]
 pub extern "C" fn rpcx_client_connect(
@@ -49,7 +51,7 @@ pub extern "C" fn rpcx_client_connect(
         // SAFETY: the caller passes a NUL-terminated string valid during the call.
         let address = unsafe { cstr(address, "address")? };
         let out = req_mut(client_out, "client_out")?;
-        let options = opts.cloned().unwrap_or_default().inner;
+        let options = opts.cloned().unwrap_or_default().resolved()?;
         let client = crate::runtime::block_on(Client::connect(address, options))??;
         let shared = Arc::new(Shared {
             client,

@@ -42,7 +42,7 @@ pub struct rpcx_discovery {
     multiple: Option<MultipleServers>,
 }
 
-fn hand_out(
+pub(crate) fn hand_out(
     out: &mut *mut rpcx_discovery,
     inner: Arc<dyn Discovery>,
     multiple: Option<MultipleServers>,

@@ -15,7 +15,8 @@
 //! async-call registry: ids, cancel, completion exactly once), `discovery` (peer, multiple
 //! servers, etcd, Consul), `xclient` + `selector` (options, a selector in C, call / async /
 //! broadcast / fork / send with the client's argument order, the same `rpcx_call_callback`
-//! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server).
+//! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server),
+//! `tls` (TLS and mutual TLS settings of the options, registries over TLS).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -44,6 +45,7 @@ mod selector;
 mod server;
 mod sized;
 mod status;
+mod tls;
 mod xclient;
 
 use std::os::raw::{c_char, c_void};
@@ -61,6 +63,7 @@ pub use registry::*;
 pub use selector::rpcx_selector_callback;
 pub use server::*;
 pub use status::{rpcx_status, rpcx_status_str};
+pub use tls::*;
 pub use xclient::*;
 
 use guard::{invalid_arg, run, run_or};

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rpcx_core::client::ClientOptions;
 use rpcx_core::protocol::{Limits, SerializeType};
 use rpcx_core::server::ServerOptions;
+use rpcx_core::transport::tls::{ClientTlsConfig, ServerTlsConfig};
 
 use crate::error::Failure;
 use crate::guard::{invalid_arg, opt_cstr, req_mut, run, run_or};
@@ -102,6 +103,8 @@ pub extern "C" fn rpcx_limits_init(limits: *mut rpcx_limits, struct_size: usize)
 #[derive(Debug, Clone, Default)]
 pub struct rpcx_server_options {
     pub(crate) inner: ServerOptions,
+    /// The TLS material behind `inner.tls` (see `tls.rs`).
+    pub(crate) tls: Option<ServerTlsConfig>,
 }
 
 /// New server options with the defaults: the limits of `rpcx_limits_init`, 16 384 requests in flight
@@ -220,12 +223,15 @@ pub extern "C" fn rpcx_server_options_free(opts: Option<Box<rpcx_server_options>
 #[derive(Debug, Clone)]
 pub struct rpcx_client_options {
     pub(crate) inner: ClientOptions,
+    /// TLS settings, combined with `inner` by `resolved` (see `tls.rs`).
+    pub(crate) tls: Option<ClientTlsConfig>,
 }
 
 impl Default for rpcx_client_options {
     fn default() -> Self {
         rpcx_client_options {
             inner: ClientOptions::default().serialize_type(SerializeType::RAW),
+            tls: None,
         }
     }
 }

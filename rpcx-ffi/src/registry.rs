@@ -59,7 +59,7 @@ pub(crate) async fn finish(list: Vec<Registry>) {
     }
 }
 
-fn ttl_of(ttl_ms: u64) -> Duration {
+pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
     if ttl_ms == 0 {
         Duration::from_secs(30)
     } else {

@@ -57,7 +57,9 @@ pub const RPCX_FAIL_FAILBACKUP: c_int = 3;
 /// one thread, then use it for any number of XClients.
 #[derive(Clone)]
 pub struct rpcx_xclient_options {
-    inner: XClientOptions,
+    pub(crate) inner: XClientOptions,
+    /// TLS settings of every server connection, combined by `resolved` (see `tls.rs`).
+    pub(crate) tls: Option<rpcx_core::transport::tls::ClientTlsConfig>,
     select_mode: c_int,
     location: (f64, f64),
     selector: Option<Arc<SelectorCallback>>,
@@ -73,6 +75,7 @@ impl Default for rpcx_xclient_options {
             select_mode: RPCX_SELECT_ROUND_ROBIN,
             location: (0.0, 0.0),
             selector: None,
+            tls: None,
         }
     }
 }
@@ -250,7 +253,7 @@ pub extern "C" fn rpcx_xclient_options_set_group(
 }
 
 /// Copies the connection settings of `client_opts` — serialize type, call timeout, connect
-/// timeout, gzip, heartbeats, auth token, limits — used for every server connection,
+/// timeout, gzip, heartbeats, auth token, limits, TLS — used for every server connection,
 /// replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
 /// access to `opts`.
 #[no_mangle]
@@ -260,7 +263,9 @@ pub extern "C" fn rpcx_xclient_options_set_client_options(
 ) -> rpcx_status {
     run(None, || {
         let opts = req_mut(opts, "opts")?;
-        opts.inner.client = req(client_opts, "client_opts")?.inner.clone();
+        let client_opts = req(client_opts, "client_opts")?;
+        opts.inner.client = client_opts.inner.clone();
+        opts.tls = client_opts.tls.clone();
         Ok(())
     })
 }
@@ -397,7 +402,8 @@ impl Tasks {
 ///
 /// Does not block; callable from any thread, including rpcx runtime threads. Errors:
 /// `RPCX_ERR_NULL_ARG` (`service`, `discovery` or `xclient_out` NULL), `RPCX_ERR_INVALID_ARG`
-/// (empty or non-UTF-8 service). `err_out` may be NULL; otherwise on failure it receives an
+/// (empty or non-UTF-8 service), `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA
+/// bundle). `err_out` may be NULL; otherwise on failure it receives an
 /// `rpcx_error` to free with `rpcx_error_free`.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_new(
@@ -423,7 +429,7 @@ pub extern "C" fn rpcx_xclient_new(
             service,
             Arc::clone(&discovery.inner),
             opts.selector(service),
-            opts.inner.clone(),
+            opts.resolved()?,
         )?;
         let shared = Arc::new(Shared {
             xc,

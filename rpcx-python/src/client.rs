@@ -143,7 +143,7 @@ fn request(
 impl RawClient {
     /// Connects (blocking, interruptible).
     #[staticmethod]
-    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None))]
+    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
@@ -156,8 +156,9 @@ impl RawClient {
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<RawClient> {
-        let opts = options(
+        let mut opts = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -167,6 +168,7 @@ impl RawClient {
             heartbeat_timeout,
             limits,
         )?;
+        opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();
         let client = wait(py, async move {
             rpcx::client::Client::connect(&address, opts).await
@@ -177,7 +179,7 @@ impl RawClient {
 
     /// Connects in the background; the `RawClient` arrives on `cq` under `token`.
     #[staticmethod]
-    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None))]
+    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async(
         cq: &CompletionQueue,
@@ -191,8 +193,9 @@ impl RawClient {
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<CallHandle> {
-        let opts = options(
+        let mut opts = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -202,6 +205,7 @@ impl RawClient {
             heartbeat_timeout,
             limits,
         )?;
+        opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();
         spawn_into(cq, token, async move {
             rpcx::client::Client::connect(&address, opts).await

@@ -11,6 +11,7 @@ mod completion;
 mod errors;
 mod runtime;
 mod server;
+mod tls;
 mod xclient;
 
 use pyo3::prelude::*;
@@ -38,6 +39,7 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::Consul>()?;
     m.add_class::<xclient::SelectRequest>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(tls::tls_check, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -240,7 +240,7 @@ impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -254,6 +254,7 @@ impl RawServer {
         metrics: bool,
         max_pending_bytes_per_conn: Option<usize>,
         max_pending_bytes: Option<usize>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<RawServer> {
         let mut options = ServerOptions {
             limits: limits_from(limits),
@@ -274,6 +275,7 @@ impl RawServer {
         if let Some(t) = idle_timeout {
             options.idle_timeout = Some(seconds("idle_timeout", t)?);
         }
+        options.tls = crate::tls::server(tls.as_ref())?;
         // Out-of-range values are the caller's mistake: a ValueError naming the option.
         options
             .validate()

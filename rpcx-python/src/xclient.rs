@@ -244,12 +244,13 @@ pub struct Etcd {
 impl Etcd {
     /// Connects (blocking, interruptible), lists the servers and starts watching them.
     #[new]
-    #[pyo3(signature = (endpoints, base_path, service))]
+    #[pyo3(signature = (endpoints, base_path, service, tls=None))]
     fn new(
         py: Python<'_>,
         endpoints: &Bound<'_, PyAny>,
         base_path: String,
         service: String,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Etcd> {
         let endpoints: Vec<String> = if let Ok(one) = endpoints.extract::<String>() {
             one.split(',').map(|s| s.trim().to_owned()).collect()
@@ -264,8 +265,19 @@ impl Etcd {
         if endpoints.iter().all(|e| e.is_empty()) {
             return Err(PyValueError::new_err("etcd needs at least one endpoint"));
         }
+        let tls = crate::tls::client_settings(tls.as_ref())?;
         let connecting = async move {
-            rpcx::xclient::EtcdDiscovery::connect(&endpoints, &base_path, &service).await
+            match tls {
+                Some(tls) => {
+                    let d = rpcx::xclient::EtcdDiscovery::connect_tls(
+                        &endpoints, &base_path, &service, &tls,
+                    );
+                    d.await
+                }
+                None => {
+                    rpcx::xclient::EtcdDiscovery::connect(&endpoints, &base_path, &service).await
+                }
+            }
         };
         let watch = Watch::connect(py, connecting, rpcx::xclient::EtcdDiscovery::prefix)?;
         Ok(Etcd { watch })
@@ -305,15 +317,27 @@ impl Consul {
     /// Connects to the Consul agent at `address` (`127.0.0.1:8500`; blocking,
     /// interruptible), lists the servers and starts watching them.
     #[new]
-    #[pyo3(signature = (address, base_path, service))]
+    #[pyo3(signature = (address, base_path, service, tls=None))]
     fn new(
         py: Python<'_>,
         address: String,
         base_path: String,
         service: String,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Consul> {
+        let tls = crate::tls::client_settings(tls.as_ref())?;
         let connecting = async move {
-            rpcx::xclient::ConsulDiscovery::connect(&address, &base_path, &service).await
+            match tls {
+                Some(tls) => {
+                    let d = rpcx::xclient::ConsulDiscovery::connect_tls(
+                        &address, &base_path, &service, &tls,
+                    );
+                    d.await
+                }
+                None => {
+                    rpcx::xclient::ConsulDiscovery::connect(&address, &base_path, &service).await
+                }
+            }
         };
         let watch = Watch::connect(py, connecting, rpcx::xclient::ConsulDiscovery::prefix)?;
         Ok(Consul { watch })
@@ -806,7 +830,7 @@ impl RawXClient {
     /// An XClient of `service`. `select_mode` uses Go's numbers (0 random … 5 closest);
     /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`.
     #[new]
-    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None))]
+    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -830,12 +854,13 @@ impl RawXClient {
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<RawXClient> {
         if service.is_empty() {
             return Err(PyValueError::new_err("service must be a non-empty str"));
         }
         let discovery = discovery_of(py, discovery)?;
-        let client = options(
+        let mut client = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -845,6 +870,7 @@ impl RawXClient {
             heartbeat_timeout,
             limits,
         )?;
+        client.tls = crate::tls::client(tls.as_ref())?;
         let breaker = match breaker {
             None => None,
             Some((threshold, open_for)) => {

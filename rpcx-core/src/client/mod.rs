@@ -339,7 +339,8 @@ async fn establish(
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
         let (stream, peer) = crate::transport::dial_stream(addr, options.connect_timeout).await?;
-        return crate::transport::tls::connect(tls, stream, peer, options.connect_timeout).await;
+        return crate::transport::tls::connect_to(tls, addr, stream, peer, options.connect_timeout)
+            .await;
     }
     dial(addr, options.connect_timeout).await
 }

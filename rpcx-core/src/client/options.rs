@@ -35,7 +35,8 @@ pub struct ClientOptions {
     pub default_timeout: Option<Duration>,
     /// Limits on frames read from the server.
     pub limits: Limits,
-    /// TLS settings (feature `tls`); `None` for plain TCP.
+    /// TLS settings (feature `tls`); `None` for plain TCP. An XClient uses them for every
+    /// server it dials.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::transport::tls::ClientTls>,
     /// Server pushes buffered for [`Client::take_pushes`](super::Client::take_pushes); further
@@ -130,7 +131,8 @@ impl ClientOptions {
         self
     }
 
-    /// Connects with TLS, checking the server's certificate against `server_name`.
+    /// Connects with TLS, checking the server's certificate against `server_name` (empty:
+    /// the host of the address dialed).
     #[cfg(feature = "tls")]
     pub fn tls(
         mut self,
@@ -141,6 +143,14 @@ impl ClientOptions {
             config,
             server_name: server_name.into(),
         });
+        self
+    }
+
+    /// Connects with these TLS settings (from
+    /// [`ClientTlsConfig::build`](crate::transport::tls::ClientTlsConfig::build)).
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::transport::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 

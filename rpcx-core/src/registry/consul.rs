@@ -58,7 +58,29 @@ impl ConsulRegistry {
         service_address: &str,
         ttl: Duration,
     ) -> Result<ConsulRegistry, Error> {
-        let http = ConsulHttp::new(address)?;
+        ConsulRegistry::start(ConsulHttp::new(address)?, base_path, service_address, ttl).await
+    }
+
+    /// Like [`connect`](Self::connect) over TLS (feature `tls`; see
+    /// [`ConsulDiscovery::connect_tls`](crate::xclient::ConsulDiscovery::connect_tls)).
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        address: &str,
+        base_path: &str,
+        service_address: &str,
+        ttl: Duration,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<ConsulRegistry, Error> {
+        let http = ConsulHttp::with_tls(address, tls)?;
+        ConsulRegistry::start(http, base_path, service_address, ttl).await
+    }
+
+    async fn start(
+        http: ConsulHttp,
+        base_path: &str,
+        service_address: &str,
+        ttl: Duration,
+    ) -> Result<ConsulRegistry, Error> {
         let session_ttl = (ttl.as_secs() / 2).clamp(10, 86_400);
         let id = create_session(&http, session_ttl).await?;
         let session = Arc::new(Mutex::new(id));

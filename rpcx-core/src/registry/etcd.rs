@@ -44,6 +44,20 @@ impl EtcdRegistry {
         EtcdRegistry::from_client(client, base_path, service_address, ttl).await
     }
 
+    /// Like [`connect`](Self::connect) over TLS (feature `tls`; see
+    /// [`etcd_connect_tls`](crate::xclient::etcd_connect_tls)).
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls<E: AsRef<str>>(
+        endpoints: &[E],
+        base_path: &str,
+        service_address: &str,
+        ttl: Duration,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<EtcdRegistry, Error> {
+        let client = crate::xclient::etcd::etcd_connect_tls(endpoints, tls).await?;
+        EtcdRegistry::from_client(client, base_path, service_address, ttl).await
+    }
+
     /// Like [`connect`](Self::connect) over an existing client.
     pub async fn from_client(
         mut client: Client,

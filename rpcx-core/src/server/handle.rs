@@ -31,8 +31,6 @@ pub(crate) struct Shared {
     tasks: TaskTracker,
     local: Address,
     runtime: tokio::runtime::Handle,
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -82,8 +80,6 @@ pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
         local,
         runtime: tokio::runtime::Handle::current(),
         options: server.options,
-        #[cfg(feature = "tls")]
-        tls: server.tls,
     });
     let addr_text = shared.local.to_string();
     for p in &shared.plugins {
@@ -132,6 +128,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     drop(listener);
 }
 
+/// Bound of the server side of a TLS handshake.
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Turns an accepted stream into a connection: the TLS handshake (bounded, in the
 /// connection's own task so a slow peer never stalls accepting) when TLS is on.
 async fn establish(
@@ -140,11 +140,16 @@ async fn establish(
     peer: String,
 ) -> Option<crate::transport::Connection> {
     #[cfg(feature = "tls")]
-    if let Some(config) = &shared.tls {
-        let handshake =
-            crate::transport::tls::accept(config, stream, peer, Duration::from_secs(10));
+    if let Some(config) = &shared.options.tls {
+        let handshake = crate::transport::tls::accept(config, stream, peer, TLS_HANDSHAKE_TIMEOUT);
         return tokio::select! {
-            c = handshake => c.ok(),
+            c = handshake => c
+                .map_err(|_e| {
+                    // The peer learnt why from the TLS alert; the server logs it.
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(error = %_e, "rpcx: TLS handshake with a client failed");
+                })
+                .ok(),
             _ = shared.closed.cancelled() => None,
         };
     }

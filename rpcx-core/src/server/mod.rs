@@ -52,12 +52,10 @@ pub struct ServerBuilder {
     options: ServerOptions,
     plugins: Vec<Arc<dyn Plugin>>,
     auth: Option<AuthFn>,
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl ServerBuilder {
-    /// Replaces all options.
+    /// Replaces all options (TLS included: call [`tls`](Self::tls) after this).
     pub fn options(mut self, options: ServerOptions) -> Self {
         self.options = options;
         self
@@ -125,7 +123,7 @@ impl ServerBuilder {
     /// [`transport::tls`](crate::transport::tls) for loading PEM files).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: Arc<crate::transport::tls::rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
+        self.options.tls = Some(config);
         self
     }
 
@@ -136,8 +134,6 @@ impl ServerBuilder {
             plugins: self.plugins,
             auth: self.auth,
             services: ServiceMap::default(),
-            #[cfg(feature = "tls")]
-            tls: self.tls,
         }
     }
 }
@@ -148,8 +144,6 @@ pub struct Server {
     plugins: Vec<Arc<dyn Plugin>>,
     auth: Option<AuthFn>,
     services: ServiceMap,
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl Server {

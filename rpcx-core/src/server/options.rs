@@ -38,6 +38,11 @@ pub struct ServerOptions {
     pub max_pending_bytes_per_conn: usize,
     /// The same budget for the whole server, over all connections. Default 256 MiB.
     pub max_pending_bytes: usize,
+    /// Serve TLS with this rustls configuration (feature `tls`; build one with
+    /// [`ServerTlsConfig`](crate::transport::tls::ServerTlsConfig), mutual TLS included).
+    /// Default `None`: plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
 }
 
 impl ServerOptions {
@@ -80,6 +85,8 @@ impl Default for ServerOptions {
             write_batch_bytes: 64 << 10,
             max_pending_bytes_per_conn: 4 << 20,
             max_pending_bytes: 256 << 20,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

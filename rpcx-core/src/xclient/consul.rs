@@ -6,7 +6,9 @@
 //! (`?index=N&wait=15s`), publishing the complete list whenever it changes; on errors it
 //! retries with a backoff of 1 s doubling to 30 s while subscribers keep the last list.
 //!
-//! Consul is spoken over plain HTTP/1.1 (hyper). No TLS and no ACL token support yet.
+//! Consul is spoken over HTTP/1.1 (hyper), plain or, with the `tls` feature, over TLS for
+//! `https://` agents (`connect_tls` for a CA of your own or a client certificate). No ACL
+//! token support yet.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,12 +17,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::consul_conn::Connector;
 use super::discovery::{Discovery, ServerEntry};
 use crate::Error;
 
@@ -34,7 +36,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A minimal Consul HTTP API client (KV and sessions).
 #[derive(Clone)]
 pub(crate) struct ConsulHttp {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     base: String,
 }
 
@@ -50,28 +52,56 @@ pub(crate) fn consul_error(what: impl std::fmt::Display) -> Error {
     Error::Io(std::io::Error::other(format!("consul: {what}")))
 }
 
+/// `address` with its scheme: the one given, else `default_scheme`.
+fn base_url(address: &str, default_scheme: &str) -> Result<String, Error> {
+    let address = address.trim().trim_end_matches('/');
+    let base = if address.starts_with("http://") || address.starts_with("https://") {
+        address.to_owned()
+    } else {
+        format!("{default_scheme}://{address}")
+    };
+    if base.ends_with("://") {
+        return Err(Error::Config("consul: empty address".into()));
+    }
+    Ok(base)
+}
+
 impl ConsulHttp {
-    /// `address` is `host:port` or `http://host:port` (Consul's HTTP API, default port 8500).
+    /// `address` is `host:port` or `http://host:port` (Consul's HTTP API, default port 8500);
+    /// with the `tls` feature also `https://host:port`, trusting the system's CA bundle.
     pub(crate) fn new(address: &str) -> Result<ConsulHttp, Error> {
-        let address = address.trim().trim_end_matches('/');
-        if address.starts_with("https://") {
-            return Err(Error::Config("consul: https is not supported".into()));
+        let base = base_url(address, "http")?;
+        if base.starts_with("https://") {
+            #[cfg(feature = "tls")]
+            return ConsulHttp::with_tls(&base, &crate::transport::tls::ClientTlsConfig::new());
+            #[cfg(not(feature = "tls"))]
+            return Err(Error::Config(
+                "consul: https needs rpcx's `tls` feature".into(),
+            ));
         }
-        let base = if address.starts_with("http://") {
-            address.to_owned()
-        } else {
-            format!("http://{address}")
-        };
-        if base.len() <= "http://".len() {
-            return Err(Error::Config("consul: empty address".into()));
+        Ok(ConsulHttp::over(Connector::plain(), base))
+    }
+
+    /// Over TLS: `address` is `host:port` or `https://host:port` (`http://` is refused).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(
+        address: &str,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<ConsulHttp, Error> {
+        let base = base_url(address, "https")?;
+        if !base.starts_with("https://") {
+            return Err(Error::Config(format!(
+                "consul: TLS settings given for a plain http:// address ({base})"
+            )));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
+        Ok(ConsulHttp::over(Connector::tls(tls.build()?), base))
+    }
+
+    fn over(connector: Connector, base: String) -> ConsulHttp {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Ok(ConsulHttp { client, base })
+        ConsulHttp { client, base }
     }
 
     /// Sends a request and reads the whole answer within `timeout`.
@@ -88,7 +118,11 @@ impl ConsulHttp {
             .body(Full::new(body.unwrap_or_default()))
             .map_err(consul_error)?;
         let exchange = async {
-            let resp = self.client.request(req).await.map_err(consul_error)?;
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| consul_error(crate::error::with_sources(&e)))?;
             let status = resp.status();
             let index = resp
                 .headers()
@@ -308,7 +342,28 @@ impl ConsulDiscovery {
         base_path: &str,
         service: &str,
     ) -> Result<ConsulDiscovery, Error> {
-        let http = ConsulHttp::new(address)?;
+        ConsulDiscovery::start(ConsulHttp::new(address)?, base_path, service).await
+    }
+
+    /// Like [`connect`](Self::connect) over TLS (feature `tls`): `address` is `host:port` or
+    /// `https://host:port`; the agent's certificate is checked against `tls`'s CA (default:
+    /// the system bundle) and name (default: the host of `address`), and `tls`'s client
+    /// certificate is presented to an agent that verifies clients.
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        address: &str,
+        base_path: &str,
+        service: &str,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<ConsulDiscovery, Error> {
+        ConsulDiscovery::start(ConsulHttp::with_tls(address, tls)?, base_path, service).await
+    }
+
+    async fn start(
+        http: ConsulHttp,
+        base_path: &str,
+        service: &str,
+    ) -> Result<ConsulDiscovery, Error> {
         let prefix = service_prefix(base_path, service);
         let (pairs, index) = http.list(&format!("{prefix}/"), None).await?;
         let (tx, _) = watch::channel(entries(&prefix, pairs));
@@ -334,7 +389,24 @@ impl ConsulDiscovery {
         address: &str,
         base_path: &str,
     ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
-        let http = ConsulHttp::new(address)?;
+        ConsulDiscovery::list_all_over(ConsulHttp::new(address)?, base_path).await
+    }
+
+    /// Like [`list_all`](Self::list_all) over TLS (feature `tls`; see
+    /// [`connect_tls`](Self::connect_tls)).
+    #[cfg(feature = "tls")]
+    pub async fn list_all_tls(
+        address: &str,
+        base_path: &str,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
+        ConsulDiscovery::list_all_over(ConsulHttp::with_tls(address, tls)?, base_path).await
+    }
+
+    async fn list_all_over(
+        http: ConsulHttp,
+        base_path: &str,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
         let base = service_prefix(base_path, "");
         let (pairs, _) = http.list(&format!("{base}/"), None).await?;
         let mut out: BTreeMap<String, Vec<ServerEntry>> = BTreeMap::new();

@@ -33,20 +33,115 @@ pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+fn connect_options() -> ConnectOptions {
+    ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+}
+
 /// Connects to an etcd cluster. Endpoints are `host:port` or `http://host:port`; the client
 /// balances over all of them. Connecting is lazy: the first request reveals an unreachable
-/// cluster.
+/// cluster. With the `tls` feature, `https://` endpoints are reached over TLS trusting the
+/// system's CA bundle (see [`etcd_connect_tls`] for other CAs and client certificates).
 pub async fn etcd_connect<E: AsRef<str>>(endpoints: &[E]) -> Result<Client, Error> {
-    let options = ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-    Client::connect(endpoints, Some(options))
+    #[cfg(feature = "tls")]
+    if endpoints
+        .iter()
+        .any(|e| e.as_ref().trim_start().starts_with("https://"))
+    {
+        let system = crate::transport::tls::ClientTlsConfig::new();
+        return etcd_connect_tls(endpoints, &system).await;
+    }
+    Client::connect(endpoints, Some(connect_options()))
         .await
         .map_err(etcd_error)
 }
 
+/// Connects to an etcd cluster over TLS (feature `tls`): endpoints are `host:port` or
+/// `https://host:port` (an `http://` endpoint is refused), the server certificates are
+/// checked against `tls`'s CA (default: the system bundle) and name (default: each
+/// endpoint's host), and `tls`'s client certificate is presented to an etcd started with
+/// `--client-cert-auth`. `danger_accept_invalid_certs` is refused: etcd's gRPC transport
+/// always verifies. Handshake failures come back with rustls' words (`invalid peer
+/// certificate: UnknownIssuer`), on the first request since connecting is lazy.
+#[cfg(feature = "tls")]
+pub async fn etcd_connect_tls<E: AsRef<str>>(
+    endpoints: &[E],
+    tls: &crate::transport::tls::ClientTlsConfig,
+) -> Result<Client, Error> {
+    if tls.accepts_invalid_certs() {
+        return Err(Error::Config(
+            "etcd over TLS cannot skip certificate verification".into(),
+        ));
+    }
+    // Our own parse first: its errors name the bad PEM, tonic's do not.
+    let config = tls.rustls_config()?;
+    if let Some(first) = endpoints.first() {
+        probe_tls(first.as_ref(), config, tls.server_name_override()).await?;
+    }
+    let mut options = etcd_client::TlsOptions::new()
+        .ca_certificate(etcd_client::Certificate::from_pem(tls.ca_bundle()?));
+    if let Some((cert, key)) = tls.identity() {
+        options = options.identity(etcd_client::Identity::from_pem(cert, key));
+    }
+    if let Some(name) = tls.server_name_override() {
+        options = options.domain_name(name);
+    }
+    Client::connect(endpoints, Some(connect_options().with_tls(options)))
+        .await
+        .map_err(etcd_error)
+}
+
+/// One TLS connection to `endpoint` that reads until the server speaks (gRPC servers send
+/// their HTTP/2 settings at once): a refusal by the server — a mutual-TLS etcd rejecting our
+/// certificate or its absence, which TLS 1.3 reports only after the client finished its
+/// handshake — comes back with the server's alert (`received fatal alert:
+/// CertificateRequired`), where the gRPC client would only say "connection closed". An
+/// endpoint that cannot be dialed is left to the etcd client (another endpoint may be up).
+#[cfg(feature = "tls")]
+async fn probe_tls(
+    endpoint: &str,
+    config: Arc<crate::transport::tls::rustls::ClientConfig>,
+    server_name: Option<&str>,
+) -> Result<(), Error> {
+    use tokio::io::AsyncReadExt;
+
+    const WAIT: Duration = Duration::from_secs(5);
+    let host_port = endpoint.trim().trim_start_matches("https://");
+    let host_port = host_port.split('/').next().unwrap_or_default();
+    let Ok(addr) = crate::transport::Address::parse(host_port) else {
+        return Ok(()); // the etcd client reports the bad endpoint
+    };
+    let Ok((stream, peer)) = crate::transport::dial_stream(&addr, WAIT).await else {
+        return Ok(());
+    };
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = crate::transport::tls::ClientTls {
+        config: Arc::new(config),
+        server_name: server_name.unwrap_or_default().to_owned(),
+    };
+    let refused = |e: &dyn std::fmt::Display| {
+        Error::Io(std::io::Error::other(format!("etcd: {endpoint}: {e}")))
+    };
+    let mut conn = crate::transport::tls::connect_to(&tls, &addr, stream, peer, WAIT)
+        .await
+        .map_err(|e| refused(&e))?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(WAIT, conn.read.read(&mut byte)).await {
+        Ok(Err(e)) => Err(refused(&format_args!("TLS: {e}"))),
+        Ok(Ok(0)) => Err(refused(
+            &"the server closed the connection after the TLS handshake",
+        )),
+        Ok(Ok(_)) | Err(_) => Ok(()),
+    }
+}
+
 pub(crate) fn etcd_error(e: etcd_client::Error) -> Error {
-    Error::Io(std::io::Error::other(format!("etcd: {e}")))
+    Error::Io(std::io::Error::other(format!(
+        "etcd: {}",
+        crate::error::with_sources(&e)
+    )))
 }
 
 /// Awaits an etcd request with [`OP_TIMEOUT`].
@@ -137,6 +232,18 @@ impl EtcdDiscovery {
         EtcdDiscovery::from_client(client, base_path, service).await
     }
 
+    /// Like [`connect`](Self::connect) over TLS (feature `tls`; see [`etcd_connect_tls`]).
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls<E: AsRef<str>>(
+        endpoints: &[E],
+        base_path: &str,
+        service: &str,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<EtcdDiscovery, Error> {
+        let client = etcd_connect_tls(endpoints, tls).await?;
+        EtcdDiscovery::from_client(client, base_path, service).await
+    }
+
     /// Like [`connect`](Self::connect) over an existing client (one connection can serve the
     /// discoveries of many services).
     pub async fn from_client(
@@ -171,7 +278,24 @@ impl EtcdDiscovery {
         endpoints: &[E],
         base_path: &str,
     ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
-        let mut client = etcd_connect(endpoints).await?;
+        EtcdDiscovery::list_all_from(etcd_connect(endpoints).await?, base_path).await
+    }
+
+    /// Like [`list_all`](Self::list_all) over TLS (feature `tls`; see [`etcd_connect_tls`]).
+    #[cfg(feature = "tls")]
+    pub async fn list_all_tls<E: AsRef<str>>(
+        endpoints: &[E],
+        base_path: &str,
+        tls: &crate::transport::tls::ClientTlsConfig,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
+        EtcdDiscovery::list_all_from(etcd_connect_tls(endpoints, tls).await?, base_path).await
+    }
+
+    /// Like [`list_all`](Self::list_all) over an existing client.
+    pub async fn list_all_from(
+        mut client: Client,
+        base_path: &str,
+    ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
         let base = service_prefix(base_path, "");
         let base = base.trim_end_matches('/');
         let resp =

@@ -21,6 +21,8 @@
 mod breaker;
 #[cfg(feature = "consul")]
 pub(crate) mod consul;
+#[cfg(feature = "consul")]
+mod consul_conn;
 mod deadline;
 mod discovery;
 #[cfg(feature = "etcd")]
@@ -43,6 +45,8 @@ pub use breaker::{Breaker, BreakerConfig, BreakerPermit};
 #[cfg(feature = "consul")]
 pub use consul::ConsulDiscovery;
 pub use discovery::{Discovery, MultipleServers, Peer, ServerEntry};
+#[cfg(all(feature = "etcd", feature = "tls"))]
+pub use etcd::etcd_connect_tls;
 #[cfg(feature = "etcd")]
 pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
 pub use meta::{passes_filter, ServerMeta};

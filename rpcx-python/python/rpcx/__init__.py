@@ -22,6 +22,12 @@ selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and `
     with rpcx.XClient("Arith", servers, fail_mode=rpcx.FailMode.FAILOVER) as xc:
         assert xc.call("Mul", {"A": 7, "B": 8}) == {"C": 56}
         servers.update(["tcp@127.0.0.1:8973"])   # takes effect at once
+
+``tls=rpcx.TLSConfig(...)`` serves or connects over TLS (mutual TLS with client
+certificates):
+
+    server = rpcx.Server(tls=rpcx.TLSConfig(cert_file="server.pem", key_file="server.key"))
+    client = rpcx.Client("tcp@127.0.0.1:8972", tls=rpcx.TLSConfig(ca_file="ca.pem"))
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from .errors import (
 )
 from .limits import Limits
 from .server import MethodStats, Server
+from .tls import TLSConfig
 from .xclient import (
     AsyncXClient,
     Consul,
@@ -90,6 +97,7 @@ __all__ = [
     "Serializer",
     "Server",
     "ServiceError",
+    "TLSConfig",
     "XClient",
     "__version__",
     "set_worker_threads",

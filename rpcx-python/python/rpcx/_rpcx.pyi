@@ -2,6 +2,8 @@
 
 from typing import Callable, Iterable, Optional, Union, final
 
+from .tls import TLSConfig
+
 __all__ = [
     "RawClient",
     "RawServer",
@@ -16,14 +18,18 @@ __all__ = [
     "Consul",
     "SelectRequest",
     "set_worker_threads",
+    "tls_check",
     "__version__",
 ]
 
 __version__: str
 
 _Limits = tuple[int, int, int, int]
+#: ``TLSConfig._material()``: ``(ca, cert, key, server_name, require_client_cert)``.
+_Tls = tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[str], bool]
 
 def set_worker_threads(n: int) -> None: ...
+def tls_check(tls: Union[TLSConfig, _Tls]) -> None: ...
 
 @final
 class CompletionQueue:
@@ -51,6 +57,7 @@ class RawClient:
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
+        tls: Union[TLSConfig, _Tls, None] = None,
     ) -> RawClient: ...
     @staticmethod
     def connect_async(
@@ -65,6 +72,7 @@ class RawClient:
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
+        tls: Union[TLSConfig, _Tls, None] = None,
     ) -> CallHandle: ...
     def call(
         self,
@@ -132,6 +140,7 @@ class RawServer:
         metrics: bool = False,
         max_pending_bytes_per_conn: Optional[int] = None,
         max_pending_bytes: Optional[int] = None,
+        tls: Union[TLSConfig, _Tls, None] = None,
     ) -> RawServer: ...
     def metrics_text(self) -> Optional[str]: ...
     def metrics(
@@ -229,7 +238,13 @@ class MultipleServers:
 class Etcd:
     """Servers of one service registered in etcd v3 under ``base_path``."""
 
-    def __new__(cls, endpoints: Union[str, list[str]], base_path: str, service: str) -> Etcd: ...
+    def __new__(
+        cls,
+        endpoints: Union[str, list[str]],
+        base_path: str,
+        service: str,
+        tls: Union[TLSConfig, _Tls, None] = None,
+    ) -> Etcd: ...
     @property
     def servers(self) -> _Servers: ...
     @property
@@ -240,7 +255,9 @@ class Etcd:
 class Consul:
     """Servers of one service registered in Consul's KV store under ``base_path``."""
 
-    def __new__(cls, address: str, base_path: str, service: str) -> Consul: ...
+    def __new__(
+        cls, address: str, base_path: str, service: str, tls: Union[TLSConfig, _Tls, None] = None
+    ) -> Consul: ...
     @property
     def servers(self) -> _Servers: ...
     @property
@@ -283,6 +300,7 @@ class RawXClient:
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
+        tls: Union[TLSConfig, _Tls, None] = None,
     ) -> RawXClient: ...
     def call(
         self,

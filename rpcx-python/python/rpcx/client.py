@@ -11,6 +11,8 @@ from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from .errors import ClosedError
 from .limits import Limits
+from .tls import TLSConfig
+from .tls import material as tls_material
 
 __all__ = ["Client", "AsyncClient", "Push"]
 
@@ -45,6 +47,7 @@ class _Options:
         heartbeat: Optional[float],
         connect_timeout: float,
         limits: Optional[Limits],
+        tls: Optional[TLSConfig] = None,
     ) -> None:
         if not isinstance(address, str):
             raise TypeError(f"address must be str, got {type(address).__name__}")
@@ -60,6 +63,7 @@ class _Options:
             gzip=bool(gzip),
             heartbeat=None if heartbeat is None else float(heartbeat),
             limits=None if limits is None else limits.as_tuple(),
+            tls=tls_material(tls, "client"),
         )
 
 
@@ -78,9 +82,10 @@ class _Twin:
         heartbeat: Optional[float] = None,
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
+        tls: Optional[TLSConfig] = None,
     ) -> None:
         self._opts = _Options(
-            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits
+            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls
         )
         self._open()
 
@@ -105,7 +110,8 @@ class Client(_Twin):
     is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
     :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
     as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
-    sends heartbeats and drops the connection when one goes unanswered.
+    sends heartbeats and drops the connection when one goes unanswered; ``tls`` (an
+    :class:`~rpcx.TLSConfig`) connects over TLS, with a client certificate for mutual TLS.
 
     Every wait releases the GIL and can be interrupted with Ctrl-C.
     """

@@ -30,6 +30,8 @@ from . import _codec, _rpcx
 from .context import Context, _CallState
 from .errors import ServiceError
 from .limits import Limits
+from .tls import TLSConfig
+from .tls import material as tls_material
 
 __all__ = ["Server", "Context"]
 
@@ -151,7 +153,9 @@ class Server:
     reaches the caller and the connection is closed, as in Go). ``limits`` bounds what is
     read from clients; ``max_connections``, ``max_inflight_per_conn`` and ``idle_timeout``
     (seconds) tune the core. ``metrics=True`` collects calls, errors and a latency
-    histogram per method (:meth:`metrics`, :meth:`metrics_text`).
+    histogram per method (:meth:`metrics`, :meth:`metrics_text`). ``tls`` (an
+    :class:`~rpcx.TLSConfig` with ``cert_file`` and ``key_file``, and ``ca_file`` for
+    mutual TLS) serves TLS.
 
     Register handlers, then :meth:`start` (or ``await`` :meth:`start_async`); :meth:`stop`
     (or leaving a ``with``/``async with`` block) shuts down gracefully, and
@@ -175,6 +179,7 @@ class Server:
         metrics: bool = False,
         max_pending_bytes_per_conn: Optional[int] = None,
         max_pending_bytes: Optional[int] = None,
+        tls: Optional[TLSConfig] = None,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -193,6 +198,7 @@ class Server:
         self._metrics = bool(metrics)
         self._max_pending_bytes_per_conn = max_pending_bytes_per_conn
         self._max_pending_bytes = max_pending_bytes
+        self._tls = tls_material(tls, "server")
         #: Calls whose done-callbacks wait for a cancellation notice, by watch id.
         self._watches: dict[int, _CallState] = {}
         self._watch_ids = 0
@@ -304,6 +310,7 @@ class Server:
                 metrics=self._metrics,
                 max_pending_bytes_per_conn=self._max_pending_bytes_per_conn,
                 max_pending_bytes=self._max_pending_bytes,
+                tls=self._tls,
             )
             self._raw = raw
             self._pid = os.getpid()

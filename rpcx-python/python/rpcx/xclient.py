@@ -13,6 +13,8 @@ from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
 from .limits import Limits
+from .tls import TLSConfig
+from .tls import material as tls_material
 
 __all__ = [
     "AsyncXClient",
@@ -162,6 +164,7 @@ class _XOptions:
             gzip=bool(kw["gzip"]),
             heartbeat=None if kw["heartbeat"] is None else _seconds(kw["heartbeat"], "heartbeat"),
             limits=None if limits is None else limits.as_tuple(),
+            tls=tls_material(kw["tls"], "client"),
         )
 
 
@@ -194,6 +197,7 @@ class _Twin:
         heartbeat: Optional[float] = None,
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
+        tls: Optional[TLSConfig] = None,
     ) -> None:
         self._opts = _XOptions(
             service,
@@ -215,6 +219,7 @@ class _Twin:
             heartbeat=heartbeat,
             connect_timeout=connect_timeout,
             limits=limits,
+            tls=tls,
         )
         self._raw = self._opts.raw
 
@@ -257,8 +262,9 @@ class XClient(_Twin):
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
     open_seconds)`` turns on a circuit breaker per server. The connection options
     (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
-    ``limits``) are :class:`rpcx.Client`'s and apply to each server's connection, made on
-    first use.
+    ``limits``, ``tls``) are :class:`rpcx.Client`'s and apply to each server's connection,
+    made on first use (with ``tls``, each server's certificate is checked against its own
+    host unless the :class:`rpcx.TLSConfig` names a ``server_name``).
 
     A custom selector runs on the thread that placed the call (for :class:`AsyncXClient`,
     the event loop's thread), never on a runtime thread, for retries too; if it raises, the

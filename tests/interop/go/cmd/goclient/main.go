@@ -764,6 +764,10 @@ func main() {
 	casesFlag := flag.String("cases", "", "comma separated cases (default all): "+strings.Join(allCases, ","))
 	caseTimeout := flag.Duration("case-timeout", 30*time.Second, "upper bound for one case")
 	verbose := flag.Bool("v", false, "rpcx logging and details on stderr")
+	tlsCA := flag.String("tls-ca", "", "connect with TLS, trusting this PEM CA file")
+	tlsCert := flag.String("tls-cert", "", "mutual TLS: present this PEM client certificate file (with -tls-key)")
+	tlsKey := flag.String("tls-key", "", "PEM private key file of -tls-cert")
+	tlsServerName := flag.String("tls-server-name", "", "name the server certificate must carry (default: the host dialed)")
 	flag.Parse()
 
 	svc.SetupLogging(*verbose)
@@ -785,6 +789,12 @@ func main() {
 	opt := client.DefaultOption
 	opt.SerializeType = ser
 	opt.ConnectTimeout = 3 * time.Second
+	tlsConfig, err := svc.ClientTLS(*tlsCA, *tlsCert, *tlsKey, *tlsServerName)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "goclient: %v\n", err)
+		os.Exit(2)
+	}
+	opt.TLSConfig = tlsConfig
 	r := &runner{addr: *addr, codec: *codec, auth: *auth, opt: opt, verbose: *verbose}
 
 	funcs := map[string]func(context.Context) error{

@@ -26,6 +26,9 @@ func main() {
 	asyncWrite := flag.Bool("async-write", false, "enable server.WithAsyncWrite()")
 	quiet := flag.Bool("quiet", false, "no log output at all (rpcx logging is off unless -v anyway)")
 	verbose := flag.Bool("v", false, "enable rpcx logging on stderr")
+	tlsCert := flag.String("tls-cert", "", "serve TLS with this PEM certificate file (with -tls-key)")
+	tlsKey := flag.String("tls-key", "", "PEM private key file of -tls-cert")
+	tlsClientCA := flag.String("tls-client-ca", "", "mutual TLS: require client certificates signed by this PEM CA file")
 	flag.Parse()
 
 	svc.SetupLogging(*verbose && !*quiet)
@@ -38,6 +41,14 @@ func main() {
 	var opts []server.OptionFn
 	if *asyncWrite {
 		opts = append(opts, server.WithAsyncWrite())
+	}
+	tlsConfig, err := svc.ServerTLS(*tlsCert, *tlsKey, *tlsClientCA)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "goserver: %v\n", err)
+		os.Exit(2)
+	}
+	if tlsConfig != nil {
+		opts = append(opts, server.WithTLSConfig(tlsConfig))
 	}
 	s := server.NewServer(opts...)
 	if *auth != "" {
@@ -77,7 +88,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stdout, "LISTENING %s@%s\n", network, a.String())
 	_ = os.Stdout.Sync()
-	logf("serving %s@%s (auth=%v async-write=%v)", network, a.String(), *auth != "", *asyncWrite)
+	logf("serving %s@%s (auth=%v async-write=%v tls=%v mtls=%v)", network, a.String(), *auth != "", *asyncWrite, tlsConfig != nil, *tlsClientCA != "")
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -1,0 +1,147 @@
+//! The connector of the Consul HTTP client: plain TCP, or TLS (feature `tls`) for an
+//! `https://` agent, with rustls checking the agent's certificate against the host of the
+//! URL (or an explicit server name).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Dials the Consul agent.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    http: HttpConnector,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::transport::tls::ClientTls>,
+}
+
+impl Connector {
+    /// Plain TCP (5 s connect timeout, no Nagle).
+    pub(crate) fn plain() -> Connector {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.set_nodelay(true);
+        Connector {
+            http,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// TLS over TCP: `https://` URLs (the server name defaults to the URL's host).
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(tls: crate::transport::tls::ClientTls) -> Connector {
+        let mut c = Connector::plain();
+        c.http.enforce_http(false);
+        c.tls = Some(tls);
+        c
+    }
+}
+
+/// A connection to the agent.
+pub(crate) enum ConsulStream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<ConsulStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let mut http = self.http.clone();
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            #[cfg(feature = "tls")]
+            let host = uri
+                .host()
+                .unwrap_or_default()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let tcp = http.call(uri).await?.into_inner();
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                let name = if tls.server_name.is_empty() {
+                    host
+                } else {
+                    tls.server_name.clone()
+                };
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(name)
+                    .map_err(|e| format!("TLS server name: {e}"))?;
+                let stream = tokio_rustls::TlsConnector::from(tls.config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS handshake: {e}"))?;
+                return Ok(TokioIo::new(ConsulStream::Tls(Box::new(stream))));
+            }
+            Ok(TokioIo::new(ConsulStream::Plain(tcp)))
+        })
+    }
+}
+
+impl Connection for ConsulStream {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl AsyncRead for ConsulStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConsulStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ConsulStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ConsulStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConsulStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConsulStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# TLS interop (part of `make interop`): the real Go rpcx (server.WithTLSConfig, client
+# Option.TLSConfig) and the Rust Arith example server (--tls-cert/--tls-key/--tls-client-ca)
+# over TLS and mutual TLS, and the `rpcx` CLI (--tls-ca/--tls-cert/--tls-key/
+# --tls-server-name/--tls-insecure) calling the Go server. Certificates come from the
+# tls_certs example (a fresh CA, server, expired and client certificates).
+#
+#   go_client_rust_mtls        Go client with a client certificate -> Rust mutual-TLS server
+#   go_client_rust_mtls_nocert Go client without one: refused ("certificate required")
+#   go_client_rust_tls         Go client -> Rust TLS server (no client certificates asked)
+#   go_client_go_mtls          Go -> Go control
+#   cli_go_mtls                rpcx call -> Go mutual-TLS server, JSON and MsgPack
+#   cli_go_nocert / cli_wrong_ca / cli_wrong_name / cli_expired
+#                              each refused with its reason on stderr, exit status 1
+#   cli_insecure               --tls-insecure accepts the expired certificate, with a warning
+#   cli_rust_tls               rpcx call -> Rust TLS server by name (localhost:port)
+#
+# Prints PASS/FAIL per case and "tls interop: N passed, N failed"; exit status 1 on failure.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+cargo="${CARGO:-cargo}"
+
+tmp="$(mktemp -d)"
+bin="$tmp/bin"
+mkdir -p "$bin"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building the Go peers, the Rust examples (tls) and the rpcx CLI"
+(cd "$here/go" && go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient)
+build_json="$tmp/cargo.json"
+(cd "$root" && "$cargo" build -p rpcx --features tls --example arith_server --example tls_certs \
+  --message-format=json-render-diagnostics >"$build_json")
+(cd "$root" && "$cargo" build -p rpcx-cli --message-format=json-render-diagnostics >>"$build_json")
+exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }
+rust_server="$(exe_of arith_server)"
+certs="$(exe_of tls_certs)"
+cli="$(exe_of rpcx)"
+for b in "$rust_server" "$certs" "$cli"; do
+  [[ -x "$b" ]] || { echo "could not locate a built binary ($b)" >&2; exit 1; }
+done
+pki="$tmp/pki"
+"$certs" "$pki" >/dev/null
+
+# start NAME CMD...: starts a server, sets ADDR from its LISTENING line.
+start() {
+  local name="$1"
+  shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pids+=($!)
+  ADDR=""
+  for _ in $(seq 1 100); do
+    ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
+    [[ -n "$ADDR" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$ADDR" ]] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
+  echo "== $name listening on $ADDR"
+}
+tls_flags=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
+mtls_flags=("${tls_flags[@]}" --tls-client-ca "$pki/ca.pem")
+start go_mtls "$bin/goserver" -addr tcp@127.0.0.1:0 -quiet "${mtls_flags[@]}"
+go_mtls="$ADDR"
+start go_expired "$bin/goserver" -addr tcp@127.0.0.1:0 -quiet \
+  --tls-cert "$pki/expired.pem" --tls-key "$pki/expired.key"
+go_expired="$ADDR"
+start rust_mtls "$rust_server" --addr tcp@127.0.0.1:0 "${mtls_flags[@]}"
+rust_mtls="$ADDR"
+start rust_tls "$rust_server" --addr tcp@127.0.0.1:0 "${tls_flags[@]}"
+rust_tls="$ADDR"
+
+passed=0 failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# go_case NAME ADDR WANT(ok|refused:TEXT) goclient-args...
+go_case() {
+  local name="$1" addr="$2" want="$3" out status
+  shift 3
+  set +e
+  out="$(timeout 120 "$bin/goclient" -addr "$addr" -codec json "$@" 2>&1)"
+  status=$?
+  set -e
+  case "$want" in
+    ok) [[ $status -eq 0 ]] && pass "$name" || fail "$name" "$(tr '\n' ' ' <<<"$out")" ;;
+    refused:*)
+      if [[ $status -ne 0 && "$out" == *"${want#refused:}"* ]]; then pass "$name"
+      else fail "$name" "status $status: $(tr '\n' ' ' <<<"$out")"; fi ;;
+  esac
+}
+
+client_cert=(-tls-ca "$pki/ca.pem" -tls-cert "$pki/client.pem" -tls-key "$pki/client.key")
+cases=plain,service_error,unknown_method,metadata,oneway,heartbeat,concurrent,push
+go_case go_client_rust_mtls "$rust_mtls" ok "${client_cert[@]}" -cases "$cases"
+go_case go_client_rust_mtls_nocert "$rust_mtls" "refused:certificate required" \
+  -tls-ca "$pki/ca.pem" -cases plain
+go_case go_client_rust_tls "$rust_tls" ok -tls-ca "$pki/ca.pem" -cases "$cases"
+go_case go_client_go_mtls "$go_mtls" ok "${client_cert[@]}" -cases "$cases"
+
+# cli_case NAME WANT(stdout text|refused:TEXT) rpcx-call-args...
+cli_case() {
+  local name="$1" want="$2" status
+  shift 2
+  set +e
+  timeout 60 "$cli" call --timeout 10 "$@" >"$tmp/cli.out" 2>"$tmp/cli.err"
+  status=$?
+  set -e
+  local out err
+  out="$(cat "$tmp/cli.out")" err="$(cat "$tmp/cli.err")"
+  case "$want" in
+    refused:*)
+      if [[ $status -eq 1 && "$err" == *"${want#refused:}"* ]]; then
+        pass "$name"; echo "     $err"
+      else fail "$name" "status $status, stdout $out, stderr $err"; fi ;;
+    *)
+      if [[ $status -eq 0 && "$out" == "$want" ]]; then pass "$name"
+      else fail "$name" "status $status, stdout $out, stderr $err"; fi ;;
+  esac
+}
+
+cli_cert=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/client.pem" --tls-key "$pki/client.key")
+mul='{"A":7,"B":8}'
+cli_case cli_go_mtls '{"C":56}' "${cli_cert[@]}" "$go_mtls" Arith.Mul "$mul"
+cli_case cli_go_mtls_msgpack '{"C":56}' "${cli_cert[@]}" --codec msgpack "$go_mtls" Arith.Mul "$mul"
+cli_case cli_go_nocert "refused:received fatal alert: CertificateRequired" \
+  --tls-ca "$pki/ca.pem" "$go_mtls" Arith.Mul "$mul"
+cli_case cli_wrong_ca "refused:invalid peer certificate: UnknownIssuer" \
+  --tls-ca "$pki/other-ca.pem" --tls-cert "$pki/client.pem" --tls-key "$pki/client.key" \
+  "$go_mtls" Arith.Mul "$mul"
+cli_case cli_wrong_name 'refused:certificate not valid for name "wrong.example.com"' \
+  "${cli_cert[@]}" --tls-server-name wrong.example.com "$go_mtls" Arith.Mul "$mul"
+cli_case cli_expired "refused:invalid peer certificate: certificate expired" \
+  --tls-ca "$pki/ca.pem" "$go_expired" Arith.Mul "$mul"
+cli_case cli_insecure '{"C":56}' --tls-insecure "$go_expired" Arith.Mul "$mul"
+grep -q "certificate is NOT verified" "$tmp/cli.err" \
+  && pass cli_insecure_warns || fail cli_insecure_warns "no warning on stderr"
+cli_case cli_rust_tls '{"C":56}' --tls-ca "$pki/ca.pem" "localhost:${rust_tls##*:}" Arith.Mul "$mul"
+
+echo "tls interop: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
