@@ -1117,7 +1117,7 @@ rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
                                           rpcx_finalizer finalizer);
 
 /**
- * Registers every service of `server` in Consul's KV store when it starts (Go's
+ * Registers every service of `server` in Consul's KV store once it runs (Go's
  * rpcx-consul layout under `base_path`), through the Consul agent at `address`
  * (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
  * milliseconds (0: 30 s; Consul keeps session TTLs within 10 s – 24 h) renewed in the
@@ -1132,7 +1132,7 @@ rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
                                             struct rpcx_error **err_out);
 
 /**
- * Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
+ * Registers every service of `server` in etcd v3 once it runs, under `base_path`, Go's
  * rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
  * `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
  * s; etcd works in whole seconds, at least about 2) that a background task keeps alive.
@@ -1143,11 +1143,14 @@ rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
  *
  * A graceful `rpcx_server_shutdown` deletes the keys before it returns (waiting at most 5 s
  * for etcd); a server closed or freed without one leaves them to expire with the lease.
- * Only before `rpcx_server_start`; several registries may be added.
+ * Services registered (`rpcx_server_register`) or unregistered (`rpcx_server_unregister`)
+ * while the server runs are published or deleted in the background. Before or after
+ * `rpcx_server_start` — added to a running server, it publishes every service at once;
+ * several registries may be added.
  *
  * Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
  * `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
- * `RPCX_ERR_INVALID_STATE` (already started or shut down), `RPCX_ERR_CONNECTION` /
+ * `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_CONNECTION` /
  * `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
  * thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
  * with `rpcx_error_free`.
@@ -1280,16 +1283,22 @@ rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_serve
 
 /**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
- * Registering a name again replaces the previous handler. Only before `rpcx_server_start`.
- * See `rpcx_handler_callback` for how and where the callback runs.
+ * Registering a name again replaces the previous handler. Before `rpcx_server_start`, or
+ * while the server runs (Go's `Register` after `Serve`): then requests read from now on
+ * reach it, calls already running keep the handler they started with, and registry plugins
+ * (`rpcx_server_add_etcd_registry`) publish the service in the background. See
+ * `rpcx_handler_callback` for how and where the callback runs.
  *
  * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
  * with it exactly once, after the last possible call of `callback` — when the handler is
- * replaced, when the server is freed (after its last call ended), or before this function
- * returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
- * name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread; when
- * the handler is replaced it runs on this thread before this returns, outside the server's
- * lock, so it may call `rpcx_server_*` functions on this server.
+ * replaced or its service unregistered (`rpcx_server_unregister`), when the server is freed
+ * (after its last call ended), or before this function returns if it fails
+ * (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 name,
+ * `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_REGISTRATION` when a plugin refused
+ * it). The finalizer may run on any thread. When a handler is replaced or unregistered it
+ * runs outside the server's locks, so it may call `rpcx_server_*` functions on this server:
+ * on this thread before this returns when none of its calls is running, else on the rpcx
+ * runtime thread that ends the last of them.
  */
 rpcx_status rpcx_server_register(const struct rpcx_server *server,
                                  const char *service,
@@ -1318,8 +1327,11 @@ rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
  * Sets the metadata registry plugins publish for `service` (a URL query string such as
  * `weight=10&group=blue`; XClients read `weight`, `group`, `state`, `latitude`,
  * `longitude`), replacing any set before. `service` and `metadata` are NUL-terminated UTF-8,
- * copied; `service` must not be empty. Only before `rpcx_server_start`
- * (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
+ * copied; `service` must not be empty. Before `rpcx_server_start` it is published with the
+ * service; on a running server, the registries rewrite the service's key with it (and it
+ * goes with methods registered later). `RPCX_ERR_INVALID_STATE` once shut down,
+ * `RPCX_ERR_REGISTRATION` when a plugin refused it, `RPCX_ERR_NULL_ARG` when an argument is
+ * NULL.
  */
 rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
                                              const char *service,
@@ -1360,6 +1372,29 @@ rpcx_status rpcx_server_start(const struct rpcx_server *server,
                               const char *address,
                               uint16_t *port_out,
                               struct rpcx_error **err_out);
+
+/**
+ * Unregisters `service` (NUL-terminated UTF-8): removes every method of it and its
+ * metadata, and has the registries delete its key. On a running server, calls of it
+ * already running finish and answer; requests read from now on get Go's `rpcx: can't find
+ * service <name>`. Each removed handler's finalizer runs once its calls have ended (see
+ * `rpcx_server_register`). Before start it only forgets the registrations. Callable from any
+ * thread, handlers included; does not block.
+ *
+ * `RPCX_ERR_NOT_FOUND` when neither a method nor metadata of `service` is registered, `RPCX_ERR_INVALID_STATE`
+ * once shut down (shutdown already unregistered everything), `RPCX_ERR_NULL_ARG` when an
+ * argument is NULL, `RPCX_ERR_INVALID_ARG` for a non-UTF-8 name.
+ */
+rpcx_status rpcx_server_unregister(const struct rpcx_server *server,
+                                   const char *service);
+
+/**
+ * `rpcx_server_unregister` for every service; `*count_out` (may be NULL) receives how many
+ * there were. The server keeps running and accepts new registrations. (Unlike Go's
+ * `UnregisterAll`, which only tells the registries, the services also stop answering.)
+ * `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_NULL_ARG` when `server` is NULL.
+ */
+rpcx_status rpcx_server_unregister_all(const struct rpcx_server *server, size_t *count_out);
 
 /**
  * A short static description of a status code, e.g. `"call timed out"` for
