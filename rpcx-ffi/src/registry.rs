@@ -2,11 +2,9 @@
 //! with the matching discovery find it.
 
 use std::os::raw::c_char;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rpcx_core::registry::{ConsulRegistry, EtcdRegistry};
-use rpcx_core::server::Plugin;
 
 use crate::discovery::string_list;
 use crate::error::rpcx_error;
@@ -15,48 +13,14 @@ use crate::server::rpcx_server;
 use crate::status::rpcx_status;
 
 /// How long shutdown waits for a registry to delete the server's keys.
-pub(crate) const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_LIMIT: Duration = rpcx_core::registry::FLUSH_LIMIT;
 
 /// One registry plugin of a server.
-#[derive(Clone)]
-pub(crate) enum Registry {
-    Etcd(EtcdRegistry),
-    Consul(ConsulRegistry),
-}
-
-impl Registry {
-    pub(crate) fn plugin(&self) -> Arc<dyn Plugin> {
-        match self {
-            Registry::Etcd(r) => Arc::new(r.clone()),
-            Registry::Consul(r) => Arc::new(r.clone()),
-        }
-    }
-
-    /// Waits (bounded) until the queued writes — the deletes of a shutdown — are done.
-    pub(crate) async fn flush(&self) {
-        let _ = match self {
-            Registry::Etcd(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
-            Registry::Consul(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
-        };
-    }
-
-    /// Stops the background task (lease or session renewal); keys left behind expire.
-    pub(crate) fn close(&self) {
-        match self {
-            Registry::Etcd(r) => r.close(),
-            Registry::Consul(r) => r.close(),
-        }
-    }
-}
+pub(crate) use rpcx_core::registry::AnyRegistry as Registry;
 
 /// Flushes (bounded), then closes every registry.
 pub(crate) async fn finish(list: Vec<Registry>) {
-    for r in &list {
-        r.flush().await;
-    }
-    for r in &list {
-        r.close();
-    }
+    rpcx_core::registry::finish(&list, FLUSH_LIMIT).await;
 }
 
 fn ttl_of(ttl_ms: u64) -> Duration {
