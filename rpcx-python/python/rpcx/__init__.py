@@ -27,7 +27,7 @@ selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and `
 from __future__ import annotations
 
 from ._codec import Serializer
-from ._rpcx import __version__, set_worker_threads
+from ._rpcx import ConsulRegistry, EtcdRegistry, __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
 from .errors import (
@@ -68,8 +68,10 @@ __all__ = [
     "Client",
     "ClosedError",
     "Consul",
+    "ConsulRegistry",
     "Context",
     "Etcd",
+    "EtcdRegistry",
     "FailMode",
     "JSON",
     "Limits",
