@@ -273,7 +273,8 @@ enum rpcx_status
      */
     RPCX_ERR_INVALID_STATE = 15,
     /**
-     * No such entry: a metadata key or index, an async call that already completed.
+     * No such entry: a metadata key or index, an async call that already completed, a
+     * service that is not registered (`rpcx_server_unregister`).
      */
     RPCX_ERR_NOT_FOUND = 16,
     /**
