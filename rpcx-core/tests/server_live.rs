@@ -330,3 +330,65 @@ async fn live_changes_race_with_lookups() {
     assert!(rounds > 0);
     handle.shutdown(Duration::from_secs(2)).await;
 }
+
+/// A handler that registers another one when it is dropped (as a C finalizer may).
+struct Reenter {
+    handle: ServerHandle,
+    dropped: Arc<AtomicBool>,
+}
+
+impl rpcx::server::Handler for Reenter {
+    fn call(
+        &self,
+        _ctx: Context,
+        _payload: bytes::Bytes,
+    ) -> rpcx::server::BoxFuture<rpcx::server::HandlerResult> {
+        Box::pin(async { Ok(bytes::Bytes::new()) })
+    }
+}
+
+impl Drop for Reenter {
+    fn drop(&mut self) {
+        self.handle.register_fn("After", "Mul", mul_fn(1)).unwrap();
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Refused, replaced and unregistered handlers are released after the server's locks, so
+/// their drop may call back into the server (a deadlock otherwise, caught by the guard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_released_handlers_may_call_back() {
+    let server = Server::builder().plugin(Recorder::default()).build();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    for (service, release) in [
+        ("Refused", "refused"),
+        ("Gone", "unregister"),
+        ("Twice", "replace"),
+    ] {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let h = handle.clone();
+        let d = dropped.clone();
+        // A plain thread: if it deadlocks, the test fails instead of hanging.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = Arc::new(Reenter {
+                handle: h.clone(),
+                dropped: d,
+            });
+            let registered = h.register_handler(service, "M", r);
+            match release {
+                "refused" => assert!(registered.is_err()),
+                "unregister" => assert!(h.unregister(service)),
+                _ => h.register_fn(service, "M", mul_fn(1)).unwrap(),
+            }
+            let _ = tx.send(());
+        });
+        let done = tokio::task::spawn_blocking(move || rx.recv_timeout(GUARD))
+            .await
+            .unwrap();
+        assert!(done.is_ok(), "{release}: deadlocked or failed");
+        assert!(dropped.load(Ordering::SeqCst), "{release}: released");
+        assert!(handle.unregister("After"));
+    }
+    handle.shutdown(Duration::from_secs(2)).await;
+}

@@ -502,14 +502,19 @@ async fn xclient_etcd_live_registration_and_late_registry() {
     assert_eq!(etcd.get(&node).await.as_deref(), Some("weight=3"));
     let xc = XClient::new("Live", live, XClientOptions::default()).unwrap();
     wait_until(GUARD, "Live discovered", || xc.servers().len() == 1).await;
-    let r: i64 = guard(GUARD, "call", xc.call("Twice", &21i64)).await.unwrap();
+    let r: i64 = guard(GUARD, "call", xc.call("Twice", &21i64))
+        .await
+        .unwrap();
     assert_eq!(r, 42);
 
     assert!(a.unregister("Live"));
     guard(GUARD, "flush", reg.flush()).await.unwrap();
     assert_eq!(etcd.get(&node).await, None, "unregistering deletes the key");
     wait_until(GUARD, "Live gone", || xc.servers().is_empty()).await;
-    assert!(etcd.get(&format!("{BASE}/Arith/{}", key_of(&a))).await.is_some());
+    assert!(etcd
+        .get(&format!("{BASE}/Arith/{}", key_of(&a)))
+        .await
+        .is_some());
 
     // Joining while the server runs.
     let late = EtcdRegistry::connect(&[etcd.endpoint.as_str()], "/rpcx_late", "", TTL)
@@ -524,6 +529,9 @@ async fn xclient_etcd_live_registration_and_late_registry() {
     guard(GUARD, "flush", reg.flush()).await.unwrap();
     guard(GUARD, "flush", late.flush()).await.unwrap();
     assert_eq!(etcd.get(&late_node).await, None);
-    assert_eq!(etcd.get(&format!("{BASE}/Arith/{}", key_of(&a))).await, None);
+    assert_eq!(
+        etcd.get(&format!("{BASE}/Arith/{}", key_of(&a))).await,
+        None
+    );
     xc.close();
 }

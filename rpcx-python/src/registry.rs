@@ -148,7 +148,11 @@ impl PyEtcdRegistry {
     }
 
     fn __repr__(&self) -> String {
-        format!("<rpcx.EtcdRegistry {} lease={}>", self.base_path, self.lease_id())
+        format!(
+            "<rpcx.EtcdRegistry {} lease={}>",
+            self.base_path,
+            self.lease_id()
+        )
     }
 }
 
@@ -224,6 +228,10 @@ impl PyConsulRegistry {
     }
 
     fn __repr__(&self) -> String {
-        format!("<rpcx.ConsulRegistry {} session={}>", self.base_path, self.session_id())
+        format!(
+            "<rpcx.ConsulRegistry {} session={}>",
+            self.base_path,
+            self.session_id()
+        )
     }
 }

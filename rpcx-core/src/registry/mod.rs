@@ -9,7 +9,7 @@
 //! deletes the node keys at once; a process that dies loses its keys when its lease (etcd) or
 //! session (Consul) expires.
 //!
-//! [`Plugin`](crate::server::Plugin) hooks are synchronous, so each plugin queues its writes
+//! [`Plugin`] hooks are synchronous, so each plugin queues its writes
 //! to a background task on the runtime it was created on; `flush().await` waits until every
 //! queued write has been tried.
 //!

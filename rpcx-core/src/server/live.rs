@@ -50,11 +50,17 @@ impl ServerHandle {
         method: &str,
         handler: Arc<dyn Handler>,
     ) -> Result<(), Error> {
-        self.shared
-            .services
-            .change(&self.shared.plugins, self.is_stopping(), |map, to| {
-                map.register(to.plugins(), service, method, handler)
-            })
+        // Held until the locks are released: a refused handler is dropped here, not under
+        // them (its drop may run user code that calls back into the server).
+        let keep = Arc::clone(&handler);
+        let done =
+            self.shared
+                .services
+                .change(&self.shared.plugins, self.is_stopping(), |map, to| {
+                    map.register(to.plugins(), service, method, handler)
+                });
+        drop(keep);
+        done
     }
 
     /// [`register_handler`](Self::register_handler) for an async function or closure taking
@@ -90,14 +96,20 @@ impl ServerHandle {
     /// running server, all at once: requests see all of them or none; if a plugin refuses
     /// one, none is registered.
     pub fn register_object<S: Service>(&self, service: &str, object: Arc<S>) -> Result<(), Error> {
-        self.shared
-            .services
-            .change(&self.shared.plugins, self.is_stopping(), |map, to| {
-                for (method, handler) in object.methods() {
-                    map.register(to.plugins(), service, &method, handler)?;
-                }
-                Ok(())
-            })
+        let methods = object.methods();
+        // As in `register_handler`: refused handlers are dropped once the locks are released.
+        let keep: Vec<Arc<dyn Handler>> = methods.iter().map(|(_, h)| Arc::clone(h)).collect();
+        let done =
+            self.shared
+                .services
+                .change(&self.shared.plugins, self.is_stopping(), |map, to| {
+                    for (method, handler) in methods {
+                        map.register(to.plugins(), service, &method, handler)?;
+                    }
+                    Ok(())
+                });
+        drop(keep);
+        done
     }
 
     /// Sets the metadata registry plugins publish for `service` (`weight=5&group=blue`). When
