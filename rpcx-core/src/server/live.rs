@@ -3,17 +3,18 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
+//! use rpcx::arith::{Args, Reply};
 //! use rpcx::server::{Context, Server, ServiceError};
 //!
 //! # async fn run() -> Result<(), rpcx::Error> {
 //! let mut server = Server::builder().build();
-//! server.register_fn("Arith", "Mul", |_ctx: Context, (a, b): (i64, i64)| async move {
-//!     Ok::<_, ServiceError>(a * b)
+//! server.register_fn("Arith", "Mul", |_ctx: Context, a: Args| async move {
+//!     Ok::<_, ServiceError>(Reply { c: a.a * a.b })
 //! })?;
 //! let handle = server.serve("tcp@127.0.0.1:0").await?;
 //! // Added while serving: callers see it from their next request on.
-//! handle.register_fn("Arith", "Add", |_ctx: Context, (a, b): (i64, i64)| async move {
-//!     Ok::<_, ServiceError>(a + b)
+//! handle.register_fn("Arith", "Add", |_ctx: Context, a: Args| async move {
+//!     Ok::<_, ServiceError>(Reply { c: a.a + a.b })
 //! })?;
 //! // Calls in flight finish; new ones get "rpcx: can't find service Arith".
 //! assert!(handle.unregister("Arith"));
