@@ -47,11 +47,11 @@
  * rpcx_server_shutdown / _free after a bound, its thread left inside it). Blocking
  * functions (rpcx_client_connect, rpcx_client_call, rpcx_client_send, rpcx_server_start,
  * rpcx_server_shutdown, rpcx_xclient_call, _broadcast, _fork, _send,
- * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry and
- * their _tls variants) called on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME.
- * rpcx_server, rpcx_client, rpcx_discovery and rpcx_xclient are thread-safe (except their
- * *_free); rpcx_metadata and the option objects are not synchronised; rpcx_error is
- * immutable. No rpcx function is async-signal-safe: do not call one from a signal handler.
+ * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry) called
+ * on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME. rpcx_server, rpcx_client,
+ * rpcx_discovery and rpcx_xclient are thread-safe (except their *_free); rpcx_metadata and
+ * the option objects are not synchronised; rpcx_error is immutable. No rpcx function is
+ * async-signal-safe: do not call one from a signal handler.
  *
  * Callbacks and userdata
  * ----------------------
@@ -273,7 +273,8 @@ enum rpcx_status
      */
     RPCX_ERR_INVALID_STATE = 15,
     /**
-     * No such entry: a metadata key or index, an async call that already completed.
+     * No such entry: a metadata key or index, an async call that already completed, a
+     * service that is not registered (`rpcx_server_unregister`).
      */
     RPCX_ERR_NOT_FOUND = 16,
     /**
@@ -683,10 +684,8 @@ rpcx_status rpcx_client_close(const struct rpcx_client *client);
  * it with `rpcx_client_free`.
  *
  * Errors: `RPCX_ERR_NULL_ARG` (`address` or `client_out` NULL), `RPCX_ERR_ADDRESS`,
- * `RPCX_ERR_CONNECTION` (refused, unreachable, timed out, or a TLS handshake failed: the
- * message says why, e.g. `TLS handshake: invalid peer certificate: UnknownIssuer`),
- * `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA bundle),
- * `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
+ * `RPCX_ERR_CONNECTION` (refused, unreachable, timed out), `RPCX_ERR_BLOCKING_IN_RUNTIME` on
+ * an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
 rpcx_status rpcx_client_connect(const char *address,
@@ -770,82 +769,6 @@ rpcx_status rpcx_client_options_set_serialize_type(struct rpcx_client_options *o
 rpcx_status rpcx_client_options_set_timeout_ms(struct rpcx_client_options *opts, uint64_t ms);
 
 /**
- * Turns TLS on (`enable`, trusting the system's CA bundle unless a CA is set, checking the
- * host dialed unless a server name is set) or off (forgetting every TLS setting). The
- * other `rpcx_client_options_set_tls_*` setters turn it on too. The system bundle
- * (`SSL_CERT_FILE`, else the usual files under /etc/ssl and /etc/pki) is read when the
- * client connects; none found is `RPCX_ERR_CONFIG` then. `RPCX_ERR_NULL_ARG` when `opts`
- * is NULL. Needs exclusive access to `opts`.
- */
-rpcx_status rpcx_client_options_set_tls(struct rpcx_client_options *opts, bool enable);
-
-/**
- * Like `rpcx_client_options_set_tls_ca_pem`, reading the PEM file `ca_path` (NUL-terminated
- * UTF-8) now; a file that cannot be read is `RPCX_ERR_CONFIG` naming it.
- */
-rpcx_status rpcx_client_options_set_tls_ca_file(struct rpcx_client_options *opts,
-                                                const char *ca_path,
-                                                struct rpcx_error **err_out);
-
-/**
- * Connects with TLS, trusting exactly the CA certificates of this PEM bundle (copied,
- * checked now: `RPCX_ERR_CONFIG` when it holds no usable certificate). A server whose
- * certificate does not chain to them is refused at connect with `RPCX_ERR_CONNECTION` and
- * `TLS handshake: invalid peer certificate: UnknownIssuer`. `RPCX_ERR_NULL_ARG` when `opts`
- * is NULL, or `ca_pem` is NULL with a non-zero length. `err_out` may be NULL; otherwise on
- * failure it receives an `rpcx_error` to free with `rpcx_error_free`. Needs exclusive
- * access to `opts`.
- */
-rpcx_status rpcx_client_options_set_tls_ca_pem(struct rpcx_client_options *opts,
-                                               const uint8_t *ca_pem,
-                                               size_t ca_len,
-                                               struct rpcx_error **err_out);
-
-/**
- * Like `rpcx_client_options_set_tls_client_cert_pem`, reading the PEM files `cert_path` and
- * `key_path` now.
- */
-rpcx_status rpcx_client_options_set_tls_client_cert_file(struct rpcx_client_options *opts,
-                                                         const char *cert_path,
-                                                         const char *key_path,
-                                                         struct rpcx_error **err_out);
-
-/**
- * Mutual TLS: connects with TLS and presents this certificate chain (PEM, the client's
- * certificate first) and private key (PEM) to servers that ask for one. Both copied and
- * checked now (`RPCX_ERR_CONFIG` when a PEM does not parse or the key is not the
- * certificate's). `err_out`, NULL arguments and access as for
- * `rpcx_client_options_set_tls_ca_pem`.
- */
-rpcx_status rpcx_client_options_set_tls_client_cert_pem(struct rpcx_client_options *opts,
-                                                        const uint8_t *cert_pem,
-                                                        size_t cert_len,
-                                                        const uint8_t *key_pem,
-                                                        size_t key_len,
-                                                        struct rpcx_error **err_out);
-
-/**
- * DANGER — for tests against throwaway certificates only. With `insecure` true, connects
- * with TLS WITHOUT verifying the server's certificate: expired, self-signed or issued for
- * another name, it is accepted, so anyone on the network path can impersonate the server
- * and read every call. Handshake signatures are still checked. False (the default) verifies
- * again. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
- */
-rpcx_status rpcx_client_options_set_tls_insecure(struct rpcx_client_options *opts, bool insecure);
-
-/**
- * Connects with TLS, requiring the server's certificate to be valid for `server_name` (a
- * DNS name or an IP address, copied) instead of the host dialed; `""` restores that default.
- * Needed for Unix sockets. A certificate for another name is refused at connect with
- * `RPCX_ERR_CONNECTION` and `certificate not valid for name ...`. `RPCX_ERR_CONFIG` for a
- * string that is neither a DNS name nor an IP. `RPCX_ERR_NULL_ARG` when an argument is
- * NULL. `err_out` and access as for `rpcx_client_options_set_tls_ca_pem`.
- */
-rpcx_status rpcx_client_options_set_tls_server_name(struct rpcx_client_options *opts,
-                                                    const char *server_name,
-                                                    struct rpcx_error **err_out);
-
-/**
  * The number of async calls started and not yet completed (0 when `client` is NULL).
  */
 size_t rpcx_client_pending(const struct rpcx_client *client);
@@ -890,19 +813,6 @@ rpcx_status rpcx_discovery_new_consul(const char *address,
                                       struct rpcx_error **err_out);
 
 /**
- * `rpcx_discovery_new_consul` over TLS (HTTPS): `address` is `host:port` or
- * `https://host:port`; the TLS settings of `tls` as for `rpcx_discovery_new_etcd_tls`
- * (the DANGER insecure setting is honoured here). Everything else as for
- * `rpcx_discovery_new_consul`.
- */
-rpcx_status rpcx_discovery_new_consul_tls(const char *address,
-                                          const char *base_path,
-                                          const char *service,
-                                          const struct rpcx_client_options *tls,
-                                          struct rpcx_discovery **discovery_out,
-                                          struct rpcx_error **err_out);
-
-/**
  * A discovery that lists and watches the servers of `service` registered in etcd v3 under
  * `base_path` (Go's rpcx-etcd layout: keys `<base_path>/<service>/<address>`, values the
  * metadata), e.g. by an rpcx server with `rpcx_server_add_etcd_registry`.
@@ -926,26 +836,6 @@ rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
                                     const char *service,
                                     struct rpcx_discovery **discovery_out,
                                     struct rpcx_error **err_out);
-
-/**
- * `rpcx_discovery_new_etcd` over TLS: the TLS settings of `tls` (set with the
- * `rpcx_client_options_set_tls*` setters; its other settings are ignored; read during the
- * call, not kept) secure the etcd connection: endpoints are `host:port` or
- * `https://host:port`, the CA (default: the system bundle) must have signed etcd's
- * certificate, whose name is checked (default: each endpoint's host), and the client
- * certificate is presented to an etcd started with `--client-cert-auth`. Refusals come back
- * with the TLS reason (`RPCX_ERR_IO`, `etcd: ...: TLS handshake: invalid peer certificate:
- * UnknownIssuer`, `... received fatal alert: BadCertificate`); `rpcx_client_options_set_tls_insecure`
- * is refused (`RPCX_ERR_CONFIG`). `RPCX_ERR_INVALID_ARG` when `tls` has no TLS settings.
- * Everything else (blocking, ownership, errors) as for `rpcx_discovery_new_etcd`.
- */
-rpcx_status rpcx_discovery_new_etcd_tls(const char *const *endpoints,
-                                        size_t n_endpoints,
-                                        const char *base_path,
-                                        const char *service,
-                                        const struct rpcx_client_options *tls,
-                                        struct rpcx_discovery **discovery_out,
-                                        struct rpcx_error **err_out);
 
 /**
  * A discovery of the servers `servers[0..n)` (copied; `servers` may be NULL when `n` is 0: an
@@ -1228,7 +1118,7 @@ rpcx_status rpcx_server_add_call_observer(const struct rpcx_server *server,
                                           rpcx_finalizer finalizer);
 
 /**
- * Registers every service of `server` in Consul's KV store when it starts (Go's
+ * Registers every service of `server` in Consul's KV store once it runs (Go's
  * rpcx-consul layout under `base_path`), through the Consul agent at `address`
  * (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
  * milliseconds (0: 30 s; Consul keeps session TTLs within 10 s – 24 h) renewed in the
@@ -1243,19 +1133,7 @@ rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
                                             struct rpcx_error **err_out);
 
 /**
- * `rpcx_server_add_consul_registry` over TLS (HTTPS), with the TLS settings of `tls` as for
- * `rpcx_discovery_new_consul_tls`. Everything else as for `rpcx_server_add_consul_registry`.
- */
-rpcx_status rpcx_server_add_consul_registry_tls(const struct rpcx_server *server,
-                                                const char *address,
-                                                const char *base_path,
-                                                const char *service_address,
-                                                uint64_t ttl_ms,
-                                                const struct rpcx_client_options *tls,
-                                                struct rpcx_error **err_out);
-
-/**
- * Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
+ * Registers every service of `server` in etcd v3 once it runs, under `base_path`, Go's
  * rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
  * `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
  * s; etcd works in whole seconds, at least about 2) that a background task keeps alive.
@@ -1266,11 +1144,14 @@ rpcx_status rpcx_server_add_consul_registry_tls(const struct rpcx_server *server
  *
  * A graceful `rpcx_server_shutdown` deletes the keys before it returns (waiting at most 5 s
  * for etcd); a server closed or freed without one leaves them to expire with the lease.
- * Only before `rpcx_server_start`; several registries may be added.
+ * Services registered (`rpcx_server_register`) or unregistered (`rpcx_server_unregister`)
+ * while the server runs are published or deleted in the background. Before or after
+ * `rpcx_server_start` — added to a running server, it publishes every service at once;
+ * several registries may be added.
  *
  * Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
  * `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
- * `RPCX_ERR_INVALID_STATE` (already started or shut down), `RPCX_ERR_CONNECTION` /
+ * `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_CONNECTION` /
  * `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
  * thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
  * with `rpcx_error_free`.
@@ -1282,19 +1163,6 @@ rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
                                           const char *service_address,
                                           uint64_t ttl_ms,
                                           struct rpcx_error **err_out);
-
-/**
- * `rpcx_server_add_etcd_registry` over TLS, with the TLS settings of `tls` as for
- * `rpcx_discovery_new_etcd_tls`. Everything else as for `rpcx_server_add_etcd_registry`.
- */
-rpcx_status rpcx_server_add_etcd_registry_tls(const struct rpcx_server *server,
-                                              const char *const *endpoints,
-                                              size_t n_endpoints,
-                                              const char *base_path,
-                                              const char *service_address,
-                                              uint64_t ttl_ms,
-                                              const struct rpcx_client_options *tls,
-                                              struct rpcx_error **err_out);
 
 /**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
@@ -1415,66 +1283,23 @@ rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_serve
                                                                size_t n);
 
 /**
- * Like `rpcx_server_options_set_tls_client_ca_pem`, reading the PEM file `ca_path` now.
- */
-rpcx_status rpcx_server_options_set_tls_client_ca_file(struct rpcx_server_options *opts,
-                                                       const char *ca_path,
-                                                       bool require,
-                                                       struct rpcx_error **err_out);
-
-/**
- * Mutual TLS: verifies client certificates against the CA certificates of this PEM bundle
- * (copied, checked now). With `require` a client without a certificate is refused during
- * the handshake (it sees `received fatal alert: CertificateRequired`); without, such
- * clients are served and only certificates that are presented must verify. Call it after
- * `rpcx_server_options_set_tls_pem` / `_files` (`RPCX_ERR_INVALID_STATE` before).
- * `RPCX_ERR_CONFIG` when the PEM holds no usable certificate. `err_out`, NULL arguments and
- * access as for `rpcx_server_options_set_tls_pem`.
- */
-rpcx_status rpcx_server_options_set_tls_client_ca_pem(struct rpcx_server_options *opts,
-                                                      const uint8_t *ca_pem,
-                                                      size_t ca_len,
-                                                      bool require,
-                                                      struct rpcx_error **err_out);
-
-/**
- * Like `rpcx_server_options_set_tls_pem`, reading the PEM files `cert_path` and `key_path`
- * (NUL-terminated UTF-8 paths, copied) now; a file that cannot be read is `RPCX_ERR_CONFIG`
- * naming it. `err_out`, NULL arguments and access as for `rpcx_server_options_set_tls_pem`.
- */
-rpcx_status rpcx_server_options_set_tls_files(struct rpcx_server_options *opts,
-                                              const char *cert_path,
-                                              const char *key_path,
-                                              struct rpcx_error **err_out);
-
-/**
- * Serves TLS with this certificate chain (PEM, the server's certificate first) and its
- * private key (PEM: PKCS#8, PKCS#1 or SEC1). Both are copied and checked now: a PEM that
- * does not parse or a key that is not the certificate's is `RPCX_ERR_CONFIG` with a message
- * saying which. Replaces earlier TLS settings, client CA included (set it again after).
- * `RPCX_ERR_NULL_ARG` when `opts` is NULL, or a pointer is NULL with a non-zero length.
- * `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free with
- * `rpcx_error_free`. Needs exclusive access to `opts`.
- */
-rpcx_status rpcx_server_options_set_tls_pem(struct rpcx_server_options *opts,
-                                            const uint8_t *cert_pem,
-                                            size_t cert_len,
-                                            const uint8_t *key_pem,
-                                            size_t key_len,
-                                            struct rpcx_error **err_out);
-
-/**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
- * Registering a name again replaces the previous handler. Only before `rpcx_server_start`.
- * See `rpcx_handler_callback` for how and where the callback runs.
+ * Registering a name again replaces the previous handler. Before `rpcx_server_start`, or
+ * while the server runs (Go's `Register` after `Serve`): then requests read from now on
+ * reach it, calls already running keep the handler they started with, and registry plugins
+ * (`rpcx_server_add_etcd_registry`) publish the service in the background. See
+ * `rpcx_handler_callback` for how and where the callback runs.
  *
  * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
  * with it exactly once, after the last possible call of `callback` — when the handler is
- * replaced, when the server is freed (after its last call ended), or before this function
- * returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
- * name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread; when
- * the handler is replaced it runs on this thread before this returns, outside the server's
- * lock, so it may call `rpcx_server_*` functions on this server.
+ * replaced or its service unregistered (`rpcx_server_unregister`), when the server is freed
+ * (after its last call ended), or before this function returns if it fails
+ * (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 name,
+ * `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_REGISTRATION` when a plugin refused
+ * it). The finalizer may run on any thread. When a handler is replaced or unregistered it
+ * runs outside the server's locks, so it may call `rpcx_server_*` functions on this server:
+ * on this thread before this returns when none of its calls is running, else on the rpcx
+ * runtime thread that ends the last of them.
  */
 rpcx_status rpcx_server_register(const struct rpcx_server *server,
                                  const char *service,
@@ -1503,8 +1328,11 @@ rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
  * Sets the metadata registry plugins publish for `service` (a URL query string such as
  * `weight=10&group=blue`; XClients read `weight`, `group`, `state`, `latitude`,
  * `longitude`), replacing any set before. `service` and `metadata` are NUL-terminated UTF-8,
- * copied; `service` must not be empty. Only before `rpcx_server_start`
- * (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
+ * copied; `service` must not be empty. Before `rpcx_server_start` it is published with the
+ * service; on a running server, the registries rewrite the service's key with it (and it
+ * goes with methods registered later). `RPCX_ERR_INVALID_STATE` once shut down,
+ * `RPCX_ERR_REGISTRATION` when a plugin refused it, `RPCX_ERR_NULL_ARG` when an argument is
+ * NULL.
  */
 rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
                                              const char *service,
@@ -1545,6 +1373,29 @@ rpcx_status rpcx_server_start(const struct rpcx_server *server,
                               const char *address,
                               uint16_t *port_out,
                               struct rpcx_error **err_out);
+
+/**
+ * Unregisters `service` (NUL-terminated UTF-8): removes every method of it and its
+ * metadata, and has the registries delete its key. On a running server, calls of it
+ * already running finish and answer; requests read from now on get Go's `rpcx: can't find
+ * service <name>`. Each removed handler's finalizer runs once its calls have ended (see
+ * `rpcx_server_register`). Before start it only forgets the registrations. Callable from any
+ * thread, handlers included; does not block.
+ *
+ * `RPCX_ERR_NOT_FOUND` when neither a method nor metadata of `service` is registered, `RPCX_ERR_INVALID_STATE`
+ * once shut down (shutdown already unregistered everything), `RPCX_ERR_NULL_ARG` when an
+ * argument is NULL, `RPCX_ERR_INVALID_ARG` for a non-UTF-8 name.
+ */
+rpcx_status rpcx_server_unregister(const struct rpcx_server *server,
+                                   const char *service);
+
+/**
+ * `rpcx_server_unregister` for every service; `*count_out` (may be NULL) receives how many
+ * there were. The server keeps running and accepts new registrations. (Unlike Go's
+ * `UnregisterAll`, which only tells the registries, the services also stop answering.)
+ * `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_NULL_ARG` when `server` is NULL.
+ */
+rpcx_status rpcx_server_unregister_all(const struct rpcx_server *server, size_t *count_out);
 
 /**
  * A short static description of a status code, e.g. `"call timed out"` for
@@ -1733,8 +1584,7 @@ void rpcx_xclient_free(struct rpcx_xclient *xclient);
  *
  * Does not block; callable from any thread, including rpcx runtime threads. Errors:
  * `RPCX_ERR_NULL_ARG` (`service`, `discovery` or `xclient_out` NULL), `RPCX_ERR_INVALID_ARG`
- * (empty or non-UTF-8 service), `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA
- * bundle). `err_out` may be NULL; otherwise on failure it receives an
+ * (empty or non-UTF-8 service). `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
 rpcx_status rpcx_xclient_new(const char *service,
@@ -1768,7 +1618,7 @@ rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_optio
 
 /**
  * Copies the connection settings of `client_opts` — serialize type, call timeout, connect
- * timeout, gzip, heartbeats, auth token, limits, TLS — used for every server connection,
+ * timeout, gzip, heartbeats, auth token, limits — used for every server connection,
  * replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
  * access to `opts`.
  */
@@ -1846,59 +1696,6 @@ rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_options 
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
 rpcx_status rpcx_xclient_options_set_timeout_ms(struct rpcx_xclient_options *opts, uint64_t ms);
-
-/**
- * `rpcx_client_options_set_tls` for every server connection of an XClient.
- * (`rpcx_xclient_options_set_client_options` copies the client options' TLS settings too.)
- */
-rpcx_status rpcx_xclient_options_set_tls(struct rpcx_xclient_options *opts, bool enable);
-
-/**
- * `rpcx_client_options_set_tls_ca_file` for every server connection of an XClient.
- */
-rpcx_status rpcx_xclient_options_set_tls_ca_file(struct rpcx_xclient_options *opts,
-                                                 const char *ca_path,
-                                                 struct rpcx_error **err_out);
-
-/**
- * `rpcx_client_options_set_tls_ca_pem` for every server connection of an XClient.
- */
-rpcx_status rpcx_xclient_options_set_tls_ca_pem(struct rpcx_xclient_options *opts,
-                                                const uint8_t *ca_pem,
-                                                size_t ca_len,
-                                                struct rpcx_error **err_out);
-
-/**
- * `rpcx_client_options_set_tls_client_cert_file` for every server connection of an XClient.
- */
-rpcx_status rpcx_xclient_options_set_tls_client_cert_file(struct rpcx_xclient_options *opts,
-                                                          const char *cert_path,
-                                                          const char *key_path,
-                                                          struct rpcx_error **err_out);
-
-/**
- * `rpcx_client_options_set_tls_client_cert_pem` for every server connection of an XClient.
- */
-rpcx_status rpcx_xclient_options_set_tls_client_cert_pem(struct rpcx_xclient_options *opts,
-                                                         const uint8_t *cert_pem,
-                                                         size_t cert_len,
-                                                         const uint8_t *key_pem,
-                                                         size_t key_len,
-                                                         struct rpcx_error **err_out);
-
-/**
- * DANGER — `rpcx_client_options_set_tls_insecure` for every server connection of an
- * XClient: server certificates are NOT verified. For tests only.
- */
-rpcx_status rpcx_xclient_options_set_tls_insecure(struct rpcx_xclient_options *opts, bool insecure);
-
-/**
- * `rpcx_client_options_set_tls_server_name` for every server connection of an XClient:
- * usually left unset, so that each server's certificate is checked against its own host.
- */
-rpcx_status rpcx_xclient_options_set_tls_server_name(struct rpcx_xclient_options *opts,
-                                                     const char *server_name,
-                                                     struct rpcx_error **err_out);
 
 /**
  * The number of async calls started and not yet completed (0 when `xclient` is NULL).

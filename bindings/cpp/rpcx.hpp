@@ -498,7 +498,8 @@ public:
         s_.reset(s);
     }
 
-    /// Registers `handler` as service.method (before start()).
+    /// Registers `handler` as service.method, before start() or while the server runs (then
+    /// requests read from now on reach it; see rpcx_server_register).
     Server& handle(const std::string& service, const std::string& method, Handler handler) {
         auto* boxed = new Handler(std::move(handler));
         // The finalizer deletes `boxed` in every case, including failure.
@@ -514,8 +515,8 @@ public:
         return *this;
     }
 
-    /// Publishes this server's services in etcd when it starts (before start()); see
-    /// rpcx_server_add_etcd_registry. An empty service_address means the bound address.
+    /// Publishes this server's services in etcd once it runs (before or after start(); see
+    /// rpcx_server_add_etcd_registry). An empty service_address means the bound address.
     Server& etcd_registry(const std::vector<std::string>& endpoints, const std::string& base_path,
                           const std::string& service_address = "", Millis ttl = Millis(0)) {
         std::vector<const char*> eps;
@@ -527,7 +528,7 @@ public:
         detail::check(st, err);
         return *this;
     }
-    /// Publishes this server's services in Consul when it starts (before start()).
+    /// Publishes this server's services in Consul once it runs (before or after start()).
     Server& consul_registry(const std::string& address, const std::string& base_path,
                             const std::string& service_address = "", Millis ttl = Millis(0)) {
         rpcx_error* err = nullptr;
@@ -537,10 +538,27 @@ public:
         detail::check(st, err);
         return *this;
     }
-    /// The metadata registries publish for `service` (`weight=10&group=blue`; before start()).
+    /// The metadata registries publish for `service` (`weight=10&group=blue`); on a running
+    /// server the registries rewrite the service's key with it.
     Server& service_metadata(const std::string& service, const std::string& metadata) {
         detail::check(rpcx_server_set_service_metadata(s_.get(), service.c_str(), metadata.c_str()));
         return *this;
+    }
+
+    /// Unregisters `service` (see rpcx_server_unregister): calls in flight finish, new ones get
+    /// "rpcx: can't find service", registries delete its key. False when it was not
+    /// registered; throws rpcx::Error once the server is shut down.
+    bool unregister(const std::string& service) {
+        rpcx_status st = rpcx_server_unregister(s_.get(), service.c_str());
+        if (st == RPCX_ERR_NOT_FOUND) return false;
+        detail::check(st);
+        return true;
+    }
+    /// Unregisters every service (the server keeps running); returns how many there were.
+    std::size_t unregister_all() {
+        std::size_t n = 0;
+        detail::check(rpcx_server_unregister_all(s_.get(), &n));
+        return n;
     }
 
     /// Collects calls, errors and latency per service and method (before start()).

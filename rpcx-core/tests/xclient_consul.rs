@@ -478,4 +478,40 @@ async fn xclient_consul_over_mutual_tls() {
     a.shutdown(Duration::from_secs(2)).await;
     reg.flush().await.unwrap();
     assert!(consul.get(&format!("rpcx_test/Arith/{key_a}")).is_none());
+/// A registry added to a running server publishes its services at once; services
+/// registered and unregistered while it runs are published and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xclient_consul_live_registration_and_late_registry() {
+    let consul = FakeConsul::start().await;
+    let a = start_named("a", "127.0.0.1", "weight=5", Vec::new()).await;
+    let key_a = a.local_address().to_string();
+    let reg = ConsulRegistry::connect(&consul.addr, BASE, "", Duration::from_secs(30))
+        .await
+        .unwrap();
+    a.add_registry(Arc::new(reg.clone())).unwrap();
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    let (meta, session) = consul.get(&format!("rpcx_test/Arith/{key_a}")).unwrap();
+    assert_eq!(meta, "weight=5");
+    assert_eq!(session.as_deref(), Some(reg.session_id().as_str()));
+
+    a.register_raw("Live", "Echo", |_ctx, b: bytes::Bytes| async move {
+        Ok::<_, rpcx::server::ServiceError>(b)
+    })
+    .unwrap();
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    let live = format!("rpcx_test/Live/{key_a}");
+    assert_eq!(consul.get(&live).unwrap().0, "");
+    let d = ConsulDiscovery::connect(&consul.addr, BASE, "Live")
+        .await
+        .unwrap();
+    assert_eq!(d.servers(), vec![ServerEntry::new(&key_a, "")]);
+
+    assert_eq!(a.unregister_all(), ["Arith", "Live", "Who"]);
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    assert!(consul.get(&live).is_none());
+    assert!(consul.get(&format!("rpcx_test/Arith/{key_a}")).is_none());
+    wait_until(GUARD, "Live gone", || d.servers().is_empty()).await;
+
+    a.shutdown(Duration::from_secs(2)).await;
+    reg.close();
 }

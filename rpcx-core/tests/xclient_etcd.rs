@@ -479,3 +479,59 @@ async fn xclient_etcd_breaker_opens_after_dial_failures() {
     xc.close();
     live.shutdown(Duration::from_secs(2)).await;
 }
+
+/// Services registered and unregistered while the server runs are published and deleted; a
+/// registry added to the running server publishes everything at once; the shutdown deletes
+/// the keys of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xclient_etcd_live_registration_and_late_registry() {
+    let Some(etcd) = Etcd::start().await else {
+        return;
+    };
+    let (a, reg) = registered(&etcd, "a", "").await;
+    let live = discovery(&etcd, "Live").await;
+    assert!(live.servers().is_empty());
+
+    a.set_service_metadata("Live", "weight=3").unwrap();
+    a.register_fn("Live", "Twice", |_ctx: rpcx::server::Context, n: i64| async move {
+        Ok::<_, rpcx::server::ServiceError>(2 * n)
+    })
+    .unwrap();
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    let node = format!("{BASE}/Live/{}", key_of(&a));
+    assert_eq!(etcd.get(&node).await.as_deref(), Some("weight=3"));
+    let xc = XClient::new("Live", live, XClientOptions::default()).unwrap();
+    wait_until(GUARD, "Live discovered", || xc.servers().len() == 1).await;
+    let r: i64 = guard(GUARD, "call", xc.call("Twice", &21i64))
+        .await
+        .unwrap();
+    assert_eq!(r, 42);
+
+    assert!(a.unregister("Live"));
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    assert_eq!(etcd.get(&node).await, None, "unregistering deletes the key");
+    wait_until(GUARD, "Live gone", || xc.servers().is_empty()).await;
+    assert!(etcd
+        .get(&format!("{BASE}/Arith/{}", key_of(&a)))
+        .await
+        .is_some());
+
+    // Joining while the server runs.
+    let late = EtcdRegistry::connect(&[etcd.endpoint.as_str()], "/rpcx_late", "", TTL)
+        .await
+        .unwrap();
+    a.add_registry(Arc::new(late.clone())).unwrap();
+    guard(GUARD, "flush", late.flush()).await.unwrap();
+    let late_node = format!("/rpcx_late/Who/{}", key_of(&a));
+    assert_eq!(etcd.get(&late_node).await.as_deref(), Some(""));
+
+    guard(GUARD, "shutdown", a.shutdown(Duration::from_secs(2))).await;
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    guard(GUARD, "flush", late.flush()).await.unwrap();
+    assert_eq!(etcd.get(&late_node).await, None);
+    assert_eq!(
+        etcd.get(&format!("{BASE}/Arith/{}", key_of(&a))).await,
+        None
+    );
+    xc.close();
+}

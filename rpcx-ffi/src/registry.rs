@@ -2,11 +2,9 @@
 //! with the matching discovery find it.
 
 use std::os::raw::c_char;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rpcx_core::registry::{ConsulRegistry, EtcdRegistry};
-use rpcx_core::server::Plugin;
 
 use crate::discovery::string_list;
 use crate::error::rpcx_error;
@@ -15,48 +13,14 @@ use crate::server::rpcx_server;
 use crate::status::rpcx_status;
 
 /// How long shutdown waits for a registry to delete the server's keys.
-pub(crate) const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_LIMIT: Duration = rpcx_core::registry::FLUSH_LIMIT;
 
 /// One registry plugin of a server.
-#[derive(Clone)]
-pub(crate) enum Registry {
-    Etcd(EtcdRegistry),
-    Consul(ConsulRegistry),
-}
-
-impl Registry {
-    pub(crate) fn plugin(&self) -> Arc<dyn Plugin> {
-        match self {
-            Registry::Etcd(r) => Arc::new(r.clone()),
-            Registry::Consul(r) => Arc::new(r.clone()),
-        }
-    }
-
-    /// Waits (bounded) until the queued writes — the deletes of a shutdown — are done.
-    pub(crate) async fn flush(&self) {
-        let _ = match self {
-            Registry::Etcd(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
-            Registry::Consul(r) => tokio::time::timeout(FLUSH_LIMIT, r.flush()).await,
-        };
-    }
-
-    /// Stops the background task (lease or session renewal); keys left behind expire.
-    pub(crate) fn close(&self) {
-        match self {
-            Registry::Etcd(r) => r.close(),
-            Registry::Consul(r) => r.close(),
-        }
-    }
-}
+pub(crate) use rpcx_core::registry::AnyRegistry as Registry;
 
 /// Flushes (bounded), then closes every registry.
 pub(crate) async fn finish(list: Vec<Registry>) {
-    for r in &list {
-        r.flush().await;
-    }
-    for r in &list {
-        r.close();
-    }
+    rpcx_core::registry::finish(&list, FLUSH_LIMIT).await;
 }
 
 pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
@@ -67,7 +31,7 @@ pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
     }
 }
 
-/// Registers every service of `server` in etcd v3 when it starts, under `base_path`, Go's
+/// Registers every service of `server` in etcd v3 once it runs, under `base_path`, Go's
 /// rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
 /// `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
 /// s; etcd works in whole seconds, at least about 2) that a background task keeps alive.
@@ -78,11 +42,14 @@ pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
 ///
 /// A graceful `rpcx_server_shutdown` deletes the keys before it returns (waiting at most 5 s
 /// for etcd); a server closed or freed without one leaves them to expire with the lease.
-/// Only before `rpcx_server_start`; several registries may be added.
+/// Services registered (`rpcx_server_register`) or unregistered (`rpcx_server_unregister`)
+/// while the server runs are published or deleted in the background. Before or after
+/// `rpcx_server_start` — added to a running server, it publishes every service at once;
+/// several registries may be added.
 ///
 /// Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
 /// `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
-/// `RPCX_ERR_INVALID_STATE` (already started or shut down), `RPCX_ERR_CONNECTION` /
+/// `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_CONNECTION` /
 /// `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
 /// thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
 /// with `rpcx_error_free`.
@@ -106,7 +73,8 @@ pub extern "C" fn rpcx_server_add_etcd_registry(
                 opt_cstr(service_address, "service_address")?,
             )
         };
-        server.check_building()?;
+        // Refused early when shut down: connecting would be for nothing.
+        server.live()?;
         let reg = crate::runtime::block_on(EtcdRegistry::connect(
             &endpoints,
             base_path,
@@ -117,7 +85,7 @@ pub extern "C" fn rpcx_server_add_etcd_registry(
     })
 }
 
-/// Registers every service of `server` in Consul's KV store when it starts (Go's
+/// Registers every service of `server` in Consul's KV store once it runs (Go's
 /// rpcx-consul layout under `base_path`), through the Consul agent at `address`
 /// (`127.0.0.1:8500`; plain HTTP), with keys bound to a session of about `ttl_ms / 2`
 /// milliseconds (0: 30 s; Consul keeps session TTLs within 10 s – 24 h) renewed in the
@@ -145,7 +113,8 @@ pub extern "C" fn rpcx_server_add_consul_registry(
         if address.is_empty() {
             return Err(invalid_arg("rpcx: the Consul address is empty"));
         }
-        server.check_building()?;
+        // Refused early when shut down: connecting would be for nothing.
+        server.live()?;
         let reg = crate::runtime::block_on(ConsulRegistry::connect(
             address,
             base_path,

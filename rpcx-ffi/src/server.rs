@@ -1,6 +1,6 @@
 //! `rpcx_server`: register C handlers, authenticate, start, shut down from any thread.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -93,19 +93,37 @@ impl rpcx_server {
         }
     }
 
-    /// Adds a registry plugin before start; closes it and refuses once started.
+    /// Adds a registry plugin: before start to the plugins the server starts with, after
+    /// start to the running server (which tells it every service at once). Closes it and
+    /// refuses once shut down.
     pub(crate) fn add_registry(&self, r: Registry) -> Result<(), Failure> {
-        let st = self.lock();
-        if !matches!(&*st, State::Building { stopped: false, .. }) {
-            drop(st);
-            r.close();
-            return Err(not_building());
-        }
+        let live = match self.live() {
+            Ok(live) => live,
+            Err(e) => {
+                r.close();
+                return Err(e);
+            }
+        };
+        let joined = match live {
+            Some(handle) => handle.add_registry(r.plugin()).map_err(Failure::from),
+            None => Ok(()),
+        };
         self.registries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(r);
-        Ok(())
+        joined
+    }
+
+    /// `None` while being built, the handle once running; `Err(INVALID_STATE)` once shut
+    /// down (or shutting down). The handle is used after the state lock is released: a
+    /// change of services may release replaced handlers, whose finalizers may call back.
+    pub(crate) fn live(&self) -> Result<Option<ServerHandle>, Failure> {
+        match &*self.lock() {
+            State::Building { stopped: false, .. } => Ok(None),
+            State::Running(h) if !h.is_stopping() => Ok(Some(h.clone())),
+            _ => Err(shut_down()),
+        }
     }
 
     /// Adds a plugin before start; refuses (and drops it) once started.
@@ -130,6 +148,13 @@ fn not_building() -> Failure {
     Failure::new(
         rpcx_status::RPCX_ERR_INVALID_STATE,
         "rpcx: the server was already started or shut down",
+    )
+}
+
+fn shut_down() -> Failure {
+    Failure::new(
+        rpcx_status::RPCX_ERR_INVALID_STATE,
+        "rpcx: the server was shut down",
     )
 }
 
@@ -269,16 +294,22 @@ fn authenticate(
 }
 
 /// Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
-/// Registering a name again replaces the previous handler. Only before `rpcx_server_start`.
-/// See `rpcx_handler_callback` for how and where the callback runs.
+/// Registering a name again replaces the previous handler. Before `rpcx_server_start`, or
+/// while the server runs (Go's `Register` after `Serve`): then requests read from now on
+/// reach it, calls already running keep the handler they started with, and registry plugins
+/// (`rpcx_server_add_etcd_registry`) publish the service in the background. See
+/// `rpcx_handler_callback` for how and where the callback runs.
 ///
 /// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
 /// with it exactly once, after the last possible call of `callback` — when the handler is
-/// replaced, when the server is freed (after its last call ended), or before this function
-/// returns if it fails (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8
-/// name, `RPCX_ERR_INVALID_STATE` once started). The finalizer may run on any thread; when
-/// the handler is replaced it runs on this thread before this returns, outside the server's
-/// lock, so it may call `rpcx_server_*` functions on this server.
+/// replaced or its service unregistered (`rpcx_server_unregister`), when the server is freed
+/// (after its last call ended), or before this function returns if it fails
+/// (`RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` for an empty or non-UTF-8 name,
+/// `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_REGISTRATION` when a plugin refused
+/// it). The finalizer may run on any thread. When a handler is replaced or unregistered it
+/// runs outside the server's locks, so it may call `rpcx_server_*` functions on this server:
+/// on this thread before this returns when none of its calls is running, else on the rpcx
+/// runtime thread that ends the last of them.
 #[no_mangle]
 pub extern "C" fn rpcx_server_register(
     server: Option<&rpcx_server>,
@@ -302,33 +333,42 @@ pub extern "C" fn rpcx_server_register(
             ));
         }
         let callback = callback.ok_or_else(|| null_arg("callback"))?;
-        let mut st = server.lock();
-        let State::Building {
-            handlers,
-            stopped: false,
-            ..
-        } = &mut *st
-        else {
-            return Err(not_building());
-        };
         let handler: Arc<dyn Handler> = Arc::new(FfiHandler {
             callback,
             userdata: fin,
             stopping: server.stopping.clone(),
         });
-        let old = handlers.insert((service.to_owned(), method.to_owned()), handler);
-        drop(st);
-        // The replaced handler's finalizer runs here, outside the lock.
-        drop(old);
-        Ok(())
+        let mut st = server.lock();
+        match &mut *st {
+            State::Building {
+                handlers,
+                stopped: false,
+                ..
+            } => {
+                let old = handlers.insert((service.to_owned(), method.to_owned()), handler);
+                drop(st);
+                // The replaced handler's finalizer runs here, outside the lock.
+                drop(old);
+                Ok(())
+            }
+            State::Running(h) if !h.is_stopping() => {
+                let h = h.clone();
+                drop(st);
+                Ok(h.register_handler(service, method, handler)?)
+            }
+            _ => Err(shut_down()),
+        }
     })
 }
 
 /// Sets the metadata registry plugins publish for `service` (a URL query string such as
 /// `weight=10&group=blue`; XClients read `weight`, `group`, `state`, `latitude`,
 /// `longitude`), replacing any set before. `service` and `metadata` are NUL-terminated UTF-8,
-/// copied; `service` must not be empty. Only before `rpcx_server_start`
-/// (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when an argument is NULL.
+/// copied; `service` must not be empty. Before `rpcx_server_start` it is published with the
+/// service; on a running server, the registries rewrite the service's key with it (and it
+/// goes with methods registered later). `RPCX_ERR_INVALID_STATE` once shut down,
+/// `RPCX_ERR_REGISTRATION` when a plugin refused it, `RPCX_ERR_NULL_ARG` when an argument is
+/// NULL.
 #[no_mangle]
 pub extern "C" fn rpcx_server_set_service_metadata(
     server: Option<&rpcx_server>,
@@ -344,17 +384,109 @@ pub extern "C" fn rpcx_server_set_service_metadata(
             return Err(invalid_arg("rpcx: the service name is empty"));
         }
         let mut st = server.lock();
-        let State::Building {
+        match &mut *st {
+            State::Building {
+                service_meta,
+                stopped: false,
+                ..
+            } => {
+                service_meta.insert(service.to_owned(), metadata.to_owned());
+                Ok(())
+            }
+            State::Running(h) if !h.is_stopping() => {
+                let h = h.clone();
+                drop(st);
+                Ok(h.set_service_metadata(service, metadata)?)
+            }
+            _ => Err(shut_down()),
+        }
+    })
+}
+
+/// Unregisters `service` (NUL-terminated UTF-8): removes every method of it and its
+/// metadata, and has the registries delete its key. On a running server, calls of it
+/// already running finish and answer; requests read from now on get Go's `rpcx: can't find
+/// service <name>`. Each removed handler's finalizer runs once its calls have ended (see
+/// `rpcx_server_register`). Before start it only forgets the registrations. Callable from any
+/// thread, handlers included; does not block.
+///
+/// `RPCX_ERR_NOT_FOUND` when neither a method nor metadata of `service` is registered, `RPCX_ERR_INVALID_STATE`
+/// once shut down (shutdown already unregistered everything), `RPCX_ERR_NULL_ARG` when an
+/// argument is NULL, `RPCX_ERR_INVALID_ARG` for a non-UTF-8 name.
+#[no_mangle]
+pub extern "C" fn rpcx_server_unregister(
+    server: Option<&rpcx_server>,
+    service: *const c_char,
+) -> rpcx_status {
+    run(None, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes a NUL-terminated string valid during the call.
+        let service = unsafe { cstr(service, "service")? };
+        let found = unregister_where(server, Some(service))? > 0;
+        if found {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                rpcx_status::RPCX_ERR_NOT_FOUND,
+                format!("rpcx: no service {service} is registered"),
+            ))
+        }
+    })
+}
+
+/// `rpcx_server_unregister` for every service; `*count_out` (may be NULL) receives how many
+/// there were. The server keeps running and accepts new registrations. (Unlike Go's
+/// `UnregisterAll`, which only tells the registries, the services also stop answering.)
+/// `RPCX_ERR_INVALID_STATE` once shut down, `RPCX_ERR_NULL_ARG` when `server` is NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_unregister_all(
+    server: Option<&rpcx_server>,
+    count_out: Option<&mut usize>,
+) -> rpcx_status {
+    run(None, || {
+        let server = req(server, "server")?;
+        let n = unregister_where(server, None)?;
+        if let Some(out) = count_out {
+            *out = n;
+        }
+        Ok(())
+    })
+}
+
+/// Unregisters `service` (`None`: every service); returns how many services had methods or
+/// metadata. Removed handlers are released outside the server's lock.
+fn unregister_where(server: &rpcx_server, service: Option<&str>) -> Result<usize, Failure> {
+    let which = |s: &str| service.is_none_or(|name| name == s);
+    let mut st = server.lock();
+    match &mut *st {
+        State::Building {
+            handlers,
             service_meta,
             stopped: false,
             ..
-        } = &mut *st
-        else {
-            return Err(not_building());
-        };
-        service_meta.insert(service.to_owned(), metadata.to_owned());
-        Ok(())
-    })
+        } => {
+            let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(handlers)
+                .into_iter()
+                .partition(|((s, _), _)| which(s));
+            *handlers = kept;
+            let mut names: BTreeSet<String> = gone.keys().map(|(s, _)| s.clone()).collect();
+            names.extend(service_meta.keys().filter(|s| which(s)).cloned());
+            service_meta.retain(|s, _| !which(s));
+            drop(st);
+            // The removed handlers' finalizers run here, outside the lock.
+            drop(gone);
+            Ok(names.len())
+        }
+        State::Running(h) if !h.is_stopping() => {
+            let h = h.clone();
+            drop(st);
+            Ok(match service {
+                Some(name) => usize::from(h.unregister(name)),
+                None => h.unregister_all().len(),
+            })
+        }
+        _ => Err(shut_down()),
+    }
 }
 
 /// Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or

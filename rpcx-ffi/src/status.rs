@@ -52,7 +52,8 @@ pub enum rpcx_status {
     /// a responder already completed or whose call was abandoned, the runtime already
     /// running (`rpcx_runtime_set_worker_threads`).
     RPCX_ERR_INVALID_STATE = 15,
-    /// No such entry: a metadata key or index, an async call that already completed.
+    /// No such entry: a metadata key or index, an async call that already completed, a
+    /// service that is not registered (`rpcx_server_unregister`).
     RPCX_ERR_NOT_FOUND = 16,
     /// The async call was cancelled with `rpcx_client_cancel`.
     RPCX_ERR_CANCELLED = 17,

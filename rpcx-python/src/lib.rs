@@ -9,6 +9,7 @@
 mod client;
 mod completion;
 mod errors;
+mod registry;
 mod runtime;
 mod server;
 mod tls;
@@ -38,6 +39,8 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::Etcd>()?;
     m.add_class::<xclient::Consul>()?;
     m.add_class::<xclient::SelectRequest>()?;
+    m.add_class::<registry::PyEtcdRegistry>()?;
+    m.add_class::<registry::PyConsulRegistry>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tls::tls_check, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use rpcx::protocol::{Message, Metadata};
+use rpcx::registry::AnyRegistry;
 use rpcx::server::{
     BoxFuture, Handler, HandlerResult, Metrics, Plugin, Server, ServerHandle, ServerOptions,
     ServiceError, LATENCY_BUCKETS,
@@ -208,6 +209,10 @@ fn authenticate(
 
 struct Inner {
     handle: ServerHandle,
+    /// Where handlers registered while the server runs queue their jobs.
+    jobs_tx: Sender<JobMsg>,
+    /// Registry plugins (etcd, Consul): `stop` waits for their deletes, then closes them.
+    registries: Mutex<Vec<AnyRegistry>>,
     /// The metrics plugin, when the server was started with `metrics=True`.
     metrics: Option<Arc<Metrics>>,
     jobs: Receiver<JobMsg>,
@@ -219,6 +224,21 @@ struct Inner {
 }
 
 impl Inner {
+    fn handler(&self, index: usize) -> Arc<PyHandler> {
+        Arc::new(PyHandler {
+            index,
+            jobs: self.jobs_tx.clone(),
+            abandon: self.abandon.clone(),
+        })
+    }
+
+    fn take_registries(&self) -> Vec<AnyRegistry> {
+        self.registries
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
     fn give_up(&self) {
         self.abandon.cancel();
         if let Ok(mut tx) = self.gave_up_tx.lock() {
@@ -226,6 +246,16 @@ impl Inner {
         }
         // Calls still queued fail now instead of waiting for a worker.
         while self.jobs.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropped without `stop` (`close`, or the server object collected): the keys expire
+        // with their lease or session, as if the process had died.
+        for r in self.take_registries() {
+            r.close();
+        }
     }
 }
 
@@ -238,9 +268,10 @@ pub struct RawServer {
 #[pymethods]
 impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
-    /// `index` is the position of its method in this list).
+    /// `index` is the position of its method in this list), with `metadata`
+    /// (`(service, metadata)` pairs) for registry plugins.
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, tls=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -254,6 +285,7 @@ impl RawServer {
         metrics: bool,
         max_pending_bytes_per_conn: Option<usize>,
         max_pending_bytes: Option<usize>,
+        metadata: Option<Vec<(String, String)>>,
         tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<RawServer> {
         let mut options = ServerOptions {
@@ -299,6 +331,9 @@ impl RawServer {
             builder = builder.plugin_arc(m.clone());
         }
         let mut server = builder.build();
+        for (service, meta) in metadata.unwrap_or_default() {
+            server.set_service_metadata(&service, meta);
+        }
         for (index, (service, method)) in methods.iter().enumerate() {
             let handler = Arc::new(PyHandler {
                 index,
@@ -309,13 +344,14 @@ impl RawServer {
                 .register_handler(service, method, handler)
                 .map_err(|e| to_py(py, e))?;
         }
-        drop(jobs_tx);
         let address = address.to_owned();
         let handle =
             wait(py, async move { server.serve(&address).await })?.map_err(|e| to_py(py, e))?;
         Ok(RawServer {
             inner: Owned::new(Inner {
                 handle,
+                jobs_tx,
+                registries: Mutex::new(Vec::new()),
                 metrics,
                 jobs: jobs_rx,
                 abandon,
@@ -410,15 +446,20 @@ impl RawServer {
         let grace = seconds("grace", grace)?;
         let inner = self.inner.arc();
         let done = wait(py, async move {
-            let shutdown = inner.handle.shutdown(grace);
-            tokio::pin!(shutdown);
-            tokio::select! {
-                _ = &mut shutdown => {}
-                _ = tokio::time::sleep(grace) => {
-                    inner.give_up();
-                    shutdown.await;
+            {
+                let shutdown = inner.handle.shutdown(grace);
+                tokio::pin!(shutdown);
+                tokio::select! {
+                    _ = &mut shutdown => {}
+                    _ = tokio::time::sleep(grace) => {
+                        inner.give_up();
+                        shutdown.await;
+                    }
                 }
             }
+            // The shutdown unregistered every service: let the registries delete the keys.
+            let registries = inner.take_registries();
+            rpcx::registry::finish(&registries, rpcx::registry::FLUSH_LIMIT).await;
         });
         if done.is_err() {
             self.inner.handle.close();
@@ -427,12 +468,64 @@ impl RawServer {
         done
     }
 
-    /// Closes at once: unanswered calls are dropped. Does not wait.
+    /// Closes at once: unanswered calls are dropped, registries stop (their keys expire).
+    /// Does not wait.
     fn close(&self) {
         if !self.inner.inherited() {
             self.inner.handle.close();
             self.inner.give_up();
+            for r in self.inner.take_registries() {
+                r.close();
+            }
         }
+    }
+
+    /// Registers `service.method` on the running server; its jobs carry `index`.
+    fn register(&self, py: Python<'_>, service: &str, method: &str, index: usize) -> PyResult<()> {
+        self.live(py)?;
+        self.inner
+            .handle
+            .register_handler(service, method, self.inner.handler(index))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Sets `service`'s registry metadata on the running server (registries rewrite its key).
+    fn set_service_metadata(&self, py: Python<'_>, service: &str, metadata: &str) -> PyResult<()> {
+        self.live(py)?;
+        self.inner
+            .handle
+            .set_service_metadata(service, metadata)
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Unregisters `service` (calls in flight finish); `False` when it was not registered.
+    fn unregister(&self, py: Python<'_>, service: &str) -> PyResult<bool> {
+        self.live(py)?;
+        Ok(self.inner.handle.unregister(service))
+    }
+
+    /// Unregisters every service; their names.
+    fn unregister_all(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.live(py)?;
+        Ok(self.inner.handle.unregister_all())
+    }
+
+    /// Adds a registry (`EtcdRegistry` or `ConsulRegistry`): it publishes every service at
+    /// once and follows every change; `stop` deletes its keys and closes it.
+    fn add_registry(&self, py: Python<'_>, registry: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.live(py)?;
+        let r = crate::registry::extract(py, registry)?;
+        let joined = self.inner.handle.add_registry(r.plugin());
+        match &joined {
+            // Refused because the server is stopping: it is not this server's to close.
+            Err(_) if self.inner.handle.is_stopping() => {}
+            _ => {
+                if let Ok(mut list) = self.inner.registries.lock() {
+                    list.push(r);
+                }
+            }
+        }
+        joined.map_err(|e| to_py(py, e))
     }
 
     /// Waits until the server has stopped; `False` if `timeout` passed first.
@@ -462,6 +555,20 @@ impl RawServer {
     #[getter]
     fn inflight(&self) -> usize {
         self.inner.handle.inflight()
+    }
+}
+
+impl RawServer {
+    /// `Ok` while the server runs in this process; a `RuntimeError` once it is stopping, a
+    /// `ClosedError` in a forked child.
+    fn live(&self, py: Python<'_>) -> PyResult<()> {
+        if self.inner.inherited() {
+            return Err(forked(py, "server"));
+        }
+        if self.inner.handle.is_stopping() {
+            return Err(PyRuntimeError::new_err("the server is stopping"));
+        }
+        Ok(())
     }
 }
 

@@ -83,7 +83,7 @@ fn check_address(address: String) -> PyResult<String> {
     Ok(address)
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -234,6 +234,24 @@ impl MultipleServers {
     }
 }
 
+/// etcd endpoints given as a str (comma-separated) or a list of str; at least one.
+pub(crate) fn endpoint_list(endpoints: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    let endpoints: Vec<String> = if let Ok(one) = endpoints.extract::<String>() {
+        one.split(',').map(|s| s.trim().to_owned()).collect()
+    } else {
+        endpoints.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "endpoints must be a str or a list of str, got {}",
+                type_name(endpoints)
+            ))
+        })?
+    };
+    if endpoints.iter().all(|e| e.is_empty()) {
+        return Err(PyValueError::new_err("etcd needs at least one endpoint"));
+    }
+    Ok(endpoints)
+}
+
 /// Servers of one service registered in etcd v3 under `base_path` (Go's rpcx-etcd layout).
 #[pyclass(frozen, module = "rpcx._rpcx")]
 pub struct Etcd {
@@ -252,19 +270,7 @@ impl Etcd {
         service: String,
         tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Etcd> {
-        let endpoints: Vec<String> = if let Ok(one) = endpoints.extract::<String>() {
-            one.split(',').map(|s| s.trim().to_owned()).collect()
-        } else {
-            endpoints.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "endpoints must be a str or a list of str, got {}",
-                    type_name(endpoints)
-                ))
-            })?
-        };
-        if endpoints.iter().all(|e| e.is_empty()) {
-            return Err(PyValueError::new_err("etcd needs at least one endpoint"));
-        }
+        let endpoints = endpoint_list(endpoints)?;
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let connecting = async move {
             match tls {

@@ -2,7 +2,9 @@
  * started by with_etcd.sh (RPCX_ETCD_ENDPOINT): two C servers register service "T" (one
  * with metadata group=blue), an XClient with an etcd discovery finds both and calls them,
  * another with group "blue" only the first; a graceful shutdown removes a server's key and
- * the XClients follow. Skipped (77) without RPCX_ETCD_ENDPOINT unless RPCX_REQUIRE_ETCD=1. */
+ * the XClients follow; a service registered on a running server is published and its
+ * unregistration deletes it; a registry added to a running server publishes at once. Skipped
+ * (77) without RPCX_ETCD_ENDPOINT unless RPCX_REQUIRE_ETCD=1. */
 #define _POSIX_C_SOURCE 200809L
 #include "xclient_util.h"
 
@@ -14,6 +16,29 @@ static void with_registry(struct named_server *s, const char *endpoint, const ch
     CHECK_CALL(rpcx_server_add_etcd_registry(s->server, eps, 1, BASE, NULL, 10000, &err), &err);
     if (meta != NULL) {
         CHECK_OK(rpcx_server_set_service_metadata(s->server, "T", meta));
+    }
+}
+
+static const char *LATE_BASE = "/rpcx_c_test_late";
+
+static rpcx_discovery *discovery_of(const char *endpoint, const char *base, const char *service) {
+    const char *eps[1] = {endpoint};
+    rpcx_discovery *d = NULL;
+    rpcx_error *err = NULL;
+    CHECK_CALL(rpcx_discovery_new_etcd(eps, 1, base, service, &d, &err), &err);
+    return d;
+}
+
+/* Waits until the discovery lists `n` servers. */
+static void wait_len(rpcx_discovery *d, size_t n, long timeout_ms) {
+    long end = now_ms() + timeout_ms;
+    while (rpcx_discovery_len(d) != n) {
+        if (now_ms() > end) {
+            fprintf(stderr, "timed out waiting for %zu servers (have %zu)\n", n,
+                    rpcx_discovery_len(d));
+            exit(1);
+        }
+        sleep_ms(10);
     }
 }
 
@@ -100,12 +125,30 @@ int main(void) {
     CHECK_OK(xcall(blue, "Who", "", who, sizeof who, 1));
     CHECK_STR(who, "c");
 
-    /* Registries are refused once started. */
+    /* Services registered and unregistered while c runs: published and deleted. */
+    CHECK_OK(rpcx_server_set_service_metadata(c.server, "Live", "weight=4"));
+    CHECK_OK(rpcx_server_register(c.server, "Live", "Who", ns_who, &c, NULL));
+    rpcx_discovery *d_live = discovery_of(endpoint, BASE, "Live");
+    wait_len(d_live, 1, guard);
+    CHECK_OK(rpcx_server_unregister(c.server, "Live"));
+    wait_len(d_live, 0, guard);
+    CHECK(rpcx_discovery_len(d_blue) == 2); /* T stays: b, and c */
+
+    /* A registry added to the running server publishes its services at once. */
     const char *eps[1] = {endpoint};
+    CHECK_CALL(rpcx_server_add_etcd_registry(c.server, eps, 1, LATE_BASE, NULL, 10000, &err),
+               &err);
+    rpcx_discovery *d_late = discovery_of(endpoint, LATE_BASE, "T");
+    wait_len(d_late, 1, guard);
+    /* The shutdown deletes its keys too, and registries are refused afterwards. */
+    CHECK_OK(rpcx_server_shutdown(c.server, 1000));
+    wait_len(d_late, 0, guard);
     err = NULL;
     CHECK(rpcx_server_add_etcd_registry(c.server, eps, 1, BASE, NULL, 0, &err) ==
           RPCX_ERR_INVALID_STATE);
     rpcx_error_free(err);
+    rpcx_discovery_free(d_live);
+    rpcx_discovery_free(d_late);
 
     rpcx_xclient_free(all);
     rpcx_xclient_free(blue);

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 import rpcx
+from registries import FakeConsul, etcd, etcdctl  # noqa: F401 (etcd: a fixture)
 
 # A server in its own process (so it can be SIGKILLed): Arith.Who answers its name.
 _SERVER = """
@@ -518,65 +519,18 @@ def test_xclient_after_fork(named: Any) -> None:
 # -- etcd (a throwaway etcd server, as the Rust suites start it) --------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def etcd(tmp_path: Any) -> Iterator[str]:
-    import shutil
-
-    exe, ctl = shutil.which("etcd"), shutil.which("etcdctl")
-    if exe is None or ctl is None:
-        pytest.skip("etcd/etcdctl not installed (scripts/bootstrap-etcd.sh installs them)")
-    client, peer = _free_port(), _free_port()
-    url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-    proc = subprocess.Popen(
-        [exe, "--name", "pytest", "--data-dir", str(tmp_path / "etcd"),
-         "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-         "--initial-cluster", f"pytest={peer_url}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            ok = subprocess.run([ctl, "--endpoints", url, "endpoint", "health"],
-                                capture_output=True, env={**os.environ, "ETCDCTL_API": "3"})
-            if ok.returncode == 0:
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("etcd did not become healthy")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _etcdctl(url: str, *args: str) -> None:
-    import shutil
-
-    subprocess.run([shutil.which("etcdctl") or "etcdctl", "--endpoints", url, *args],
-                   check=True, capture_output=True, env={**os.environ, "ETCDCTL_API": "3"})
-
-
 def test_etcd_discovery(etcd: str, named: Any) -> None:
     addrs, _ = named
     # Go's rpcx-etcd layout: <base>/<service>/<network@address> = metadata.
-    _etcdctl(etcd, "put", f"/rpcx_py/Arith/{addrs['n0']}", "weight=1")
+    etcdctl(etcd, "put", f"/rpcx_py/Arith/{addrs['n0']}", "weight=1")
     discovery = rpcx.Etcd([etcd], "/rpcx_py", "Arith")
     assert discovery.prefix == "/rpcx_py/Arith"
     assert discovery.servers == [(addrs["n0"], "weight=1")]
     with rpcx.XClient("Arith", discovery) as xc:
         assert xc.call("Who") == "n0"
         # A server registered and one removed while the client runs.
-        _etcdctl(etcd, "put", f"/rpcx_py/Arith/{addrs['n1']}", "")
-        _etcdctl(etcd, "del", f"/rpcx_py/Arith/{addrs['n0']}")
+        etcdctl(etcd, "put", f"/rpcx_py/Arith/{addrs['n1']}", "")
+        etcdctl(etcd, "del", f"/rpcx_py/Arith/{addrs['n0']}")
         deadline = time.monotonic() + 10
         while xc.servers != [(addrs["n1"], "")] and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -587,70 +541,6 @@ def test_etcd_discovery(etcd: str, named: Any) -> None:
 
 
 # -- Consul (a fake of Consul's KV HTTP API, as the Rust suites use) ----------------------
-
-
-class FakeConsul:
-    """GET /v1/kv/<prefix>?recurse[&index=N&wait=Ns] over an in-memory KV with blocking
-    queries, enough for rpcx.Consul."""
-
-    def __init__(self) -> None:
-        import base64
-        import http.server
-        import json
-        import urllib.parse
-
-        self.kv: dict[str, bytes] = {}
-        self.index = 1
-        self.cond = threading.Condition()
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                prefix = urllib.parse.unquote(url.path[len("/v1/kv/"):])
-                if "index" in query:
-                    want = int(query["index"][0])
-                    with fake.cond:
-                        fake.cond.wait_for(lambda: fake.index > want, timeout=2.0)
-                with fake.cond:
-                    items = [
-                        {"Key": k, "Value": base64.b64encode(v).decode(), "ModifyIndex": fake.index}
-                        for k, v in sorted(fake.kv.items())
-                        if k.startswith(prefix)
-                    ]
-                    index = fake.index
-                body = json.dumps(items).encode()
-                self.send_response(200 if items else 404)
-                self.send_header("X-Consul-Index", str(index))
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.address = f"127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def put(self, key: str, value: bytes = b"") -> None:
-        with self.cond:
-            self.kv[key] = value
-            self.index += 1
-            self.cond.notify_all()
-
-    def delete(self, key: str) -> None:
-        with self.cond:
-            self.kv.pop(key, None)
-            self.index += 1
-            self.cond.notify_all()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def test_consul_discovery(named: Any) -> None:

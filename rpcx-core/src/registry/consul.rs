@@ -23,7 +23,7 @@ use crate::Error;
 /// written without a session. Cheap to clone.
 #[derive(Clone)]
 pub struct ConsulRegistry {
-    queue: Queue,
+    pub(super) queue: Queue,
     session: Arc<Mutex<String>>,
 }
 

@@ -17,7 +17,7 @@ use crate::Error;
 /// another to [`flush`](Self::flush) or [`close`](Self::close).
 #[derive(Clone)]
 pub struct EtcdRegistry {
-    queue: Queue,
+    pub(super) queue: Queue,
     lease: Arc<AtomicI64>,
 }
 

@@ -9,7 +9,7 @@
 //! deletes the node keys at once; a process that dies loses its keys when its lease (etcd) or
 //! session (Consul) expires.
 //!
-//! [`Plugin`](crate::server::Plugin) hooks are synchronous, so each plugin queues its writes
+//! [`Plugin`] hooks are synchronous, so each plugin queues its writes
 //! to a background task on the runtime it was created on; `flush().await` waits until every
 //! queued write has been tried.
 //!
@@ -41,10 +41,83 @@ pub use consul::ConsulRegistry;
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdRegistry;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::server::Plugin;
 use crate::Error;
+
+/// Either registry plugin, for servers that keep a list of them (the C and Python servers):
+/// add [`plugin`](Self::plugin) to the server, [`finish`] them after a graceful shutdown.
+#[derive(Clone, Debug)]
+pub enum AnyRegistry {
+    /// An etcd v3 registry.
+    #[cfg(feature = "etcd")]
+    Etcd(EtcdRegistry),
+    /// A Consul KV registry.
+    #[cfg(feature = "consul")]
+    Consul(ConsulRegistry),
+}
+
+impl AnyRegistry {
+    /// The registry as a server plugin (a clone sharing its background task).
+    pub fn plugin(&self) -> Arc<dyn Plugin> {
+        match self {
+            #[cfg(feature = "etcd")]
+            AnyRegistry::Etcd(r) => Arc::new(r.clone()),
+            #[cfg(feature = "consul")]
+            AnyRegistry::Consul(r) => Arc::new(r.clone()),
+        }
+    }
+
+    /// Waits until every write queued so far has been tried (see [`EtcdRegistry::flush`]).
+    pub async fn flush(&self) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "etcd")]
+            AnyRegistry::Etcd(r) => r.flush().await,
+            #[cfg(feature = "consul")]
+            AnyRegistry::Consul(r) => r.flush().await,
+        }
+    }
+
+    /// Stops the background task (lease or session renewal) without deleting anything.
+    pub fn close(&self) {
+        match self {
+            #[cfg(feature = "etcd")]
+            AnyRegistry::Etcd(r) => r.close(),
+            #[cfg(feature = "consul")]
+            AnyRegistry::Consul(r) => r.close(),
+        }
+    }
+
+    /// True once [`close`](Self::close)d: it no longer writes anything.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            #[cfg(feature = "etcd")]
+            AnyRegistry::Etcd(r) => r.queue.stop.is_cancelled(),
+            #[cfg(feature = "consul")]
+            AnyRegistry::Consul(r) => r.queue.stop.is_cancelled(),
+        }
+    }
+}
+
+/// How long [`finish`] waits for one registry by default.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// What a server does with its registries after a graceful shutdown unregistered its
+/// services: waits until each has tried its deletes (at most `limit` each), then closes
+/// them all.
+pub async fn finish(registries: &[AnyRegistry], limit: Duration) {
+    for r in registries {
+        let _ = tokio::time::timeout(limit, r.flush()).await;
+    }
+    for r in registries {
+        r.close();
+    }
+}
 
 /// The handle half of a registry plugin: the synchronous hooks queue [`Command`]s for the
 /// background task, which stops when `stop` is cancelled.

@@ -51,15 +51,14 @@ pub(crate) async fn dispatch(shared: &Shared, req: Message, conn: &ConnHandle) -
 }
 
 async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
-    let Some(service) = shared.services.get(&req.service_path) else {
-        let text = format!("rpcx: can't find service {}", req.service_path);
-        return error_reply(&req, text);
+    // A clone of the handler: a call in flight finishes even if its service is unregistered.
+    let handler = match shared
+        .services
+        .lookup(&req.service_path, &req.service_method)
+    {
+        Ok(h) => h,
+        Err(text) => return error_reply(&req, text),
     };
-    let Some(handler) = service.methods.get(&req.service_method) else {
-        let text = format!("rpcx: can't find method {}", req.service_method);
-        return error_reply(&req, text);
-    };
-    let handler = Arc::clone(handler);
     let Message {
         header,
         service_path,

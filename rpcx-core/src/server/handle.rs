@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::budget::ByteBudget;
-use super::{AuthFn, Plugin, Server, ServerOptions, ServiceMap};
+use super::registry::LiveServices;
+use super::{AuthFn, Plugin, Server, ServerOptions};
 use crate::transport::{Address, Listener};
 use crate::Error;
 
 /// State shared by the accept loop, every connection and every handle.
 pub(crate) struct Shared {
-    pub(crate) services: ServiceMap,
+    pub(crate) services: LiveServices,
     pub(crate) plugins: Vec<Arc<dyn Plugin>>,
     pub(crate) auth: Option<AuthFn>,
     pub(crate) options: ServerOptions,
@@ -29,7 +30,7 @@ pub(crate) struct Shared {
     /// Bytes held by every connection's requests and unwritten replies.
     pub(crate) pending_bytes: Arc<ByteBudget>,
     tasks: TaskTracker,
-    local: Address,
+    pub(super) local: Address,
     runtime: tokio::runtime::Handle,
 }
 
@@ -67,7 +68,7 @@ pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
         .local_address()
         .unwrap_or_else(|_| Address::Tcp(String::new()));
     let shared = Arc::new(Shared {
-        services: server.services,
+        services: LiveServices::new(server.services),
         plugins: server.plugins,
         auth: server.auth,
         draining: CancellationToken::new(),
@@ -160,7 +161,7 @@ async fn establish(
 /// A handle on a running server: cloneable, usable from any thread or task.
 #[derive(Clone)]
 pub struct ServerHandle {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -202,11 +203,7 @@ impl ServerHandle {
     pub async fn shutdown(&self, grace: Duration) {
         if !self.shared.draining.is_cancelled() {
             self.shared.draining.cancel();
-            for name in self.shared.services.service_names() {
-                for p in &self.shared.plugins {
-                    p.on_unregister(name);
-                }
-            }
+            self.shared.services.close(&self.shared.plugins);
         }
         let start = tokio::time::Instant::now();
         let _ = tokio::time::timeout(grace, self.shared.wait_idle()).await;

@@ -22,6 +22,7 @@ mod context;
 mod dispatch;
 mod handle;
 mod handler;
+mod live;
 mod metrics;
 mod options;
 mod plugin;
@@ -40,6 +41,8 @@ pub use metrics::{MethodStats, Metrics, LATENCY_BUCKETS};
 pub use options::{AuthFn, ServerOptions};
 pub use plugin::{Plugin, Rejection};
 pub use registry::{Service, ServiceEntry, ServiceMap};
+
+use registry::Announce;
 
 use crate::codec::Codable;
 use crate::protocol::{Limits, Message};
@@ -153,34 +156,20 @@ impl Server {
     }
 
     /// Registers a handler as `service.method`. Registering the same name again replaces it.
-    /// Plugins may refuse the registration.
+    /// Plugins may refuse the registration. (A running server registers with
+    /// [`ServerHandle::register_handler`].)
     pub fn register_handler(
         &mut self,
         service: &str,
         method: &str,
         handler: Arc<dyn Handler>,
     ) -> Result<(), Error> {
-        // Ask the plugins before creating anything: a refused registration must not leave an
-        // empty service behind (callers would get "can't find method" instead of "service").
-        let metadata = self
-            .services
-            .get(service)
-            .map_or("", |entry| entry.metadata.as_str());
-        let errors: Vec<String> = self
-            .plugins
-            .iter()
-            .filter_map(|p| p.on_register(service, method, metadata).err())
-            .collect();
-        if !errors.is_empty() {
-            return Err(Error::Registration(errors.join("; ")));
-        }
-        self.services
-            .services
-            .entry(service.to_owned())
-            .or_default()
-            .methods
-            .insert(method.to_owned(), handler);
-        Ok(())
+        self.services.register(
+            Announce::new(&self.plugins).plugins(),
+            service,
+            method,
+            handler,
+        )
     }
 
     /// Registers an async function or closure taking typed arguments; arguments and reply use
@@ -229,12 +218,9 @@ impl Server {
     }
 
     /// Sets the metadata string a registry publishes for `service` (`weight=5&group=blue`).
+    /// Plugins are given it when the service's methods are registered: set it first.
     pub fn set_service_metadata(&mut self, service: &str, metadata: impl Into<String>) {
-        self.services
-            .services
-            .entry(service.to_owned())
-            .or_default()
-            .metadata = metadata.into();
+        self.services.set_metadata(service, metadata.into());
     }
 
     /// The registered services.

@@ -33,7 +33,7 @@ certificates):
 from __future__ import annotations
 
 from ._codec import Serializer
-from ._rpcx import __version__, set_worker_threads
+from ._rpcx import ConsulRegistry, EtcdRegistry, __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
 from .errors import (
@@ -75,8 +75,10 @@ __all__ = [
     "Client",
     "ClosedError",
     "Consul",
+    "ConsulRegistry",
     "Context",
     "Etcd",
+    "EtcdRegistry",
     "FailMode",
     "JSON",
     "Limits",

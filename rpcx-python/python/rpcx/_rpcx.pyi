@@ -16,6 +16,8 @@ __all__ = [
     "MultipleServers",
     "Etcd",
     "Consul",
+    "EtcdRegistry",
+    "ConsulRegistry",
     "SelectRequest",
     "set_worker_threads",
     "tls_check",
@@ -140,8 +142,14 @@ class RawServer:
         metrics: bool = False,
         max_pending_bytes_per_conn: Optional[int] = None,
         max_pending_bytes: Optional[int] = None,
+        metadata: Optional[list[tuple[str, str]]] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
     ) -> RawServer: ...
+    def register(self, service: str, method: str, index: int) -> None: ...
+    def set_service_metadata(self, service: str, metadata: str) -> None: ...
+    def unregister(self, service: str) -> bool: ...
+    def unregister_all(self) -> list[str]: ...
+    def add_registry(self, registry: Union[EtcdRegistry, ConsulRegistry]) -> None: ...
     def metrics_text(self) -> Optional[str]: ...
     def metrics(
         self,
@@ -250,6 +258,48 @@ class Etcd:
     @property
     def prefix(self) -> str: ...
     def close(self) -> None: ...
+
+@final
+class EtcdRegistry:
+    """Publishes a server's services in etcd v3 (Go's rpcx-etcd layout) under one lease."""
+
+    def __new__(
+        cls,
+        endpoints: Union[str, list[str]],
+        base_path: str = "/rpcx",
+        update_interval: float = 60.0,
+        expired: Optional[float] = None,
+        service_address: Optional[str] = None,
+    ) -> EtcdRegistry: ...
+    def flush(self, timeout: float = 5.0) -> bool: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def lease_id(self) -> int: ...
+    @property
+    def base_path(self) -> str: ...
+
+@final
+class ConsulRegistry:
+    """Publishes a server's services in Consul's KV store (Go's rpcx-consul layout)."""
+
+    def __new__(
+        cls,
+        address: str,
+        base_path: str = "/rpcx",
+        update_interval: float = 60.0,
+        expired: Optional[float] = None,
+        service_address: Optional[str] = None,
+    ) -> ConsulRegistry: ...
+    def flush(self, timeout: float = 5.0) -> bool: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def base_path(self) -> str: ...
 
 @final
 class Consul:

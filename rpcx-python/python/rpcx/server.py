@@ -23,8 +23,9 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 import weakref
-from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, overload
+from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
 
 from . import _codec, _rpcx
 from .context import Context, _CallState
@@ -36,6 +37,13 @@ from .tls import material as tls_material
 __all__ = ["Server", "Context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Service metadata for registries: a URL query string (``"weight=2&group=blue"``) or a
+#: mapping turned into one.
+Meta = Union[str, Mapping[str, Any]]
+
+#: A registry plugin: :class:`rpcx.EtcdRegistry` or :class:`rpcx.ConsulRegistry`.
+Registry = Union[_rpcx.EtcdRegistry, _rpcx.ConsulRegistry]
 
 log = logging.getLogger("rpcx")
 
@@ -76,6 +84,14 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None)
     )
+
+
+def _meta_text(meta: Meta) -> str:
+    if isinstance(meta, str):
+        return meta
+    if isinstance(meta, Mapping):
+        return urllib.parse.urlencode({str(k): str(v) for k, v in meta.items()})
+    raise TypeError(f"meta must be a str or a mapping, got {type(meta).__name__}")
 
 
 def _error_text(e: BaseException) -> str:
@@ -160,7 +176,9 @@ class Server:
     Register handlers, then :meth:`start` (or ``await`` :meth:`start_async`); :meth:`stop`
     (or leaving a ``with``/``async with`` block) shuts down gracefully, and
     :meth:`wait_for_termination` waits for that. Servers still running at interpreter exit
-    are stopped by an ``atexit`` hook.
+    are stopped by an ``atexit`` hook. Handlers may also be registered and unregistered
+    while the server runs (:meth:`register`, :meth:`unregister`, :meth:`unregister_all`),
+    and :meth:`add_registry` publishes the services in etcd or Consul.
 
     A handler's exception is logged with its traceback on the ``rpcx`` logger and reaches
     the caller as a :class:`~rpcx.ServiceError` reading ``"<type>: <text>"``; raise
@@ -203,6 +221,12 @@ class Server:
         self._watches: dict[int, _CallState] = {}
         self._watch_ids = 0
         self._methods: dict[tuple[str, str], _Method] = {}
+        #: service → registry metadata, until start (then the core keeps it).
+        self._metadata: dict[str, str] = {}
+        #: Registries added before start.
+        self._registries: list[Registry] = []
+        #: What a job's index names: methods at start, then those registered later (append
+        #: only: a call in flight keeps its entry after an unregister or a replacement).
         self._table: list[_Method] = []
         self._raw: Optional[_rpcx.RawServer] = None
         self._threads: list[threading.Thread] = []
@@ -217,59 +241,159 @@ class Server:
     # -- registration -------------------------------------------------------------------
 
     @overload
-    def register(self, name: str, func: None = None, *, arg_type: Any = None) -> Callable[[F], F]: ...
+    def register(
+        self, name: str, func: None = None, *, arg_type: Any = None, meta: Optional[Meta] = None
+    ) -> Callable[[F], F]: ...
 
     @overload
-    def register(self, name: str, func: F, *, arg_type: Any = None) -> F: ...
+    def register(
+        self, name: str, func: F, *, arg_type: Any = None, meta: Optional[Meta] = None
+    ) -> F: ...
 
-    def register(self, name: str, func: Optional[F] = None, *, arg_type: Any = None) -> Any:
+    def register(
+        self,
+        name: str,
+        func: Optional[F] = None,
+        *,
+        arg_type: Any = None,
+        meta: Optional[Meta] = None,
+    ) -> Any:
         """Registers ``func`` as ``"Service.Method"``; usable as a decorator.
 
         ``func`` is called as ``func(args)`` or ``func(args, ctx)`` (sync or ``async def``).
         The arguments are decoded with the caller's serialization; for PROTOBUF callers into
         ``arg_type`` or the annotation of the first parameter (a message class), for MSGPACK
         and JSON a dataclass annotation turns the map into an instance.
+
+        Works before :meth:`start` and while the server runs (Go's ``Register`` after
+        ``Serve``): then requests read from now on reach it, and registries
+        (:meth:`add_registry`) publish the service. Registering a name again replaces its
+        handler. ``meta`` sets the service's registry metadata, as
+        :meth:`set_service_metadata` does (``"weight=2&group=blue"`` or a mapping).
         """
         if not isinstance(name, str) or "." not in name.strip("."):
             raise ValueError(f"name must look like 'Service.Method', got {name!r}")
         service, method = name.rsplit(".", 1)
 
         def add(f: F) -> F:
-            self._add(service, method, f, arg_type)
+            self._add([(service, method, f, arg_type)], meta)
             return f
 
         return add if func is None else add(func)
 
     def register_object(
-        self, service: str, obj: Any, *, arg_types: Optional[Mapping[str, Any]] = None
+        self,
+        service: str,
+        obj: Any,
+        *,
+        arg_types: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Meta] = None,
     ) -> list[str]:
         """Registers every public method of ``obj`` (names not starting with ``_``) as
-        ``service.<method name>``; returns the names registered."""
+        ``service.<method name>``; returns the names registered. Before or after
+        :meth:`start`, with the service's registry metadata ``meta``, as :meth:`register`."""
         if not isinstance(service, str) or not service:
             raise ValueError(f"service must be a non-empty str, got {service!r}")
-        names = []
+        found: list[tuple[str, str, Callable[..., Any], Any]] = []
         for attr in dir(obj):
             if attr.startswith("_"):
                 continue
             f = getattr(obj, attr)
             if not (inspect.ismethod(f) or inspect.isfunction(f) or inspect.isbuiltin(f)):
                 continue
-            self._add(service, attr, f, (arg_types or {}).get(attr))
-            names.append(attr)
-        if not names:
+            found.append((service, attr, f, (arg_types or {}).get(attr)))
+        if not found:
             raise ValueError(f"{type(obj).__name__} has no public methods to register")
-        return names
+        self._add(found, meta)
+        return [attr for _, attr, _, _ in found]
 
-    def _add(self, service: str, method: str, func: Callable[..., Any], arg_type: Any) -> None:
-        if not callable(func):
-            raise TypeError(f"handler for {service}.{method} is not callable")
-        if self._raw is not None:
-            raise RuntimeError("register handlers before start()")
-        if arg_type is None:
-            arg_type = _codec.arg_type_of(func)
-        self._methods[(service, method)] = _Method(
-            service, method, func, _arity(func), _is_async(func), arg_type
-        )
+    def set_service_metadata(self, service: str, meta: Meta) -> None:
+        """Sets the metadata registries publish for ``service``: a URL query string
+        (``"weight=2&group=blue"``; XClients read ``weight``, ``group``, ``state``…) or a
+        mapping encoded as one. On a running server the registries rewrite the service's
+        key with it."""
+        if not isinstance(service, str) or not service:
+            raise ValueError(f"service must be a non-empty str, got {service!r}")
+        text = _meta_text(meta)
+        with self._lock:
+            if self._raw is None:
+                self._metadata[service] = text
+            else:
+                self._raw.set_service_metadata(service, text)
+
+    def _add(
+        self, entries: list[tuple[str, str, Callable[..., Any], Any]], meta: Optional[Meta]
+    ) -> None:
+        methods = []
+        for service, method, func, arg_type in entries:
+            if not callable(func):
+                raise TypeError(f"handler for {service}.{method} is not callable")
+            if arg_type is None:
+                arg_type = _codec.arg_type_of(func)
+            methods.append(
+                _Method(service, method, func, _arity(func), _is_async(func), arg_type)
+            )
+        text = None if meta is None else _meta_text(meta)
+        with self._lock:
+            raw = self._raw
+            if text is not None:  # first: the registries publish the methods with it
+                service = methods[0].service
+                if raw is None:
+                    self._metadata[service] = text
+                else:
+                    raw.set_service_metadata(service, text)
+            for m in methods:
+                if raw is not None:
+                    # Its jobs name it by its place in the table: there before they can come.
+                    self._table.append(m)
+                    raw.register(m.service, m.method, len(self._table) - 1)
+                self._methods[(m.service, m.method)] = m
+
+    def unregister(self, service: str) -> bool:
+        """Unregisters every method of ``service`` and its metadata; registries delete its
+        key. On a running server calls already running finish, and new ones get Go's
+        ``rpcx: can't find service <name>``. ``False`` when nothing of it was registered."""
+        with self._lock:
+            live = None if self._raw is None else self._raw.unregister(service)
+            found = self._forget(lambda s: s == service)
+            return bool(found) if live is None else live
+
+    def unregister_all(self) -> list[str]:
+        """:meth:`unregister` for every service (the server keeps running and takes new
+        registrations); returns their names, sorted. Unlike Go's ``UnregisterAll``, which
+        only tells the registries, the services also stop answering."""
+        with self._lock:
+            live = None if self._raw is None else self._raw.unregister_all()
+            found = self._forget(lambda s: True)
+            return sorted(found) if live is None else live
+
+    def _forget(self, which: Callable[[str], bool]) -> set[str]:
+        """Drops the methods and metadata of the services ``which`` selects (lock held)."""
+        found = {s for s, _ in self._methods if which(s)} | {
+            s for s in self._metadata if which(s)
+        }
+        self._methods = {k: m for k, m in self._methods.items() if not which(k[0])}
+        self._metadata = {s: t for s, t in self._metadata.items() if not which(s)}
+        return found
+
+    def add_registry(self, registry: Registry) -> None:
+        """Publishes this server's services in a registry (:class:`rpcx.EtcdRegistry`,
+        :class:`rpcx.ConsulRegistry`), before or after :meth:`start`: every service at
+        once, then every registration and unregistration. :meth:`stop` deletes the keys
+        (waiting at most 5 s per registry) and closes the registry; a server that dies
+        leaves them to expire with the registry's lease or session."""
+        if not isinstance(registry, (_rpcx.EtcdRegistry, _rpcx.ConsulRegistry)):
+            raise TypeError(
+                "registry must be rpcx.EtcdRegistry or rpcx.ConsulRegistry, "
+                f"got {type(registry).__name__}"
+            )
+        with self._lock:
+            if self._raw is None:
+                if registry.closed:
+                    raise RuntimeError("this registry is closed")
+                self._registries.append(registry)
+            else:
+                self._raw.add_registry(registry)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -296,8 +420,6 @@ class Server:
         with self._lock:
             if self._raw is not None:
                 raise RuntimeError("server already started")
-            if not self._methods:
-                raise RuntimeError("no handlers registered")
             self._table = list(self._methods.values())
             raw = _rpcx.RawServer.start(
                 address,
@@ -311,7 +433,16 @@ class Server:
                 max_pending_bytes_per_conn=self._max_pending_bytes_per_conn,
                 max_pending_bytes=self._max_pending_bytes,
                 tls=self._tls,
+                metadata=list(self._metadata.items()),
             )
+            try:
+                for registry in self._registries:
+                    raw.add_registry(registry)
+            except BaseException:
+                raw.close()
+                raise
+            self._registries = []
+            self._metadata = {}
             self._raw = raw
             self._pid = os.getpid()
             self._loop = loop

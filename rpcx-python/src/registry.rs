@@ -1,0 +1,237 @@
+//! Registry plugins of a Python server (`rpcx.EtcdRegistry`, `rpcx.ConsulRegistry`): they
+//! publish the server's services in etcd or Consul as Go's rpcx-etcd / rpcx-consul plugins
+//! do. A registry joins a server with `RawServer.add_registry` (before or after start); the
+//! server's graceful stop deletes its keys and closes it.
+
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry};
+
+use crate::client::seconds;
+use crate::errors::{closed, forked, to_py};
+use crate::runtime::{wait, wait_for, Owned};
+
+/// The node keys' time to live, as Go computes it: `update_interval + expired` (`expired`
+/// defaults to `update_interval`).
+fn ttl(update_interval: f64, expired: Option<f64>) -> PyResult<Duration> {
+    let every = seconds("update_interval", update_interval)?;
+    if every.is_zero() {
+        return Err(PyValueError::new_err("update_interval must be > 0"));
+    }
+    let expired = expired
+        .map(|e| seconds("expired", e))
+        .transpose()?
+        .unwrap_or(every);
+    Ok(every.saturating_add(expired))
+}
+
+/// The state both classes share.
+struct Shared {
+    inner: Owned<AnyRegistry>,
+}
+
+impl Shared {
+    fn registry(&self, py: Python<'_>, what: &str) -> PyResult<AnyRegistry> {
+        if self.inner.inherited() {
+            return Err(forked(py, what));
+        }
+        if self.inner.is_closed() {
+            return Err(closed(
+                py,
+                &format!("this {what} is closed (a server stopped with it, or close() was called)"),
+            ));
+        }
+        Ok(AnyRegistry::clone(&self.inner))
+    }
+
+    fn flush(&self, py: Python<'_>, timeout: f64, what: &str) -> PyResult<bool> {
+        let r = self.registry(py, what)?;
+        let limit = seconds("timeout", timeout)?;
+        match wait_for(py, async move { r.flush().await }, Some(limit))? {
+            None => Ok(false),
+            Some(Ok(())) => Ok(true),
+            Some(Err(e)) => Err(to_py(py, e)),
+        }
+    }
+
+    fn close(&self) {
+        if !self.inner.inherited() {
+            self.inner.close();
+        }
+    }
+}
+
+/// The registry held by an `EtcdRegistry` or `ConsulRegistry` object.
+pub(crate) fn extract(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<AnyRegistry> {
+    if let Ok(r) = obj.cast::<PyEtcdRegistry>() {
+        return r.get().shared.registry(py, "EtcdRegistry");
+    }
+    if let Ok(r) = obj.cast::<PyConsulRegistry>() {
+        return r.get().shared.registry(py, "ConsulRegistry");
+    }
+    Err(PyTypeError::new_err(format!(
+        "registry must be rpcx.EtcdRegistry or rpcx.ConsulRegistry, got {}",
+        crate::xclient::type_name(obj)
+    )))
+}
+
+/// Publishes a server's services in etcd v3 (Go's rpcx-etcd layout) under one lease.
+#[pyclass(frozen, name = "EtcdRegistry", module = "rpcx._rpcx")]
+pub struct PyEtcdRegistry {
+    shared: Shared,
+    base_path: String,
+}
+
+#[pymethods]
+impl PyEtcdRegistry {
+    /// Connects (blocking, interruptible) and grants the lease, kept alive in the background.
+    #[new]
+    #[pyo3(signature = (endpoints, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None))]
+    fn new(
+        py: Python<'_>,
+        endpoints: &Bound<'_, PyAny>,
+        base_path: &str,
+        update_interval: f64,
+        expired: Option<f64>,
+        service_address: Option<String>,
+    ) -> PyResult<PyEtcdRegistry> {
+        let endpoints = crate::xclient::endpoint_list(endpoints)?;
+        let ttl = ttl(update_interval, expired)?;
+        let base = base_path.to_owned();
+        let address = service_address.unwrap_or_default();
+        let reg = wait(py, async move {
+            EtcdRegistry::connect(&endpoints, &base, &address, ttl).await
+        })?
+        .map_err(|e| to_py(py, e))?;
+        Ok(PyEtcdRegistry {
+            shared: Shared {
+                inner: Owned::new(AnyRegistry::Etcd(reg)),
+            },
+            base_path: base_path.to_owned(),
+        })
+    }
+
+    /// Waits (GIL released) until every write queued so far has been tried, at most
+    /// `timeout` seconds; `False` if the time ran out. Raises the last write error when a
+    /// write is still pending.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        self.shared.flush(py, timeout, "EtcdRegistry")
+    }
+
+    /// Stops keeping the lease alive, without deleting anything (keys expire with it).
+    fn close(&self) {
+        self.shared.close()
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.inner.is_closed()
+    }
+
+    /// The lease the keys are written under.
+    #[getter]
+    fn lease_id(&self) -> i64 {
+        match &*self.shared.inner {
+            AnyRegistry::Etcd(r) => r.lease_id(),
+            AnyRegistry::Consul(_) => 0,
+        }
+    }
+
+    #[getter]
+    fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.EtcdRegistry {} lease={}>",
+            self.base_path,
+            self.lease_id()
+        )
+    }
+}
+
+/// Publishes a server's services in Consul's KV store (Go's rpcx-consul layout), the node
+/// keys held by one session renewed in the background.
+#[pyclass(frozen, name = "ConsulRegistry", module = "rpcx._rpcx")]
+pub struct PyConsulRegistry {
+    shared: Shared,
+    base_path: String,
+}
+
+#[pymethods]
+impl PyConsulRegistry {
+    /// Connects to the agent at `address` (`127.0.0.1:8500`; blocking, interruptible) and
+    /// creates the session.
+    #[new]
+    #[pyo3(signature = (address, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None))]
+    fn new(
+        py: Python<'_>,
+        address: &str,
+        base_path: &str,
+        update_interval: f64,
+        expired: Option<f64>,
+        service_address: Option<String>,
+    ) -> PyResult<PyConsulRegistry> {
+        if address.trim().is_empty() {
+            return Err(PyValueError::new_err("the Consul address is empty"));
+        }
+        let ttl = ttl(update_interval, expired)?;
+        let (agent, base) = (address.to_owned(), base_path.to_owned());
+        let service_address = service_address.unwrap_or_default();
+        let reg = wait(py, async move {
+            ConsulRegistry::connect(&agent, &base, &service_address, ttl).await
+        })?
+        .map_err(|e| to_py(py, e))?;
+        Ok(PyConsulRegistry {
+            shared: Shared {
+                inner: Owned::new(AnyRegistry::Consul(reg)),
+            },
+            base_path: base_path.to_owned(),
+        })
+    }
+
+    /// As `EtcdRegistry.flush`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        self.shared.flush(py, timeout, "ConsulRegistry")
+    }
+
+    /// Stops renewing the session, without deleting anything (node keys expire with it).
+    fn close(&self) {
+        self.shared.close()
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.inner.is_closed()
+    }
+
+    /// The Consul session holding the node keys.
+    #[getter]
+    fn session_id(&self) -> String {
+        match &*self.shared.inner {
+            AnyRegistry::Consul(r) => r.session_id(),
+            AnyRegistry::Etcd(_) => String::new(),
+        }
+    }
+
+    #[getter]
+    fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.ConsulRegistry {} session={}>",
+            self.base_path,
+            self.session_id()
+        )
+    }
+}
