@@ -42,6 +42,9 @@ pub struct ClientOptions {
     /// pushes are dropped while the buffer is full. Default 1024. Clamped to
     /// `1..=`[`MAX_PUSH_BUFFER`](Self::MAX_PUSH_BUFFER) (0 counts as 1).
     pub push_buffer: usize,
+    /// Hooks around every call (see [`ClientInterceptor`](super::ClientInterceptor)), in the
+    /// order added. Default none.
+    pub interceptors: super::Interceptors,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +60,7 @@ impl Default for ClientOptions {
             default_timeout: None,
             limits: Limits::DEFAULT,
             push_buffer: 1024,
+            interceptors: super::Interceptors::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -141,6 +145,21 @@ impl ClientOptions {
             config,
             server_name: server_name.into(),
         });
+        self
+    }
+
+    /// Adds an interceptor after those added before (see
+    /// [`ClientInterceptor`](super::ClientInterceptor)).
+    pub fn interceptor(self, interceptor: impl super::ClientInterceptor) -> Self {
+        self.interceptor_arc(std::sync::Arc::new(interceptor))
+    }
+
+    /// Adds a shared interceptor.
+    pub fn interceptor_arc(
+        mut self,
+        interceptor: std::sync::Arc<dyn super::ClientInterceptor>,
+    ) -> Self {
+        self.interceptors.push(interceptor);
         self
     }
 
