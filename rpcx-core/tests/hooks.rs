@@ -117,11 +117,14 @@ async fn server_interceptor_rejects_adds_reply_metadata_and_sees_the_peer() {
     handle.shutdown(GUARD).await;
 }
 
+/// One `after_call` seen: method, server, and the reply's `echo-trace` or the error text.
+type AfterSeen = (String, String, Result<Option<String>, String>);
+
 /// Adds `trace-id`, refuses method `Forbidden`, and counts/records what it saw.
 #[derive(Default)]
 struct Tracer {
     before: AtomicUsize,
-    after: Mutex<Vec<(String, String, Result<Option<String>, String>)>>,
+    after: Mutex<Vec<AfterSeen>>,
 }
 
 impl ClientInterceptor for Tracer {

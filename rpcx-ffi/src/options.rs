@@ -220,12 +220,15 @@ pub extern "C" fn rpcx_server_options_free(opts: Option<Box<rpcx_server_options>
 #[derive(Debug, Clone)]
 pub struct rpcx_client_options {
     pub(crate) inner: ClientOptions,
+    /// The push callback (`rpcx_client_options_set_push_callback`).
+    pub(crate) push: Option<std::sync::Arc<crate::push::PushCallback>>,
 }
 
 impl Default for rpcx_client_options {
     fn default() -> Self {
         rpcx_client_options {
             inner: ClientOptions::default().serialize_type(SerializeType::RAW),
+            push: None,
         }
     }
 }

@@ -133,6 +133,11 @@ impl Interceptors {
         self.0.push(interceptor);
     }
 
+    /// The interceptors, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ClientInterceptor>> {
+        self.0.iter()
+    }
+
     /// How many there are.
     pub fn len(&self) -> usize {
         self.0.len()
