@@ -9,6 +9,8 @@
 mod client;
 mod completion;
 mod errors;
+mod hooks;
+mod push;
 mod runtime;
 mod server;
 mod xclient;
@@ -37,6 +39,9 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::Etcd>()?;
     m.add_class::<xclient::Consul>()?;
     m.add_class::<xclient::SelectRequest>()?;
+    m.add_class::<push::RawPushes>()?;
+    m.add_class::<hooks::IpFilter>()?;
+    m.add_class::<hooks::RateLimit>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -240,7 +240,7 @@ impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, plugins=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -254,6 +254,7 @@ impl RawServer {
         metrics: bool,
         max_pending_bytes_per_conn: Option<usize>,
         max_pending_bytes: Option<usize>,
+        plugins: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<RawServer> {
         let mut options = ServerOptions {
             limits: limits_from(limits),
@@ -291,6 +292,10 @@ impl RawServer {
             builder = builder.auth(move |msg, token, peer| {
                 authenticate(&jobs, &gave_up, &cache, msg, token, peer)
             });
+        }
+        // `rpcx.IpFilter` / `rpcx.RateLimit`, in the order given.
+        for p in crate::hooks::plugins_of(&plugins.unwrap_or_default())? {
+            builder = builder.plugin_arc(p);
         }
         let metrics = metrics.then(Metrics::new);
         if let Some(m) = &metrics {

@@ -374,7 +374,8 @@ impl XClient {
     /// this XClient's connections (§3.8), each with the server it came from, like Go's
     /// `NewBidirectionalXClient` channel. Up to `options.client.push_buffer` pushes wait
     /// here (and as many per connection); more are dropped. Returns `None` after the first
-    /// call.
+    /// call. The receiver ends (`recv` gives `None`) once the XClient is closed and the
+    /// pushes its connections had received are drained.
     pub fn take_pushes(&self) -> Option<tokio::sync::mpsc::Receiver<ServerPush>> {
         self.inner.pushes.take()
     }
@@ -384,6 +385,7 @@ impl XClient {
     /// does every later call. Idempotent.
     pub fn close(&self) {
         self.inner.stop.cancel();
+        self.inner.pushes.close();
         let clients: Vec<ClientCell> = lock(&self.inner.clients).drain().map(|(_, c)| c).collect();
         for c in clients {
             if let Some(client) = c.get() {

@@ -18,9 +18,11 @@ pub struct ServerPush {
     pub message: Message,
 }
 
-/// The XClient's push channel: senders go to one forwarding task per connection.
+/// The XClient's push channel: senders go to one forwarding task per connection; the
+/// XClient's own sender goes when it closes, so the receiver ends once the connections'
+/// forwarders have.
 pub(crate) struct Pushes {
-    tx: mpsc::Sender<ServerPush>,
+    tx: Mutex<Option<mpsc::Sender<ServerPush>>>,
     rx: Mutex<Option<mpsc::Receiver<ServerPush>>>,
 }
 
@@ -28,9 +30,14 @@ impl Pushes {
     pub(crate) fn new(capacity: usize) -> Pushes {
         let (tx, rx) = mpsc::channel(capacity);
         Pushes {
-            tx,
+            tx: Mutex::new(Some(tx)),
             rx: Mutex::new(Some(rx)),
         }
+    }
+
+    /// No connection forwards pushes any more (the XClient closed).
+    pub(crate) fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The receiver, once.
@@ -43,10 +50,12 @@ impl Pushes {
     /// the connection's own buffer fills; pushes beyond both are dropped, as a
     /// [`Client`]'s are. Must run on a tokio runtime.
     pub(crate) fn forward(&self, server: &str, client: &Client) {
+        let Some(to) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return;
+        };
         let Some(mut from) = client.take_pushes() else {
             return;
         };
-        let to = self.tx.clone();
         let server = server.to_owned();
         tokio::spawn(async move {
             while let Some(message) = from.recv().await {

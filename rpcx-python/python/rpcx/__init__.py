@@ -30,6 +30,13 @@ from ._codec import Serializer
 from ._rpcx import __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
+from .interceptors import (
+    ClientCall,
+    ClientInterceptor,
+    IpFilter,
+    RateLimit,
+    ServerInterceptor,
+)
 from .errors import (
     ClosedError,
     RpcConnectionError,
@@ -66,11 +73,14 @@ __all__ = [
     "AsyncClient",
     "AsyncXClient",
     "Client",
+    "ClientCall",
+    "ClientInterceptor",
     "ClosedError",
     "Consul",
     "Context",
     "Etcd",
     "FailMode",
+    "IpFilter",
     "JSON",
     "Limits",
     "MethodStats",
@@ -80,6 +90,7 @@ __all__ = [
     "Peer",
     "Push",
     "RAW",
+    "RateLimit",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeoutError",
@@ -89,6 +100,7 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Server",
+    "ServerInterceptor",
     "ServiceError",
     "XClient",
     "__version__",

@@ -15,6 +15,9 @@ __all__ = [
     "Etcd",
     "Consul",
     "SelectRequest",
+    "RawPushes",
+    "IpFilter",
+    "RateLimit",
     "set_worker_threads",
     "__version__",
 ]
@@ -132,6 +135,7 @@ class RawServer:
         metrics: bool = False,
         max_pending_bytes_per_conn: Optional[int] = None,
         max_pending_bytes: Optional[int] = None,
+        plugins: Optional[list[Union[IpFilter, RateLimit]]] = None,
     ) -> RawServer: ...
     def metrics_text(self) -> Optional[str]: ...
     def metrics(
@@ -320,6 +324,7 @@ class RawXClient:
         payload: bytes,
         metadata: Optional[dict[str, str]] = None,
     ) -> CallHandle: ...
+    def take_pushes(self) -> Optional[RawPushes]: ...
     @property
     def servers(self) -> _Servers: ...
     @property
@@ -327,3 +332,31 @@ class RawXClient:
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
+
+_ServerPush = tuple[str, str, dict[str, str], bytes, str]
+
+@final
+class RawPushes:
+    def recv(self, timeout: Optional[float] = None) -> Optional[_ServerPush]: ...
+    def start_recv(
+        self, cq: CompletionQueue, token: int, timeout: Optional[float] = None
+    ) -> CallHandle: ...
+
+@final
+class IpFilter:
+    def __new__(
+        cls, allow: Optional[list[str]] = None, deny: Optional[list[str]] = None
+    ) -> IpFilter: ...
+    def permits(self, peer: str) -> bool: ...
+    @property
+    def allow(self) -> list[str]: ...
+    @property
+    def deny(self) -> list[str]: ...
+
+@final
+class RateLimit:
+    def __new__(cls, fill_interval: float, capacity: int) -> RateLimit: ...
+    @property
+    def fill_interval(self) -> float: ...
+    @property
+    def capacity(self) -> int: ...
