@@ -280,6 +280,8 @@ async fn xclient_receives_pushes_from_its_servers() {
     assert_eq!(from, want);
     assert!(pushes.try_recv().is_err(), "exactly four pushes");
     xc.close();
+    let end = guard(GUARD, "the push stream to end", pushes.recv()).await;
+    assert!(end.is_none(), "a closed XClient's push stream ends");
     a.shutdown(GUARD).await;
     b.shutdown(GUARD).await;
 }
