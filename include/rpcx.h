@@ -290,6 +290,11 @@ enum rpcx_status
      * filtering), or the custom selector chose none.
      */
     RPCX_ERR_NO_SERVER = 19,
+    /**
+     * A client interceptor refused the call before it was sent (`rpcx_call_reject`); the
+     * message is the interceptor's.
+     */
+    RPCX_ERR_REFUSED = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -298,6 +303,13 @@ typedef enum rpcx_status rpcx_status;
 typedef uint32_t rpcx_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * One call as an interceptor callback sees it (see `rpcx_interceptor_callback`): a view
+ * valid only during the callback, on the callback's thread. Strings and maps obtained from
+ * it are borrowed from it, with the same lifetime.
+ */
+typedef struct rpcx_call rpcx_call;
 
 /**
  * A connection to one rpcx server. Calls from any number of threads are multiplexed on it.
@@ -313,6 +325,18 @@ typedef struct rpcx_client rpcx_client;
  * one thread, then use it for any number of clients.
  */
 typedef struct rpcx_client_options rpcx_client_options;
+
+/**
+ * A handle on one client connection of a server, for pushes: obtained from a request with
+ * `rpcx_request_connection`, owned by the caller, released with `rpcx_connection_free`. It
+ * stays valid (as an object) after the call returned and after the connection closed —
+ * pushes then fail with `RPCX_ERR_CLOSED`. Each handle is a reference on the connection's
+ * shared state (not on the socket: a closed connection is not kept open by its handles).
+ *
+ * Thread-safe: any thread may use a handle, concurrently, except `rpcx_connection_free`,
+ * which must be its last use.
+ */
+typedef struct rpcx_connection rpcx_connection;
 
 /**
  * A source of servers for XClients: a fixed peer, a list (replaceable at run time), or a
@@ -451,6 +475,27 @@ typedef void (*rpcx_call_callback)(void *userdata,
                                    const struct rpcx_error *error);
 
 /**
+ * Called before or after a call (see `rpcx_server_add_interceptor`,
+ * `rpcx_client_options_add_interceptor`, `rpcx_xclient_options_add_interceptor`) with
+ * `call`, a view valid only until the callback returns: read it with the `rpcx_call_*`
+ * functions; before the call, refuse it with `rpcx_call_reject`.
+ *
+ * Server interceptors run on rpcx runtime worker threads, for calls of any connection at
+ * once. Client interceptors run where the call runs: on the calling thread for blocking
+ * calls, on runtime threads for async ones. Either way callbacks overlap (they must be
+ * thread-safe) and must be quick: they must not block, and blocking rpcx functions return
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` inside them.
+ */
+typedef void (*rpcx_interceptor_callback)(void *userdata, struct rpcx_call *call);
+
+/**
+ * Releases the `userdata` registered with a callback. Called exactly once, after the last
+ * possible call of that callback, on whichever thread drops the last reference (documented
+ * on each function taking one). May be NULL when there is nothing to release.
+ */
+typedef void (*rpcx_finalizer)(void *userdata);
+
+/**
  * Limits applied to every frame read (and written). An extensible struct (later versions may
  * append fields): initialise it with `rpcx_limits_init(&limits, sizeof limits)`, which sets
  * `struct_size` and the defaults, then change the fields you need. Every limit must be at
@@ -480,6 +525,32 @@ typedef struct rpcx_limits {
      */
     size_t max_metadata_bytes;
 } rpcx_limits;
+
+/**
+ * Receives the server pushes of a client or an XClient (set with
+ * `rpcx_client_options_set_push_callback` / `rpcx_xclient_options_set_push_callback`).
+ *
+ * `server` is the server's address (`"tcp@127.0.0.1:8972"`: for a client, the address it
+ * connected to; for an XClient, the server's key in its discovery); `service`, `method`
+ * (NUL-terminated), `metadata` and `payload[0..payload_len)` (NULL when empty; raw bytes as
+ * the server sent them) are the pushed message. Everything is borrowed for the duration of
+ * the callback only: copy what you keep.
+ *
+ * Runs on an rpcx runtime worker thread, one push at a time per client (or XClient), in
+ * the order received; pushes of different clients may run concurrently on different
+ * threads. It must not block for long: while it runs, that client's later pushes wait in
+ * its buffer (1024 pushes; more are dropped). Blocking rpcx functions return
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` there. After `rpcx_client_close` / `rpcx_client_free` (or
+ * the XClient's) returns, no push callback of that client is running or will start —
+ * except when they are called from inside its push callback.
+ */
+typedef void (*rpcx_push_callback)(void *userdata,
+                                   const char *server,
+                                   const char *service,
+                                   const char *method,
+                                   const struct rpcx_metadata *metadata,
+                                   const uint8_t *payload,
+                                   size_t payload_len);
 
 /**
  * One server of a discovery: its address and its metadata. Used both ways: filled in by the
@@ -520,13 +591,6 @@ typedef void (*rpcx_call_observer)(void *userdata,
                                    const char *peer,
                                    uint64_t duration_us,
                                    const char *error);
-
-/**
- * Releases the `userdata` registered with a callback. Called exactly once, after the last
- * possible call of that callback, on whichever thread drops the last reference (documented
- * on each function taking one). May be NULL when there is nothing to release.
- */
-typedef void (*rpcx_finalizer)(void *userdata);
 
 /**
  * Serves one call. `request` is a read-only view, valid only until the callback returns
@@ -605,6 +669,88 @@ extern "C" {
  * stack); only what it owns is released.
  */
 void rpcx_buf_free(struct rpcx_buf *buf);
+
+/**
+ * After a failed call: the error text (for a server interceptor, exactly what the caller
+ * receives; for a client interceptor, the server's text of a remote error or the
+ * description of a local one), borrowed from `call`. NULL after a successful call, before
+ * the call, and when `call` is NULL.
+ */
+const char *rpcx_call_error(const struct rpcx_call *call);
+
+/**
+ * 1 for a client's oneway send (no reply comes back), else 0 (also for server
+ * interceptors, which see only two-way calls' outcomes as replies, and a NULL `call`).
+ */
+int rpcx_call_is_oneway(const struct rpcx_call *call);
+
+/**
+ * The request metadata (as the caller sent it, or for a client interceptor as it will be
+ * sent, without `__AUTH` and `__ServerTimeout`, which the client adds later). Borrowed from
+ * `call`: valid during the callback, until `rpcx_call_set_metadata` changes it. NULL only
+ * when `call` is NULL.
+ */
+const struct rpcx_metadata *rpcx_call_metadata(const struct rpcx_call *call);
+
+/**
+ * The method of the call (`"Mul"`). Borrowed from `call`. NULL when `call` is NULL.
+ */
+const char *rpcx_call_method(const struct rpcx_call *call);
+
+/**
+ * The other end: for a server interceptor the caller's address (`"tcp@127.0.0.1:50123"`),
+ * for a client interceptor the server's (`"tcp@127.0.0.1:8972"`). Borrowed from `call`.
+ * NULL when `call` is NULL.
+ */
+const char *rpcx_call_peer(const struct rpcx_call *call);
+
+/**
+ * Refuses the call with `message` (NUL-terminated UTF-8, copied; the last refusal wins).
+ * In a server interceptor the handler is skipped and the caller receives `message` as the
+ * call's error (`RPCX_ERR_SERVER` for a C client); in a client interceptor nothing is sent
+ * and the call fails with `RPCX_ERR_REFUSED` and `message`. Later interceptors' `before`
+ * callbacks do not run; `after` callbacks run as usual. Only in a `before` callback
+ * (`RPCX_ERR_INVALID_STATE` in an `after` one). `RPCX_ERR_NULL_ARG` /
+ * `RPCX_ERR_INVALID_ARG` for NULL or non-UTF-8 arguments.
+ */
+rpcx_status rpcx_call_reject(struct rpcx_call *call, const char *message);
+
+/**
+ * After a client's call: the metadata the server sent back with its reply or its error
+ * (including `__rpcx_error__`), borrowed from `call`. NULL before the call, in server
+ * interceptors, for failures that got no answer (timeouts, closed connections…) and when
+ * `call` is NULL.
+ */
+const struct rpcx_metadata *rpcx_call_reply_metadata(const struct rpcx_call *call);
+
+/**
+ * The service path of the call (`"Arith"`). Borrowed from `call`. NULL when `call` is NULL.
+ */
+const char *rpcx_call_service(const struct rpcx_call *call);
+
+/**
+ * Sets request metadata `key` to `value` (NUL-terminated UTF-8, copied), replacing any
+ * previous value: how a client interceptor attaches a trace id or a token to every call.
+ * Only in a client interceptor's `before` callback (`RPCX_ERR_INVALID_STATE` elsewhere).
+ * `RPCX_ERR_NULL_ARG` / `RPCX_ERR_INVALID_ARG` for NULL or non-UTF-8 arguments.
+ */
+rpcx_status rpcx_call_set_metadata(struct rpcx_call *call, const char *key, const char *value);
+
+/**
+ * Adds `key: value` (NUL-terminated UTF-8, copied) to the reply's metadata — also to an
+ * error reply's. Only in a server interceptor's callbacks, before or after the call
+ * (`RPCX_ERR_INVALID_STATE` in a client's). `RPCX_ERR_NULL_ARG` / `RPCX_ERR_INVALID_ARG`
+ * for NULL or non-UTF-8 arguments.
+ */
+rpcx_status rpcx_call_set_reply_meta(struct rpcx_call *call, const char *key, const char *value);
+
+/**
+ * After the call: `RPCX_OK` when it succeeded, else its status — for a server interceptor
+ * `RPCX_ERR_SERVER` (whatever failed, the caller receives an error reply), for a client
+ * interceptor the status the caller gets. `RPCX_OK` before the call; `RPCX_ERR_NULL_ARG`
+ * when `call` is NULL.
+ */
+rpcx_status rpcx_call_status(const struct rpcx_call *call);
 
 /**
  * Calls `service.method` and waits for the reply.
@@ -701,6 +847,27 @@ rpcx_status rpcx_client_connect(const char *address,
 void rpcx_client_free(struct rpcx_client *client);
 
 /**
+ * Adds an interceptor to the clients connected with `opts`, after those added before:
+ * `before` runs before each call is sent (it may add request metadata with
+ * `rpcx_call_set_metadata`, or refuse the call with `rpcx_call_reject`: it then fails with
+ * `RPCX_ERR_REFUSED`), `after` once the call ended, seeing its outcome (`rpcx_call_status`,
+ * `rpcx_call_error`, `rpcx_call_reply_metadata`); for oneway sends, once the request is
+ * queued. Either may be NULL, not both. See `rpcx_interceptor_callback` for threads.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible callback — once `opts`, every options
+ * object copied from them (`rpcx_xclient_options_set_client_options`) and every client
+ * connected with them are freed; or before this function returns if it fails
+ * (`RPCX_ERR_NULL_ARG` for a NULL `opts` or two NULL callbacks). It may run on any thread.
+ * Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_add_interceptor(struct rpcx_client_options *opts,
+                                                rpcx_interceptor_callback before,
+                                                rpcx_interceptor_callback after,
+                                                void *userdata,
+                                                rpcx_finalizer finalizer);
+
+/**
  * Frees client options. NULL is accepted and ignored.
  */
 void rpcx_client_options_free(struct rpcx_client_options *opts);
@@ -753,6 +920,23 @@ rpcx_status rpcx_client_options_set_limits(struct rpcx_client_options *opts,
                                            const struct rpcx_limits *limits);
 
 /**
+ * Makes `callback` receive the server pushes of every client connected with these options
+ * (see `rpcx_push_callback` for its arguments and threads), replacing any callback set
+ * before. Without one, pushes are dropped.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of `callback` — once these options
+ * (or their replacement callback) and every client connected with them are freed; or
+ * before this function returns if it fails (`RPCX_ERR_NULL_ARG` for a NULL `opts` or
+ * `callback`). It may run on any thread (a runtime thread when a client is freed from one).
+ * Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_push_callback(struct rpcx_client_options *opts,
+                                                  rpcx_push_callback callback,
+                                                  void *userdata,
+                                                  rpcx_finalizer finalizer);
+
+/**
  * Sets the serialize type written in every request header (`RPCX_SERIALIZE_*`, 0–15). The
  * C API never encodes payloads: this tells the server how you encoded them.
  * `RPCX_ERR_INVALID_ARG` above 15.
@@ -785,6 +969,61 @@ rpcx_status rpcx_client_send(const struct rpcx_client *client,
                              size_t payload_len,
                              const struct rpcx_metadata *meta,
                              struct rpcx_error **err_out);
+
+/**
+ * Another handle on the same connection, owned by the caller (free each handle once).
+ * NULL when `conn` is NULL. Thread-safe.
+ */
+struct rpcx_connection *rpcx_connection_clone(const struct rpcx_connection *conn);
+
+/**
+ * Releases a handle. NULL is accepted and ignored. Must be the last use of `conn`.
+ */
+void rpcx_connection_free(struct rpcx_connection *conn);
+
+/**
+ * 1 while the connection is open, 0 once it closed (the client went away, was refused, or
+ * the server closed) — and for a NULL `conn`. Thread-safe.
+ */
+int rpcx_connection_is_open(const struct rpcx_connection *conn);
+
+/**
+ * The client's address (`"tcp@127.0.0.1:50123"`), NUL-terminated, borrowed from `conn`
+ * (valid until it is freed). NULL when `conn` is NULL. Thread-safe.
+ */
+const char *rpcx_connection_peer(const struct rpcx_connection *conn);
+
+/**
+ * Pushes a message to the client of `conn`: a oneway request `service.method` with
+ * `payload[0..payload_len)` (copied; NULL allowed when the length is 0, sent as is with
+ * serialize type raw) and metadata `meta` (copied; NULL for none). `service` and `method`
+ * are NUL-terminated UTF-8 and must not both be empty (that frame would be a heartbeat).
+ * Go clients receive it on their server-message channel, rpcx clients through their push
+ * callback (`rpcx_client_options_set_push_callback`).
+ *
+ * The push is charged to the connection's byte budget (see
+ * `rpcx_server_options_set_max_pending_bytes_per_conn`) until written, so a client that
+ * does not read cannot make the server hold unbounded memory. `timeout_ms` says how long to
+ * wait for room: 0 does not wait — it queues the push at once or fails with
+ * `RPCX_ERR_TIMEOUT` (nothing sent) when the budget is spent; any other value blocks the
+ * calling thread up to that long, and is refused with `RPCX_ERR_BLOCKING_IN_RUNTIME` on
+ * rpcx runtime threads (inside handlers and callbacks: use 0 there). Pushes queued from
+ * one thread are written in the order queued.
+ *
+ * Errors: `RPCX_ERR_CLOSED` once the connection has closed, `RPCX_ERR_TIMEOUT` (no room in
+ * time; nothing sent), `RPCX_ERR_NULL_ARG` / `RPCX_ERR_INVALID_ARG` for a NULL `conn`,
+ * `service` or `method`, a non-UTF-8 name or two empty names. `err_out` may be NULL;
+ * otherwise on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+ * Thread-safe.
+ */
+rpcx_status rpcx_connection_push(const struct rpcx_connection *conn,
+                                 const char *service,
+                                 const char *method,
+                                 const uint8_t *payload,
+                                 size_t payload_len,
+                                 const struct rpcx_metadata *meta,
+                                 uint64_t timeout_ms,
+                                 struct rpcx_error **err_out);
 
 /**
  * Releases this handle on the discovery. XClients created from it keep using it; a registry
@@ -987,6 +1226,14 @@ struct rpcx_metadata *rpcx_metadata_new(void);
 rpcx_status rpcx_metadata_set(struct rpcx_metadata *md, const char *key, const char *value);
 
 /**
+ * A new handle on the connection `request` came on, owned by the caller: free it with
+ * `rpcx_connection_free` (any thread, any time). Callable during the handler callback
+ * (the request is only valid then); the handle itself outlives the call. NULL when
+ * `request` is NULL (or rpcx failed internally).
+ */
+struct rpcx_connection *rpcx_request_connection(const struct rpcx_request *request);
+
+/**
  * 1 once nobody waits for this call's reply any more, else 0: the caller's connection closed
  * (the client went away or was refused), the caller's deadline (`__ServerTimeout`) passed, or
  * the server closed. A handler doing long work should check it and stop early: its responder
@@ -1163,6 +1410,59 @@ rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
                                           const char *service_address,
                                           uint64_t ttl_ms,
                                           struct rpcx_error **err_out);
+
+/**
+ * Adds an interceptor to `server`: `before` runs before each call's handler (it may refuse
+ * the call with `rpcx_call_reject` and add reply metadata), `after` after the handler
+ * answered (or the call was refused), seeing the outcome (`rpcx_call_error`) and able to
+ * add reply metadata. Either may be NULL, not both. Interceptors and other plugins run in
+ * the order added; calls to unknown services or methods reach none. Only before
+ * `rpcx_server_start`. See `rpcx_interceptor_callback` for threads.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible callback — when the server is freed, or
+ * before this function returns if it fails (`RPCX_ERR_NULL_ARG` for a NULL `server` or two
+ * NULL callbacks, `RPCX_ERR_INVALID_STATE` once started). It may run on any thread.
+ */
+rpcx_status rpcx_server_add_interceptor(const struct rpcx_server *server,
+                                        rpcx_interceptor_callback before,
+                                        rpcx_interceptor_callback after,
+                                        void *userdata,
+                                        rpcx_finalizer finalizer);
+
+/**
+ * Filters the connections `server` accepts by the client's IP address: a client in one of
+ * the `deny_count` networks at `deny` is refused; when `allow_count` is not 0, a client must
+ * also lie in one of the networks at `allow`. A refused connection is closed at once,
+ * before anything is read. Networks are NUL-terminated CIDR strings (`"10.0.0.0/8"`,
+ * `"::1/128"`; a bare address is a /32 or /128), copied; an IPv4-mapped IPv6 client matches
+ * IPv4 networks. Unix-socket clients are always accepted. Only before `rpcx_server_start`.
+ *
+ * Errors: `RPCX_ERR_INVALID_ARG` for a malformed network (the message names it),
+ * `RPCX_ERR_NULL_ARG` for a NULL `server`, or a NULL array with a non-zero count,
+ * `RPCX_ERR_INVALID_STATE` once started. Thread-safe.
+ */
+rpcx_status rpcx_server_add_ip_filter(const struct rpcx_server *server,
+                                      const char *const *allow,
+                                      size_t allow_count,
+                                      const char *const *deny,
+                                      size_t deny_count);
+
+/**
+ * Limits the requests `server` takes, over all connections, with a token bucket of
+ * `capacity` tokens refilled one every `fill_interval_us` microseconds (Go's
+ * `NewReqRateLimitingPlugin` without blocking): a request arriving with the bucket empty is
+ * answered with the error `"request reached rate limit"` (`RPCX_ERR_SERVER` for a C
+ * client) and its connection is kept. Heartbeats take tokens too, as in Go. Only before
+ * `rpcx_server_start`.
+ *
+ * Errors: `RPCX_ERR_INVALID_ARG` when `fill_interval_us` or `capacity` is 0,
+ * `RPCX_ERR_NULL_ARG` for a NULL `server`, `RPCX_ERR_INVALID_STATE` once started.
+ * Thread-safe.
+ */
+rpcx_status rpcx_server_add_rate_limit(const struct rpcx_server *server,
+                                       uint64_t fill_interval_us,
+                                       uint32_t capacity);
 
 /**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
@@ -1594,6 +1894,19 @@ rpcx_status rpcx_xclient_new(const char *service,
                              struct rpcx_error **err_out);
 
 /**
+ * `rpcx_client_options_add_interceptor` for XClients: the interceptor runs around every
+ * attempt of every call of each XClient created with `opts` (a call retried on another
+ * server passes through it again, with `rpcx_call_peer` naming that server), after the
+ * interceptors of the connection options. Broadcast and fork run it once per server.
+ * Ownership of `userdata` and the finalizer as there (XClients hold it until freed).
+ */
+rpcx_status rpcx_xclient_options_add_interceptor(struct rpcx_xclient_options *opts,
+                                                 rpcx_interceptor_callback before,
+                                                 rpcx_interceptor_callback after,
+                                                 void *userdata,
+                                                 rpcx_finalizer finalizer);
+
+/**
  * Frees XClient options (a custom selector's finalizer runs if no XClient uses it). NULL is
  * accepted and ignored.
  */
@@ -1618,8 +1931,11 @@ rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_optio
 
 /**
  * Copies the connection settings of `client_opts` — serialize type, call timeout, connect
- * timeout, gzip, heartbeats, auth token, limits — used for every server connection,
- * replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
+ * timeout, gzip, heartbeats, auth token, limits, interceptors — used for every server
+ * connection, replacing those set before (interceptors added with
+ * `rpcx_xclient_options_add_interceptor` are kept, and run after those of `client_opts`).
+ * The push callback of `client_opts` is not used: set one with
+ * `rpcx_xclient_options_set_push_callback`. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
  * access to `opts`.
  */
 rpcx_status rpcx_xclient_options_set_client_options(struct rpcx_xclient_options *opts,
@@ -1648,6 +1964,17 @@ rpcx_status rpcx_xclient_options_set_group(struct rpcx_xclient_options *opts, co
 rpcx_status rpcx_xclient_options_set_location(struct rpcx_xclient_options *opts,
                                               double latitude,
                                               double longitude);
+
+/**
+ * `rpcx_client_options_set_push_callback` for XClients: `callback` receives the pushes of
+ * every server connection of each XClient created with these options (`server` tells
+ * which), one at a time per XClient. Ownership of `userdata` and the finalizer as there
+ * (the XClients made with these options hold the callback until they are freed).
+ */
+rpcx_status rpcx_xclient_options_set_push_callback(struct rpcx_xclient_options *opts,
+                                                   rpcx_push_callback callback,
+                                                   void *userdata,
+                                                   rpcx_finalizer finalizer);
 
 /**
  * Sets how many times Failover and Failtry retry after the first attempt (default 3; 0: no

@@ -273,6 +273,51 @@ inline Response blocking_call(F&& fn) {
 
 }  // namespace detail
 
+/// A handle on a client connection of a server, for pushes (rpcx_connection). Copyable (each
+/// copy is its own handle) and thread-safe; valid after the call that gave it returned.
+class Connection {
+public:
+    /// Takes ownership of a handle from rpcx_request_connection / rpcx_connection_clone.
+    explicit Connection(rpcx_connection* c) : c_(c) {
+        if (!c_) throw Error(RPCX_ERR_NULL_ARG, "no connection");
+    }
+    Connection(const Connection& o) : Connection(rpcx_connection_clone(o.c_.get())) {}
+    Connection& operator=(const Connection& o) {
+        if (this != &o) c_.reset(Connection(o).c_.release());
+        return *this;
+    }
+    Connection(Connection&&) noexcept = default;
+    Connection& operator=(Connection&&) noexcept = default;
+
+    /// Pushes service.method with `payload` (raw bytes) and `meta` to the client. `wait` 0
+    /// (the default, required inside handlers and other callbacks) queues it at once or
+    /// throws RPCX_ERR_TIMEOUT when the connection's byte budget is spent; longer waits that
+    /// long for room (not on rpcx runtime threads). Throws RPCX_ERR_CLOSED once the
+    /// connection has closed (see rpcx_connection_push).
+    void push(const std::string& service, const std::string& method, std::string_view payload,
+              const Metadata& meta = {}, Millis wait = Millis(0)) const {
+        auto md = detail::from_map(meta);
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_connection_push(c_.get(), service.c_str(), method.c_str(),
+                                              detail::bytes_of(payload), payload.size(),
+                                              md.get(), detail::millis(wait), &err);
+        detail::check(st, err);
+    }
+    bool is_open() const noexcept { return rpcx_connection_is_open(c_.get()) != 0; }
+    /// The client's address.
+    std::string peer() const {
+        const char* p = rpcx_connection_peer(c_.get());
+        return p ? p : "";
+    }
+    const rpcx_connection* get() const noexcept { return c_.get(); }
+
+private:
+    struct Del {
+        void operator()(rpcx_connection* c) const noexcept { rpcx_connection_free(c); }
+    };
+    std::unique_ptr<rpcx_connection, Del> c_;
+};
+
 /// A view of the request being served; valid only inside the handler call.
 class Request {
 public:
@@ -306,6 +351,8 @@ public:
     /// True once nobody waits for the reply: the caller left, its deadline passed or the
     /// server closed (rpcx_request_is_cancelled). During the handler call only.
     bool is_cancelled() const noexcept { return rpcx_request_is_cancelled(r_) != 0; }
+    /// The caller's connection, to push to now or later (rpcx_request_connection).
+    Connection connection() const { return Connection(rpcx_request_connection(r_)); }
     const rpcx_request* get() const noexcept { return r_; }
 
 private:
@@ -402,6 +449,122 @@ using AuthCheck = std::function<std::optional<std::string>(const AuthRequest&)>;
 using CallObserver = std::function<void(const std::string&, const std::string&,
                                         const std::string&, std::chrono::microseconds,
                                         const std::string&)>;
+
+/// One call as an interceptor sees it (rpcx_call): valid only during the interceptor call.
+class Call {
+public:
+    explicit Call(rpcx_call* c) noexcept : c_(c) {}
+    std::string service() const { return rpcx_call_service(c_); }
+    std::string method() const { return rpcx_call_method(c_); }
+    /// The caller (server interceptors) or the server (client interceptors).
+    std::string peer() const { return rpcx_call_peer(c_); }
+    bool is_oneway() const noexcept { return rpcx_call_is_oneway(c_) != 0; }
+    /// Request metadata.
+    Metadata metadata() const { return detail::to_map(rpcx_call_metadata(c_)); }
+    std::optional<std::string> meta(const char* key) const {
+        const char* v = nullptr;
+        if (rpcx_metadata_get(rpcx_call_metadata(c_), key, &v) == RPCX_OK) return std::string(v);
+        return std::nullopt;
+    }
+    /// Adds request metadata (client interceptors, before the call).
+    void set_metadata(const std::string& key, const std::string& value) {
+        detail::check(rpcx_call_set_metadata(c_, key.c_str(), value.c_str()));
+    }
+    /// Adds reply metadata (server interceptors).
+    void set_reply_meta(const std::string& key, const std::string& value) {
+        detail::check(rpcx_call_set_reply_meta(c_, key.c_str(), value.c_str()));
+    }
+    /// Refuses the call (before it runs). Throwing from a `before` interceptor does the same
+    /// with the exception's what().
+    void reject(const std::string& message) {
+        detail::check(rpcx_call_reject(c_, message.c_str()));
+    }
+    /// After the call: RPCX_OK or its failure's status.
+    rpcx_status status() const noexcept { return rpcx_call_status(c_); }
+    /// After a failed call: the error text.
+    std::optional<std::string> error() const {
+        const char* e = rpcx_call_error(c_);
+        return e ? std::optional<std::string>(e) : std::nullopt;
+    }
+    /// After a client's call: the metadata the server sent back (reply or error).
+    Metadata reply_metadata() const { return detail::to_map(rpcx_call_reply_metadata(c_)); }
+    rpcx_call* get() const noexcept { return c_; }
+
+private:
+    rpcx_call* c_;
+};
+
+/// An interceptor hook; see Server::intercept, ClientOptions::intercept.
+using Interceptor = std::function<void(Call&)>;
+
+namespace detail {
+
+/// A before/after pair handed to rpcx as one userdata.
+struct InterceptorPair {
+    Interceptor before, after;
+};
+
+inline void on_before(void* ud, rpcx_call* c) noexcept {
+    Call call(c);
+    try {
+        static_cast<InterceptorPair*>(ud)->before(call);
+    } catch (const std::exception& e) {
+        if (rpcx_call_reject(c, e.what()) == RPCX_ERR_INVALID_ARG) {
+            rpcx_call_reject(c, "C++ exception (its what() is not UTF-8)");
+        }
+    } catch (...) {
+        rpcx_call_reject(c, "unknown C++ exception");
+    }
+}
+
+inline void on_after(void* ud, rpcx_call* c) noexcept {
+    Call call(c);
+    try {
+        static_cast<InterceptorPair*>(ud)->after(call);
+    } catch (...) {
+    }
+}
+
+inline void drop_pair(void* p) noexcept { delete static_cast<InterceptorPair*>(p); }
+
+/// Calls `add(before_cb, after_cb, userdata, finalizer)`, passing NULL for an empty hook.
+template <class Add>
+inline void add_interceptor(Add&& add, Interceptor before, Interceptor after) {
+    bool b = bool(before), a = bool(after);
+    auto* boxed = new InterceptorPair{std::move(before), std::move(after)};
+    // The finalizer deletes `boxed` in every case, including failure.
+    check(add(b ? &on_before : nullptr, a ? &on_after : nullptr, boxed, &drop_pair));
+}
+
+}  // namespace detail
+
+/// A server push as a client receives it.
+struct Push {
+    std::string server, service, method;
+    Metadata metadata;
+    Bytes payload;
+    std::string_view text() const noexcept {
+        return std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size());
+    }
+};
+/// Receives pushes: on an rpcx runtime thread, one at a time per client, in order; quick.
+using PushHandler = std::function<void(const Push&)>;
+
+namespace detail {
+
+inline void on_push(void* ud, const char* server, const char* service, const char* method,
+                    const rpcx_metadata* md, const std::uint8_t* payload,
+                    std::size_t len) noexcept {
+    try {
+        Push p{server, service, method, to_map(md), payload ? Bytes(payload, payload + len) : Bytes{}};
+        (*static_cast<PushHandler*>(ud))(p);
+    } catch (...) {
+    }
+}
+
+inline void drop_push(void* p) noexcept { delete static_cast<PushHandler*>(p); }
+
+}  // namespace detail
 
 /// Sets the rpcx runtime's worker threads (before anything starts it).
 inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_worker_threads(n)); }
@@ -582,6 +745,34 @@ public:
         return *this;
     }
 
+    /// Adds an interceptor (before start()): `before` runs before each handler — reject()
+    /// (or throw) to refuse the call —, `after` once it answered; both may set_reply_meta().
+    /// Either may be empty. Runs on runtime threads: thread-safe, quick.
+    Server& intercept(Interceptor before, Interceptor after = {}) {
+        detail::add_interceptor(
+            [&](auto b, auto a, void* ud, rpcx_finalizer fin) {
+                return rpcx_server_add_interceptor(s_.get(), b, a, ud, fin);
+            },
+            std::move(before), std::move(after));
+        return *this;
+    }
+    /// Refuses connections from `deny` networks, and with a non-empty `allow` from any outside
+    /// them (CIDR strings; before start()).
+    Server& ip_filter(const std::vector<std::string>& allow, const std::vector<std::string>& deny = {}) {
+        std::vector<const char*> a, d;
+        for (const auto& s : allow) a.push_back(s.c_str());
+        for (const auto& s : deny) d.push_back(s.c_str());
+        detail::check(rpcx_server_add_ip_filter(s_.get(), a.data(), a.size(), d.data(), d.size()));
+        return *this;
+    }
+    /// A server-wide token bucket: `capacity` requests, one more every `fill_interval`
+    /// (before start()).
+    Server& rate_limit(std::chrono::microseconds fill_interval, std::uint32_t capacity) {
+        auto us = fill_interval.count() < 0 ? 0 : std::uint64_t(fill_interval.count());
+        detail::check(rpcx_server_add_rate_limit(s_.get(), us, capacity));
+        return *this;
+    }
+
     /// Binds and serves; returns the TCP port (0 for Unix sockets).
     std::uint16_t start(const std::string& address) {
         std::uint16_t port = 0;
@@ -694,6 +885,24 @@ public:
     }
     ClientOptions& limits(const Limits& l) {
         detail::check(rpcx_client_options_set_limits(o_.get(), &l));
+        return *this;
+    }
+    /// Adds an interceptor: `before` may set_metadata() or reject() (throwing rejects too;
+    /// the call then fails with RPCX_ERR_REFUSED), `after` sees status(), error(),
+    /// reply_metadata(). Runs on the calling thread (blocking calls) or runtime threads.
+    ClientOptions& intercept(Interceptor before, Interceptor after = {}) {
+        detail::add_interceptor(
+            [&](auto b, auto a, void* ud, rpcx_finalizer fin) {
+                return rpcx_client_options_add_interceptor(o_.get(), b, a, ud, fin);
+            },
+            std::move(before), std::move(after));
+        return *this;
+    }
+    /// Receives the server's pushes (see rpcx_push_callback).
+    ClientOptions& on_push(PushHandler handler) {
+        auto* boxed = new PushHandler(std::move(handler));
+        detail::check(rpcx_client_options_set_push_callback(o_.get(), &detail::on_push, boxed,
+                                                            &detail::drop_push));
         return *this;
     }
     const rpcx_client_options* get() const noexcept { return o_.get(); }
@@ -981,6 +1190,22 @@ public:
     }
     XClientOptions& timeout(Millis d) {
         detail::check(rpcx_xclient_options_set_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    /// Adds an interceptor around every attempt (see ClientOptions::intercept).
+    XClientOptions& intercept(Interceptor before, Interceptor after = {}) {
+        detail::add_interceptor(
+            [&](auto b, auto a, void* ud, rpcx_finalizer fin) {
+                return rpcx_xclient_options_add_interceptor(o_.get(), b, a, ud, fin);
+            },
+            std::move(before), std::move(after));
+        return *this;
+    }
+    /// Receives the pushes of every server connection (Push::server tells which).
+    XClientOptions& on_push(PushHandler handler) {
+        auto* boxed = new PushHandler(std::move(handler));
+        detail::check(rpcx_xclient_options_set_push_callback(o_.get(), &detail::on_push, boxed,
+                                                             &detail::drop_push));
         return *this;
     }
     const rpcx_xclient_options* get() const noexcept { return o_.get(); }

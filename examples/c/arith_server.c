@@ -1,7 +1,9 @@
 /* An Arith service written in C, the Go examples' Arith over JSON arguments {"A":int,"B":int}
  * replying {"C":int}: Mul, Add, Div (the service error "divide by zero", with the zero reply
  * as its payload, as Go's Arith sends it) and Meta (echoes each request metadata pair k=v as
- * echo-k=v and replies C = the number of pairs). Callable from Go, Rust, Python or C clients
+ * echo-k=v and replies C = the number of pairs) and Push ({"Count":n,"Data":"text"}: pushes
+ * n messages Push.Data with the payload "text" to the caller's connection, then replies C = n,
+ * as the Go interop server's Arith.Push does). Callable from Go, Rust, Python or C clients
  * with the JSON serializer; the Go interop client's checks run against it in the C tests.
  *
  *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT", serves until
@@ -18,7 +20,7 @@
 
 #include <rpcx.h>
 
-enum op { OP_MUL, OP_ADD, OP_DIV, OP_META };
+enum op { OP_MUL, OP_ADD, OP_DIV, OP_META, OP_PUSH };
 
 /* Parses {"A":a,"B":b} (whitespace allowed, keys in this order). */
 static int parse_args(const uint8_t *data, size_t len, long long *a, long long *b) {
@@ -27,6 +29,40 @@ static int parse_args(const uint8_t *data, size_t len, long long *a, long long *
     memcpy(text, data, len);
     text[len] = '\0';
     return sscanf(text, " { \"A\" : %lld , \"B\" : %lld }", a, b) == 2;
+}
+
+/* Arith.Push: {"Count":n,"Data":"text"} (at most 100 pushes of at most 63 bytes). Pushes
+ * without waiting (timeout 0: a handler must not block); the caller is told if one fails. */
+static void push(const rpcx_request *req, const uint8_t *payload, size_t len,
+                 rpcx_responder *resp) {
+    char text[256], data[64] = "";
+    long long count = 0;
+    if (payload == NULL || len == 0 || len >= sizeof text) {
+        rpcx_responder_error(resp, "expected {\"Count\":int,\"Data\":string}", NULL, 0);
+        return;
+    }
+    memcpy(text, payload, len);
+    text[len] = '\0';
+    if (sscanf(text, " { \"Count\" : %lld , \"Data\" : \"%63[^\"]\" }", &count, data) < 1 ||
+        count < 0 || count > 100) {
+        rpcx_responder_error(resp, "expected {\"Count\":0..100,\"Data\":string}", NULL, 0);
+        return;
+    }
+    rpcx_connection *conn = rpcx_request_connection(req); /* ours: freed below */
+    for (long long i = 0; i < count; i++) {
+        rpcx_error *err = NULL;
+        if (rpcx_connection_push(conn, "Push", "Data", (const uint8_t *)data, strlen(data), NULL, 0,
+                                 &err) != RPCX_OK) {
+            rpcx_responder_error(resp, rpcx_error_message(err, NULL), NULL, 0);
+            rpcx_error_free(err);
+            rpcx_connection_free(conn);
+            return;
+        }
+    }
+    rpcx_connection_free(conn);
+    char out[64];
+    int n = snprintf(out, sizeof out, "{\"C\":%lld}", count);
+    rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, NULL);
 }
 
 /* Runs on an rpcx runtime thread; replies at once (quick work). */
@@ -38,6 +74,10 @@ static void arith(void *userdata, const rpcx_request *req, rpcx_responder *resp)
     }
     size_t len = 0;
     const uint8_t *payload = rpcx_request_payload(req, &len);
+    if (op == OP_PUSH) {
+        push(req, payload, len, resp);
+        return;
+    }
     long long a = 0, b = 0;
     if (!parse_args(payload, len, &a, &b)) {
         rpcx_responder_error(resp, "expected {\"A\":int,\"B\":int}", NULL, 0);
@@ -74,6 +114,8 @@ static void arith(void *userdata, const rpcx_request *req, rpcx_responder *resp)
         c = (long long)rpcx_metadata_len(in);
         break;
     }
+    case OP_PUSH: /* answered above */
+        break;
     }
     int n = snprintf(out, sizeof out, "{\"C\":%lld}", c);
     rpcx_responder_reply(resp, (const uint8_t *)out, (size_t)n, reply_meta); /* meta copied */
@@ -89,7 +131,8 @@ static void log_call(void *userdata, const char *service, const char *method, co
 }
 
 int main(int argc, char **argv) {
-    static const enum op mul = OP_MUL, add = OP_ADD, div = OP_DIV, meta = OP_META;
+    static const enum op mul = OP_MUL, add = OP_ADD, div = OP_DIV, meta = OP_META,
+                         push_op = OP_PUSH;
     const char *listen = argc > 1 ? argv[1] : "tcp@127.0.0.1:0";
     rpcx_server *server = NULL;
     rpcx_error *err = NULL;
@@ -101,6 +144,7 @@ int main(int argc, char **argv) {
         rpcx_server_register(server, "Arith", "Add", arith, (void *)&add, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Div", arith, (void *)&div, NULL) != RPCX_OK ||
         rpcx_server_register(server, "Arith", "Meta", arith, (void *)&meta, NULL) != RPCX_OK ||
+        rpcx_server_register(server, "Arith", "Push", arith, (void *)&push_op, NULL) != RPCX_OK ||
         rpcx_server_start(server, listen, &port, &err) != RPCX_OK) {
         fprintf(stderr, "arith_server: %s\n", err ? rpcx_error_message(err, NULL) : "setup failed");
         rpcx_error_free(err);

@@ -74,6 +74,11 @@ pub enum Error {
     /// retried.
     #[error("xClient is shut down")]
     XClientShutdown,
+    /// A client interceptor refused the call before it was sent (see
+    /// [`ClientInterceptor`](crate::client::ClientInterceptor)); the text is the
+    /// interceptor's, unchanged. Never retried.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {

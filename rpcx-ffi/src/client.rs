@@ -13,6 +13,7 @@ use crate::error::{rpcx_error, Failure};
 use crate::guard::{bytes, cstr, req, req_mut, run, run_or};
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
+use crate::push::PushPump;
 use crate::status::rpcx_status;
 
 /// A connection to one rpcx server. Calls from any number of threads are multiplexed on it.
@@ -27,6 +28,8 @@ pub struct rpcx_client {
 struct Shared {
     client: Client,
     calls: AsyncCalls,
+    /// Delivers pushes to the options' push callback, if any.
+    pushes: Option<PushPump>,
 }
 
 /// Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`) with `opts` (copied;
@@ -51,11 +54,19 @@ pub extern "C" fn rpcx_client_connect(
         // SAFETY: the caller passes a NUL-terminated string valid during the call.
         let address = unsafe { cstr(address, "address")? };
         let out = req_mut(client_out, "client_out")?;
-        let options = opts.cloned().unwrap_or_default().resolved()?;
+        let opts = opts.cloned().unwrap_or_default();
+        let options = opts.resolved()?;
         let client = crate::runtime::block_on(Client::connect(address, options))??;
+        let pushes = match (opts.push, client.take_pushes()) {
+            (Some(callback), Some(rx)) => {
+                Some(PushPump::start(rx, callback, client.address().to_string())?)
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             client,
             calls: AsyncCalls::default(),
+            pushes,
         });
         *out = Box::into_raw(Box::new(rpcx_client { shared }));
         Ok(())
@@ -232,6 +243,9 @@ fn close(shared: &Shared) {
     // runtime thread from a task that saw the connection close.
     shared.calls.close();
     shared.client.close();
+    if let Some(p) = &shared.pushes {
+        p.stop();
+    }
 }
 
 /// Closes the connection: blocking calls in progress fail with `RPCX_ERR_CLOSED`, every

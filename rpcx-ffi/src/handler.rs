@@ -59,11 +59,19 @@ pub struct rpcx_request {
     peer: OnceLock<CString>,
 }
 
-fn c_string(s: &str) -> CString {
+/// `s` as a C string, cut at its first NUL (names and peers come from the network).
+pub(crate) fn c_string(s: &str) -> CString {
     CString::new(s).unwrap_or_else(|e| {
         let end = e.nul_position();
         CString::new(&s.as_bytes()[..end]).unwrap_or_default()
     })
+}
+
+impl rpcx_request {
+    /// The call's context.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 /// The handle of one pending call, completed exactly once from any thread.

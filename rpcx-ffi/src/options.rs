@@ -225,6 +225,8 @@ pub struct rpcx_client_options {
     pub(crate) inner: ClientOptions,
     /// TLS settings, combined with `inner` by `resolved` (see `tls.rs`).
     pub(crate) tls: Option<ClientTlsConfig>,
+    /// The push callback (`rpcx_client_options_set_push_callback`).
+    pub(crate) push: Option<std::sync::Arc<crate::push::PushCallback>>,
 }
 
 impl Default for rpcx_client_options {
@@ -232,6 +234,7 @@ impl Default for rpcx_client_options {
         rpcx_client_options {
             inner: ClientOptions::default().serialize_type(SerializeType::RAW),
             tls: None,
+            push: None,
         }
     }
 }

@@ -62,6 +62,9 @@ pub enum rpcx_status {
     /// An XClient found no server to call: its discovery lists none (after group
     /// filtering), or the custom selector chose none.
     RPCX_ERR_NO_SERVER = 19,
+    /// A client interceptor refused the call before it was sent (`rpcx_call_reject`); the
+    /// message is the interceptor's.
+    RPCX_ERR_REFUSED = 20,
 }
 
 use rpcx_status::*;
@@ -83,13 +86,14 @@ impl rpcx_status {
             Error::Config(_) => RPCX_ERR_CONFIG,
             Error::NoServer => RPCX_ERR_NO_SERVER,
             Error::BreakerOpen(_) => RPCX_ERR_CONNECTION,
+            Error::Refused(_) => RPCX_ERR_REFUSED,
             _ => RPCX_ERR_UNKNOWN,
         }
     }
 
     /// Static NUL-terminated description.
     fn text(code: c_int) -> &'static [u8] {
-        const TABLE: [&[u8]; 20] = [
+        const TABLE: [&[u8]; 21] = [
             b"ok\0",
             b"a required argument is NULL\0",
             b"invalid argument\0",
@@ -110,6 +114,7 @@ impl rpcx_status {
             b"cancelled\0",
             b"unknown error\0",
             b"no server available\0",
+            b"refused by a client interceptor\0",
         ];
         usize::try_from(code)
             .ok()

@@ -171,9 +171,9 @@ impl rpcx_client_options {
 }
 
 impl rpcx_xclient_options {
-    /// The core options with the TLS settings combined.
+    /// The core options (interceptors included, see `core`) with the TLS settings combined.
     pub(crate) fn resolved(&self) -> Result<XClientOptions, Failure> {
-        let mut options = self.inner.clone();
+        let mut options = self.core();
         if let Some(tls) = &self.tls {
             options.client.tls = Some(tls.build()?);
         }

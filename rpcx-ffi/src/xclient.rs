@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rpcx_core::client::{CallOptions, RawResponse};
+use rpcx_core::client::{CallOptions, Interceptors, RawResponse};
 use rpcx_core::protocol::SerializeType;
 use rpcx_core::xclient::{FailMode, SelectMode, Selector, XClient, XClientOptions};
 use rpcx_core::Error;
@@ -23,6 +23,7 @@ use crate::guard::{
 };
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
+use crate::push::{PushCallback, PushPump};
 use crate::rpcx_finalizer;
 use crate::selector::{rpcx_selector_callback, CSelector, SelectorCallback};
 use crate::status::rpcx_status;
@@ -63,6 +64,11 @@ pub struct rpcx_xclient_options {
     select_mode: c_int,
     location: (f64, f64),
     selector: Option<Arc<SelectorCallback>>,
+    /// The push callback (`rpcx_xclient_options_set_push_callback`).
+    pub(crate) push: Option<Arc<PushCallback>>,
+    /// Interceptors added with `rpcx_xclient_options_add_interceptor` (kept apart from the
+    /// connection options, which `rpcx_xclient_options_set_client_options` replaces).
+    pub(crate) interceptors: Interceptors,
 }
 
 impl Default for rpcx_xclient_options {
@@ -76,11 +82,22 @@ impl Default for rpcx_xclient_options {
             location: (0.0, 0.0),
             selector: None,
             tls: None,
+            push: None,
+            interceptors: Interceptors::default(),
         }
     }
 }
 
 impl rpcx_xclient_options {
+    /// The core options: the connection options' interceptors, then the XClient's.
+    pub(crate) fn core(&self) -> XClientOptions {
+        let mut o = self.inner.clone();
+        for i in self.interceptors.iter() {
+            o.client.interceptors.push(Arc::clone(i));
+        }
+        o
+    }
+
     fn selector(&self, service: &str) -> Arc<dyn Selector> {
         if let Some(cb) = &self.selector {
             return Arc::new(CSelector::new(Arc::clone(cb), service));
@@ -253,8 +270,11 @@ pub extern "C" fn rpcx_xclient_options_set_group(
 }
 
 /// Copies the connection settings of `client_opts` — serialize type, call timeout, connect
-/// timeout, gzip, heartbeats, auth token, limits, TLS — used for every server connection,
-/// replacing those set before. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
+/// timeout, gzip, heartbeats, auth token, limits, TLS, interceptors — used for every server
+/// connection, replacing those set before (interceptors added with
+/// `rpcx_xclient_options_add_interceptor` are kept, and run after those of `client_opts`).
+/// The push callback of `client_opts` is not used: set one with
+/// `rpcx_xclient_options_set_push_callback`. `RPCX_ERR_NULL_ARG` when an argument is NULL. Needs exclusive
 /// access to `opts`.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_options_set_client_options(
@@ -328,6 +348,8 @@ struct Shared {
     closed: CancellationToken,
     serialize_type: SerializeType,
     tasks: Arc<Tasks>,
+    /// Delivers pushes to the options' push callback, if any.
+    pushes: Option<PushPump>,
 }
 
 /// How long `rpcx_xclient_free` waits for the XClient's tasks to be gone.
@@ -431,7 +453,14 @@ pub extern "C" fn rpcx_xclient_new(
             opts.selector(service),
             opts.resolved()?,
         )?;
+        let pushes = match (&opts.push, xc.take_pushes()) {
+            (Some(callback), Some(rx)) => {
+                Some(PushPump::start(rx, Arc::clone(callback), String::new())?)
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
+            pushes,
             xc,
             calls: AsyncCalls::default(),
             closed: CancellationToken::new(),
@@ -773,6 +802,9 @@ fn close(shared: &Shared) {
     shared.calls.close();
     shared.closed.cancel();
     shared.xc.close();
+    if let Some(p) = &shared.pushes {
+        p.stop();
+    }
 }
 
 /// Closes the XClient: its server connections close and it stops following its discovery;

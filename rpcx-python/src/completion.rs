@@ -45,6 +45,8 @@ pub(crate) enum Outcome {
     Client(rpcx::client::Client),
     /// A server push, or `None` when the wait timed out.
     Push(Option<Message>),
+    /// An XClient's server push, or `None` when the wait timed out.
+    ServerPush(Option<rpcx::xclient::ServerPush>),
     /// A failure.
     Err(rpcx::Error),
     /// An exception made on a Python thread (a custom selector's failure).
@@ -244,6 +246,8 @@ fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>
         Outcome::Client(c) => (true, Bound::new(py, RawClient::from_core(c))?.into_any()),
         Outcome::Push(None) => (true, py.None().into_bound(py)),
         Outcome::Push(Some(m)) => (true, push_tuple(py, &m)?.into_any()),
+        Outcome::ServerPush(None) => (true, py.None().into_bound(py)),
+        Outcome::ServerPush(Some(p)) => (true, crate::push::server_push_tuple(py, &p)?.into_any()),
         Outcome::Err(e) => (false, to_py(py, e).into_value(py).into_bound(py).into_any()),
         Outcome::PyErr(e) => (false, e.into_value(py).into_bound(py).into_any()),
         Outcome::Closed(text) => (

@@ -10,6 +10,8 @@ mod client;
 mod completion;
 mod errors;
 mod registry;
+mod hooks;
+mod push;
 mod runtime;
 mod server;
 mod tls;
@@ -41,6 +43,9 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::SelectRequest>()?;
     m.add_class::<registry::PyEtcdRegistry>()?;
     m.add_class::<registry::PyConsulRegistry>()?;
+    m.add_class::<push::RawPushes>()?;
+    m.add_class::<hooks::IpFilter>()?;
+    m.add_class::<hooks::RateLimit>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tls::tls_check, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

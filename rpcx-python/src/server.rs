@@ -271,7 +271,7 @@ impl RawServer {
     /// `index` is the position of its method in this list), with `metadata`
     /// (`(service, metadata)` pairs) for registry plugins.
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -287,6 +287,7 @@ impl RawServer {
         max_pending_bytes: Option<usize>,
         metadata: Option<Vec<(String, String)>>,
         tls: Option<Bound<'_, PyAny>>,
+        plugins: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<RawServer> {
         let mut options = ServerOptions {
             limits: limits_from(limits),
@@ -325,6 +326,10 @@ impl RawServer {
             builder = builder.auth(move |msg, token, peer| {
                 authenticate(&jobs, &gave_up, &cache, msg, token, peer)
             });
+        }
+        // `rpcx.IpFilter` / `rpcx.RateLimit`, in the order given.
+        for p in crate::hooks::plugins_of(&plugins.unwrap_or_default())? {
+            builder = builder.plugin_arc(p);
         }
         let metrics = metrics.then(Metrics::new);
         if let Some(m) = &metrics {

@@ -1011,6 +1011,13 @@ impl RawXClient {
         })
     }
 
+    /// The stream of server pushes of every connection (`RawPushes`); only once: `None`
+    /// afterwards.
+    fn take_pushes(&self, py: Python<'_>) -> PyResult<Option<crate::push::RawPushes>> {
+        let inner = self.live(py)?;
+        Ok(inner.xc.take_pushes().map(crate::push::RawPushes::new))
+    }
+
     /// The servers in use: `[(address, metadata)]` after state and group filtering.
     #[getter]
     fn servers(&self) -> Vec<(String, String)> {

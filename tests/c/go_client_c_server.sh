@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Go client -> C server: the Go interop client (real github.com/smallnest/rpcx) runs its JSON
-# check list against examples/c/arith_server.c served through librpcx.
+# check list against examples/c/arith_server.c served through librpcx (pushes included: the Go
+# XClient's server-message channel receives what the C handler pushes).
 #   go_client_c_server.sh <arith_server (C)> <goclient>
 set -euo pipefail
 server_bin=$1 goclient=$2
@@ -20,7 +21,7 @@ for _ in $(seq 1 200); do grep -q LISTENING "$dir/out" && break; sleep 0.05; don
 addr=$(awk '/LISTENING/{print $2}' "$dir/out")
 [ -n "$addr" ] || { echo "the C server did not start:"; cat "$dir/err"; exit 1; }
 "$goclient" -addr "$addr" -codec json \
-  -cases plain,service_error,unknown_service,unknown_method,metadata,oneway,heartbeat
+  -cases plain,service_error,unknown_service,unknown_method,metadata,oneway,heartbeat,push
 exec 3>&-
 wait "$server"
 server=""

@@ -74,7 +74,7 @@ static void on_null_request(void *userdata, const rpcx_request *req, rpcx_respon
 }
 
 static void test_status_strings(void) {
-    for (int s = RPCX_OK; s <= RPCX_ERR_NO_SERVER; s++) {
+    for (int s = RPCX_OK; s <= RPCX_ERR_REFUSED; s++) {
         const char *text = rpcx_status_str(s);
         CHECK(text != NULL && strlen(text) > 0);
         CHECK(strcmp(text, "unrecognised status code") != 0);
@@ -82,7 +82,8 @@ static void test_status_strings(void) {
     CHECK_STR(rpcx_status_str(RPCX_OK), "ok");
     CHECK_STR(rpcx_status_str(RPCX_ERR_TIMEOUT), "call timed out");
     CHECK_STR(rpcx_status_str(-1), "unrecognised status code");
-    CHECK_STR(rpcx_status_str(RPCX_ERR_NO_SERVER + 1), "unrecognised status code");
+    CHECK_STR(rpcx_status_str(RPCX_ERR_REFUSED), "refused by a client interceptor");
+    CHECK_STR(rpcx_status_str(RPCX_ERR_REFUSED + 1), "unrecognised status code");
     CHECK(rpcx_version() != NULL);
 }
 

@@ -12,6 +12,7 @@
 //! ```
 
 mod conn;
+mod interceptor;
 mod options;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use interceptor::{ClientCall, ClientInterceptor, Interceptors};
 pub use options::{CallOptions, ClientOptions};
 
 use crate::codec::Codable;
@@ -85,6 +87,8 @@ struct Inner {
     conn: Arc<Conn>,
     options: ClientOptions,
     address: Address,
+    /// `address` as text, for interceptors.
+    server: String,
     pushes: Mutex<Option<mpsc::Receiver<Message>>>,
     /// Size of the last encoded arguments: the next encoding starts with that capacity
     /// instead of growing a `Vec` from zero (and the payload then needs no extra copy).
@@ -125,6 +129,7 @@ impl Client {
             inner: Arc::new(Inner {
                 conn,
                 options,
+                server: addr.to_string(),
                 address: addr,
                 pushes: Mutex::new(Some(push_rx)),
                 payload_hint: AtomicUsize::new(0),
@@ -198,7 +203,25 @@ impl Client {
     /// fills the send queue) and for the reply. A reply that arrives whole but breaks a
     /// [`Limits`](crate::protocol::Limits) value fails this call alone with
     /// [`Error::Protocol`]; the connection and its other calls go on.
-    pub async fn call_raw(&self, req: RawRequest) -> Result<RawResponse, Error> {
+    ///
+    /// The client's [interceptors](ClientOptions::interceptors) run around it.
+    pub async fn call_raw(&self, mut req: RawRequest) -> Result<RawResponse, Error> {
+        let hooks = &self.inner.options.interceptors;
+        if hooks.is_empty() {
+            return self.exchange(req).await;
+        }
+        let server = &self.inner.server;
+        let (seen, refused) = hooks.before(&mut req, server, false);
+        let result = match refused {
+            Some(e) => Err(e),
+            None => self.exchange(req).await,
+        };
+        hooks.after(seen, server, result.as_ref());
+        result
+    }
+
+    /// [`call_raw`](Self::call_raw) without the interceptors.
+    async fn exchange(&self, req: RawRequest) -> Result<RawResponse, Error> {
         let timeout = req.timeout.or(self.inner.options.default_timeout);
         let conn = &self.inner.conn;
         let seq = conn.next_seq();
@@ -248,8 +271,30 @@ impl Client {
     }
 
     /// Sends a raw oneway request. Its timeout (or the client's default) bounds the wait
-    /// for room in the send queue.
-    pub async fn send_raw(&self, req: RawRequest) -> Result<(), Error> {
+    /// for room in the send queue. The client's [interceptors](ClientOptions::interceptors)
+    /// run around it (`after_call` sees an empty reply once the request is queued).
+    pub async fn send_raw(&self, mut req: RawRequest) -> Result<(), Error> {
+        let hooks = &self.inner.options.interceptors;
+        if hooks.is_empty() {
+            return self.enqueue(req).await;
+        }
+        let server = &self.inner.server;
+        let (seen, refused) = hooks.before(&mut req, server, true);
+        let result = match refused {
+            Some(e) => Err(e),
+            None => self.enqueue(req).await,
+        };
+        let sent = RawResponse {
+            payload: Bytes::new(),
+            metadata: Metadata::new(),
+            serialize_type: SerializeType::RAW,
+        };
+        hooks.after(seen, server, result.as_ref().map(|()| &sent));
+        result
+    }
+
+    /// [`send_raw`](Self::send_raw) without the interceptors.
+    async fn enqueue(&self, req: RawRequest) -> Result<(), Error> {
         let timeout = req.timeout.or(self.inner.options.default_timeout);
         let conn = &self.inner.conn;
         let msg = self.build(req, conn.next_seq(), true, None);

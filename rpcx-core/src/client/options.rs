@@ -43,6 +43,9 @@ pub struct ClientOptions {
     /// pushes are dropped while the buffer is full. Default 1024. Clamped to
     /// `1..=`[`MAX_PUSH_BUFFER`](Self::MAX_PUSH_BUFFER) (0 counts as 1).
     pub push_buffer: usize,
+    /// Hooks around every call (see [`ClientInterceptor`](super::ClientInterceptor)), in the
+    /// order added. Default none.
+    pub interceptors: super::Interceptors,
 }
 
 impl Default for ClientOptions {
@@ -58,6 +61,7 @@ impl Default for ClientOptions {
             default_timeout: None,
             limits: Limits::DEFAULT,
             push_buffer: 1024,
+            interceptors: super::Interceptors::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -151,6 +155,21 @@ impl ClientOptions {
     #[cfg(feature = "tls")]
     pub fn with_tls(mut self, tls: crate::transport::tls::ClientTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Adds an interceptor after those added before (see
+    /// [`ClientInterceptor`](super::ClientInterceptor)).
+    pub fn interceptor(self, interceptor: impl super::ClientInterceptor) -> Self {
+        self.interceptor_arc(std::sync::Arc::new(interceptor))
+    }
+
+    /// Adds a shared interceptor.
+    pub fn interceptor_arc(
+        mut self,
+        interceptor: std::sync::Arc<dyn super::ClientInterceptor>,
+    ) -> Self {
+        self.interceptors.push(interceptor);
         self
     }
 

@@ -79,21 +79,61 @@ impl ConnHandle {
         metadata: Metadata,
         payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
-        let mut header = Header::new();
-        header.set_oneway(true);
-        header.set_seq(self.inner.push_seq.fetch_add(1, Ordering::Relaxed));
-        let msg = Message {
-            header,
-            service_path: service_path.to_owned(),
-            service_method: service_method.to_owned(),
-            metadata,
-            payload: payload.into(),
-        };
+        let msg = self.push_message(service_path, service_method, metadata, payload.into());
         tokio::select! {
             _ = self.inner.budgets.room() => {}
             _ = self.inner.calls.cancelled() => return Err(Error::Closed),
         }
         self.send_charged(msg).await
+    }
+
+    /// [`push`](Self::push) without waiting, for callers that must not (a C handler on a
+    /// runtime thread): fails with [`Error::Closed`] once the connection is gone, and with
+    /// [`Error::Timeout`] (of zero) when the connection's or the server's byte budget is
+    /// spent or its write queue is full — nothing is sent then. Pushes queued from one thread
+    /// are written in the order queued.
+    pub fn try_push(
+        &self,
+        service_path: &str,
+        service_method: &str,
+        metadata: Metadata,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        if !self.is_open() {
+            return Err(Error::Closed);
+        }
+        if self.inner.budgets.is_spent() {
+            return Err(Error::Timeout(std::time::Duration::ZERO));
+        }
+        let msg = self.push_message(service_path, service_method, metadata, payload.into());
+        let charge = Some(self.inner.budgets.charge(footprint(&msg)));
+        self.inner
+            .out
+            .try_send(Outgoing { msg, charge })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Error::Timeout(std::time::Duration::ZERO),
+                mpsc::error::TrySendError::Closed(_) => Error::Closed,
+            })
+    }
+
+    /// A push frame: a oneway request with serialize type raw and the next server-wide seq.
+    fn push_message(
+        &self,
+        service_path: &str,
+        service_method: &str,
+        metadata: Metadata,
+        payload: Bytes,
+    ) -> Message {
+        let mut header = Header::new();
+        header.set_oneway(true);
+        header.set_seq(self.inner.push_seq.fetch_add(1, Ordering::Relaxed));
+        Message {
+            header,
+            service_path: service_path.to_owned(),
+            service_method: service_method.to_owned(),
+            metadata,
+            payload,
+        }
     }
 }
 

@@ -124,6 +124,18 @@ pub struct IpFilter {
 }
 
 impl IpFilter {
+    /// A filter with both lists: a peer in `deny` is refused; with a non-empty `allow`, a
+    /// peer must also lie in one of its networks.
+    pub fn new(
+        allow: impl IntoIterator<Item = IpNet>,
+        deny: impl IntoIterator<Item = IpNet>,
+    ) -> IpFilter {
+        IpFilter {
+            allow: allow.into_iter().collect(),
+            deny: deny.into_iter().collect(),
+        }
+    }
+
     /// A filter that refuses the given networks.
     pub fn deny(nets: impl IntoIterator<Item = IpNet>) -> IpFilter {
         IpFilter {

@@ -29,6 +29,7 @@ mod discovery;
 pub(crate) mod etcd;
 mod meta;
 mod options;
+mod push;
 mod selector;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,7 @@ pub use etcd::etcd_connect_tls;
 pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
 pub use meta::{passes_filter, ServerMeta};
 pub use options::{FailMode, XClientOptions};
+pub use push::ServerPush;
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
     RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
@@ -82,6 +84,7 @@ struct Inner {
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     options: XClientOptions,
     stop: CancellationToken,
+    pushes: push::Pushes,
 }
 
 /// A client of one service over many servers. Cheap to clone; must be created inside a tokio
@@ -136,6 +139,7 @@ impl XClient {
             servers: RwLock::new(Arc::new(Vec::new())),
             clients: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
+            pushes: push::Pushes::new(options.client.push_capacity()),
             options,
             stop: CancellationToken::new(),
         });
@@ -370,11 +374,22 @@ impl XClient {
         Ok(receipts)
     }
 
+    /// Takes the receiver of server pushes: the oneway requests any server sends on any of
+    /// this XClient's connections (§3.8), each with the server it came from, like Go's
+    /// `NewBidirectionalXClient` channel. Up to `options.client.push_buffer` pushes wait
+    /// here (and as many per connection); more are dropped. Returns `None` after the first
+    /// call. The receiver ends (`recv` gives `None`) once the XClient is closed and the
+    /// pushes its connections had received are drained.
+    pub fn take_pushes(&self) -> Option<tokio::sync::mpsc::Receiver<ServerPush>> {
+        self.inner.pushes.take()
+    }
+
     /// Closes every cached connection and stops watching the discovery. Calls in flight end
     /// at once with [`Error::XClientShutdown`] (their retries stop without dialling), and so
     /// does every later call. Idempotent.
     pub fn close(&self) {
         self.inner.stop.cancel();
+        self.inner.pushes.close();
         let clients: Vec<ClientCell> = lock(&self.inner.clients).drain().map(|(_, c)| c).collect();
         for c in clients {
             if let Some(client) = c.get() {
@@ -537,11 +552,9 @@ impl Inner {
                 }
             };
             let Some(cell) = cell else {
-                return Client::connect(key, self.options.client.clone()).await;
+                return self.connect(key).await;
             };
-            let result = cell
-                .get_or_try_init(|| Client::connect(key, self.options.client.clone()))
-                .await;
+            let result = cell.get_or_try_init(|| self.connect(key)).await;
             match result {
                 Ok(c) if !c.is_closed() => return Ok(c.clone()),
                 Ok(_) => self.forget(key, &cell),
@@ -554,6 +567,13 @@ impl Inner {
         Err(Error::ConnectionLost(format!(
             "connection to {key} keeps closing"
         )))
+    }
+
+    /// A new connection to `key`, its pushes forwarded to the XClient's.
+    async fn connect(&self, key: &str) -> Result<Client, Error> {
+        let client = Client::connect(key, self.options.client.clone()).await?;
+        self.pushes.forward(key, &client);
+        Ok(client)
     }
 
     fn forget(&self, key: &str, cell: &ClientCell) {

@@ -36,6 +36,13 @@ from ._codec import Serializer
 from ._rpcx import ConsulRegistry, EtcdRegistry, __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
+from .interceptors import (
+    ClientCall,
+    ClientInterceptor,
+    IpFilter,
+    RateLimit,
+    ServerInterceptor,
+)
 from .errors import (
     ClosedError,
     RpcConnectionError,
@@ -73,6 +80,8 @@ __all__ = [
     "AsyncClient",
     "AsyncXClient",
     "Client",
+    "ClientCall",
+    "ClientInterceptor",
     "ClosedError",
     "Consul",
     "ConsulRegistry",
@@ -80,6 +89,7 @@ __all__ = [
     "Etcd",
     "EtcdRegistry",
     "FailMode",
+    "IpFilter",
     "JSON",
     "Limits",
     "MethodStats",
@@ -89,6 +99,7 @@ __all__ = [
     "Peer",
     "Push",
     "RAW",
+    "RateLimit",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeoutError",
@@ -98,6 +109,7 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Server",
+    "ServerInterceptor",
     "ServiceError",
     "TLSConfig",
     "XClient",

@@ -19,6 +19,9 @@ __all__ = [
     "EtcdRegistry",
     "ConsulRegistry",
     "SelectRequest",
+    "RawPushes",
+    "IpFilter",
+    "RateLimit",
     "set_worker_threads",
     "tls_check",
     "__version__",
@@ -144,6 +147,7 @@ class RawServer:
         max_pending_bytes: Optional[int] = None,
         metadata: Optional[list[tuple[str, str]]] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
+        plugins: Optional[list[Union[IpFilter, RateLimit]]] = None,
     ) -> RawServer: ...
     def register(self, service: str, method: str, index: int) -> None: ...
     def set_service_metadata(self, service: str, metadata: str) -> None: ...
@@ -388,6 +392,7 @@ class RawXClient:
         payload: bytes,
         metadata: Optional[dict[str, str]] = None,
     ) -> CallHandle: ...
+    def take_pushes(self) -> Optional[RawPushes]: ...
     @property
     def servers(self) -> _Servers: ...
     @property
@@ -395,3 +400,31 @@ class RawXClient:
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
+
+_ServerPush = tuple[str, str, dict[str, str], bytes, str]
+
+@final
+class RawPushes:
+    def recv(self, timeout: Optional[float] = None) -> Optional[_ServerPush]: ...
+    def start_recv(
+        self, cq: CompletionQueue, token: int, timeout: Optional[float] = None
+    ) -> CallHandle: ...
+
+@final
+class IpFilter:
+    def __new__(
+        cls, allow: Optional[list[str]] = None, deny: Optional[list[str]] = None
+    ) -> IpFilter: ...
+    def permits(self, peer: str) -> bool: ...
+    @property
+    def allow(self) -> list[str]: ...
+    @property
+    def deny(self) -> list[str]: ...
+
+@final
+class RateLimit:
+    def __new__(cls, fill_interval: float, capacity: int) -> RateLimit: ...
+    @property
+    def fill_interval(self) -> float: ...
+    @property
+    def capacity(self) -> int: ...

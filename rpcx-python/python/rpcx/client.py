@@ -4,12 +4,13 @@ the same methods."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _aio, _rpcx
 from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from .errors import ClosedError
+from .interceptors import _ClientHooks
 from .limits import Limits
 from .tls import TLSConfig
 from .tls import material as tls_material
@@ -18,12 +19,21 @@ __all__ = ["Client", "AsyncClient", "Push"]
 
 
 class Push(NamedTuple):
-    """A message the server pushed on this connection (a oneway request, raw payload)."""
+    """A message a server pushed (a oneway request, raw payload). ``server`` is the address
+    of the server it came from: the :class:`Client`'s address, or for an
+    :class:`~rpcx.XClient` the server's address in its discovery."""
 
     service: str
     method: str
     metadata: dict[str, str]
     payload: bytes
+    server: str = ""
+
+
+def _push(got: tuple[str, str, dict[str, str], bytes], server: str) -> Push:
+    """A client's push (the raw 4-tuple) with the server it came from."""
+    service, method, metadata, payload = got
+    return Push(service, method, metadata, payload, server)
 
 
 def _names(service: Any, method: Any) -> None:
@@ -83,10 +93,12 @@ class _Twin:
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
+        interceptors: Optional[Iterable[Any]] = None,
     ) -> None:
         self._opts = _Options(
             address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls
         )
+        self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncClient))
         self._open()
 
     def _open(self) -> None:
@@ -112,6 +124,8 @@ class Client(_Twin):
     as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
     sends heartbeats and drops the connection when one goes unanswered; ``tls`` (an
     :class:`~rpcx.TLSConfig`) connects over TLS, with a client certificate for mutual TLS.
+    ``interceptors`` run around every call on the calling thread (see
+    :mod:`rpcx.interceptors`): they may add metadata (trace ids, tokens) or refuse a call.
 
     Every wait releases the GIL and can be interrupted with Ctrl-C.
     """
@@ -163,7 +177,10 @@ class Client(_Twin):
         """Like :meth:`call`, returning ``(reply, response_metadata)``."""
         _names(service, method)
         r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
-        data, md = self._raw.call(service, method, *r)
+        data, md = self._hooks.run(
+            service, method, r.metadata, "call", self.address,
+            lambda meta: self._raw.call(service, method, *r._replace(metadata=meta)),
+        )
         return r.decode(data, reply_type), md
 
     def call_oneway(
@@ -178,13 +195,16 @@ class Client(_Twin):
         """Sends a oneway request: the server runs it and never answers."""
         _names(service, method)
         r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
-        self._raw.send(service, method, r.serialize_type, r.payload, r.metadata)
+        self._hooks.run(
+            service, method, r.metadata, "oneway", self.address,
+            lambda meta: self._raw.send(service, method, r.serialize_type, r.payload, meta),
+        )
 
     def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
         """Waits for the next server push; ``None`` if ``timeout`` seconds passed first.
         Raises :class:`~rpcx.ClosedError` once the connection has ended."""
         got = self._raw.recv_push(check_timeout(timeout))
-        return None if got is None else Push(*got)
+        return None if got is None else _push(got, self.address)
 
     def close(self) -> None:
         """Closes the connection; pending calls fail with :class:`~rpcx.ClosedError`."""
@@ -204,7 +224,8 @@ class Client(_Twin):
 class AsyncClient(_Twin):
     """The asyncio twin of :class:`Client`, with the same options and methods (as
     coroutines). It connects on first use, on ``async with``, or with :meth:`connect`.
-    Cancelling an awaiting task abandons the call."""
+    Cancelling an awaiting task abandons the call. Its ``interceptors`` run in the calling
+    task; their hooks may be ``async def``."""
 
     def _open(self) -> None:
         self._raw: Optional[_rpcx.RawClient] = None
@@ -284,8 +305,11 @@ class AsyncClient(_Twin):
         _names(service, method)
         r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
         raw = await self._client()
-        data, md = await _aio.bridge().run(
-            lambda q, tok: raw.start_call(q, tok, service, method, *r)
+        data, md = await self._hooks.arun(
+            service, method, r.metadata, "call", self.address,
+            lambda meta: _aio.bridge().run(
+                lambda q, tok: raw.start_call(q, tok, service, method, *r._replace(metadata=meta))
+            ),
         )
         return r.decode(data, reply_type), md
 
@@ -302,10 +326,13 @@ class AsyncClient(_Twin):
         _names(service, method)
         r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
         raw = await self._client()
-        await _aio.bridge().run(
-            lambda q, tok: raw.start_send(
-                q, tok, service, method, r.serialize_type, r.payload, r.metadata
-            )
+        await self._hooks.arun(
+            service, method, r.metadata, "oneway", self.address,
+            lambda meta: _aio.bridge().run(
+                lambda q, tok: raw.start_send(
+                    q, tok, service, method, r.serialize_type, r.payload, meta
+                )
+            ),
         )
 
     async def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
@@ -314,7 +341,7 @@ class AsyncClient(_Twin):
         raw = await self._client()
         t = check_timeout(timeout)
         got = await _aio.bridge().run(lambda q, tok: raw.start_recv_push(q, tok, t))
-        return None if got is None else Push(*got)
+        return None if got is None else _push(got, self.address)
 
     async def pushes(self) -> AsyncIterator[Push]:
         """Iterates over server pushes until the connection ends."""

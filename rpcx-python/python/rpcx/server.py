@@ -25,11 +25,12 @@ import threading
 import time
 import urllib.parse
 import weakref
-from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
 
 from . import _codec, _rpcx
 from .context import Context, _CallState
 from .errors import ServiceError
+from .interceptors import IpFilter, RateLimit, _ServerHooks
 from .limits import Limits
 from .tls import TLSConfig
 from .tls import material as tls_material
@@ -173,6 +174,11 @@ class Server:
     :class:`~rpcx.TLSConfig` with ``cert_file`` and ``key_file``, and ``ca_file`` for
     mutual TLS) serves TLS.
 
+    ``interceptors`` run around every call (see :mod:`rpcx.interceptors`): each may refuse
+    a call before its handler runs and add reply metadata. ``plugins`` are
+    :class:`~rpcx.IpFilter` (refuses connections by IP) and :class:`~rpcx.RateLimit` (a
+    server-wide token bucket on requests) objects.
+
     Register handlers, then :meth:`start` (or ``await`` :meth:`start_async`); :meth:`stop`
     (or leaving a ``with``/``async with`` block) shuts down gracefully, and
     :meth:`wait_for_termination` waits for that. Servers still running at interpreter exit
@@ -198,6 +204,8 @@ class Server:
         max_pending_bytes_per_conn: Optional[int] = None,
         max_pending_bytes: Optional[int] = None,
         tls: Optional[TLSConfig] = None,
+        interceptors: Optional[Iterable[Any]] = None,
+        plugins: Optional[Iterable[Any]] = None,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -217,6 +225,13 @@ class Server:
         self._max_pending_bytes_per_conn = max_pending_bytes_per_conn
         self._max_pending_bytes = max_pending_bytes
         self._tls = tls_material(tls, "server")
+        self._hooks = _ServerHooks(interceptors, _rejection_text)
+        self._plugins = list(plugins or ())
+        for p in self._plugins:
+            if not isinstance(p, (IpFilter, RateLimit)):
+                raise TypeError(
+                    f"plugins must be rpcx.IpFilter or rpcx.RateLimit objects, got {type(p).__name__}"
+                )
         #: Calls whose done-callbacks wait for a cancellation notice, by watch id.
         self._watches: dict[int, _CallState] = {}
         self._watch_ids = 0
@@ -434,6 +449,7 @@ class Server:
                 max_pending_bytes=self._max_pending_bytes,
                 tls=self._tls,
                 metadata=list(self._metadata.items()),
+                plugins=self._plugins,
             )
             try:
                 for registry in self._registries:
@@ -684,6 +700,11 @@ class Server:
     def _serve(self, job: _rpcx.Job) -> None:
         if not job.pending:  # the caller left or its deadline passed while the call was queued
             return
+        if self._hooks:  # before_call now; after_call when the job is answered
+            intercepted = self._hooks.enter(job, Context(job.context()), self._handler_loop)
+            if intercepted is None:  # refused
+                return
+            job = intercepted
         m = self._table[job.index]
         st = job.serialize_type
         if m.arity == 0:
@@ -787,6 +808,12 @@ class Server:
                     return None
                 self._loop_thread = _LoopThread()
             return self._loop_thread.loop
+
+
+def _rejection_text(e: BaseException) -> str:
+    """The error text of an interceptor's refusal: a ServiceError's own, else the
+    exception described."""
+    return _error_text(e) if isinstance(e, ServiceError) else _describe(e)
 
 
 def _over(state: Optional[_CallState]) -> None:

@@ -6,12 +6,16 @@ bound to one service path like Go's ``client.NewXClient``, over the servers of a
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Mapping, Optional, Tuple, Union
+import threading
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Optional, Tuple, Union
 
 from . import _aio, _rpcx
 from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
+from .client import Push
+from .errors import ClosedError
+from .interceptors import _ClientHooks
 from .limits import Limits
 from .tls import TLSConfig
 from .tls import material as tls_material
@@ -198,7 +202,11 @@ class _Twin:
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
+        interceptors: Optional[Iterable[Any]] = None,
     ) -> None:
+        self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncXClient))
+        self._pushes: Optional[_rpcx.RawPushes] = None
+        self._pushes_lock = threading.Lock()
         self._opts = _XOptions(
             service,
             discovery,
@@ -244,6 +252,16 @@ class _Twin:
     def closed(self) -> bool:
         return self._raw.closed
 
+    def _push_stream(self) -> _rpcx.RawPushes:
+        """The XClient's push stream (taken from the core once)."""
+        with self._pushes_lock:
+            if self._pushes is None:
+                stream = self._raw.take_pushes()
+                if stream is None:  # cannot happen: only this object takes it
+                    raise ClosedError("the XClient's pushes were taken elsewhere")
+                self._pushes = stream
+            return self._pushes
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self.servers)} servers"
         return f"<rpcx.{self._name} {self.service} {self.serializer.name} {state}>"
@@ -270,6 +288,10 @@ class XClient(_Twin):
     the event loop's thread), never on a runtime thread, for retries too; if it raises, the
     call fails with an :class:`rpcx.RpcError` (``code == "selector"``) whose ``__cause__``
     is the selector's exception.
+
+    ``interceptors`` run around every call on the calling thread, once per call whatever
+    the retries (see :mod:`rpcx.interceptors`). :meth:`recv_push` receives what any server
+    pushes on any of the XClient's connections (Go's ``NewBidirectionalXClient``).
     """
 
     _name = "XClient"
@@ -286,7 +308,10 @@ class XClient(_Twin):
     ) -> Tuple[Any, dict[str, str]]:
         _method(method)
         r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
-        data, md = self._raw.call(kind, method, *r)
+        data, md = self._hooks.run(
+            self.service, method, r.metadata, kind, None,
+            lambda meta: self._raw.call(kind, method, *r._replace(metadata=meta)),
+        )
         return r.decode(data, reply_type), md
 
     def call(
@@ -358,7 +383,17 @@ class XClient(_Twin):
         ``Oneshot``); the server runs it and never answers."""
         _method(method)
         r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
-        self._raw.send(method, r.serialize_type, r.payload, r.metadata)
+        self._hooks.run(
+            self.service, method, r.metadata, "oneway", None,
+            lambda meta: self._raw.send(method, r.serialize_type, r.payload, meta),
+        )
+
+    def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
+        """Waits for the next message any server pushed on any of this XClient's connections
+        (``Push.server`` says which); ``None`` if ``timeout`` seconds passed first. Raises
+        :class:`~rpcx.ClosedError` once the XClient is closed and its pushes are drained."""
+        got = self._push_stream().recv(check_timeout(timeout))
+        return None if got is None else Push(*got)
 
     def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
@@ -374,7 +409,8 @@ class XClient(_Twin):
 class AsyncXClient(_Twin):
     """The asyncio twin of :class:`XClient`: the same options, the same methods as
     coroutines. Cancelling an awaiting task abandons the call. A custom selector runs on the
-    event loop's thread (the call waits for the loop to run it), so it must not block."""
+    event loop's thread (the call waits for the loop to run it), so it must not block. Its
+    ``interceptors`` run in the calling task; their hooks may be ``async def``."""
 
     _name = "AsyncXClient"
 
@@ -391,8 +427,11 @@ class AsyncXClient(_Twin):
         _method(method)
         r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
         raw = self._raw
-        data, md = await _aio.bridge().run(
-            lambda q, tok: raw.start_call(q, tok, kind, method, *r)
+        data, md = await self._hooks.arun(
+            self.service, method, r.metadata, kind, None,
+            lambda meta: _aio.bridge().run(
+                lambda q, tok: raw.start_call(q, tok, kind, method, *r._replace(metadata=meta))
+            ),
         )
         return r.decode(data, reply_type), md
 
@@ -471,9 +510,29 @@ class AsyncXClient(_Twin):
         _method(method)
         r = Request.encode(self._opts.serializer, args, metadata, None, serializer)
         raw = self._raw
-        await _aio.bridge().run(
-            lambda q, tok: raw.start_send(q, tok, method, r.serialize_type, r.payload, r.metadata)
+        await self._hooks.arun(
+            self.service, method, r.metadata, "oneway", None,
+            lambda meta: _aio.bridge().run(
+                lambda q, tok: raw.start_send(q, tok, method, r.serialize_type, r.payload, meta)
+            ),
         )
+
+    async def recv_push(self, timeout: Optional[float] = None) -> Optional[Push]:
+        """See :meth:`XClient.recv_push`."""
+        stream = self._push_stream()
+        t = check_timeout(timeout)
+        got = await _aio.bridge().run(lambda q, tok: stream.start_recv(q, tok, t))
+        return None if got is None else Push(*got)
+
+    async def pushes(self) -> AsyncIterator[Push]:
+        """Iterates over the servers' pushes until the XClient is closed."""
+        while True:
+            try:
+                push = await self.recv_push()
+            except ClosedError:
+                return
+            if push is not None:
+                yield push
 
     async def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""

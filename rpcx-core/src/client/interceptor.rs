@@ -1,0 +1,197 @@
+//! Client interceptors: hooks around every call a [`Client`](super::Client) makes — and so
+//! around every attempt of an [`XClient`](crate::xclient::XClient), whose calls go through
+//! its connections' clients (as Go's `PreCall` / `PostCall` plugins run per attempt).
+//!
+//! The usual use is to attach metadata to every call (a trace id, a token) and to observe
+//! outcomes (latency, errors):
+//!
+//! ```
+//! use rpcx::client::{ClientCall, ClientInterceptor, ClientOptions, RawResponse};
+//!
+//! struct TraceIds;
+//!
+//! impl ClientInterceptor for TraceIds {
+//!     fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+//!         call.set_meta("trace-id", "4bf92f3577b34da6");
+//!         Ok(())
+//!     }
+//!
+//!     fn after_call(&self, call: &ClientCall<'_>, result: Result<&RawResponse, &rpcx::Error>) {
+//!         if let Err(e) = result {
+//!             eprintln!("{}.{} failed: {e}", call.service(), call.method());
+//!         }
+//!     }
+//! }
+//!
+//! let options = ClientOptions::default().interceptor(TraceIds);
+//! # let _ = options;
+//! ```
+
+use std::sync::Arc;
+
+use super::{RawRequest, RawResponse};
+use crate::protocol::Metadata;
+use crate::Error;
+
+/// One call as an interceptor sees it: names, the server, and the request metadata, which
+/// [`before_call`](ClientInterceptor::before_call) may change.
+#[derive(Debug)]
+pub struct ClientCall<'a> {
+    service: &'a str,
+    method: &'a str,
+    server: &'a str,
+    oneway: bool,
+    metadata: &'a mut Metadata,
+}
+
+impl ClientCall<'_> {
+    /// The service path (`Arith`).
+    pub fn service(&self) -> &str {
+        self.service
+    }
+
+    /// The method (`Mul`).
+    pub fn method(&self) -> &str {
+        self.method
+    }
+
+    /// The server this call goes to (`tcp@127.0.0.1:8972`).
+    pub fn server(&self) -> &str {
+        self.server
+    }
+
+    /// True for a oneway send (no reply comes back).
+    pub fn is_oneway(&self) -> bool {
+        self.oneway
+    }
+
+    /// The request metadata (without `__AUTH` and `__ServerTimeout`, which the client adds
+    /// after the interceptors ran).
+    pub fn metadata(&self) -> &Metadata {
+        self.metadata
+    }
+
+    /// The request metadata, to change before the call is sent.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        self.metadata
+    }
+
+    /// Sets one request metadata value, replacing any previous one.
+    pub fn set_meta(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.metadata.insert(key.into(), value.into());
+    }
+}
+
+/// Hooks around the calls of a client. Both have defaults that do nothing.
+///
+/// `before_call` runs before the request is built, in the order the interceptors were added;
+/// the first refusal stops the call (later interceptors' `before_call` do not run) and the
+/// caller gets [`Error::Refused`] with its text. `after_call` then runs for every
+/// interceptor whose `before_call` ran (the refusing one included), in the same order, with
+/// the outcome: the reply (for a oneway send, an empty one once the request is queued) or
+/// the error.
+///
+/// Hooks run on the task making the call (for blocking calls, the calling thread; for async
+/// ones, a runtime thread): they must be quick and must not block.
+pub trait ClientInterceptor: Send + Sync + 'static {
+    /// Before the call is sent: may change the request metadata, or refuse the call with an
+    /// error text.
+    fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+        let _ = call;
+        Ok(())
+    }
+
+    /// After the call: its reply or its error.
+    fn after_call(&self, call: &ClientCall<'_>, result: Result<&RawResponse, &Error>) {
+        let _ = (call, result);
+    }
+}
+
+/// The interceptors of a client, in the order they were added. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Interceptors(Vec<Arc<dyn ClientInterceptor>>);
+
+impl std::fmt::Debug for Interceptors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interceptors({})", self.0.len())
+    }
+}
+
+/// What `after_call` needs of a request that was moved into its frame.
+pub(crate) struct Seen {
+    service: String,
+    method: String,
+    metadata: Metadata,
+    oneway: bool,
+    /// How many interceptors' `before_call` ran.
+    ran: usize,
+}
+
+impl Interceptors {
+    /// Adds one at the end.
+    pub fn push(&mut self, interceptor: Arc<dyn ClientInterceptor>) {
+        self.0.push(interceptor);
+    }
+
+    /// The interceptors, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ClientInterceptor>> {
+        self.0.iter()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Runs `before_call` on `req`; returns what `after` needs and the refusal, if any.
+    pub(crate) fn before(
+        &self,
+        req: &mut RawRequest,
+        server: &str,
+        oneway: bool,
+    ) -> (Seen, Option<Error>) {
+        let mut ran = 0;
+        let mut refused = None;
+        for i in &self.0 {
+            ran += 1;
+            let mut call = ClientCall {
+                service: &req.service,
+                method: &req.method,
+                server,
+                oneway,
+                metadata: &mut req.metadata,
+            };
+            if let Err(text) = i.before_call(&mut call) {
+                refused = Some(Error::Refused(text));
+                break;
+            }
+        }
+        let seen = Seen {
+            service: req.service.clone(),
+            method: req.method.clone(),
+            metadata: req.metadata.clone(),
+            oneway,
+            ran,
+        };
+        (seen, refused)
+    }
+
+    /// Runs `after_call` of the interceptors whose `before_call` ran.
+    pub(crate) fn after(&self, mut seen: Seen, server: &str, result: Result<&RawResponse, &Error>) {
+        let call = ClientCall {
+            service: &seen.service,
+            method: &seen.method,
+            server,
+            oneway: seen.oneway,
+            metadata: &mut seen.metadata,
+        };
+        for i in self.0.iter().take(seen.ran) {
+            i.after_call(&call, result);
+        }
+    }
+}
