@@ -47,11 +47,11 @@
  * rpcx_server_shutdown / _free after a bound, its thread left inside it). Blocking
  * functions (rpcx_client_connect, rpcx_client_call, rpcx_client_send, rpcx_server_start,
  * rpcx_server_shutdown, rpcx_xclient_call, _broadcast, _fork, _send,
- * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry) called
- * on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME. rpcx_server, rpcx_client,
- * rpcx_discovery and rpcx_xclient are thread-safe (except their *_free); rpcx_metadata and
- * the option objects are not synchronised; rpcx_error is immutable. No rpcx function is
- * async-signal-safe: do not call one from a signal handler.
+ * rpcx_discovery_new_etcd, _consul, rpcx_server_add_etcd_registry, _consul_registry and
+ * their _tls variants) called on a runtime thread return RPCX_ERR_BLOCKING_IN_RUNTIME.
+ * rpcx_server, rpcx_client, rpcx_discovery and rpcx_xclient are thread-safe (except their
+ * *_free); rpcx_metadata and the option objects are not synchronised; rpcx_error is
+ * immutable. No rpcx function is async-signal-safe: do not call one from a signal handler.
  *
  * Callbacks and userdata
  * ----------------------
@@ -830,8 +830,10 @@ rpcx_status rpcx_client_close(const struct rpcx_client *client);
  * it with `rpcx_client_free`.
  *
  * Errors: `RPCX_ERR_NULL_ARG` (`address` or `client_out` NULL), `RPCX_ERR_ADDRESS`,
- * `RPCX_ERR_CONNECTION` (refused, unreachable, timed out), `RPCX_ERR_BLOCKING_IN_RUNTIME` on
- * an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
+ * `RPCX_ERR_CONNECTION` (refused, unreachable, timed out, or a TLS handshake failed: the
+ * message says why, e.g. `TLS handshake: invalid peer certificate: UnknownIssuer`),
+ * `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA bundle),
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
 rpcx_status rpcx_client_connect(const char *address,
@@ -953,6 +955,82 @@ rpcx_status rpcx_client_options_set_serialize_type(struct rpcx_client_options *o
 rpcx_status rpcx_client_options_set_timeout_ms(struct rpcx_client_options *opts, uint64_t ms);
 
 /**
+ * Turns TLS on (`enable`, trusting the system's CA bundle unless a CA is set, checking the
+ * host dialed unless a server name is set) or off (forgetting every TLS setting). The
+ * other `rpcx_client_options_set_tls_*` setters turn it on too. The system bundle
+ * (`SSL_CERT_FILE`, else the usual files under /etc/ssl and /etc/pki) is read when the
+ * client connects; none found is `RPCX_ERR_CONFIG` then. `RPCX_ERR_NULL_ARG` when `opts`
+ * is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_tls(struct rpcx_client_options *opts, bool enable);
+
+/**
+ * Like `rpcx_client_options_set_tls_ca_pem`, reading the PEM file `ca_path` (NUL-terminated
+ * UTF-8) now; a file that cannot be read is `RPCX_ERR_CONFIG` naming it.
+ */
+rpcx_status rpcx_client_options_set_tls_ca_file(struct rpcx_client_options *opts,
+                                                const char *ca_path,
+                                                struct rpcx_error **err_out);
+
+/**
+ * Connects with TLS, trusting exactly the CA certificates of this PEM bundle (copied,
+ * checked now: `RPCX_ERR_CONFIG` when it holds no usable certificate). A server whose
+ * certificate does not chain to them is refused at connect with `RPCX_ERR_CONNECTION` and
+ * `TLS handshake: invalid peer certificate: UnknownIssuer`. `RPCX_ERR_NULL_ARG` when `opts`
+ * is NULL, or `ca_pem` is NULL with a non-zero length. `err_out` may be NULL; otherwise on
+ * failure it receives an `rpcx_error` to free with `rpcx_error_free`. Needs exclusive
+ * access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_tls_ca_pem(struct rpcx_client_options *opts,
+                                               const uint8_t *ca_pem,
+                                               size_t ca_len,
+                                               struct rpcx_error **err_out);
+
+/**
+ * Like `rpcx_client_options_set_tls_client_cert_pem`, reading the PEM files `cert_path` and
+ * `key_path` now.
+ */
+rpcx_status rpcx_client_options_set_tls_client_cert_file(struct rpcx_client_options *opts,
+                                                         const char *cert_path,
+                                                         const char *key_path,
+                                                         struct rpcx_error **err_out);
+
+/**
+ * Mutual TLS: connects with TLS and presents this certificate chain (PEM, the client's
+ * certificate first) and private key (PEM) to servers that ask for one. Both copied and
+ * checked now (`RPCX_ERR_CONFIG` when a PEM does not parse or the key is not the
+ * certificate's). `err_out`, NULL arguments and access as for
+ * `rpcx_client_options_set_tls_ca_pem`.
+ */
+rpcx_status rpcx_client_options_set_tls_client_cert_pem(struct rpcx_client_options *opts,
+                                                        const uint8_t *cert_pem,
+                                                        size_t cert_len,
+                                                        const uint8_t *key_pem,
+                                                        size_t key_len,
+                                                        struct rpcx_error **err_out);
+
+/**
+ * DANGER — for tests against throwaway certificates only. With `insecure` true, connects
+ * with TLS WITHOUT verifying the server's certificate: expired, self-signed or issued for
+ * another name, it is accepted, so anyone on the network path can impersonate the server
+ * and read every call. Handshake signatures are still checked. False (the default) verifies
+ * again. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_tls_insecure(struct rpcx_client_options *opts, bool insecure);
+
+/**
+ * Connects with TLS, requiring the server's certificate to be valid for `server_name` (a
+ * DNS name or an IP address, copied) instead of the host dialed; `""` restores that default.
+ * Needed for Unix sockets. A certificate for another name is refused at connect with
+ * `RPCX_ERR_CONNECTION` and `certificate not valid for name ...`. `RPCX_ERR_CONFIG` for a
+ * string that is neither a DNS name nor an IP. `RPCX_ERR_NULL_ARG` when an argument is
+ * NULL. `err_out` and access as for `rpcx_client_options_set_tls_ca_pem`.
+ */
+rpcx_status rpcx_client_options_set_tls_server_name(struct rpcx_client_options *opts,
+                                                    const char *server_name,
+                                                    struct rpcx_error **err_out);
+
+/**
  * The number of async calls started and not yet completed (0 when `client` is NULL).
  */
 size_t rpcx_client_pending(const struct rpcx_client *client);
@@ -1052,6 +1130,19 @@ rpcx_status rpcx_discovery_new_consul(const char *address,
                                       struct rpcx_error **err_out);
 
 /**
+ * `rpcx_discovery_new_consul` over TLS (HTTPS): `address` is `host:port` or
+ * `https://host:port`; the TLS settings of `tls` as for `rpcx_discovery_new_etcd_tls`
+ * (the DANGER insecure setting is honoured here). Everything else as for
+ * `rpcx_discovery_new_consul`.
+ */
+rpcx_status rpcx_discovery_new_consul_tls(const char *address,
+                                          const char *base_path,
+                                          const char *service,
+                                          const struct rpcx_client_options *tls,
+                                          struct rpcx_discovery **discovery_out,
+                                          struct rpcx_error **err_out);
+
+/**
  * A discovery that lists and watches the servers of `service` registered in etcd v3 under
  * `base_path` (Go's rpcx-etcd layout: keys `<base_path>/<service>/<address>`, values the
  * metadata), e.g. by an rpcx server with `rpcx_server_add_etcd_registry`.
@@ -1075,6 +1166,26 @@ rpcx_status rpcx_discovery_new_etcd(const char *const *endpoints,
                                     const char *service,
                                     struct rpcx_discovery **discovery_out,
                                     struct rpcx_error **err_out);
+
+/**
+ * `rpcx_discovery_new_etcd` over TLS: the TLS settings of `tls` (set with the
+ * `rpcx_client_options_set_tls*` setters; its other settings are ignored; read during the
+ * call, not kept) secure the etcd connection: endpoints are `host:port` or
+ * `https://host:port`, the CA (default: the system bundle) must have signed etcd's
+ * certificate, whose name is checked (default: each endpoint's host), and the client
+ * certificate is presented to an etcd started with `--client-cert-auth`. Refusals come back
+ * with the TLS reason (`RPCX_ERR_IO`, `etcd: ...: TLS handshake: invalid peer certificate:
+ * UnknownIssuer`, `... received fatal alert: BadCertificate`); `rpcx_client_options_set_tls_insecure`
+ * is refused (`RPCX_ERR_CONFIG`). `RPCX_ERR_INVALID_ARG` when `tls` has no TLS settings.
+ * Everything else (blocking, ownership, errors) as for `rpcx_discovery_new_etcd`.
+ */
+rpcx_status rpcx_discovery_new_etcd_tls(const char *const *endpoints,
+                                        size_t n_endpoints,
+                                        const char *base_path,
+                                        const char *service,
+                                        const struct rpcx_client_options *tls,
+                                        struct rpcx_discovery **discovery_out,
+                                        struct rpcx_error **err_out);
 
 /**
  * A discovery of the servers `servers[0..n)` (copied; `servers` may be NULL when `n` is 0: an
@@ -1380,6 +1491,18 @@ rpcx_status rpcx_server_add_consul_registry(const struct rpcx_server *server,
                                             struct rpcx_error **err_out);
 
 /**
+ * `rpcx_server_add_consul_registry` over TLS (HTTPS), with the TLS settings of `tls` as for
+ * `rpcx_discovery_new_consul_tls`. Everything else as for `rpcx_server_add_consul_registry`.
+ */
+rpcx_status rpcx_server_add_consul_registry_tls(const struct rpcx_server *server,
+                                                const char *address,
+                                                const char *base_path,
+                                                const char *service_address,
+                                                uint64_t ttl_ms,
+                                                const struct rpcx_client_options *tls,
+                                                struct rpcx_error **err_out);
+
+/**
  * Registers every service of `server` in etcd v3 once it runs, under `base_path`, Go's
  * rpcx-etcd layout: `<base_path>/<service>/<address>` = the service's metadata (see
  * `rpcx_server_set_service_metadata`), written under a lease of `ttl_ms` milliseconds (0: 30
@@ -1410,6 +1533,19 @@ rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
                                           const char *service_address,
                                           uint64_t ttl_ms,
                                           struct rpcx_error **err_out);
+
+/**
+ * `rpcx_server_add_etcd_registry` over TLS, with the TLS settings of `tls` as for
+ * `rpcx_discovery_new_etcd_tls`. Everything else as for `rpcx_server_add_etcd_registry`.
+ */
+rpcx_status rpcx_server_add_etcd_registry_tls(const struct rpcx_server *server,
+                                              const char *const *endpoints,
+                                              size_t n_endpoints,
+                                              const char *base_path,
+                                              const char *service_address,
+                                              uint64_t ttl_ms,
+                                              const struct rpcx_client_options *tls,
+                                              struct rpcx_error **err_out);
 
 /**
  * Adds an interceptor to `server`: `before` runs before each call's handler (it may refuse
@@ -1581,6 +1717,55 @@ rpcx_status rpcx_server_options_set_max_pending_bytes(struct rpcx_server_options
  */
 rpcx_status rpcx_server_options_set_max_pending_bytes_per_conn(struct rpcx_server_options *opts,
                                                                size_t n);
+
+/**
+ * Like `rpcx_server_options_set_tls_client_ca_pem`, reading the PEM file `ca_path` now.
+ */
+rpcx_status rpcx_server_options_set_tls_client_ca_file(struct rpcx_server_options *opts,
+                                                       const char *ca_path,
+                                                       bool require,
+                                                       struct rpcx_error **err_out);
+
+/**
+ * Mutual TLS: verifies client certificates against the CA certificates of this PEM bundle
+ * (copied, checked now). With `require` a client without a certificate is refused during
+ * the handshake (it sees `received fatal alert: CertificateRequired`); without, such
+ * clients are served and only certificates that are presented must verify. Call it after
+ * `rpcx_server_options_set_tls_pem` / `_files` (`RPCX_ERR_INVALID_STATE` before).
+ * `RPCX_ERR_CONFIG` when the PEM holds no usable certificate. `err_out`, NULL arguments and
+ * access as for `rpcx_server_options_set_tls_pem`.
+ */
+rpcx_status rpcx_server_options_set_tls_client_ca_pem(struct rpcx_server_options *opts,
+                                                      const uint8_t *ca_pem,
+                                                      size_t ca_len,
+                                                      bool require,
+                                                      struct rpcx_error **err_out);
+
+/**
+ * Like `rpcx_server_options_set_tls_pem`, reading the PEM files `cert_path` and `key_path`
+ * (NUL-terminated UTF-8 paths, copied) now; a file that cannot be read is `RPCX_ERR_CONFIG`
+ * naming it. `err_out`, NULL arguments and access as for `rpcx_server_options_set_tls_pem`.
+ */
+rpcx_status rpcx_server_options_set_tls_files(struct rpcx_server_options *opts,
+                                              const char *cert_path,
+                                              const char *key_path,
+                                              struct rpcx_error **err_out);
+
+/**
+ * Serves TLS with this certificate chain (PEM, the server's certificate first) and its
+ * private key (PEM: PKCS#8, PKCS#1 or SEC1). Both are copied and checked now: a PEM that
+ * does not parse or a key that is not the certificate's is `RPCX_ERR_CONFIG` with a message
+ * saying which. Replaces earlier TLS settings, client CA included (set it again after).
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL, or a pointer is NULL with a non-zero length.
+ * `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free with
+ * `rpcx_error_free`. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_tls_pem(struct rpcx_server_options *opts,
+                                            const uint8_t *cert_pem,
+                                            size_t cert_len,
+                                            const uint8_t *key_pem,
+                                            size_t key_len,
+                                            struct rpcx_error **err_out);
 
 /**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
@@ -1884,7 +2069,8 @@ void rpcx_xclient_free(struct rpcx_xclient *xclient);
  *
  * Does not block; callable from any thread, including rpcx runtime threads. Errors:
  * `RPCX_ERR_NULL_ARG` (`service`, `discovery` or `xclient_out` NULL), `RPCX_ERR_INVALID_ARG`
- * (empty or non-UTF-8 service). `err_out` may be NULL; otherwise on failure it receives an
+ * (empty or non-UTF-8 service), `RPCX_ERR_CONFIG` (TLS on without a CA and no system CA
+ * bundle). `err_out` may be NULL; otherwise on failure it receives an
  * `rpcx_error` to free with `rpcx_error_free`.
  */
 rpcx_status rpcx_xclient_new(const char *service,
@@ -1931,7 +2117,7 @@ rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_optio
 
 /**
  * Copies the connection settings of `client_opts` — serialize type, call timeout, connect
- * timeout, gzip, heartbeats, auth token, limits, interceptors — used for every server
+ * timeout, gzip, heartbeats, auth token, limits, TLS, interceptors — used for every server
  * connection, replacing those set before (interceptors added with
  * `rpcx_xclient_options_add_interceptor` are kept, and run after those of `client_opts`).
  * The push callback of `client_opts` is not used: set one with
@@ -2023,6 +2209,59 @@ rpcx_status rpcx_xclient_options_set_serialize_type(struct rpcx_xclient_options 
  * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
  */
 rpcx_status rpcx_xclient_options_set_timeout_ms(struct rpcx_xclient_options *opts, uint64_t ms);
+
+/**
+ * `rpcx_client_options_set_tls` for every server connection of an XClient.
+ * (`rpcx_xclient_options_set_client_options` copies the client options' TLS settings too.)
+ */
+rpcx_status rpcx_xclient_options_set_tls(struct rpcx_xclient_options *opts, bool enable);
+
+/**
+ * `rpcx_client_options_set_tls_ca_file` for every server connection of an XClient.
+ */
+rpcx_status rpcx_xclient_options_set_tls_ca_file(struct rpcx_xclient_options *opts,
+                                                 const char *ca_path,
+                                                 struct rpcx_error **err_out);
+
+/**
+ * `rpcx_client_options_set_tls_ca_pem` for every server connection of an XClient.
+ */
+rpcx_status rpcx_xclient_options_set_tls_ca_pem(struct rpcx_xclient_options *opts,
+                                                const uint8_t *ca_pem,
+                                                size_t ca_len,
+                                                struct rpcx_error **err_out);
+
+/**
+ * `rpcx_client_options_set_tls_client_cert_file` for every server connection of an XClient.
+ */
+rpcx_status rpcx_xclient_options_set_tls_client_cert_file(struct rpcx_xclient_options *opts,
+                                                          const char *cert_path,
+                                                          const char *key_path,
+                                                          struct rpcx_error **err_out);
+
+/**
+ * `rpcx_client_options_set_tls_client_cert_pem` for every server connection of an XClient.
+ */
+rpcx_status rpcx_xclient_options_set_tls_client_cert_pem(struct rpcx_xclient_options *opts,
+                                                         const uint8_t *cert_pem,
+                                                         size_t cert_len,
+                                                         const uint8_t *key_pem,
+                                                         size_t key_len,
+                                                         struct rpcx_error **err_out);
+
+/**
+ * DANGER — `rpcx_client_options_set_tls_insecure` for every server connection of an
+ * XClient: server certificates are NOT verified. For tests only.
+ */
+rpcx_status rpcx_xclient_options_set_tls_insecure(struct rpcx_xclient_options *opts, bool insecure);
+
+/**
+ * `rpcx_client_options_set_tls_server_name` for every server connection of an XClient:
+ * usually left unset, so that each server's certificate is checked against its own host.
+ */
+rpcx_status rpcx_xclient_options_set_tls_server_name(struct rpcx_xclient_options *opts,
+                                                     const char *server_name,
+                                                     struct rpcx_error **err_out);
 
 /**
  * The number of async calls started and not yet completed (0 when `xclient` is NULL).
