@@ -478,6 +478,8 @@ async fn xclient_consul_over_mutual_tls() {
     a.shutdown(Duration::from_secs(2)).await;
     reg.flush().await.unwrap();
     assert!(consul.get(&format!("rpcx_test/Arith/{key_a}")).is_none());
+}
+
 /// A registry added to a running server publishes its services at once; services
 /// registered and unregistered while it runs are published and deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

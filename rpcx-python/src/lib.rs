@@ -9,9 +9,9 @@
 mod client;
 mod completion;
 mod errors;
-mod registry;
 mod hooks;
 mod push;
+mod registry;
 mod runtime;
 mod server;
 mod tls;

@@ -89,7 +89,7 @@ pub struct PyEtcdRegistry {
 impl PyEtcdRegistry {
     /// Connects (blocking, interruptible) and grants the lease, kept alive in the background.
     #[new]
-    #[pyo3(signature = (endpoints, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None))]
+    #[pyo3(signature = (endpoints, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None, tls=None))]
     fn new(
         py: Python<'_>,
         endpoints: &Bound<'_, PyAny>,
@@ -97,13 +97,20 @@ impl PyEtcdRegistry {
         update_interval: f64,
         expired: Option<f64>,
         service_address: Option<String>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyEtcdRegistry> {
         let endpoints = crate::xclient::endpoint_list(endpoints)?;
         let ttl = ttl(update_interval, expired)?;
+        let tls = crate::tls::client_settings(tls.as_ref())?;
         let base = base_path.to_owned();
         let address = service_address.unwrap_or_default();
         let reg = wait(py, async move {
-            EtcdRegistry::connect(&endpoints, &base, &address, ttl).await
+            match tls {
+                Some(tls) => {
+                    EtcdRegistry::connect_tls(&endpoints, &base, &address, ttl, &tls).await
+                }
+                None => EtcdRegistry::connect(&endpoints, &base, &address, ttl).await,
+            }
         })?
         .map_err(|e| to_py(py, e))?;
         Ok(PyEtcdRegistry {
@@ -169,7 +176,8 @@ impl PyConsulRegistry {
     /// Connects to the agent at `address` (`127.0.0.1:8500`; blocking, interruptible) and
     /// creates the session.
     #[new]
-    #[pyo3(signature = (address, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None))]
+    #[pyo3(signature = (address, base_path="/rpcx", update_interval=60.0, expired=None, service_address=None, tls=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         address: &str,
@@ -177,15 +185,22 @@ impl PyConsulRegistry {
         update_interval: f64,
         expired: Option<f64>,
         service_address: Option<String>,
+        tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyConsulRegistry> {
         if address.trim().is_empty() {
             return Err(PyValueError::new_err("the Consul address is empty"));
         }
         let ttl = ttl(update_interval, expired)?;
+        let tls = crate::tls::client_settings(tls.as_ref())?;
         let (agent, base) = (address.to_owned(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
         let reg = wait(py, async move {
-            ConsulRegistry::connect(&agent, &base, &service_address, ttl).await
+            match tls {
+                Some(tls) => {
+                    ConsulRegistry::connect_tls(&agent, &base, &service_address, ttl, &tls).await
+                }
+                None => ConsulRegistry::connect(&agent, &base, &service_address, ttl).await,
+            }
         })?
         .map_err(|e| to_py(py, e))?;
         Ok(PyConsulRegistry {

@@ -289,3 +289,40 @@ def test_etcd_discovery_over_mutual_tls(
         rpcx.Etcd(url, "/rpcx_tls", "Arith", tls=client_tls(pki, cert=False))
     with pytest.raises(rpcx.RpcConnectionError, match="UnknownIssuer"):
         rpcx.Etcd(url, "/rpcx_tls", "Arith", tls=client_tls(pki, "other-ca.pem"))
+
+
+def test_server_registers_itself_in_etcd_over_mutual_tls(
+    pki: Path, tls_etcd: tuple[str, list[str]]
+) -> None:
+    """A Python TLS server publishes itself through rpcx.EtcdRegistry(tls=...) into an etcd
+    that requires client certificates; an XClient finds it there and calls it over mutual TLS;
+    the graceful stop deletes its key."""
+    url, etcdctl = tls_etcd
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    server = build_server(
+        tls=rpcx.TLSConfig(
+            cert_file=pki / "server.pem", key_file=pki / "server.key",
+            ca_file=pki / "ca.pem", require_client_cert=True,
+        )
+    )
+    registry = rpcx.EtcdRegistry(url, base_path="/rpcx_reg_tls", tls=client_tls(pki))
+    server.add_registry(registry)
+    port = server.start("tcp@127.0.0.1:0")
+    assert registry.flush(timeout=10)
+    key = f"/rpcx_reg_tls/Arith/tcp@127.0.0.1:{port}"
+    try:
+        listed = subprocess.run(etcdctl + ["get", "--keys-only", key], capture_output=True,
+                                text=True, env=env, check=True).stdout
+        assert key in listed
+        discovery = rpcx.Etcd(url, "/rpcx_reg_tls", "Arith", tls=client_tls(pki))
+        assert [a for a, _ in discovery.servers] == [f"tcp@127.0.0.1:{port}"]
+        with rpcx.XClient("Arith", discovery, tls=client_tls(pki), timeout=10) as xc:
+            assert xc.call("Mul", Args(5, 6), reply_type=Reply) == Reply(30)
+        discovery.close()
+    finally:
+        server.stop(grace=1)
+    listed = subprocess.run(etcdctl + ["get", "--keys-only", key], capture_output=True,
+                            text=True, env=env, check=True).stdout
+    assert key not in listed
+    with pytest.raises(rpcx.RpcConnectionError, match="UnknownIssuer"):
+        rpcx.EtcdRegistry(url, base_path="/rpcx_reg_tls", tls=client_tls(pki, "other-ca.pem"))
