@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the capability table (docs/parity.md, and docs/parity.d/*.md when present) against
+"""Checks the capability table (docs/parity.md) against
 the repository, so that the table cannot drift from the tests it cites.
 
 Every table whose first header cell is ``capability`` must have exactly the columns
@@ -18,7 +18,7 @@ a reason, a row with the wrong number of cells and a capability listed twice are
 Each problem is printed with its file, line, row and column; the exit status is 1 if there is
 any.
 
-    scripts/check-parity.py               check docs/parity.md (+ docs/parity.d/*.md)
+    scripts/check-parity.py               check docs/parity.md
     scripts/check-parity.py FILE...       check these files instead
     scripts/check-parity.py --self-test   prove the checker catches what it should
 
@@ -174,11 +174,7 @@ def check_tables(path: Path, root: Path) -> tuple[list[Problem], int]:
 
 
 def default_files(root: Path) -> list[Path]:
-    files = [root / "docs" / "parity.md"]
-    extra = root / "docs" / "parity.d"
-    if extra.is_dir():
-        files += sorted(extra.glob("*.md"))
-    return files
+    return [root / "docs" / "parity.md"]
 
 
 def run(files: list[Path], root: Path) -> int:
@@ -265,7 +261,7 @@ def self_test() -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path,
-                    help="tables to check (default: docs/parity.md and docs/parity.d/*.md)")
+                    help="tables to check (default: docs/parity.md)")
     ap.add_argument("--root", type=Path, default=ROOT, help="repository root (default: %(default)s)")
     ap.add_argument("--self-test", action="store_true", help="check the checker and exit")
     args = ap.parse_args()
