@@ -49,8 +49,8 @@ pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
 ///
 /// Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
 /// `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
-/// `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_CONNECTION` /
-/// `RPCX_ERR_TIMEOUT` (etcd unreachable), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
+/// `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_IO` (etcd unreachable or refusing, with
+/// its reason), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
 /// thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
 /// with `rpcx_error_free`.
 #[no_mangle]

@@ -2,7 +2,8 @@
  * required client CA, C clients with PEM bytes and with files, an XClient; a client without
  * a certificate, one trusting another CA, one expecting another name and one meeting an
  * expired certificate each fail with RPCX_ERR_CONNECTION and rustls' reason; the DANGER
- * insecure setting accepts the expired certificate; bad PEM, missing files and misuse are
+ * insecure setting accepts the expired certificate; a server with optional client
+ * certificates admits an anonymous client and refuses a foreign certificate; bad PEM, missing files and misuse are
  * refused by the setters with clear messages. Certificates: the tls_certs fixture. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -183,6 +184,30 @@ int main(void) {
     rpcx_client_options_free(co);
 
     xclient_over_tls(mtls);
+
+    /* Optional client certificates: an anonymous client is let in, a presented certificate
+     * is still verified (one from another CA is refused). */
+    so = rpcx_server_options_new();
+    CHECK_CALL(rpcx_server_options_set_tls_files(so, pki("server.pem"), pki("server.key"), &err),
+               &err);
+    CHECK_CALL(rpcx_server_options_set_tls_client_ca_file(so, pki("ca.pem"), false, &err), &err);
+    char optional[64];
+    rpcx_server *optional_server = start(so, optional, sizeof optional);
+    rpcx_server_options_free(so);
+    co = tls_client_options("ca.pem", 0);
+    echo_ok(optional, co);
+    CHECK_CALL(rpcx_client_options_set_tls_client_cert_file(co, pki("client.pem"),
+                                                            pki("client.key"), &err),
+               &err);
+    echo_ok(optional, co);
+    CHECK_CALL(rpcx_client_options_set_tls_client_cert_file(co, pki("other-client.pem"),
+                                                            pki("other-client.key"), &err),
+               &err);
+    expect_tls_failure(optional, co, "Echo", "Echo", "x", RPCX_ERR_CONNECTION,
+                       "received fatal alert");
+    rpcx_client_options_free(co);
+    CHECK_OK(rpcx_server_shutdown(optional_server, 1000));
+    rpcx_server_free(optional_server);
 
     /* A server with an expired certificate (no client certificates asked). */
     so = rpcx_server_options_new();

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -75,9 +76,10 @@ def etcd_keys(url: str, prefix: str) -> dict[str, str]:
 class FakeConsul:
     """Consul's HTTP API over an in-memory KV: ``GET /v1/kv/<prefix>?recurse`` with blocking
     queries (``index``), ``PUT /v1/kv/<key>[?acquire=<session>]``, ``DELETE /v1/kv/<key>``,
-    ``PUT /v1/session/create`` and ``PUT /v1/session/renew/<id>``."""
+    ``PUT /v1/session/create`` and ``PUT /v1/session/renew/<id>``. With ``tls`` (a server
+    ``ssl.SSLContext``) it serves HTTPS, as an agent with ``verify_incoming`` would."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
         #: key → (value, session holding it or None)
         self.kv: dict[str, tuple[bytes, Optional[str]]] = {}
         #: session id → its create request (Name, Behavior, TTL…)
@@ -158,6 +160,8 @@ class FakeConsul:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.address = f"127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

@@ -318,6 +318,11 @@ impl Client {
         self.inner.conn.is_closed()
     }
 
+    /// Why the connection ended (`None` while it is open).
+    pub(crate) fn closed_reason(&self) -> Option<Error> {
+        self.inner.conn.closed_reason()
+    }
+
     /// The peer address of the connection.
     pub fn peer(&self) -> &str {
         &self.inner.conn.peer

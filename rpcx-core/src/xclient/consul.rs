@@ -22,7 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::consul_conn::Connector;
+use super::consul_conn::{Connector, LastIoError};
 use super::discovery::{Discovery, ServerEntry};
 use crate::Error;
 
@@ -38,6 +38,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub(crate) struct ConsulHttp {
     client: Client<Connector, Full<Bytes>>,
     base: String,
+    /// The last I/O error of the client's connections (see [`LastIoError`]).
+    last_io_error: LastIoError,
 }
 
 /// One answer of the HTTP API.
@@ -98,10 +100,15 @@ impl ConsulHttp {
     }
 
     fn over(connector: Connector, base: String) -> ConsulHttp {
+        let last_io_error = connector.last_error.clone();
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        ConsulHttp { client, base }
+        ConsulHttp {
+            client,
+            base,
+            last_io_error,
+        }
     }
 
     /// Sends a request and reads the whole answer within `timeout`.
@@ -118,11 +125,14 @@ impl ConsulHttp {
             .body(Full::new(body.unwrap_or_default()))
             .map_err(consul_error)?;
         let exchange = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| consul_error(crate::error::with_sources(&e)))?;
+            let resp = self.client.request(req).await.map_err(|e| {
+                let mut text = crate::error::with_sources(&e);
+                // The cause hyper dropped (e.g. a TLS alert after the handshake).
+                if let Some(io) = self.last_io_error.take() {
+                    text.push_str(&format!(" (connection error: {io})"));
+                }
+                consul_error(text)
+            })?;
             let status = resp.status();
             let index = resp
                 .headers()

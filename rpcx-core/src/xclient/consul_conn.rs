@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,10 +17,32 @@ use tokio::net::TcpStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The last read or write error of any connection of one client. hyper reports a
+/// connection that failed before it carried a request as "connection was not ready" and
+/// drops the cause (with TLS 1.3 a refused client certificate arrives that way, as an alert
+/// after the handshake); the client's request error adds this text.
+#[derive(Clone, Default)]
+pub(crate) struct LastIoError(Arc<Mutex<Option<String>>>);
+
+impl LastIoError {
+    fn set(&self, e: &io::Error) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(e.to_string());
+        }
+    }
+
+    /// Takes the error recorded since the last call, if any.
+    pub(crate) fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// Dials the Consul agent.
 #[derive(Clone)]
 pub(crate) struct Connector {
     http: HttpConnector,
+    /// Shared by every connection this connector makes.
+    pub(crate) last_error: LastIoError,
     #[cfg(feature = "tls")]
     tls: Option<crate::transport::tls::ClientTls>,
 }
@@ -32,6 +55,7 @@ impl Connector {
         http.set_nodelay(true);
         Connector {
             http,
+            last_error: LastIoError::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -47,8 +71,13 @@ impl Connector {
     }
 }
 
-/// A connection to the agent.
-pub(crate) enum ConsulStream {
+/// A connection to the agent, recording its I/O errors in the connector's [`LastIoError`].
+pub(crate) struct ConsulStream {
+    inner: Inner,
+    errors: LastIoError,
+}
+
+enum Inner {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
@@ -65,6 +94,7 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let mut http = self.http.clone();
+        let errors = self.last_error.clone();
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         Box::pin(async move {
@@ -89,9 +119,15 @@ impl tower_service::Service<Uri> for Connector {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| format!("TLS handshake: {e}"))?;
-                return Ok(TokioIo::new(ConsulStream::Tls(Box::new(stream))));
+                return Ok(TokioIo::new(ConsulStream {
+                    inner: Inner::Tls(Box::new(stream)),
+                    errors,
+                }));
             }
-            Ok(TokioIo::new(ConsulStream::Plain(tcp)))
+            Ok(TokioIo::new(ConsulStream {
+                inner: Inner::Plain(tcp),
+                errors,
+            }))
         })
     }
 }
@@ -102,17 +138,29 @@ impl Connection for ConsulStream {
     }
 }
 
+impl ConsulStream {
+    /// Records an error result before passing it on.
+    fn note<T>(&self, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(e)) = &r {
+            self.errors.set(e);
+        }
+        r
+    }
+}
+
 impl AsyncRead for ConsulStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConsulStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        let this = self.get_mut();
+        let r = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "tls")]
-            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        this.note(r)
     }
 }
 
@@ -122,26 +170,31 @@ impl AsyncWrite for ConsulStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ConsulStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        let this = self.get_mut();
+        let r = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(feature = "tls")]
-            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        };
+        this.note(r)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConsulStream::Plain(s) => Pin::new(s).poll_flush(cx),
+        let this = self.get_mut();
+        let r = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
             #[cfg(feature = "tls")]
-            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        };
+        this.note(r)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConsulStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        let this = self.get_mut();
+        match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(feature = "tls")]
-            ConsulStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -536,6 +536,7 @@ impl Inner {
     /// The cached connection to `key`, dialing it (once, however many callers wait) if needed.
     /// A server no longer listed gets a connection of its own, closed when the caller drops it.
     async fn client(&self, key: &str) -> Result<Client, Error> {
+        let mut why = None;
         for _ in 0..2 {
             let cell = {
                 let mut m = lock(&self.clients);
@@ -557,16 +558,22 @@ impl Inner {
             let result = cell.get_or_try_init(|| self.connect(key)).await;
             match result {
                 Ok(c) if !c.is_closed() => return Ok(c.clone()),
-                Ok(_) => self.forget(key, &cell),
+                Ok(c) => {
+                    why = c.closed_reason();
+                    self.forget(key, &cell);
+                }
                 Err(e) => {
                     self.forget(key, &cell);
                     return Err(e);
                 }
             }
         }
-        Err(Error::ConnectionLost(format!(
-            "connection to {key} keeps closing"
-        )))
+        // The reason of the last closed connection (e.g. a TLS alert: with TLS 1.3 a server
+        // refuses a client certificate after the client's handshake is done).
+        Err(Error::ConnectionLost(match why {
+            Some(e) => format!("connection to {key} keeps closing: {e}"),
+            None => format!("connection to {key} keeps closing"),
+        }))
     }
 
     /// A new connection to `key`, its pushes forwarded to the XClient's.

@@ -58,6 +58,7 @@ class _Options:
         connect_timeout: float,
         limits: Optional[Limits],
         tls: Optional[TLSConfig] = None,
+        heartbeat_timeout: float = 30.0,
     ) -> None:
         if not isinstance(address, str):
             raise TypeError(f"address must be str, got {type(address).__name__}")
@@ -72,6 +73,7 @@ class _Options:
             auth=auth,
             gzip=bool(gzip),
             heartbeat=None if heartbeat is None else float(heartbeat),
+            heartbeat_timeout=float(heartbeat_timeout),
             limits=None if limits is None else limits.as_tuple(),
             tls=tls_material(tls, "client"),
         )
@@ -90,13 +92,15 @@ class _Twin:
         auth: Optional[str] = None,
         gzip: bool = False,
         heartbeat: Optional[float] = None,
+        heartbeat_timeout: float = 30.0,
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
     ) -> None:
         self._opts = _Options(
-            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls
+            address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls,
+            heartbeat_timeout,
         )
         self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncClient))
         self._open()
@@ -122,7 +126,8 @@ class Client(_Twin):
     is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
     :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
     as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
-    sends heartbeats and drops the connection when one goes unanswered; ``tls`` (an
+    sends heartbeats and drops the connection when one goes unanswered for
+    ``heartbeat_timeout`` seconds; ``tls`` (an
     :class:`~rpcx.TLSConfig`) connects over TLS, with a client certificate for mutual TLS.
     ``interceptors`` run around every call on the calling thread (see
     :mod:`rpcx.interceptors`): they may add metadata (trace ids, tokens) or refuse a call.

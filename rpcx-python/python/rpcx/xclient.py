@@ -167,6 +167,7 @@ class _XOptions:
             auth=auth,
             gzip=bool(kw["gzip"]),
             heartbeat=None if kw["heartbeat"] is None else _seconds(kw["heartbeat"], "heartbeat"),
+            heartbeat_timeout=_seconds(kw["heartbeat_timeout"], "heartbeat_timeout"),
             limits=None if limits is None else limits.as_tuple(),
             tls=tls_material(kw["tls"], "client"),
         )
@@ -199,6 +200,7 @@ class _Twin:
         auth: Optional[str] = None,
         gzip: bool = False,
         heartbeat: Optional[float] = None,
+        heartbeat_timeout: float = 30.0,
         connect_timeout: float = 1.0,
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
@@ -225,6 +227,7 @@ class _Twin:
             auth=auth,
             gzip=gzip,
             heartbeat=heartbeat,
+            heartbeat_timeout=heartbeat_timeout,
             connect_timeout=connect_timeout,
             limits=limits,
             tls=tls,
@@ -279,8 +282,8 @@ class XClient(_Twin):
     ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
     open_seconds)`` turns on a circuit breaker per server. The connection options
-    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``connect_timeout``,
-    ``limits``, ``tls``) are :class:`rpcx.Client`'s and apply to each server's connection,
+    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``heartbeat_timeout``,
+    ``connect_timeout``, ``limits``, ``tls``) are :class:`rpcx.Client`'s and apply to each server's connection,
     made on first use (with ``tls``, each server's certificate is checked against its own
     host unless the :class:`rpcx.TLSConfig` names a ``server_name``).
 
