@@ -634,6 +634,25 @@ typedef int (*rpcx_auth_callback)(void *userdata,
                                   size_t message_cap);
 
 /**
+ * Receives one server's outcome of `rpcx_xclient_inform`.
+ *
+ * `server` is the server's key (`tcp@host:port`, NUL-terminated). On success
+ * `reply[0..reply_len)` is its reply payload (NULL when empty), `reply_meta` its response
+ * metadata and `error` NULL; on failure `reply` is NULL, `reply_len` 0, `reply_meta` NULL and
+ * `error` says why (`rpcx_error_code`, `rpcx_error_message`; for `RPCX_ERR_SERVER` the
+ * server's own text). Everything is borrowed for the duration of the callback only: copy what
+ * you keep; free nothing. Runs on the thread that called `rpcx_xclient_inform`, before it
+ * returns, once per server in the order of their keys. It must not unwind (C++: no
+ * exception may leave it).
+ */
+typedef void (*rpcx_inform_callback)(void *userdata,
+                                     const char *server,
+                                     const uint8_t *reply,
+                                     size_t reply_len,
+                                     const struct rpcx_metadata *reply_meta,
+                                     const struct rpcx_error *error);
+
+/**
  * Picks the server for one call of an XClient: return the index (0 ≤ i < `n_servers`) of the
  * chosen entry in `servers`, or a negative (or any out-of-range) value to choose none — the
  * attempt then fails with `RPCX_ERR_NO_SERVER`.
@@ -2060,6 +2079,36 @@ rpcx_status rpcx_xclient_fork_async(const struct rpcx_xclient *xclient,
 void rpcx_xclient_free(struct rpcx_xclient *xclient);
 
 /**
+ * Calls `method` on every server the XClient currently uses, at once, waits for all of them
+ * and reports each server's outcome to `callback` (Go's `Inform`): a failed server does not
+ * fail the others. No fail mode applies. Arguments `method`, `payload`, `payload_len`,
+ * `meta` and `timeout_ms` as for `rpcx_xclient_call` (without a timeout, argument or
+ * default, it gives up after one minute; a server that has not answered by then reports
+ * `RPCX_ERR_TIMEOUT`).
+ *
+ * `callback` (required) is called once per server, on this thread, before this function
+ * returns (see `rpcx_inform_callback`); `userdata` is passed to it untouched and never freed.
+ * `*count_out` (may be NULL) receives the number of servers called.
+ *
+ * Returns `RPCX_OK` once every server was reported (whatever their outcomes), or without
+ * calling `callback`: `RPCX_ERR_NO_SERVER` when there is no server, `RPCX_ERR_NULL_ARG`
+ * (`xclient`, `method` or `callback`), `RPCX_ERR_INVALID_ARG`, `RPCX_ERR_CLOSED` after
+ * `rpcx_xclient_close`, `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out`
+ * may be NULL; otherwise on failure it receives an `rpcx_error` to free with
+ * `rpcx_error_free`. Blocks the calling thread.
+ */
+rpcx_status rpcx_xclient_inform(const struct rpcx_xclient *xclient,
+                                const char *method,
+                                const uint8_t *payload,
+                                size_t payload_len,
+                                const struct rpcx_metadata *meta,
+                                uint64_t timeout_ms,
+                                rpcx_inform_callback callback,
+                                void *userdata,
+                                size_t *count_out,
+                                struct rpcx_error **err_out);
+
+/**
  * Creates an XClient of `service` (NUL-terminated UTF-8, non-empty, copied) over
  * `discovery` (borrowed: the XClient shares it, so the discovery handle may be freed at any
  * time afterwards) with `opts` (copied; NULL for the defaults of
@@ -2114,6 +2163,18 @@ struct rpcx_xclient_options *rpcx_xclient_options_new(void);
  */
 rpcx_status rpcx_xclient_options_set_backup_latency_ms(struct rpcx_xclient_options *opts,
                                                        uint64_t ms);
+
+/**
+ * Turns on a circuit breaker per server: after `failures` consecutive failed attempts (0
+ * counts as 1) on a server, the XClient stops choosing it for `open_ms` milliseconds, then
+ * lets one probe call through, which closes the breaker on success and opens it again on
+ * failure. A call whose only server is open fails with `RPCX_ERR_CONNECTION` naming the
+ * breaker. `open_ms` 0 turns the breaker off (the default). `RPCX_ERR_NULL_ARG` when `opts`
+ * is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_xclient_options_set_breaker(struct rpcx_xclient_options *opts,
+                                             uint32_t failures,
+                                             uint64_t open_ms);
 
 /**
  * Copies the connection settings of `client_opts` — serialize type, call timeout, connect

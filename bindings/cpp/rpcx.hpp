@@ -40,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <new>
 #include <vector>
 
 #include "rpcx.h"
@@ -1170,6 +1171,12 @@ public:
         detail::check(rpcx_xclient_options_set_retries(o_.get(), n));
         return *this;
     }
+    /// A circuit breaker per server: after `failures` consecutive failed attempts the server
+    /// is not chosen for `open` (then one probe call decides); Millis(0) turns it off.
+    XClientOptions& breaker(std::uint32_t failures, Millis open) {
+        detail::check(rpcx_xclient_options_set_breaker(o_.get(), failures, detail::millis(open)));
+        return *this;
+    }
     XClientOptions& backup_latency(Millis d) {
         detail::check(rpcx_xclient_options_set_backup_latency_ms(o_.get(), detail::millis(d)));
         return *this;
@@ -1262,6 +1269,49 @@ public:
     Response fork(const std::string& method, std::string_view payload, const Metadata& meta = {},
                   Millis timeout = Millis(0)) const {
         return blocking(&rpcx_xclient_fork, method, payload, meta, timeout);
+    }
+
+    /// One server's outcome of inform().
+    struct Receipt {
+        std::string server;
+        Result result;
+    };
+    /// Calls every server and returns each one's outcome, in the order of their keys (Go's
+    /// Inform); throws rpcx::Error only when the call could not be made (no server, closed).
+    std::vector<Receipt> inform(const std::string& method, std::string_view payload,
+                                const Metadata& meta = {}, Millis timeout = Millis(0)) const {
+        auto md = detail::from_map(meta);
+        std::vector<Receipt> out;
+        struct Sink {
+            std::vector<Receipt>* out;
+            bool failed = false;
+        } sink{&out};
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_inform(
+            x_.get(), method.c_str(), detail::bytes_of(payload), payload.size(), md.get(),
+            detail::millis(timeout),
+            [](void* ud, const char* server, const std::uint8_t* reply, std::size_t reply_len,
+               const rpcx_metadata* reply_meta, const rpcx_error* error) noexcept {
+                auto* s = static_cast<Sink*>(ud);
+                try {
+                    Receipt rc;
+                    rc.server = server;
+                    if (error == nullptr) {
+                        if (reply_len > 0) rc.result.response.payload.assign(reply, reply + reply_len);
+                        rc.result.response.metadata = detail::to_map(reply_meta);
+                    } else {
+                        rc.result.status = rpcx_error_code(error);
+                        rc.result.error = detail::make_error(rc.result.status, error);
+                    }
+                    s->out->push_back(std::move(rc));
+                } catch (...) {
+                    s->failed = true;  // out of memory: reported after the call
+                }
+            },
+            &sink, nullptr, &err);
+        detail::check(st, err);
+        if (sink.failed) throw std::bad_alloc();
+        return out;
     }
 
     /// Async call: `done` runs exactly once (on a runtime thread, or on the thread calling

@@ -251,6 +251,19 @@ struct CallArgs {
     /// Only servers of this group (metadata `group`).
     #[arg(long)]
     group: Option<String>,
+    /// Call every registered server; succeed only if all do (prints the first reply; Go's
+    /// Broadcast). Needs --etcd/--consul.
+    #[arg(long, conflicts_with_all = ["fork", "inform"])]
+    broadcast: bool,
+    /// Call every registered server; the first success wins (Go's Fork). Needs
+    /// --etcd/--consul.
+    #[arg(long, conflicts_with = "inform")]
+    fork: bool,
+    /// Call every registered server and print each one's outcome, one JSON object per line
+    /// (`{"server":…,"reply":…}` or `{"server":…,"error":…}`); exits 1 if any failed (Go's
+    /// Inform). Needs --etcd/--consul.
+    #[arg(long)]
+    inform: bool,
     /// Serialization on the wire.
     #[arg(long, value_enum, default_value = "json")]
     codec: Codec,
@@ -400,6 +413,10 @@ async fn call(a: CallArgs) -> Result<String, String> {
     if pos.next().is_some() {
         return Err("too many arguments (no ADDRESS with --etcd/--consul)".into());
     }
+    let fan_out = a.broadcast || a.fork || a.inform;
+    if fan_out && !via_registry {
+        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL or --consul URL".into());
+    }
     let (service, method) = target
         .rsplit_once('.')
         .filter(|(s, m)| !s.is_empty() && !m.is_empty())
@@ -450,19 +467,25 @@ async fn call(a: CallArgs) -> Result<String, String> {
             },
         )
         .map_err(|e| e.to_string())?;
-        let resp = xc
-            .call_raw(
-                method,
-                st,
-                payload,
-                rpcx::client::CallOptions {
-                    metadata,
-                    timeout: Some(timeout),
-                    serialize_type: Some(st),
-                },
-            )
-            .await
-            .map_err(|e| e.to_string());
+        let options = rpcx::client::CallOptions {
+            metadata,
+            timeout: Some(timeout),
+            serialize_type: Some(st),
+        };
+        if a.inform {
+            let receipts = xc.inform_raw(method, st, payload, options).await;
+            xc.close();
+            xc.discovery().close();
+            return inform_lines(a.codec, receipts.map_err(|e| e.to_string())?);
+        }
+        let resp = if a.broadcast {
+            xc.broadcast_raw(method, st, payload, options).await
+        } else if a.fork {
+            xc.fork_raw(method, st, payload, options).await
+        } else {
+            xc.call_raw(method, st, payload, options).await
+        }
+        .map_err(|e| e.to_string());
         xc.close();
         xc.discovery().close();
         let resp = resp?;
@@ -494,6 +517,44 @@ async fn call(a: CallArgs) -> Result<String, String> {
         }
     }
     decode_reply(a.codec, &resp.payload)
+}
+
+/// One JSON line per server of an inform; `Err` (all the lines, for stderr and exit 1 after
+/// printing them) when any server failed.
+fn inform_lines(
+    codec: Codec,
+    receipts: Vec<rpcx::xclient::Receipt<rpcx::client::RawResponse>>,
+) -> Result<String, String> {
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for rc in receipts {
+        let mut line = serde_json::Map::new();
+        line.insert("server".into(), rc.server.into());
+        let outcome = rc
+            .result
+            .map_err(|e| e.to_string())
+            .and_then(|resp| decode_reply(codec, &resp.payload));
+        match outcome {
+            Ok(text) => {
+                let reply = match codec {
+                    Codec::Raw => serde_json::Value::String(text),
+                    _ => serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                };
+                line.insert("reply".into(), reply);
+            }
+            Err(e) => {
+                failed = true;
+                line.insert("error".into(), e.into());
+            }
+        }
+        lines.push(serde_json::Value::Object(line).to_string());
+    }
+    let out = lines.join("\n");
+    if failed {
+        println!("{out}");
+        return Err("some servers failed (see their lines above)".into());
+    }
+    Ok(out)
 }
 
 fn select_mode(s: Select) -> SelectMode {

@@ -57,18 +57,24 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Failure {
-        let status = rpcx_status::of(&e);
+impl Failure {
+    /// The failure `e` describes, `e` kept (for errors the caller still owns).
+    pub(crate) fn of(e: &Error) -> Failure {
         match e {
             Error::Server(s) => Failure {
-                status,
-                message: s.message,
-                payload: s.payload,
-                metadata: Some(s.metadata),
+                status: rpcx_status::of(e),
+                message: s.message.clone(),
+                payload: s.payload.clone(),
+                metadata: Some(s.metadata.clone()),
             },
-            other => Failure::new(status, other.to_string()),
+            other => Failure::new(rpcx_status::of(other), other.to_string()),
         }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::of(&e)
     }
 }
 

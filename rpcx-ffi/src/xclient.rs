@@ -338,15 +338,15 @@ pub extern "C" fn rpcx_xclient_options_free(opts: Option<Box<rpcx_xclient_option
 /// `rpcx_xclient_free`, which must be the last call on the XClient and must not race with any
 /// other.
 pub struct rpcx_xclient {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    xc: XClient,
+pub(crate) struct Shared {
+    pub(crate) xc: XClient,
     calls: AsyncCalls,
     /// Cancelled by close: blocking calls in progress give up.
     closed: CancellationToken,
-    serialize_type: SerializeType,
+    pub(crate) serialize_type: SerializeType,
     tasks: Arc<Tasks>,
     /// Delivers pushes to the options' push callback, if any.
     pushes: Option<PushPump>,
@@ -479,15 +479,15 @@ enum Kind {
     Fork,
 }
 
-struct Request {
-    method: String,
-    payload: Bytes,
-    options: CallOptions,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) payload: Bytes,
+    pub(crate) options: CallOptions,
 }
 
 /// # Safety
 /// The pointers follow the contract of `rpcx_xclient_call`.
-unsafe fn request(
+pub(crate) unsafe fn request(
     method: *const c_char,
     payload: *const u8,
     payload_len: usize,
@@ -527,7 +527,7 @@ impl Shared {
     }
 
     /// Runs `work` unless the XClient is closed, before or while it runs (`Error::Closed`).
-    async fn unless_closed<T>(
+    pub(crate) async fn unless_closed<T>(
         &self,
         work: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {

@@ -47,6 +47,8 @@ pub(crate) enum Outcome {
     Push(Option<Message>),
     /// An XClient's server push, or `None` when the wait timed out.
     ServerPush(Option<rpcx::xclient::ServerPush>),
+    /// Every server's outcome of an XClient's inform, in the order of their keys.
+    Receipts(Vec<rpcx::xclient::Receipt<RawResponse>>),
     /// A failure.
     Err(rpcx::Error),
     /// An exception made on a Python thread (a custom selector's failure).
@@ -60,6 +62,12 @@ pub(crate) enum Outcome {
 impl From<RawResponse> for Outcome {
     fn from(r: RawResponse) -> Outcome {
         Outcome::Reply(r)
+    }
+}
+
+impl From<Vec<rpcx::xclient::Receipt<RawResponse>>> for Outcome {
+    fn from(r: Vec<rpcx::xclient::Receipt<RawResponse>>) -> Outcome {
+        Outcome::Receipts(r)
     }
 }
 
@@ -243,6 +251,7 @@ fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>
     Ok(match outcome {
         Outcome::Reply(r) => (true, reply_tuple(py, &r)?.into_any()),
         Outcome::Unit => (true, py.None().into_bound(py)),
+        Outcome::Receipts(r) => (true, receipts_list(py, r)?.into_any()),
         Outcome::Client(c) => (true, Bound::new(py, RawClient::from_core(c))?.into_any()),
         Outcome::Push(None) => (true, py.None().into_bound(py)),
         Outcome::Push(Some(m)) => (true, push_tuple(py, &m)?.into_any()),
@@ -315,6 +324,26 @@ pub(crate) fn reply_tuple<'py>(py: Python<'py>, r: &RawResponse) -> PyResult<Bou
             metadata_dict(py, &r.metadata)?.into_any(),
         ],
     )
+}
+
+/// `[(server, (payload, metadata) or None, exception or None), ...]` of an inform.
+pub(crate) fn receipts_list(
+    py: Python<'_>,
+    receipts: Vec<rpcx::xclient::Receipt<RawResponse>>,
+) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for rc in receipts {
+        let (reply, error) = match rc.result {
+            Ok(resp) => (reply_tuple(py, &resp)?.into_any(), py.None().into_bound(py)),
+            Err(e) => (
+                py.None().into_bound(py),
+                to_py(py, e).into_value(py).into_bound(py).into_any(),
+            ),
+        };
+        let server = rc.server.into_pyobject(py)?.into_any();
+        list.append(PyTuple::new(py, [server, reply, error])?)?;
+    }
+    Ok(list)
 }
 
 /// `(service, method, metadata, payload)` of a server push.

@@ -679,6 +679,18 @@ impl Inner {
         self.guarded(call, origin).await
     }
 
+    /// Calls every server and collects each one's outcome.
+    async fn inform(
+        self: Arc<Self>,
+        method: String,
+        r: Request,
+        origin: Origin,
+    ) -> Result<Vec<rpcx::xclient::Receipt<RawResponse>>, Failure> {
+        let xc = self.xc.clone();
+        let call = async move { xc.inform_raw(&method, r.st, r.payload, r.options).await };
+        self.guarded(call, origin).await
+    }
+
     /// Sends one oneway request.
     async fn send(
         self: Arc<Self>,
@@ -975,6 +987,44 @@ impl RawXClient {
         let kind = Kind::from_name(kind)?;
         spawn_with(cq, token, |queue, cancelled| {
             inner.run(kind, method, r, Some((queue, cancelled)))
+        })
+    }
+
+    /// Calls every server (Go's Inform); waits with the GIL released, interruptible:
+    /// `[(server, (payload, metadata) or None, exception or None), ...]` in server order.
+    #[pyo3(signature = (method, serialize_type, payload, metadata=None, timeout=None))]
+    fn inform<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
+        let receipts = wait(py, inner.inform(method, r, None))?.map_err(|f| f.into_py(py))?;
+        crate::completion::receipts_list(py, receipts)
+    }
+
+    /// Starts an inform; its list (as `inform` returns) or the exception arrives on `cq`
+    /// under `token`.
+    #[pyo3(signature = (cq, token, method, serialize_type, payload, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_inform(
+        &self,
+        py: Python<'_>,
+        cq: &CompletionQueue,
+        token: u64,
+        method: String,
+        serialize_type: Option<u8>,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<CallHandle> {
+        let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
+        spawn_with(cq, token, |queue, cancelled| {
+            inner.inform(method, r, Some((queue, cancelled)))
         })
     }
 

@@ -115,6 +115,19 @@ int main() {
         EXPECT(fork_done == 2);
         xc.send("Echo", "oneway");
 
+        // Inform: each server's own outcome, in the order of their keys.
+        auto receipts = xc.inform("FailOn", "a");
+        EXPECT(receipts.size() == 2);
+        EXPECT(receipts[0].server < receipts[1].server);
+        for (const auto& rc : receipts) {
+            if (rc.server == aa) {
+                EXPECT(!rc.result.ok() && rc.result.error->is_server_error());
+                EXPECT(std::string(rc.result.error->what()) == "fails on a");
+            } else {
+                EXPECT(rc.server == ab && rc.result.ok() && rc.result.response.text() == "b");
+            }
+        }
+
         // Update the list; an empty one gives NO_SERVER.
         servers.update({{ab, ""}});
         for (int i = 0; i < 1000 && xc.server_count() != 1; i++) {
@@ -130,6 +143,22 @@ int main() {
         xc.close();
         e = expect_throw([&] { xc.call("Who", ""); });
         EXPECT(e.code() == RPCX_ERR_CLOSED);
+    }
+
+    // A breaker: one failed dial of a dead server opens it; the next call is refused
+    // without dialling, its message naming the breaker.
+    {
+        auto dead = rpcx::Discovery::multiple({{"tcp@127.0.0.1:1", ""}});
+        rpcx::XClient xc("T", dead,
+                         rpcx::XClientOptions()
+                             .fail_mode(rpcx::FailMode::Failfast)
+                             .breaker(1, rpcx::Millis(3600 * 1000)));
+        e = expect_throw([&] { xc.call("Who", ""); });
+        EXPECT(e.code() == RPCX_ERR_CONNECTION &&
+               std::string(e.what()).find("breaker") == std::string::npos);
+        e = expect_throw([&] { xc.call("Who", ""); });
+        EXPECT(e.code() == RPCX_ERR_CONNECTION &&
+               std::string(e.what()).find("breaker open") != std::string::npos);
     }
 
     // A lambda selector: picks the server whose metadata says group=g; destroyed exactly once.

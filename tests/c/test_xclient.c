@@ -486,6 +486,106 @@ static void test_modes(void) {
     rpcx_discovery_free(d);
 }
 
+/* What rpcx_xclient_inform reports: each server's outcome, in the order of their keys. */
+struct receipts {
+    int n;
+    char server[4][64];
+    rpcx_status status[4];
+    char text[4][64];
+};
+
+static void on_receipt(void *ud, const char *server, const uint8_t *reply, size_t reply_len,
+                       const rpcx_metadata *reply_meta, const rpcx_error *error) {
+    struct receipts *r = ud;
+    CHECK(r->n < 4);
+    int i = r->n++;
+    snprintf(r->server[i], sizeof r->server[i], "%s", server);
+    if (error == NULL) {
+        CHECK(reply_meta != NULL);
+        r->status[i] = RPCX_OK;
+        snprintf(r->text[i], sizeof r->text[i], "%.*s", (int)reply_len, (const char *)reply);
+    } else {
+        CHECK(reply == NULL && reply_len == 0 && reply_meta == NULL);
+        r->status[i] = rpcx_error_code(error);
+        snprintf(r->text[i], sizeof r->text[i], "%s", rpcx_error_message(error, NULL));
+    }
+}
+
+/* The receipt of `server` (the test fails when it is missing). */
+static int receipt_of(const struct receipts *r, const char *server) {
+    for (int i = 0; i < r->n; i++) {
+        if (strcmp(r->server[i], server) == 0) {
+            return i;
+        }
+    }
+    fprintf(stderr, "no receipt for %s\n", server);
+    exit(1);
+}
+
+/* Inform reports every server's own outcome; a breaker stops dialling a dead server. */
+static void test_inform_and_breaker(void) {
+    const char *dead = "tcp@127.0.0.1:1";
+    rpcx_server_entry e[3] = {{A.address, NULL}, {C.address, NULL}, {dead, NULL}};
+    rpcx_discovery *d = NULL;
+    CHECK_OK(rpcx_discovery_new_multiple(e, 3, &d));
+    rpcx_xclient_options *o = xopts(RPCX_SELECT_ROUND_ROBIN, RPCX_FAIL_FAILOVER);
+    rpcx_xclient *xc = NULL;
+    CHECK_OK(rpcx_xclient_new("T", d, o, &xc, NULL));
+    rpcx_xclient_options_free(o);
+
+    struct receipts r = {0};
+    size_t count = 0;
+    rpcx_error *err = NULL;
+    CHECK_CALL(rpcx_xclient_inform(xc, "Who", NULL, 0, NULL, 5000, on_receipt, &r, &count, &err),
+               &err);
+    CHECK(count == 3 && r.n == 3);
+    for (int i = 1; i < r.n; i++) {
+        CHECK(strcmp(r.server[i - 1], r.server[i]) < 0); /* in the order of their keys */
+    }
+    int ia = receipt_of(&r, A.address), ic = receipt_of(&r, C.address), id = receipt_of(&r, dead);
+    CHECK(r.status[ia] == RPCX_OK && strcmp(r.text[ia], "a") == 0);
+    CHECK(r.status[ic] == RPCX_OK && strcmp(r.text[ic], "c") == 0);
+    CHECK(r.status[id] == RPCX_ERR_CONNECTION);
+
+    /* A server's error is its own receipt, with the server's text. */
+    memset(&r, 0, sizeof r);
+    CHECK_CALL(rpcx_xclient_inform(xc, "FailOn", (const uint8_t *)"a", 1, NULL, 5000, on_receipt,
+                                   &r, NULL, &err),
+               &err);
+    ia = receipt_of(&r, A.address);
+    ic = receipt_of(&r, C.address);
+    CHECK(r.status[ia] == RPCX_ERR_SERVER && strcmp(r.text[ia], "failing on purpose") == 0);
+    CHECK(r.status[ic] == RPCX_OK && strcmp(r.text[ic], "c") == 0);
+
+    CHECK_STATUS(rpcx_xclient_inform(xc, "Who", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL),
+                 RPCX_ERR_NULL_ARG);
+    CHECK_OK(rpcx_discovery_update(d, NULL, 0));
+    wait_servers(xc, 0, 10000);
+    memset(&r, 0, sizeof r);
+    CHECK_STATUS(rpcx_xclient_inform(xc, "Who", NULL, 0, NULL, 0, on_receipt, &r, NULL, NULL),
+                 RPCX_ERR_NO_SERVER);
+    CHECK(r.n == 0);
+    rpcx_xclient_free(xc);
+    rpcx_discovery_free(d);
+
+    /* Breaker: one failed dial opens it; the next call is refused without dialling. */
+    CHECK_OK(rpcx_discovery_new_multiple(&e[2], 1, &d));
+    o = xopts(RPCX_SELECT_ROUND_ROBIN, RPCX_FAIL_FAILFAST);
+    CHECK_OK(rpcx_xclient_options_set_breaker(o, 1, 3600 * 1000));
+    CHECK_OK(rpcx_xclient_new("T", d, o, &xc, NULL));
+    rpcx_xclient_options_free(o);
+    CHECK(rpcx_xclient_call(xc, "Who", NULL, 0, NULL, 0, NULL, NULL, &err) == RPCX_ERR_CONNECTION);
+    CHECK(strstr(rpcx_error_message(err, NULL), "breaker") == NULL);
+    rpcx_error_free(err);
+    err = NULL;
+    CHECK(rpcx_xclient_call(xc, "Who", NULL, 0, NULL, 0, NULL, NULL, &err) == RPCX_ERR_CONNECTION);
+    CHECK(strstr(rpcx_error_message(err, NULL), "breaker open") != NULL);
+    rpcx_error_free(err);
+    CHECK_STATUS(rpcx_xclient_options_set_breaker(NULL, 1, 1), RPCX_ERR_NULL_ARG);
+    rpcx_xclient_free(xc);
+    rpcx_discovery_free(d);
+}
+
 int main(void) {
     test_failover();
     test_update_broadcast_fork();
@@ -493,6 +593,7 @@ int main(void) {
     test_async_threads();
     test_close_pending();
     test_modes();
+    test_inform_and_breaker();
     rpcx_discovery_free(g_disc);
     ns_free(&A);
     ns_free(&C);

@@ -150,3 +150,31 @@ def test_consul_over_mutual_tls_from_python_and_the_cli(cli: Path, pki: Path) ->
         server.stop(grace=1)
         consul.close()
     assert consul.get(key) is None
+
+
+def test_cli_broadcast_fork_and_inform(cli: Path, consul: FakeConsul, named: Any) -> None:  # noqa: F811
+    """Every registered server at once: Flaky refuses on n0 and answers on n2."""
+    addrs, counter = named
+    consul.put(f"rpcx_cli/Arith/{addrs['n0']}")
+    consul.put(f"rpcx_cli/Arith/{addrs['n2']}")
+    before = {n: counter.get(n, 0) for n in ("n0", "n2")}
+    assert answer(run(cli, consul, "--broadcast", method="Arith.Count")) in {"n0", "n2"}
+    assert all(counter.get(n, 0) == before[n] + 1 for n in ("n0", "n2"))
+    done = run(cli, consul, "--broadcast", method="Arith.Flaky")
+    assert done.returncode != 0 and "n0 refuses" in done.stderr, done.stderr
+    assert answer(run(cli, consul, "--fork", method="Arith.Flaky")) == "n2"
+    done = run(cli, consul, "--inform", method="Arith.Who")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines == sorted(
+        [{"server": addrs["n0"], "reply": "n0"}, {"server": addrs["n2"], "reply": "n2"}],
+        key=lambda d: d["server"],
+    )
+    done = run(cli, consul, "--inform", method="Arith.Flaky")
+    assert done.returncode == 1
+    by = {d["server"]: d for d in map(json.loads, done.stdout.splitlines())}
+    assert "n0 refuses" in by[addrs["n0"]]["error"] and by[addrs["n2"]]["reply"] == "n2"
+    # Without a registry there is nothing to fan out over.
+    plain = subprocess.run([str(cli), "call", "--fork", addrs["n0"], "Arith.Who", "null"],
+                           capture_output=True, text=True, timeout=60)
+    assert plain.returncode != 0 and "--etcd" in plain.stderr

@@ -315,3 +315,50 @@ def test_async_xclient_close_fails_calls_in_flight_and_later(named: Any) -> None
             await xc.call("Who")
 
     asyncio.run(main())
+
+
+def test_inform_reports_every_servers_outcome(named: Any) -> None:
+    """Go's Inform: each server's own outcome, in address order; a failed server (its own
+    error, or unreachable) does not fail the others."""
+    addrs, _ = named
+    dead = _dead_address()
+    servers = rpcx.MultipleServers([addrs["n0"], addrs["n2"], dead])
+    seen: list[str] = []
+
+    class Note:
+        def before_call(self, call: rpcx.ClientCall) -> None:
+            seen.append(call.kind)
+
+    with rpcx.XClient("Arith", servers, timeout=10, interceptors=[Note()]) as xc:
+        receipts = xc.inform("Who")
+        assert [r.server for r in receipts] == sorted([addrs["n0"], addrs["n2"], dead])
+        by = {r.server: r for r in receipts}
+        assert by[addrs["n0"]].ok and by[addrs["n0"]].reply == "n0"
+        assert isinstance(by[addrs["n0"]].metadata, dict)
+        assert by[addrs["n2"]].reply == "n2"
+        assert not by[dead].ok and isinstance(by[dead].error, rpcx.RpcConnectionError)
+        flaky = {r.server: r for r in xc.inform("Flaky")}  # refuses everywhere but n2
+        assert isinstance(flaky[addrs["n0"]].error, rpcx.ServiceError)
+        assert "n0 refuses" in str(flaky[addrs["n0"]].error)  # the server's own text
+        assert flaky[addrs["n2"]].reply == "n2"
+        servers.update([])
+        deadline = time.monotonic() + 10
+        while xc.servers and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(rpcx.RpcConnectionError):
+            xc.inform("Who")
+    assert seen[:2] == ["inform", "inform"]
+
+
+def test_async_inform(named: Any) -> None:
+    addrs, _ = named
+    dead = _dead_address()
+    servers = rpcx.MultipleServers([addrs["n1"], dead])
+
+    async def main() -> list[rpcx.Receipt]:
+        async with rpcx.AsyncXClient("Arith", servers, timeout=10) as xc:
+            return await xc.inform("Who")
+
+    by = {r.server: r for r in asyncio.run(main())}
+    assert by[addrs["n1"]].reply == "n1" and by[addrs["n1"]].error is None
+    assert isinstance(by[dead].error, rpcx.RpcConnectionError)

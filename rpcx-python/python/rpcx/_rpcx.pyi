@@ -378,6 +378,24 @@ class RawXClient:
         metadata: Optional[dict[str, str]] = None,
         timeout: Optional[float] = None,
     ) -> CallHandle: ...
+    def inform(
+        self,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> list[_Receipt]: ...
+    def start_inform(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        method: str,
+        serialize_type: Optional[int],
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> CallHandle: ...
     def send(
         self,
         method: str,
@@ -404,6 +422,7 @@ class RawXClient:
     def closed(self) -> bool: ...
 
 _ServerPush = tuple[str, str, dict[str, str], bytes, str]
+_Receipt = tuple[str, Optional[tuple[bytes, dict[str, str]]], Optional[Exception]]
 
 @final
 class RawPushes:

@@ -56,7 +56,7 @@ _Hook = Callable[..., Any]
 class ClientCall:
     """A call as a client interceptor sees it. ``metadata`` is the request metadata, a dict
     the ``before_call`` hooks may change; ``reply_metadata`` is set after a successful call.
-    ``kind`` is ``"call"``, ``"oneway"``, ``"broadcast"`` or ``"fork"``; ``address`` is the
+    ``kind`` is ``"call"``, ``"oneway"``, ``"broadcast"``, ``"fork"`` or ``"inform"``; ``address`` is the
     :class:`~rpcx.Client`'s server address, ``None`` for an XClient (its server is chosen
     later, per attempt)."""
 

@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Optional, Tuple, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from . import _aio, _rpcx
 from ._codec import Serializer
 from ._request import Request, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
 from .client import Push
-from .errors import ClosedError
+from .errors import ClosedError, RpcError
 from .interceptors import _ClientHooks
 from .limits import Limits
 from .tls import TLSConfig
@@ -27,6 +37,7 @@ __all__ = [
     "FailMode",
     "MultipleServers",
     "Peer",
+    "Receipt",
     "SelectMode",
     "SelectRequest",
     "Selector",
@@ -39,6 +50,36 @@ __all__ = [
 Selector = Callable[[list[str], SelectRequest], Optional[str]]
 
 Discovery = Union[Peer, MultipleServers, Etcd, Consul]
+
+
+class Receipt(NamedTuple):
+    """One server's outcome of :meth:`XClient.inform`: its ``reply`` (decoded) and response
+    ``metadata`` when it answered, else the ``error`` it failed with (an
+    :class:`rpcx.RpcError`: the server's own :class:`rpcx.ServiceError`, a connection error,
+    a timeout, or a :class:`rpcx.SerializationError` for a reply that did not decode)."""
+
+    server: str
+    reply: Any
+    metadata: Optional[dict[str, str]]
+    error: Optional[RpcError]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _receipts(r: Request, raw: list[Any], reply_type: Any) -> list[Receipt]:
+    out = []
+    for server, answer, error in raw:
+        if answer is None:
+            out.append(Receipt(server, None, None, error))
+            continue
+        data, md = answer
+        try:
+            out.append(Receipt(server, r.decode(data, reply_type), md, None))
+        except RpcError as e:
+            out.append(Receipt(server, None, md, e))
+    return out
 
 
 class SelectMode(enum.IntEnum):
@@ -374,6 +415,28 @@ class XClient(_Twin):
         (Go's ``Fork``). Bounded by ``broadcast_timeout``."""
         return self._invoke("fork", method, args, metadata, timeout, reply_type, serializer)[0]
 
+    def inform(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> list[Receipt]:
+        """Calls every server and returns each one's :class:`Receipt`, in the order of their
+        addresses (Go's ``Inform``): a failed server does not fail the others. Raises only
+        when the call cannot be made (no server: :class:`rpcx.RpcConnectionError`; closed).
+        Bounded by ``broadcast_timeout``."""
+        _method(method)
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
+        raw = self._hooks.run(
+            self.service, method, r.metadata, "inform", None,
+            lambda meta: self._raw.inform(method, *r._replace(metadata=meta)),
+        )
+        return _receipts(r, raw, reply_type)
+
     def call_oneway(
         self,
         method: str,
@@ -500,6 +563,28 @@ class AsyncXClient(_Twin):
             "fork", method, args, metadata, timeout, reply_type, serializer
         )
         return reply
+
+    async def inform(
+        self,
+        method: str,
+        args: Any = None,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        reply_type: Any = None,
+        serializer: Optional[Union[Serializer, int]] = None,
+    ) -> list[Receipt]:
+        """See :meth:`XClient.inform`."""
+        _method(method)
+        r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
+        raw = self._raw
+        got = await self._hooks.arun(
+            self.service, method, r.metadata, "inform", None,
+            lambda meta: _aio.bridge().run(
+                lambda q, tok: raw.start_inform(q, tok, method, *r._replace(metadata=meta))
+            ),
+        )
+        return _receipts(r, got, reply_type)
 
     async def call_oneway(
         self,
