@@ -34,6 +34,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// Runs `connect` (blocking, interruptible, GIL released) and holds the registry it makes.
+    fn connect<R: Into<AnyRegistry> + Send + 'static>(
+        py: Python<'_>,
+        connect: impl std::future::Future<Output = Result<R, rpcx::Error>> + Send + 'static,
+    ) -> PyResult<Shared> {
+        let reg = wait(py, connect)?.map_err(|e| to_py(py, e))?;
+        Ok(Shared {
+            inner: Owned::new(reg.into()),
+        })
+    }
+
     fn registry(&self, py: Python<'_>, what: &str) -> PyResult<AnyRegistry> {
         if self.inner.inherited() {
             return Err(forked(py, what));
@@ -104,19 +115,16 @@ impl PyEtcdRegistry {
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let base = base_path.to_owned();
         let address = service_address.unwrap_or_default();
-        let reg = wait(py, async move {
+        let shared = Shared::connect(py, async move {
             match tls {
                 Some(tls) => {
                     EtcdRegistry::connect_tls(&endpoints, &base, &address, ttl, &tls).await
                 }
                 None => EtcdRegistry::connect(&endpoints, &base, &address, ttl).await,
             }
-        })?
-        .map_err(|e| to_py(py, e))?;
+        })?;
         Ok(PyEtcdRegistry {
-            shared: Shared {
-                inner: Owned::new(AnyRegistry::Etcd(reg)),
-            },
+            shared,
             base_path: base_path.to_owned(),
         })
     }
@@ -194,19 +202,16 @@ impl PyConsulRegistry {
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let (agent, base) = (address.to_owned(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
-        let reg = wait(py, async move {
+        let shared = Shared::connect(py, async move {
             match tls {
                 Some(tls) => {
                     ConsulRegistry::connect_tls(&agent, &base, &service_address, ttl, &tls).await
                 }
                 None => ConsulRegistry::connect(&agent, &base, &service_address, ttl).await,
             }
-        })?
-        .map_err(|e| to_py(py, e))?;
+        })?;
         Ok(PyConsulRegistry {
-            shared: Shared {
-                inner: Owned::new(AnyRegistry::Consul(reg)),
-            },
+            shared,
             base_path: base_path.to_owned(),
         })
     }

@@ -62,6 +62,20 @@ pub enum AnyRegistry {
     Consul(ConsulRegistry),
 }
 
+#[cfg(feature = "etcd")]
+impl From<EtcdRegistry> for AnyRegistry {
+    fn from(r: EtcdRegistry) -> AnyRegistry {
+        AnyRegistry::Etcd(r)
+    }
+}
+
+#[cfg(feature = "consul")]
+impl From<ConsulRegistry> for AnyRegistry {
+    fn from(r: ConsulRegistry) -> AnyRegistry {
+        AnyRegistry::Consul(r)
+    }
+}
+
 impl AnyRegistry {
     /// The registry as a server plugin (a clone sharing its background task).
     pub fn plugin(&self) -> Arc<dyn Plugin> {
