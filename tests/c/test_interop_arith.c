@@ -1,5 +1,5 @@
 /* Interop: a C client calling the Rust Arith example server (a separate process):
- * JSON and MsgPack arguments encoded by hand, a service error with its reply payload,
+ * JSON, MsgPack and Protobuf arguments encoded by hand, a service error with its reply payload,
  * metadata echoed back, raw Echo, and auth. The server binary comes from RPCX_ARITH_SERVER
  * (set by the build); without it the test is skipped (exit 77). */
 #define _POSIX_C_SOURCE 200809L
@@ -60,17 +60,22 @@ static rpcx_client *connect_with(const char *addr, uint8_t st, const char *token
     return client;
 }
 
-static void expect_reply(rpcx_client *c, const char *method, const void *args, size_t len,
-                         const void *want, size_t want_len) {
+static void expect_service_reply(rpcx_client *c, const char *service, const char *method,
+                                 const void *args, size_t len, const void *want, size_t want_len) {
     rpcx_buf reply = empty_buf();
     rpcx_error *err = NULL;
-    CHECK_CALL(rpcx_client_call(c, "Arith", method, args, len, NULL, 0, &reply, NULL, &err), &err);
+    CHECK_CALL(rpcx_client_call(c, service, method, args, len, NULL, 0, &reply, NULL, &err), &err);
     if (reply.len != want_len || memcmp(reply.data, want, want_len) != 0) {
-        fprintf(stderr, "Arith.%s: unexpected reply of %zu bytes: %.*s\n", method, reply.len,
-                (int)reply.len, (const char *)reply.data);
+        fprintf(stderr, "%s.%s: unexpected reply of %zu bytes: %.*s\n", service, method,
+                reply.len, (int)reply.len, (const char *)reply.data);
         exit(1);
     }
     rpcx_buf_free(&reply);
+}
+
+static void expect_reply(rpcx_client *c, const char *method, const void *args, size_t len,
+                         const void *want, size_t want_len) {
+    expect_service_reply(c, "Arith", method, args, len, want, want_len);
 }
 
 int main(void) {
@@ -130,6 +135,14 @@ int main(void) {
     static const uint8_t mp_want[] = {0x81, 0xa1, 'C', 0x2a};
     expect_reply(mp, "Mul", mp_args, sizeof mp_args, mp_want, sizeof mp_want);
     rpcx_client_free(mp);
+
+    /* Protobuf: ProtoArith.Mul with ProtoArgs{A: 6, B: 7} (field 1 and 2 as varints); the
+     * reply is ProtoReply{C: 42}. */
+    rpcx_client *pb = connect_with(addr, RPCX_SERIALIZE_PROTOBUF, "tok");
+    static const uint8_t pb_args[] = {0x08, 0x06, 0x10, 0x07};
+    static const uint8_t pb_want[] = {0x08, 0x2a};
+    expect_service_reply(pb, "ProtoArith", "Mul", pb_args, sizeof pb_args, pb_want, sizeof pb_want);
+    rpcx_client_free(pb);
 
     /* Raw bytes through Echo. */
     rpcx_client *raw = connect_with(addr, RPCX_SERIALIZE_RAW, "tok");
