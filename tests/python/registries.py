@@ -1,25 +1,20 @@
-"""Registries for the tests: a throwaway etcd (as the Rust suites start it) and a fake of
-Consul's HTTP API (KV with blocking queries, ``?acquire=`` and sessions), enough for
-``rpcx.Consul`` discovery and ``rpcx.ConsulRegistry``. Not a test module: imported by the
-tests that need them."""
+"""Registries for the tests: a throwaway etcd (as the Rust suites start it) and the fake of
+Consul's HTTP API (fake_consul.py), enough for ``rpcx.Consul`` discovery and
+``rpcx.ConsulRegistry``. Not a test module: imported by the tests that need them."""
 
 from __future__ import annotations
 
-import base64
-import http.server
-import json
 import os
 import shutil
 import socket
-import ssl
 import subprocess
-import threading
 import time
-import urllib.parse
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Iterator
 
 import pytest
+
+from fake_consul import FakeConsul  # noqa: F401 (re-exported for the tests)
 
 
 def free_port() -> int:
@@ -73,118 +68,3 @@ def etcd_keys(url: str, prefix: str) -> dict[str, str]:
     return dict(zip(lines[0::2], lines[1::2]))
 
 
-class FakeConsul:
-    """Consul's HTTP API over an in-memory KV: ``GET /v1/kv/<prefix>?recurse`` with blocking
-    queries (``index``), ``PUT /v1/kv/<key>[?acquire=<session>]``, ``DELETE /v1/kv/<key>``,
-    ``PUT /v1/session/create`` and ``PUT /v1/session/renew/<id>``. With ``tls`` (a server
-    ``ssl.SSLContext``) it serves HTTPS, as an agent with ``verify_incoming`` would."""
-
-    def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
-        #: key → (value, session holding it or None)
-        self.kv: dict[str, tuple[bytes, Optional[str]]] = {}
-        #: session id → its create request (Name, Behavior, TTL…)
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.index = 1
-        self.cond = threading.Condition()
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def answer(self, status: int, body: bytes, index: Optional[int] = None) -> None:
-                self.send_response(status)
-                if index is not None:
-                    self.send_header("X-Consul-Index", str(index))
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def target(self) -> tuple[str, dict[str, list[str]]]:
-                url = urllib.parse.urlsplit(self.path)
-                return urllib.parse.unquote(url.path), urllib.parse.parse_qs(url.query)
-
-            def do_GET(self) -> None:
-                path, query = self.target()
-                prefix = path[len("/v1/kv/"):]
-                if "index" in query:
-                    want = int(query["index"][0])
-                    with fake.cond:
-                        fake.cond.wait_for(lambda: fake.index > want, timeout=2.0)
-                with fake.cond:
-                    items = [
-                        {"Key": k, "Value": base64.b64encode(v).decode(),
-                         "Session": s or "", "ModifyIndex": fake.index}
-                        for k, (v, s) in sorted(fake.kv.items())
-                        if k.startswith(prefix)
-                    ]
-                    index = fake.index
-                self.answer(200 if items else 404, json.dumps(items).encode(), index)
-
-            def do_PUT(self) -> None:
-                path, query = self.target()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if path == "/v1/session/create":
-                    with fake.cond:
-                        sid = f"sess-{len(fake.sessions) + 1}"
-                        fake.sessions[sid] = json.loads(body or b"{}")
-                    self.answer(200, json.dumps({"ID": sid}).encode())
-                    return
-                if path.startswith("/v1/session/renew/"):
-                    sid = path[len("/v1/session/renew/"):]
-                    with fake.cond:
-                        known = sid in fake.sessions
-                    self.answer(200 if known else 404, b"[]" if known else b"session not found")
-                    return
-                key = path[len("/v1/kv/"):]
-                session = query.get("acquire", [None])[0]
-                with fake.cond:
-                    if session is not None and session not in fake.sessions:
-                        self.answer(500, b"invalid session")
-                        return
-                    held = fake.kv.get(key, (b"", None))[1]
-                    if session is not None and held not in (None, session):
-                        self.answer(200, b"false")
-                        return
-                    fake.kv[key] = (body, session if session is not None else held)
-                    fake.bump()
-                self.answer(200, b"true")
-
-            def do_DELETE(self) -> None:
-                path, _ = self.target()
-                with fake.cond:
-                    fake.kv.pop(path[len("/v1/kv/"):], None)
-                    fake.bump()
-                self.answer(200, b"true")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        if tls is not None:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.address = f"127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def bump(self) -> None:
-        """A change (lock held): wakes blocking queries."""
-        self.index += 1
-        self.cond.notify_all()
-
-    def put(self, key: str, value: bytes = b"") -> None:
-        with self.cond:
-            self.kv[key] = (value, None)
-            self.bump()
-
-    def delete(self, key: str) -> None:
-        with self.cond:
-            self.kv.pop(key, None)
-            self.bump()
-
-    def get(self, key: str) -> Optional[tuple[bytes, Optional[str]]]:
-        """A key's value and the session holding it (``None`` when absent)."""
-        with self.cond:
-            return self.kv.get(key)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
