@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a test command next to the fake Consul agent of tests/python/fake_consul.py (Consul's
 # KV and session HTTP API on a free loopback port), with RPCX_CONSUL_ADDR=127.0.0.1:<port> in
-# its environment; the fake stops when the command ends. Exits 77 (CTest: skipped) without a
-# python3.
+# its environment; the fake stops when the command ends. With RPCX_CONSUL_TLS_DIR (a test PKI
+# from the tls_certs example) it serves HTTPS and requires client certificates signed by its
+# ca.pem. Exits 77 (CTest: skipped) without a python3.
 #   with_consul.sh <command> [args...]
 set -u
 
@@ -14,7 +15,9 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-consul.XXXXXX")
 mkfifo "$dir/in"
-"$py" "$here/../python/fake_consul.py" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+tls=()
+[ -n "${RPCX_CONSUL_TLS_DIR:-}" ] && tls=(--tls "$RPCX_CONSUL_TLS_DIR")
+"$py" "$here/../python/fake_consul.py" "${tls[@]}" <"$dir/in" >"$dir/out" 2>"$dir/err" &
 pid=$!
 exec 3>"$dir/in" # the fake serves until this descriptor closes
 cleanup() {

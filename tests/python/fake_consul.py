@@ -2,7 +2,8 @@
 for the rpcx Consul discovery and registry: used by the Python tests (through registries.py)
 and, run as a program, by the C tests (tests/c/with_consul.sh). Standard library only.
 
-    python3 fake_consul.py     prints "LISTENING 127.0.0.1:<port>", serves until stdin closes
+    python3 fake_consul.py [--tls PKI_DIR]
+        prints "LISTENING 127.0.0.1:<port>", serves until stdin closes
 """
 
 from __future__ import annotations
@@ -134,8 +135,20 @@ class FakeConsul:
         self.httpd.server_close()
 
 
+def mutual_tls_context(pki: str) -> ssl.SSLContext:
+    """A server context from a test PKI directory (server.pem/.key, clients signed by ca.pem
+    required), as an agent with ``verify_incoming`` has."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{pki}/server.pem", f"{pki}/server.key")
+    ctx.load_verify_locations(f"{pki}/ca.pem")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
 if __name__ == "__main__":
-    fake = FakeConsul()
+    # `--tls DIR`: serve HTTPS with the test PKI in DIR, client certificates required.
+    args = sys.argv[1:]
+    fake = FakeConsul(mutual_tls_context(args[1]) if args[:1] == ["--tls"] else None)
     print(f"LISTENING {fake.address}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin (or exits)
     fake.close()

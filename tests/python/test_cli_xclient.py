@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 import rpcx
+from fake_consul import mutual_tls_context
 from registries import FakeConsul
 from test_cli import cli  # noqa: F401 (the module-scoped fixture building the CLI)
 from test_tls import client_tls, pki  # noqa: F401 (the module-scoped test PKI)
@@ -105,19 +105,11 @@ def test_cli_fail_modes_around_a_dead_server(
     assert done.returncode != 0 and "refused" in done.stderr.lower(), done.stderr
 
 
-def _server_context(pki: Path) -> ssl.SSLContext:  # noqa: F811
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
-    ctx.load_verify_locations(pki / "ca.pem")
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
-
-
 def test_consul_over_mutual_tls_from_python_and_the_cli(cli: Path, pki: Path) -> None:  # noqa: F811
     """An agent that requires client certificates: a Python TLS server registers itself
     through rpcx.ConsulRegistry(tls=...), rpcx.Consul(tls=...) and the CLI
     (--registry-tls-*, then --tls-* for the server itself) find and call it."""
-    consul = FakeConsul(tls=_server_context(pki))
+    consul = FakeConsul(tls=mutual_tls_context(str(pki)))
     server = rpcx.Server(
         tls=rpcx.TLSConfig(cert_file=pki / "server.pem", key_file=pki / "server.key",
                            ca_file=pki / "ca.pem", require_client_cert=True)
