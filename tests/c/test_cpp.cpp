@@ -8,26 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                               \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                          \
-        }                                                                          \
-    } while (0)
-
-template <class F>
-static rpcx::Error expect_throw(F&& f) {
-    try {
-        f();
-    } catch (const rpcx::Error& e) {
-        return e;
-    }
-    std::fprintf(stderr, "expected an rpcx::Error\n");
-    std::exit(1);
-}
 
 int main() {
     std::atomic<int> handlers_alive{0};

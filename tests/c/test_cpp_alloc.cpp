@@ -10,15 +10,8 @@
 #include <new>
 #include <string>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
 
 // Armed when >= 0: the allocation that finds it at 0 throws. Per thread, so rpcx's own
 // threads (handlers, callbacks) allocate normally.

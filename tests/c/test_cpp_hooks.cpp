@@ -12,39 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                            \
-        }                                                                            \
-    } while (0)
-
 using namespace std::chrono_literals;
-
-template <class F>
-static void eventually(F cond, const char* what) {
-    auto end = std::chrono::steady_clock::now() + 30s;
-    while (!cond()) {
-        if (std::chrono::steady_clock::now() > end) {
-            std::fprintf(stderr, "timed out waiting for %s\n", what);
-            std::exit(1);
-        }
-        std::this_thread::sleep_for(2ms);
-    }
-}
-
-static rpcx::Error expect_error(std::function<void()> f) {
-    try {
-        f();
-    } catch (const rpcx::Error& e) {
-        return e;
-    }
-    std::fprintf(stderr, "expected an rpcx::Error\n");
-    std::exit(1);
-}
 
 struct Inbox {
     std::mutex m;
@@ -71,8 +42,8 @@ static void test_push() {
     rpcx::Server server;
     server.handle("Hub", "Join", [&](const rpcx::Request& req, rpcx::Responder resp) {
         auto conn = req.connection();
-        CHECK(conn.is_open());
-        CHECK(conn.peer() == req.peer());
+        EXPECT(conn.is_open());
+        EXPECT(conn.peer() == req.peer());
         conn.push("Hub", "Welcome", "welcome", {{"kind", "greeting"}});
         {
             std::lock_guard<std::mutex> g(kept_m);
@@ -87,31 +58,31 @@ static void test_push() {
     {
         auto client = rpcx::Client::connect(
             addr, rpcx::ClientOptions().connect_timeout(10s).on_push(inbox.handler()));
-        CHECK(client.call("Hub", "Join", "").text() == "joined");
+        EXPECT(client.call("Hub", "Join", "").text() == "joined");
         rpcx::Connection conn = [&] {
             std::lock_guard<std::mutex> g(kept_m);
             return *kept;
         }();
         conn.push("Hub", "News", "later", {}, 5000ms);
-        eventually([&] { return inbox.size() == 2; }, "two pushes");
-        CHECK(inbox.at(0).method == "Welcome" && inbox.at(0).text() == "welcome");
-        CHECK(inbox.at(0).metadata.at("kind") == "greeting");
-        CHECK(inbox.at(0).server == addr);
-        CHECK(inbox.at(1).text() == "later");
+        wait_until([&] { return inbox.size() == 2; }, "two pushes");
+        EXPECT(inbox.at(0).method == "Welcome" && inbox.at(0).text() == "welcome");
+        EXPECT(inbox.at(0).metadata.at("kind") == "greeting");
+        EXPECT(inbox.at(0).server == addr);
+        EXPECT(inbox.at(1).text() == "later");
 
         client.close();
-        eventually([&] { return !conn.is_open(); }, "the connection to close");
-        auto e = expect_error([&] { conn.push("Hub", "News", "late"); });
-        CHECK(e.code() == RPCX_ERR_CLOSED);
+        wait_until([&] { return !conn.is_open(); }, "the connection to close");
+        auto e = expect_throw([&] { conn.push("Hub", "News", "late"); });
+        EXPECT(e.code() == RPCX_ERR_CLOSED);
     }
 
     Inbox xinbox;
     {
         rpcx::XClient xc("Hub", rpcx::Discovery::peer(addr),
                          rpcx::XClientOptions().on_push(xinbox.handler()));
-        CHECK(xc.call("Join", "").text() == "joined");
-        eventually([&] { return xinbox.size() == 1; }, "an XClient push");
-        CHECK(xinbox.at(0).server == addr && xinbox.at(0).method == "Welcome");
+        EXPECT(xc.call("Join", "").text() == "joined");
+        wait_until([&] { return xinbox.size() == 1; }, "an XClient push");
+        EXPECT(xinbox.at(0).server == addr && xinbox.at(0).method == "Welcome");
     }
     std::lock_guard<std::mutex> g(kept_m);
     kept.reset();
@@ -161,32 +132,32 @@ static void test_interceptors() {
         });
     auto client = rpcx::Client::connect(addr, opts);
     auto r = client.call("Echo", "Trace", "");
-    CHECK(r.text() == "cpp-trace");
-    CHECK(r.metadata.at("served-by") == "cpp");
+    EXPECT(r.text() == "cpp-trace");
+    EXPECT(r.metadata.at("served-by") == "cpp");
     {
         std::lock_guard<std::mutex> g(m);
-        CHECK(seen_trace == "cpp-trace");
-        CHECK(seen_peer.rfind("tcp@127.0.0.1:", 0) == 0 && seen_peer != addr);
+        EXPECT(seen_trace == "cpp-trace");
+        EXPECT(seen_peer.rfind("tcp@127.0.0.1:", 0) == 0 && seen_peer != addr);
     }
-    auto e = expect_error([&] { client.call("Echo", "Forbidden", ""); });
-    CHECK(e.code() == RPCX_ERR_SERVER && std::string(e.what()) == "no entry");
-    CHECK(e.metadata().at("served-by") == "cpp");
-    e = expect_error([&] { client.call("Echo", "Thrown", ""); });
-    CHECK(std::string(e.what()) == "thrown out");
-    e = expect_error([&] { client.call("Echo", "Local", ""); });
-    CHECK(e.code() == RPCX_ERR_REFUSED && std::string(e.what()) == "stays here");
-    CHECK(client_after == 4);
+    auto e = expect_throw([&] { client.call("Echo", "Forbidden", ""); });
+    EXPECT(e.code() == RPCX_ERR_SERVER && std::string(e.what()) == "no entry");
+    EXPECT(e.metadata().at("served-by") == "cpp");
+    e = expect_throw([&] { client.call("Echo", "Thrown", ""); });
+    EXPECT(std::string(e.what()) == "thrown out");
+    e = expect_throw([&] { client.call("Echo", "Local", ""); });
+    EXPECT(e.code() == RPCX_ERR_REFUSED && std::string(e.what()) == "stays here");
+    EXPECT(client_after == 4);
     {
         std::lock_guard<std::mutex> g(m);
-        CHECK(last_error == "stays here");
+        EXPECT(last_error == "stays here");
     }
-    CHECK(server_after == 3);
+    EXPECT(server_after == 3);
 
     rpcx::XClient xc("Echo", rpcx::Discovery::peer(addr),
                      rpcx::XClientOptions().intercept([](rpcx::Call& call) {
                          call.set_metadata("trace-id", "x-trace");
                      }));
-    CHECK(xc.call("Trace", "").text() == "x-trace");
+    EXPECT(xc.call("Trace", "").text() == "x-trace");
 }
 
 static void test_plugins() {
@@ -195,14 +166,14 @@ static void test_plugins() {
         rpcx::Server server;
         server.handle("Echo", "Echo", echo).ip_filter({}, {"127.0.0.1"});
         auto port = server.start("tcp@127.0.0.1:0");
-        auto e = expect_error([&] {
+        auto e = expect_throw([&] {
             auto c = rpcx::Client::connect("tcp@127.0.0.1:" + std::to_string(port),
                                            rpcx::ClientOptions().connect_timeout(10s));
             c.call("Echo", "Echo", "x", {}, 10000ms);
         });
-        CHECK(e.code() == RPCX_ERR_CONNECTION || e.code() == RPCX_ERR_CLOSED);
-        auto bad = expect_error([&] { rpcx::Server().ip_filter({"nonsense"}); });
-        CHECK(bad.code() == RPCX_ERR_INVALID_ARG);
+        EXPECT(e.code() == RPCX_ERR_CONNECTION || e.code() == RPCX_ERR_CLOSED);
+        auto bad = expect_throw([&] { rpcx::Server().ip_filter({"nonsense"}); });
+        EXPECT(bad.code() == RPCX_ERR_INVALID_ARG);
     }
     {
         rpcx::Server server;
@@ -210,9 +181,9 @@ static void test_plugins() {
         auto port = server.start("tcp@127.0.0.1:0");
         auto c = rpcx::Client::connect("tcp@127.0.0.1:" + std::to_string(port),
                                        rpcx::ClientOptions().connect_timeout(10s));
-        CHECK(c.call("Echo", "Echo", "x").text() == "x");
-        auto e = expect_error([&] { c.call("Echo", "Echo", "x"); });
-        CHECK(e.code() == RPCX_ERR_SERVER && std::string(e.what()) == "request reached rate limit");
+        EXPECT(c.call("Echo", "Echo", "x").text() == "x");
+        auto e = expect_throw([&] { c.call("Echo", "Echo", "x"); });
+        EXPECT(e.code() == RPCX_ERR_SERVER && std::string(e.what()) == "request reached rate limit");
     }
 }
 

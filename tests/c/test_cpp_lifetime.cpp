@@ -12,43 +12,12 @@
 #include <string>
 #include <thread>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-template <class F>
-static rpcx::Error expect_throw(F&& f) {
-    try {
-        f();
-    } catch (const rpcx::Error& e) {
-        return e;
-    }
-    std::fprintf(stderr, "expected an rpcx::Error\n");
-    std::exit(1);
-}
-
-// Waits (bounded) until pred() holds.
-template <class P>
-static void wait_until(P pred, const char* what) {
-    auto end = Clock::now() + seconds(30);
-    while (!pred()) {
-        if (Clock::now() > end) {
-            std::fprintf(stderr, "timed out waiting for %s\n", what);
-            std::exit(1);
-        }
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-}
 
 static void consume(rpcx::Responder r) {
     (void)r;

@@ -9,15 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
 
 // Waits (bounded) until the discovery lists `n` servers.
 static void wait_size(const rpcx::Discovery& d, std::size_t n, const char* what) {

@@ -9,27 +9,8 @@
 #include <iterator>
 #include <string>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
-
-template <class F>
-static rpcx::Error expect_throw(F&& f) {
-    try {
-        f();
-    } catch (const rpcx::Error& e) {
-        std::printf("  threw as expected: %s\n", e.what());
-        return e;
-    }
-    std::fprintf(stderr, "expected an rpcx::Error\n");
-    std::exit(1);
-}
 
 static std::string pki(const std::string& name) {
     const char* dir = std::getenv("RPCX_TLS_DIR");

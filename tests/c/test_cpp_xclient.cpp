@@ -10,26 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpp_util.hpp"
 #include "rpcx.hpp"
-
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
-
-template <class F>
-static rpcx::Error expect_throw(F&& f) {
-    try {
-        f();
-    } catch (const rpcx::Error& e) {
-        return e;
-    }
-    std::fprintf(stderr, "expected an rpcx::Error\n");
-    std::exit(1);
-}
 
 static rpcx::Server named(const std::string& name) {
     rpcx::Server s;
