@@ -941,6 +941,17 @@ rpcx_status rpcx_client_options_set_limits(struct rpcx_client_options *opts,
                                            const struct rpcx_limits *limits);
 
 /**
+ * Sets how many bytes of requests may wait for the connection's writer (default 16 MiB):
+ * when a server stops reading, calls wait for room (within their timeout) instead of the
+ * queue growing. A single request larger than this waits until the queue is empty, then goes
+ * alone. For an XClient, set it on the client options given to
+ * `rpcx_xclient_options_set_client_options`. `RPCX_ERR_INVALID_ARG` if 0.
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_max_unsent_bytes(struct rpcx_client_options *opts,
+                                                     size_t bytes);
+
+/**
  * Makes `callback` receive the server pushes of every client connected with these options
  * (see `rpcx_push_callback` for its arguments and threads), replacing any callback set
  * before. Without one, pushes are dropped.

@@ -872,6 +872,12 @@ public:
         detail::check(rpcx_client_options_set_connect_timeout_ms(o_.get(), detail::millis(d)));
         return *this;
     }
+    /// Bytes of requests that may wait for the writer (default 16 MiB; see
+    /// rpcx_client_options_set_max_unsent_bytes).
+    ClientOptions& max_unsent_bytes(std::size_t n) {
+        detail::check(rpcx_client_options_set_max_unsent_bytes(o_.get(), n));
+        return *this;
+    }
     ClientOptions& gzip(bool on) {
         detail::check(rpcx_client_options_set_gzip(o_.get(), on));
         return *this;

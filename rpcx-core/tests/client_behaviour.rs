@@ -726,3 +726,67 @@ async fn a_heartbeat_stuck_behind_a_full_send_queue_closes_the_connection() {
     wait_until("the heartbeat closed the connection", || c.is_closed()).await;
     filler.abort();
 }
+
+/// A server that never reads holds at most `max_unsent_bytes` of requests in the client (plus
+/// what the sockets buffer): sends of 1 MiB wait for room and time out well before the
+/// 4096-message queue would fill; a request larger than the budget alone still goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_reads_holds_at_most_max_unsent_bytes() {
+    let server = FakeServer::start(Mode::Deaf).await;
+    let options = ClientOptions {
+        max_unsent_bytes: 1 << 20,
+        ..ClientOptions::default()
+    };
+    let c = Client::connect(&server.key, options).await.unwrap();
+    let send = |len: usize| {
+        c.send_raw(RawRequest {
+            service: "Arith".into(),
+            method: "Mul".into(),
+            serialize_type: SerializeType::RAW,
+            metadata: Default::default(),
+            payload: Bytes::from(vec![7u8; len]),
+            timeout: Some(Duration::from_millis(300)),
+        })
+    };
+    // Larger than the budget: it waits for an empty queue, then goes alone.
+    guard(GUARD, "a request larger than the budget", send(3 << 20))
+        .await
+        .unwrap();
+    let mut queued = 0;
+    let mut refused = None;
+    for _ in 0..200 {
+        match guard(GUARD, "a 1 MiB send", send(1 << 20)).await {
+            Ok(()) => queued += 1,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    // The kernel's socket buffers take some (a few MiB on loopback); the queue takes at most
+    // one more MiB. Without the budget all 200 would queue (4096 messages).
+    assert!(
+        matches!(refused, Some(Error::Timeout(_))),
+        "{queued} MiB queued, then {refused:?}"
+    );
+    assert!(
+        queued < 64,
+        "{queued} MiB queued for a server that never reads"
+    );
+    c.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_unsent_budget_is_refused() {
+    let handle = start_arith().await;
+    let e = Client::connect(
+        &handle.local_address().to_string(),
+        ClientOptions {
+            max_unsent_bytes: 0,
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("max_unsent_bytes"), "{e}");
+}

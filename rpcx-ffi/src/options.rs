@@ -283,6 +283,27 @@ pub extern "C" fn rpcx_client_options_set_timeout_ms(
     })
 }
 
+/// Sets how many bytes of requests may wait for the connection's writer (default 16 MiB):
+/// when a server stops reading, calls wait for room (within their timeout) instead of the
+/// queue growing. A single request larger than this waits until the queue is empty, then goes
+/// alone. For an XClient, set it on the client options given to
+/// `rpcx_xclient_options_set_client_options`. `RPCX_ERR_INVALID_ARG` if 0.
+/// `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_client_options_set_max_unsent_bytes(
+    opts: Option<&mut rpcx_client_options>,
+    bytes: usize,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        if bytes == 0 {
+            return Err(invalid_arg("rpcx: max_unsent_bytes must be at least 1"));
+        }
+        opts.inner.max_unsent_bytes = bytes;
+        Ok(())
+    })
+}
+
 /// Sets the connect timeout in milliseconds (default 1000). `RPCX_ERR_INVALID_ARG` if 0.
 /// `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
 #[no_mangle]

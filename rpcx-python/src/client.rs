@@ -98,6 +98,7 @@ pub(crate) fn options(
     heartbeat: Option<f64>,
     heartbeat_timeout: f64,
     limits: Option<LimitsTuple>,
+    max_unsent_bytes: Option<usize>,
 ) -> PyResult<ClientOptions> {
     let mut o = ClientOptions::default()
         .serialize_type(serialize_type(serialize)?)
@@ -118,6 +119,12 @@ pub(crate) fn options(
     }
     o.heartbeat_timeout = seconds("heartbeat_timeout", heartbeat_timeout)?;
     o.limits = limits_from(limits);
+    if let Some(n) = max_unsent_bytes {
+        if n == 0 {
+            return Err(PyValueError::new_err("max_unsent_bytes must be > 0"));
+        }
+        o.max_unsent_bytes = n;
+    }
     Ok(o)
 }
 
@@ -143,7 +150,7 @@ fn request(
 impl RawClient {
     /// Connects (blocking, interruptible).
     #[staticmethod]
-    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
+    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
@@ -157,6 +164,7 @@ impl RawClient {
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
         tls: Option<Bound<'_, PyAny>>,
+        max_unsent_bytes: Option<usize>,
     ) -> PyResult<RawClient> {
         let mut opts = options(
             serialize_type,
@@ -167,6 +175,7 @@ impl RawClient {
             heartbeat,
             heartbeat_timeout,
             limits,
+            max_unsent_bytes,
         )?;
         opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();
@@ -179,7 +188,7 @@ impl RawClient {
 
     /// Connects in the background; the `RawClient` arrives on `cq` under `token`.
     #[staticmethod]
-    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
+    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async(
         cq: &CompletionQueue,
@@ -194,6 +203,7 @@ impl RawClient {
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
         tls: Option<Bound<'_, PyAny>>,
+        max_unsent_bytes: Option<usize>,
     ) -> PyResult<CallHandle> {
         let mut opts = options(
             serialize_type,
@@ -204,6 +214,7 @@ impl RawClient {
             heartbeat,
             heartbeat_timeout,
             limits,
+            max_unsent_bytes,
         )?;
         opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();

@@ -848,7 +848,7 @@ impl RawXClient {
     /// An XClient of `service`. `select_mode` uses Go's numbers (0 random … 5 closest);
     /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`.
     #[new]
-    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None))]
+    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -873,6 +873,7 @@ impl RawXClient {
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
         tls: Option<Bound<'_, PyAny>>,
+        max_unsent_bytes: Option<usize>,
     ) -> PyResult<RawXClient> {
         if service.is_empty() {
             return Err(PyValueError::new_err("service must be a non-empty str"));
@@ -887,6 +888,7 @@ impl RawXClient {
             heartbeat,
             heartbeat_timeout,
             limits,
+            max_unsent_bytes,
         )?;
         client.tls = crate::tls::client(tls.as_ref())?;
         let breaker = match breaker {

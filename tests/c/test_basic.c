@@ -2,7 +2,11 @@
  * remote errors (text, payload, metadata), unknown names, oneway sends, auth, Unix sockets,
  * finalizers, and the runtime refusing blocking calls inside a handler. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -332,6 +336,47 @@ static void test_unix_socket(void) {
     unlink(path);
 }
 
+/* A server that never reads: with max_unsent_bytes 1 MiB, 1 MiB oneway sends wait for room
+ * and time out (the client's 300 ms timeout) long before the 4096-message queue would fill. */
+static void test_unsent_budget(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(fd, 4) == 0); /* the kernel accepts; nobody reads */
+    socklen_t len = sizeof a;
+    CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp@127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+
+    rpcx_client_options *opts = rpcx_client_options_new();
+    CHECK_STATUS(rpcx_client_options_set_max_unsent_bytes(opts, 0), RPCX_ERR_INVALID_ARG);
+    CHECK_STATUS(rpcx_client_options_set_max_unsent_bytes(NULL, 1), RPCX_ERR_NULL_ARG);
+    CHECK_OK(rpcx_client_options_set_max_unsent_bytes(opts, 1 << 20));
+    CHECK_OK(rpcx_client_options_set_timeout_ms(opts, 300));
+    rpcx_client *c = NULL;
+    rpcx_error *err = NULL;
+    CHECK_CALL(rpcx_client_connect(addr, opts, &c, &err), &err);
+    rpcx_client_options_free(opts);
+    size_t mib = 1 << 20;
+    uint8_t *payload = calloc(1, mib);
+    CHECK(payload != NULL);
+    int queued = 0;
+    rpcx_status st = RPCX_OK;
+    for (int i = 0; i < 200 && st == RPCX_OK; i++) {
+        st = rpcx_client_send(c, "Echo", "Echo", payload, mib, NULL, NULL);
+        queued += st == RPCX_OK;
+    }
+    CHECK(st == RPCX_ERR_TIMEOUT);
+    CHECK(queued < 64); /* socket buffers take a few MiB; the queue at most one */
+    free(payload);
+    rpcx_client_free(c);
+    close(fd);
+}
+
 int main(void) {
     CHECK_OK(rpcx_runtime_set_worker_threads(2));
     CHECK(strlen(rpcx_version()) > 0);
@@ -363,6 +408,7 @@ int main(void) {
     CHECK_OK(rpcx_client_call(g_client, "Echo", "Echo", NULL, 0, NULL, 0, NULL, NULL, NULL));
     test_auth();
     test_unix_socket();
+    test_unsent_budget();
 
     rpcx_client_free(g_client);
     int before = atomic_load(&finalized);

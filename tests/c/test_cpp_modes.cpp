@@ -1,7 +1,8 @@
 // What the other C++ tests set but never watch happen: every select mode and fail mode of
 // XClientOptions (a dead server in the list, servers told apart by name), the group filter,
 // gzip (the server sees the compressed frame's payload intact), heartbeats (answered ones keep
-// an idle connection; a frozen server is dropped), client limits refusing a large reply, a
+// an idle connection; a frozen server is dropped), client limits refusing a large reply, the
+// unsent-bytes budget holding back sends to a server that never reads, a
 // oneway send reaching its handler, and a graceful shutdown that lets a call in flight finish.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -198,6 +199,20 @@ int main() {
         auto e = expect_throw([&] { c.call("T", "Echo", std::string(4096, 'x')); });
         EXPECT(e.code() == RPCX_ERR_CONNECTION &&
                std::string(e.what()).find("limit is 1024") != std::string::npos);
+    }
+
+    // A server that never reads holds at most max_unsent_bytes of requests in the client:
+    // 1 MiB sends wait for room and time out long before the 4096-message queue fills.
+    {
+        Frozen frozen;
+        auto c = rpcx::Client::connect(
+            frozen.address, base().max_unsent_bytes(1 << 20).timeout(rpcx::Millis(300)));
+        std::string mib(1 << 20, 'm');
+        int queued = 0;
+        auto e = expect_throw([&] {
+            for (int i = 0; i < 200; i++, queued++) c.send("T", "Note", mib);
+        });
+        EXPECT(e.code() == RPCX_ERR_TIMEOUT && queued < 64);
     }
 
     // Oneway: the handler runs, nothing answers.

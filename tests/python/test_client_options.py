@@ -188,3 +188,62 @@ def test_async_server_limits_apply_to_async_handlers() -> None:
             await server.stop_async(grace=1)
 
     asyncio.run(main())
+
+
+def _never_reading() -> tuple[socket.socket, str]:
+    """A listening socket whose connections the kernel accepts and nobody reads."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+    return s, f"tcp@127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_server_that_never_reads_holds_at_most_max_unsent_bytes() -> None:
+    listener, addr = _never_reading()
+    try:
+        mib = b"\0" * (1 << 20)
+        with rpcx.Client(addr, serializer=rpcx.RAW, timeout=0.3, max_unsent_bytes=1 << 20) as c:
+            queued = 0
+            with pytest.raises(rpcx.RpcTimeoutError):
+                for _ in range(200):
+                    c.call_oneway("Echo", "Echo", mib)
+                    queued += 1
+            # Socket buffers take a few MiB; the queue at most one more. Unbounded, all 200
+            # would queue.
+            assert queued < 64
+    finally:
+        listener.close()
+
+
+def test_async_and_xclient_take_max_unsent_bytes() -> None:
+    listener, addr = _never_reading()
+    try:
+        mib = b"\0" * (1 << 20)
+
+        async def main() -> int:
+            async with rpcx.AsyncClient(addr, serializer=rpcx.RAW, timeout=0.3,
+                                        max_unsent_bytes=1 << 20) as c:
+                queued = 0
+                with pytest.raises(rpcx.RpcTimeoutError):
+                    for _ in range(200):
+                        await c.call_oneway("Echo", "Echo", mib)
+                        queued += 1
+                return queued
+
+        assert asyncio.run(main()) < 64
+        with rpcx.XClient("Echo", rpcx.Peer(addr), serializer=rpcx.RAW, timeout=0.3,
+                          max_unsent_bytes=1 << 20) as xc:
+            with pytest.raises(rpcx.RpcTimeoutError):
+                for _ in range(200):
+                    xc.call_oneway("Echo", mib)
+    finally:
+        listener.close()
+
+
+def test_max_unsent_bytes_is_checked() -> None:
+    with pytest.raises(ValueError, match="max_unsent_bytes"):
+        rpcx.Client("tcp@127.0.0.1:1", max_unsent_bytes=0)
+    with pytest.raises(TypeError, match="max_unsent_bytes"):
+        rpcx.AsyncClient("tcp@127.0.0.1:1", max_unsent_bytes="1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_unsent_bytes"):
+        rpcx.XClient("Echo", rpcx.Peer("tcp@127.0.0.1:1"), max_unsent_bytes=-1)

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{DecodeError, FrameCodec, Header, Limits, Message, ProtocolError};
@@ -57,7 +57,12 @@ pub(crate) struct Conn {
     /// Why the connection ended (`None` while it is open).
     closed: Mutex<Option<Error>>,
     seq: AtomicU64,
-    out: mpsc::Sender<Message>,
+    out: mpsc::Sender<Outgoing>,
+    /// Bytes of queued, unwritten requests (`ClientOptions::max_unsent_bytes` permits): a
+    /// request holds its size until the writer has written it.
+    unsent: std::sync::Arc<Semaphore>,
+    /// The most one request may hold (the whole budget).
+    unsent_max: u32,
     pub(crate) stop: CancellationToken,
     pub(crate) peer: String,
 }
@@ -77,15 +82,21 @@ impl Conn {
         write: WriteHalf,
         peer: String,
         limits: Limits,
+        max_unsent_bytes: usize,
         pushes: mpsc::Sender<Message>,
     ) -> std::sync::Arc<Conn> {
         let (tx, rx) = mpsc::channel(4096);
+        let unsent_max = u32::try_from(max_unsent_bytes.min(Semaphore::MAX_PERMITS))
+            .unwrap_or(u32::MAX)
+            .max(1);
         let conn = std::sync::Arc::new(Conn {
             pending: std::array::from_fn(|_| Mutex::new(SeqMap::default())),
             failed: AtomicBool::new(false),
             closed: Mutex::new(None),
             seq: AtomicU64::new(0),
             out: tx,
+            unsent: std::sync::Arc::new(Semaphore::new(unsent_max as usize)),
+            unsent_max,
             stop: CancellationToken::new(),
             peer,
         });
@@ -142,8 +153,26 @@ impl Conn {
         if self.failed.load(Ordering::SeqCst) {
             return Err(self.closed_reason().unwrap_or(Error::Closed));
         }
+        // Room for its bytes first: a server that stops reading stops the queue growing.
+        let want = u32::try_from(msg.encoded_len_hint())
+            .unwrap_or(u32::MAX)
+            .min(self.unsent_max);
+        let held = match std::sync::Arc::clone(&self.unsent).try_acquire_many_owned(want) {
+            Ok(p) => p,
+            Err(_) => {
+                tokio::select! {
+                    biased;
+                    _ = self.stop.cancelled() => {
+                        return Err(self.closed_reason().unwrap_or(Error::Closed));
+                    }
+                    p = std::sync::Arc::clone(&self.unsent).acquire_many_owned(want) => {
+                        p.map_err(|_| self.closed_reason().unwrap_or(Error::Closed))?
+                    }
+                }
+            }
+        };
         self.out
-            .send(msg)
+            .send(Outgoing { msg, held })
             .await
             .map_err(|_| self.closed_reason().unwrap_or(Error::Closed))
     }
@@ -197,13 +226,21 @@ impl Conn {
     }
 }
 
+/// A request on its way to the writer, holding its bytes of the unsent budget until written.
+pub(crate) struct Outgoing {
+    msg: Message,
+    held: OwnedSemaphorePermit,
+}
+
 async fn write_loop(
     conn: std::sync::Arc<Conn>,
     mut write: WriteHalf,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: mpsc::Receiver<Outgoing>,
 ) {
     const BATCH: usize = 64 << 10;
     let mut buf = BytesMut::with_capacity(BATCH);
+    // The budget of the requests in `buf`, given back once it is written.
+    let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
     loop {
         let first = tokio::select! {
             biased;
@@ -211,7 +248,8 @@ async fn write_loop(
             _ = conn.stop.cancelled() => None,
         };
         let Some(first) = first else { break };
-        let mut failed = encode(&conn, &first, &mut buf);
+        let mut failed = encode(&conn, &first.msg, &mut buf);
+        held.push(first.held);
         // Let the callers woken by the same read queue their next requests first, so that one
         // write carries many frames.
         if rx.is_empty() {
@@ -219,7 +257,10 @@ async fn write_loop(
         }
         while buf.len() < BATCH {
             match rx.try_recv() {
-                Ok(m) => failed |= encode(&conn, &m, &mut buf),
+                Ok(m) => {
+                    failed |= encode(&conn, &m.msg, &mut buf);
+                    held.push(m.held);
+                }
                 Err(_) => break,
             }
         }
@@ -235,6 +276,7 @@ async fn write_loop(
             break;
         }
         buf.clear();
+        held.clear();
     }
     let _ = write.shutdown().await;
 }

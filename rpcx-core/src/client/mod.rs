@@ -124,7 +124,14 @@ impl Client {
                 source,
             })?;
         let (push_tx, push_rx) = mpsc::channel(options.push_capacity());
-        let conn = Conn::start(c.read, c.write, c.peer, options.limits, push_tx);
+        let conn = Conn::start(
+            c.read,
+            c.write,
+            c.peer,
+            options.limits,
+            options.max_unsent_bytes,
+            push_tx,
+        );
         let client = Client {
             inner: Arc::new(Inner {
                 conn,

@@ -35,6 +35,11 @@ pub struct ClientOptions {
     pub default_timeout: Option<Duration>,
     /// Limits on frames read from the server.
     pub limits: Limits,
+    /// Bytes of requests queued for the connection's writer and not yet written (a server
+    /// that stops reading holds them here). A call that would go over waits for room, within
+    /// its timeout; a single request larger than this waits until the queue is empty. Default
+    /// [`DEFAULT_MAX_UNSENT_BYTES`](Self::DEFAULT_MAX_UNSENT_BYTES) (16 MiB); must not be zero.
+    pub max_unsent_bytes: usize,
     /// TLS settings (feature `tls`); `None` for plain TCP. An XClient uses them for every
     /// server it dials.
     #[cfg(feature = "tls")]
@@ -60,6 +65,7 @@ impl Default for ClientOptions {
             auth_token: None,
             default_timeout: None,
             limits: Limits::DEFAULT,
+            max_unsent_bytes: Self::DEFAULT_MAX_UNSENT_BYTES,
             push_buffer: 1024,
             interceptors: super::Interceptors::default(),
             #[cfg(feature = "tls")]
@@ -73,10 +79,14 @@ impl ClientOptions {
     /// values are clamped to it. The buffer is a bound, not an allocation.
     pub const MAX_PUSH_BUFFER: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
+    /// The default of [`max_unsent_bytes`](Self::max_unsent_bytes): 16 MiB.
+    pub const DEFAULT_MAX_UNSENT_BYTES: usize = 16 << 20;
+
     /// Checks the values that would otherwise make a client spin or never connect: a zero
     /// [`connect_timeout`](Self::connect_timeout), a zero
     /// [`heartbeat_interval`](Self::heartbeat_interval), or a zero
-    /// [`heartbeat_timeout`](Self::heartbeat_timeout) with heartbeats on.
+    /// [`heartbeat_timeout`](Self::heartbeat_timeout) with heartbeats on, or a zero
+    /// [`max_unsent_bytes`](Self::max_unsent_bytes).
     pub fn validate(&self) -> Result<(), Error> {
         if self.connect_timeout.is_zero() {
             return Err(Error::Config(
@@ -91,6 +101,11 @@ impl ClientOptions {
         if self.heartbeat_interval.is_some() && self.heartbeat_timeout.is_zero() {
             return Err(Error::Config(
                 "heartbeat_timeout must be greater than zero".into(),
+            ));
+        }
+        if self.max_unsent_bytes == 0 {
+            return Err(Error::Config(
+                "max_unsent_bytes must be greater than zero".into(),
             ));
         }
         Ok(())

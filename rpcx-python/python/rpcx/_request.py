@@ -41,6 +41,17 @@ def check_timeout(timeout: Optional[float]) -> Optional[float]:
     return t
 
 
+def check_max_unsent_bytes(n: Optional[int]) -> Optional[int]:
+    """``max_unsent_bytes`` checked: ``None`` (the 16 MiB default) or an int > 0."""
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"max_unsent_bytes must be an int, got {type(n).__name__}")
+    if n <= 0:
+        raise ValueError(f"max_unsent_bytes must be > 0, got {n}")
+    return n
+
+
 class Request(NamedTuple):
     """One request's arguments, checked and encoded, in the order the raw clients' ``call``
     and ``start_call`` take them after the names."""

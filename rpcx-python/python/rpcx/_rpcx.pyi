@@ -63,6 +63,7 @@ class RawClient:
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
+        max_unsent_bytes: Optional[int] = None,
     ) -> RawClient: ...
     @staticmethod
     def connect_async(
@@ -78,6 +79,7 @@ class RawClient:
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
+        max_unsent_bytes: Optional[int] = None,
     ) -> CallHandle: ...
     def call(
         self,
@@ -357,6 +359,7 @@ class RawXClient:
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
+        max_unsent_bytes: Optional[int] = None,
     ) -> RawXClient: ...
     def call(
         self,

@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Iterable, Mapping, NamedTuple, Optional, 
 
 from . import _aio, _rpcx
 from ._codec import Serializer
-from ._request import Request, check_serializer, check_timeout
+from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from .errors import ClosedError
 from .interceptors import _ClientHooks
 from .limits import Limits
@@ -59,6 +59,7 @@ class _Options:
         limits: Optional[Limits],
         tls: Optional[TLSConfig] = None,
         heartbeat_timeout: float = 30.0,
+        max_unsent_bytes: Optional[int] = None,
     ) -> None:
         if not isinstance(address, str):
             raise TypeError(f"address must be str, got {type(address).__name__}")
@@ -76,6 +77,7 @@ class _Options:
             heartbeat_timeout=float(heartbeat_timeout),
             limits=None if limits is None else limits.as_tuple(),
             tls=tls_material(tls, "client"),
+            max_unsent_bytes=check_max_unsent_bytes(max_unsent_bytes),
         )
 
 
@@ -97,10 +99,11 @@ class _Twin:
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
+        max_unsent_bytes: Optional[int] = None,
     ) -> None:
         self._opts = _Options(
             address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls,
-            heartbeat_timeout,
+            heartbeat_timeout, max_unsent_bytes,
         )
         self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncClient))
         self._open()
@@ -131,6 +134,9 @@ class Client(_Twin):
     :class:`~rpcx.TLSConfig`) connects over TLS, with a client certificate for mutual TLS.
     ``interceptors`` run around every call on the calling thread (see
     :mod:`rpcx.interceptors`): they may add metadata (trace ids, tokens) or refuse a call.
+    ``max_unsent_bytes`` (default 16 MiB) bounds the requests waiting to be written: when
+    the server stops reading, calls wait for room (within their timeout) instead of piling
+    up.
 
     Every wait releases the GIL and can be interrupted with Ctrl-C.
     """

@@ -21,7 +21,7 @@ from typing import (
 
 from . import _aio, _rpcx
 from ._codec import Serializer
-from ._request import Request, check_serializer, check_timeout
+from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
 from .client import Push
 from .errors import ClosedError, RpcError
@@ -211,6 +211,7 @@ class _XOptions:
             heartbeat_timeout=_seconds(kw["heartbeat_timeout"], "heartbeat_timeout"),
             limits=None if limits is None else limits.as_tuple(),
             tls=tls_material(kw["tls"], "client"),
+            max_unsent_bytes=check_max_unsent_bytes(kw["max_unsent_bytes"]),
         )
 
 
@@ -246,6 +247,7 @@ class _Twin:
         limits: Optional[Limits] = None,
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
+        max_unsent_bytes: Optional[int] = None,
     ) -> None:
         self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncXClient))
         self._pushes: Optional[_rpcx.RawPushes] = None
@@ -272,6 +274,7 @@ class _Twin:
             connect_timeout=connect_timeout,
             limits=limits,
             tls=tls,
+            max_unsent_bytes=max_unsent_bytes,
         )
         self._raw = self._opts.raw
 
@@ -324,7 +327,7 @@ class XClient(_Twin):
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
     open_seconds)`` turns on a circuit breaker per server. The connection options
     (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``heartbeat_timeout``,
-    ``connect_timeout``, ``limits``, ``tls``) are :class:`rpcx.Client`'s and apply to each server's connection,
+    ``connect_timeout``, ``limits``, ``tls``, ``max_unsent_bytes``) are :class:`rpcx.Client`'s and apply to each server's connection,
     made on first use (with ``tls``, each server's certificate is checked against its own
     host unless the :class:`rpcx.TLSConfig` names a ``server_name``).
 
