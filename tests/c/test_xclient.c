@@ -141,6 +141,17 @@ static void test_update_broadcast_fork(void) {
     thrd_t t;
     CHECK(thrd_create(&t, update_to_a_and_c, NULL) == thrd_success);
     CHECK(thrd_join(t, NULL) == thrd_success);
+    /* The XClient follows the update in the background, and it already had two servers (a
+     * and the dead one): wait until it reaches c. */
+    long until = now_ms() + 10000;
+    for (;;) {
+        char who[16];
+        CHECK_OK(xcall(xc, "Who", "", who, sizeof who, 1));
+        if (strcmp(who, "c") == 0) {
+            break;
+        }
+        CHECK(now_ms() < until);
+    }
     wait_servers(xc, 2, 10000);
     int seen_c = 0;
     for (int i = 0; i < 10; i++) {
