@@ -18,6 +18,15 @@ import urllib.parse
 from typing import Any, Optional
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """Quiet about clients that hang up mid-answer (a watch cancelled, a refused TLS peer)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeConsul:
     """Consul's HTTP API over an in-memory KV: ``GET /v1/kv/<prefix>?recurse`` with blocking
     queries (``index``), ``PUT /v1/kv/<key>[?acquire=<session>]``, ``DELETE /v1/kv/<key>``,
@@ -103,7 +112,7 @@ class FakeConsul:
                     fake.bump()
                 self.answer(200, b"true")
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
