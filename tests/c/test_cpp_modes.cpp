@@ -153,18 +153,17 @@ int main() {
         EXPECT(expect_throw([&] { xc.call("Who", ""); }).code() == RPCX_ERR_CONNECTION);
     }
     {
-        // Failbackup: the first server is slow, the backup request to the other one answers.
-        auto slow = rpcx::Discovery::multiple({{aa, ""}, {ab, ""}});
-        rpcx::XClient xc("T", slow,
-                         rpcx::XClientOptions()
-                             .client(co)
-                             .fail_mode(rpcx::FailMode::Failbackup)
-                             .backup_latency(rpcx::Millis(20)));
-        int before = slow_started;
-        auto who = std::string(xc.call("Slow", "").text());
-        EXPECT(who == "a" || who == "b");
-        // The first request and its backup (sent 20 ms in, long before the 300 ms answer).
-        wait_until([&] { return slow_started == before + 2; }, "the backup request");
+        // Failbackup: the first pick (the heavier, frozen server) never answers; the backup
+        // request sent to the other server after 20 ms does.
+        Frozen frozen;
+        auto slow = rpcx::Discovery::multiple({{frozen.address, "weight=5"}, {aa, "weight=1"}});
+        rpcx::XClientOptions o;
+        o.client(co)
+            .select_mode(rpcx::SelectMode::WeightedRoundRobin)
+            .fail_mode(rpcx::FailMode::Failbackup)
+            .backup_latency(rpcx::Millis(20));
+        rpcx::XClient xc("T", slow, o);
+        EXPECT(xc.call("Who", "").text() == "a");
     }
 
     // gzip: a compressible 64 KiB payload comes back intact.
