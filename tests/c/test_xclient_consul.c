@@ -25,18 +25,6 @@ static rpcx_discovery *discovery_of(const char *agent, const char *service) {
     return d;
 }
 
-static void wait_len(rpcx_discovery *d, size_t n, long timeout_ms) {
-    long end = now_ms() + timeout_ms;
-    while (rpcx_discovery_len(d) != n) {
-        if (now_ms() > end) {
-            fprintf(stderr, "timed out waiting for %zu servers (have %zu)\n", n,
-                    rpcx_discovery_len(d));
-            exit(1);
-        }
-        sleep_ms(10);
-    }
-}
-
 static rpcx_xclient *consul_xclient(rpcx_discovery *d, const char *group) {
     rpcx_xclient_options *o = xopts(RPCX_SELECT_ROUND_ROBIN, RPCX_FAIL_FAILOVER);
     CHECK_OK(rpcx_xclient_options_set_group(o, group));

@@ -29,19 +29,6 @@ static rpcx_discovery *discovery_of(const char *endpoint, const char *base, cons
     return d;
 }
 
-/* Waits until the discovery lists `n` servers. */
-static void wait_len(rpcx_discovery *d, size_t n, long timeout_ms) {
-    long end = now_ms() + timeout_ms;
-    while (rpcx_discovery_len(d) != n) {
-        if (now_ms() > end) {
-            fprintf(stderr, "timed out waiting for %zu servers (have %zu)\n", n,
-                    rpcx_discovery_len(d));
-            exit(1);
-        }
-        sleep_ms(10);
-    }
-}
-
 static rpcx_xclient *etcd_xclient(const char *endpoint, const char *group,
                                   rpcx_discovery **d_out) {
     const char *eps[1] = {endpoint};

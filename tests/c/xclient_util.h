@@ -132,17 +132,28 @@ static inline rpcx_status xcall(rpcx_xclient *xc, const char *method, const char
     return s;
 }
 
+/* Waits until `count()` of `what` is `n` (the test fails after `timeout_ms`). */
+#define WAIT_COUNT(count, what, n, timeout_ms)                                            \
+    do {                                                                                  \
+        long end_ = now_ms() + (timeout_ms);                                              \
+        while (count(what) != (n)) {                                                      \
+            if (now_ms() > end_) {                                                        \
+                fprintf(stderr, "timed out waiting for %zu servers (have %zu)\n",         \
+                        (size_t)(n), (size_t)count(what));                                \
+                exit(1);                                                                  \
+            }                                                                             \
+            sleep_ms(10);                                                                 \
+        }                                                                                 \
+    } while (0)
+
 /* Waits until the XClient uses `n` servers. */
 static inline void wait_servers(rpcx_xclient *xc, size_t n, long timeout_ms) {
-    long end = now_ms() + timeout_ms;
-    while (rpcx_xclient_server_count(xc) != n) {
-        if (now_ms() > end) {
-            fprintf(stderr, "timed out waiting for %zu servers (have %zu)\n", n,
-                    rpcx_xclient_server_count(xc));
-            exit(1);
-        }
-        sleep_ms(10);
-    }
+    WAIT_COUNT(rpcx_xclient_server_count, xc, n, timeout_ms);
+}
+
+/* Waits until the discovery lists `n` servers. */
+static inline void wait_len(rpcx_discovery *d, size_t n, long timeout_ms) {
+    WAIT_COUNT(rpcx_discovery_len, d, n, timeout_ms);
 }
 
 #endif
