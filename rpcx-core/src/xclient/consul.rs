@@ -124,6 +124,8 @@ impl ConsulHttp {
             .uri(format!("{}{path_and_query}", self.base))
             .body(Full::new(body.unwrap_or_default()))
             .map_err(consul_error)?;
+        // Only an I/O error met while this request is under way explains its failure.
+        self.last_io_error.take();
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
                 let mut text = crate::error::with_sources(&e);
