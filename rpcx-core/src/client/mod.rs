@@ -388,7 +388,8 @@ async fn within<T>(
     }
 }
 
-/// Dials `addr`, with the TLS handshake when the options ask for it.
+/// Dials `addr`, with the TLS handshake when the options ask for it, then the tunnel's
+/// (`http@`, `ws@`, `wss@`).
 async fn establish(
     addr: &Address,
     options: &ClientOptions,
@@ -396,8 +397,10 @@ async fn establish(
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
         let (stream, peer) = crate::transport::dial_stream(addr, options.connect_timeout).await?;
-        return crate::transport::tls::connect_to(tls, addr, stream, peer, options.connect_timeout)
-            .await;
+        let conn =
+            crate::transport::tls::connect_to(tls, addr, stream, peer, options.connect_timeout)
+                .await?;
+        return crate::transport::tunnel::open(addr, conn, options.connect_timeout).await;
     }
     dial(addr, options.connect_timeout).await
 }

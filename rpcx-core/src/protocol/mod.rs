@@ -14,6 +14,7 @@ mod header;
 mod limits;
 mod message;
 mod metadata;
+pub(crate) mod query;
 
 pub use compress::{gunzip_limited, gzip_into};
 pub use decode::{DecodeError, FrameCodec};

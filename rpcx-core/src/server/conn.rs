@@ -53,7 +53,9 @@ enum Next {
     End(End),
 }
 
-pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection) {
+/// Serves rpcx on `conn`, whose first bytes (already read while telling rpcx from HTTP) are
+/// `initial`.
+pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesMut) {
     let Connection { read, write, peer } = conn;
     let peer: Arc<str> = peer.into();
     if !shared.plugins.iter().all(|p| p.on_conn_accept(&peer)) {
@@ -86,7 +88,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection) {
         Arc::clone(&peer),
     ));
     let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
-    let end = read_loop(&shared, read, &handle, &inflight).await;
+    let end = read_loop(&shared, read, initial, &handle, &inflight).await;
     drop(handle);
 
     let mut writer = writer;
@@ -123,11 +125,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection) {
 async fn read_loop(
     shared: &Arc<Shared>,
     mut read: ReadHalf,
+    mut buf: BytesMut,
     handle: &ConnHandle,
     inflight: &Arc<Semaphore>,
 ) -> End {
     let codec = FrameCodec::new(shared.options.limits);
-    let mut buf = BytesMut::with_capacity(8 << 10);
     let budgets = &handle.inner.budgets;
     // Created once: a cancellation future made anew for every read registers with (and
     // unregisters from) the token's waiter list each time, under a lock the whole server shares.
@@ -193,7 +195,7 @@ async fn read_loop(
     }
 }
 
-async fn read_some(
+pub(crate) async fn read_some(
     read: &mut ReadHalf,
     buf: &mut BytesMut,
     idle: Option<Duration>,

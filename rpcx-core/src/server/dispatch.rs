@@ -42,7 +42,7 @@ pub(crate) fn error_reply(req: &Message, text: impl Into<String>) -> Message {
 /// Runs the request and returns the reply to send (`None` for oneway requests).
 pub(crate) async fn dispatch(shared: &Shared, req: Message, conn: &ConnHandle) -> Option<Message> {
     let oneway = req.header.is_oneway();
-    let reply = serve(shared, req, conn).await;
+    let reply = run_call(shared, req, conn).await;
     if oneway {
         None
     } else {
@@ -50,7 +50,8 @@ pub(crate) async fn dispatch(shared: &Shared, req: Message, conn: &ConnHandle) -
     }
 }
 
-async fn serve(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
+/// Runs the request and returns its reply, oneway or not (the HTTP gateway answers both).
+pub(crate) async fn run_call(shared: &Shared, req: Message, conn: &ConnHandle) -> Message {
     // A clone of the handler: a call in flight finishes even if its service is unregistered.
     let handler = match shared
         .services

@@ -63,10 +63,14 @@ impl Shared {
     }
 }
 
-pub(crate) fn start(server: Server, listener: Listener) -> ServerHandle {
-    let local = listener
-        .local_address()
-        .unwrap_or_else(|_| Address::Tcp(String::new()));
+/// Starts serving `listener`, bound for `requested` (whose network, `ws@` say, the local
+/// address keeps: registries publish it).
+pub(crate) fn start(server: Server, listener: Listener, requested: &Address) -> ServerHandle {
+    let local = match listener.local_address() {
+        Ok(Address::Tcp(hp)) => requested.with_host_port(hp),
+        Ok(a) => a,
+        Err(_) => Address::Tcp(String::new()),
+    };
     let shared = Arc::new(Shared {
         services: LiveServices::new(server.services),
         plugins: server.plugins,
@@ -114,7 +118,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                 let s = Arc::clone(&shared);
                 shared.tasks.spawn(async move {
                     if let Some(conn) = establish(&s, stream, peer).await {
-                        super::conn::serve(s, conn).await;
+                        super::http::serve(s, conn).await;
                     }
                     drop(permit);
                 });
@@ -180,10 +184,8 @@ impl ServerHandle {
 
     /// The bound TCP port (`None` for Unix sockets).
     pub fn port(&self) -> Option<u16> {
-        match &self.shared.local {
-            Address::Tcp(a) => a.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
-            Address::Unix(_) => None,
-        }
+        let (_, port) = self.shared.local.host_port()?.rsplit_once(':')?;
+        port.parse().ok()
     }
 
     /// Requests currently being handled, server-wide.

@@ -22,6 +22,7 @@ mod context;
 mod dispatch;
 mod handle;
 mod handler;
+mod http;
 mod interceptor;
 mod live;
 mod metrics;
@@ -40,7 +41,7 @@ pub use handle::ServerHandle;
 pub use handler::{raw_fn, typed_fn, BoxFuture, Handler, HandlerResult, ServiceError};
 pub use interceptor::Interceptor;
 pub use metrics::{MethodStats, Metrics, LATENCY_BUCKETS};
-pub use options::{AuthFn, ServerOptions};
+pub use options::{AuthFn, CorsOptions, HttpOptions, ServerOptions};
 pub use plugin::{Plugin, Rejection};
 pub use registry::{Service, ServiceEntry, ServiceMap};
 
@@ -100,6 +101,12 @@ impl ServerBuilder {
     /// Closes connections idle for this long.
     pub fn idle_timeout(mut self, d: std::time::Duration) -> Self {
         self.options.idle_timeout = Some(d);
+        self
+    }
+
+    /// Sets what the port answers besides rpcx (gateway, JSON-RPC, CORS, tunnels).
+    pub fn http(mut self, http: HttpOptions) -> Self {
+        self.options.http = http;
         self
     }
 
@@ -233,12 +240,17 @@ impl Server {
     /// Binds `address` (`tcp@host:port`, port 0 for a free one, or `unix@/path`) and serves it
     /// on the current tokio runtime until the returned handle shuts it down.
     ///
+    /// A TCP listener also answers HTTP (see [`HttpOptions`]): the gateway, JSON-RPC 2.0, and
+    /// rpcx tunnelled in HTTP `CONNECT` or a WebSocket. `http@host:port`, `ws@host:port` and
+    /// `wss@host:port` bind the same way (`wss@` needs TLS options); they differ only in the
+    /// address registries publish, which tells clients how to dial.
+    ///
     /// Fails with [`Error::Config`] when an option is out of range
     /// ([`ServerOptions::validate`]).
     pub async fn serve(self, address: &str) -> Result<ServerHandle, Error> {
         self.options.validate()?;
         let addr = Address::parse(address)?;
         let listener = Listener::bind(&addr).await?;
-        Ok(handle::start(self, listener))
+        Ok(handle::start(self, listener, &addr))
     }
 }

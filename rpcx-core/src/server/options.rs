@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::http::CorsOptions;
 use crate::protocol::{Limits, Message};
 use crate::Error;
 
@@ -43,6 +44,78 @@ pub struct ServerOptions {
     /// Default `None`: plain TCP.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<crate::transport::tls::rustls::ServerConfig>>,
+    /// What a TCP listener answers besides rpcx frames: the HTTP gateway, JSON-RPC 2.0, CORS
+    /// and tunnels ([`HttpOptions`]; all on, CORS off, as Go serves them).
+    pub http: HttpOptions,
+}
+
+/// HTTP on the rpcx port. The server looks at the first bytes of every connection: the rpcx
+/// magic byte `0x08` starts rpcx; an HTTP/1 request goes to the HTTP side, where a request
+/// with the header `X-JSONRPC-2.0: true` is JSON-RPC 2.0, `CONNECT /_rpcx_` and a WebSocket
+/// upgrade at `/_rpcx_` carry rpcx, and anything else is the gateway; other bytes close the
+/// connection. Go serves the gateway and JSON-RPC on its TCP port the same way (its
+/// `DisableHTTPGateway`, `DisableJSONRPC` and `SetCORS`); the tunnels Go serves only on
+/// separate `http`/`ws` listeners are accepted here too.
+///
+/// A silent new connection is an idle one ([`ServerOptions::idle_timeout`]); once its first
+/// byte is not rpcx, its request head and body must arrive within
+/// [`request_timeout`](Self::request_timeout) and fit the size limits, or the connection is
+/// closed. Bodies are limited to [`Limits::max_frame_len`].
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Serve the HTTP gateway (`X-RPCX-*` headers, the payload as the body). Default true.
+    pub gateway: bool,
+    /// Serve JSON-RPC 2.0 (requests with `X-JSONRPC-2.0: true`). Default true.
+    pub jsonrpc: bool,
+    /// Accept rpcx tunnelled in `CONNECT /_rpcx_` (Go's `http` network). Default true.
+    pub connect: bool,
+    /// Accept rpcx in a WebSocket at `/_rpcx_` (Go's `ws`/`wss` networks). Default true.
+    pub websocket: bool,
+    /// Cross-origin resource sharing for the gateway and JSON-RPC; `None` (the default) adds
+    /// no CORS headers, as Go without `SetCORS`.
+    pub cors: Option<CorsOptions>,
+    /// Time a request's head and body may take to arrive, and an idle keep-alive HTTP
+    /// connection may wait for its next request. Default 30 s.
+    pub request_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes. Default 64 KiB (at least
+    /// 8 KiB is used).
+    pub max_header_bytes: usize,
+    /// Most headers in one request. Default 100.
+    pub max_headers: usize,
+}
+
+impl HttpOptions {
+    /// Everything off: the port speaks rpcx only, and any other first byte closes the
+    /// connection.
+    pub fn disabled() -> HttpOptions {
+        HttpOptions {
+            gateway: false,
+            jsonrpc: false,
+            connect: false,
+            websocket: false,
+            ..HttpOptions::default()
+        }
+    }
+
+    /// True when any HTTP service is on.
+    pub fn any(&self) -> bool {
+        self.gateway || self.jsonrpc || self.connect || self.websocket
+    }
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            gateway: true,
+            jsonrpc: true,
+            connect: true,
+            websocket: true,
+            cors: None,
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 << 10,
+            max_headers: 100,
+        }
+    }
 }
 
 impl ServerOptions {
@@ -70,6 +143,12 @@ impl ServerOptions {
         if self.max_pending_bytes == 0 {
             return bad("max_pending_bytes must be at least 1");
         }
+        if self.http.request_timeout.is_zero() {
+            return bad("http.request_timeout must be longer than zero");
+        }
+        if self.http.max_headers == 0 {
+            return bad("http.max_headers must be at least 1");
+        }
         Ok(())
     }
 }
@@ -87,6 +166,7 @@ impl Default for ServerOptions {
             max_pending_bytes: 256 << 20,
             #[cfg(feature = "tls")]
             tls: None,
+            http: HttpOptions::default(),
         }
     }
 }

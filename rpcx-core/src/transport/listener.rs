@@ -20,7 +20,9 @@ impl Listener {
     /// stale Unix socket file at the path is replaced.
     pub async fn bind(addr: &Address) -> io::Result<Listener> {
         match addr {
-            Address::Tcp(a) => Ok(Listener::Tcp(TcpListener::bind(a.as_str()).await?)),
+            Address::Tcp(a) | Address::Http(a) | Address::Ws(a) | Address::Wss(a) => {
+                Ok(Listener::Tcp(TcpListener::bind(a.as_str()).await?))
+            }
             Address::Unix(p) => {
                 if p.exists() {
                     std::fs::remove_file(p)?;
@@ -69,18 +71,26 @@ impl Drop for Listener {
     }
 }
 
-/// Connects to `addr` within `timeout`, split into halves.
+/// Connects to `addr` within `timeout`, split into halves; for `http@`, `ws@` and `wss@` the
+/// tunnel is opened too (within another `timeout`; `wss@` needs TLS: see
+/// [`tunnel::open`](super::tunnel::open)).
 pub async fn dial(addr: &Address, timeout: Duration) -> io::Result<Connection> {
+    if let Address::Wss(_) = addr {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{addr}: a wss@ address needs TLS options"),
+        ));
+    }
     let (stream, peer) = dial_stream(addr, timeout).await?;
-    Ok(stream.into_connection(peer))
+    super::tunnel::open(addr, stream.into_connection(peer), timeout).await
 }
 
 /// Connects to `addr` within `timeout` and returns the whole stream with the peer's
-/// `network@address`.
+/// `network@address` (the TCP connection only: no tunnel handshake).
 pub async fn dial_stream(addr: &Address, timeout: Duration) -> io::Result<(Stream, String)> {
     let fut = async {
         match addr {
-            Address::Tcp(a) => {
+            Address::Tcp(a) | Address::Http(a) | Address::Ws(a) | Address::Wss(a) => {
                 let s = TcpStream::connect(a.as_str()).await?;
                 let _ = s.set_nodelay(true);
                 let peer = format!("tcp@{}", s.peer_addr()?);

@@ -1,9 +1,11 @@
 //! Byte-stream transports under the rpcx framing: addresses, listeners and dialers for TCP and
-//! Unix sockets. Every transport hands out owned read and write halves so one task reads and
+//! Unix sockets, and Go's HTTP CONNECT and WebSocket tunnels. Every transport hands out owned read and write halves so one task reads and
 //! another writes without a lock.
 
 mod address;
 mod listener;
+pub mod tunnel;
+pub(crate) mod ws;
 
 pub use address::{Address, AddressError};
 pub use listener::{dial, dial_stream, Listener};

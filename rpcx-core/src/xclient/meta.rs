@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::protocol::query::{escape_into, unescape};
+
 /// Parsed server metadata. When the string does not parse (a bad `%` escape or a `;`), Go
 /// applies no filtering and uses defaults; so does this (`valid` is false, no values).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,7 +26,7 @@ impl ServerMeta {
             }
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
             match (unescape(k), unescape(v)) {
-                (Some(k), Some(v)) => values.entry(k).or_default().push(v),
+                (Ok(k), Ok(v)) => values.entry(k).or_default().push(v),
                 _ => return ServerMeta::default(),
             }
         }
@@ -103,76 +105,5 @@ pub fn passes_filter(meta: &ServerMeta, group: Option<&str>) -> bool {
     match group {
         Some(g) if !g.is_empty() => meta.in_group(g),
         _ => true,
-    }
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let h = b.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(h).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-fn escape_into(s: &str, out: &mut String) {
-    for &c in s.as_bytes() {
-        match c {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(c as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{c:02X}")),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_like_go() {
-        let m = ServerMeta::parse(
-            "weight=10&group=a&group=b&state=active&name=x%20y+z&latitude=39.9&longitude=116.3",
-        );
-        assert!(m.is_valid());
-        assert_eq!(m.weight(), 10);
-        assert!(m.in_group("b"));
-        assert!(!m.in_group("c"));
-        assert!(m.is_active());
-        assert_eq!(m.get("name"), Some("x y z"));
-        assert_eq!(m.geo(), Some((39.9, 116.3)));
-        assert_eq!(ServerMeta::parse("weight=abc").weight(), 1);
-        assert_eq!(ServerMeta::parse("weight=-3").weight(), -3);
-        assert!(!ServerMeta::parse("state=inactive").is_active());
-        assert!(!ServerMeta::parse("a=%zz").is_valid());
-        assert!(!ServerMeta::parse("a=1;b=2").is_valid());
-        assert_eq!(ServerMeta::parse("b=2&a=x y").encode(), "a=x+y&b=2");
-        assert_eq!(ServerMeta::parse("").weight(), 1);
-    }
-
-    #[test]
-    fn filters() {
-        assert!(!passes_filter(&ServerMeta::parse("state=inactive"), None));
-        assert!(passes_filter(&ServerMeta::parse("state=inactive;x"), None));
-        assert!(passes_filter(&ServerMeta::parse("group=a"), None));
-        assert!(!passes_filter(&ServerMeta::parse("group=a"), Some("b")));
-        assert!(passes_filter(
-            &ServerMeta::parse("group=a&group=b"),
-            Some("b")
-        ));
-        assert!(!passes_filter(&ServerMeta::parse(""), Some("b")));
     }
 }

@@ -136,14 +136,9 @@ pub async fn connect_to(
 
 /// The host part of a TCP address (`[::1]:80` → `::1`).
 fn host_of(addr: &Address) -> Option<&str> {
-    match addr {
-        Address::Tcp(hp) => {
-            let (host, _port) = hp.rsplit_once(':')?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            (!host.is_empty()).then_some(host)
-        }
-        Address::Unix(_) => None,
-    }
+    let (host, _port) = addr.host_port()?.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]
