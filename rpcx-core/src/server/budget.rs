@@ -49,6 +49,20 @@ impl ByteBudget {
         self.used.load(Ordering::Acquire) >= self.limit
     }
 
+    /// Waits until the budget is not spent.
+    pub(crate) async fn room(&self) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before checking, so a release between the check and the wait wakes us.
+            freed.as_mut().enable();
+            if !self.is_spent() {
+                return;
+            }
+            freed.await;
+        }
+    }
+
     /// Bytes currently charged.
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)

@@ -41,10 +41,11 @@ pub(super) async fn handle(ctx: &HttpConn, req: Request<Incoming>) -> Response<B
             return r;
         }
     }
-    let (parts, body) = match read_body(ctx, req).await {
-        Ok(b) => b,
+    let read = match read_body(ctx, req).await {
+        Ok(r) => r,
         Err(resp) => return resp,
     };
+    let (parts, body) = (&read.parts, read.body.clone());
     let h = &parts.headers;
     // Without the header, the service path is the URL path (less its leading slash).
     let path_service = parts.uri.path().trim_start_matches('/');

@@ -69,11 +69,11 @@ fn error_response(id: Option<&Value>, code: i64, message: impl Into<String>) -> 
 
 /// Serves one HTTP request carrying JSON-RPC.
 pub(super) async fn handle(ctx: &HttpConn, req: Request<Incoming>) -> Response<Body> {
-    let (parts, body) = match read_body(ctx, req).await {
-        Ok(b) => b,
+    let read = match read_body(ctx, req).await {
+        Ok(r) => r,
         Err(resp) => return resp,
     };
-    let headers = &parts.headers;
+    let (headers, body) = (&read.parts.headers, &read.body);
     let base = base_metadata(text(headers, "x-rpcx-meta"), text(headers, "authorization"));
     let trimmed = body.iter().position(|b| !b.is_ascii_whitespace());
     let out = match trimmed.map(|i| body[i]) {

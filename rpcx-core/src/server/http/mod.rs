@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -360,22 +360,30 @@ fn http_error(status: StatusCode, text: &str) -> Response<Body> {
     r
 }
 
-/// Reads a request body of at most the frame limit, within the request timeout. The error is
-/// the response to send (413 or 408), the connection closing after it.
-async fn read_body(
-    ctx: &HttpConn,
-    req: Request<Incoming>,
-) -> Result<(hyper::http::request::Parts, Bytes), Response<Body>> {
+/// A request's head and body, with the body's bytes charged to the server's byte budget
+/// until this is dropped (after the call answered).
+pub(super) struct ReadRequest {
+    pub(super) parts: hyper::http::request::Parts,
+    pub(super) body: Bytes,
+    _charges: Vec<super::budget::Charge>,
+}
+
+/// Reads a request body of at most the frame limit, within the request timeout; while the
+/// server's byte budget is spent (by requests of other connections) it waits before reading
+/// more. The error is the response to send (413, 408 or 400), the connection closing after it.
+async fn read_body(ctx: &HttpConn, req: Request<Incoming>) -> Result<ReadRequest, Response<Body>> {
     let limit = ctx.shared.options.limits.max_frame_len as usize;
-    let (parts, body) = req.into_parts();
-    let too_large = || {
-        let mut r = http_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("rpcx: request body larger than {limit} bytes"),
-        );
+    let (parts, mut body) = req.into_parts();
+    let closing = |mut r: Response<Body>| {
         r.headers_mut()
             .insert("connection", HeaderValue::from_static("close"));
         r
+    };
+    let too_large = || {
+        closing(http_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("rpcx: request body larger than {limit} bytes"),
+        ))
     };
     let declared = cors::text(&parts.headers, "content-length")
         .parse::<u64>()
@@ -383,30 +391,41 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let collect = Limited::new(body, limit).collect();
-    match tokio::time::timeout(ctx.shared.options.http.request_timeout, collect).await {
-        Ok(Ok(b)) => Ok((parts, b.to_bytes())),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
+    let budgets = &ctx.handle.inner.budgets;
+    let mut data = BytesMut::new();
+    let mut charges = Vec::new();
+    let read = async {
+        loop {
+            budgets.server.room().await;
+            let Some(frame) = body.frame().await else {
+                return Ok(());
+            };
+            let frame = frame.map_err(|e| {
+                closing(http_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("rpcx: reading the body: {e}"),
+                ))
+            })?;
+            if let Ok(chunk) = frame.into_data() {
+                if data.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                charges.push(budgets.charge(chunk.len()));
+                data.extend_from_slice(&chunk);
+            }
         }
-        Ok(Err(e)) => {
-            let mut r = http_error(
-                StatusCode::BAD_REQUEST,
-                &format!("rpcx: reading the body: {e}"),
-            );
-            r.headers_mut()
-                .insert("connection", HeaderValue::from_static("close"));
-            Err(r)
-        }
-        Err(_) => {
-            let mut r = http_error(StatusCode::REQUEST_TIMEOUT, "rpcx: request body too slow");
-            r.headers_mut()
-                .insert("connection", HeaderValue::from_static("close"));
-            Err(r)
-        }
+    };
+    match tokio::time::timeout(ctx.shared.options.http.request_timeout, read).await {
+        Ok(Ok(())) => Ok(ReadRequest {
+            parts,
+            body: data.freeze(),
+            _charges: charges,
+        }),
+        Ok(Err(resp)) => Err(resp),
+        Err(_) => Err(closing(http_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "rpcx: request body too slow",
+        ))),
     }
 }
 
