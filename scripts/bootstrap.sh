@@ -26,6 +26,8 @@ fi
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
 have go || need_apt+=(golang-go)
+# curl for the README's HTTP quickstart.
+have curl || need_apt+=(curl)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "bootstrap: apt-get install ${need_apt[*]}" >&2

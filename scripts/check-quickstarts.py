@@ -2,10 +2,11 @@
 """Extracts the README's quickstarts and runs them, so they can never rot.
 
 A quickstart is a fenced code block right after a marker line ``<!-- quickstart: LANG -->``
-(LANG is c, cpp or python; the Rust quickstart is a doctest: rpcx-core includes README.md
+(LANG is c, cpp, python or sh; the Rust quickstart is a doctest: rpcx-core includes README.md
 under cfg(doctest)). Each is written to a temp dir, built against target/debug/librpcx.so,
-include/rpcx.h and bindings/cpp/rpcx.hpp (C, C++) or run with the given Python (the venv
-holding the installed package), and must exit 0 within 60 s.
+include/rpcx.h and bindings/cpp/rpcx.hpp (C, C++), run with the given Python (the venv
+holding the installed package), or run by `bash -euo pipefail` from the repository root with
+PORT set to a free TCP port (sh), and must exit 0 within 60 s (sh: 600 s, it may build).
 
     scripts/check-quickstarts.py README.md --python build/py-venv/bin/python
 """
@@ -13,6 +14,7 @@ holding the installed package), and must exit 0 within 60 s.
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,9 +45,15 @@ def blocks(path):
         i += 1
 
 
-def run(argv, timeout=120):
+def run(argv, timeout=120, **kw):
     print("  $ " + " ".join(argv), flush=True)
-    subprocess.run(argv, check=True, timeout=timeout)
+    subprocess.run(argv, check=True, timeout=timeout, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main():
@@ -77,6 +85,10 @@ def main():
                 elif lang == "python":
                     open(base + ".py", "w").write(code)
                     run([a.python, base + ".py"], timeout=60)
+                elif lang == "sh":
+                    open(base + ".sh", "w").write(code)
+                    env = dict(os.environ, PORT=str(free_port()))
+                    run(["bash", "-euo", "pipefail", base + ".sh"], timeout=600, cwd=ROOT, env=env)
                 else:
                     sys.exit(f"{path}:{line}: unknown quickstart language {lang!r}")
     for want in ("c", "cpp", "python"):
