@@ -687,3 +687,94 @@ async fn connect_reply_is_gos_exact_bytes() {
     assert_eq!(&got, b"HTTP/1.0 200 Connected to rpcx\n\n");
     h.close();
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Churn over every HTTP door: connections that call and leave, leave mid-head, mid-body, or
+/// mid-call inside a WebSocket or CONNECT tunnel. Afterwards the server holds no socket, task
+/// or call of theirs: open fds come back to where they were and it still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_through_http_doors_leaves_nothing_behind() {
+    let h = start(HttpOptions::default()).await;
+    let addr = socket_addr(&h);
+    let call = post(
+        "/",
+        &[
+            "X-RPCX-SerializeType: 1",
+            "X-RPCX-ServicePath: Arith",
+            "X-RPCX-ServiceMethod: Mul",
+        ],
+        r#"{"A":3,"B":5}"#,
+    );
+    // Warm up (runtime threads, lazily opened fds), then take the baseline.
+    let _ = http(&addr, &call).await;
+    rpcx_mul_works(&format!("ws@{addr}")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let baseline = open_fds();
+    for round in 0..200usize {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        match round % 5 {
+            0 => {
+                s.write_all(&call).await.unwrap();
+                let r = read_reply(&mut s, &mut Vec::new()).await.unwrap();
+                assert_eq!(r.body_text(), r#"{"C":15}"#);
+            }
+            1 => s
+                .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-RP")
+                .await
+                .unwrap(),
+            2 => s
+                .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{\"A\"")
+                .await
+                .unwrap(),
+            3 => {
+                // A WebSocket client that starts a ten-minute call and leaves.
+                let c = Client::connect(&format!("ws@{addr}"), ClientOptions::default())
+                    .await
+                    .unwrap();
+                let pending = tokio::spawn(async move {
+                    let _ = c
+                        .call::<_, Reply>("Arith", "Sleep", &rpcx::arith::SleepArgs { ms: 600_000 })
+                        .await;
+                });
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                pending.abort();
+            }
+            _ => {
+                s.write_all(b"CONNECT /_rpcx_ HTTP/1.0\n\n").await.unwrap();
+                let mut ok = [0u8; 32];
+                s.read_exact(&mut ok).await.unwrap();
+                s.write_all(&support::json_mul(1, 2, 2).encode().unwrap()[..20])
+                    .await
+                    .unwrap();
+            }
+        }
+        drop(s);
+    }
+    let mut now = open_fds();
+    for _ in 0..(GUARD.as_millis() / 20) {
+        now = open_fds();
+        if now <= baseline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(now <= baseline, "fds: {now} after churn, {baseline} before");
+    support::wait_until("every abandoned call ended", || h.inflight() == 0).await;
+    let r = http(&addr, &call).await;
+    assert_eq!(r.body_text(), r#"{"C":15}"#);
+    h.close();
+}
+
+#[tokio::test]
+async fn a_wss_server_needs_tls() {
+    let e = Server::builder()
+        .build()
+        .serve("wss@127.0.0.1:0")
+        .await
+        .err()
+        .expect("wss@ without TLS served");
+    assert!(e.to_string().contains("needs TLS"), "{e}");
+}

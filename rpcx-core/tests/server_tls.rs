@@ -396,3 +396,27 @@ async fn shutdown_is_bounded_when_a_tls_peer_never_reads() {
     );
     drop((read, write));
 }
+
+/// Go's `wss` network: a WebSocket inside TLS. Our TLS server answers `wss@` (and `http@`, a
+/// CONNECT inside TLS) on its port; a `wss@` client without TLS options is refused locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_and_connect_tunnels_inside_tls() {
+    let pki = TestPki::generate();
+    let (handle, _) = serve_pem(&pki.server).await;
+    let port = handle.port().unwrap();
+    for target in [
+        format!("wss@127.0.0.1:{port}"),
+        format!("http@localhost:{port}"),
+    ] {
+        let client = connect(&target, &trusting(&pki.ca)).await.unwrap();
+        assert_eq!(mul(&client, 6, 7).await.unwrap(), 42, "{target}");
+        client.close();
+    }
+    let plain = Client::connect(&format!("wss@127.0.0.1:{port}"), ClientOptions::default()).await;
+    let e = plain
+        .err()
+        .expect("wss@ without TLS options connected")
+        .to_string();
+    assert!(e.contains("needs TLS"), "{e}");
+    handle.shutdown(Duration::from_secs(2)).await;
+}

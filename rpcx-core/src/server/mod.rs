@@ -232,6 +232,14 @@ impl Server {
         self.services.set_metadata(service, metadata.into());
     }
 
+    /// True when TLS options are set.
+    fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.options.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// The registered services.
     pub fn services(&self) -> &ServiceMap {
         &self.services
@@ -250,6 +258,11 @@ impl Server {
     pub async fn serve(self, address: &str) -> Result<ServerHandle, Error> {
         self.options.validate()?;
         let addr = Address::parse(address)?;
+        if matches!(addr, Address::Wss(_)) && !self.serves_tls() {
+            return Err(Error::Config(format!(
+                "{addr}: a wss@ address needs TLS options (ServerBuilder::tls)"
+            )));
+        }
         let listener = Listener::bind(&addr).await?;
         Ok(handle::start(self, listener, &addr))
     }
