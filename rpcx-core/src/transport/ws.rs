@@ -20,10 +20,14 @@ use super::{Connection, ReadHalf, WriteHalf};
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Capacity of the in-memory pipe between the WebSocket and the rpcx connection, each way.
-const PIPE_BYTES: usize = 64 << 10;
+/// With the buffers below, a WebSocket connection holds about 100 KiB.
+const PIPE_BYTES: usize = 32 << 10;
 
 /// Largest data frame written; longer writes are cut.
-const MAX_OUT_FRAME: usize = 64 << 10;
+const MAX_OUT_FRAME: usize = 16 << 10;
+
+/// Bytes of a data frame's payload read at a time.
+const IN_CHUNK: usize = 8 << 10;
 
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
@@ -110,7 +114,7 @@ async fn inbound(
     control: &mpsc::Sender<Control>,
 ) -> io::Result<()> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let mut chunk = vec![0u8; 16 << 10];
+    let mut chunk = vec![0u8; IN_CHUNK];
     loop {
         let mut head = [0u8; 2];
         if read.read_exact(&mut head).await.is_err() {
