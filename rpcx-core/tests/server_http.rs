@@ -778,3 +778,115 @@ async fn a_wss_server_needs_tls() {
         .expect("wss@ without TLS served");
     assert!(e.to_string().contains("needs TLS"), "{e}");
 }
+
+/// A slow reader over HTTP: pipelined requests with large bodies, no reply ever read. The
+/// server reads one request ahead at most, so what it holds stays small while the client's
+/// writes back up; everyone else is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelining_http_client_that_never_reads_is_held_back() {
+    let h = start(HttpOptions::default()).await;
+    let addr = socket_addr(&h);
+    let body = "7".repeat(64 << 10);
+    let one = post(
+        "/",
+        &[
+            "X-RPCX-SerializeType: 0",
+            "X-RPCX-ServicePath: Arith",
+            "X-RPCX-ServiceMethod: Echo",
+        ],
+        &body,
+    );
+    let s = TcpStream::connect(&addr).await.unwrap();
+    let (_r, mut w) = s.into_split();
+    let total = 2000 * one.len(); // about 128 MiB
+    let writer = tokio::spawn(async move {
+        for _ in 0..2000 {
+            if w.write_all(&one).await.is_err() {
+                break;
+            }
+        }
+        w
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !writer.is_finished(),
+        "{total} bytes were taken without a reply read"
+    );
+    assert!(
+        h.pending_bytes() <= 1 << 20,
+        "server holds {} bytes",
+        h.pending_bytes()
+    );
+    rpcx_mul_works(&addr).await;
+    let r = http(
+        &addr,
+        &post(
+            "/",
+            &[
+                "X-RPCX-SerializeType: 1",
+                "X-RPCX-ServicePath: Arith",
+                "X-RPCX-ServiceMethod: Add",
+            ],
+            r#"{"A":1,"B":1}"#,
+        ),
+    )
+    .await;
+    assert_eq!(r.body_text(), r#"{"C":2}"#);
+    writer.abort();
+    h.close();
+}
+
+/// Hostile servers met by a client opening a tunnel: a CONNECT answered with garbage, with a
+/// refusal, never answered, or with an endless head; a WebSocket handshake answered 200 or
+/// with a wrong accept key. Each connect fails with a clear error within its timeout.
+#[tokio::test]
+async fn tunnel_clients_refuse_hostile_servers() {
+    async fn fake(answer: &'static [u8]) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 1024];
+                    let _ = s.read(&mut b).await;
+                    if answer == b"endless" {
+                        loop {
+                            if s.write_all(b"X-A: b\r\n").await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    let _ = s.write_all(answer).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        addr
+    }
+    let opts = || ClientOptions::default().connect_timeout(Duration::from_millis(500));
+    let cases: [(&str, &'static [u8], &str); 6] = [
+        ("http", b"\x00\x01garbage\n\n", "unexpected HTTP response"),
+        ("http", b"HTTP/1.0 405 Method Not Allowed\r\n\r\n", "405"),
+        ("http", b"", "timed out"),
+        ("http", b"endless", "longer than"),
+        ("ws", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "refused"),
+        (
+            "ws",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n",
+            "Sec-WebSocket-Accept",
+        ),
+    ];
+    for (network, answer, want) in cases {
+        let addr = fake(answer).await;
+        let e = guard(
+            GUARD,
+            "a refused tunnel",
+            Client::connect(&format!("{network}@{addr}"), opts()),
+        )
+        .await
+        .err()
+        .expect("connected through a hostile server")
+        .to_string();
+        assert!(e.contains(want), "{network} {answer:?}: {e}");
+    }
+}
