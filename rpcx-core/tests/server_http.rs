@@ -168,6 +168,8 @@ async fn gateway_calls_a_service_and_answers_with_rpcx_headers() {
     assert_eq!(r.header("x-rpcx-serializetype"), Some("1"));
     assert_eq!(r.header("x-rpcx-meta"), Some(""));
     assert_eq!(r.header("x-rpcx-messagestatustype"), None);
+    // The type Go's net/http sniffs for the payload (Go's gateway names none).
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     // Header names as Go writes them (canonical case).
     assert!(
         r.raw_names.iter().any(|n| n == "X-Rpcx-Messageid"),
@@ -213,6 +215,7 @@ async fn gateway_calls_a_service_and_answers_with_rpcx_headers() {
     )
     .await;
     assert_eq!((r.status, r.body.len()), (200, 0), "{r:?}");
+    assert_eq!(r.header("content-type"), None);
     h.close();
 }
 

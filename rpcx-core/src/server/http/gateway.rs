@@ -1,6 +1,7 @@
 //! The HTTP gateway as Go's `server/gateway.go` and `converter.go` serve it: `X-RPCX-*`
 //! request headers and the body become an rpcx request; the reply's payload is the response
-//! body, its metadata and errors go in `X-RPCX-*` response headers.
+//! body (typed as Go's `net/http` sniffs it), its metadata and errors go in `X-RPCX-*`
+//! response headers.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -99,8 +100,11 @@ pub(super) async fn handle(ctx: &HttpConn, req: Request<Incoming>) -> Response<B
             }
             let meta = encode_query(reply.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             set(resp.headers_mut(), X_META, &meta);
-            // Go leaves a oneway call's reply payload out.
-            if !oneway {
+            // Go leaves a oneway call's reply payload out. A body gets the type Go's net/http
+            // sniffs for it (Go's gateway names none).
+            if !oneway && !reply.payload.is_empty() {
+                let ct = HeaderValue::from_static(super::sniff::content_type(&reply.payload));
+                resp.headers_mut().insert(hyper::header::CONTENT_TYPE, ct);
                 *resp.body_mut() = Body::new(reply.payload);
             }
             resp

@@ -5,6 +5,7 @@
 mod cors;
 mod gateway;
 mod jsonrpc;
+mod sniff;
 
 pub use cors::CorsOptions;
 
@@ -114,7 +115,8 @@ async fn connect_tunnel(shared: Arc<Shared>, mut conn: Connection, mut buf: Byte
         b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     } else if path != RPC_PATH {
         b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\
-          Content-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n"
+          X-Content-Type-Options: nosniff\r\nContent-Length: 19\r\nConnection: close\r\n\r\n\
+          404 page not found\n"
     } else {
         b""
     };

@@ -21,7 +21,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "tcp@127.0.0.1:0", "listen address: tcp@host:port or unix@/path (port 0 = pick a free port)")
+	addr := flag.String("addr", "tcp@127.0.0.1:0", "listen address: tcp@host:port, unix@/path, or http@/ws@host:port (Go's Serve(\"http\"/\"ws\"): rpcx only inside CONNECT /_rpcx_ or a WebSocket at /_rpcx_); port 0 = pick a free port")
 	auth := flag.String("auth", "", "if set, every request must carry metadata __AUTH equal to this token (else error \"invalid token\")")
 	asyncWrite := flag.Bool("async-write", false, "enable server.WithAsyncWrite()")
 	quiet := flag.Bool("quiet", false, "no log output at all (rpcx logging is off unless -v anyway)")
@@ -72,8 +72,21 @@ func main() {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.Serve(network, address) }()
 
+	// Serve("http"/"ws"/"wss") never closes s.Started (only the tcp path does): there the
+	// listener's address is polled until Serve has stored it.
+	started := s.Started
+	if network == "http" || network == "ws" || network == "wss" {
+		ch := make(chan struct{})
+		go func() {
+			for s.Address() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			close(ch)
+		}()
+		started = ch
+	}
 	select {
-	case <-s.Started:
+	case <-started:
 	case err := <-serveErr:
 		fmt.Fprintf(os.Stderr, "goserver: serve: %v\n", err)
 		os.Exit(1)
