@@ -1,12 +1,15 @@
 # Go <-> Rust interop matrix (tests/interop/run_matrix.sh): Go client -> Rust server,
 # Rust client -> Go server and the Go -> Go control for json/msgpack/protobuf/raw with auth,
 # plus the Go XClient failover row over 2 Go + 2 Rust servers; then TLS and mutual TLS
-# (tests/interop/run_tls.sh): Go client <-> Rust server, the rpcx CLI -> Go server. Needs Go (bootstrap installs
-# it) and the Go module proxy; takes well under a minute once everything is built.
+# (tests/interop/run_tls.sh): Go client <-> Rust server, the rpcx CLI -> Go server; then HTTP on the
+# rpcx port (tests/interop/run_http.sh): the same raw HTTP requests to the Go and Rust servers
+# compared, Go's http/ws clients -> Rust server, Rust http@/ws@ clients -> Go's Serve("http"/"ws").
+# Needs Go (bootstrap installs it) and the Go module proxy; about two minutes once everything is built.
 .PHONY: interop
 
 interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_matrix.sh
 	CARGO="$(CARGO)" tests/interop/run_tls.sh
+	CARGO="$(CARGO)" tests/interop/run_http.sh
 
 TEST_TARGETS += interop

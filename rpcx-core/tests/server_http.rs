@@ -893,3 +893,87 @@ async fn tunnel_clients_refuse_hostile_servers() {
         assert!(e.contains(want), "{network} {answer:?}: {e}");
     }
 }
+
+/// Counts the connections the plugins are told about.
+#[derive(Default)]
+struct ConnCounter {
+    accepted: std::sync::atomic::AtomicUsize,
+    closed: std::sync::atomic::AtomicUsize,
+}
+
+impl rpcx::server::Plugin for ConnCounter {
+    fn name(&self) -> &str {
+        "conn-counter"
+    }
+    fn on_conn_accept(&self, _peer: &str) -> bool {
+        self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+    fn on_conn_close(&self, _peer: &str) {
+        self.closed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn connection_plugins_judge_http_connections_too() {
+    use rpcx::server::plugins::IpFilter;
+    use std::sync::atomic::Ordering::SeqCst;
+    let gateway = post(
+        "/",
+        &[
+            "X-RPCX-SerializeType: 1",
+            "X-RPCX-ServicePath: Arith",
+            "X-RPCX-ServiceMethod: Mul",
+        ],
+        r#"{"A":2,"B":3}"#,
+    );
+    let jsonrpc = post(
+        "/",
+        &["X-JSONRPC-2.0: true"],
+        r#"{"jsonrpc":"2.0","method":"Arith.Mul","params":{"A":2,"B":3},"id":1}"#,
+    );
+
+    // An IP filter refusing loopback refuses the gateway and JSON-RPC as it refuses rpcx
+    // (Go's HTTP side skips connection plugins): closed without an answer.
+    let mut server = Server::builder()
+        .plugin(IpFilter::deny(["127.0.0.0/8".parse().unwrap()]))
+        .build();
+    arith::register(&mut server).unwrap();
+    let h = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let addr = socket_addr(&h);
+    for request in [&gateway, &jsonrpc] {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut got = Vec::new();
+        guard(
+            GUARD,
+            "the refused connection closing",
+            s.read_to_end(&mut got),
+        )
+        .await
+        .ok();
+        assert!(
+            got.is_empty(),
+            "answered: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    h.close();
+
+    // Every HTTP connection a plugin accepts, it is told about closing.
+    let counter = std::sync::Arc::new(ConnCounter::default());
+    let mut server = Server::builder().plugin_arc(counter.clone()).build();
+    arith::register(&mut server).unwrap();
+    let h = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let addr = socket_addr(&h);
+    assert_eq!(http(&addr, &gateway).await.body_text(), r#"{"C":6}"#);
+    assert_eq!(http(&addr, &jsonrpc).await.status, 200);
+    support::wait_until("both HTTP connections reported closed", || {
+        counter.closed.load(SeqCst) == 2
+    })
+    .await;
+    assert_eq!(counter.accepted.load(SeqCst), 2);
+    h.close();
+}

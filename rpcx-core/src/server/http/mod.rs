@@ -206,7 +206,32 @@ fn http_handle(
     }
 }
 
+/// Tells the plugins an HTTP connection they accepted has ended, however it ends.
+struct ClosedNotice {
+    shared: Arc<Shared>,
+    peer: String,
+}
+
+impl Drop for ClosedNotice {
+    fn drop(&mut self) {
+        for p in &self.shared.plugins {
+            p.on_conn_close(&self.peer);
+        }
+    }
+}
+
 async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
+    // Connection plugins (an IP filter, a connection limiter) judge HTTP connections as they
+    // judge rpcx ones: Go's gateway and JSON-RPC skip them (§6.3.9), here they do not. A
+    // WebSocket upgraded from this connection is then seen as a new rpcx connection.
+    if !shared.plugins.iter().all(|p| p.on_conn_accept(&conn.peer)) {
+        log_refused(&conn.peer, "refused by a connection plugin");
+        return;
+    }
+    let closed_notice = ClosedNotice {
+        shared: Arc::clone(&shared),
+        peer: conn.peer.clone(),
+    };
     let http = shared.options.http.clone();
     let calls = shared.closed.child_token();
     // Calls in flight on this connection are cancelled when it ends, however it ends.
@@ -249,6 +274,7 @@ async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
     }
     let upgrade = ctx.upgrade.lock().ok().and_then(|mut u| u.take());
     drop(ctx);
+    drop(closed_notice);
     if let Some(upgrade) = upgrade {
         serve_websocket(shared, upgrade, peer).await;
     }

@@ -594,8 +594,8 @@ func jr(body string, extra ...[2]string) request {
 }
 
 const (
-	whyJSONType    = "Go sets a misspelled \"Context-Type\" header, so net/http sniffs text/plain; the Rust server sends application/json"
-	whyJSONErrText = "JSON parse error texts are the parser's own (Go encoding/json vs serde_json)"
+	whyJSONType    = "Go's misspelled \"Context-Type\" header leaves net/http to sniff"
+	whyJSONErrText = "each JSON parser's own error text"
 )
 
 func cases(auth string) []testCase {
