@@ -255,7 +255,8 @@ enum rpcx_status
      */
     RPCX_ERR_PANIC = 11,
     /**
-     * An address string is unusable (`tcp@host:port` or `unix@/path` expected).
+     * An address string is unusable (`tcp@host:port`, `unix@/path`, `http@host:port`,
+     * `ws@host:port` or `wss@host:port` expected).
      */
     RPCX_ERR_ADDRESS = 12,
     /**
@@ -561,8 +562,8 @@ typedef void (*rpcx_push_callback)(void *userdata,
  */
 typedef struct rpcx_server_entry {
     /**
-     * The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port` or
-     * `unix@/path`. Never NULL or empty.
+     * The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port`,
+     * `unix@/path`, `http@host:port`, `ws@host:port` or `wss@host:port`. Never NULL or empty.
      */
     const char *address;
     /**
@@ -843,9 +844,11 @@ rpcx_status rpcx_client_cancel(const struct rpcx_client *client, uint64_t call_i
 rpcx_status rpcx_client_close(const struct rpcx_client *client);
 
 /**
- * Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`) with `opts` (copied;
- * NULL for the defaults of `rpcx_client_options_new`). Blocks until connected or the connect
- * timeout passes. On success `*client_out` receives the client, owned by the caller: free
+ * Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`; or rpcx tunnelled
+ * as Go's clients do: `http@host:port` through an HTTP `CONNECT /_rpcx_`, `ws@host:port` in
+ * a WebSocket at `/_rpcx_`, `wss@host:port` the same over TLS, which needs the TLS options)
+ * with `opts` (copied; NULL for the defaults of `rpcx_client_options_new`). Blocks until
+ * connected (tunnel set up) or the connect timeout passes. On success `*client_out` receives the client, owned by the caller: free
  * it with `rpcx_client_free`.
  *
  * Errors: `RPCX_ERR_NULL_ARG` (`address` or `client_out` NULL), `RPCX_ERR_ADDRESS`,
@@ -1631,7 +1634,8 @@ rpcx_status rpcx_server_add_rate_limit(const struct rpcx_server *server,
                                        uint32_t capacity);
 
 /**
- * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
+ * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`, or
+ * `"ws@127.0.0.1:40123"` when started with a `ws@` address),
  * NUL-terminated and borrowed from `server` (valid until it is freed), or NULL before a
  * successful start or when `server` is NULL.
  */
@@ -1690,16 +1694,118 @@ rpcx_status rpcx_server_new(const struct rpcx_server_options *opts,
                             struct rpcx_server **server_out);
 
 /**
+ * Turns CORS off (the default): responses of the gateway and JSON-RPC carry no
+ * `Access-Control-*` headers and preflight requests are served as ordinary requests, as Go
+ * without `SetCORS`. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to
+ * `opts`.
+ */
+rpcx_status rpcx_server_options_clear_cors(struct rpcx_server_options *opts);
+
+/**
  * Frees server options. NULL is accepted and ignored.
  */
 void rpcx_server_options_free(struct rpcx_server_options *opts);
 
 /**
  * New server options with the defaults: the limits of `rpcx_limits_init`, 16 384 requests in flight
- * per connection, 10 000 connections, no idle timeout. Owned by the caller: free with
+ * per connection, 10 000 connections, no idle timeout; HTTP on the rpcx port (gateway,
+ * JSON-RPC, `CONNECT` and WebSocket tunnels) on, CORS off (see
+ * `rpcx_server_options_set_http_gateway` and the setters beside it). Owned by the caller: free with
  * `rpcx_server_options_free`. Returns NULL only if rpcx failed internally.
  */
 struct rpcx_server_options *rpcx_server_options_new(void);
+
+/**
+ * Sets cross-origin resource sharing for the gateway and JSON-RPC (Go's `SetCORS`, with the
+ * semantics of the `rs/cors` package), replacing earlier CORS settings. Each list is an
+ * array of `n_*` NUL-terminated UTF-8 strings, copied; an array may be NULL when its count is
+ * 0:
+ *
+ * - `origins`: origins allowed (`"https://app.example.com"`); `"*"` allows every origin and
+ *   one `*` inside an entry is a wildcard (`"https://*.example.com"`); compared without
+ *   regard to case. None (0) allows every origin, as in `rs/cors`.
+ * - `methods`: methods a cross-origin request may use (`"PUT"`; compared exactly, so give
+ *   them in capitals); none means GET, POST and HEAD.
+ * - `headers`: request headers a cross-origin request may carry; `"*"` allows any; none
+ *   means Accept, Content-Type and X-Requested-With.
+ * - `exposed_headers`: response headers scripts may read (`Access-Control-Expose-Headers`).
+ *
+ * `allow_credentials` sends `Access-Control-Allow-Credentials: true`; `max_age_secs` is the
+ * `Access-Control-Max-Age` of preflight answers (0 sends none).
+ *
+ * Errors (nothing is changed then; `*err_out`, when `err_out` is not NULL, receives an error
+ * naming the bad entry, owned by the caller: free it with `rpcx_error_free`):
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL, or an array is NULL with a non-zero count, or an
+ * entry is NULL; `RPCX_ERR_INVALID_ARG` for an entry that is not UTF-8, is empty, holds a
+ * space or a control character, or (methods and headers) is not an HTTP token. Needs
+ * exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_cors(struct rpcx_server_options *opts,
+                                         const char *const *origins,
+                                         size_t n_origins,
+                                         const char *const *methods,
+                                         size_t n_methods,
+                                         const char *const *headers,
+                                         size_t n_headers,
+                                         const char *const *exposed_headers,
+                                         size_t n_exposed_headers,
+                                         bool allow_credentials,
+                                         uint32_t max_age_secs,
+                                         struct rpcx_error **err_out);
+
+/**
+ * Sets CORS to Go's `AllowAllCORSOptions()`: every origin (`Access-Control-Allow-Origin: *`),
+ * the methods HEAD, GET, POST, PUT, PATCH and DELETE, any request header, no credentials.
+ * Replaces earlier CORS settings. `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive
+ * access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_cors_allow_all(struct rpcx_server_options *opts);
+
+/**
+ * Turns the `CONNECT /_rpcx_` tunnel on or off (default on): clients dialling an
+ * `http@host:port` address send that request, then speak rpcx on the connection (Go's `http`
+ * network). Off, the request is answered `405 Method Not Allowed` and the connection closed.
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_http_connect(struct rpcx_server_options *opts, bool enable);
+
+/**
+ * Turns the HTTP gateway on or off (default on): an HTTP request with `X-RPCX-*` headers
+ * (`X-RPCX-ServicePath`, `X-RPCX-ServiceMethod`, `X-RPCX-SerializeType`, `X-RPCX-Meta`…) and
+ * the payload as its body is served as an rpcx call, the reply's payload as the response
+ * body, as Go's gateway does. Off, such requests get `404 page not found` (or, with every
+ * HTTP service off, the connection is closed). `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ * Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_http_gateway(struct rpcx_server_options *opts, bool enable);
+
+/**
+ * Sets the largest HTTP request head (request line and headers) accepted, in bytes; a larger
+ * head is answered `431 Request Header Fields Too Large` and its connection closed. Default
+ * 65536; rpcx reads at least 8192 bytes of a request head
+ * whatever the setting (1024 of a `CONNECT` head). Request bodies are bounded by the frame
+ * limit (`rpcx_limits.max_frame_len`). `RPCX_ERR_INVALID_ARG` if `n` is 0.
+ * `RPCX_ERR_NULL_ARG` when `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_http_max_header_bytes(struct rpcx_server_options *opts,
+                                                          size_t n);
+
+/**
+ * Sets the most headers one HTTP request may carry; a request with more is answered `431
+ * Request Header Fields Too Large` and its connection closed. Default 100. `RPCX_ERR_INVALID_ARG` if `n` is 0. `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_http_max_headers(struct rpcx_server_options *opts,
+                                                     size_t n);
+
+/**
+ * Sets how long, in milliseconds, an HTTP request's head and body may take to arrive, and
+ * how long a kept-alive HTTP connection may wait for its next request; past it the connection
+ * is closed (a late body is answered `408 Request Timeout` first). Default 30000. `RPCX_ERR_INVALID_ARG` if `ms` is 0. `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_http_request_timeout_ms(struct rpcx_server_options *opts,
+                                                            uint64_t ms);
 
 /**
  * Closes connections that send nothing (not even heartbeats) for `ms` milliseconds; 0
@@ -1707,6 +1813,16 @@ struct rpcx_server_options *rpcx_server_options_new(void);
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
 rpcx_status rpcx_server_options_set_idle_timeout_ms(struct rpcx_server_options *opts, uint64_t ms);
+
+/**
+ * Turns JSON-RPC 2.0 on or off (default on): an HTTP POST with the header
+ * `X-JSONRPC-2.0: true` and a body `{"jsonrpc":"2.0","method":"Service.Method",
+ * "params":…,"id":…}` (or a batch, an array of them) calls the service with `params` as a
+ * JSON payload and answers `{"jsonrpc":"2.0","result":…,"id":…}`, as Go does. Off, such
+ * requests go to the gateway (or get 404 when it is off too). `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_jsonrpc(struct rpcx_server_options *opts, bool enable);
 
 /**
  * Sets the frame limits (copied; see `rpcx_limits` and `rpcx_limits_init`).
@@ -1798,6 +1914,15 @@ rpcx_status rpcx_server_options_set_tls_pem(struct rpcx_server_options *opts,
                                             struct rpcx_error **err_out);
 
 /**
+ * Turns the WebSocket tunnel on or off (default on): clients dialling a `ws@host:port`
+ * address (or `wss@` to a TLS server) upgrade `GET /_rpcx_` to a WebSocket and carry rpcx
+ * frames in its messages (Go's `ws`/`wss` networks). Off, the upgrade is not accepted (the
+ * request goes to the gateway) and such clients fail to connect. `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_server_options_set_websocket(struct rpcx_server_options *opts, bool enable);
+
+/**
  * Registers `callback` as `service.method` (both non-empty NUL-terminated UTF-8, copied).
  * Registering a name again replaces the previous handler. Before `rpcx_server_start`, or
  * while the server runs (Go's `Register` after `Serve`): then requests read from now on
@@ -1874,7 +1999,10 @@ rpcx_status rpcx_server_shutdown(const struct rpcx_server *server, uint64_t grac
 
 /**
  * Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or
- * `unix@/path`) and starts serving on the rpcx runtime. On success `*port_out` (may be NULL)
+ * `unix@/path`; `http@`, `ws@` or `wss@host:port` bind TCP the same way, and are the form
+ * `rpcx_server_address` reports and registries publish) and starts serving on the rpcx
+ * runtime. Every TCP port serves rpcx, and HTTP unless the options turn it off
+ * (`rpcx_server_options_set_http_gateway` and the setters beside it). On success `*port_out` (may be NULL)
  * receives the bound TCP port (0 for Unix sockets). Blocks until the listener is bound; from
  * an rpcx runtime thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME`.
  *

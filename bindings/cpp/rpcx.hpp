@@ -578,6 +578,26 @@ struct Limits : rpcx_limits {
     Limits() : rpcx_limits{} { detail::check(rpcx_limits_init(this, sizeof(rpcx_limits))); }
 };
 
+/// Cross-origin resource sharing for the HTTP gateway and JSON-RPC (ServerOptions::cors; Go's
+/// CORSOptions with the semantics of rs/cors, see rpcx_server_options_set_cors). An empty list
+/// means the rs/cors default: every origin; GET, POST and HEAD; Accept, Content-Type and
+/// X-Requested-With.
+struct Cors {
+    /// Origins allowed ("https://app.example.com"); "*" allows all, one "*" inside an entry is
+    /// a wildcard ("https://*.example.com").
+    std::vector<std::string> allowed_origins;
+    /// Methods a cross-origin request may use ("PUT"; compared exactly).
+    std::vector<std::string> allowed_methods;
+    /// Request headers a cross-origin request may carry; "*" allows any.
+    std::vector<std::string> allowed_headers;
+    /// Response headers scripts may read (Access-Control-Expose-Headers).
+    std::vector<std::string> exposed_headers;
+    /// Send Access-Control-Allow-Credentials: true.
+    bool allow_credentials = false;
+    /// Access-Control-Max-Age of preflight answers, in seconds (0: none).
+    std::uint32_t max_age_secs = 0;
+};
+
 class ServerOptions {
 public:
     ServerOptions() : o_(rpcx_server_options_new()) {
@@ -607,6 +627,72 @@ public:
     }
     ServerOptions& idle_timeout(Millis d) {
         detail::check(rpcx_server_options_set_idle_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    /// HTTP on the rpcx port: every TCP port also serves the HTTP gateway, JSON-RPC 2.0 and
+    /// rpcx tunnelled in CONNECT (clients' http@ addresses) or a WebSocket (ws@, wss@), each
+    /// on by default (see rpcx_server_options_set_http_gateway and the setters beside it).
+    ServerOptions& http_gateway(bool on) {
+        detail::check(rpcx_server_options_set_http_gateway(o_.get(), on));
+        return *this;
+    }
+    /// JSON-RPC 2.0 (HTTP POSTs with `X-JSONRPC-2.0: true`) on or off.
+    ServerOptions& jsonrpc(bool on) {
+        detail::check(rpcx_server_options_set_jsonrpc(o_.get(), on));
+        return *this;
+    }
+    /// The `CONNECT /_rpcx_` tunnel (clients' http@ addresses) on or off.
+    ServerOptions& http_connect(bool on) {
+        detail::check(rpcx_server_options_set_http_connect(o_.get(), on));
+        return *this;
+    }
+    /// The WebSocket tunnel at /_rpcx_ (clients' ws@ and wss@ addresses) on or off.
+    ServerOptions& websocket(bool on) {
+        detail::check(rpcx_server_options_set_websocket(o_.get(), on));
+        return *this;
+    }
+    /// Time an HTTP request's head and body may take to arrive (default 30 s; at least 1 ms).
+    ServerOptions& http_request_timeout(Millis d) {
+        detail::check(rpcx_server_options_set_http_request_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    /// Largest HTTP request head, in bytes (default 64 KiB; at least 8 KiB is read).
+    ServerOptions& http_max_header_bytes(std::size_t n) {
+        detail::check(rpcx_server_options_set_http_max_header_bytes(o_.get(), n));
+        return *this;
+    }
+    /// Most headers in one HTTP request (default 100).
+    ServerOptions& http_max_headers(std::size_t n) {
+        detail::check(rpcx_server_options_set_http_max_headers(o_.get(), n));
+        return *this;
+    }
+    /// CORS for the gateway and JSON-RPC; throws rpcx::Error (RPCX_ERR_INVALID_ARG, naming
+    /// the entry) for an empty entry, one with spaces or control characters, or a method or
+    /// header that is not an HTTP token.
+    ServerOptions& cors(const Cors& c) {
+        auto ptrs = [](const std::vector<std::string>& v) {
+            std::vector<const char*> out;
+            out.reserve(v.size());
+            for (const auto& s : v) out.push_back(s.c_str());
+            return out;
+        };
+        auto o = ptrs(c.allowed_origins), m = ptrs(c.allowed_methods), h = ptrs(c.allowed_headers),
+             e = ptrs(c.exposed_headers);
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_options_set_cors(o_.get(), o.data(), o.size(), m.data(), m.size(),
+                                                      h.data(), h.size(), e.data(), e.size(),
+                                                      c.allow_credentials, c.max_age_secs, &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// CORS as Go's AllowAllCORSOptions(): every origin, the usual methods, any header.
+    ServerOptions& cors_allow_all() {
+        detail::check(rpcx_server_options_set_cors_allow_all(o_.get()));
+        return *this;
+    }
+    /// No CORS headers (the default).
+    ServerOptions& no_cors() {
+        detail::check(rpcx_server_options_clear_cors(o_.get()));
         return *this;
     }
     /// Serves TLS with a PEM certificate chain and private key (checked now).
@@ -774,7 +860,9 @@ public:
         return *this;
     }
 
-    /// Binds and serves; returns the TCP port (0 for Unix sockets).
+    /// Binds and serves; returns the TCP port (0 for Unix sockets). `address` is
+    /// tcp@host:port (port 0: a free one), unix@/path, or http@/ws@/wss@host:port, which bind
+    /// TCP too and are what address() reports.
     std::uint16_t start(const std::string& address) {
         std::uint16_t port = 0;
         rpcx_error* err = nullptr;
@@ -959,6 +1047,9 @@ inline void callback_trampoline(void* ud, std::uint64_t, rpcx_status status,
 /// async callbacks run with RPCX_ERR_CLOSED before it returns) and frees it.
 class Client {
 public:
+    /// Connects to `address`: tcp@host:port, host:port, unix@/path, or rpcx tunnelled as Go's
+    /// clients do: http@host:port (HTTP CONNECT), ws@host:port (WebSocket), wss@host:port
+    /// (WebSocket over TLS; needs the TLS options).
     static Client connect(const std::string& address, const ClientOptions& opts = ClientOptions()) {
         rpcx_client* c = nullptr;
         rpcx_error* err = nullptr;

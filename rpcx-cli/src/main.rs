@@ -6,6 +6,7 @@
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
 //! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
+//! rpcx call ws@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'      # rpcx in a WebSocket (http@: CONNECT)
 //! ```
 //! With `--etcd` (or `--consul`) the servers come from the registry and the call goes through
 //! an XClient with the given select and fail modes; no address is given then.
@@ -224,8 +225,10 @@ enum Codec {
 #[derive(clap::Args)]
 struct CallArgs {
     /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul.
-    /// ADDRESS: tcp@host:port, host:port or unix@/path. Service.Method is split at the last
-    /// dot. ARGS: JSON for json/msgpack, text for raw; default `{}` (empty for raw).
+    /// ADDRESS: tcp@host:port, host:port or unix@/path; or rpcx tunnelled as Go's clients do:
+    /// http@host:port (HTTP CONNECT /_rpcx_), ws@host:port (a WebSocket at /_rpcx_) or
+    /// wss@host:port (a WebSocket over TLS: add --tls or --tls-ca). Service.Method is split at
+    /// the last dot. ARGS: JSON for json/msgpack, text for raw; default `{}` (empty for raw).
     #[arg(value_name = "ARG", num_args = 1..=3, required = true)]
     positional: Vec<String>,
     #[command(flatten)]

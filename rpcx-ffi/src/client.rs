@@ -32,9 +32,11 @@ struct Shared {
     pushes: Option<PushPump>,
 }
 
-/// Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`) with `opts` (copied;
-/// NULL for the defaults of `rpcx_client_options_new`). Blocks until connected or the connect
-/// timeout passes. On success `*client_out` receives the client, owned by the caller: free
+/// Connects to `address` (`tcp@host:port`, `host:port` or `unix@/path`; or rpcx tunnelled
+/// as Go's clients do: `http@host:port` through an HTTP `CONNECT /_rpcx_`, `ws@host:port` in
+/// a WebSocket at `/_rpcx_`, `wss@host:port` the same over TLS, which needs the TLS options)
+/// with `opts` (copied; NULL for the defaults of `rpcx_client_options_new`). Blocks until
+/// connected (tunnel set up) or the connect timeout passes. On success `*client_out` receives the client, owned by the caller: free
 /// it with `rpcx_client_free`.
 ///
 /// Errors: `RPCX_ERR_NULL_ARG` (`address` or `client_out` NULL), `RPCX_ERR_ADDRESS`,

@@ -20,8 +20,8 @@ use crate::status::rpcx_status;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rpcx_server_entry {
-    /// The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port` or
-    /// `unix@/path`. Never NULL or empty.
+    /// The address clients dial, NUL-terminated UTF-8: `tcp@host:port`, `host:port`,
+    /// `unix@/path`, `http@host:port`, `ws@host:port` or `wss@host:port`. Never NULL or empty.
     pub address: *const c_char,
     /// The server's metadata as a URL query string (`weight=10&group=blue`; keys Go's rpcx
     /// uses: `weight`, `group`, `state=inactive`, `latitude`, `longitude`), NUL-terminated

@@ -16,7 +16,8 @@
 //! servers, etcd, Consul), `xclient` + `selector` (options, a selector in C, call / async /
 //! broadcast / fork / send with the client's argument order, the same `rpcx_call_callback`
 //! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server),
-//! `tls` (TLS and mutual TLS settings of the options, registries over TLS).
+//! `tls` (TLS and mutual TLS settings of the options, registries over TLS), `server_http`
+//! (HTTP on the rpcx port: gateway, JSON-RPC, tunnels, CORS and request limits).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -46,6 +47,7 @@ mod registry;
 mod runtime;
 mod selector;
 mod server;
+mod server_http;
 mod sized;
 mod status;
 mod tls;
@@ -68,6 +70,7 @@ pub use push::*;
 pub use registry::*;
 pub use selector::rpcx_selector_callback;
 pub use server::*;
+pub use server_http::*;
 pub use status::{rpcx_status, rpcx_status_str};
 pub use tls::*;
 pub use xclient::*;

@@ -108,7 +108,9 @@ pub struct rpcx_server_options {
 }
 
 /// New server options with the defaults: the limits of `rpcx_limits_init`, 16 384 requests in flight
-/// per connection, 10 000 connections, no idle timeout. Owned by the caller: free with
+/// per connection, 10 000 connections, no idle timeout; HTTP on the rpcx port (gateway,
+/// JSON-RPC, `CONNECT` and WebSocket tunnels) on, CORS off (see
+/// `rpcx_server_options_set_http_gateway` and the setters beside it). Owned by the caller: free with
 /// `rpcx_server_options_free`. Returns NULL only if rpcx failed internally.
 #[no_mangle]
 pub extern "C" fn rpcx_server_options_new() -> *mut rpcx_server_options {
@@ -136,7 +138,7 @@ pub extern "C" fn rpcx_server_options_set_limits(
 
 /// Applies `set` to a copy of the options and keeps it only if the core accepts the result
 /// (`ServerOptions::validate`, the same check `rpcx_server_start` makes).
-fn set_server_option(
+pub(crate) fn set_server_option(
     opts: Option<&mut rpcx_server_options>,
     set: impl FnOnce(&mut ServerOptions),
 ) -> rpcx_status {

@@ -69,7 +69,8 @@ pub struct rpcx_server {
 
 enum State {
     Building {
-        options: ServerOptions,
+        /// Boxed: the options are most of the state's size (clippy's `large_enum_variant`).
+        options: Box<ServerOptions>,
         auth: Option<AuthFn>,
         handlers: BTreeMap<(String, String), Arc<dyn Handler>>,
         /// service → metadata published by registry plugins.
@@ -168,7 +169,7 @@ pub extern "C" fn rpcx_server_new(
 ) -> rpcx_status {
     run(None, || {
         let out = req_mut(server_out, "server_out")?;
-        let options = opts.map(|o| o.inner.clone()).unwrap_or_default();
+        let options = Box::new(opts.map(|o| o.inner.clone()).unwrap_or_default());
         let server = rpcx_server {
             state: Mutex::new(State::Building {
                 options,
@@ -490,7 +491,10 @@ fn unregister_where(server: &rpcx_server, service: Option<&str>) -> Result<usize
 }
 
 /// Binds `address` (`tcp@host:port` — port 0 picks a free one —, `host:port`, or
-/// `unix@/path`) and starts serving on the rpcx runtime. On success `*port_out` (may be NULL)
+/// `unix@/path`; `http@`, `ws@` or `wss@host:port` bind TCP the same way, and are the form
+/// `rpcx_server_address` reports and registries publish) and starts serving on the rpcx
+/// runtime. Every TCP port serves rpcx, and HTTP unless the options turn it off
+/// (`rpcx_server_options_set_http_gateway` and the setters beside it). On success `*port_out` (may be NULL)
 /// receives the bound TCP port (0 for Unix sockets). Blocks until the listener is bound; from
 /// an rpcx runtime thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME`.
 ///
@@ -524,7 +528,7 @@ pub extern "C" fn rpcx_server_start(
         if on_runtime_thread() {
             return Err(rpcx_core::Error::BlockingInRuntime.into());
         }
-        let mut builder = Server::builder().options(options.clone());
+        let mut builder = Server::builder().options(ServerOptions::clone(options));
         if let Some(auth) = auth.clone() {
             builder = builder.auth(move |m: &Message, t: &str, p: &str| auth(m, t, p));
         }
@@ -566,7 +570,8 @@ pub extern "C" fn rpcx_server_start(
     })
 }
 
-/// The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`),
+/// The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`, or
+/// `"ws@127.0.0.1:40123"` when started with a `ws@` address),
 /// NUL-terminated and borrowed from `server` (valid until it is freed), or NULL before a
 /// successful start or when `server` is NULL.
 #[no_mangle]

@@ -42,7 +42,8 @@ pub enum rpcx_status {
     RPCX_ERR_BLOCKING_IN_RUNTIME = 10,
     /// rpcx panicked internally; the operation did not complete. Please report it.
     RPCX_ERR_PANIC = 11,
-    /// An address string is unusable (`tcp@host:port` or `unix@/path` expected).
+    /// An address string is unusable (`tcp@host:port`, `unix@/path`, `http@host:port`,
+    /// `ws@host:port` or `wss@host:port` expected).
     RPCX_ERR_ADDRESS = 12,
     /// Registration of a service or method was refused.
     RPCX_ERR_REGISTRATION = 13,

@@ -10,6 +10,7 @@ mod client;
 mod completion;
 mod errors;
 mod hooks;
+mod http;
 mod push;
 mod registry;
 mod runtime;
@@ -48,6 +49,7 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hooks::RateLimit>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tls::tls_check, m)?)?;
+    m.add_function(wrap_pyfunction!(http::cors_allow_all, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -269,9 +269,10 @@ pub struct RawServer {
 impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list), with `metadata`
-    /// (`(service, metadata)` pairs) for registry plugins.
+    /// (`(service, metadata)` pairs) for registry plugins. `http_*`, `jsonrpc`, `websocket`
+    /// and `cors` are the HTTP options of the port (see `crate::http`).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -288,9 +289,27 @@ impl RawServer {
         metadata: Option<Vec<(String, String)>>,
         tls: Option<Bound<'_, PyAny>>,
         plugins: Option<Vec<Bound<'_, PyAny>>>,
+        http_gateway: bool,
+        jsonrpc: bool,
+        http_connect: bool,
+        websocket: bool,
+        cors: Option<crate::http::CorsTuple>,
+        http_request_timeout: Option<f64>,
+        http_max_header_bytes: Option<usize>,
+        http_max_headers: Option<usize>,
     ) -> PyResult<RawServer> {
         let mut options = ServerOptions {
             limits: limits_from(limits),
+            http: crate::http::http_options(
+                http_gateway,
+                jsonrpc,
+                http_connect,
+                websocket,
+                cors,
+                http_request_timeout,
+                http_max_header_bytes,
+                http_max_headers,
+            )?,
             ..ServerOptions::default()
         };
         let set = |slot: &mut usize, v: Option<usize>| {

@@ -36,6 +36,7 @@ from ._codec import Serializer
 from ._rpcx import ConsulRegistry, EtcdRegistry, __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
+from .cors import CorsOptions
 from .interceptors import (
     ClientCall,
     ClientInterceptor,
@@ -87,6 +88,7 @@ __all__ = [
     "Consul",
     "ConsulRegistry",
     "Context",
+    "CorsOptions",
     "Etcd",
     "EtcdRegistry",
     "FailMode",

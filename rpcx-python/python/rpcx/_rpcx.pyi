@@ -24,6 +24,7 @@ __all__ = [
     "RateLimit",
     "set_worker_threads",
     "tls_check",
+    "cors_allow_all",
     "__version__",
 ]
 
@@ -33,7 +34,11 @@ _Limits = tuple[int, int, int, int]
 #: ``TLSConfig._material()``: ``(ca, cert, key, server_name, require_client_cert)``.
 _Tls = tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[str], bool]
 
+#: ``CorsOptions._as_tuple()``: ``(origins, methods, headers, exposed, credentials, max_age)``.
+_Cors = tuple[list[str], list[str], list[str], list[str], bool, int]
+
 def set_worker_threads(n: int) -> None: ...
+def cors_allow_all() -> _Cors: ...
 def tls_check(tls: Union[TLSConfig, _Tls]) -> None: ...
 
 @final
@@ -150,6 +155,14 @@ class RawServer:
         metadata: Optional[list[tuple[str, str]]] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
         plugins: Optional[list[Union[IpFilter, RateLimit]]] = None,
+        http_gateway: bool = True,
+        jsonrpc: bool = True,
+        http_connect: bool = True,
+        websocket: bool = True,
+        cors: Optional[_Cors] = None,
+        http_request_timeout: Optional[float] = None,
+        http_max_header_bytes: Optional[int] = None,
+        http_max_headers: Optional[int] = None,
     ) -> RawServer: ...
     def register(self, service: str, method: str, index: int) -> None: ...
     def set_service_metadata(self, service: str, metadata: str) -> None: ...

@@ -125,7 +125,9 @@ class _Twin:
 class Client(_Twin):
     """A blocking client on one multiplexed connection, safe to share between threads.
 
-    ``address`` is ``"tcp@host:port"``, ``"host:port"`` or ``"unix@/path"``. ``serializer``
+    ``address`` is ``"tcp@host:port"``, ``"host:port"`` or ``"unix@/path"``, or rpcx
+    tunnelled as Go's clients do: ``"http@host:port"`` (HTTP ``CONNECT``), ``"ws@host:port"``
+    (a WebSocket) or ``"wss@host:port"`` (a WebSocket over TLS; needs ``tls``). ``serializer``
     is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
     :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
     as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)

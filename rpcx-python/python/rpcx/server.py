@@ -20,6 +20,7 @@ import contextvars
 import dataclasses
 import inspect
 import logging
+import math
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, TypeV
 
 from . import _codec, _rpcx
 from .context import Context, _CallState
+from .cors import CorsOptions
 from .errors import ServiceError
 from .interceptors import IpFilter, RateLimit, _ServerHooks
 from .limits import Limits
@@ -93,6 +95,61 @@ def _meta_text(meta: Meta) -> str:
     if isinstance(meta, Mapping):
         return urllib.parse.urlencode({str(k): str(v) for k, v in meta.items()})
     raise TypeError(f"meta must be a str or a mapping, got {type(meta).__name__}")
+
+
+def _http_options(
+    *,
+    http_gateway: Any,
+    jsonrpc: Any,
+    http_connect: Any,
+    websocket: Any,
+    cors: Any,
+    http_request_timeout: Any,
+    http_max_header_bytes: Any,
+    http_max_headers: Any,
+) -> dict[str, Any]:
+    """The HTTP keyword arguments of :class:`Server`, checked, as ``RawServer.start``
+    takes them."""
+    for name, on in (
+        ("http_gateway", http_gateway),
+        ("jsonrpc", jsonrpc),
+        ("http_connect", http_connect),
+        ("websocket", websocket),
+    ):
+        if not isinstance(on, bool):
+            raise TypeError(f"{name} must be a bool, got {type(on).__name__}")
+    if cors is not None and not isinstance(cors, CorsOptions):
+        raise TypeError(f"cors must be an rpcx.CorsOptions or None, got {type(cors).__name__}")
+    if http_request_timeout is not None:
+        t = http_request_timeout
+        if not isinstance(t, (int, float)) or isinstance(t, bool):
+            raise TypeError(
+                f"http_request_timeout must be a number of seconds, got {type(t).__name__}"
+            )
+        if not math.isfinite(t) or t <= 0 or t > 1e9:
+            raise ValueError(
+                f"http_request_timeout must be a number of seconds > 0 and <= 1e9, got {t!r}"
+            )
+    for name, n in (
+        ("http_max_header_bytes", http_max_header_bytes),
+        ("http_max_headers", http_max_headers),
+    ):
+        if n is None:
+            continue
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+        if n < 1:
+            raise ValueError(f"{name} must be at least 1, got {n}")
+    return {
+        "http_gateway": http_gateway,
+        "jsonrpc": jsonrpc,
+        "http_connect": http_connect,
+        "websocket": websocket,
+        "cors": None if cors is None else cors._as_tuple(),
+        "http_request_timeout": None if http_request_timeout is None else float(http_request_timeout),
+        "http_max_header_bytes": http_max_header_bytes,
+        "http_max_headers": http_max_headers,
+    }
 
 
 def _error_text(e: BaseException) -> str:
@@ -174,6 +231,19 @@ class Server:
     :class:`~rpcx.TLSConfig` with ``cert_file`` and ``key_file``, and ``ca_file`` for
     mutual TLS) serves TLS.
 
+    **HTTP on the rpcx port.** Every TCP port (``tcp@``, and ``http@``/``ws@``/``wss@``
+    addresses, which bind TCP too) also serves, told apart by the first byte of each
+    connection: the HTTP gateway (``X-RPCX-*`` headers, the payload as the body;
+    ``http_gateway``), JSON-RPC 2.0 (POSTs with ``X-JSONRPC-2.0: true``; ``jsonrpc``), rpcx
+    tunnelled in ``CONNECT /_rpcx_`` (clients' ``http@`` addresses; ``http_connect``) and in a
+    WebSocket at ``/_rpcx_`` (``ws@``/``wss@``; ``websocket``); each is on by default, ``False``
+    turns it off (all off: the port speaks rpcx only). ``cors`` (a
+    :class:`~rpcx.CorsOptions`) adds CORS to the gateway and JSON-RPC.
+    ``http_request_timeout`` (seconds, default 30) bounds how long an HTTP request's head and
+    body may take to arrive, ``http_max_header_bytes`` (default 64 KiB; at least 8 KiB is
+    read) and ``http_max_headers`` (default 100) bound its head; request bodies are bounded
+    by ``limits.max_frame_len``.
+
     ``interceptors`` run around every call (see :mod:`rpcx.interceptors`): each may refuse
     a call before its handler runs and add reply metadata. ``plugins`` are
     :class:`~rpcx.IpFilter` (refuses connections by IP) and :class:`~rpcx.RateLimit` (a
@@ -206,6 +276,14 @@ class Server:
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
         plugins: Optional[Iterable[Any]] = None,
+        http_gateway: bool = True,
+        jsonrpc: bool = True,
+        http_connect: bool = True,
+        websocket: bool = True,
+        cors: Optional[CorsOptions] = None,
+        http_request_timeout: Optional[float] = None,
+        http_max_header_bytes: Optional[int] = None,
+        http_max_headers: Optional[int] = None,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -225,6 +303,16 @@ class Server:
         self._max_pending_bytes_per_conn = max_pending_bytes_per_conn
         self._max_pending_bytes = max_pending_bytes
         self._tls = tls_material(tls, "server")
+        self._http = _http_options(
+            http_gateway=http_gateway,
+            jsonrpc=jsonrpc,
+            http_connect=http_connect,
+            websocket=websocket,
+            cors=cors,
+            http_request_timeout=http_request_timeout,
+            http_max_header_bytes=http_max_header_bytes,
+            http_max_headers=http_max_headers,
+        )
         self._hooks = _ServerHooks(interceptors, _rejection_text)
         self._plugins = list(plugins or ())
         for p in self._plugins:
@@ -415,7 +503,9 @@ class Server:
     def start(self, address: str = "tcp@127.0.0.1:0") -> int:
         """Binds ``address`` (``tcp@host:port``, port 0 for a free one, or
         ``unix@/path``) and starts serving; returns the bound TCP port (0 for Unix
-        sockets).
+        sockets). ``http@``, ``ws@`` and ``wss@host:port`` bind TCP the same way (every TCP
+        port serves rpcx, its tunnels and HTTP): :attr:`address` then reports that form, and
+        registries publish it.
 
         ``async def`` handlers run on the server's own event loop thread, started here and
         stopped by :meth:`stop`, even when called inside a running loop (a blocking call to
@@ -450,6 +540,7 @@ class Server:
                 tls=self._tls,
                 metadata=list(self._metadata.items()),
                 plugins=self._plugins,
+                **self._http,
             )
             try:
                 for registry in self._registries:
