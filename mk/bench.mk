@@ -1,10 +1,17 @@
 # End-to-end benchmarks against the Go reference (docs/benchmarks.md). Not part of `make test`.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-http
 
 ## Full matrix {Go, Rust} client x {Go, Rust} server at c=100/1000 + limit row + client hooks;
 ## writes docs/benchmarks.{md,json,png}. BENCH_DURATION / BENCH_REPEAT / BENCH_CONCURRENCY tune it.
+## Then the HTTP gateway case (Rust vs Go gateway calls/s over 1 and 16 keep-alive connections,
+## scripts/bench/http_gateway.sh; HTTP_BENCH_* tune it), written into docs/benchmarks.md too.
 bench: bootstrap
 	@scripts/bench/run.sh
+	@scripts/bench/http_gateway.sh
+
+## Only the HTTP gateway case of `make bench` (about a minute once built).
+bench-http: bootstrap
+	@scripts/bench/http_gateway.sh
 
 ## Under a minute: Rust<->Rust vs Go<->Go at c=100; the last line is the ratio.
 bench-quick: bootstrap
