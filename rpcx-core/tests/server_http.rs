@@ -777,8 +777,7 @@ async fn a_wss_server_needs_tls() {
         .build()
         .serve("wss@127.0.0.1:0")
         .await
-        .err()
-        .expect("wss@ without TLS served");
+        .expect_err("wss@ without TLS served");
     assert!(e.to_string().contains("needs TLS"), "{e}");
 }
 
@@ -881,15 +880,16 @@ async fn tunnel_clients_refuse_hostile_servers() {
     ];
     for (network, answer, want) in cases {
         let addr = fake(answer).await;
-        let e = guard(
+        let connected = guard(
             GUARD,
             "a refused tunnel",
             Client::connect(&format!("{network}@{addr}"), opts()),
         )
-        .await
-        .err()
-        .expect("connected through a hostile server")
-        .to_string();
+        .await;
+        let Err(e) = connected else {
+            panic!("{network} {answer:?}: connected through a hostile server");
+        };
+        let e = e.to_string();
         assert!(e.contains(want), "{network} {answer:?}: {e}");
     }
 }

@@ -77,7 +77,7 @@ pub(super) async fn handle(ctx: &HttpConn, req: Request<Incoming>) -> Response<B
     let base = base_metadata(text(headers, "x-rpcx-meta"), text(headers, "authorization"));
     let trimmed = body.iter().position(|b| !b.is_ascii_whitespace());
     let out = match trimmed.map(|i| body[i]) {
-        Some(b'[') => match serde_json::from_slice::<Vec<&RawValue>>(&body) {
+        Some(b'[') => match serde_json::from_slice::<Vec<&RawValue>>(body) {
             Ok(items) if items.is_empty() => Some(to_json(&error_response(
                 None,
                 INVALID_REQUEST,
@@ -94,7 +94,7 @@ pub(super) async fn handle(ctx: &HttpConn, req: Request<Incoming>) -> Response<B
             }
             Err(e) => Some(to_json(&error_response(None, PARSE_ERROR, e.to_string()))),
         },
-        _ => one(ctx, &body, &base).await,
+        _ => one(ctx, body, &base).await,
     };
     let mut resp = respond(StatusCode::OK, out.map(Bytes::from).unwrap_or_default());
     if !resp.body().size_hint_is_zero() {
