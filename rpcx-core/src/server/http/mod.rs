@@ -305,8 +305,8 @@ async fn route(ctx: &HttpConn, req: Request<Incoming>) -> Response<Body> {
     if http.websocket && req.uri().path() == RPC_PATH && is_websocket_upgrade(req.headers()) {
         return accept_websocket(ctx, req);
     }
-    let method = req.method().clone();
-    let req_headers = req.headers().clone();
+    // What CORS needs after the request is consumed (nothing to keep without CORS).
+    let for_cors = cors.map(|_| (req.method().clone(), req.headers().clone()));
     let jsonrpc = http.jsonrpc && cors::text(req.headers(), "x-jsonrpc-2.0") == "true";
     let mut resp = if jsonrpc {
         jsonrpc::handle(ctx, req).await
@@ -320,8 +320,8 @@ async fn route(ctx: &HttpConn, req: Request<Incoming>) -> Response<Body> {
         plain_text(r.headers_mut());
         r
     };
-    if let Some(cors) = cors {
-        cors.actual(&method, &req_headers, resp.headers_mut());
+    if let (Some(cors), Some((method, headers))) = (cors, &for_cors) {
+        cors.actual(method, headers, resp.headers_mut());
     }
     resp
 }
