@@ -977,3 +977,33 @@ async fn connection_plugins_judge_http_connections_too() {
     assert_eq!(counter.accepted.load(SeqCst), 2);
     h.close();
 }
+
+#[tokio::test]
+async fn bad_http_options_are_refused_by_name() {
+    for (http, want) in [
+        (
+            HttpOptions {
+                request_timeout: Duration::ZERO,
+                ..HttpOptions::default()
+            },
+            "http.request_timeout",
+        ),
+        (
+            HttpOptions {
+                max_headers: 0,
+                ..HttpOptions::default()
+            },
+            "http.max_headers",
+        ),
+    ] {
+        let e = Server::builder()
+            .http(http)
+            .build()
+            .serve("tcp@127.0.0.1:0")
+            .await
+            .err()
+            .expect("served with a bad HTTP option");
+        assert!(matches!(e, rpcx::Error::Config(_)), "{e:?}");
+        assert!(e.to_string().contains(want), "{e}");
+    }
+}
