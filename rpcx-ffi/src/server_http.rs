@@ -142,8 +142,9 @@ pub extern "C" fn rpcx_server_options_clear_cors(
 /// 0:
 ///
 /// - `origins`: origins allowed (`"https://app.example.com"`); `"*"` allows every origin and
-///   one `*` inside an entry is a wildcard (`"https://*.example.com"`); compared without
-///   regard to case. None (0) allows every origin, as in `rs/cors`.
+///   one `*` inside an entry is a wildcard (`"https://app-*.example.com"`, or a scheme, a
+///   `*` and a domain to allow its subdomains); compared without regard to case. None (0)
+///   allows every origin, as in `rs/cors`.
 /// - `methods`: methods a cross-origin request may use (`"PUT"`; compared exactly, so give
 ///   them in capitals); none means GET, POST and HEAD.
 /// - `headers`: request headers a cross-origin request may carry; `"*"` allows any; none
