@@ -2,8 +2,8 @@
 //!
 //! A [`Discovery`] publishes complete lists through a `tokio::sync::watch` channel, so a
 //! subscriber always sees the newest list and never a backlog. [`Peer`] and
-//! [`MultipleServers`] are built in; etcd and consul live behind the `etcd` and `consul`
-//! cargo features.
+//! [`MultipleServers`] are built in; etcd, consul and DNS live behind the `etcd`, `consul`
+//! and `dns` cargo features.
 
 use std::sync::Arc;
 

@@ -25,6 +25,8 @@ pub(crate) mod consul;
 mod consul_conn;
 mod deadline;
 mod discovery;
+#[cfg(feature = "dns")]
+mod dns;
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
 mod meta;
@@ -46,6 +48,8 @@ pub use breaker::{Breaker, BreakerConfig, BreakerPermit};
 #[cfg(feature = "consul")]
 pub use consul::ConsulDiscovery;
 pub use discovery::{Discovery, MultipleServers, Peer, ServerEntry};
+#[cfg(feature = "dns")]
+pub use dns::DnsDiscovery;
 #[cfg(all(feature = "etcd", feature = "tls"))]
 pub use etcd::etcd_connect_tls;
 #[cfg(feature = "etcd")]
