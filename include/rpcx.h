@@ -340,8 +340,8 @@ typedef struct rpcx_client_options rpcx_client_options;
 typedef struct rpcx_connection rpcx_connection;
 
 /**
- * A source of servers for XClients: a fixed peer, a list (replaceable at run time), or a
- * registry (etcd, Consul) watched in the background.
+ * A source of servers for XClients: a fixed peer, a list (replaceable at run time), a
+ * registry (etcd, Consul) watched in the background, or a DNS name looked up periodically.
  *
  * Thread-safe: every function may be called from any thread, concurrently, except
  * `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
@@ -1174,6 +1174,39 @@ rpcx_status rpcx_discovery_new_consul_tls(const char *address,
                                           const struct rpcx_client_options *tls,
                                           struct rpcx_discovery **discovery_out,
                                           struct rpcx_error **err_out);
+
+/**
+ * A discovery of the servers behind the DNS name `domain` (Go's `NewDNSDiscovery`): each A
+ * and AAAA record `ip` is the server `network@ip:port` (IPv6 bracketed: `tcp@[::1]:8972`)
+ * with empty metadata. `network` is `tcp` (NULL means `tcp`), `tcp4` (A records only),
+ * `tcp6` (AAAA only), `http`, `ws` or `wss`; `port` the servers' port (not 0).
+ * `nameservers` is NULL to use the system's resolver configuration (`/etc/resolv.conf`,
+ * `/etc/hosts`), or a comma-separated list of nameservers to ask instead (`ip`, `ip:port`,
+ * `[ipv6]:port`; port 53 when absent), without hosts file or search domains. Strings are
+ * copied.
+ *
+ * Blocks for the first lookup: a name without address yet is fine (an empty list, filled in
+ * by a later refresh), but no answer, SERVFAIL or REFUSED fail. Then a background task on
+ * the rpcx runtime looks the name up again every `interval_ms` milliseconds (not 0); XClients
+ * switch to a new list when it changes. A failed lookup, or one finding no address, keeps
+ * the last list (never emptied by a transient failure) and is retried after 1 s, doubling
+ * up to the interval. The task stops when the discovery and its XClients are freed. On
+ * success `*discovery_out` receives the discovery, owned by the caller: free it with
+ * `rpcx_discovery_free`.
+ *
+ * Errors: `RPCX_ERR_NULL_ARG` (`domain`, `discovery_out`), `RPCX_ERR_INVALID_ARG` (empty,
+ * non-UTF-8 or invalid name, another network, port 0, interval 0, a bad nameserver),
+ * `RPCX_ERR_IO` when the first lookup fails, `RPCX_ERR_BLOCKING_IN_RUNTIME` on an
+ * rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
+ * `rpcx_error` to free with `rpcx_error_free`.
+ */
+rpcx_status rpcx_discovery_new_dns(const char *domain,
+                                   const char *network,
+                                   uint16_t port,
+                                   uint64_t interval_ms,
+                                   const char *nameservers,
+                                   struct rpcx_discovery **discovery_out,
+                                   struct rpcx_error **err_out);
 
 /**
  * A discovery that lists and watches the servers of `service` registered in etcd v3 under

@@ -1187,6 +1187,22 @@ public:
         detail::check(st, err);
         return Discovery(d);
     }
+    /// The servers behind the DNS name `domain` (Go's NewDNSDiscovery): each A/AAAA record
+    /// `ip` is `network@ip:port` (IPv6 bracketed), looked up again every `interval`; a failed
+    /// lookup keeps the last list. `nameservers` empty: the system's resolver; otherwise
+    /// comma-separated `ip[:port]` to ask instead. Blocks for the first lookup.
+    static Discovery dns(const std::string& domain, std::uint16_t port,
+                         std::chrono::milliseconds interval = std::chrono::seconds(30),
+                         const std::string& network = "tcp", const std::string& nameservers = "") {
+        rpcx_discovery* d = nullptr;
+        rpcx_error* err = nullptr;
+        auto ms = interval.count() < 0 ? 0 : static_cast<std::uint64_t>(interval.count());
+        rpcx_status st = rpcx_discovery_new_dns(
+            domain.c_str(), network.c_str(), port, ms,
+            nameservers.empty() ? nullptr : nameservers.c_str(), &d, &err);
+        detail::check(st, err);
+        return Discovery(d);
+    }
     /// Replaces the list (multiple() discoveries only), from any thread.
     void update(const std::vector<ServerEntry>& servers) const {
         auto e = entries(servers);

@@ -1,11 +1,11 @@
 //! `rpcx_discovery`: where an XClient finds its servers — one peer, a list the program
-//! updates, etcd or Consul.
+//! updates, etcd, Consul or DNS.
 
 use std::os::raw::c_char;
 use std::sync::Arc;
 
 use rpcx_core::xclient::{
-    ConsulDiscovery, Discovery, EtcdDiscovery, MultipleServers, Peer, ServerEntry,
+    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, MultipleServers, Peer, ServerEntry,
 };
 
 use crate::error::{rpcx_error, Failure};
@@ -29,8 +29,8 @@ pub struct rpcx_server_entry {
     pub metadata: *const c_char,
 }
 
-/// A source of servers for XClients: a fixed peer, a list (replaceable at run time), or a
-/// registry (etcd, Consul) watched in the background.
+/// A source of servers for XClients: a fixed peer, a list (replaceable at run time), a
+/// registry (etcd, Consul) watched in the background, or a DNS name looked up periodically.
 ///
 /// Thread-safe: every function may be called from any thread, concurrently, except
 /// `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
@@ -262,6 +262,70 @@ pub extern "C" fn rpcx_discovery_new_consul(
         let out = req_mut(discovery_out, "discovery_out")?;
         let d = crate::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
         hand_out(out, Arc::new(d), None);
+        Ok(())
+    })
+}
+
+/// A discovery of the servers behind the DNS name `domain` (Go's `NewDNSDiscovery`): each A
+/// and AAAA record `ip` is the server `network@ip:port` (IPv6 bracketed: `tcp@[::1]:8972`)
+/// with empty metadata. `network` is `tcp` (NULL means `tcp`), `tcp4` (A records only),
+/// `tcp6` (AAAA only), `http`, `ws` or `wss`; `port` the servers' port (not 0).
+/// `nameservers` is NULL to use the system's resolver configuration (`/etc/resolv.conf`,
+/// `/etc/hosts`), or a comma-separated list of nameservers to ask instead (`ip`, `ip:port`,
+/// `[ipv6]:port`; port 53 when absent), without hosts file or search domains. Strings are
+/// copied.
+///
+/// Blocks for the first lookup: a name without address yet is fine (an empty list, filled in
+/// by a later refresh), but no answer, SERVFAIL or REFUSED fail. Then a background task on
+/// the rpcx runtime looks the name up again every `interval_ms` milliseconds (not 0); XClients
+/// switch to a new list when it changes. A failed lookup, or one finding no address, keeps
+/// the last list (never emptied by a transient failure) and is retried after 1 s, doubling
+/// up to the interval. The task stops when the discovery and its XClients are freed. On
+/// success `*discovery_out` receives the discovery, owned by the caller: free it with
+/// `rpcx_discovery_free`.
+///
+/// Errors: `RPCX_ERR_NULL_ARG` (`domain`, `discovery_out`), `RPCX_ERR_INVALID_ARG` (empty,
+/// non-UTF-8 or invalid name, another network, port 0, interval 0, a bad nameserver),
+/// `RPCX_ERR_IO` when the first lookup fails, `RPCX_ERR_BLOCKING_IN_RUNTIME` on an
+/// rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an
+/// `rpcx_error` to free with `rpcx_error_free`.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_dns(
+    domain: *const c_char,
+    network: *const c_char,
+    port: u16,
+    interval_ms: u64,
+    nameservers: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        // SAFETY: the caller passes valid C strings (or NULL for the optional ones).
+        let (domain, network, nameservers) = unsafe {
+            (
+                cstr(domain, "domain")?,
+                opt_cstr(network, "network")?,
+                opt_cstr(nameservers, "nameservers")?,
+            )
+        };
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let network = network.unwrap_or("tcp");
+        let interval = std::time::Duration::from_millis(interval_ms);
+        // Bad arguments are the caller's: INVALID_ARG rather than the core's CONFIG.
+        let arg = |e: rpcx_core::Error| match e {
+            rpcx_core::Error::Config(m) => invalid_arg(format!("rpcx: {m}")),
+            e => Failure::from(e),
+        };
+        let made = match nameservers {
+            None => crate::runtime::block_on(DnsDiscovery::new(domain, network, port, interval))?,
+            Some(list) => {
+                let ns = DnsDiscovery::parse_nameservers(list).map_err(arg)?;
+                crate::runtime::block_on(DnsDiscovery::with_nameservers(
+                    domain, network, port, interval, &ns,
+                ))?
+            }
+        };
+        hand_out(out, Arc::new(made.map_err(arg)?), None);
         Ok(())
     })
 }

@@ -202,6 +202,39 @@ impl DnsDiscovery {
         })
     }
 
+    /// Parses nameservers for [`with_nameservers`](Self::with_nameservers): comma-separated
+    /// `ip`, `ip:port`, `[ipv6]` or `[ipv6]:port` (port 53 when absent), e.g.
+    /// `127.0.0.1:5353,[::1]:53`. [`Error::Config`] for anything else or an empty list.
+    pub fn parse_nameservers(list: &str) -> Result<Vec<SocketAddr>, Error> {
+        let mut out = Vec::new();
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let addr = if let Ok(a) = part.parse::<SocketAddr>() {
+                a
+            } else {
+                let bare = match part.strip_prefix('[') {
+                    Some(rest) => rest.strip_suffix(']').unwrap_or(part),
+                    None => part,
+                };
+                let ip: IpAddr = bare.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "dns: bad nameserver {part:?}: expected ip, ip:port or [ipv6]:port"
+                    ))
+                })?;
+                SocketAddr::new(ip, 53)
+            };
+            if addr.port() == 0 {
+                return Err(Error::Config(format!(
+                    "dns: nameserver {part:?} has port 0"
+                )));
+            }
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(Error::Config("dns: no nameserver given".into()));
+        }
+        Ok(out)
+    }
+
     /// The name looked up.
     pub fn domain(&self) -> &str {
         &self.domain
@@ -267,6 +300,29 @@ impl Discovery for DnsDiscovery {
 impl Drop for DnsDiscovery {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_lists() {
+        let p = DnsDiscovery::parse_nameservers;
+        assert_eq!(
+            p("127.0.0.1:5353, [::1]:54,10.0.0.1,::2,[::3]").unwrap(),
+            [
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:54".parse().unwrap(),
+                "10.0.0.1:53".parse().unwrap(),
+                "[::2]:53".parse().unwrap(),
+                "[::3]:53".parse().unwrap(),
+            ]
+        );
+        for bad in ["", " , ", "host:53", "1.2.3.4:0", "1.2.3.4:x", "[::1"] {
+            assert!(matches!(p(bad), Err(Error::Config(_))), "{bad:?}");
+        }
     }
 }
 
