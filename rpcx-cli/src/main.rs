@@ -5,11 +5,13 @@
 //! rpcx call --codec raw tcp@127.0.0.1:8972 Arith.Echo 'hello'
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
+//! rpcx call --dns arith.example.internal:8972 [--dns-server 10.0.0.2:53] Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call ws@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'      # rpcx in a WebSocket (http@: CONNECT)
 //! ```
-//! With `--etcd` (or `--consul`) the servers come from the registry and the call goes through
-//! an XClient with the given select and fail modes; no address is given then.
+//! With `--etcd` (or `--consul`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
+//! on PORT) the servers come from the registry and the call goes through an XClient with the
+//! given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
 //! as JSON. On error the server's message goes to stderr and the exit status is 1.
 //! `--tls-*` connect to the servers over TLS (mutual TLS with `--tls-cert`/`--tls-key`);
@@ -27,8 +29,8 @@ use rpcx::codec::Codable;
 use rpcx::protocol::{Metadata, SerializeType};
 use rpcx::transport::tls::ClientTlsConfig;
 use rpcx::xclient::{
-    ConsulDiscovery, Discovery, EtcdDiscovery, FailMode, SelectMode, ServerEntry, ServerMeta,
-    XClient, XClientOptions,
+    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, SelectMode, ServerEntry,
+    ServerMeta, XClient, XClientOptions,
 };
 
 #[derive(Parser)]
@@ -46,8 +48,8 @@ struct Cli {
 enum Command {
     /// Call Service.Method on a server and print the reply as JSON.
     Call(CallArgs),
-    /// List the servers registered in etcd or Consul, one line each:
-    /// `<service> <server> <metadata as JSON>`.
+    /// List the servers registered in etcd or Consul (or behind a DNS name), one line each:
+    /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
     List(ListArgs),
 }
 
@@ -60,6 +62,17 @@ struct RegistryArgs {
     /// Consul agent (`host:port`): discover servers in its KV store.
     #[arg(long, value_name = "URL")]
     consul: Option<String>,
+    /// DNS discovery (Go's DNSDiscovery): every A/AAAA record of NAME is a server on PORT.
+    #[arg(long, value_name = "NAME:PORT", conflicts_with_all = ["etcd", "consul"])]
+    dns: Option<String>,
+    /// With --dns: ask these nameservers (comma-separated `ip[:port]`, port 53 by default)
+    /// instead of the system's resolver.
+    #[arg(long, value_name = "IP:PORT", requires = "dns")]
+    dns_server: Option<String>,
+    /// With --dns: the network of the servers (tcp, tcp4 = A records only, tcp6 = AAAA only,
+    /// http, ws, wss; default tcp).
+    #[arg(long, value_name = "NET", requires = "dns")]
+    dns_network: Option<String>,
     /// Registry base path.
     #[arg(long, value_name = "P", default_value = "/rpcx_test")]
     base_path: String,
@@ -145,7 +158,29 @@ fn client_tls(
 
 impl RegistryArgs {
     fn enabled(&self) -> bool {
-        self.etcd.is_some() || self.consul.is_some()
+        self.etcd.is_some() || self.consul.is_some() || self.dns.is_some()
+    }
+
+    /// The servers behind --dns NAME:PORT, looked up once now (then every 30 s).
+    async fn dns_discovery(&self) -> Result<Option<DnsDiscovery>, String> {
+        let Some(target) = &self.dns else {
+            return Ok(None);
+        };
+        let (name, port) = target
+            .rsplit_once(':')
+            .and_then(|(n, p)| Some((n, p.parse::<u16>().ok().filter(|p| *p != 0)?)))
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| format!("--dns {target:?}: expected NAME:PORT"))?;
+        let network = self.dns_network.as_deref().unwrap_or("tcp");
+        let interval = Duration::from_secs(30);
+        let d = match &self.dns_server {
+            Some(list) => {
+                let ns = DnsDiscovery::parse_nameservers(list).map_err(|e| e.to_string())?;
+                DnsDiscovery::with_nameservers(name, network, port, interval, &ns).await
+            }
+            None => DnsDiscovery::new(name, network, port, interval).await,
+        };
+        d.map(Some).map_err(|e| e.to_string())
     }
 
     fn etcd_endpoints(&self) -> Option<Vec<String>> {
@@ -172,6 +207,9 @@ impl RegistryArgs {
     }
 
     async fn discovery(&self, service: &str) -> Result<Box<dyn Discovery>, String> {
+        if let Some(d) = self.dns_discovery().await? {
+            return Ok(Box::new(d));
+        }
         let tls = self.tls()?;
         let base = &self.base_path;
         if let Some(eps) = self.etcd_endpoints() {
@@ -224,7 +262,7 @@ enum Codec {
 
 #[derive(clap::Args)]
 struct CallArgs {
-    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul.
+    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul/--dns.
     /// ADDRESS: tcp@host:port, host:port or unix@/path; or rpcx tunnelled as Go's clients do:
     /// http@host:port (HTTP CONNECT /_rpcx_), ws@host:port (a WebSocket at /_rpcx_) or
     /// wss@host:port (a WebSocket over TLS: add --tls or --tls-ca). Service.Method is split at
@@ -255,16 +293,16 @@ struct CallArgs {
     #[arg(long)]
     group: Option<String>,
     /// Call every registered server; succeed only if all do (prints the first reply; Go's
-    /// Broadcast). Needs --etcd/--consul.
+    /// Broadcast). Needs --etcd/--consul/--dns.
     #[arg(long, conflicts_with_all = ["fork", "inform"])]
     broadcast: bool,
     /// Call every registered server; the first success wins (Go's Fork). Needs
-    /// --etcd/--consul.
+    /// --etcd/--consul/--dns.
     #[arg(long, conflicts_with = "inform")]
     fork: bool,
     /// Call every registered server and print each one's outcome, one JSON object per line
     /// (`{"server":…,"reply":…}` or `{"server":…,"error":…}`); exits 1 if any failed (Go's
-    /// Inform). Needs --etcd/--consul.
+    /// Inform). Needs --etcd/--consul/--dns.
     #[arg(long)]
     inform: bool,
     /// Serialization on the wire.
@@ -327,6 +365,16 @@ fn main() -> ExitCode {
 
 async fn list(a: ListArgs) -> Result<Vec<String>, String> {
     let r = &a.registry;
+    if let Some(d) = r.dns_discovery().await? {
+        if a.service.is_some() {
+            return Err("list --dns takes no service (the name stands for it)".into());
+        }
+        return Ok(d
+            .servers()
+            .iter()
+            .map(|s| format!("{}\t{}\t{}", d.domain(), s.key, meta_json(s)))
+            .collect());
+    }
     let tls = r.tls()?;
     let all = if let Some(eps) = r.etcd_endpoints() {
         match &tls {
@@ -339,7 +387,7 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
             None => ConsulDiscovery::list_all(addr, &r.base_path).await,
         }
     } else {
-        return Err("list needs --etcd URL or --consul URL".into());
+        return Err("list needs --etcd URL, --consul URL or --dns NAME:PORT".into());
     }
     .map_err(|e| e.to_string())?;
     let mut lines = Vec::new();
@@ -414,11 +462,11 @@ async fn call(a: CallArgs) -> Result<String, String> {
     )?;
     let call_args = pos.next();
     if pos.next().is_some() {
-        return Err("too many arguments (no ADDRESS with --etcd/--consul)".into());
+        return Err("too many arguments (no ADDRESS with --etcd/--consul/--dns)".into());
     }
     let fan_out = a.broadcast || a.fork || a.inform;
     if fan_out && !via_registry {
-        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL or --consul URL".into());
+        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL or --dns NAME:PORT".into());
     }
     let (service, method) = target
         .rsplit_once('.')

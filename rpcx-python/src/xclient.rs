@@ -1,5 +1,5 @@
 //! The XClient: calls to one service over the servers of a discovery (`Peer`,
-//! `MultipleServers`, `Etcd`, `Consul`), with the select and fail modes of
+//! `MultipleServers`, `Etcd`, `Consul`, `Dns`), with the select and fail modes of
 //! `rpcx::xclient`, broadcast and fork.
 //!
 //! A custom selector is a Python callable. The core calls selectors synchronously from inside
@@ -93,7 +93,7 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// A discovery as the core sees it, with the process that made it.
 struct Source {
     discovery: Owned<dyn Discovery>,
-    /// False for discoveries that run a watch task on the runtime (etcd, consul): that task
+    /// False for discoveries that run a watch task on the runtime (etcd, consul, dns): that task
     /// does not exist in a forked child.
     fork_safe: bool,
 }
@@ -371,6 +371,115 @@ impl Consul {
     }
 }
 
+/// The servers behind a DNS name (Go's `NewDNSDiscovery`): each A/AAAA record `ip` is
+/// `network@ip:port` (IPv6 bracketed) with no metadata, looked up again every `interval`
+/// seconds; a failed lookup keeps the last list.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Dns {
+    src: Source,
+    core: Arc<rpcx::xclient::DnsDiscovery>,
+}
+
+#[pymethods]
+impl Dns {
+    /// Looks `domain` up (blocking, interruptible) with the system's resolver, or with
+    /// `nameservers` (`"ip[:port],..."` or a list of them), and starts refreshing it.
+    #[new]
+    #[pyo3(signature = (domain, port, network="tcp", interval=30.0, nameservers=None))]
+    fn new(
+        py: Python<'_>,
+        domain: String,
+        port: u16,
+        network: &str,
+        interval: f64,
+        nameservers: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Dns> {
+        let network = network.to_owned();
+        if !(interval > 0.0 && interval.is_finite()) {
+            return Err(PyValueError::new_err(
+                "interval must be a positive number of seconds",
+            ));
+        }
+        let interval = std::time::Duration::from_secs_f64(interval);
+        let nameservers = match nameservers {
+            None => None,
+            Some(ns) => {
+                let list: String = if let Ok(one) = ns.extract::<String>() {
+                    one
+                } else {
+                    ns.extract::<Vec<String>>()
+                        .map_err(|_| {
+                            PyTypeError::new_err(format!(
+                                "nameservers must be a str or a list of str, got {}",
+                                type_name(&ns)
+                            ))
+                        })?
+                        .join(",")
+                };
+                Some(
+                    rpcx::xclient::DnsDiscovery::parse_nameservers(&list)
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                )
+            }
+        };
+        let looking_up = async move {
+            match nameservers {
+                Some(ns) => {
+                    rpcx::xclient::DnsDiscovery::with_nameservers(
+                        &domain, &network, port, interval, &ns,
+                    )
+                    .await
+                }
+                None => rpcx::xclient::DnsDiscovery::new(&domain, &network, port, interval).await,
+            }
+        };
+        let d = match wait(py, looking_up)? {
+            Ok(d) => Arc::new(d),
+            Err(rpcx::Error::Config(m)) => return Err(PyValueError::new_err(m)),
+            Err(e) => return Err(to_py(py, e)),
+        };
+        Ok(Dns {
+            src: Source {
+                discovery: Owned::from_arc(Arc::clone(&d) as Arc<dyn Discovery>),
+                fork_safe: false,
+            },
+            core: d,
+        })
+    }
+
+    /// `[(address, metadata)]`, as last looked up.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
+    }
+
+    /// The name looked up.
+    #[getter]
+    fn domain(&self) -> &str {
+        self.core.domain()
+    }
+
+    /// Why the latest refresh kept the last list (a failed lookup, or the name without
+    /// address); None once a lookup finds addresses again.
+    #[getter]
+    fn last_error(&self) -> Option<String> {
+        self.core.last_error()
+    }
+
+    /// Stops refreshing (XClients keep the last list).
+    fn close(&self) {
+        self.src.close()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.Dns {} {} servers>",
+            self.core.domain(),
+            self.src.servers().len()
+        )
+    }
+}
+
 fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Discovery>> {
     if let Ok(d) = obj.cast::<Peer>() {
         return d.get().src.live(py, "Peer");
@@ -384,8 +493,11 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
     if let Ok(d) = obj.cast::<Consul>() {
         return d.get().watch.src.live(py, "Consul discovery");
     }
+    if let Ok(d) = obj.cast::<Dns>() {
+        return d.get().src.live(py, "Dns discovery");
+    }
     Err(PyTypeError::new_err(format!(
-        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd or rpcx.Consul, got {}",
+        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul or rpcx.Dns, got {}",
         type_name(obj)
     )))
 }

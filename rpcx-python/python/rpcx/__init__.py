@@ -15,8 +15,8 @@ wire-compatible with Go's github.com/smallnest/rpcx.
     server.stop()
 
 ``XClient`` and ``AsyncXClient`` call one service over the servers of a discovery
-(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``) with a ``SelectMode`` or a custom
-selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and ``fork``:
+(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``, ``Dns``) with a ``SelectMode`` or a
+custom selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and ``fork``:
 
     servers = rpcx.MultipleServers(["tcp@127.0.0.1:8972", "tcp@127.0.0.1:8973"])
     with rpcx.XClient("Arith", servers, fail_mode=rpcx.FailMode.FAILOVER) as xc:
@@ -58,6 +58,7 @@ from .tls import TLSConfig
 from .xclient import (
     AsyncXClient,
     Consul,
+    Dns,
     Etcd,
     FailMode,
     MultipleServers,
@@ -87,6 +88,7 @@ __all__ = [
     "ClosedError",
     "Consul",
     "ConsulRegistry",
+    "Dns",
     "Context",
     "CorsOptions",
     "Etcd",

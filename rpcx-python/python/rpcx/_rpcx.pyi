@@ -16,6 +16,7 @@ __all__ = [
     "MultipleServers",
     "Etcd",
     "Consul",
+    "Dns",
     "EtcdRegistry",
     "ConsulRegistry",
     "SelectRequest",
@@ -336,6 +337,28 @@ class Consul:
     def close(self) -> None: ...
 
 @final
+class Dns:
+    """The servers behind a DNS name: each A/AAAA record ``ip`` is ``network@ip:port``
+    (IPv6 bracketed), looked up again every ``interval`` seconds; a failed lookup keeps the
+    last list."""
+
+    def __new__(
+        cls,
+        domain: str,
+        port: int,
+        network: str = "tcp",
+        interval: float = 30.0,
+        nameservers: Union[str, list[str], None] = None,
+    ) -> Dns: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def last_error(self) -> Optional[str]: ...
+    def close(self) -> None: ...
+
+@final
 class SelectRequest:
     """What a custom selector is told about the call being placed."""
 
@@ -351,7 +374,7 @@ class RawXClient:
     def __new__(
         cls,
         service: str,
-        discovery: Union[Peer, MultipleServers, Etcd, Consul],
+        discovery: Union[Peer, MultipleServers, Etcd, Consul, Dns],
         *,
         fail_mode: int = 0,
         select_mode: int = 1,

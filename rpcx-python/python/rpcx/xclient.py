@@ -1,7 +1,7 @@
 """Discovery-aware clients: :class:`XClient` (blocking) and :class:`AsyncXClient` (asyncio),
 bound to one service path like Go's ``client.NewXClient``, over the servers of a discovery
-(:class:`Peer`, :class:`MultipleServers`, :class:`Etcd`, :class:`Consul`) with a select mode
-(or a custom selector) and a fail mode."""
+(:class:`Peer`, :class:`MultipleServers`, :class:`Etcd`, :class:`Consul`, :class:`Dns`) with
+a select mode (or a custom selector) and a fail mode."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import (
 from . import _aio, _rpcx
 from ._codec import Serializer
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
-from ._rpcx import Consul, Etcd, MultipleServers, Peer, SelectRequest
+from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, SelectRequest
 from .client import Push
 from .errors import ClosedError, RpcError
 from .interceptors import _ClientHooks
@@ -33,6 +33,7 @@ from .tls import material as tls_material
 __all__ = [
     "AsyncXClient",
     "Consul",
+    "Dns",
     "Etcd",
     "FailMode",
     "MultipleServers",
@@ -49,7 +50,7 @@ __all__ = [
 #: server).
 Selector = Callable[[list[str], SelectRequest], Optional[str]]
 
-Discovery = Union[Peer, MultipleServers, Etcd, Consul]
+Discovery = Union[Peer, MultipleServers, Etcd, Consul, Dns]
 
 
 class Receipt(NamedTuple):
@@ -144,9 +145,10 @@ class _XOptions:
     def __init__(self, service: Any, discovery: Any, serializer: Any, **kw: Any) -> None:
         if not isinstance(service, str):
             raise TypeError(f"service must be str, got {type(service).__name__}")
-        if not isinstance(discovery, (Peer, MultipleServers, Etcd, Consul)):
+        if not isinstance(discovery, (Peer, MultipleServers, Etcd, Consul, Dns)):
             raise TypeError(
-                "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd or rpcx.Consul, "
+                "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul or "
+                "rpcx.Dns, "
                 f"got {type(discovery).__name__}"
             )
         selector = kw["selector"]
@@ -318,7 +320,8 @@ class XClient(_Twin):
     """A blocking client of one service over many servers, safe to share between threads.
 
     ``discovery`` is an :class:`rpcx.Peer`, :class:`rpcx.MultipleServers` (its
-    ``update()`` takes effect at once), :class:`rpcx.Etcd` or :class:`rpcx.Consul`.
+    ``update()`` takes effect at once), :class:`rpcx.Etcd`, :class:`rpcx.Consul` or
+    :class:`rpcx.Dns`.
     ``select_mode`` picks the server of each call (:class:`rpcx.SelectMode`; ``CLOSEST``
     needs ``location=(lat, lon)``); ``selector``, any callable
     ``selector(servers, request) -> address``, replaces it. ``fail_mode``
