@@ -413,10 +413,10 @@ async fn websocket_and_connect_tunnels_inside_tls() {
         client.close();
     }
     let plain = Client::connect(&format!("wss@127.0.0.1:{port}"), ClientOptions::default()).await;
-    let e = plain
-        .err()
-        .expect("wss@ without TLS options connected")
-        .to_string();
+    let Err(e) = plain else {
+        panic!("wss@ without TLS options connected")
+    };
+    let e = e.to_string();
     assert!(e.contains("needs TLS"), "{e}");
     handle.shutdown(Duration::from_secs(2)).await;
 }

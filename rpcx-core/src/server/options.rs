@@ -49,6 +49,9 @@ pub struct ServerOptions {
     pub http: HttpOptions,
 }
 
+/// Longest [`HttpOptions::request_timeout`] accepted (timers past it would overflow).
+const MAX_HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// HTTP on the rpcx port. The server looks at the first bytes of every connection: the rpcx
 /// magic byte `0x08` starts rpcx; an HTTP/1 request goes to the HTTP side, where a request
 /// with the header `X-JSONRPC-2.0: true` is JSON-RPC 2.0, `CONNECT /_rpcx_` and a WebSocket
@@ -143,8 +146,10 @@ impl ServerOptions {
         if self.max_pending_bytes == 0 {
             return bad("max_pending_bytes must be at least 1");
         }
-        if self.http.request_timeout.is_zero() {
-            return bad("http.request_timeout must be longer than zero");
+        if self.http.request_timeout.is_zero()
+            || self.http.request_timeout > MAX_HTTP_REQUEST_TIMEOUT
+        {
+            return bad("http.request_timeout must be longer than zero and at most 365 days");
         }
         if self.http.max_headers == 0 {
             return bad("http.max_headers must be at least 1");

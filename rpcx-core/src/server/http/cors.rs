@@ -11,7 +11,8 @@ pub struct CorsOptions {
     /// (`https://*.example.com`). Empty allows all, as in `rs/cors`. Compared
     /// case-insensitively.
     pub allowed_origins: Vec<String>,
-    /// Methods a cross-origin request may use; empty means GET, POST and HEAD.
+    /// Methods a cross-origin request may use (compared in capitals); empty means GET, POST
+    /// and HEAD.
     pub allowed_methods: Vec<String>,
     /// Request headers a cross-origin request may carry; `*` allows any; empty means
     /// Accept, Content-Type and X-Requested-With.
@@ -67,7 +68,10 @@ impl CorsOptions {
         if self.allowed_methods.is_empty() {
             return ["GET", "POST", "HEAD"].contains(&method);
         }
-        self.allowed_methods.iter().any(|m| m == method)
+        // Configured names are compared in capitals (`post` allows POST), as rs/cors does.
+        self.allowed_methods.iter().any(|m| {
+            m.eq_ignore_ascii_case(method) && method.bytes().all(|b| !b.is_ascii_lowercase())
+        })
     }
 
     fn headers_allowed(&self, requested: &str) -> bool {
