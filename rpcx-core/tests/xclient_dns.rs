@@ -292,9 +292,9 @@ async fn dns_discovery_ipv6_and_address_families() {
         .unwrap();
     let keys: Vec<String> = d.servers().into_iter().map(|s| s.key).collect();
     if v6 {
-        assert_eq!(keys, [v4_key.clone(), v6_key.clone()]);
+        assert_eq!(keys, [v4_key, v6_key]);
     } else {
-        assert_eq!(keys, [v4_key.clone()]);
+        assert_eq!(keys, [v4_key]);
     }
     let d4 = DnsDiscovery::with_nameservers(NAME, "tcp4", port, INTERVAL, &[dns.addr])
         .await
