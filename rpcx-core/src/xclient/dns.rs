@@ -303,29 +303,6 @@ impl Drop for DnsDiscovery {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nameserver_lists() {
-        let p = DnsDiscovery::parse_nameservers;
-        assert_eq!(
-            p("127.0.0.1:5353, [::1]:54,10.0.0.1,::2,[::3]").unwrap(),
-            [
-                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
-                "[::1]:54".parse().unwrap(),
-                "10.0.0.1:53".parse().unwrap(),
-                "[::2]:53".parse().unwrap(),
-                "[::3]:53".parse().unwrap(),
-            ]
-        );
-        for bad in ["", " , ", "host:53", "1.2.3.4:0", "1.2.3.4:x", "[::1"] {
-            assert!(matches!(p(bad), Err(Error::Config(_))), "{bad:?}");
-        }
-    }
-}
-
 async fn refresh(
     lookup: Lookup,
     interval: Duration,
@@ -378,6 +355,29 @@ async fn refresh(
         };
         if let Ok(mut last) = last_error.lock() {
             *last = error;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_lists() {
+        let p = DnsDiscovery::parse_nameservers;
+        assert_eq!(
+            p("127.0.0.1:5353, [::1]:54,10.0.0.1,::2,[::3]").unwrap(),
+            [
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:54".parse().unwrap(),
+                "10.0.0.1:53".parse().unwrap(),
+                "[::2]:53".parse().unwrap(),
+                "[::3]:53".parse().unwrap(),
+            ]
+        );
+        for bad in ["", " , ", "host:53", "1.2.3.4:0", "1.2.3.4:x", "[::1"] {
+            assert!(matches!(p(bad), Err(Error::Config(_))), "{bad:?}");
         }
     }
 }
