@@ -145,8 +145,8 @@ pub extern "C" fn rpcx_server_options_clear_cors(
 ///   one `*` inside an entry is a wildcard (`"https://app-*.example.com"`, or a scheme, a
 ///   `*` and a domain to allow its subdomains); compared without regard to case. None (0)
 ///   allows every origin, as in `rs/cors`.
-/// - `methods`: methods a cross-origin request may use (`"PUT"`; compared exactly, so give
-///   them in capitals); none means GET, POST and HEAD.
+/// - `methods`: methods a cross-origin request may use (`"PUT"`; compared in capitals, so
+///   `"put"` allows PUT too); none means GET, POST and HEAD.
 /// - `headers`: request headers a cross-origin request may carry; `"*"` allows any; none
 ///   means Accept, Content-Type and X-Requested-With.
 /// - `exposed_headers`: response headers scripts may read (`Access-Control-Expose-Headers`).

@@ -54,8 +54,8 @@ class CorsOptions:
       every origin and one ``*`` inside an entry is a wildcard
       (``"https://*.example.com"``); compared without regard to case. Empty allows every
       origin, as in ``rs/cors``.
-    - ``allowed_methods``: methods a cross-origin request may use (compared exactly: give
-      them in capitals); empty means GET, POST and HEAD.
+    - ``allowed_methods``: methods a cross-origin request may use (compared in capitals:
+      ``"put"`` allows PUT); empty means GET, POST and HEAD.
     - ``allowed_headers``: request headers a cross-origin request may carry; ``"*"`` allows
       any; empty means Accept, Content-Type and X-Requested-With.
     - ``exposed_headers``: response headers scripts may read

@@ -68,7 +68,8 @@ impl CorsOptions {
         if self.allowed_methods.is_empty() {
             return ["GET", "POST", "HEAD"].contains(&method);
         }
-        // Configured names are compared in capitals (`post` allows POST), as rs/cors does.
+        // Configured names are compared in capitals (`post` allows POST; rs/cors would
+        // never match it), request methods as sent.
         self.allowed_methods.iter().any(|m| {
             m.eq_ignore_ascii_case(method) && method.bytes().all(|b| !b.is_ascii_lowercase())
         })
