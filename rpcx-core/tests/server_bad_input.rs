@@ -123,9 +123,10 @@ async fn fatal_garbage_closes_only_that_connection() {
     raw.expect_closed().await;
     by.check().await;
 
-    // Plain text (an HTTP request) is not rpcx either.
+    // Plain text that is neither rpcx nor HTTP (HTTP requests go to the gateway:
+    // tests/server_http.rs).
     let mut raw = RawConn::connect(&handle).await;
-    raw.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    raw.write(b"hello, this is not rpcx\r\n\r\n").await;
     raw.expect_closed().await;
 
     // A truncated frame followed by EOF.
