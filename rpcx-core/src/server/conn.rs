@@ -54,13 +54,11 @@ enum Next {
 }
 
 /// Serves rpcx on `conn`, whose first bytes (already read while telling rpcx from HTTP) are
-/// `initial`.
+/// `initial`. Connection plugins were asked by the caller ([`super::http::serve`]), which also
+/// tells them when the connection ends.
 pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesMut) {
     let Connection { read, write, peer } = conn;
     let peer: Arc<str> = peer.into();
-    if !shared.plugins.iter().all(|p| p.on_conn_accept(&peer)) {
-        return;
-    }
     let (tx, rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
     // `abort` drops the socket now; `calls` (its child) abandons the two-way calls only.
     let abort = shared.closed.child_token();
@@ -116,9 +114,6 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
     }
     if !writer_done {
         let _ = writer.await;
-    }
-    for p in &shared.plugins {
-        p.on_conn_close(&peer);
     }
 }
 

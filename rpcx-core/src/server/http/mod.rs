@@ -37,8 +37,19 @@ use crate::transport::{Connection, ReadHalf, WriteHalf};
 /// The reply body type.
 type Body = Full<Bytes>;
 
-/// Serves one accepted connection: rpcx, or HTTP when its first byte says so.
+/// Serves one accepted connection: rpcx, or HTTP when its first byte says so. Connection
+/// plugins (an IP filter, a connection limiter) judge it at once, before a byte is read,
+/// whatever it turns out to speak (Go's gateway and JSON-RPC skip them, §6.3.9), and hear
+/// when it ends; a CONNECT or WebSocket tunnel stays the same connection to them.
 pub(crate) async fn serve(shared: Arc<Shared>, mut conn: Connection) {
+    if !shared.plugins.iter().all(|p| p.on_conn_accept(&conn.peer)) {
+        log_refused(&conn.peer, "refused by a connection plugin");
+        return;
+    }
+    let _closed_notice = ClosedNotice {
+        shared: Arc::clone(&shared),
+        peer: conn.peer.clone(),
+    };
     let mut buf = BytesMut::with_capacity(8 << 10);
     // The first bytes: a silent connection is an idle rpcx one (rpcx clients may dial ahead).
     let first = tokio::select! {
@@ -206,7 +217,7 @@ fn http_handle(
     }
 }
 
-/// Tells the plugins an HTTP connection they accepted has ended, however it ends.
+/// Tells the plugins a connection they accepted has ended, however it ends.
 struct ClosedNotice {
     shared: Arc<Shared>,
     peer: String,
@@ -221,17 +232,6 @@ impl Drop for ClosedNotice {
 }
 
 async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
-    // Connection plugins (an IP filter, a connection limiter) judge HTTP connections as they
-    // judge rpcx ones: Go's gateway and JSON-RPC skip them (§6.3.9), here they do not. A
-    // WebSocket upgraded from this connection is then seen as a new rpcx connection.
-    if !shared.plugins.iter().all(|p| p.on_conn_accept(&conn.peer)) {
-        log_refused(&conn.peer, "refused by a connection plugin");
-        return;
-    }
-    let closed_notice = ClosedNotice {
-        shared: Arc::clone(&shared),
-        peer: conn.peer.clone(),
-    };
     let http = shared.options.http.clone();
     let calls = shared.closed.child_token();
     // Calls in flight on this connection are cancelled when it ends, however it ends.
@@ -274,7 +274,6 @@ async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
     }
     let upgrade = ctx.upgrade.lock().ok().and_then(|mut u| u.take());
     drop(ctx);
-    drop(closed_notice);
     if let Some(upgrade) = upgrade {
         serve_websocket(shared, upgrade, peer).await;
     }
