@@ -16,6 +16,8 @@ pub mod blocking;
 pub mod client;
 pub mod codec;
 mod error;
+#[cfg(any(feature = "etcd", feature = "consul"))]
+mod kv;
 pub mod protocol;
 #[cfg(any(feature = "etcd", feature = "consul"))]
 pub mod registry;

@@ -11,7 +11,8 @@
 //!
 //! [`Plugin`] hooks are synchronous, so each plugin queues its writes
 //! to a background task on the runtime it was created on; `flush().await` waits until every
-//! queued write has been tried.
+//! queued write has been tried. That task is the same loop for every engine, written once
+//! over the engine's key-value store (the crate-private `kv::KvStore` trait).
 //!
 //! ```no_run
 //! # #[cfg(feature = "etcd")]
@@ -47,6 +48,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::kv::{node_key, KvStore, StoreError};
 use crate::server::Plugin;
 use crate::Error;
 
@@ -191,10 +193,37 @@ impl Queue {
     }
 }
 
-/// `impl Plugin` for a registry type with a `queue: Queue` field: registration, shutdown and
-/// start hooks go to the queue.
+/// The methods every registry type with a `queue: Queue` field shares, and its `impl
+/// Plugin`: registration, shutdown and start hooks go to the queue.
 macro_rules! registry_plugin {
     ($t:ty) => {
+        impl $t {
+            /// Publishes `service` with `metadata` (what registering it on a server with this
+            /// plugin does). Registering again with other metadata updates the node key.
+            pub fn register(&self, service: &str, metadata: &str) {
+                self.queue.register(service, metadata);
+            }
+
+            /// Deletes `service`'s node key (what a graceful shutdown does for every service).
+            pub fn unregister(&self, service: &str) {
+                self.queue.unregister(service);
+            }
+
+            /// Waits until every write queued so far has been tried; returns the last write
+            /// error if any is still pending (failed writes are retried on every refresh,
+            /// about every third of the TTL).
+            pub async fn flush(&self) -> Result<(), $crate::Error> {
+                self.queue.flush().await
+            }
+
+            /// Stops refreshing the lease or session and writing, without deleting anything:
+            /// the node keys vanish when it expires, exactly as if the process had been
+            /// killed.
+            pub fn close(&self) {
+                self.queue.stop.cancel();
+            }
+        }
+
         impl $crate::server::Plugin for $t {
             fn name(&self) -> &str {
                 self.queue.name()
@@ -274,7 +303,165 @@ impl Published {
     }
 }
 
-/// The node key of a service.
-pub(crate) fn node_key(base: &str, service: &str, address: &str) -> String {
-    format!("{base}/{service}/{address}")
+/// Starts the one registration loop over `store` (whose session is already open) and
+/// returns the queue its plugin hooks write to. `base` is the store's spelling of the base
+/// path; `address` the service address, empty for "the address the server starts on".
+pub(crate) fn spawn_worker<S: KvStore>(
+    store: S,
+    name: &'static str,
+    base: String,
+    address: &str,
+) -> Queue {
+    let (queue, rx) = Queue::new(name);
+    let worker = Worker {
+        store,
+        base,
+        address: address.to_owned(),
+        state: Published::default(),
+    };
+    tokio::spawn(worker.run(rx, queue.stop.clone()));
+    queue
+}
+
+/// The registration loop, the same for every store: writes the keys of every registered
+/// service at once, refreshes the lease or session every [`KvStore::refresh_period`]
+/// (retrying failed writes then), opens a new session and rewrites every key when the old
+/// one was lost, and deletes a service's node key when it is unregistered.
+struct Worker<S> {
+    store: S,
+    base: String,
+    address: String,
+    state: Published,
+}
+
+impl<S: KvStore> Worker<S> {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.store.refresh_period());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                cmd = rx.recv() => match cmd {
+                    None => return,
+                    Some(Command::Flush(reply)) => {
+                        self.sync().await;
+                        let _ = reply.send(match self.state.last_error.clone() {
+                            Some(e) if self.pending() => Err(e),
+                            _ => Ok(()),
+                        });
+                    }
+                    Some(Command::Started { address }) => {
+                        if self.address.is_empty() {
+                            self.address = address;
+                            self.state.all_dirty();
+                        }
+                        self.sync().await;
+                    }
+                    Some(cmd) => {
+                        self.state.apply(&cmd);
+                        self.sync().await;
+                    }
+                },
+                _ = tick.tick() => {
+                    match self.store.refresh().await {
+                        Ok(()) => {}
+                        Err(StoreError::Lost(_)) => {
+                            self.renew().await;
+                        }
+                        Err(StoreError::Failed(e)) => self.state.last_error = Some(e.to_string()),
+                    }
+                    self.sync().await;
+                }
+                () = self.store.lost() => {
+                    if self.renew().await {
+                        self.sync().await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn pending(&self) -> bool {
+        !self.state.dirty.is_empty() || !self.state.deletes.is_empty()
+    }
+
+    /// The lease or session is gone: open a new one and mark every key for rewriting.
+    async fn renew(&mut self) -> bool {
+        match self.store.new_session().await {
+            Ok(()) => {
+                self.state.all_dirty();
+                true
+            }
+            Err(e) => {
+                self.state.last_error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Writes what is pending; failures stay pending for the next tick. A write refused
+    /// because the session was lost (the store unreachable for longer than the TTL) gets a
+    /// new session and one more pass.
+    async fn sync(&mut self) {
+        if self.address.is_empty() {
+            return;
+        }
+        for _ in 0..2 {
+            if !self.sync_once().await || !self.renew().await {
+                break;
+            }
+        }
+        if !self.pending() {
+            self.state.last_error = None;
+        }
+    }
+
+    /// One pass over the pending writes; true when the session turned out to be gone.
+    async fn sync_once(&mut self) -> bool {
+        let deletes: Vec<String> = self.state.deletes.iter().cloned().collect();
+        for service in deletes {
+            let key = node_key(&self.base, &service, &self.address);
+            match self.store.delete(&key).await {
+                Ok(()) => {
+                    self.state.deletes.remove(&service);
+                }
+                Err(e) => self.state.last_error = Some(e.to_string()),
+            }
+        }
+        let dirty: Vec<String> = self.state.dirty.iter().cloned().collect();
+        for service in dirty {
+            let Some(metadata) = self.state.services.get(&service).cloned() else {
+                self.state.dirty.remove(&service);
+                continue;
+            };
+            let writes = [
+                (self.base.clone(), "rpcx_path".to_owned(), false),
+                (format!("{}/{service}", self.base), service.clone(), false),
+                (
+                    node_key(&self.base, &service, &self.address),
+                    metadata,
+                    true,
+                ),
+            ];
+            let mut ok = true;
+            for (key, value, ephemeral) in writes {
+                match self.store.put(&key, &value, ephemeral).await {
+                    Ok(()) => {}
+                    Err(StoreError::Lost(e)) => {
+                        self.state.last_error = Some(e.to_string());
+                        return true;
+                    }
+                    Err(StoreError::Failed(e)) => {
+                        self.state.last_error = Some(e.to_string());
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                self.state.dirty.remove(&service);
+            }
+        }
+        false
+    }
 }

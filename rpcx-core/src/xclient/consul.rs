@@ -11,7 +11,6 @@
 //! token support yet.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,19 +18,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::consul_conn::{Connector, LastIoError};
-use super::discovery::{Discovery, ServerEntry};
+use super::discovery::ServerEntry;
+use super::watched::{watched_discovery, Watched};
+use crate::kv::consul::ConsulStore;
+use crate::kv::list_services;
 use crate::Error;
 
 /// Wait time of a blocking query (Go: 15 s).
 pub(crate) const WATCH_WAIT: Duration = Duration::from_secs(15);
 /// Bound of a non-blocking request.
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(10);
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A minimal Consul HTTP API client (KV and sessions).
 #[derive(Clone)]
@@ -312,38 +310,13 @@ pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
     p.trim_end_matches('/').to_owned()
 }
 
-fn entries(prefix: &str, pairs: Vec<(String, Vec<u8>)>) -> Vec<ServerEntry> {
-    let node_prefix = format!("{prefix}/");
-    let mut out: Vec<ServerEntry> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let server = k.strip_prefix(&node_prefix)?;
-            (!server.is_empty())
-                .then(|| ServerEntry::new(server, String::from_utf8_lossy(&v).into_owned()))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Service discovery from Consul's KV store: lists `<base>/<service>/` (keys without a
 /// leading slash), then follows it with blocking queries (`?index=N&wait=15s`), publishing
 /// the complete list whenever it changes; on errors it retries with a 1 s → 30 s backoff
 /// while subscribers keep the last list. Plain HTTP, no ACL token.
-pub struct ConsulDiscovery {
-    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
-    stop: CancellationToken,
-    prefix: String,
-}
+pub struct ConsulDiscovery(Watched);
 
-impl std::fmt::Debug for ConsulDiscovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsulDiscovery")
-            .field("prefix", &self.prefix)
-            .field("servers", &self.tx.borrow().len())
-            .finish()
-    }
-}
+watched_discovery!(ConsulDiscovery);
 
 impl ConsulDiscovery {
     /// Lists the servers of `service` under `base_path` from the Consul agent at `address`
@@ -376,24 +349,15 @@ impl ConsulDiscovery {
         base_path: &str,
         service: &str,
     ) -> Result<ConsulDiscovery, Error> {
-        let prefix = service_prefix(base_path, service);
-        let (pairs, index) = http.list(&format!("{prefix}/"), None).await?;
-        let (tx, _) = watch::channel(entries(&prefix, pairs));
-        let tx = Arc::new(tx);
-        let stop = CancellationToken::new();
-        tokio::spawn(run(
-            http,
-            prefix.clone(),
-            Arc::clone(&tx),
-            stop.clone(),
-            index,
-        ));
-        Ok(ConsulDiscovery { tx, stop, prefix })
+        let store = ConsulStore::new(http, 0);
+        Watched::start(store, service_prefix(base_path, service))
+            .await
+            .map(ConsulDiscovery)
     }
 
     /// The KV prefix watched (`<base>/<service>`, no leading slash).
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        self.0.prefix()
     }
 
     /// Every service under `base_path` with its servers, read once.
@@ -420,92 +384,7 @@ impl ConsulDiscovery {
         base_path: &str,
     ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
         let base = service_prefix(base_path, "");
-        let (pairs, _) = http.list(&format!("{base}/"), None).await?;
-        let mut out: BTreeMap<String, Vec<ServerEntry>> = BTreeMap::new();
-        for (key, value) in pairs {
-            let Some(rest) = key.strip_prefix(&format!("{base}/")) else {
-                continue;
-            };
-            match rest.split_once('/') {
-                None if !rest.is_empty() => {
-                    out.entry(rest.to_owned()).or_default();
-                }
-                Some((service, server)) if !service.is_empty() && !server.is_empty() => {
-                    out.entry(service.to_owned())
-                        .or_default()
-                        .push(ServerEntry::new(
-                            server,
-                            String::from_utf8_lossy(&value).into_owned(),
-                        ));
-                }
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Discovery for ConsulDiscovery {
-    fn subscribe(&self) -> watch::Receiver<Vec<ServerEntry>> {
-        self.tx.subscribe()
-    }
-
-    fn close(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl Drop for ConsulDiscovery {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn run(
-    http: ConsulHttp,
-    prefix: String,
-    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
-    stop: CancellationToken,
-    mut index: u64,
-) {
-    let query = format!("{prefix}/");
-    let mut backoff = BACKOFF_MIN;
-    loop {
-        let r = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = http.list(&query, Some(index.max(1))) => r,
-        };
-        match r {
-            Ok((pairs, new_index)) => {
-                backoff = BACKOFF_MIN;
-                let list = entries(&prefix, pairs);
-                tx.send_if_modified(|cur| {
-                    if *cur == list {
-                        false
-                    } else {
-                        *cur = list;
-                        true
-                    }
-                });
-                // Consul: an index going backwards means "start over".
-                let unchanged = new_index == index;
-                index = if new_index < index { 0 } else { new_index };
-                if unchanged {
-                    // A blocking query may return early without a change: don't spin.
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                    }
-                }
-            }
-            Err(_) => {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-        }
+        list_services(&mut ConsulStore::new(http, 0), &base).await
     }
 }
 
@@ -526,14 +405,5 @@ mod tests {
             escape_key("rpcx/Arith/tcp@127.0.0.1:1 x"),
             "rpcx/Arith/tcp@127.0.0.1:1%20x"
         );
-        let e = entries(
-            "b/Arith",
-            vec![
-                ("b/Arith".into(), b"Arith".to_vec()),
-                ("b/Arith/tcp@h:1".into(), b"w=1".to_vec()),
-                ("b/Arith2/tcp@h:2".into(), b"".to_vec()),
-            ],
-        );
-        assert_eq!(e, vec![ServerEntry::new("tcp@h:1", "w=1")]);
     }
 }

@@ -1,7 +1,7 @@
 //! etcd v3 discovery (§5.3), wire-compatible with Go's `rpcxio/rpcx-etcd`.
 //!
 //! Servers of service `S` are the keys `<base>/<S>/<network@address>`, each holding the
-//! server's metadata query string. The discovery lists the prefix `<base>/<S>` once, then
+//! server's metadata query string. The discovery lists the prefix `<base>/<S>/` once, then
 //! watches it; on every batch of events it lists the whole prefix again (as Go does, so lease
 //! expiries and deletes are seen the same way as puts) and publishes the complete list. When
 //! the watch breaks it is re-created with a backoff of 1 s doubling to 30 s; meanwhile
@@ -16,22 +16,22 @@
 //! ```
 
 use std::collections::BTreeMap;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, GetOptions, WatchOptions};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use etcd_client::{Client, ConnectOptions};
 
-use super::discovery::{Discovery, ServerEntry};
+use super::discovery::ServerEntry;
+use super::watched::{watched_discovery, Watched};
+use crate::kv::etcd::EtcdStore;
+use crate::kv::list_services;
 use crate::Error;
 
 pub use etcd_client::Client as EtcdClient;
 
 /// Bound of one etcd request (Go's store uses 10 s).
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(10);
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 fn connect_options() -> ConnectOptions {
     ConnectOptions::new()
@@ -167,33 +167,7 @@ pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
     p
 }
 
-/// Lists the servers under `prefix` and the store revision the list was read at.
-async fn list(client: &mut Client, prefix: &str) -> Result<(Vec<ServerEntry>, i64), Error> {
-    let resp = bounded(client.get(prefix, Some(GetOptions::new().with_prefix()))).await?;
-    let revision = resp.header().map_or(0, |h| h.revision());
-    let node_prefix = format!("{prefix}/");
-    let mut out = Vec::new();
-    for kv in resp.kvs() {
-        let Ok(key) = std::str::from_utf8(kv.key()) else {
-            continue;
-        };
-        // Skips the service key itself and siblings sharing the string prefix (`Arith2`).
-        let Some(server) = key.strip_prefix(&node_prefix) else {
-            continue;
-        };
-        if server.is_empty() {
-            continue;
-        }
-        out.push(ServerEntry::new(
-            server,
-            String::from_utf8_lossy(kv.value()).into_owned(),
-        ));
-    }
-    out.sort();
-    Ok((out, revision))
-}
-
-/// Service discovery from etcd v3: lists `<base>/<service>` once, then watches the prefix
+/// Service discovery from etcd v3: lists `<base>/<service>/` once, then watches the prefix
 /// and re-lists it on every event batch (as Go does), publishing the complete list; a broken
 /// watch is re-created with a 1 s → 30 s backoff while subscribers keep the last list.
 ///
@@ -204,20 +178,9 @@ async fn list(client: &mut Client, prefix: &str) -> Result<(Vec<ServerEntry>, i6
 /// let xc = XClient::new("Arith", d, XClientOptions::default())?;
 /// # Ok(()) }
 /// ```
-pub struct EtcdDiscovery {
-    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
-    stop: CancellationToken,
-    prefix: String,
-}
+pub struct EtcdDiscovery(Watched);
 
-impl std::fmt::Debug for EtcdDiscovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdDiscovery")
-            .field("prefix", &self.prefix)
-            .field("servers", &self.tx.borrow().len())
-            .finish()
-    }
-}
+watched_discovery!(EtcdDiscovery);
 
 impl EtcdDiscovery {
     /// Connects to `endpoints`, lists the servers of `service` under `base_path` (e.g.
@@ -247,28 +210,19 @@ impl EtcdDiscovery {
     /// Like [`connect`](Self::connect) over an existing client (one connection can serve the
     /// discoveries of many services).
     pub async fn from_client(
-        mut client: Client,
+        client: Client,
         base_path: &str,
         service: &str,
     ) -> Result<EtcdDiscovery, Error> {
-        let prefix = service_prefix(base_path, service);
-        let (first, revision) = list(&mut client, &prefix).await?;
-        let (tx, _) = watch::channel(first);
-        let tx = Arc::new(tx);
-        let stop = CancellationToken::new();
-        tokio::spawn(run(
-            client,
-            prefix.clone(),
-            Arc::clone(&tx),
-            stop.clone(),
-            revision,
-        ));
-        Ok(EtcdDiscovery { tx, stop, prefix })
+        let store = EtcdStore::new(client, Duration::ZERO);
+        Watched::start(store, service_prefix(base_path, service))
+            .await
+            .map(EtcdDiscovery)
     }
 
     /// The watched key prefix (`<base>/<service>`).
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        self.0.prefix()
     }
 
     /// Every service under `base_path` with its servers, read once (for tools such as
@@ -293,118 +247,12 @@ impl EtcdDiscovery {
 
     /// Like [`list_all`](Self::list_all) over an existing client.
     pub async fn list_all_from(
-        mut client: Client,
+        client: Client,
         base_path: &str,
     ) -> Result<BTreeMap<String, Vec<ServerEntry>>, Error> {
         let base = service_prefix(base_path, "");
-        let base = base.trim_end_matches('/');
-        let resp =
-            bounded(client.get(format!("{base}/"), Some(GetOptions::new().with_prefix()))).await?;
-        let mut out: BTreeMap<String, Vec<ServerEntry>> = BTreeMap::new();
-        for kv in resp.kvs() {
-            let Ok(key) = std::str::from_utf8(kv.key()) else {
-                continue;
-            };
-            let Some(rest) = key.strip_prefix(base).and_then(|r| r.strip_prefix('/')) else {
-                continue;
-            };
-            match rest.split_once('/') {
-                None if !rest.is_empty() => {
-                    out.entry(rest.to_owned()).or_default();
-                }
-                Some((service, server)) if !service.is_empty() && !server.is_empty() => {
-                    out.entry(service.to_owned())
-                        .or_default()
-                        .push(ServerEntry::new(
-                            server,
-                            String::from_utf8_lossy(kv.value()).into_owned(),
-                        ));
-                }
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Discovery for EtcdDiscovery {
-    fn subscribe(&self) -> watch::Receiver<Vec<ServerEntry>> {
-        self.tx.subscribe()
-    }
-
-    fn close(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl Drop for EtcdDiscovery {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-fn publish(tx: &watch::Sender<Vec<ServerEntry>>, list: Vec<ServerEntry>) {
-    tx.send_if_modified(|cur| {
-        if *cur == list {
-            false
-        } else {
-            *cur = list;
-            true
-        }
-    });
-}
-
-/// The watch loop: watch from the last listed revision, re-list on every event batch,
-/// re-create the watch with backoff when it breaks.
-async fn run(
-    mut client: Client,
-    prefix: String,
-    tx: Arc<watch::Sender<Vec<ServerEntry>>>,
-    stop: CancellationToken,
-    mut revision: i64,
-) {
-    let mut backoff = BACKOFF_MIN;
-    loop {
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1);
-        let created = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = bounded(client.watch(prefix.clone(), Some(options))) => r,
-        };
-        if let Ok(mut stream) = created {
-            loop {
-                let msg = tokio::select! {
-                    _ = stop.cancelled() => return,
-                    m = stream.message() => m,
-                };
-                let Ok(Some(resp)) = msg else { break };
-                if resp.canceled() {
-                    break;
-                }
-                backoff = BACKOFF_MIN;
-                if resp.events().is_empty() {
-                    continue; // the "created" notice or a progress report
-                }
-                match list(&mut client, &prefix).await {
-                    Ok((servers, rev)) => {
-                        revision = revision.max(rev);
-                        publish(&tx, servers);
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-        // Broken watch: wait, then catch up with a fresh list before watching again.
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-        if let Ok((servers, rev)) = list(&mut client, &prefix).await {
-            revision = rev;
-            publish(&tx, servers);
-        }
+        let mut store = EtcdStore::new(client, Duration::ZERO);
+        list_services(&mut store, base.trim_end_matches('/')).await
     }
 }
 

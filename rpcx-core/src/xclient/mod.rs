@@ -35,6 +35,8 @@ mod push;
 mod selector;
 #[cfg(test)]
 mod tests;
+#[cfg(any(feature = "etcd", feature = "consul"))]
+mod watched;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
