@@ -3,7 +3,8 @@
 # (the `etcd` binary the tests start on free loopback ports; 3.4 on bookworm), etcd-client
 # (`etcdctl`, handy for poking at a registry) and protobuf-compiler (`protoc`, needed to build
 # the etcd-client crate behind rpcx's `etcd` feature). Idempotent and quiet when present.
-# The packaged etcd service is not needed: the tests run their own throwaway etcd.
+# Also Debian's redis-server (+ redis-tools' redis-cli) for the Redis registry suites.
+# The packaged etcd and redis services are not needed: the tests run their own throwaway ones.
 set -euo pipefail
 
 need=()
@@ -15,6 +16,8 @@ have protoc || need+=(protobuf-compiler)
 # only a recommendation of protobuf-compiler, so --no-install-recommends leaves them out.
 [ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 have curl || need+=(curl)
+have redis-server || need+=(redis-server)
+have redis-cli || need+=(redis-tools)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap-etcd: apt-get install ${need[*]}" >&2

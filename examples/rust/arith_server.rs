@@ -7,6 +7,8 @@
 //! cargo run -p rpcx --example arith_server -- --addr tcp@127.0.0.1:8972 [--auth TOKEN]
 //! cargo run -p rpcx --features etcd --example arith_server -- --addr tcp@127.0.0.1:0 \
 //!     --etcd http://127.0.0.1:2379 --base-path /rpcx_test [--meta 'weight=2&group=blue']
+//! cargo run -p rpcx --features redis --example arith_server -- --addr tcp@127.0.0.1:0 \
+//!     --redis 127.0.0.1:6379 --base-path rpcx_test
 //! cargo run -p rpcx --features tls --example arith_server -- --addr tcp@127.0.0.1:8972 \
 //!     --tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]
 //! ```
@@ -16,7 +18,9 @@
 //! shuts it down gracefully. With `--etcd` (comma-separated endpoints; needs the `etcd`
 //! feature) every service is registered under the base path as Go's etcd plugin does, with
 //! the bound address as the server key and `--meta` as metadata, and `REGISTERED` is printed
-//! once written; shutdown deletes the node keys.
+//! once written; shutdown deletes the node keys. `--redis HOST:PORT` (needs the `redis`
+//! feature) does the same in Redis, in the layout of Go's `RedisRegisterPlugin` (update
+//! interval 30 s); both may be given.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +32,7 @@ struct Args {
     addr: String,
     auth: Option<String>,
     etcd: Option<String>,
+    redis: Option<String>,
     base_path: String,
     meta: String,
     tls_cert: Option<String>,
@@ -40,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         addr: "tcp@127.0.0.1:8972".into(),
         auth: None,
         etcd: None,
+        redis: None,
         base_path: "/rpcx_test".into(),
         meta: String::new(),
         tls_cert: None,
@@ -52,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--addr" => args.addr = it.next().ok_or("--addr needs a value")?,
             "--auth" => args.auth = Some(it.next().ok_or("--auth needs a value")?),
             "--etcd" => args.etcd = Some(it.next().ok_or("--etcd needs a value")?),
+            "--redis" => args.redis = Some(it.next().ok_or("--redis needs a value")?),
             "--base-path" => args.base_path = it.next().ok_or("--base-path needs a value")?,
             "--meta" => args.meta = it.next().ok_or("--meta needs a value")?,
             "--tls-cert" => args.tls_cert = Some(it.next().ok_or("--tls-cert needs a file")?),
@@ -62,7 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => {
                 println!(
                     "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
-                     [--etcd URL[,URL] [--base-path P] [--meta QUERY]] \
+                     [--etcd URL[,URL]] [--redis HOST:PORT] [--base-path P] [--meta QUERY] \
                      [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]"
                 );
                 std::process::exit(0);
@@ -98,13 +105,16 @@ async fn main() {
             }
         });
     }
-    let registry = match &args.etcd {
-        Some(endpoints) => Some(etcd_registry(endpoints, &args.base_path).await),
-        None => None,
-    };
-    #[cfg(feature = "etcd")]
-    if let Some(r) = &registry {
-        builder = builder.plugin(r.clone());
+    let mut registries: Vec<Registry> = Vec::new();
+    if let Some(endpoints) = &args.etcd {
+        registries.push(etcd_registry(endpoints, &args.base_path).await);
+    }
+    if let Some(address) = &args.redis {
+        registries.push(redis_registry(address, &args.base_path).await);
+    }
+    #[cfg(any(feature = "etcd", feature = "redis"))]
+    for r in &registries {
+        builder = builder.plugin_arc(r.plugin());
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         builder = with_tls(builder, cert, key, args.tls_client_ca.as_deref());
@@ -130,19 +140,26 @@ async fn main() {
         }
     };
     println!("LISTENING {}", handle.local_address());
-    if let Some(r) = &registry {
-        match flush(r).await {
-            Ok(()) => println!("REGISTERED {}", args.base_path),
-            Err(e) => eprintln!("arith_server: etcd registration pending: {e}"),
+    if !registries.is_empty() {
+        let mut ok = true;
+        for r in &registries {
+            if let Err(e) = flush(r).await {
+                eprintln!("arith_server: registration pending: {e}");
+                ok = false;
+            }
+        }
+        if ok {
+            println!("REGISTERED {}", args.base_path);
         }
     }
     wait_for_signal().await;
     eprintln!("arith_server: shutting down");
     handle.shutdown(Duration::from_secs(5)).await;
-    if let Some(r) = &registry {
-        // The node keys are deleted by the shutdown; wait for the deletes to reach etcd.
+    for r in &registries {
+        // The node keys are deleted by the shutdown; wait for the deletes to reach the
+        // registry.
         if let Err(e) = flush(r).await {
-            eprintln!("arith_server: etcd unregistration: {e}");
+            eprintln!("arith_server: unregistration: {e}");
         }
     }
 }
@@ -180,9 +197,9 @@ fn with_tls(
     std::process::exit(2);
 }
 
-#[cfg(feature = "etcd")]
-type Registry = rpcx::registry::EtcdRegistry;
-#[cfg(not(feature = "etcd"))]
+#[cfg(any(feature = "etcd", feature = "redis"))]
+type Registry = rpcx::registry::AnyRegistry;
+#[cfg(not(any(feature = "etcd", feature = "redis")))]
 type Registry = std::convert::Infallible;
 
 #[cfg(feature = "etcd")]
@@ -192,7 +209,7 @@ async fn etcd_registry(endpoints: &str, base_path: &str) -> Registry {
     let r =
         rpcx::registry::EtcdRegistry::connect(&endpoints, base_path, "", Duration::from_secs(30));
     match r.await {
-        Ok(r) => r,
+        Ok(r) => r.into(),
         Err(e) => {
             eprintln!("arith_server: etcd: {e}");
             std::process::exit(1);
@@ -206,7 +223,25 @@ async fn etcd_registry(_endpoints: &str, _base_path: &str) -> Registry {
     std::process::exit(2);
 }
 
-#[cfg(feature = "etcd")]
+#[cfg(feature = "redis")]
+async fn redis_registry(address: &str, base_path: &str) -> Registry {
+    let r = rpcx::registry::RedisRegistry::connect(address, base_path, "", Duration::from_secs(30));
+    match r.await {
+        Ok(r) => r.into(),
+        Err(e) => {
+            eprintln!("arith_server: redis: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_registry(_address: &str, _base_path: &str) -> Registry {
+    eprintln!("arith_server: --redis needs the example built with `--features redis`");
+    std::process::exit(2);
+}
+
+#[cfg(any(feature = "etcd", feature = "redis"))]
 async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     match tokio::time::timeout(Duration::from_secs(10), r.flush()).await {
         Ok(r) => r,
@@ -214,7 +249,7 @@ async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     }
 }
 
-#[cfg(not(feature = "etcd"))]
+#[cfg(not(any(feature = "etcd", feature = "redis")))]
 async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     match *r {}
 }

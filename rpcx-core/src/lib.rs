@@ -16,10 +16,10 @@ pub mod blocking;
 pub mod client;
 pub mod codec;
 mod error;
-#[cfg(any(feature = "etcd", feature = "consul"))]
+#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
 mod kv;
 pub mod protocol;
-#[cfg(any(feature = "etcd", feature = "consul"))]
+#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -153,7 +153,7 @@ impl PyEtcdRegistry {
     fn lease_id(&self) -> i64 {
         match &*self.shared.inner {
             AnyRegistry::Etcd(r) => r.lease_id(),
-            AnyRegistry::Consul(_) => 0,
+            _ => 0,
         }
     }
 
@@ -238,7 +238,7 @@ impl PyConsulRegistry {
     fn session_id(&self) -> String {
         match &*self.shared.inner {
             AnyRegistry::Consul(r) => r.session_id(),
-            AnyRegistry::Etcd(_) => String::new(),
+            _ => String::new(),
         }
     }
 

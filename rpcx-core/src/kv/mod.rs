@@ -1,5 +1,6 @@
 //! The key-value store under every registry engine: one trait, [`KvStore`], implemented by
-//! etcd ([`etcd::EtcdStore`]) and Consul ([`consul::ConsulStore`]), and driven by ONE
+//! etcd ([`etcd::EtcdStore`]), Consul ([`consul::ConsulStore`]) and Redis
+//! ([`redis::RedisStore`]), and driven by ONE
 //! registration loop ([`crate::registry`]'s worker) and ONE watching discovery
 //! ([`crate::xclient`]'s `watched` module). An engine only says how to talk to its store;
 //! what is written, when it is refreshed, how a lost lease is recovered and how a broken
@@ -33,6 +34,8 @@ use crate::Error;
 pub(crate) mod consul;
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 /// Why a write or a refresh failed.
 #[derive(Debug)]

@@ -36,11 +36,15 @@
 mod consul;
 #[cfg(feature = "etcd")]
 mod etcd;
+#[cfg(feature = "redis")]
+mod redis;
 
 #[cfg(feature = "consul")]
 pub use consul::ConsulRegistry;
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdRegistry;
+#[cfg(feature = "redis")]
+pub use redis::RedisRegistry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +66,16 @@ pub enum AnyRegistry {
     /// A Consul KV registry.
     #[cfg(feature = "consul")]
     Consul(ConsulRegistry),
+    /// A Redis registry (Go's `RedisRegisterPlugin` layout).
+    #[cfg(feature = "redis")]
+    Redis(RedisRegistry),
+}
+
+#[cfg(feature = "redis")]
+impl From<RedisRegistry> for AnyRegistry {
+    fn from(r: RedisRegistry) -> AnyRegistry {
+        AnyRegistry::Redis(r)
+    }
 }
 
 #[cfg(feature = "etcd")]
@@ -86,6 +100,8 @@ impl AnyRegistry {
             AnyRegistry::Etcd(r) => Arc::new(r.clone()),
             #[cfg(feature = "consul")]
             AnyRegistry::Consul(r) => Arc::new(r.clone()),
+            #[cfg(feature = "redis")]
+            AnyRegistry::Redis(r) => Arc::new(r.clone()),
         }
     }
 
@@ -96,6 +112,8 @@ impl AnyRegistry {
             AnyRegistry::Etcd(r) => r.flush().await,
             #[cfg(feature = "consul")]
             AnyRegistry::Consul(r) => r.flush().await,
+            #[cfg(feature = "redis")]
+            AnyRegistry::Redis(r) => r.flush().await,
         }
     }
 
@@ -106,6 +124,8 @@ impl AnyRegistry {
             AnyRegistry::Etcd(r) => r.close(),
             #[cfg(feature = "consul")]
             AnyRegistry::Consul(r) => r.close(),
+            #[cfg(feature = "redis")]
+            AnyRegistry::Redis(r) => r.close(),
         }
     }
 
@@ -116,6 +136,8 @@ impl AnyRegistry {
             AnyRegistry::Etcd(r) => r.queue.stop.is_cancelled(),
             #[cfg(feature = "consul")]
             AnyRegistry::Consul(r) => r.queue.stop.is_cancelled(),
+            #[cfg(feature = "redis")]
+            AnyRegistry::Redis(r) => r.queue.stop.is_cancelled(),
         }
     }
 }

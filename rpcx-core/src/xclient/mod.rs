@@ -32,10 +32,12 @@ pub(crate) mod etcd;
 mod meta;
 mod options;
 mod push;
+#[cfg(feature = "redis")]
+mod redis;
 mod selector;
 #[cfg(test)]
 mod tests;
-#[cfg(any(feature = "etcd", feature = "consul"))]
+#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
 mod watched;
 
 use std::collections::{HashMap, HashSet};
@@ -59,6 +61,8 @@ pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
 pub use meta::{passes_filter, ServerMeta};
 pub use options::{FailMode, XClientOptions};
 pub use push::ServerPush;
+#[cfg(feature = "redis")]
+pub use redis::RedisDiscovery;
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
     RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
