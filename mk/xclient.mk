@@ -1,7 +1,8 @@
 # XClient discovery suites: etcd v3 (a real etcd started by the tests on free loopback ports),
 # Consul (an in-test fake of Consul's HTTP API), both also over mutual TLS (feature `tls`),
 # DNS (an in-test UDP DNS responder), Redis (a real redis-server on a free loopback port),
-# and the Go <-> Rust etcd check with the Go rpcx-etcd plugin. scripts/bootstrap-etcd.sh installs etcd and protoc when missing.
+# the Go <-> Rust etcd check with the Go rpcx-etcd plugin, and the Go <-> Rust Redis check with
+# rpcx v1.9.4's RedisRegisterPlugin (tests/interop/go/cmd/goredis). scripts/bootstrap-etcd.sh installs etcd and protoc when missing.
 .PHONY: xclient-test xclient-bootstrap
 
 # rpcx-cli turns on rpcx's `etcd` feature, so every workspace build (lint included) needs
@@ -14,5 +15,6 @@ xclient-bootstrap:
 xclient-test: xclient-bootstrap
 	RPCX_REQUIRE_ETCD=1 RPCX_REQUIRE_REDIS=1 $(CARGO) test -p rpcx --features etcd,consul,dns,redis,tls --test 'xclient_*'
 	tests/interop/go/cmd/goetcd/run_check.sh
+	tests/interop/go/cmd/goredis/run_check.sh
 
 TEST_TARGETS += xclient-test

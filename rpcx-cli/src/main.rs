@@ -5,11 +5,13 @@
 //! rpcx call --codec raw tcp@127.0.0.1:8972 Arith.Echo 'hello'
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
+//! rpcx call --redis 127.0.0.1:6379 --base-path rpcx_test Arith.Mul '{"A":7,"B":8}'
+//! rpcx list --redis 127.0.0.1:6379 --base-path rpcx_test [Arith]
 //! rpcx call --dns arith.example.internal:8972 [--dns-server 10.0.0.2:53] Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call ws@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'      # rpcx in a WebSocket (http@: CONNECT)
 //! ```
-//! With `--etcd` (or `--consul`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
+//! With `--etcd` (or `--consul`, `--redis`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
 //! on PORT) the servers come from the registry and the call goes through an XClient with the
 //! given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
@@ -29,8 +31,8 @@ use rpcx::codec::Codable;
 use rpcx::protocol::{Metadata, SerializeType};
 use rpcx::transport::tls::ClientTlsConfig;
 use rpcx::xclient::{
-    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, SelectMode, ServerEntry,
-    ServerMeta, XClient, XClientOptions,
+    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, RedisDiscovery, SelectMode,
+    ServerEntry, ServerMeta, XClient, XClientOptions,
 };
 
 #[derive(Parser)]
@@ -48,7 +50,7 @@ struct Cli {
 enum Command {
     /// Call Service.Method on a server and print the reply as JSON.
     Call(CallArgs),
-    /// List the servers registered in etcd or Consul (or behind a DNS name), one line each:
+    /// List the servers registered in etcd, Consul or Redis (or behind a DNS name), one line each:
     /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
     List(ListArgs),
 }
@@ -62,8 +64,12 @@ struct RegistryArgs {
     /// Consul agent (`host:port`): discover servers in its KV store.
     #[arg(long, value_name = "URL")]
     consul: Option<String>,
+    /// Redis server (`host:port` or `redis://[:password@]host:port[/db]`): discover servers
+    /// registered there in the layout of Go's RedisRegisterPlugin. No registry TLS.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["etcd", "consul", "registry_tls_ca", "registry_tls_cert"])]
+    redis: Option<String>,
     /// DNS discovery (Go's DNSDiscovery): every A/AAAA record of NAME is a server on PORT.
-    #[arg(long, value_name = "NAME:PORT", conflicts_with_all = ["etcd", "consul"])]
+    #[arg(long, value_name = "NAME:PORT", conflicts_with_all = ["etcd", "consul", "redis"])]
     dns: Option<String>,
     /// With --dns: ask these nameservers (comma-separated `ip[:port]`, port 53 by default)
     /// instead of the system's resolver.
@@ -158,7 +164,7 @@ fn client_tls(
 
 impl RegistryArgs {
     fn enabled(&self) -> bool {
-        self.etcd.is_some() || self.consul.is_some() || self.dns.is_some()
+        self.etcd.is_some() || self.consul.is_some() || self.redis.is_some() || self.dns.is_some()
     }
 
     /// The servers behind --dns NAME:PORT, looked up once now (then every 30 s).
@@ -210,8 +216,12 @@ impl RegistryArgs {
         if let Some(d) = self.dns_discovery().await? {
             return Ok(Box::new(d));
         }
-        let tls = self.tls()?;
         let base = &self.base_path;
+        if let Some(addr) = &self.redis {
+            let d = RedisDiscovery::connect(addr, base, service).await;
+            return Ok(Box::new(d.map_err(|e| e.to_string())?));
+        }
+        let tls = self.tls()?;
         if let Some(eps) = self.etcd_endpoints() {
             let d = match &tls {
                 Some(tls) => EtcdDiscovery::connect_tls(&eps, base, service, tls).await,
@@ -262,7 +272,7 @@ enum Codec {
 
 #[derive(clap::Args)]
 struct CallArgs {
-    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul/--dns.
+    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul/--redis/--dns.
     /// ADDRESS: tcp@host:port, host:port or unix@/path; or rpcx tunnelled as Go's clients do:
     /// http@host:port (HTTP CONNECT /_rpcx_), ws@host:port (a WebSocket at /_rpcx_) or
     /// wss@host:port (a WebSocket over TLS: add --tls or --tls-ca). Service.Method is split at
@@ -293,16 +303,16 @@ struct CallArgs {
     #[arg(long)]
     group: Option<String>,
     /// Call every registered server; succeed only if all do (prints the first reply; Go's
-    /// Broadcast). Needs --etcd/--consul/--dns.
+    /// Broadcast). Needs --etcd/--consul/--redis/--dns.
     #[arg(long, conflicts_with_all = ["fork", "inform"])]
     broadcast: bool,
     /// Call every registered server; the first success wins (Go's Fork). Needs
-    /// --etcd/--consul/--dns.
+    /// --etcd/--consul/--redis/--dns.
     #[arg(long, conflicts_with = "inform")]
     fork: bool,
     /// Call every registered server and print each one's outcome, one JSON object per line
     /// (`{"server":…,"reply":…}` or `{"server":…,"error":…}`); exits 1 if any failed (Go's
-    /// Inform). Needs --etcd/--consul/--dns.
+    /// Inform). Needs --etcd/--consul/--redis/--dns.
     #[arg(long)]
     inform: bool,
     /// Serialization on the wire.
@@ -381,13 +391,17 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
             Some(tls) => EtcdDiscovery::list_all_tls(&eps, &r.base_path, tls).await,
             None => EtcdDiscovery::list_all(&eps, &r.base_path).await,
         }
+    } else if let Some(addr) = r.redis.as_deref() {
+        RedisDiscovery::list_all(addr, &r.base_path).await
     } else if let Some(addr) = r.consul.as_deref() {
         match &tls {
             Some(tls) => ConsulDiscovery::list_all_tls(addr, &r.base_path, tls).await,
             None => ConsulDiscovery::list_all(addr, &r.base_path).await,
         }
     } else {
-        return Err("list needs --etcd URL, --consul URL or --dns NAME:PORT".into());
+        return Err(
+            "list needs --etcd URL, --consul URL, --redis HOST:PORT or --dns NAME:PORT".into(),
+        );
     }
     .map_err(|e| e.to_string())?;
     let mut lines = Vec::new();
@@ -462,11 +476,11 @@ async fn call(a: CallArgs) -> Result<String, String> {
     )?;
     let call_args = pos.next();
     if pos.next().is_some() {
-        return Err("too many arguments (no ADDRESS with --etcd/--consul/--dns)".into());
+        return Err("too many arguments (no ADDRESS with --etcd/--consul/--redis/--dns)".into());
     }
     let fan_out = a.broadcast || a.fork || a.inform;
     if fan_out && !via_registry {
-        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL or --dns NAME:PORT".into());
+        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL, --redis HOST:PORT or --dns NAME:PORT".into());
     }
     let (service, method) = target
         .rsplit_once('.')
