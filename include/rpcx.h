@@ -341,7 +341,7 @@ typedef struct rpcx_connection rpcx_connection;
 
 /**
  * A source of servers for XClients: a fixed peer, a list (replaceable at run time), a
- * registry (etcd, Consul) watched in the background, or a DNS name looked up periodically.
+ * registry (etcd, Consul, Redis) watched in the background, or a DNS name looked up periodically.
  *
  * Thread-safe: every function may be called from any thread, concurrently, except
  * `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
@@ -1277,6 +1277,22 @@ rpcx_status rpcx_discovery_new_peer(const char *address,
                                     struct rpcx_discovery **discovery_out);
 
 /**
+ * A discovery that lists and watches the servers of `service` registered in Redis under
+ * `base_path` in the layout of Go rpcx v1.9.4's `RedisRegisterPlugin` (keys
+ * `/<base_path>/<service>/<address>`, libkv `KVPair` JSON values), e.g. by an rpcx server
+ * with `rpcx_server_add_redis_registry`. `address` is the Redis server, `host:port` or
+ * `redis://[:password@]host:port[/db]` (no TLS). Changes are followed through keyspace
+ * notifications (turned on as libkv does), with a fresh listing every 15 s anyway (every
+ * second if the server refuses to turn them on). All strings are copied. Blocking,
+ * background watching, ownership and errors as for `rpcx_discovery_new_etcd`.
+ */
+rpcx_status rpcx_discovery_new_redis(const char *address,
+                                     const char *base_path,
+                                     const char *service,
+                                     struct rpcx_discovery **discovery_out,
+                                     struct rpcx_error **err_out);
+
+/**
  * Replaces the server list of a discovery made by `rpcx_discovery_new_multiple` with
  * `servers[0..n)` (copied; `n` may be 0). Every XClient using it switches to the new list
  * promptly (connections to removed servers close once their calls end). Thread-safe: may
@@ -1665,6 +1681,26 @@ rpcx_status rpcx_server_add_ip_filter(const struct rpcx_server *server,
 rpcx_status rpcx_server_add_rate_limit(const struct rpcx_server *server,
                                        uint64_t fill_interval_us,
                                        uint32_t capacity);
+
+/**
+ * Registers every service of `server` in Redis once it runs, in the layout of Go rpcx
+ * v1.9.4's `RedisRegisterPlugin` (libkv's redis store): keys `/<base_path>/<service>/<address>`
+ * (a `base_path` with a leading `/` gives `//…`, as in Go), each value the JSON of libkv's
+ * `KVPair` with the service's metadata (see `rpcx_server_set_service_metadata`) in base64.
+ * `address` is the Redis server, `host:port` or `redis://[:password@]host:port[/db]` (no
+ * TLS). Node keys expire after 2 × `update_interval_ms` milliseconds (0: a 30 s interval)
+ * and a background task writes them again every interval; when Redis comes back empty
+ * every key is written again. Keyspace notifications are turned on (`CONFIG SET
+ * notify-keyspace-events KEA`) as libkv does. `service_address`, shutdown, blocking, errors
+ * and ownership as for `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: Redis unreachable or
+ * refusing, with its reason). All strings are copied; `err_out` may be NULL.
+ */
+rpcx_status rpcx_server_add_redis_registry(const struct rpcx_server *server,
+                                           const char *address,
+                                           const char *base_path,
+                                           const char *service_address,
+                                           uint64_t update_interval_ms,
+                                           struct rpcx_error **err_out);
 
 /**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`, or

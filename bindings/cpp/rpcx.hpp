@@ -788,6 +788,19 @@ public:
         detail::check(st, err);
         return *this;
     }
+    /// Publishes this server's services in Redis once it runs (before or after start()), in
+    /// the layout of Go's RedisRegisterPlugin; node keys are rewritten every `update_interval`
+    /// (0: 30 s) and expire after twice that (see rpcx_server_add_redis_registry).
+    Server& redis_registry(const std::string& address, const std::string& base_path,
+                           const std::string& service_address = "",
+                           Millis update_interval = Millis(0)) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_add_redis_registry(
+            s_.get(), address.c_str(), base_path.c_str(), service_address.c_str(),
+            detail::millis(update_interval), &err);
+        detail::check(st, err);
+        return *this;
+    }
     /// The metadata registries publish for `service` (`weight=10&group=blue`); on a running
     /// server the registries rewrite the service's key with it.
     Server& service_metadata(const std::string& service, const std::string& metadata) {
@@ -1184,6 +1197,17 @@ public:
         rpcx_error* err = nullptr;
         rpcx_status st = rpcx_discovery_new_consul(address.c_str(), base_path.c_str(),
                                                    service.c_str(), &d, &err);
+        detail::check(st, err);
+        return Discovery(d);
+    }
+    /// The servers of `service` registered in Redis under `base_path` in the layout of Go's
+    /// RedisRegisterPlugin (blocking connect; see rpcx_discovery_new_redis).
+    static Discovery redis(const std::string& address, const std::string& base_path,
+                           const std::string& service) {
+        rpcx_discovery* d = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_discovery_new_redis(address.c_str(), base_path.c_str(),
+                                                  service.c_str(), &d, &err);
         detail::check(st, err);
         return Discovery(d);
     }

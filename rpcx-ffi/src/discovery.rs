@@ -5,7 +5,8 @@ use std::os::raw::c_char;
 use std::sync::Arc;
 
 use rpcx_core::xclient::{
-    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, MultipleServers, Peer, ServerEntry,
+    ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, MultipleServers, Peer, RedisDiscovery,
+    ServerEntry,
 };
 
 use crate::error::{rpcx_error, Failure};
@@ -30,7 +31,7 @@ pub struct rpcx_server_entry {
 }
 
 /// A source of servers for XClients: a fixed peer, a list (replaceable at run time), a
-/// registry (etcd, Consul) watched in the background, or a DNS name looked up periodically.
+/// registry (etcd, Consul, Redis) watched in the background, or a DNS name looked up periodically.
 ///
 /// Thread-safe: every function may be called from any thread, concurrently, except
 /// `rpcx_discovery_free`, which must be the last call on this handle. XClients created from a
@@ -261,6 +262,41 @@ pub extern "C" fn rpcx_discovery_new_consul(
         }
         let out = req_mut(discovery_out, "discovery_out")?;
         let d = crate::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
+        hand_out(out, Arc::new(d), None);
+        Ok(())
+    })
+}
+
+/// A discovery that lists and watches the servers of `service` registered in Redis under
+/// `base_path` in the layout of Go rpcx v1.9.4's `RedisRegisterPlugin` (keys
+/// `/<base_path>/<service>/<address>`, libkv `KVPair` JSON values), e.g. by an rpcx server
+/// with `rpcx_server_add_redis_registry`. `address` is the Redis server, `host:port` or
+/// `redis://[:password@]host:port[/db]` (no TLS). Changes are followed through keyspace
+/// notifications (turned on as libkv does), with a fresh listing every 15 s anyway (every
+/// second if the server refuses to turn them on). All strings are copied. Blocking,
+/// background watching, ownership and errors as for `rpcx_discovery_new_etcd`.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_redis(
+    address: *const c_char,
+    base_path: *const c_char,
+    service: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        // SAFETY: the caller passes valid C strings.
+        let (address, base_path, service) = unsafe {
+            (
+                cstr(address, "address")?,
+                cstr(base_path, "base_path")?,
+                cstr(service, "service")?,
+            )
+        };
+        if address.trim().is_empty() || service.is_empty() {
+            return Err(invalid_arg("rpcx: the address or service name is empty"));
+        }
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let d = crate::runtime::block_on(RedisDiscovery::connect(address, base_path, service))??;
         hand_out(out, Arc::new(d), None);
         Ok(())
     })

@@ -1,10 +1,10 @@
-//! Registry plugins of a C server: publish its services in etcd or Consul, so that XClients
+//! Registry plugins of a C server: publish its services in etcd, Consul or Redis, so that XClients
 //! with the matching discovery find it.
 
 use std::os::raw::c_char;
 use std::time::Duration;
 
-use rpcx_core::registry::{ConsulRegistry, EtcdRegistry};
+use rpcx_core::registry::{ConsulRegistry, EtcdRegistry, RedisRegistry};
 
 use crate::discovery::string_list;
 use crate::error::rpcx_error;
@@ -122,5 +122,50 @@ pub extern "C" fn rpcx_server_add_consul_registry(
             ttl_of(ttl_ms),
         ))??;
         server.add_registry(Registry::Consul(reg))
+    })
+}
+
+/// Registers every service of `server` in Redis once it runs, in the layout of Go rpcx
+/// v1.9.4's `RedisRegisterPlugin` (libkv's redis store): keys `/<base_path>/<service>/<address>`
+/// (a `base_path` with a leading `/` gives `//…`, as in Go), each value the JSON of libkv's
+/// `KVPair` with the service's metadata (see `rpcx_server_set_service_metadata`) in base64.
+/// `address` is the Redis server, `host:port` or `redis://[:password@]host:port[/db]` (no
+/// TLS). Node keys expire after 2 × `update_interval_ms` milliseconds (0: a 30 s interval)
+/// and a background task writes them again every interval; when Redis comes back empty
+/// every key is written again. Keyspace notifications are turned on (`CONFIG SET
+/// notify-keyspace-events KEA`) as libkv does. `service_address`, shutdown, blocking, errors
+/// and ownership as for `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: Redis unreachable or
+/// refusing, with its reason). All strings are copied; `err_out` may be NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_add_redis_registry(
+    server: Option<&rpcx_server>,
+    address: *const c_char,
+    base_path: *const c_char,
+    service_address: *const c_char,
+    update_interval_ms: u64,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes valid C strings.
+        let (address, base_path, service_address) = unsafe {
+            (
+                cstr(address, "address")?,
+                cstr(base_path, "base_path")?,
+                opt_cstr(service_address, "service_address")?,
+            )
+        };
+        if address.trim().is_empty() {
+            return Err(invalid_arg("rpcx: the Redis address is empty"));
+        }
+        // Refused early when shut down: connecting would be for nothing.
+        server.live()?;
+        let reg = crate::runtime::block_on(RedisRegistry::connect(
+            address,
+            base_path,
+            service_address.unwrap_or(""),
+            ttl_of(update_interval_ms),
+        ))??;
+        server.add_registry(Registry::Redis(reg))
     })
 }
