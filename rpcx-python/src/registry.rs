@@ -1,6 +1,6 @@
-//! Registry plugins of a Python server (`rpcx.EtcdRegistry`, `rpcx.ConsulRegistry`): they
-//! publish the server's services in etcd or Consul as Go's rpcx-etcd / rpcx-consul plugins
-//! do. A registry joins a server with `RawServer.add_registry` (before or after start); the
+//! Registry plugins of a Python server (`rpcx.EtcdRegistry`, `rpcx.ConsulRegistry`,
+//! `rpcx.RedisRegistry`): they publish the server's services in etcd, Consul or Redis as Go's
+//! rpcx-etcd / rpcx-consul plugins and rpcx's own `RedisRegisterPlugin` do. A registry joins a server with `RawServer.add_registry` (before or after start); the
 //! server's graceful stop deletes its keys and closes it.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry};
+use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry, RedisRegistry};
 
 use crate::client::seconds;
 use crate::errors::{closed, forked, to_py};
@@ -83,8 +83,11 @@ pub(crate) fn extract(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<AnyReg
     if let Ok(r) = obj.cast::<PyConsulRegistry>() {
         return r.get().shared.registry(py, "ConsulRegistry");
     }
+    if let Ok(r) = obj.cast::<PyRedisRegistry>() {
+        return r.get().shared.registry(py, "RedisRegistry");
+    }
     Err(PyTypeError::new_err(format!(
-        "registry must be rpcx.EtcdRegistry or rpcx.ConsulRegistry, got {}",
+        "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry or rpcx.RedisRegistry, got {}",
         crate::xclient::type_name(obj)
     )))
 }
@@ -253,5 +256,74 @@ impl PyConsulRegistry {
             self.base_path,
             self.session_id()
         )
+    }
+}
+
+/// Publishes a server's services in Redis in the layout of Go rpcx's `RedisRegisterPlugin`
+/// (libkv's redis store): node keys rewritten every `update_interval` seconds, expiring after
+/// twice that.
+#[pyclass(frozen, name = "RedisRegistry", module = "rpcx._rpcx")]
+pub struct PyRedisRegistry {
+    shared: Shared,
+    base_path: String,
+}
+
+#[pymethods]
+impl PyRedisRegistry {
+    /// Connects to the Redis server at `address` (`host:port` or
+    /// `redis://[:password@]host:port[/db]`; blocking, interruptible) and turns keyspace
+    /// notifications on, as libkv does.
+    #[new]
+    #[pyo3(signature = (address, base_path="/rpcx", update_interval=60.0, service_address=None))]
+    fn new(
+        py: Python<'_>,
+        address: &str,
+        base_path: &str,
+        update_interval: f64,
+        service_address: Option<String>,
+    ) -> PyResult<PyRedisRegistry> {
+        if address.trim().is_empty() {
+            return Err(PyValueError::new_err("the Redis address is empty"));
+        }
+        let every = seconds("update_interval", update_interval)?;
+        if every.is_zero() {
+            return Err(PyValueError::new_err("update_interval must be > 0"));
+        }
+        let (redis, base) = (address.to_owned(), base_path.to_owned());
+        let service_address = service_address.unwrap_or_default();
+        let shared = Shared::connect(py, async move {
+            RedisRegistry::connect(&redis, &base, &service_address, every).await
+        })?;
+        Ok(PyRedisRegistry {
+            shared,
+            base_path: base_path.to_owned(),
+        })
+    }
+
+    /// As `EtcdRegistry.flush`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        self.shared.flush(py, timeout, "RedisRegistry")
+    }
+
+    /// Stops rewriting the node keys, without deleting anything (they expire after two
+    /// update intervals).
+    fn close(&self) {
+        self.shared.close()
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.inner.is_closed()
+    }
+
+    #[getter]
+    fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<rpcx.RedisRegistry {}>", self.base_path)
     }
 }

@@ -134,7 +134,7 @@ impl Source {
     }
 }
 
-/// What `Etcd` and `Consul` hold: a watching discovery and the key prefix it watches.
+/// What `Etcd`, `Consul` and `Redis` hold: a watching discovery and the key prefix it watches.
 struct Watch {
     src: Source,
     prefix: String,
@@ -371,6 +371,49 @@ impl Consul {
     }
 }
 
+/// Servers of one service registered in Redis under `base_path` in the layout of Go rpcx's
+/// `RedisRegisterPlugin` (keys `/<base_path>/<service>/<address>`, libkv `KVPair` values).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Redis {
+    watch: Watch,
+}
+
+#[pymethods]
+impl Redis {
+    /// Connects to the Redis server at `address` (`host:port` or
+    /// `redis://[:password@]host:port[/db]`; blocking, interruptible), lists the servers and
+    /// starts watching them through keyspace notifications.
+    #[new]
+    fn new(py: Python<'_>, address: String, base_path: String, service: String) -> PyResult<Redis> {
+        let connecting = async move {
+            rpcx::xclient::RedisDiscovery::connect(&address, &base_path, &service).await
+        };
+        let watch = Watch::connect(py, connecting, rpcx::xclient::RedisDiscovery::prefix)?;
+        Ok(Redis { watch })
+    }
+
+    /// `[(address, metadata)]`, as last read from Redis.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.watch.src.servers()
+    }
+
+    /// The watched key prefix as Redis spells it (`/<base_path>/<service>`).
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.watch.prefix
+    }
+
+    /// Stops watching (XClients keep the last list).
+    fn close(&self) {
+        self.watch.src.close()
+    }
+
+    fn __repr__(&self) -> String {
+        self.watch.repr("Redis")
+    }
+}
+
 /// The servers behind a DNS name (Go's `NewDNSDiscovery`): each A/AAAA record `ip` is
 /// `network@ip:port` (IPv6 bracketed) with no metadata, looked up again every `interval`
 /// seconds; a failed lookup keeps the last list.
@@ -496,8 +539,11 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
     if let Ok(d) = obj.cast::<Dns>() {
         return d.get().src.live(py, "Dns discovery");
     }
+    if let Ok(d) = obj.cast::<Redis>() {
+        return d.get().watch.src.live(py, "Redis discovery");
+    }
     Err(PyTypeError::new_err(format!(
-        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul or rpcx.Dns, got {}",
+        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul, rpcx.Redis or rpcx.Dns, got {}",
         type_name(obj)
     )))
 }

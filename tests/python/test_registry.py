@@ -120,7 +120,7 @@ def test_unregister_before_start_and_empty_start() -> None:
 
 def test_bad_registry_arguments() -> None:
     server = rpcx.Server(workers=1)
-    with pytest.raises(TypeError, match="EtcdRegistry or rpcx.ConsulRegistry"):
+    with pytest.raises(TypeError, match="EtcdRegistry, rpcx.ConsulRegistry or rpcx.RedisRegistry"):
         server.add_registry("etcd://nowhere")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="meta"):
         server.register("A.B", lambda a: a, meta=42)  # type: ignore[arg-type]

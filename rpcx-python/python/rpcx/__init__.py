@@ -15,7 +15,7 @@ wire-compatible with Go's github.com/smallnest/rpcx.
     server.stop()
 
 ``XClient`` and ``AsyncXClient`` call one service over the servers of a discovery
-(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``, ``Dns``) with a ``SelectMode`` or a
+(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``, ``Redis``, ``Dns``) with a ``SelectMode`` or a
 custom selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and ``fork``:
 
     servers = rpcx.MultipleServers(["tcp@127.0.0.1:8972", "tcp@127.0.0.1:8973"])
@@ -33,7 +33,7 @@ certificates):
 from __future__ import annotations
 
 from ._codec import Serializer
-from ._rpcx import ConsulRegistry, EtcdRegistry, __version__, set_worker_threads
+from ._rpcx import ConsulRegistry, EtcdRegistry, RedisRegistry, __version__, set_worker_threads
 from .client import AsyncClient, Client, Push
 from .context import Context
 from .cors import CorsOptions
@@ -63,6 +63,7 @@ from .xclient import (
     FailMode,
     MultipleServers,
     Peer,
+    Redis,
     Receipt,
     SelectMode,
     SelectRequest,
@@ -93,6 +94,7 @@ __all__ = [
     "CorsOptions",
     "Etcd",
     "EtcdRegistry",
+    "RedisRegistry",
     "FailMode",
     "IpFilter",
     "JSON",
@@ -106,6 +108,7 @@ __all__ = [
     "RAW",
     "RateLimit",
     "Receipt",
+    "Redis",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeoutError",

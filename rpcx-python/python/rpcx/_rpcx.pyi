@@ -16,9 +16,11 @@ __all__ = [
     "MultipleServers",
     "Etcd",
     "Consul",
+    "Redis",
     "Dns",
     "EtcdRegistry",
     "ConsulRegistry",
+    "RedisRegistry",
     "SelectRequest",
     "RawPushes",
     "IpFilter",
@@ -169,7 +171,7 @@ class RawServer:
     def set_service_metadata(self, service: str, metadata: str) -> None: ...
     def unregister(self, service: str) -> bool: ...
     def unregister_all(self) -> list[str]: ...
-    def add_registry(self, registry: Union[EtcdRegistry, ConsulRegistry]) -> None: ...
+    def add_registry(self, registry: Union[EtcdRegistry, ConsulRegistry, RedisRegistry]) -> None: ...
     def metrics_text(self) -> Optional[str]: ...
     def metrics(
         self,
@@ -324,6 +326,37 @@ class ConsulRegistry:
     def base_path(self) -> str: ...
 
 @final
+class RedisRegistry:
+    """Publishes a server's services in Redis in the layout of Go rpcx's RedisRegisterPlugin:
+    node keys rewritten every ``update_interval`` seconds, expiring after twice that."""
+
+    def __new__(
+        cls,
+        address: str,
+        base_path: str = "/rpcx",
+        update_interval: float = 60.0,
+        service_address: Optional[str] = None,
+    ) -> RedisRegistry: ...
+    def flush(self, timeout: float = 5.0) -> bool: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def base_path(self) -> str: ...
+
+@final
+class Redis:
+    """Servers of one service registered in Redis under ``base_path`` (Go's
+    RedisRegisterPlugin layout), followed through keyspace notifications."""
+
+    def __new__(cls, address: str, base_path: str, service: str) -> Redis: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def prefix(self) -> str: ...
+    def close(self) -> None: ...
+
+@final
 class Consul:
     """Servers of one service registered in Consul's KV store under ``base_path``."""
 
@@ -374,7 +407,7 @@ class RawXClient:
     def __new__(
         cls,
         service: str,
-        discovery: Union[Peer, MultipleServers, Etcd, Consul, Dns],
+        discovery: Union[Peer, MultipleServers, Etcd, Consul, Redis, Dns],
         *,
         fail_mode: int = 0,
         select_mode: int = 1,

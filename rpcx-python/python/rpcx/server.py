@@ -45,8 +45,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: mapping turned into one.
 Meta = Union[str, Mapping[str, Any]]
 
-#: A registry plugin: :class:`rpcx.EtcdRegistry` or :class:`rpcx.ConsulRegistry`.
-Registry = Union[_rpcx.EtcdRegistry, _rpcx.ConsulRegistry]
+#: A registry plugin: :class:`rpcx.EtcdRegistry`, :class:`rpcx.ConsulRegistry` or
+#: :class:`rpcx.RedisRegistry`.
+Registry = Union[_rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry]
 
 log = logging.getLogger("rpcx")
 
@@ -481,13 +482,15 @@ class Server:
 
     def add_registry(self, registry: Registry) -> None:
         """Publishes this server's services in a registry (:class:`rpcx.EtcdRegistry`,
-        :class:`rpcx.ConsulRegistry`), before or after :meth:`start`: every service at
+        :class:`rpcx.ConsulRegistry`, :class:`rpcx.RedisRegistry`), before or after :meth:`start`: every service at
         once, then every registration and unregistration. :meth:`stop` deletes the keys
         (waiting at most 5 s per registry) and closes the registry; a server that dies
         leaves them to expire with the registry's lease or session."""
-        if not isinstance(registry, (_rpcx.EtcdRegistry, _rpcx.ConsulRegistry)):
+        if not isinstance(
+            registry, (_rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry)
+        ):
             raise TypeError(
-                "registry must be rpcx.EtcdRegistry or rpcx.ConsulRegistry, "
+                "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry or rpcx.RedisRegistry, "
                 f"got {type(registry).__name__}"
             )
         with self._lock:
