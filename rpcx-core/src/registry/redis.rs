@@ -16,8 +16,11 @@ use crate::kv::redis::{redis_client, RedisStore};
 use crate::kv::KvStore;
 use crate::Error;
 
-/// Registers a server's services in Redis in Go's layout (see the [module docs](self)).
-/// Cheap to clone: add one clone to the server's plugins and keep another to
+/// Registers a server's services in Redis in the layout of Go's `RedisRegisterPlugin` (libkv's
+/// redis store): keys `/<base>/<Service>/<address>` (a base with a leading `/` gives
+/// `//<base>/…`, as in Go), values libkv `KVPair` JSON; node keys expire after twice the
+/// update interval and are written again every interval, and every key is written again
+/// when Redis comes back empty. Base and service keys have no TTL. Cheap to clone: add one clone to the server's plugins and keep another to
 /// [`flush`](Self::flush) or [`close`](Self::close).
 #[derive(Clone, Debug)]
 pub struct RedisRegistry {

@@ -27,8 +27,13 @@ fn store_path(base_path: &str, service: &str) -> String {
     }
 }
 
-/// Service discovery from Redis in the layout of Go's `RedisRegisterPlugin` (see the
-/// [module docs](self)).
+/// Service discovery from Redis in the layout of Go's `RedisRegisterPlugin`: the servers of
+/// service `S` are the keys `/<base>/<S>/<address>`, each a libkv `KVPair` JSON whose base64
+/// `Value` is the metadata. Lists them (`SCAN` + `MGET`), then follows them through keyspace
+/// notifications (turned on with `CONFIG SET notify-keyspace-events KEA`, as libkv does),
+/// listing again after each one and every 15 s anyway (every second when the server refuses
+/// `CONFIG SET`). While Redis is unreachable XClients keep the last list and the watch is
+/// retried with a 1 s → 30 s backoff.
 pub struct RedisDiscovery(Watched);
 
 watched_discovery!(RedisDiscovery);
