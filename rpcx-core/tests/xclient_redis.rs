@@ -168,7 +168,8 @@ async fn redis_ttl_is_refreshed_and_a_dead_server_expires() {
     let Some(redis) = Redis::start().await else {
         return;
     };
-    let interval = Duration::from_millis(500);
+    // Generous against a loaded machine: a refresh late by up to one interval is fine.
+    let interval = Duration::from_secs(1);
     let (a, reg) = registered(&redis, "rpcx_ttl", "a", "", interval).await;
     let node = format!("/rpcx_ttl/Arith/{}", key_of(&a));
     let d = RedisDiscovery::connect(&redis.address, "rpcx_ttl", "Arith")
@@ -177,7 +178,7 @@ async fn redis_ttl_is_refreshed_and_a_dead_server_expires() {
     assert_eq!(d.servers().len(), 1);
     let rx = d.subscribe();
     // Refreshed every interval: the value is rewritten (a new LastIndex) and the key
-    // outlives its TTL (1 s) several times over.
+    // outlives its TTL (2 s).
     let first = assert_pair(&redis.get(&node).unwrap(), &node[1..], "");
     let mut rewrites = 0;
     let mut last = first;
@@ -191,12 +192,12 @@ async fn redis_ttl_is_refreshed_and_a_dead_server_expires() {
         } else {
             panic!("node key expired while the registry was refreshing it");
         }
-        if rewrites >= 6 {
+        if rewrites >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(rewrites >= 6, "node key rewritten {rewrites} times");
+    assert!(rewrites >= 3, "node key rewritten {rewrites} times");
     assert_eq!(rx.borrow().len(), 1);
 
     // A registry that stops refreshing (as a killed process) leaves nothing after its TTL.
@@ -214,7 +215,7 @@ async fn redis_restart_rewrites_keys_and_discovery_recovers() {
     let Some(mut redis) = Redis::start().await else {
         return;
     };
-    let interval = Duration::from_millis(500);
+    let interval = Duration::from_secs(1);
     let (a, _reg_a) = registered(&redis, "rpcx_rs", "a", "v=1", interval).await;
     let ka = key_of(&a);
     let d = RedisDiscovery::connect(&redis.address, "rpcx_rs", "Arith")
@@ -242,6 +243,11 @@ async fn redis_restart_rewrites_keys_and_discovery_recovers() {
         "v=1",
     );
     assert!(redis.pttl(&format!("/rpcx_rs/Arith/{ka}")) > 0);
+    // Keyspace notifications were turned on again on the new server.
+    let events = redis
+        .cli(&["CONFIG", "GET", "notify-keyspace-events"])
+        .unwrap();
+    assert!(events.contains('K') && events.contains('E'), "{events}");
     assert_eq!(xc.servers(), vec![ServerEntry::new(&ka, "v=1")]);
     // The discovery watches again (a server added after the restart is seen) and calls
     // work throughout.

@@ -168,14 +168,40 @@ impl RedisStore {
         Ok(c)
     }
 
-    /// Runs `cmd`; a failure drops the connection so that the next call reconnects.
+    /// Runs `cmd` (every command used here is idempotent). A failure on a connection opened
+    /// earlier (Redis restarted since) is retried once on a new one; a failure on a new
+    /// connection drops it so that the next call reconnects.
     async fn run<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T, Error> {
-        let mut c = self.conn().await?;
-        let r = bounded(cmd.query_async(&mut c)).await;
-        if r.is_err() {
-            self.conn = None;
+        loop {
+            let reused = self.conn.is_some();
+            let mut c = self.conn().await?;
+            match bounded(cmd.query_async(&mut c)).await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    self.conn = None;
+                    if !reused {
+                        return Err(e);
+                    }
+                }
+            }
         }
-        r
+    }
+
+    /// [`run`](Self::run) for a pipeline.
+    async fn run_pipe(&mut self, pipe: &redis::Pipeline) -> Result<(), Error> {
+        loop {
+            let reused = self.conn.is_some();
+            let mut c = self.conn().await?;
+            match bounded(pipe.query_async::<()>(&mut c)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.conn = None;
+                    if !reused {
+                        return Err(e);
+                    }
+                }
+            }
+        }
     }
 
     fn set_cmd(&self, key: &str, value: &str, ephemeral: bool) -> redis::Cmd {
@@ -192,10 +218,14 @@ impl RedisStore {
     /// Subscribes to the keyspace notifications of `prefix`, turning them on first.
     async fn subscribe(&mut self, prefix: &str) -> Result<(), Error> {
         self.watch = None;
-        let notifying = match self.conn().await {
-            Ok(mut c) => notify_on(&mut c).await.is_ok(),
-            Err(e) => return Err(e),
-        };
+        let mut c = self.conn().await?;
+        let mut notifying = notify_on(&mut c).await.is_ok();
+        if !notifying {
+            // Perhaps a connection from before a restart: try once on a new one.
+            self.conn = None;
+            let mut c = self.conn().await?;
+            notifying = notify_on(&mut c).await.is_ok();
+        }
         let mut pubsub = bounded(self.client.get_async_pubsub()).await?;
         let pattern = format!("__keyspace*:{}*", glob_escape(prefix));
         bounded(pubsub.psubscribe(pattern)).await?;
@@ -247,11 +277,7 @@ impl KvStore for RedisStore {
             pipe.add_command(self.set_cmd(key, value, true)).ignore();
         }
         if !self.ephemeral.is_empty() {
-            let mut c = self.conn().await?;
-            if let Err(e) = bounded(pipe.query_async::<()>(&mut c)).await {
-                self.conn = None;
-                return Err(StoreError::Failed(e));
-            }
+            self.run_pipe(&pipe).await?;
         }
         Ok(())
     }
