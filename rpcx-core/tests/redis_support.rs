@@ -26,6 +26,8 @@ pub struct Redis {
     bin: PathBuf,
     cli: PathBuf,
     pub port: u16,
+    /// Extra redis-server arguments.
+    extra: Vec<String>,
     /// `127.0.0.1:<port>`.
     pub address: String,
 }
@@ -34,6 +36,12 @@ impl Redis {
     /// Starts one, or returns `None` (skip) when redis-server is not installed and
     /// `RPCX_REQUIRE_REDIS` is not `1`.
     pub async fn start() -> Option<Redis> {
+        Redis::start_with(&[]).await
+    }
+
+    /// Like [`start`](Self::start) with extra redis-server arguments (`--rename-command
+    /// CONFIG ""` for a Redis that refuses CONFIG, as managed ones do).
+    pub async fn start_with(extra: &[&str]) -> Option<Redis> {
         let (Some(bin), Some(cli)) = (find("redis-server"), find("redis-cli")) else {
             if std::env::var("RPCX_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
                 panic!("redis-server not found (run scripts/bootstrap-etcd.sh)");
@@ -61,6 +69,7 @@ impl Redis {
                 bin: bin.clone(),
                 cli: cli.clone(),
                 port,
+                extra: extra.iter().map(|s| (*s).to_owned()).collect(),
                 address: format!("127.0.0.1:{port}"),
             };
             match r.launch().await {
@@ -84,6 +93,7 @@ impl Redis {
             .arg("no")
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(Stdio::null())

@@ -264,6 +264,35 @@ async fn redis_restart_rewrites_keys_and_discovery_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_without_config_falls_back_to_polling() {
+    // A Redis that refuses CONFIG (as managed ones do): no keyspace notifications, so the
+    // discovery lists every second instead; registration works as usual.
+    let Some(redis) = Redis::start_with(&["--rename-command", "CONFIG", ""]).await else {
+        return;
+    };
+    let refused = redis.cli(&["CONFIG", "GET", "notify-keyspace-events"]);
+    assert!(
+        refused
+            .as_deref()
+            .is_none_or(|o| o.contains("unknown command")),
+        "{refused:?}"
+    );
+    let d = RedisDiscovery::connect(&redis.address, "rpcx_poll", "Arith")
+        .await
+        .unwrap();
+    assert!(d.servers().is_empty());
+    let interval = Duration::from_secs(30);
+    let (a, reg) = registered(&redis, "rpcx_poll", "a", "p=1", interval).await;
+    wait_until(GUARD, "a found by polling", || {
+        d.servers() == vec![ServerEntry::new(key_of(&a), "p=1")]
+    })
+    .await;
+    guard(GUARD, "shutdown", a.shutdown(Duration::from_secs(2))).await;
+    guard(GUARD, "flush", reg.flush()).await.unwrap();
+    wait_until(GUARD, "a dropped by polling", || d.servers().is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_bad_addresses_fail_cleanly() {
     let dead = support::dead_address();
     let addr = dead.trim_start_matches("tcp@");
