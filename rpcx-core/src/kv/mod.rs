@@ -9,7 +9,8 @@
 //! Key layout (§5.3, §5.4), the same for every engine: `<base>` = `rpcx_path`,
 //! `<base>/<Service>` = `<Service>`, `<base>/<Service>/<network@addr>` = the server's
 //! URL-query metadata. The node keys are *ephemeral*: they hang on a lease (etcd) or session
-//! (Consul) that the registration loop refreshes, so they vanish when the process dies.
+//! (Consul) that the registration loop refreshes, or carry a TTL that each refresh renews
+//! (Redis), so they vanish when the process dies.
 //!
 //! Adding an engine (ZooKeeper, Redis…) means:
 //! 1. a store type implementing [`KvStore`] in `kv/<engine>.rs`: ephemeral keys on a
