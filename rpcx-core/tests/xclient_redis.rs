@@ -96,6 +96,13 @@ async fn redis_layout_discovery_and_graceful_stop() {
         .unwrap();
     assert!(events.contains('K') && events.contains('E'), "{events}");
 
+    // A value that is not a KVPair under the prefix is skipped, not an error.
+    assert_eq!(
+        redis
+            .cli(&["SET", "/rpcx_test/Arith/junk", "not json"])
+            .as_deref(),
+        Some("OK")
+    );
     let d = RedisDiscovery::connect(&redis.address, "rpcx_test", "Arith")
         .await
         .unwrap();
@@ -108,6 +115,7 @@ async fn redis_layout_discovery_and_graceful_stop() {
     assert_eq!(r.c, 56);
 
     // A second server appears through the keyspace notifications.
+    redis.cli(&["DEL", "/rpcx_test/Arith/junk"]).unwrap();
     let (b, _reg_b) = registered(&redis, "rpcx_test", "b", "", interval).await;
     wait_until(GUARD, "b discovered", || xc.servers().len() == 2).await;
     let all = RedisDiscovery::list_all(&redis.address, "rpcx_test")

@@ -321,8 +321,9 @@ impl KvStore for RedisStore {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(100);
-            let (next, batch): (u64, Vec<String>) = self.run(&cmd).await?;
-            keys.extend(batch);
+            let (next, batch): (u64, Vec<Vec<u8>>) = self.run(&cmd).await?;
+            // A key that is not UTF-8 cannot be a server of ours: skipped, not an error.
+            keys.extend(batch.into_iter().filter_map(|k| String::from_utf8(k).ok()));
             cursor = next;
             if cursor == 0 {
                 break;
