@@ -3,8 +3,9 @@
 # (the `etcd` binary the tests start on free loopback ports; 3.4 on bookworm), etcd-client
 # (`etcdctl`, handy for poking at a registry) and protobuf-compiler (`protoc`, needed to build
 # the etcd-client crate behind rpcx's `etcd` feature). Idempotent and quiet when present.
-# Also Debian's redis-server (+ redis-tools' redis-cli) for the Redis registry suites.
-# The packaged etcd and redis services are not needed: the tests run their own throwaway ones.
+# Also Debian's redis-server (+ redis-tools' redis-cli) for the Redis registry suites, and
+# Debian's zookeeper (the server's jar, run by the tests with java) for the ZooKeeper ones.
+# The packaged etcd, redis and zookeeper services are not needed: the tests run their own throwaway ones.
 set -euo pipefail
 
 need=()
@@ -18,6 +19,8 @@ have protoc || need+=(protobuf-compiler)
 have curl || need+=(curl)
 have redis-server || need+=(redis-server)
 have redis-cli || need+=(redis-tools)
+# The package `zookeeper` (not `zookeeperd`, the service) brings the jar and a Java runtime.
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap-etcd: apt-get install ${need[*]}" >&2

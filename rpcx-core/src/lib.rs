@@ -16,10 +16,20 @@ pub mod blocking;
 pub mod client;
 pub mod codec;
 mod error;
-#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
+#[cfg(any(
+    feature = "etcd",
+    feature = "consul",
+    feature = "redis",
+    feature = "zookeeper"
+))]
 mod kv;
 pub mod protocol;
-#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
+#[cfg(any(
+    feature = "etcd",
+    feature = "consul",
+    feature = "redis",
+    feature = "zookeeper"
+))]
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -1,6 +1,6 @@
 //! The key-value store under every registry engine: one trait, [`KvStore`], implemented by
-//! etcd ([`etcd::EtcdStore`]), Consul ([`consul::ConsulStore`]) and Redis
-//! ([`redis::RedisStore`]), and driven by ONE
+//! etcd ([`etcd::EtcdStore`]), Consul ([`consul::ConsulStore`]), Redis
+//! ([`redis::RedisStore`]) and ZooKeeper ([`zookeeper::ZkStore`]), and driven by ONE
 //! registration loop ([`crate::registry`]'s worker) and ONE watching discovery
 //! ([`crate::xclient`]'s `watched` module). An engine only says how to talk to its store;
 //! what is written, when it is refreshed, how a lost lease is recovered and how a broken
@@ -9,8 +9,9 @@
 //! Key layout (§5.3, §5.4), the same for every engine: `<base>` = `rpcx_path`,
 //! `<base>/<Service>` = `<Service>`, `<base>/<Service>/<network@addr>` = the server's
 //! URL-query metadata. The node keys are *ephemeral*: they hang on a lease (etcd) or session
-//! (Consul) that the registration loop refreshes, or carry a TTL that each refresh renews
-//! (Redis), so they vanish when the process dies.
+//! (Consul) that the registration loop refreshes, carry a TTL that each refresh renews
+//! (Redis), or are ephemeral znodes of a ZooKeeper session, so they vanish when the process
+//! dies.
 //!
 //! Adding an engine (ZooKeeper, Redis…) means:
 //! 1. a store type implementing [`KvStore`] in `kv/<engine>.rs`: ephemeral keys on a
@@ -37,6 +38,8 @@ pub(crate) mod consul;
 pub(crate) mod etcd;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(feature = "zookeeper")]
+pub(crate) mod zookeeper;
 
 /// Why a write or a refresh failed.
 #[derive(Debug)]

@@ -38,6 +38,8 @@ mod consul;
 mod etcd;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "zookeeper")]
+mod zookeeper;
 
 #[cfg(feature = "consul")]
 pub use consul::ConsulRegistry;
@@ -45,6 +47,10 @@ pub use consul::ConsulRegistry;
 pub use etcd::EtcdRegistry;
 #[cfg(feature = "redis")]
 pub use redis::RedisRegistry;
+#[cfg(feature = "zookeeper")]
+pub(crate) use zookeeper::store_base as zookeeper_store_base;
+#[cfg(feature = "zookeeper")]
+pub use zookeeper::ZookeeperRegistry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,12 +75,22 @@ pub enum AnyRegistry {
     /// A Redis registry (Go's `RedisRegisterPlugin` layout).
     #[cfg(feature = "redis")]
     Redis(RedisRegistry),
+    /// A [`ZookeeperRegistry`].
+    #[cfg(feature = "zookeeper")]
+    Zookeeper(ZookeeperRegistry),
 }
 
 #[cfg(feature = "redis")]
 impl From<RedisRegistry> for AnyRegistry {
     fn from(r: RedisRegistry) -> AnyRegistry {
         AnyRegistry::Redis(r)
+    }
+}
+
+#[cfg(feature = "zookeeper")]
+impl From<ZookeeperRegistry> for AnyRegistry {
+    fn from(r: ZookeeperRegistry) -> AnyRegistry {
+        AnyRegistry::Zookeeper(r)
     }
 }
 
@@ -102,6 +118,8 @@ impl AnyRegistry {
             AnyRegistry::Consul(r) => Arc::new(r.clone()),
             #[cfg(feature = "redis")]
             AnyRegistry::Redis(r) => Arc::new(r.clone()),
+            #[cfg(feature = "zookeeper")]
+            AnyRegistry::Zookeeper(r) => Arc::new(r.clone()),
         }
     }
 
@@ -114,6 +132,8 @@ impl AnyRegistry {
             AnyRegistry::Consul(r) => r.flush().await,
             #[cfg(feature = "redis")]
             AnyRegistry::Redis(r) => r.flush().await,
+            #[cfg(feature = "zookeeper")]
+            AnyRegistry::Zookeeper(r) => r.flush().await,
         }
     }
 
@@ -126,6 +146,8 @@ impl AnyRegistry {
             AnyRegistry::Consul(r) => r.close(),
             #[cfg(feature = "redis")]
             AnyRegistry::Redis(r) => r.close(),
+            #[cfg(feature = "zookeeper")]
+            AnyRegistry::Zookeeper(r) => r.close(),
         }
     }
 
@@ -138,6 +160,8 @@ impl AnyRegistry {
             AnyRegistry::Consul(r) => r.queue.stop.is_cancelled(),
             #[cfg(feature = "redis")]
             AnyRegistry::Redis(r) => r.queue.stop.is_cancelled(),
+            #[cfg(feature = "zookeeper")]
+            AnyRegistry::Zookeeper(r) => r.queue.stop.is_cancelled(),
         }
     }
 }

@@ -37,8 +37,15 @@ mod redis;
 mod selector;
 #[cfg(test)]
 mod tests;
-#[cfg(any(feature = "etcd", feature = "consul", feature = "redis"))]
+#[cfg(any(
+    feature = "etcd",
+    feature = "consul",
+    feature = "redis",
+    feature = "zookeeper"
+))]
 mod watched;
+#[cfg(feature = "zookeeper")]
+mod zookeeper;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -67,6 +74,8 @@ pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
     RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
 };
+#[cfg(feature = "zookeeper")]
+pub use zookeeper::ZookeeperDiscovery;
 
 use crate::client::{CallOptions, Client, RawRequest, RawResponse, Response};
 use crate::codec::Codable;
