@@ -62,7 +62,9 @@ classifiers = dist.metadata.get_all("Classifier") or []
 assert "Operating System :: POSIX :: Linux" in classifiers, classifiers
 assert "Programming Language :: Python :: 3.9" in classifiers, classifiers
 size = os.path.getsize(_rpcx.__file__)
-assert size < 10 * 1024 * 1024, f"{_rpcx.__file__} is {size} bytes"
+# A stripped release build is about 11 MB (HTTP server, DNS resolver, etcd, Consul and Redis
+# clients); one with debug info is several times that, which is what this catches.
+assert size < 16 * 1024 * 1024, f"{_rpcx.__file__} is {size} bytes"
 assert hasattr(rpcx, "Etcd") and hasattr(rpcx, "Consul")
 
 server = rpcx.Server(workers=1)
