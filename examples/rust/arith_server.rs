@@ -9,6 +9,8 @@
 //!     --etcd http://127.0.0.1:2379 --base-path /rpcx_test [--meta 'weight=2&group=blue']
 //! cargo run -p rpcx --features redis --example arith_server -- --addr tcp@127.0.0.1:0 \
 //!     --redis 127.0.0.1:6379 --base-path rpcx_test
+//! cargo run -p rpcx --features zookeeper --example arith_server -- --addr tcp@127.0.0.1:0 \
+//!     --zookeeper 127.0.0.1:2181 --base-path /rpcx_test
 //! cargo run -p rpcx --features tls --example arith_server -- --addr tcp@127.0.0.1:8972 \
 //!     --tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]
 //! ```
@@ -20,7 +22,9 @@
 //! the bound address as the server key and `--meta` as metadata, and `REGISTERED` is printed
 //! once written; shutdown deletes the node keys. `--redis HOST:PORT` (needs the `redis`
 //! feature) does the same in Redis, in the layout of Go's `RedisRegisterPlugin` (update
-//! interval 30 s); both may be given.
+//! interval 30 s), and `--zookeeper HOST:PORT[,HOST:PORT]` (needs the `zookeeper` feature)
+//! in ZooKeeper, in the layout of Go's rpcx-zookeeper plugin (ephemeral nodes, update
+//! interval 30 s); any of them may be given together.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,7 @@ struct Args {
     auth: Option<String>,
     etcd: Option<String>,
     redis: Option<String>,
+    zookeeper: Option<String>,
     base_path: String,
     meta: String,
     tls_cert: Option<String>,
@@ -46,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         auth: None,
         etcd: None,
         redis: None,
+        zookeeper: None,
         base_path: "/rpcx_test".into(),
         meta: String::new(),
         tls_cert: None,
@@ -59,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--auth" => args.auth = Some(it.next().ok_or("--auth needs a value")?),
             "--etcd" => args.etcd = Some(it.next().ok_or("--etcd needs a value")?),
             "--redis" => args.redis = Some(it.next().ok_or("--redis needs a value")?),
+            "--zookeeper" => args.zookeeper = Some(it.next().ok_or("--zookeeper needs a value")?),
             "--base-path" => args.base_path = it.next().ok_or("--base-path needs a value")?,
             "--meta" => args.meta = it.next().ok_or("--meta needs a value")?,
             "--tls-cert" => args.tls_cert = Some(it.next().ok_or("--tls-cert needs a file")?),
@@ -69,7 +76,7 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => {
                 println!(
                     "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
-                     [--etcd URL[,URL]] [--redis HOST:PORT] [--base-path P] [--meta QUERY] \
+                     [--etcd URL[,URL]] [--redis HOST:PORT] [--zookeeper HOST:PORT] [--base-path P] [--meta QUERY] \
                      [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]"
                 );
                 std::process::exit(0);
@@ -112,7 +119,10 @@ async fn main() {
     if let Some(address) = &args.redis {
         registries.push(redis_registry(address, &args.base_path).await);
     }
-    #[cfg(any(feature = "etcd", feature = "redis"))]
+    if let Some(servers) = &args.zookeeper {
+        registries.push(zookeeper_registry(servers, &args.base_path).await);
+    }
+    #[cfg(any(feature = "etcd", feature = "redis", feature = "zookeeper"))]
     for r in &registries {
         builder = builder.plugin_arc(r.plugin());
     }
@@ -197,9 +207,9 @@ fn with_tls(
     std::process::exit(2);
 }
 
-#[cfg(any(feature = "etcd", feature = "redis"))]
+#[cfg(any(feature = "etcd", feature = "redis", feature = "zookeeper"))]
 type Registry = rpcx::registry::AnyRegistry;
-#[cfg(not(any(feature = "etcd", feature = "redis")))]
+#[cfg(not(any(feature = "etcd", feature = "redis", feature = "zookeeper")))]
 type Registry = std::convert::Infallible;
 
 #[cfg(feature = "etcd")]
@@ -241,7 +251,26 @@ async fn redis_registry(_address: &str, _base_path: &str) -> Registry {
     std::process::exit(2);
 }
 
-#[cfg(any(feature = "etcd", feature = "redis"))]
+#[cfg(feature = "zookeeper")]
+async fn zookeeper_registry(servers: &str, base_path: &str) -> Registry {
+    let r =
+        rpcx::registry::ZookeeperRegistry::connect(servers, base_path, "", Duration::from_secs(30));
+    match r.await {
+        Ok(r) => r.into(),
+        Err(e) => {
+            eprintln!("arith_server: zookeeper: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "zookeeper"))]
+async fn zookeeper_registry(_servers: &str, _base_path: &str) -> Registry {
+    eprintln!("arith_server: --zookeeper needs the example built with `--features zookeeper`");
+    std::process::exit(2);
+}
+
+#[cfg(any(feature = "etcd", feature = "redis", feature = "zookeeper"))]
 async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     match tokio::time::timeout(Duration::from_secs(10), r.flush()).await {
         Ok(r) => r,
@@ -249,7 +278,7 @@ async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     }
 }
 
-#[cfg(not(any(feature = "etcd", feature = "redis")))]
+#[cfg(not(any(feature = "etcd", feature = "redis", feature = "zookeeper")))]
 async fn flush(r: &Registry) -> Result<(), rpcx::Error> {
     match *r {}
 }

@@ -7,11 +7,13 @@
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
 //! rpcx call --redis 127.0.0.1:6379 --base-path rpcx_test Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --redis 127.0.0.1:6379 --base-path rpcx_test [Arith]
+//! rpcx call --zookeeper 127.0.0.1:2181 --base-path /rpcx_test Arith.Mul '{"A":7,"B":8}'
+//! rpcx list --zookeeper 127.0.0.1:2181 --base-path /rpcx_test [Arith]
 //! rpcx call --dns arith.example.internal:8972 [--dns-server 10.0.0.2:53] Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call ws@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'      # rpcx in a WebSocket (http@: CONNECT)
 //! ```
-//! With `--etcd` (or `--consul`, `--redis`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
+//! With `--etcd` (or `--consul`, `--redis`, `--zookeeper`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
 //! on PORT) the servers come from the registry and the call goes through an XClient with the
 //! given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
@@ -32,7 +34,7 @@ use rpcx::protocol::{Metadata, SerializeType};
 use rpcx::transport::tls::ClientTlsConfig;
 use rpcx::xclient::{
     ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, RedisDiscovery, SelectMode,
-    ServerEntry, ServerMeta, XClient, XClientOptions,
+    ServerEntry, ServerMeta, XClient, XClientOptions, ZookeeperDiscovery,
 };
 
 #[derive(Parser)]
@@ -50,7 +52,7 @@ struct Cli {
 enum Command {
     /// Call Service.Method on a server and print the reply as JSON.
     Call(CallArgs),
-    /// List the servers registered in etcd, Consul or Redis (or behind a DNS name), one line each:
+    /// List the servers registered in etcd, Consul, Redis or ZooKeeper (or behind a DNS name), one line each:
     /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
     List(ListArgs),
 }
@@ -68,8 +70,12 @@ struct RegistryArgs {
     /// registered there in the layout of Go's RedisRegisterPlugin. No registry TLS.
     #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["etcd", "consul", "registry_tls_ca", "registry_tls_cert"])]
     redis: Option<String>,
+    /// ZooKeeper ensemble (`host:port[,host:port…]`): discover servers registered there in
+    /// the layout of Go's rpcx-zookeeper plugin. No registry TLS.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["etcd", "consul", "redis", "registry_tls_ca", "registry_tls_cert"])]
+    zookeeper: Option<String>,
     /// DNS discovery (Go's DNSDiscovery): every A/AAAA record of NAME is a server on PORT.
-    #[arg(long, value_name = "NAME:PORT", conflicts_with_all = ["etcd", "consul", "redis"])]
+    #[arg(long, value_name = "NAME:PORT", conflicts_with_all = ["etcd", "consul", "redis", "zookeeper"])]
     dns: Option<String>,
     /// With --dns: ask these nameservers (comma-separated `ip[:port]`, port 53 by default)
     /// instead of the system's resolver.
@@ -164,7 +170,11 @@ fn client_tls(
 
 impl RegistryArgs {
     fn enabled(&self) -> bool {
-        self.etcd.is_some() || self.consul.is_some() || self.redis.is_some() || self.dns.is_some()
+        self.etcd.is_some()
+            || self.consul.is_some()
+            || self.redis.is_some()
+            || self.zookeeper.is_some()
+            || self.dns.is_some()
     }
 
     /// The servers behind --dns NAME:PORT, looked up once now (then every 30 s).
@@ -221,6 +231,10 @@ impl RegistryArgs {
             let d = RedisDiscovery::connect(addr, base, service).await;
             return Ok(Box::new(d.map_err(|e| e.to_string())?));
         }
+        if let Some(servers) = &self.zookeeper {
+            let d = ZookeeperDiscovery::connect(servers, base, service).await;
+            return Ok(Box::new(d.map_err(|e| e.to_string())?));
+        }
         let tls = self.tls()?;
         if let Some(eps) = self.etcd_endpoints() {
             let d = match &tls {
@@ -272,7 +286,7 @@ enum Codec {
 
 #[derive(clap::Args)]
 struct CallArgs {
-    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul/--redis/--dns.
+    /// `ADDRESS Service.Method [ARGS]`, or `Service.Method [ARGS]` with --etcd/--consul/--redis/--zookeeper/--dns.
     /// ADDRESS: tcp@host:port, host:port or unix@/path; or rpcx tunnelled as Go's clients do:
     /// http@host:port (HTTP CONNECT /_rpcx_), ws@host:port (a WebSocket at /_rpcx_) or
     /// wss@host:port (a WebSocket over TLS: add --tls or --tls-ca). Service.Method is split at
@@ -303,16 +317,16 @@ struct CallArgs {
     #[arg(long)]
     group: Option<String>,
     /// Call every registered server; succeed only if all do (prints the first reply; Go's
-    /// Broadcast). Needs --etcd/--consul/--redis/--dns.
+    /// Broadcast). Needs --etcd/--consul/--redis/--zookeeper/--dns.
     #[arg(long, conflicts_with_all = ["fork", "inform"])]
     broadcast: bool,
     /// Call every registered server; the first success wins (Go's Fork). Needs
-    /// --etcd/--consul/--redis/--dns.
+    /// --etcd/--consul/--redis/--zookeeper/--dns.
     #[arg(long, conflicts_with = "inform")]
     fork: bool,
     /// Call every registered server and print each one's outcome, one JSON object per line
     /// (`{"server":…,"reply":…}` or `{"server":…,"error":…}`); exits 1 if any failed (Go's
-    /// Inform). Needs --etcd/--consul/--redis/--dns.
+    /// Inform). Needs --etcd/--consul/--redis/--zookeeper/--dns.
     #[arg(long)]
     inform: bool,
     /// Serialization on the wire.
@@ -393,6 +407,8 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
         }
     } else if let Some(addr) = r.redis.as_deref() {
         RedisDiscovery::list_all(addr, &r.base_path).await
+    } else if let Some(servers) = r.zookeeper.as_deref() {
+        ZookeeperDiscovery::list_all(servers, &r.base_path).await
     } else if let Some(addr) = r.consul.as_deref() {
         match &tls {
             Some(tls) => ConsulDiscovery::list_all_tls(addr, &r.base_path, tls).await,
@@ -400,7 +416,7 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
         }
     } else {
         return Err(
-            "list needs --etcd URL, --consul URL, --redis HOST:PORT or --dns NAME:PORT".into(),
+            "list needs --etcd URL, --consul URL, --redis HOST:PORT, --zookeeper HOST:PORT or --dns NAME:PORT".into(),
         );
     }
     .map_err(|e| e.to_string())?;
@@ -476,11 +492,13 @@ async fn call(a: CallArgs) -> Result<String, String> {
     )?;
     let call_args = pos.next();
     if pos.next().is_some() {
-        return Err("too many arguments (no ADDRESS with --etcd/--consul/--redis/--dns)".into());
+        return Err(
+            "too many arguments (no ADDRESS with --etcd/--consul/--redis/--zookeeper/--dns)".into(),
+        );
     }
     let fan_out = a.broadcast || a.fork || a.inform;
     if fan_out && !via_registry {
-        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL, --redis HOST:PORT or --dns NAME:PORT".into());
+        return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL, --redis HOST:PORT, --zookeeper HOST:PORT or --dns NAME:PORT".into());
     }
     let (service, method) = target
         .rsplit_once('.')

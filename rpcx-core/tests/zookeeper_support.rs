@@ -71,7 +71,7 @@ impl ZooKeeper {
                 &cfg,
                 format!(
                     "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                     admin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+                     admin.enableServer=false\n4lw.commands.whitelist=srvr\n",
                     dir.join("data").display()
                 ),
             )
@@ -105,14 +105,15 @@ impl ZooKeeper {
         panic!("ZooKeeper did not start: {last}");
     }
 
-    /// Waits (at most 30 s) until the server answers `ruok` with `imok`.
+    /// Waits (at most 30 s) until the server serves requests (`srvr` reports its `Mode`;
+    /// `ruok` says `imok` earlier, before sessions are accepted).
     async fn ready(&mut self) -> Result<(), String> {
         for _ in 0..300 {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 self.child = None;
                 return Err(format!("exited with {status}: {}", self.log()));
             }
-            if ruok(self.port).await {
+            if serving(self.port).await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -144,16 +145,16 @@ impl ZooKeeper {
     }
 }
 
-async fn ruok(port: u16) -> bool {
+async fn serving(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        s.write_all(b"ruok").await.ok()?;
+        s.write_all(b"srvr").await.ok()?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.ok()?;
-        Some(buf == b"imok")
+        Some(String::from_utf8_lossy(&buf).contains("Mode:"))
     };
     tokio::time::timeout(Duration::from_secs(2), attempt)
         .await
