@@ -1293,6 +1293,22 @@ rpcx_status rpcx_discovery_new_redis(const char *address,
                                      struct rpcx_error **err_out);
 
 /**
+ * A discovery that lists and watches the servers of `service` registered in ZooKeeper under
+ * `base_path` in the layout of Go's rpcx-zookeeper plugin (libkv's zookeeper store): the
+ * children of the node `/<base_path>/<service>` (one leading `/` of `base_path` dropped, as
+ * Go does), each node's data the metadata; e.g. by an rpcx server with
+ * `rpcx_server_add_zookeeper_registry`. `servers` is the ensemble, `host:port[,host:port…]`
+ * (no TLS, no chroot). Changes are followed through ZooKeeper watches, with a fresh listing
+ * every 15 s anyway. All strings are copied. Blocking, background watching, ownership and
+ * errors as for `rpcx_discovery_new_etcd`.
+ */
+rpcx_status rpcx_discovery_new_zookeeper(const char *servers,
+                                         const char *base_path,
+                                         const char *service,
+                                         struct rpcx_discovery **discovery_out,
+                                         struct rpcx_error **err_out);
+
+/**
  * Replaces the server list of a discovery made by `rpcx_discovery_new_multiple` with
  * `servers[0..n)` (copied; `n` may be 0). Every XClient using it switches to the new list
  * promptly (connections to removed servers close once their calls end). Thread-safe: may
@@ -1701,6 +1717,28 @@ rpcx_status rpcx_server_add_redis_registry(const struct rpcx_server *server,
                                            const char *service_address,
                                            uint64_t update_interval_ms,
                                            struct rpcx_error **err_out);
+
+/**
+ * Registers every service of `server` in ZooKeeper once it runs, in the layout of Go's
+ * rpcx-zookeeper plugin (libkv's zookeeper store): persistent nodes `/<base_path>` (data
+ * `rpcx_path`) and `/<base_path>/<service>` (data the service name), and an ephemeral node
+ * `/<base_path>/<service>/<address>` whose data is the service's metadata (see
+ * `rpcx_server_set_service_metadata`); one leading `/` of `base_path` is dropped, as Go
+ * does. `servers` is the ensemble, `host:port[,host:port…]` (no TLS, no chroot). The
+ * session timeout asked for is 2 × `update_interval_ms` milliseconds (0: a 30 s interval;
+ * the server bounds it) and a background task checks the session and the nodes every
+ * interval; an expired session is replaced and every node written again. `service_address`,
+ * shutdown (which deletes the nodes), blocking, errors and ownership as for
+ * `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: ZooKeeper unreachable, with its reason;
+ * `RPCX_ERR_CONFIG`: a base path that is not a ZooKeeper path, or a zero interval). All strings
+ * are copied; `err_out` may be NULL.
+ */
+rpcx_status rpcx_server_add_zookeeper_registry(const struct rpcx_server *server,
+                                               const char *servers,
+                                               const char *base_path,
+                                               const char *service_address,
+                                               uint64_t update_interval_ms,
+                                               struct rpcx_error **err_out);
 
 /**
  * The address the server listens on (`"tcp@127.0.0.1:40123"`, `"unix@/tmp/s.sock"`, or

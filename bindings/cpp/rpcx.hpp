@@ -788,6 +788,20 @@ public:
         detail::check(st, err);
         return *this;
     }
+    /// Publishes this server's services in ZooKeeper once it runs (before or after start()),
+    /// in the layout of Go's rpcx-zookeeper plugin: ephemeral nodes of a session that asks
+    /// for a timeout of twice `update_interval` (0: 30 s); an expired session is replaced and
+    /// the nodes written again (see rpcx_server_add_zookeeper_registry).
+    Server& zookeeper_registry(const std::string& servers, const std::string& base_path,
+                               const std::string& service_address = "",
+                               Millis update_interval = Millis(0)) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_add_zookeeper_registry(
+            s_.get(), servers.c_str(), base_path.c_str(), service_address.c_str(),
+            detail::millis(update_interval), &err);
+        detail::check(st, err);
+        return *this;
+    }
     /// Publishes this server's services in Redis once it runs (before or after start()), in
     /// the layout of Go's RedisRegisterPlugin; node keys are rewritten every `update_interval`
     /// (0: 30 s) and expire after twice that (see rpcx_server_add_redis_registry).
@@ -1197,6 +1211,17 @@ public:
         rpcx_error* err = nullptr;
         rpcx_status st = rpcx_discovery_new_consul(address.c_str(), base_path.c_str(),
                                                    service.c_str(), &d, &err);
+        detail::check(st, err);
+        return Discovery(d);
+    }
+    /// The servers of `service` registered in ZooKeeper under `base_path` in the layout of
+    /// Go's rpcx-zookeeper plugin (blocking connect; see rpcx_discovery_new_zookeeper).
+    static Discovery zookeeper(const std::string& servers, const std::string& base_path,
+                               const std::string& service) {
+        rpcx_discovery* d = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_discovery_new_zookeeper(servers.c_str(), base_path.c_str(),
+                                                      service.c_str(), &d, &err);
         detail::check(st, err);
         return Discovery(d);
     }

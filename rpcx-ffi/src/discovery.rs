@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rpcx_core::xclient::{
     ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, MultipleServers, Peer, RedisDiscovery,
-    ServerEntry,
+    ServerEntry, ZookeeperDiscovery,
 };
 
 use crate::error::{rpcx_error, Failure};
@@ -297,6 +297,44 @@ pub extern "C" fn rpcx_discovery_new_redis(
         }
         let out = req_mut(discovery_out, "discovery_out")?;
         let d = crate::runtime::block_on(RedisDiscovery::connect(address, base_path, service))??;
+        hand_out(out, Arc::new(d), None);
+        Ok(())
+    })
+}
+
+/// A discovery that lists and watches the servers of `service` registered in ZooKeeper under
+/// `base_path` in the layout of Go's rpcx-zookeeper plugin (libkv's zookeeper store): the
+/// children of the node `/<base_path>/<service>` (one leading `/` of `base_path` dropped, as
+/// Go does), each node's data the metadata; e.g. by an rpcx server with
+/// `rpcx_server_add_zookeeper_registry`. `servers` is the ensemble, `host:port[,host:port…]`
+/// (no TLS, no chroot). Changes are followed through ZooKeeper watches, with a fresh listing
+/// every 15 s anyway. All strings are copied. Blocking, background watching, ownership and
+/// errors as for `rpcx_discovery_new_etcd`.
+#[no_mangle]
+pub extern "C" fn rpcx_discovery_new_zookeeper(
+    servers: *const c_char,
+    base_path: *const c_char,
+    service: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        // SAFETY: the caller passes valid C strings.
+        let (servers, base_path, service) = unsafe {
+            (
+                cstr(servers, "servers")?,
+                cstr(base_path, "base_path")?,
+                cstr(service, "service")?,
+            )
+        };
+        if servers.trim().is_empty() || service.is_empty() {
+            return Err(invalid_arg(
+                "rpcx: the ZooKeeper servers or service name is empty",
+            ));
+        }
+        let out = req_mut(discovery_out, "discovery_out")?;
+        let d =
+            crate::runtime::block_on(ZookeeperDiscovery::connect(servers, base_path, service))??;
         hand_out(out, Arc::new(d), None);
         Ok(())
     })

@@ -1,10 +1,10 @@
-//! Registry plugins of a C server: publish its services in etcd, Consul or Redis, so that XClients
+//! Registry plugins of a C server: publish its services in etcd, Consul, Redis or ZooKeeper, so that XClients
 //! with the matching discovery find it.
 
 use std::os::raw::c_char;
 use std::time::Duration;
 
-use rpcx_core::registry::{ConsulRegistry, EtcdRegistry, RedisRegistry};
+use rpcx_core::registry::{ConsulRegistry, EtcdRegistry, RedisRegistry, ZookeeperRegistry};
 
 use crate::discovery::string_list;
 use crate::error::rpcx_error;
@@ -167,5 +167,52 @@ pub extern "C" fn rpcx_server_add_redis_registry(
             ttl_of(update_interval_ms),
         ))??;
         server.add_registry(Registry::Redis(reg))
+    })
+}
+
+/// Registers every service of `server` in ZooKeeper once it runs, in the layout of Go's
+/// rpcx-zookeeper plugin (libkv's zookeeper store): persistent nodes `/<base_path>` (data
+/// `rpcx_path`) and `/<base_path>/<service>` (data the service name), and an ephemeral node
+/// `/<base_path>/<service>/<address>` whose data is the service's metadata (see
+/// `rpcx_server_set_service_metadata`); one leading `/` of `base_path` is dropped, as Go
+/// does. `servers` is the ensemble, `host:port[,host:port…]` (no TLS, no chroot). The
+/// session timeout asked for is 2 × `update_interval_ms` milliseconds (0: a 30 s interval;
+/// the server bounds it) and a background task checks the session and the nodes every
+/// interval; an expired session is replaced and every node written again. `service_address`,
+/// shutdown (which deletes the nodes), blocking, errors and ownership as for
+/// `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: ZooKeeper unreachable, with its reason;
+/// `RPCX_ERR_CONFIG`: a base path that is not a ZooKeeper path, or a zero interval). All strings
+/// are copied; `err_out` may be NULL.
+#[no_mangle]
+pub extern "C" fn rpcx_server_add_zookeeper_registry(
+    server: Option<&rpcx_server>,
+    servers: *const c_char,
+    base_path: *const c_char,
+    service_address: *const c_char,
+    update_interval_ms: u64,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let server = req(server, "server")?;
+        // SAFETY: the caller passes valid C strings.
+        let (servers, base_path, service_address) = unsafe {
+            (
+                cstr(servers, "servers")?,
+                cstr(base_path, "base_path")?,
+                opt_cstr(service_address, "service_address")?,
+            )
+        };
+        if servers.trim().is_empty() {
+            return Err(invalid_arg("rpcx: the ZooKeeper servers are empty"));
+        }
+        // Refused early when shut down: connecting would be for nothing.
+        server.live()?;
+        let reg = crate::runtime::block_on(ZookeeperRegistry::connect(
+            servers,
+            base_path,
+            service_address.unwrap_or(""),
+            ttl_of(update_interval_ms),
+        ))??;
+        server.add_registry(Registry::Zookeeper(reg))
     })
 }
