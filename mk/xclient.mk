@@ -15,7 +15,7 @@ xclient-bootstrap:
 	@scripts/bootstrap-etcd.sh
 
 xclient-test: xclient-bootstrap
-	RPCX_REQUIRE_ETCD=1 RPCX_REQUIRE_REDIS=1 RPCX_REQUIRE_ZOOKEEPER=1 $(CARGO) test -p rpcx --features etcd,consul,dns,redis,zookeeper,tls --test 'xclient_*'
+	RPCX_REQUIRE_ETCD=1 RPCX_REQUIRE_REDIS=1 RPCX_REQUIRE_ZOOKEEPER=1 $(CARGO) test -p rpcx --features etcd,consul,dns,redis,zookeeper,tls,tracing --test 'xclient_*'
 	tests/interop/go/cmd/goetcd/run_check.sh
 	tests/interop/go/cmd/goredis/run_check.sh
 	tests/interop/go/cmd/gozk/run_check.sh

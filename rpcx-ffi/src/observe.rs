@@ -107,8 +107,11 @@ pub extern "C" fn rpcx_server_enable_metrics(server: Option<&rpcx_server>) -> rp
 
 /// Renders `server`'s metrics in the Prometheus text exposition format
 /// (`rpcx_server_calls_total`, `rpcx_server_errors_total`,
-/// `rpcx_server_call_duration_seconds` histogram, labelled by service and method), for your
-/// HTTP `/metrics` endpoint. On `RPCX_OK` `*text_out` receives the text (not NUL-terminated;
+/// `rpcx_server_call_duration_seconds` histogram, labelled by service and method; then, for
+/// every registry added with `rpcx_server_add_*_registry`, `rpcx_registry_up` — 1 while the
+/// server's keys are written on a live lease or session, 0 while the registry retries — and
+/// `rpcx_registry_failures_total`, labelled `registry` (etcd, consul, redis, zookeeper) and
+/// `target` (the address given)), for your HTTP `/metrics` endpoint. On `RPCX_OK` `*text_out` receives the text (not NUL-terminated;
 /// `len` bytes of UTF-8), owned by the caller: free it with `rpcx_buf_free`.
 /// `RPCX_ERR_INVALID_STATE` when `rpcx_server_enable_metrics` was not called,
 /// `RPCX_ERR_NULL_ARG` when an argument is NULL. Callable from any thread, at any time until
@@ -127,7 +130,11 @@ pub extern "C" fn rpcx_server_metrics_text(
                 "rpcx: metrics are not enabled on this server (rpcx_server_enable_metrics)",
             )
         })?;
-        *out = rpcx_buf::from_bytes(Bytes::from(metrics.prometheus_text()));
+        let mut text = metrics.prometheus_text();
+        text.push_str(&rpcx_core::registry::prometheus_text(
+            &server.registry_statuses(),
+        ));
+        *out = rpcx_buf::from_bytes(Bytes::from(text));
         Ok(())
     })
 }

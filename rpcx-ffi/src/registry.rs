@@ -47,11 +47,16 @@ pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
 /// `rpcx_server_start` — added to a running server, it publishes every service at once;
 /// several registries may be added.
 ///
-/// Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
-/// `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
-/// `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_IO` (etcd unreachable or refusing, with
-/// its reason), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
-/// thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
+/// Blocks while it tries once to connect and grant the lease (bounded by the store's
+/// request timeout, 5 s). A registry that cannot be reached — at this call or any time
+/// later — is not an error: it is added all the same, the server serves, and a background
+/// task retries about every refresh period (a third of the TTL), writing every key once
+/// the store answers (an emptied store is repopulated). Its state is
+/// `rpcx_registry_up` / `rpcx_registry_failures_total` in `rpcx_server_metrics_text`.
+/// Errors: `RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8
+/// string), `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_IO` (a refusal retrying cannot
+/// cure: a certificate or credentials the store refuses, with its reason),
+/// `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
 /// with `rpcx_error_free`.
 #[no_mangle]
 pub extern "C" fn rpcx_server_add_etcd_registry(
@@ -134,8 +139,8 @@ pub extern "C" fn rpcx_server_add_consul_registry(
 /// and a background task writes them again every interval; when Redis comes back empty
 /// every key is written again. Keyspace notifications are turned on (`CONFIG SET
 /// notify-keyspace-events KEA`) as libkv does. `service_address`, shutdown, blocking, errors
-/// and ownership as for `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: Redis unreachable or
-/// refusing, with its reason). All strings are copied; `err_out` may be NULL.
+/// and ownership as for `rpcx_server_add_etcd_registry` (an unreachable Redis is retried
+/// every interval; `RPCX_ERR_IO`: refused credentials, with Redis' reason). All strings are copied; `err_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn rpcx_server_add_redis_registry(
     server: Option<&rpcx_server>,
@@ -180,7 +185,7 @@ pub extern "C" fn rpcx_server_add_redis_registry(
 /// the server bounds it) and a background task checks the session and the nodes every
 /// interval; an expired session is replaced and every node written again. `service_address`,
 /// shutdown (which deletes the nodes), blocking, errors and ownership as for
-/// `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: ZooKeeper unreachable, with its reason;
+/// `rpcx_server_add_etcd_registry` (an unreachable ZooKeeper is retried every interval;
 /// `RPCX_ERR_CONFIG`: a base path that is not a ZooKeeper path, or a zero interval). All strings
 /// are copied; `err_out` may be NULL.
 #[no_mangle]

@@ -140,6 +140,16 @@ impl rpcx_server {
         Ok(())
     }
 
+    /// The state of every registry still attached (see `rpcx_server_metrics_text`).
+    pub(crate) fn registry_statuses(&self) -> Vec<rpcx_core::registry::RegistryStatus> {
+        self.registries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|r| r.status_handle().get())
+            .collect()
+    }
+
     fn take_registries(&self) -> Vec<Registry> {
         std::mem::take(&mut *self.registries.lock().unwrap_or_else(|p| p.into_inner()))
     }

@@ -254,11 +254,20 @@ static void registry_errors(void) {
     err = NULL;
     expect_err(rpcx_server_add_consul_registry(server, "", "/b", NULL, 0, &err),
                RPCX_ERR_INVALID_ARG, &err);
-    /* No Consul agent there. */
+    /* No Consul agent there: not an error. The registry is added, retries in the
+     * background, and the metrics say it is down and why it keeps failing. */
+    CHECK_OK(rpcx_server_enable_metrics(server));
     err = NULL;
-    rpcx_status s = rpcx_server_add_consul_registry(server, "127.0.0.1:1", "/b", NULL, 0, &err);
-    CHECK(s != RPCX_OK);
-    expect_err(s, s, &err);
+    CHECK_OK(rpcx_server_add_consul_registry(server, "127.0.0.1:1", "/b", NULL, 0, &err));
+    CHECK(err == NULL);
+    rpcx_buf text = {0};
+    CHECK_OK(rpcx_server_metrics_text(server, &text));
+    char *metrics = strndup((const char *)text.data, text.len);
+    CHECK(strstr(metrics, "rpcx_registry_up{registry=\"consul\",target=\"127.0.0.1:1\"} 0\n") != NULL);
+    CHECK(strstr(metrics, "rpcx_registry_failures_total{registry=\"consul\",target=\"127.0.0.1:1\"} ") != NULL);
+    CHECK(strstr(metrics, "rpcx_registry_failures_total{registry=\"consul\",target=\"127.0.0.1:1\"} 0\n") == NULL);
+    free(metrics);
+    rpcx_buf_free(&text);
 
     CHECK(rpcx_server_set_service_metadata(NULL, "T", "a=1") == RPCX_ERR_NULL_ARG);
     CHECK(rpcx_server_set_service_metadata(server, NULL, "a=1") == RPCX_ERR_NULL_ARG);

@@ -63,7 +63,8 @@ impl KvStore for EtcdStore {
     async fn refresh(&mut self) -> Result<(), StoreError> {
         if self.keeper.is_none() {
             let id = self.lease.load(Ordering::Acquire);
-            self.keeper = Some(bounded(self.client.lease_keep_alive(id)).await?);
+            let opened = bounded(self.client.lease_keep_alive(id)).await;
+            self.keeper = Some(opened.map_err(lease_error)?);
         }
         if let Some((keeper, _)) = self.keeper.as_mut() {
             if keeper.keep_alive().await.is_err() {
@@ -93,13 +94,7 @@ impl KvStore for EtcdStore {
         let put = self
             .client
             .put(key, value, Some(PutOptions::new().with_lease(lease)));
-        bounded(put).await.map(drop).map_err(|e| {
-            if e.to_string().contains("lease not found") {
-                StoreError::Lost(e)
-            } else {
-                StoreError::Failed(e)
-            }
-        })
+        bounded(put).await.map(drop).map_err(lease_error)
     }
 
     async fn delete(&mut self, key: &str) -> Result<(), Error> {
@@ -155,6 +150,16 @@ impl KvStore for EtcdStore {
                 }
             }
         }
+    }
+}
+
+/// A request refused because the lease is gone is [`StoreError::Lost`]; anything else is
+/// retried.
+fn lease_error(e: Error) -> StoreError {
+    if e.to_string().contains("lease not found") {
+        StoreError::Lost(e)
+    } else {
+        StoreError::Failed(e)
     }
 }
 

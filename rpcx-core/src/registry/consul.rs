@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{registry_plugin, spawn_worker, Queue};
+use super::{registry_plugin, spawn_worker, Queue, WorkerSpec};
 use crate::kv::consul::ConsulStore;
 use crate::kv::KvStore;
 use crate::xclient::consul::{service_prefix, ConsulHttp};
@@ -43,7 +43,8 @@ impl ConsulRegistry {
         service_address: &str,
         ttl: Duration,
     ) -> Result<ConsulRegistry, Error> {
-        ConsulRegistry::start(ConsulHttp::new(address)?, base_path, service_address, ttl).await
+        let http = ConsulHttp::new(address)?;
+        ConsulRegistry::start(http, address, base_path, service_address, ttl).await
     }
 
     /// Like [`connect`](Self::connect) over TLS (feature `tls`; see
@@ -57,21 +58,29 @@ impl ConsulRegistry {
         tls: &crate::transport::tls::ClientTlsConfig,
     ) -> Result<ConsulRegistry, Error> {
         let http = ConsulHttp::with_tls(address, tls)?;
-        ConsulRegistry::start(http, base_path, service_address, ttl).await
+        ConsulRegistry::start(http, address, base_path, service_address, ttl).await
     }
 
     async fn start(
         http: ConsulHttp,
+        target: &str,
         base_path: &str,
         service_address: &str,
         ttl: Duration,
     ) -> Result<ConsulRegistry, Error> {
         let session_ttl = (ttl.as_secs() / 2).clamp(10, 86_400);
         let mut store = ConsulStore::new(http, session_ttl);
-        store.new_session().await?;
+        let first_session = store.new_session().await;
         let session = store.session();
-        let base = service_prefix(base_path, "");
-        let queue = spawn_worker(store, "consul registry", base, service_address);
+        let queue = spawn_worker(WorkerSpec {
+            store,
+            first_session,
+            name: "consul registry",
+            engine: "consul",
+            target: target.to_owned(),
+            base: service_prefix(base_path, ""),
+            address: service_address.to_owned(),
+        })?;
         Ok(ConsulRegistry { queue, session })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use etcd_client::Client;
 
-use super::{registry_plugin, spawn_worker, Queue};
+use super::{registry_plugin, spawn_worker, Queue, WorkerSpec};
 use crate::kv::etcd::EtcdStore;
 use crate::kv::KvStore;
 use crate::xclient::etcd::etcd_connect;
@@ -41,7 +41,7 @@ impl EtcdRegistry {
         ttl: Duration,
     ) -> Result<EtcdRegistry, Error> {
         let client = etcd_connect(endpoints).await?;
-        EtcdRegistry::from_client(client, base_path, service_address, ttl).await
+        EtcdRegistry::start(client, join(endpoints), base_path, service_address, ttl).await
     }
 
     /// Like [`connect`](Self::connect) over TLS (feature `tls`; see
@@ -55,7 +55,7 @@ impl EtcdRegistry {
         tls: &crate::transport::tls::ClientTlsConfig,
     ) -> Result<EtcdRegistry, Error> {
         let client = crate::xclient::etcd::etcd_connect_tls(endpoints, tls).await?;
-        EtcdRegistry::from_client(client, base_path, service_address, ttl).await
+        EtcdRegistry::start(client, join(endpoints), base_path, service_address, ttl).await
     }
 
     /// Like [`connect`](Self::connect) over an existing client.
@@ -65,11 +65,35 @@ impl EtcdRegistry {
         service_address: &str,
         ttl: Duration,
     ) -> Result<EtcdRegistry, Error> {
+        EtcdRegistry::start(
+            client,
+            "etcd client".into(),
+            base_path,
+            service_address,
+            ttl,
+        )
+        .await
+    }
+
+    async fn start(
+        client: Client,
+        target: String,
+        base_path: &str,
+        service_address: &str,
+        ttl: Duration,
+    ) -> Result<EtcdRegistry, Error> {
         let mut store = EtcdStore::new(client, ttl);
-        store.new_session().await?;
+        let first_session = store.new_session().await;
         let lease = store.lease();
-        let base = base_path.trim_end_matches('/').to_owned();
-        let queue = spawn_worker(store, "etcd registry", base, service_address);
+        let queue = spawn_worker(WorkerSpec {
+            store,
+            first_session,
+            name: "etcd registry",
+            engine: "etcd",
+            target,
+            base: base_path.trim_end_matches('/').to_owned(),
+            address: service_address.to_owned(),
+        })?;
         Ok(EtcdRegistry { queue, lease })
     }
 
@@ -80,3 +104,11 @@ impl EtcdRegistry {
 }
 
 registry_plugin!(EtcdRegistry);
+
+fn join<E: AsRef<str>>(endpoints: &[E]) -> String {
+    endpoints
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -41,6 +41,8 @@ mod redis;
 #[cfg(feature = "zookeeper")]
 mod zookeeper;
 
+pub use crate::server::registry_status::{prometheus_text, RegistryStatus, RegistryStatusHandle};
+
 #[cfg(feature = "consul")]
 pub use consul::ConsulRegistry;
 #[cfg(feature = "etcd")]
@@ -151,18 +153,27 @@ impl AnyRegistry {
         }
     }
 
-    /// True once [`close`](Self::close)d: it no longer writes anything.
-    pub fn is_closed(&self) -> bool {
+    /// The registry's state, kept current (see [`RegistryStatus`]).
+    pub fn status_handle(&self) -> RegistryStatusHandle {
+        self.queue().status.clone()
+    }
+
+    fn queue(&self) -> &Queue {
         match self {
             #[cfg(feature = "etcd")]
-            AnyRegistry::Etcd(r) => r.queue.stop.is_cancelled(),
+            AnyRegistry::Etcd(r) => &r.queue,
             #[cfg(feature = "consul")]
-            AnyRegistry::Consul(r) => r.queue.stop.is_cancelled(),
+            AnyRegistry::Consul(r) => &r.queue,
             #[cfg(feature = "redis")]
-            AnyRegistry::Redis(r) => r.queue.stop.is_cancelled(),
+            AnyRegistry::Redis(r) => &r.queue,
             #[cfg(feature = "zookeeper")]
-            AnyRegistry::Zookeeper(r) => r.queue.stop.is_cancelled(),
+            AnyRegistry::Zookeeper(r) => &r.queue,
         }
+    }
+
+    /// True once [`close`](Self::close)d: it no longer writes anything.
+    pub fn is_closed(&self) -> bool {
+        self.queue().stop.is_cancelled()
     }
 }
 
@@ -189,14 +200,27 @@ pub(crate) struct Queue {
     pub(crate) stop: CancellationToken,
     /// `"etcd registry"`, `"consul registry"`: the plugin name and the prefix of its errors.
     name: &'static str,
+    /// What the background task has achieved.
+    pub(crate) status: RegistryStatusHandle,
 }
 
 impl Queue {
     /// A queue and the receiver its background task reads.
-    pub(crate) fn new(name: &'static str) -> (Queue, mpsc::UnboundedReceiver<Command>) {
+    fn new(
+        name: &'static str,
+        status: RegistryStatusHandle,
+    ) -> (Queue, mpsc::UnboundedReceiver<Command>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
-        (Queue { tx, stop, name }, rx)
+        (
+            Queue {
+                tx,
+                stop,
+                name,
+                status,
+            },
+            rx,
+        )
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -267,6 +291,20 @@ macro_rules! registry_plugin {
             /// killed.
             pub fn close(&self) {
                 self.queue.stop.cancel();
+            }
+
+            /// Whether the server's keys are written on a live lease or session, and why
+            /// not (see [`RegistryStatus`](crate::registry::RegistryStatus)). A registry whose
+            /// store cannot be reached (at start or later) keeps retrying every refresh
+            /// period while the server serves on.
+            pub fn status(&self) -> $crate::registry::RegistryStatus {
+                self.queue.status.get()
+            }
+
+            /// A shared view of [`status`](Self::status), e.g. for
+            /// [`Metrics::track_registry`](crate::server::Metrics::track_registry).
+            pub fn status_handle(&self) -> $crate::registry::RegistryStatusHandle {
+                self.queue.status.clone()
             }
         }
 
@@ -349,41 +387,110 @@ impl Published {
     }
 }
 
-/// Starts the one registration loop over `store` (whose session is already open) and
-/// returns the queue its plugin hooks write to. `base` is the store's spelling of the base
-/// path; `address` the service address, empty for "the address the server starts on".
-pub(crate) fn spawn_worker<S: KvStore>(
-    store: S,
-    name: &'static str,
-    base: String,
-    address: &str,
-) -> Queue {
-    let (queue, rx) = Queue::new(name);
-    let worker = Worker {
-        store,
-        base,
-        address: address.to_owned(),
+/// What a registry's constructor hands to [`spawn_worker`]: the store, whose first
+/// [`KvStore::new_session`] it has tried, and where it publishes.
+pub(crate) struct WorkerSpec<S> {
+    pub(crate) store: S,
+    /// The outcome of the first `new_session`: a failure does not stop the registry, whose
+    /// loop retries every refresh period while the server serves.
+    pub(crate) first_session: Result<(), Error>,
+    /// `"etcd registry"`…: the plugin name.
+    pub(crate) name: &'static str,
+    /// `"etcd"`…: the engine label of its status and metrics.
+    pub(crate) engine: &'static str,
+    /// The configured endpoints, for status, metrics and log lines.
+    pub(crate) target: String,
+    /// The store's spelling of the base path.
+    pub(crate) base: String,
+    /// The service address, empty for "the address the server starts on".
+    pub(crate) address: String,
+}
+
+/// Starts the one registration loop over a store and returns the queue its plugin hooks
+/// write to. A first session that failed because the store is unreachable or refusing for
+/// now is retried by the loop; one that failed for a reason retrying cannot cure (a
+/// certificate the store does not accept, or it ours, refused credentials, a bad setting)
+/// is returned, so that a misconfiguration is reported where it is made.
+pub(crate) fn spawn_worker<S: KvStore>(spec: WorkerSpec<S>) -> Result<Queue, Error> {
+    if let Err(e) = &spec.first_session {
+        if is_permanent(e) {
+            return Err(spec.first_session.unwrap_err());
+        }
+    }
+    let status = RegistryStatusHandle::new(spec.engine, spec.target.clone());
+    let (queue, rx) = Queue::new(spec.name, status.clone());
+    let mut worker = Worker {
+        session: spec.first_session.is_ok(),
+        store: spec.store,
+        name: spec.name,
+        target: spec.target,
+        base: spec.base,
+        address: spec.address,
         state: Published::default(),
+        status,
+        failing: false,
+        retry_at: None,
     };
+    match spec.first_session {
+        Ok(()) => worker.settle(),
+        Err(e) => {
+            worker.failed(&e.to_string());
+            worker.retry_at = Some(std::time::Instant::now() + worker.store.refresh_period() / 4);
+        }
+    }
     tokio::spawn(worker.run(rx, queue.stop.clone()));
-    queue
+    Ok(queue)
+}
+
+/// Whether a failed first session is a misconfiguration rather than an outage.
+fn is_permanent(e: &Error) -> bool {
+    if matches!(e, Error::Config(_)) {
+        return true;
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    [
+        "certificate",
+        "unknownissuer",
+        "handshake",
+        "wrongpass",
+        "noauth",
+        "authentication",
+        "permission denied",
+        "invalid username or password",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 /// The registration loop, the same for every store: writes the keys of every registered
 /// service at once, refreshes the lease or session every [`KvStore::refresh_period`]
 /// (retrying failed writes then), opens a new session and rewrites every key when the old
-/// one was lost, and deletes a service's node key when it is unregistered.
+/// one was lost or could never be opened, and deletes a service's node key when it is
+/// unregistered. While the store is unreachable it tries once per refresh period (each try
+/// bounded by the store's operation timeout), logs one line when it starts failing and one
+/// when it is back, and keeps [`RegistryStatus`] current.
 struct Worker<S> {
     store: S,
+    name: &'static str,
+    target: String,
     base: String,
     address: String,
     state: Published,
+    status: RegistryStatusHandle,
+    /// A lease or session is open (as far as we know).
+    session: bool,
+    /// The last store operation failed (logged once per outage).
+    failing: bool,
+    /// No new session is tried before this (set when one failed): a burst of commands
+    /// while the store is down makes one attempt, not one each.
+    retry_at: Option<std::time::Instant>,
 }
 
 impl<S: KvStore> Worker<S> {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(self.store.refresh_period());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick completes at once
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -392,7 +499,7 @@ impl<S: KvStore> Worker<S> {
                     Some(Command::Flush(reply)) => {
                         self.sync().await;
                         let _ = reply.send(match self.state.last_error.clone() {
-                            Some(e) if self.pending() => Err(e),
+                            Some(e) if self.pending() || !self.session => Err(e),
                             _ => Ok(()),
                         });
                     }
@@ -409,21 +516,24 @@ impl<S: KvStore> Worker<S> {
                     }
                 },
                 _ = tick.tick() => {
-                    match self.store.refresh().await {
-                        Ok(()) => {}
-                        Err(StoreError::Lost(_)) => {
-                            self.renew().await;
+                    if self.session {
+                        match self.store.refresh().await {
+                            Ok(()) => self.succeeded(),
+                            Err(StoreError::Lost(e)) => {
+                                self.failed(&e.to_string());
+                                self.session = false;
+                            }
+                            Err(StoreError::Failed(e)) => self.failed(&e.to_string()),
                         }
-                        Err(StoreError::Failed(e)) => self.state.last_error = Some(e.to_string()),
                     }
                     self.sync().await;
                 }
-                () = self.store.lost() => {
-                    if self.renew().await {
-                        self.sync().await;
-                    }
+                () = self.store.lost(), if self.session => {
+                    self.session = false;
+                    self.sync().await;
                 }
             }
+            self.settle();
         }
     }
 
@@ -431,24 +541,60 @@ impl<S: KvStore> Worker<S> {
         !self.state.dirty.is_empty() || !self.state.deletes.is_empty()
     }
 
-    /// The lease or session is gone: open a new one and mark every key for rewriting.
+    /// Records a failed store operation; the first of an outage is logged.
+    fn failed(&mut self, error: &str) {
+        self.state.last_error = Some(error.to_owned());
+        self.status.failed(error);
+        if !self.failing {
+            self.failing = true;
+            log_failing(self.name, &self.target, error, self.store.refresh_period());
+        }
+    }
+
+    /// Records a store operation that succeeded.
+    fn succeeded(&mut self) {
+        self.failing = false;
+    }
+
+    /// Publishes whether the registry is up now; logs a return after an outage.
+    fn settle(&mut self) {
+        let up = self.session && !self.failing && !self.pending();
+        if let (false, Some(down_for)) = self.status.set_up(up) {
+            if up && self.status.get().failures > 0 {
+                log_back(self.name, &self.target, down_for);
+            }
+        }
+    }
+
+    /// The lease or session is gone (or was never opened): open a new one and mark every
+    /// key for rewriting.
     async fn renew(&mut self) -> bool {
         match self.store.new_session().await {
             Ok(()) => {
+                self.session = true;
+                self.succeeded();
                 self.state.all_dirty();
                 true
             }
             Err(e) => {
-                self.state.last_error = Some(e.to_string());
+                self.session = false;
+                self.retry_at = Some(std::time::Instant::now() + self.store.refresh_period() / 4);
+                self.failed(&e.to_string());
                 false
             }
         }
     }
 
-    /// Writes what is pending; failures stay pending for the next tick. A write refused
-    /// because the session was lost (the store unreachable for longer than the TTL) gets a
-    /// new session and one more pass.
+    /// Writes what is pending, first opening a session if there is none; failures stay
+    /// pending for the next tick. A write refused because the session was lost (the store
+    /// unreachable for longer than the TTL) gets a new session and one more pass.
     async fn sync(&mut self) {
+        if !self.session {
+            let wait = self.retry_at.is_some_and(|t| std::time::Instant::now() < t);
+            if wait || !self.renew().await {
+                return;
+            }
+        }
         if self.address.is_empty() {
             return;
         }
@@ -469,9 +615,10 @@ impl<S: KvStore> Worker<S> {
             let key = node_key(&self.base, &service, &self.address);
             match self.store.delete(&key).await {
                 Ok(()) => {
+                    self.succeeded();
                     self.state.deletes.remove(&service);
                 }
-                Err(e) => self.state.last_error = Some(e.to_string()),
+                Err(e) => self.failed(&e.to_string()),
             }
         }
         let dirty: Vec<String> = self.state.dirty.iter().cloned().collect();
@@ -492,13 +639,14 @@ impl<S: KvStore> Worker<S> {
             let mut ok = true;
             for (key, value, ephemeral) in writes {
                 match self.store.put(&key, &value, ephemeral).await {
-                    Ok(()) => {}
+                    Ok(()) => self.succeeded(),
                     Err(StoreError::Lost(e)) => {
-                        self.state.last_error = Some(e.to_string());
+                        self.failed(&e.to_string());
+                        self.session = false;
                         return true;
                     }
                     Err(StoreError::Failed(e)) => {
-                        self.state.last_error = Some(e.to_string());
+                        self.failed(&e.to_string());
                         ok = false;
                         break;
                     }
@@ -510,4 +658,27 @@ impl<S: KvStore> Worker<S> {
         }
         false
     }
+}
+
+/// The one line an outage logs when it starts (with the `tracing` feature).
+fn log_failing(_name: &str, _target: &str, _error: &str, _retry: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        registry = %_name,
+        target = %_target,
+        error = %_error,
+        retry_every = ?_retry,
+        "rpcx: registry writes fail; the server serves on and retries"
+    );
+}
+
+/// The one line an outage logs when it ends.
+fn log_back(_name: &str, _target: &str, _down_for: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        registry = %_name,
+        target = %_target,
+        down_for = ?_down_for,
+        "rpcx: registry keys written again"
+    );
 }

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::{registry_plugin, spawn_worker, Queue};
+use super::{registry_plugin, spawn_worker, Queue, WorkerSpec};
 use crate::kv::redis::{redis_client, RedisStore};
 use crate::kv::KvStore;
 use crate::Error;
@@ -46,9 +46,16 @@ impl RedisRegistry {
             ));
         }
         let mut store = RedisStore::new(redis_client(address)?, update_interval);
-        store.new_session().await?;
-        let base = base_path.trim_end_matches('/').to_owned();
-        let queue = spawn_worker(store, "redis registry", base, service_address);
+        let first_session = store.new_session().await;
+        let queue = spawn_worker(WorkerSpec {
+            store,
+            first_session,
+            name: "redis registry",
+            engine: "redis",
+            target: address.to_owned(),
+            base: base_path.trim_end_matches('/').to_owned(),
+            address: service_address.to_owned(),
+        })?;
         Ok(RedisRegistry { queue })
     }
 }

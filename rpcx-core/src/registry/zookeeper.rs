@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::{registry_plugin, spawn_worker, Queue};
+use super::{registry_plugin, spawn_worker, Queue, WorkerSpec};
 use crate::kv::zookeeper::{check_servers, ZkStore};
 use crate::kv::KvStore;
 use crate::Error;
@@ -45,8 +45,16 @@ impl ZookeeperRegistry {
         check_servers(servers)?;
         let base = store_base(base_path)?;
         let mut store = ZkStore::new(servers, update_interval * 2, update_interval);
-        store.new_session().await?;
-        let queue = spawn_worker(store, "zookeeper registry", base, service_address);
+        let first_session = store.new_session().await;
+        let queue = spawn_worker(WorkerSpec {
+            store,
+            first_session,
+            name: "zookeeper registry",
+            engine: "zookeeper",
+            target: servers.to_owned(),
+            base,
+            address: service_address.to_owned(),
+        })?;
         Ok(ZookeeperRegistry { queue })
     }
 }

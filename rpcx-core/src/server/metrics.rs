@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
+use super::registry_status::RegistryStatusHandle;
 use super::{Context, Plugin};
 
 /// Upper bounds (seconds) of the latency histogram buckets; a final `+Inf` bucket is implied.
@@ -45,6 +46,7 @@ pub struct MethodStats {
 #[derive(Default)]
 pub struct Metrics {
     methods: RwLock<HashMap<(String, String), Arc<Counters>>>,
+    registries: RwLock<Vec<RegistryStatusHandle>>,
 }
 
 impl Metrics {
@@ -67,6 +69,16 @@ impl Metrics {
             w.entry((service.to_owned(), method.to_owned()))
                 .or_default(),
         ))
+    }
+
+    /// Adds a registry's state to [`prometheus_text`](Self::prometheus_text)
+    /// (`rpcx_registry_up`, `rpcx_registry_failures_total`; see
+    /// [`registry_status::prometheus_text`](super::registry_status::prometheus_text)). Take
+    /// the handle from the registry's `status_handle()`.
+    pub fn track_registry(&self, status: RegistryStatusHandle) {
+        if let Ok(mut r) = self.registries.write() {
+            r.push(status);
+        }
     }
 
     /// Records one call by hand (the plugin hooks call this).
@@ -118,10 +130,20 @@ impl Metrics {
         out
     }
 
-    /// The Prometheus text exposition (version 0.0.4) of every method's figures.
+    /// The Prometheus text exposition (version 0.0.4) of every method's figures, then the
+    /// state of every [tracked](Self::track_registry) registry.
     pub fn prometheus_text(&self) -> String {
         let stats = self.snapshot();
         let mut out = String::new();
+        Self::methods_text(&stats, &mut out);
+        if let Ok(r) = self.registries.read() {
+            let statuses: Vec<_> = r.iter().map(RegistryStatusHandle::get).collect();
+            out.push_str(&super::registry_status::prometheus_text(&statuses));
+        }
+        out
+    }
+
+    fn methods_text(stats: &[MethodStats], out: &mut String) {
         let label = |s: &MethodStats| {
             format!(
                 "service=\"{}\",method=\"{}\"",
@@ -130,15 +152,15 @@ impl Metrics {
             )
         };
         out.push_str("# HELP rpcx_server_calls_total Calls served.\n# TYPE rpcx_server_calls_total counter\n");
-        for s in &stats {
+        for s in stats {
             let _ = writeln!(out, "rpcx_server_calls_total{{{}}} {}", label(s), s.calls);
         }
         out.push_str("# HELP rpcx_server_errors_total Calls answered with an error.\n# TYPE rpcx_server_errors_total counter\n");
-        for s in &stats {
+        for s in stats {
             let _ = writeln!(out, "rpcx_server_errors_total{{{}}} {}", label(s), s.errors);
         }
         out.push_str("# HELP rpcx_server_call_duration_seconds Time from reading a request to its reply.\n# TYPE rpcx_server_call_duration_seconds histogram\n");
-        for s in &stats {
+        for s in stats {
             let l = label(s);
             for (i, n) in s.latency_buckets.iter().enumerate() {
                 let le = LATENCY_BUCKETS
@@ -160,11 +182,10 @@ impl Metrics {
                 s.calls
             );
         }
-        out
     }
 }
 
-fn escape_label(s: &str) -> String {
+pub(crate) fn escape_label(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -25,11 +25,12 @@ mod handler;
 mod http;
 mod interceptor;
 mod live;
-mod metrics;
+pub(crate) mod metrics;
 mod options;
 mod plugin;
 pub mod plugins;
 mod registry;
+pub mod registry_status;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,11 +1,14 @@
 //! The watching discovery behind every registry engine: lists a service's prefix once, then
 //! follows it through the store's [`KvStore::wait_change`], publishing the complete list
 //! whenever it changes. When the store fails, subscribers keep the last list while the
-//! watch is retried with a backoff of 1 s doubling to 30 s, each retry starting with a fresh
-//! listing.
+//! watch is retried with a backoff of 1 s doubling to 10 s, each retry starting with a fresh
+//! listing. A store that comes back *empty* (restarted without its data) does not empty the
+//! list at once: the servers write their keys again within their refresh period, so an
+//! empty listing replaces a non-empty one only when it is still empty [`EMPTY_GRACE`] after
+//! the store's return. One line is logged when the store fails and one when it is back.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +18,10 @@ use crate::kv::{servers_of, KvStore};
 use crate::Error;
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How long after a store's return an empty listing is taken for "not repopulated yet"
+/// rather than "no server left".
+pub(crate) const EMPTY_GRACE: Duration = Duration::from_secs(30);
 /// Pause after a wait that returned without a change (a blocking query may return early).
 const NO_CHANGE_PAUSE: Duration = Duration::from_millis(50);
 
@@ -116,17 +122,34 @@ async fn follow<S: KvStore>(
 ) {
     let query = format!("{prefix}/");
     let mut backoff = BACKOFF_MIN;
+    // When the store last came back after failing: an empty listing then is held back.
+    let mut returned: Option<Instant> = None;
+    let mut failing = false;
+    // An empty listing was held back: look again when the grace ends.
+    let mut holding = false;
     loop {
+        let grace_end = async {
+            match returned {
+                Some(t) if holding => tokio::time::sleep_until((t + EMPTY_GRACE).into()).await,
+                _ => std::future::pending().await,
+            }
+        };
         let changed = tokio::select! {
             _ = stop.cancelled() => return,
             r = store.wait_change(&query, version) => r,
+            () = grace_end => store.list(&query).await,
         };
         match changed {
             Ok(listing) => {
                 backoff = BACKOFF_MIN;
+                if failing {
+                    failing = false;
+                    returned = Some(Instant::now());
+                    log_back(&prefix, listing.pairs.len());
+                }
                 let unchanged = listing.version == version;
                 version = listing.version;
-                publish(&tx, servers_of(&prefix, listing.pairs));
+                holding = offer(&tx, servers_of(&prefix, listing.pairs), returned);
                 if unchanged {
                     tokio::select! {
                         _ = stop.cancelled() => return,
@@ -134,7 +157,11 @@ async fn follow<S: KvStore>(
                     }
                 }
             }
-            Err(_) => {
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    log_failing(&prefix, tx.borrow().len(), &e);
+                }
                 // Broken watch: wait, then catch up with a fresh list before waiting again.
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -146,10 +173,46 @@ async fn follow<S: KvStore>(
                     r = store.list(&query) => r,
                 };
                 if let Ok(listing) = listed {
+                    failing = false;
+                    returned = Some(Instant::now());
+                    log_back(&prefix, listing.pairs.len());
                     version = listing.version;
-                    publish(&tx, servers_of(&prefix, listing.pairs));
+                    holding = offer(&tx, servers_of(&prefix, listing.pairs), returned);
                 }
             }
         }
     }
+}
+
+/// Publishes `list`, unless it is empty while the last one was not and the store came back
+/// less than [`EMPTY_GRACE`] ago (its servers have not written their keys again yet); true
+/// when it was held back.
+fn offer(
+    tx: &watch::Sender<Vec<ServerEntry>>,
+    list: Vec<ServerEntry>,
+    returned: Option<Instant>,
+) -> bool {
+    let fresh_return = returned.is_some_and(|t| t.elapsed() < EMPTY_GRACE);
+    if list.is_empty() && fresh_return && !tx.borrow().is_empty() {
+        return true;
+    }
+    publish(tx, list);
+    false
+}
+
+/// The one line a discovery logs when its store fails (with the `tracing` feature).
+fn log_failing(_prefix: &str, _kept: usize, _error: &Error) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        prefix = %_prefix,
+        servers_kept = _kept,
+        error = %_error,
+        "rpcx: discovery lost its registry; calls go to the last known servers while it retries"
+    );
+}
+
+/// The one line a discovery logs when its store answers again.
+fn log_back(_prefix: &str, _keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(prefix = %_prefix, keys = _keys, "rpcx: discovery reached its registry again");
 }
