@@ -190,6 +190,11 @@ pub async fn finish(registries: &[AnyRegistry], limit: Duration) {
     for r in registries {
         r.close();
     }
+    // Until each background task has ended and dropped its store connection (bounded:
+    // closing wakes it at once unless a store request is under way).
+    for r in registries {
+        let _ = tokio::time::timeout(limit, r.queue().ended.cancelled()).await;
+    }
 }
 
 /// The handle half of a registry plugin: the synchronous hooks queue [`Command`]s for the
@@ -202,6 +207,8 @@ pub(crate) struct Queue {
     name: &'static str,
     /// What the background task has achieved.
     pub(crate) status: RegistryStatusHandle,
+    /// Cancelled once the background task has ended (its store dropped).
+    ended: CancellationToken,
 }
 
 impl Queue {
@@ -218,6 +225,7 @@ impl Queue {
                 stop,
                 name,
                 status,
+                ended: CancellationToken::new(),
             },
             rx,
         )
@@ -438,7 +446,11 @@ pub(crate) fn spawn_worker<S: KvStore>(spec: WorkerSpec<S>) -> Result<Queue, Err
             worker.retry_at = Some(std::time::Instant::now() + worker.store.refresh_period() / 4);
         }
     }
-    tokio::spawn(worker.run(rx, queue.stop.clone()));
+    let (stop, ended) = (queue.stop.clone(), queue.ended.clone());
+    tokio::spawn(async move {
+        worker.run(rx, stop).await;
+        ended.cancel();
+    });
     Ok(queue)
 }
 
