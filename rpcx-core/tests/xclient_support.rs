@@ -69,6 +69,9 @@ pub use etcd_process::Etcd;
 #[cfg(all(feature = "etcd", feature = "tls"))]
 #[allow(unused_imports)]
 pub use etcd_process::EtcdTls;
+#[cfg(feature = "etcd")]
+#[allow(unused_imports)]
+pub use etcd_process::{DataDir, EtcdCluster};
 
 #[cfg(feature = "etcd")]
 mod etcd_process {
@@ -274,6 +277,299 @@ mod etcd_process {
             let _ = self.child.kill();
             let _ = self.child.wait();
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// What a restarted member starts from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum DataDir {
+        /// The data directory it was killed with (its keys, leases and revision).
+        Keep,
+        /// A fresh, empty data directory (a registry that lost everything).
+        Fresh,
+    }
+
+    /// One member of an [`EtcdCluster`].
+    struct Member {
+        name: String,
+        client_url: String,
+        peer_url: String,
+        data: PathBuf,
+        log: PathBuf,
+        child: Option<Child>,
+    }
+
+    /// A throwaway etcd cluster of N members on free loopback client and peer ports, each
+    /// with its own temporary data directory. Members can be SIGKILLed and restarted on the
+    /// same ports; everything is killed and removed on drop.
+    pub struct EtcdCluster {
+        bin: PathBuf,
+        root: PathBuf,
+        token: String,
+        members: Vec<Member>,
+    }
+
+    /// Bound of one probe request made by the cluster helpers.
+    const PROBE: Duration = Duration::from_secs(2);
+
+    impl EtcdCluster {
+        /// Starts `n` members and waits until every one of them answers a (linearizable)
+        /// read. `None` when no etcd binary is installed (see [`Etcd::start`]).
+        pub async fn start(n: usize) -> Option<EtcdCluster> {
+            assert!(n > 0, "an etcd cluster needs at least one member");
+            let bin = Etcd::binary()?;
+            let mut last = String::new();
+            for _ in 0..3 {
+                match EtcdCluster::try_start(&bin, n).await {
+                    Ok(c) => return Some(c),
+                    Err(e) => last = e,
+                }
+            }
+            panic!("etcd cluster of {n} did not start: {last}");
+        }
+
+        async fn try_start(bin: &std::path::Path, n: usize) -> Result<EtcdCluster, String> {
+            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+            let root = std::env::temp_dir()
+                .join(format!("rpcx-etcd-cluster-{}-{seq}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+            let members = (0..n)
+                .map(|i| Member {
+                    name: format!("m{i}"),
+                    client_url: format!("http://127.0.0.1:{}", free_port()),
+                    peer_url: format!("http://127.0.0.1:{}", free_port()),
+                    data: root.join(format!("m{i}.data")),
+                    log: root.join(format!("m{i}.log")),
+                    child: None,
+                })
+                .collect();
+            let mut cluster = EtcdCluster {
+                bin: bin.to_path_buf(),
+                root,
+                token: format!("rpcx-test-{}-{seq}", std::process::id()),
+                members,
+            };
+            for i in 0..n {
+                cluster.spawn(i)?;
+            }
+            for i in 0..n {
+                cluster.wait_ready(i, Duration::from_secs(30)).await?;
+            }
+            Ok(cluster)
+        }
+
+        /// Starts member `i` (its ports, data directory and cluster configuration).
+        fn spawn(&mut self, i: usize) -> Result<(), String> {
+            let initial: Vec<String> = self
+                .members
+                .iter()
+                .map(|m| format!("{}={}", m.name, m.peer_url))
+                .collect();
+            let m = &mut self.members[i];
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&m.log)
+                .map_err(|e| e.to_string())?;
+            let child = Command::new(&self.bin)
+                .arg("--name")
+                .arg(&m.name)
+                .arg("--data-dir")
+                .arg(&m.data)
+                .arg("--listen-client-urls")
+                .arg(&m.client_url)
+                .arg("--advertise-client-urls")
+                .arg(&m.client_url)
+                .arg("--listen-peer-urls")
+                .arg(&m.peer_url)
+                .arg("--initial-advertise-peer-urls")
+                .arg(&m.peer_url)
+                .arg("--initial-cluster")
+                .arg(initial.join(","))
+                .arg("--initial-cluster-token")
+                .arg(&self.token)
+                .arg("--initial-cluster-state")
+                .arg("new")
+                .arg("--log-level")
+                .arg("warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
+            m.child = Some(child);
+            Ok(())
+        }
+
+        /// Waits until member `i` answers a read (or exits, or `limit` passes).
+        async fn wait_ready(&mut self, i: usize, limit: Duration) -> Result<(), String> {
+            let polls = limit.as_millis() / 100 + 1;
+            for _ in 0..polls {
+                if let Some(child) = self.members[i].child.as_mut() {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        self.members[i].child = None;
+                        return Err(format!(
+                            "etcd {} exited with {status}: {}",
+                            self.members[i].name,
+                            self.log(i)
+                        ));
+                    }
+                }
+                if self.try_get(i, "rpcx-probe").await.is_ok() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(format!(
+                "etcd {} not ready within {limit:?}: {}",
+                self.members[i].name,
+                self.log(i)
+            ))
+        }
+
+        /// The members' stderr (warnings and errors).
+        pub fn log(&self, i: usize) -> String {
+            std::fs::read_to_string(&self.members[i].log).unwrap_or_default()
+        }
+
+        /// How many members the cluster was configured with.
+        pub fn member_count(&self) -> usize {
+            self.members.len()
+        }
+
+        /// `http://127.0.0.1:<client port>` of member `i` (the same across restarts).
+        pub fn endpoint(&self, i: usize) -> &str {
+            &self.members[i].client_url
+        }
+
+        /// The client endpoints of every member, running or not.
+        pub fn endpoints(&self) -> Vec<String> {
+            self.members.iter().map(|m| m.client_url.clone()).collect()
+        }
+
+        /// True while member `i` has not been killed.
+        pub fn is_running(&self, i: usize) -> bool {
+            self.members[i].child.is_some()
+        }
+
+        /// A client of member `i` alone.
+        pub async fn client(&self, i: usize) -> rpcx::xclient::EtcdClient {
+            rpcx::xclient::etcd_connect(&[self.endpoint(i)])
+                .await
+                .unwrap()
+        }
+
+        /// Reads `key` from member `i` alone (a linearizable read: it needs a quorum),
+        /// bounded by 2 s; `Err` when the member cannot answer.
+        pub async fn try_get(&self, i: usize, key: &str) -> Result<Option<String>, String> {
+            let read = async {
+                let mut c = rpcx::xclient::etcd_connect(&[self.endpoint(i)])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let r = c.get(key, None).await.map_err(|e| e.to_string())?;
+                Ok(r.kvs()
+                    .first()
+                    .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
+            };
+            match tokio::time::timeout(PROBE, read).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("{}: no answer within {PROBE:?}", self.endpoint(i))),
+            }
+        }
+
+        /// The lease `key` hangs on, read from member `i` (0: no lease; `None`: no key).
+        pub async fn lease_of(&self, i: usize, key: &str) -> Option<i64> {
+            let mut c = self.client(i).await;
+            let r = tokio::time::timeout(PROBE, c.get(key, None))
+                .await
+                .expect("etcd read within 2 s")
+                .unwrap();
+            r.kvs().first().map(|kv| kv.lease())
+        }
+
+        /// `(member id, leader id as this member sees it)` of member `i`, bounded by 2 s.
+        async fn status(&self, i: usize) -> Option<(u64, u64)> {
+            let ask = async {
+                let mut c = rpcx::xclient::etcd_connect(&[self.endpoint(i)])
+                    .await
+                    .ok()?;
+                let s = c.status().await.ok()?;
+                Some((s.header()?.member_id(), s.leader()))
+            };
+            tokio::time::timeout(PROBE, ask).await.ok().flatten()
+        }
+
+        /// The index of the running member that the running members agree is the leader,
+        /// if they all do.
+        pub async fn leader(&self) -> Option<usize> {
+            let mut ids = Vec::new();
+            for i in (0..self.member_count()).filter(|&i| self.is_running(i)) {
+                ids.push((i, self.status(i).await?));
+            }
+            let leader = ids.first()?.1 .1;
+            if leader == 0 || ids.iter().any(|(_, (_, l))| *l != leader) {
+                return None;
+            }
+            ids.iter()
+                .find(|(_, (id, _))| *id == leader)
+                .map(|(i, _)| *i)
+        }
+
+        /// Waits (at most `limit`) until the running members agree on a leader among them.
+        pub async fn wait_leader(&self, limit: Duration) -> usize {
+            let deadline = tokio::time::Instant::now() + limit;
+            loop {
+                if let Some(i) = self.leader().await {
+                    return i;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no etcd leader agreed on within {limit:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        /// SIGKILLs member `i` and reaps it.
+        pub fn kill(&mut self, i: usize) {
+            let mut child = self.members[i]
+                .child
+                .take()
+                .unwrap_or_else(|| panic!("etcd member {i} is not running"));
+            child.kill().unwrap();
+            let _ = child.wait();
+        }
+
+        /// Starts the killed member `i` again on the same client and peer ports, with its
+        /// old data directory or a fresh, empty one (only for a single-member cluster: a
+        /// member of a larger one cannot rejoin empty), and waits until it answers a read.
+        pub async fn restart(&mut self, i: usize, data: DataDir) {
+            assert!(!self.is_running(i), "etcd member {i} is still running");
+            if data == DataDir::Fresh {
+                assert_eq!(
+                    self.member_count(),
+                    1,
+                    "only a single-member cluster restarts empty"
+                );
+                std::fs::remove_dir_all(&self.members[i].data).unwrap();
+            }
+            self.spawn(i).unwrap();
+            if let Err(e) = self.wait_ready(i, Duration::from_secs(30)).await {
+                panic!("restarted etcd: {e}");
+            }
+        }
+    }
+
+    impl Drop for EtcdCluster {
+        fn drop(&mut self) {
+            for m in &mut self.members {
+                if let Some(mut child) = m.child.take() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            let _ = std::fs::remove_dir_all(&self.root);
         }
     }
 }
