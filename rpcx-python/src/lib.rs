@@ -42,11 +42,13 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::Etcd>()?;
     m.add_class::<xclient::Consul>()?;
     m.add_class::<xclient::Redis>()?;
+    m.add_class::<xclient::Zookeeper>()?;
     m.add_class::<xclient::Dns>()?;
     m.add_class::<xclient::SelectRequest>()?;
     m.add_class::<registry::PyEtcdRegistry>()?;
     m.add_class::<registry::PyConsulRegistry>()?;
     m.add_class::<registry::PyRedisRegistry>()?;
+    m.add_class::<registry::PyZookeeperRegistry>()?;
     m.add_class::<push::RawPushes>()?;
     m.add_class::<hooks::IpFilter>()?;
     m.add_class::<hooks::RateLimit>()?;

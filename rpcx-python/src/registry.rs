@@ -1,14 +1,16 @@
 //! Registry plugins of a Python server (`rpcx.EtcdRegistry`, `rpcx.ConsulRegistry`,
-//! `rpcx.RedisRegistry`): they publish the server's services in etcd, Consul or Redis as Go's
-//! rpcx-etcd / rpcx-consul plugins and rpcx's own `RedisRegisterPlugin` do. A registry joins a server with `RawServer.add_registry` (before or after start); the
-//! server's graceful stop deletes its keys and closes it.
+//! `rpcx.RedisRegistry`, `rpcx.ZookeeperRegistry`): they publish the server's services in
+//! etcd, Consul, Redis or ZooKeeper as Go's rpcx-etcd / rpcx-consul / rpcx-zookeeper plugins
+//! and rpcx's own `RedisRegisterPlugin` do. A registry joins a server with
+//! `RawServer.add_registry` (before or after start); the server's graceful stop deletes its
+//! keys and closes it.
 
 use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry, RedisRegistry};
+use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry, RedisRegistry, ZookeeperRegistry};
 
 use crate::client::seconds;
 use crate::errors::{closed, forked, to_py};
@@ -17,10 +19,7 @@ use crate::runtime::{wait, wait_for, Owned};
 /// The node keys' time to live, as Go computes it: `update_interval + expired` (`expired`
 /// defaults to `update_interval`).
 fn ttl(update_interval: f64, expired: Option<f64>) -> PyResult<Duration> {
-    let every = seconds("update_interval", update_interval)?;
-    if every.is_zero() {
-        return Err(PyValueError::new_err("update_interval must be > 0"));
-    }
+    let every = interval(update_interval)?;
     let expired = expired
         .map(|e| seconds("expired", e))
         .transpose()?
@@ -28,7 +27,26 @@ fn ttl(update_interval: f64, expired: Option<f64>) -> PyResult<Duration> {
     Ok(every.saturating_add(expired))
 }
 
-/// The state both classes share.
+/// `update_interval` seconds, which must be more than zero.
+fn interval(update_interval: f64) -> PyResult<Duration> {
+    let every = seconds("update_interval", update_interval)?;
+    if every.is_zero() {
+        return Err(PyValueError::new_err("update_interval must be > 0"));
+    }
+    Ok(every)
+}
+
+/// Refuses an empty store address (`store` names the store in the error).
+fn check_address(address: &str, store: &str) -> PyResult<()> {
+    if address.trim().is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "the {store} address is empty"
+        )));
+    }
+    Ok(())
+}
+
+/// The state every registry class shares.
 struct Shared {
     inner: Owned<AnyRegistry>,
 }
@@ -75,7 +93,8 @@ impl Shared {
     }
 }
 
-/// The registry held by an `EtcdRegistry` or `ConsulRegistry` object.
+/// The registry held by an `EtcdRegistry`, `ConsulRegistry`, `RedisRegistry` or
+/// `ZookeeperRegistry` object.
 pub(crate) fn extract(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<AnyRegistry> {
     if let Ok(r) = obj.cast::<PyEtcdRegistry>() {
         return r.get().shared.registry(py, "EtcdRegistry");
@@ -86,8 +105,11 @@ pub(crate) fn extract(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<AnyReg
     if let Ok(r) = obj.cast::<PyRedisRegistry>() {
         return r.get().shared.registry(py, "RedisRegistry");
     }
+    if let Ok(r) = obj.cast::<PyZookeeperRegistry>() {
+        return r.get().shared.registry(py, "ZookeeperRegistry");
+    }
     Err(PyTypeError::new_err(format!(
-        "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry or rpcx.RedisRegistry, got {}",
+        "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry, rpcx.RedisRegistry or rpcx.ZookeeperRegistry, got {}",
         crate::xclient::type_name(obj)
     )))
 }
@@ -198,9 +220,7 @@ impl PyConsulRegistry {
         service_address: Option<String>,
         tls: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyConsulRegistry> {
-        if address.trim().is_empty() {
-            return Err(PyValueError::new_err("the Consul address is empty"));
-        }
+        check_address(address, "Consul")?;
         let ttl = ttl(update_interval, expired)?;
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let (agent, base) = (address.to_owned(), base_path.to_owned());
@@ -282,13 +302,8 @@ impl PyRedisRegistry {
         update_interval: f64,
         service_address: Option<String>,
     ) -> PyResult<PyRedisRegistry> {
-        if address.trim().is_empty() {
-            return Err(PyValueError::new_err("the Redis address is empty"));
-        }
-        let every = seconds("update_interval", update_interval)?;
-        if every.is_zero() {
-            return Err(PyValueError::new_err("update_interval must be > 0"));
-        }
+        check_address(address, "Redis")?;
+        let every = interval(update_interval)?;
         let (redis, base) = (address.to_owned(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
         let shared = Shared::connect(py, async move {
@@ -325,5 +340,84 @@ impl PyRedisRegistry {
 
     fn __repr__(&self) -> String {
         format!("<rpcx.RedisRegistry {}>", self.base_path)
+    }
+}
+
+/// Publishes a server's services in ZooKeeper in the layout of Go's rpcx-zookeeper plugin:
+/// persistent nodes `/<base>` (data `rpcx_path`) and `/<base>/<Service>` (the service name),
+/// and an ephemeral node `/<base>/<Service>/<address>` (the metadata) of the registry's
+/// session, which asks for a timeout of twice `update_interval`; an expired session is
+/// replaced and every node written again.
+#[pyclass(frozen, name = "ZookeeperRegistry", module = "rpcx._rpcx")]
+pub struct PyZookeeperRegistry {
+    shared: Shared,
+    base_path: String,
+    servers: String,
+}
+
+#[pymethods]
+impl PyZookeeperRegistry {
+    /// Opens the session with the ensemble `servers` (`"host:port[,host:port...]"` or a list
+    /// of `host:port`; blocking, interruptible); while the ensemble is unreachable the
+    /// registry retries in the background and `flush` raises why. One leading `/` of
+    /// `base_path` is dropped, as Go does.
+    #[new]
+    #[pyo3(signature = (servers, base_path="/rpcx_test", update_interval=60.0, service_address=None))]
+    fn new(
+        py: Python<'_>,
+        servers: &Bound<'_, PyAny>,
+        base_path: &str,
+        update_interval: f64,
+        service_address: Option<String>,
+    ) -> PyResult<PyZookeeperRegistry> {
+        let ensemble = crate::xclient::zookeeper_ensemble(servers)?;
+        let every = interval(update_interval)?;
+        let (zk, base) = (ensemble.clone(), base_path.to_owned());
+        let service_address = service_address.unwrap_or_default();
+        let shared = Shared::connect(py, async move {
+            ZookeeperRegistry::connect(&zk, &base, &service_address, every).await
+        })?;
+        Ok(PyZookeeperRegistry {
+            shared,
+            base_path: base_path.to_owned(),
+            servers: ensemble,
+        })
+    }
+
+    /// As `EtcdRegistry.flush`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        self.shared.flush(py, timeout, "ZookeeperRegistry")
+    }
+
+    /// Stops checking the session and the nodes and ends the session, without deleting
+    /// anything itself: the ephemeral nodes go with the session.
+    fn close(&self) {
+        self.shared.close()
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.inner.is_closed()
+    }
+
+    /// The base path as given.
+    #[getter]
+    fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// The ensemble's connect string (`host:port[,host:port...]`).
+    #[getter]
+    fn servers(&self) -> &str {
+        &self.servers
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rpcx.ZookeeperRegistry {} {}>",
+            self.servers, self.base_path
+        )
     }
 }

@@ -1,6 +1,6 @@
 //! The XClient: calls to one service over the servers of a discovery (`Peer`,
-//! `MultipleServers`, `Etcd`, `Consul`, `Dns`), with the select and fail modes of
-//! `rpcx::xclient`, broadcast and fork.
+//! `MultipleServers`, `Etcd`, `Consul`, `Redis`, `Zookeeper`, `Dns`), with the select and
+//! fail modes of `rpcx::xclient`, broadcast and fork.
 //!
 //! A custom selector is a Python callable. The core calls selectors synchronously from inside
 //! a call, wherever that call is polled; a task-local [`SelectScope`] set around each call
@@ -93,8 +93,8 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// A discovery as the core sees it, with the process that made it.
 struct Source {
     discovery: Owned<dyn Discovery>,
-    /// False for discoveries that run a watch task on the runtime (etcd, consul, dns): that task
-    /// does not exist in a forked child.
+    /// False for discoveries that run a watch task on the runtime (etcd, consul, redis,
+    /// zookeeper, dns): that task does not exist in a forked child.
     fork_safe: bool,
 }
 
@@ -134,22 +134,24 @@ impl Source {
     }
 }
 
-/// What `Etcd`, `Consul` and `Redis` hold: a watching discovery and the key prefix it watches.
+/// What `Etcd`, `Consul`, `Redis` and `Zookeeper` hold: a watching discovery and the key
+/// prefix it watches.
 struct Watch {
     src: Source,
     prefix: String,
 }
 
 impl Watch {
-    /// Waits (blocking, interruptible) for `connecting` to make the discovery.
+    /// Waits (blocking, interruptible) for `connecting` to make the discovery; `prefix`
+    /// spells its watched prefix for Python.
     fn connect<D: Discovery>(
         py: Python<'_>,
         connecting: impl Future<Output = Result<D, rpcx::Error>> + Send,
-        prefix: fn(&D) -> &str,
+        prefix: impl FnOnce(&D) -> String,
     ) -> PyResult<Watch> {
         let d = wait(py, connecting)?.map_err(|e| to_py(py, e))?;
         Ok(Watch {
-            prefix: prefix(&d).to_owned(),
+            prefix: prefix(&d),
             src: Source::watching(d),
         })
     }
@@ -234,22 +236,41 @@ impl MultipleServers {
     }
 }
 
-/// etcd endpoints given as a str (comma-separated) or a list of str; at least one.
-pub(crate) fn endpoint_list(endpoints: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    let endpoints: Vec<String> = if let Ok(one) = endpoints.extract::<String>() {
+/// Store addresses given as a str (comma-separated) or a list of str; at least one non-empty.
+/// `arg` names the argument and `needs` finishes the error for none (`"etcd needs at least
+/// one endpoint"`).
+fn address_list(addresses: &Bound<'_, PyAny>, arg: &str, needs: &str) -> PyResult<Vec<String>> {
+    let addresses: Vec<String> = if let Ok(one) = addresses.extract::<String>() {
         one.split(',').map(|s| s.trim().to_owned()).collect()
     } else {
-        endpoints.extract().map_err(|_| {
+        addresses.extract().map_err(|_| {
             PyTypeError::new_err(format!(
-                "endpoints must be a str or a list of str, got {}",
-                type_name(endpoints)
+                "{arg} must be a str or a list of str, got {}",
+                type_name(addresses)
             ))
         })?
     };
-    if endpoints.iter().all(|e| e.is_empty()) {
-        return Err(PyValueError::new_err("etcd needs at least one endpoint"));
+    if addresses.iter().all(|e| e.trim().is_empty()) {
+        return Err(PyValueError::new_err(needs.to_owned()));
     }
-    Ok(endpoints)
+    Ok(addresses)
+}
+
+/// etcd endpoints given as a str (comma-separated) or a list of str; at least one.
+pub(crate) fn endpoint_list(endpoints: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    address_list(endpoints, "endpoints", "etcd needs at least one endpoint")
+}
+
+/// A ZooKeeper ensemble given as `"host:port[,host:port...]"` or a list of `host:port`, as
+/// one connect string (the registry and the discovery take the same argument).
+pub(crate) fn zookeeper_ensemble(servers: &Bound<'_, PyAny>) -> PyResult<String> {
+    let servers = address_list(servers, "servers", "ZooKeeper needs at least one server")?;
+    let servers: Vec<&str> = servers
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Ok(servers.join(","))
 }
 
 /// Servers of one service registered in etcd v3 under `base_path` (Go's rpcx-etcd layout).
@@ -285,7 +306,9 @@ impl Etcd {
                 }
             }
         };
-        let watch = Watch::connect(py, connecting, rpcx::xclient::EtcdDiscovery::prefix)?;
+        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::EtcdDiscovery| {
+            d.prefix().to_owned()
+        })?;
         Ok(Etcd { watch })
     }
 
@@ -345,7 +368,9 @@ impl Consul {
                 }
             }
         };
-        let watch = Watch::connect(py, connecting, rpcx::xclient::ConsulDiscovery::prefix)?;
+        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::ConsulDiscovery| {
+            d.prefix().to_owned()
+        })?;
         Ok(Consul { watch })
     }
 
@@ -388,7 +413,9 @@ impl Redis {
         let connecting = async move {
             rpcx::xclient::RedisDiscovery::connect(&address, &base_path, &service).await
         };
-        let watch = Watch::connect(py, connecting, rpcx::xclient::RedisDiscovery::prefix)?;
+        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::RedisDiscovery| {
+            d.prefix().to_owned()
+        })?;
         Ok(Redis { watch })
     }
 
@@ -411,6 +438,58 @@ impl Redis {
 
     fn __repr__(&self) -> String {
         self.watch.repr("Redis")
+    }
+}
+
+/// Servers of one service registered in ZooKeeper under `base_path` in the layout of Go's
+/// rpcx-zookeeper plugin (the children of the znode `/<base_path>/<service>`, each node's
+/// data the metadata), followed through watches.
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct Zookeeper {
+    watch: Watch,
+}
+
+#[pymethods]
+impl Zookeeper {
+    /// Connects to the ensemble `servers` (`"host:port[,host:port...]"` or a list of
+    /// `host:port`; blocking, interruptible), lists the servers and starts watching them.
+    /// One leading `/` of `base_path` is dropped, as Go does.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        servers: &Bound<'_, PyAny>,
+        base_path: String,
+        service: String,
+    ) -> PyResult<Zookeeper> {
+        let ensemble = zookeeper_ensemble(servers)?;
+        let connecting = async move {
+            rpcx::xclient::ZookeeperDiscovery::connect(&ensemble, &base_path, &service).await
+        };
+        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::ZookeeperDiscovery| {
+            format!("/{}", d.prefix())
+        })?;
+        Ok(Zookeeper { watch })
+    }
+
+    /// `[(address, metadata)]`, as last read from ZooKeeper.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.watch.src.servers()
+    }
+
+    /// The watched znode (`/<base_path>/<service>`, the base path without its leading `/`).
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.watch.prefix
+    }
+
+    /// Stops watching (XClients keep the last list).
+    fn close(&self) {
+        self.watch.src.close()
+    }
+
+    fn __repr__(&self) -> String {
+        self.watch.repr("Zookeeper")
     }
 }
 
@@ -542,8 +621,11 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
     if let Ok(d) = obj.cast::<Redis>() {
         return d.get().watch.src.live(py, "Redis discovery");
     }
+    if let Ok(d) = obj.cast::<Zookeeper>() {
+        return d.get().watch.src.live(py, "Zookeeper discovery");
+    }
     Err(PyTypeError::new_err(format!(
-        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul, rpcx.Redis or rpcx.Dns, got {}",
+        "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul, rpcx.Redis, rpcx.Zookeeper or rpcx.Dns, got {}",
         type_name(obj)
     )))
 }

@@ -15,8 +15,9 @@ wire-compatible with Go's github.com/smallnest/rpcx.
     server.stop()
 
 ``XClient`` and ``AsyncXClient`` call one service over the servers of a discovery
-(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``, ``Redis``, ``Dns``) with a ``SelectMode`` or a
-custom selector (any callable) and a ``FailMode``, and fan out with ``broadcast`` and ``fork``:
+(``Peer``, ``MultipleServers``, ``Etcd``, ``Consul``, ``Redis``, ``Zookeeper``, ``Dns``) with a
+``SelectMode`` or a custom selector (any callable) and a ``FailMode``, and fan out with
+``broadcast`` and ``fork``:
 
     servers = rpcx.MultipleServers(["tcp@127.0.0.1:8972", "tcp@127.0.0.1:8973"])
     with rpcx.XClient("Arith", servers, fail_mode=rpcx.FailMode.FAILOVER) as xc:
@@ -33,7 +34,14 @@ certificates):
 from __future__ import annotations
 
 from ._codec import Serializer
-from ._rpcx import ConsulRegistry, EtcdRegistry, RedisRegistry, __version__, set_worker_threads
+from ._rpcx import (
+    ConsulRegistry,
+    EtcdRegistry,
+    RedisRegistry,
+    ZookeeperRegistry,
+    __version__,
+    set_worker_threads,
+)
 from .client import AsyncClient, Client, Push
 from .context import Context
 from .cors import CorsOptions
@@ -69,6 +77,7 @@ from .xclient import (
     SelectRequest,
     Selector,
     XClient,
+    Zookeeper,
 )
 
 #: Raw bytes in, raw bytes out (serialize type 0).
@@ -95,6 +104,7 @@ __all__ = [
     "Etcd",
     "EtcdRegistry",
     "RedisRegistry",
+    "ZookeeperRegistry",
     "FailMode",
     "IpFilter",
     "JSON",
@@ -109,6 +119,7 @@ __all__ = [
     "RateLimit",
     "Receipt",
     "Redis",
+    "Zookeeper",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeoutError",

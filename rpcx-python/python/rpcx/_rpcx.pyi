@@ -17,10 +17,12 @@ __all__ = [
     "Etcd",
     "Consul",
     "Redis",
+    "Zookeeper",
     "Dns",
     "EtcdRegistry",
     "ConsulRegistry",
     "RedisRegistry",
+    "ZookeeperRegistry",
     "SelectRequest",
     "RawPushes",
     "IpFilter",
@@ -171,7 +173,9 @@ class RawServer:
     def set_service_metadata(self, service: str, metadata: str) -> None: ...
     def unregister(self, service: str) -> bool: ...
     def unregister_all(self) -> list[str]: ...
-    def add_registry(self, registry: Union[EtcdRegistry, ConsulRegistry, RedisRegistry]) -> None: ...
+    def add_registry(
+        self, registry: Union[EtcdRegistry, ConsulRegistry, RedisRegistry, ZookeeperRegistry]
+    ) -> None: ...
     def metrics_text(self) -> Optional[str]: ...
     def metrics(
         self,
@@ -345,6 +349,44 @@ class RedisRegistry:
     def base_path(self) -> str: ...
 
 @final
+class ZookeeperRegistry:
+    """Publishes a server's services in ZooKeeper in the layout of Go's rpcx-zookeeper plugin:
+    persistent ``/<base>`` and ``/<base>/<Service>`` nodes, and an ephemeral
+    ``/<base>/<Service>/<address>`` node (the metadata) of the registry's session, which asks
+    for a timeout of twice ``update_interval``."""
+
+    def __new__(
+        cls,
+        servers: Union[str, list[str]],
+        base_path: str = "/rpcx_test",
+        update_interval: float = 60.0,
+        service_address: Optional[str] = None,
+    ) -> ZookeeperRegistry: ...
+    def flush(self, timeout: float = 5.0) -> bool: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def base_path(self) -> str: ...
+    @property
+    def servers(self) -> str: ...
+
+@final
+class Zookeeper:
+    """Servers of one service registered in ZooKeeper under ``base_path`` (Go's
+    rpcx-zookeeper layout: the children of ``/<base>/<service>``), followed through
+    watches."""
+
+    def __new__(
+        cls, servers: Union[str, list[str]], base_path: str, service: str
+    ) -> Zookeeper: ...
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def prefix(self) -> str: ...
+    def close(self) -> None: ...
+
+@final
 class Redis:
     """Servers of one service registered in Redis under ``base_path`` (Go's
     RedisRegisterPlugin layout), followed through keyspace notifications."""
@@ -407,7 +449,7 @@ class RawXClient:
     def __new__(
         cls,
         service: str,
-        discovery: Union[Peer, MultipleServers, Etcd, Consul, Redis, Dns],
+        discovery: Union[Peer, MultipleServers, Etcd, Consul, Redis, Zookeeper, Dns],
         *,
         fail_mode: int = 0,
         select_mode: int = 1,

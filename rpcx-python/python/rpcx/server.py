@@ -45,9 +45,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: mapping turned into one.
 Meta = Union[str, Mapping[str, Any]]
 
-#: A registry plugin: :class:`rpcx.EtcdRegistry`, :class:`rpcx.ConsulRegistry` or
-#: :class:`rpcx.RedisRegistry`.
-Registry = Union[_rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry]
+#: A registry plugin: :class:`rpcx.EtcdRegistry`, :class:`rpcx.ConsulRegistry`,
+#: :class:`rpcx.RedisRegistry` or :class:`rpcx.ZookeeperRegistry`.
+Registry = Union[
+    _rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry, _rpcx.ZookeeperRegistry
+]
+_REGISTRIES = (
+    _rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry, _rpcx.ZookeeperRegistry
+)
 
 log = logging.getLogger("rpcx")
 
@@ -482,16 +487,15 @@ class Server:
 
     def add_registry(self, registry: Registry) -> None:
         """Publishes this server's services in a registry (:class:`rpcx.EtcdRegistry`,
-        :class:`rpcx.ConsulRegistry`, :class:`rpcx.RedisRegistry`), before or after :meth:`start`: every service at
+        :class:`rpcx.ConsulRegistry`, :class:`rpcx.RedisRegistry`,
+        :class:`rpcx.ZookeeperRegistry`), before or after :meth:`start`: every service at
         once, then every registration and unregistration. :meth:`stop` deletes the keys
         (waiting at most 5 s per registry) and closes the registry; a server that dies
         leaves them to expire with the registry's lease or session."""
-        if not isinstance(
-            registry, (_rpcx.EtcdRegistry, _rpcx.ConsulRegistry, _rpcx.RedisRegistry)
-        ):
+        if not isinstance(registry, _REGISTRIES):
             raise TypeError(
-                "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry or rpcx.RedisRegistry, "
-                f"got {type(registry).__name__}"
+                "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry, rpcx.RedisRegistry "
+                f"or rpcx.ZookeeperRegistry, got {type(registry).__name__}"
             )
         with self._lock:
             if self._raw is None:

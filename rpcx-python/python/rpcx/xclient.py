@@ -1,7 +1,7 @@
 """Discovery-aware clients: :class:`XClient` (blocking) and :class:`AsyncXClient` (asyncio),
 bound to one service path like Go's ``client.NewXClient``, over the servers of a discovery
 (:class:`Peer`, :class:`MultipleServers`, :class:`Etcd`, :class:`Consul`, :class:`Redis`,
-:class:`Dns`) with
+:class:`Zookeeper`, :class:`Dns`) with
 a select mode (or a custom selector) and a fail mode."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import (
 from . import _aio, _rpcx
 from ._codec import Serializer
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
-from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, Redis, SelectRequest
+from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, Redis, SelectRequest, Zookeeper
 from .client import Push
 from .errors import ClosedError, RpcError
 from .interceptors import _ClientHooks
@@ -45,6 +45,7 @@ __all__ = [
     "SelectRequest",
     "Selector",
     "XClient",
+    "Zookeeper",
 ]
 
 #: A custom selector: called as ``selector(servers, request)`` with the sorted server
@@ -52,7 +53,8 @@ __all__ = [
 #: server).
 Selector = Callable[[list[str], SelectRequest], Optional[str]]
 
-Discovery = Union[Peer, MultipleServers, Etcd, Consul, Redis, Dns]
+Discovery = Union[Peer, MultipleServers, Etcd, Consul, Redis, Zookeeper, Dns]
+_DISCOVERIES = (Peer, MultipleServers, Etcd, Consul, Redis, Zookeeper, Dns)
 
 
 class Receipt(NamedTuple):
@@ -147,10 +149,10 @@ class _XOptions:
     def __init__(self, service: Any, discovery: Any, serializer: Any, **kw: Any) -> None:
         if not isinstance(service, str):
             raise TypeError(f"service must be str, got {type(service).__name__}")
-        if not isinstance(discovery, (Peer, MultipleServers, Etcd, Consul, Redis, Dns)):
+        if not isinstance(discovery, _DISCOVERIES):
             raise TypeError(
                 "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul, "
-                "rpcx.Redis or rpcx.Dns, "
+                "rpcx.Redis, rpcx.Zookeeper or rpcx.Dns, "
                 f"got {type(discovery).__name__}"
             )
         selector = kw["selector"]
