@@ -33,6 +33,7 @@ fn java() -> Option<PathBuf> {
 pub struct ZooKeeper {
     child: Option<Child>,
     dir: PathBuf,
+    java: PathBuf,
     pub port: u16,
     /// `127.0.0.1:<port>`.
     pub address: String,
@@ -76,21 +77,10 @@ impl ZooKeeper {
                 ),
             )
             .unwrap();
-            let log = std::fs::File::create(dir.join("zookeeper.log")).unwrap();
-            let child = Command::new(&java)
-                .arg("-cp")
-                .arg(format!("{CONF}:{JAR}"))
-                .arg("-Dzookeeper.jmx.log4j.disable=true")
-                .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-                .arg(&cfg)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", java.display()));
             let mut z = ZooKeeper {
-                child: Some(child),
+                child: Some(spawn(&java, &dir)),
                 dir: dir.clone(),
+                java: java.clone(),
                 port,
                 address: format!("127.0.0.1:{port}"),
             };
@@ -131,6 +121,30 @@ impl ZooKeeper {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Kills it (if running) and starts it again on the same port, with its data (its
+    /// nodes and sessions, which expire if they timed out meanwhile) or, `fresh`, empty.
+    pub async fn restart(&mut self, fresh: bool) {
+        self.kill();
+        if fresh {
+            let data = self.dir.join("data");
+            let _ = std::fs::remove_dir_all(&data);
+            std::fs::create_dir_all(&data).unwrap();
+        }
+        let mut last = String::new();
+        for _ in 0..5 {
+            self.child = Some(spawn(&self.java, &self.dir));
+            match self.ready().await {
+                Ok(()) => return,
+                Err(e) => {
+                    self.kill();
+                    last = e;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("ZooKeeper did not restart on port {}: {last}", self.port);
     }
 
     /// A client of its own (session timeout 4 s).
@@ -189,6 +203,26 @@ pub async fn children(c: &zk::Client, path: &str) -> Vec<String> {
         Err(zk::Error::NoNode) => Vec::new(),
         Err(e) => panic!("children {path}: {e}"),
     }
+}
+
+/// Runs the server of `dir/zoo.cfg`, its output appended to `dir/zookeeper.log`.
+fn spawn(java: &Path, dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("zookeeper.log"))
+        .unwrap();
+    Command::new(java)
+        .arg("-cp")
+        .arg(format!("{CONF}:{JAR}"))
+        .arg("-Dzookeeper.jmx.log4j.disable=true")
+        .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+        .arg(dir.join("zoo.cfg"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", java.display()))
 }
 
 /// A loopback TCP proxy to `target` that can cut every client off (open connections are

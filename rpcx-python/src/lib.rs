@@ -48,6 +48,7 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::PyEtcdRegistry>()?;
     m.add_class::<registry::PyConsulRegistry>()?;
     m.add_class::<registry::PyRedisRegistry>()?;
+    m.add_class::<registry::PyRegistryStatus>()?;
     m.add_class::<registry::PyZookeeperRegistry>()?;
     m.add_class::<push::RawPushes>()?;
     m.add_class::<hooks::IpFilter>()?;

@@ -91,6 +91,57 @@ impl Shared {
             self.inner.close();
         }
     }
+
+    fn status(&self) -> PyRegistryStatus {
+        PyRegistryStatus::from(self.inner.status_handle().get())
+    }
+}
+
+/// What a registry has achieved (its `status` property): whether the server's keys are
+/// written on a live lease or session, and why not.
+#[pyclass(frozen, get_all, name = "RegistryStatus", module = "rpcx._rpcx")]
+pub struct PyRegistryStatus {
+    /// `"etcd"`, `"consul"`, `"redis"` or `"zookeeper"`.
+    engine: String,
+    /// The store address(es) as given.
+    target: String,
+    /// True while the keys are written on a live lease or session.
+    up: bool,
+    /// Why it is down (the store's last error); `None` while up.
+    last_error: Option<String>,
+    /// Store operations that failed since the registry was created.
+    failures: u64,
+    /// Seconds it has been down; `None` while up.
+    down_for: Option<f64>,
+}
+
+impl From<rpcx::registry::RegistryStatus> for PyRegistryStatus {
+    fn from(s: rpcx::registry::RegistryStatus) -> PyRegistryStatus {
+        PyRegistryStatus {
+            engine: s.engine.to_owned(),
+            target: s.target,
+            up: s.up,
+            last_error: s.last_error,
+            failures: s.failures,
+            down_for: s.down_for.map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
+#[pymethods]
+impl PyRegistryStatus {
+    fn __repr__(&self) -> String {
+        match &self.last_error {
+            None => format!(
+                "<rpcx.RegistryStatus {} {} up, {} failures>",
+                self.engine, self.target, self.failures
+            ),
+            Some(e) => format!(
+                "<rpcx.RegistryStatus {} {} down: {e:?}, {} failures>",
+                self.engine, self.target, self.failures
+            ),
+        }
+    }
 }
 
 /// The registry held by an `EtcdRegistry`, `ConsulRegistry`, `RedisRegistry` or
@@ -165,6 +216,13 @@ impl PyEtcdRegistry {
     /// Stops keeping the lease alive, without deleting anything (keys expire with it).
     fn close(&self) {
         self.shared.close()
+    }
+
+    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
+    /// cannot be reached is retried about every refresh period while the server serves.
+    #[getter]
+    fn status(&self) -> PyRegistryStatus {
+        self.shared.status()
     }
 
     /// True once closed.
@@ -250,6 +308,13 @@ impl PyConsulRegistry {
         self.shared.close()
     }
 
+    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
+    /// cannot be reached is retried about every refresh period while the server serves.
+    #[getter]
+    fn status(&self) -> PyRegistryStatus {
+        self.shared.status()
+    }
+
     /// True once closed.
     #[getter]
     fn closed(&self) -> bool {
@@ -327,6 +392,13 @@ impl PyRedisRegistry {
         self.shared.close()
     }
 
+    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
+    /// cannot be reached is retried about every refresh period while the server serves.
+    #[getter]
+    fn status(&self) -> PyRegistryStatus {
+        self.shared.status()
+    }
+
     /// True once closed.
     #[getter]
     fn closed(&self) -> bool {
@@ -362,7 +434,7 @@ impl PyZookeeperRegistry {
     /// registry retries in the background and `flush` raises why. One leading `/` of
     /// `base_path` is dropped, as Go does.
     #[new]
-    #[pyo3(signature = (servers, base_path="/rpcx_test", update_interval=60.0, service_address=None))]
+    #[pyo3(signature = (servers, base_path="/rpcx", update_interval=60.0, service_address=None))]
     fn new(
         py: Python<'_>,
         servers: &Bound<'_, PyAny>,
@@ -394,6 +466,13 @@ impl PyZookeeperRegistry {
     /// anything itself: the ephemeral nodes go with the session.
     fn close(&self) {
         self.shared.close()
+    }
+
+    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
+    /// cannot be reached is retried about every refresh period while the server serves.
+    #[getter]
+    fn status(&self) -> PyRegistryStatus {
+        self.shared.status()
     }
 
     /// True once closed.

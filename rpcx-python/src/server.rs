@@ -385,9 +385,20 @@ impl RawServer {
         })
     }
 
-    /// The call metrics in the Prometheus text format; `None` without `metrics=True`.
+    /// The call metrics in the Prometheus text format, then the state of every registry
+    /// (`rpcx_registry_up`, `rpcx_registry_failures_total`); `None` without `metrics=True`.
     fn metrics_text(&self) -> Option<String> {
-        self.inner.metrics.as_ref().map(|m| m.prometheus_text())
+        let mut text = self.inner.metrics.as_ref()?.prometheus_text();
+        let statuses: Vec<_> = self
+            .inner
+            .registries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|r| r.status_handle().get())
+            .collect();
+        text.push_str(&rpcx::registry::prometheus_text(&statuses));
+        Some(text)
     }
 
     /// The call metrics per method: `(service, method, calls, errors, latency_sum_seconds,

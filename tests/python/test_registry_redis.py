@@ -202,3 +202,35 @@ def test_redis_discovery_with_asyncio(redis: RedisServer) -> None:
 
     assert asyncio.run(main()) == 30
     assert redis.keys() == ["//rpcx_pya", "//rpcx_pya/Arith"]
+
+
+def test_registry_status_and_metrics_while_redis_is_unreachable(redis: RedisServer) -> None:
+    """A registry whose Redis cannot be reached does not stop the server: it retries, its
+    ``status`` says why it is down, and the server's metrics show it next to a registry that
+    is up; the server answers and is found through the reachable one."""
+    dead = f"127.0.0.1:{free_port()}"
+    down = rpcx.RedisRegistry(dead, "/rpcx_pystatus", update_interval=1)
+    up = rpcx.RedisRegistry(redis.address, "/rpcx_pystatus", update_interval=1)
+    s = down.status
+    assert isinstance(s, rpcx.RegistryStatus)
+    assert (s.engine, s.target, s.up) == ("redis", dead, False)
+    assert s.last_error and "redis" in s.last_error and s.down_for is not None
+    server = rpcx.Server(metrics=True)
+    server.register("Arith.Mul", lambda a: {"C": a["A"] * a["B"]})
+    server.add_registry(down)
+    server.add_registry(up)
+    port = free_port()
+    server.start(f"tcp@127.0.0.1:{port}")
+    try:
+        eventually("the reachable registry up", lambda: up.status.up)
+        assert up.status.last_error is None and up.status.down_for is None
+        text = server.metrics_text() or ""
+        assert f'rpcx_registry_up{{registry="redis",target="{redis.address}"}} 1\n' in text
+        assert f'rpcx_registry_up{{registry="redis",target="{dead}"}} 0\n' in text
+        failures = down.status.failures
+        eventually("retried", lambda: down.status.failures > failures, limit=10)
+        assert not down.status.up
+        with rpcx.XClient("Arith", rpcx.Redis(redis.address, "/rpcx_pystatus", "Arith")) as xc:
+            assert xc.call("Mul", {"A": 6, "B": 7}) == {"C": 42}
+    finally:
+        server.stop()

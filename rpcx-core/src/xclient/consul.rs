@@ -4,7 +4,7 @@
 //! Consul's KV store (not the service catalog), each holding the metadata query string. The
 //! discovery lists `<base>/<S>/` recursively, then follows it with blocking queries
 //! (`?index=N&wait=15s`), publishing the complete list whenever it changes; on errors it
-//! retries with a backoff of 1 s doubling to 30 s while subscribers keep the last list.
+//! retries with a backoff of 1 s doubling to 10 s while subscribers keep the last list.
 //!
 //! Consul is spoken over HTTP/1.1 (hyper), plain or, with the `tls` feature, over TLS for
 //! `https://` agents (`connect_tls` for a CA of your own or a client certificate). No ACL
@@ -312,7 +312,7 @@ pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
 
 /// Service discovery from Consul's KV store: lists `<base>/<service>/` (keys without a
 /// leading slash), then follows it with blocking queries (`?index=N&wait=15s`), publishing
-/// the complete list whenever it changes; on errors it retries with a 1 s → 30 s backoff
+/// the complete list whenever it changes; on errors it retries with a 1 s → 10 s backoff
 /// while subscribers keep the last list. Plain HTTP, no ACL token.
 pub struct ConsulDiscovery(Watched);
 

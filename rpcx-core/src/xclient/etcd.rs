@@ -4,7 +4,7 @@
 //! server's metadata query string. The discovery lists the prefix `<base>/<S>/` once, then
 //! watches it; on every batch of events it lists the whole prefix again (as Go does, so lease
 //! expiries and deletes are seen the same way as puts) and publishes the complete list. When
-//! the watch breaks it is re-created with a backoff of 1 s doubling to 30 s; meanwhile
+//! the watch breaks it is re-created with a backoff of 1 s doubling to 10 s; meanwhile
 //! subscribers keep the last list.
 //!
 //! ```no_run
@@ -169,7 +169,7 @@ pub(crate) fn service_prefix(base_path: &str, service: &str) -> String {
 
 /// Service discovery from etcd v3: lists `<base>/<service>/` once, then watches the prefix
 /// and re-lists it on every event batch (as Go does), publishing the complete list; a broken
-/// watch is re-created with a 1 s → 30 s backoff while subscribers keep the last list.
+/// watch is re-created with a 1 s → 10 s backoff while subscribers keep the last list.
 ///
 /// ```no_run
 /// use rpcx::xclient::{EtcdDiscovery, XClient, XClientOptions};

@@ -7,7 +7,7 @@
 //! notify-keyspace-events KEA` as libkv does), listing again after each; it also lists every
 //! 15 s without one, and every second when the server refuses to turn notifications on.
 //! When Redis is unreachable, subscribers keep the last list while the watch is retried with
-//! a 1 s → 30 s backoff.
+//! a 1 s → 10 s backoff.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ fn store_path(base_path: &str, service: &str) -> String {
 /// notifications (turned on with `CONFIG SET notify-keyspace-events KEA`, as libkv does),
 /// listing again after each one and every 15 s anyway (every second when the server refuses
 /// `CONFIG SET`). While Redis is unreachable XClients keep the last list and the watch is
-/// retried with a 1 s → 30 s backoff.
+/// retried with a 1 s → 10 s backoff.
 pub struct RedisDiscovery(Watched);
 
 watched_discovery!(RedisDiscovery);

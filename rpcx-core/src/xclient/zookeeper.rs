@@ -21,7 +21,7 @@ const SESSION: Duration = Duration::from_secs(20);
 /// dropped, as Go does), each node's data the metadata. Followed through watches on the
 /// children and their data, listing again after each event and every 15 s anyway. While
 /// ZooKeeper is unreachable XClients keep the last list and the watch is retried with a
-/// 1 s → 30 s backoff.
+/// 1 s → 10 s backoff.
 pub struct ZookeeperDiscovery(Watched);
 
 watched_discovery!(ZookeeperDiscovery);
