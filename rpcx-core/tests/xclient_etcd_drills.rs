@@ -3,8 +3,10 @@
 //! `EtcdDiscovery` calling them all along:
 //!
 //! - a 3-member cluster loses its leader (SIGKILL) under load: no call fails, the leases are
-//!   kept alive through the new leader, a server registering afterwards is found and called,
-//!   a graceful stop is followed;
+//!   kept alive through the new leader; with every endpoint given, the dead one too, a
+//!   registry created afterwards writes its keys on its first flush and fresh discoveries
+//!   connect, list and follow (each request that meets the dead member goes to another);
+//!   the new server is found and called, a graceful stop is followed;
 //! - the whole registry is down for 30 s, then back with its data directory, and separately
 //!   back empty: no call fails, nothing busy-loops meanwhile (this process's CPU time is
 //!   measured), the servers' keys are back (an empty registry is repopulated) and kept alive,
@@ -25,9 +27,12 @@ use std::time::{Duration, Instant};
 
 use rpcx::registry::EtcdRegistry;
 use rpcx::server::{Plugin, ServerHandle};
-use rpcx::xclient::{EtcdDiscovery, ServerEntry, XClient, XClientOptions};
+use rpcx::xclient::{Discovery, EtcdDiscovery, ServerEntry, XClient, XClientOptions};
 use support::{guard, start_named, wait_until, DataDir, EtcdCluster, GUARD};
 
+/// How many fresh discoveries connect while a cluster member is dead (each one's client
+/// starts with no connection, so its first requests may meet the dead member).
+const FRESH_DISCOVERIES: usize = 10;
 /// Lease TTL of every registration: kept alive (and failed writes retried) every second.
 const TTL: Duration = Duration::from_secs(3);
 /// The registration loop's refresh period for [`TTL`] (a third of it).
@@ -388,20 +393,37 @@ async fn three_member_cluster_loses_its_leader_under_load() {
     assert_eq!(xc.servers(), both);
 
     // A server registering after the kill is found and called.
-    // Its registry is given every endpoint, the dead one too, as a deployment would.
+    // Its registry is given every endpoint, the dead one too, as a deployment would: its
+    // requests that meet the dead member are sent again to a live one, so the first flush
+    // has written every key.
     let t = Instant::now();
     let (c, reg_c, flushed) = registering(&endpoints, BASE, "c").await;
+    let flush_took = t.elapsed();
     let c_keys = [
         node(BASE, &c),
         format!("{BASE}/Arith/{}", c.local_address()),
     ];
-    wait_keys(&cluster, survivor, &c_keys, true, GUARD).await;
     eprintln!(
-        "[leader] new server's keys on a survivor {:?} after its registry was created (first \
-         flush: {flushed:?}; status now {:?})",
-        t.elapsed(),
+        "[leader] new registry's first flush: {flushed:?} {flush_took:?} after it was created; \
+         status {:?}",
         reg_c.status()
     );
+    assert!(
+        flushed.is_ok(),
+        "a registry given a dead endpoint among live ones flushes on its first try: \
+         {flushed:?}"
+    );
+    let status = reg_c.status();
+    assert!(
+        status.up && status.failures == 0 && status.last_error.is_none(),
+        "no write of the new registry failed: {status:?}"
+    );
+    for k in &c_keys {
+        assert!(
+            cluster.try_get(survivor, k).await.unwrap().is_some(),
+            "{k} written by the first flush"
+        );
+    }
     assert_eq!(
         cluster
             .try_get(survivor, &node(BASE, &c))
@@ -429,6 +451,33 @@ async fn three_member_cluster_loses_its_leader_under_load() {
     })
     .await;
 
+    // Fresh discoveries given every endpoint, the dead one too, connect and list the three
+    // servers (each connect is one listing, retried on a live member when it met the dead
+    // one; a failure would be returned by connect).
+    let mut fresh = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for i in 0..FRESH_DISCOVERIES {
+        let t = Instant::now();
+        let d = guard(
+            GUARD,
+            "discovery connect",
+            EtcdDiscovery::connect(&endpoints, BASE, "Who"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("fresh discovery {i} with one endpoint dead: {e}"));
+        slowest = slowest.max(t.elapsed());
+        assert_eq!(
+            d.servers(),
+            all,
+            "fresh discovery {i} lists the three servers"
+        );
+        fresh.push(d);
+    }
+    eprintln!(
+        "[leader] {FRESH_DISCOVERIES} fresh discoveries (one endpoint of three dead) connected \
+         and listed the three servers, slowest connect {slowest:?}"
+    );
+
     // A graceful stop deletes a's key (a delete that failed is retried every refresh
     // period) and the discovery drops it.
     let t = Instant::now();
@@ -449,6 +498,17 @@ async fn three_member_cluster_loses_its_leader_under_load() {
         xc.servers() == rest
     })
     .await;
+    // The fresh discoveries opened their watches with the dead member still listed: they
+    // follow the stop too.
+    wait_until(
+        GUARD,
+        "the fresh discoveries drop the stopped server",
+        || fresh.iter().all(|d| d.servers() == rest),
+    )
+    .await;
+    for d in &fresh {
+        d.close();
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let calls = calls.finish().await;

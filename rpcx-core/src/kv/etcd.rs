@@ -10,7 +10,7 @@ use etcd_client::{
 };
 
 use super::{KvStore, Listing, StoreError};
-use crate::xclient::etcd::bounded;
+use crate::xclient::etcd::request;
 use crate::Error;
 
 /// An etcd client with the registration's lease and the discovery's watch.
@@ -52,7 +52,11 @@ impl KvStore for EtcdStore {
 
     async fn new_session(&mut self) -> Result<(), Error> {
         self.keeper = None;
-        let granted = bounded(self.client.lease_grant(self.ttl, None)).await?;
+        let ttl = self.ttl;
+        let granted = request(&self.client, |mut c| async move {
+            c.lease_grant(ttl, None).await
+        })
+        .await?;
         self.lease.store(granted.id(), Ordering::Release);
         Ok(())
     }
@@ -63,7 +67,11 @@ impl KvStore for EtcdStore {
     async fn refresh(&mut self) -> Result<(), StoreError> {
         if self.keeper.is_none() {
             let id = self.lease.load(Ordering::Acquire);
-            let opened = bounded(self.client.lease_keep_alive(id)).await;
+            let opened = request(
+                &self.client,
+                |mut c| async move { c.lease_keep_alive(id).await },
+            )
+            .await;
             self.keeper = Some(opened.map_err(lease_error)?);
         }
         if let Some((keeper, _)) = self.keeper.as_mut() {
@@ -91,21 +99,28 @@ impl KvStore for EtcdStore {
     /// were here): a dead server leaves nothing behind.
     async fn put(&mut self, key: &str, value: &str, _ephemeral: bool) -> Result<(), StoreError> {
         let lease = self.lease.load(Ordering::Acquire);
-        let put = self
-            .client
-            .put(key, value, Some(PutOptions::new().with_lease(lease)));
-        bounded(put).await.map(drop).map_err(lease_error)
+        request(&self.client, |mut c| async move {
+            c.put(key, value, Some(PutOptions::new().with_lease(lease)))
+                .await
+        })
+        .await
+        .map(drop)
+        .map_err(lease_error)
     }
 
     async fn delete(&mut self, key: &str) -> Result<(), Error> {
-        bounded(self.client.delete(key, None)).await.map(drop)
+        request(
+            &self.client,
+            |mut c| async move { c.delete(key, None).await },
+        )
+        .await
+        .map(drop)
     }
 
     async fn list(&mut self, prefix: &str) -> Result<Listing, Error> {
-        let resp = bounded(
-            self.client
-                .get(prefix, Some(GetOptions::new().with_prefix())),
-        )
+        let resp = request(&self.client, |mut c| async move {
+            c.get(prefix, Some(GetOptions::new().with_prefix())).await
+        })
         .await?;
         let version = resp
             .header()
@@ -126,7 +141,11 @@ impl KvStore for EtcdStore {
             let options = WatchOptions::new()
                 .with_prefix()
                 .with_start_revision(i64::try_from(since).unwrap_or(i64::MAX - 1) + 1);
-            let stream = bounded(self.client.watch(prefix, Some(options))).await?;
+            let stream = request(&self.client, |mut c| {
+                let options = options.clone();
+                async move { c.watch(prefix, Some(options)).await }
+            })
+            .await?;
             self.watch = Some((prefix.to_owned(), stream));
         }
         loop {

@@ -40,8 +40,10 @@ fn connect_options() -> ConnectOptions {
 }
 
 /// Connects to an etcd cluster. Endpoints are `host:port` or `http://host:port`; the client
-/// balances over all of them. Connecting is lazy: the first request reveals an unreachable
-/// cluster. With the `tls` feature, `https://` endpoints are reached over TLS trusting the
+/// balances over all of them, a dead member's too: the requests of the discoveries and
+/// registries built on it are tried again on another endpoint when they fail for want of an
+/// answer, while a request made directly on the returned client may fail with "tcp connect
+/// error". Connecting is lazy: the first request reveals an unreachable cluster. With the `tls` feature, `https://` endpoints are reached over TLS trusting the
 /// system's CA bundle (see [`etcd_connect_tls`] for other CAs and client certificates).
 pub async fn etcd_connect<E: AsRef<str>>(endpoints: &[E]) -> Result<Client, Error> {
     #[cfg(feature = "tls")]
@@ -144,17 +146,74 @@ pub(crate) fn etcd_error(e: etcd_client::Error) -> Error {
     )))
 }
 
-/// Awaits an etcd request with [`OP_TIMEOUT`].
-pub(crate) async fn bounded<T, F>(fut: F) -> Result<T, Error>
+/// How many times one request is tried, the first included, when the tries fail for a
+/// transport reason (see [`request`]).
+const TRIES: u32 = 8;
+/// The pause before the second try; it doubles before each further try, up to
+/// [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+const MAX_PAUSE: Duration = Duration::from_millis(250);
+
+/// Runs one etcd request, `op` sending it over a clone of `client`, within [`OP_TIMEOUT`]
+/// in all.
+///
+/// The client balances its requests over every endpoint, a dead member's too: a request
+/// sent there fails at once with "tcp connect error … Connection refused" (a known
+/// limitation of etcd-client's balanced channel). Such a failure, and any other that etcd
+/// did not answer itself or that it answered with `Unavailable` (no leader, leader changed,
+/// request timed out, server stopping: try again), is tried again, at first at once, then
+/// after a pause of 20 ms doubling to 250 ms, up to [`TRIES`] times — each try goes to an
+/// endpoint picked afresh, so with one member of three down a request fails only if all
+/// eight tries pick the dead one. A cluster that is entirely unreachable is reported after
+/// 0.8 s of pauses. An answer from etcd such as "lease not found" comes back at once. Every
+/// request made here may be sent twice without harm: puts write the same value on the same
+/// lease, a lease granted by a try whose answer was lost expires after its TTL.
+pub(crate) async fn request<T, F, Fut>(client: &Client, mut op: F) -> Result<T, Error>
 where
-    F: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    F: FnMut(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
 {
-    match tokio::time::timeout(OP_TIMEOUT, fut).await {
-        Ok(r) => r.map_err(etcd_error),
-        Err(_) => Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("etcd: no answer within {OP_TIMEOUT:?}"),
-        ))),
+    let deadline = tokio::time::Instant::now() + OP_TIMEOUT;
+    let mut pause = Duration::ZERO;
+    let mut tries = 1;
+    loop {
+        let e = match tokio::time::timeout_at(deadline, op(client.clone())).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("etcd: no answer within {OP_TIMEOUT:?}"),
+                )))
+            }
+        };
+        if tries >= TRIES
+            || !worth_another_try(&e)
+            || tokio::time::Instant::now() + pause >= deadline
+        {
+            return Err(etcd_error(e));
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(error = %e, try_number = tries, "rpcx: etcd request failed; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).clamp(FIRST_PAUSE, MAX_PAUSE);
+        tries += 1;
+    }
+}
+
+/// Whether a failed request may succeed on another endpoint: a transport failure (no
+/// answer from etcd: connection refused or reset, TLS or HTTP/2 failure — tonic keeps the
+/// cause as the status' source, while a status etcd sent has none) or etcd's
+/// `Unavailable`.
+fn worth_another_try(e: &etcd_client::Error) -> bool {
+    use std::error::Error as _;
+    const UNAVAILABLE: i32 = 14;
+    match e {
+        etcd_client::Error::GRpcStatus(status) => {
+            i32::from(status.code()) == UNAVAILABLE || status.source().is_some()
+        }
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
     }
 }
 
