@@ -27,6 +27,39 @@ pub fn process_cpu() -> Duration {
     Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
 }
 
+/// This process's CPU use over a stretch of wall time (an outage).
+pub struct CpuMeter {
+    cpu: Duration,
+    wall: Instant,
+}
+
+impl CpuMeter {
+    pub fn start() -> CpuMeter {
+        CpuMeter {
+            cpu: process_cpu(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// Prints the CPU used since [`start`](Self::start) under `tag` and asserts that it stays
+    /// under [`OUTAGE_CPU_LIMIT`] cores; returns the share of one core.
+    pub fn check(self, tag: &str) -> f64 {
+        let (cpu, wall) = (process_cpu() - self.cpu, self.wall.elapsed());
+        let load = cpu.as_secs_f64() / wall.as_secs_f64();
+        eprintln!(
+            "{tag} over {wall:.1?} this process used {cpu:?} CPU = {:.1} % of one core \
+             (every drill running meanwhile included)",
+            load * 100.0
+        );
+        assert!(
+            load < OUTAGE_CPU_LIMIT,
+            "{tag} {:.1} % of a core while the registry was down: something spins",
+            load * 100.0
+        );
+        load
+    }
+}
+
 fn clock_ticks_per_second() -> u64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
@@ -100,6 +133,31 @@ impl CallLoop {
     pub fn answered_by(&self, name: &str) -> usize {
         let c = self.calls.lock().unwrap();
         c.by_server.get(name).copied().unwrap_or(0)
+    }
+
+    /// Stops the loop, prints what it saw under `tag`, and asserts that no call failed and
+    /// that each of `names` answered some.
+    pub async fn finish_checked(self, tag: &str, names: &[&str]) -> Calls {
+        let calls = self.finish().await;
+        eprintln!(
+            "{tag} {} calls answered ({:?}), slowest {:?}, {} failed",
+            calls.ok,
+            calls.by_server,
+            calls.slowest,
+            calls.failed.len()
+        );
+        assert!(
+            calls.failed.is_empty(),
+            "{tag} failed calls: {:#?}",
+            calls.failed
+        );
+        for name in names {
+            assert!(
+                calls.by_server.get(*name).is_some_and(|&n| n > 0),
+                "{tag} {name} answered no call"
+            );
+        }
+        calls
     }
 
     pub async fn finish(self) -> Calls {
