@@ -39,12 +39,14 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<xclient::RawXClient>()?;
     m.add_class::<xclient::Peer>()?;
     m.add_class::<xclient::MultipleServers>()?;
+    m.add_class::<xclient::StoreDiscovery>()?;
     m.add_class::<xclient::Etcd>()?;
     m.add_class::<xclient::Consul>()?;
     m.add_class::<xclient::Redis>()?;
     m.add_class::<xclient::Zookeeper>()?;
     m.add_class::<xclient::Dns>()?;
     m.add_class::<xclient::SelectRequest>()?;
+    m.add_class::<registry::PyRegistry>()?;
     m.add_class::<registry::PyEtcdRegistry>()?;
     m.add_class::<registry::PyConsulRegistry>()?;
     m.add_class::<registry::PyRedisRegistry>()?;

@@ -3,7 +3,8 @@
 //! etcd, Consul, Redis or ZooKeeper as Go's rpcx-etcd / rpcx-consul / rpcx-zookeeper plugins
 //! and rpcx's own `RedisRegisterPlugin` do. A registry joins a server with
 //! `RawServer.add_registry` (before or after start); the server's graceful stop deletes its
-//! keys and closes it.
+//! keys and closes it. Their base class `rpcx.Registry` holds the registry and carries the
+//! members they share.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use rpcx::registry::{AnyRegistry, ConsulRegistry, EtcdRegistry, RedisRegistry, Z
 use crate::client::seconds;
 use crate::errors::{closed, forked, to_py};
 use crate::runtime::{wait, wait_for, Owned};
+use crate::xclient::type_name;
 
 /// The node keys' time to live, as Go computes it: `update_interval + expired` (`expired`
 /// defaults to `update_interval`).
@@ -46,23 +48,33 @@ fn check_address(address: &str, store: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// The state every registry class shares.
-struct Shared {
+/// The base class of `EtcdRegistry`, `ConsulRegistry`, `RedisRegistry` and
+/// `ZookeeperRegistry` (`rpcx.Registry`): the registry they hold and the members they share.
+/// It has no constructor: only its subclasses make registries.
+#[pyclass(subclass, frozen, name = "Registry", module = "rpcx._rpcx")]
+pub struct PyRegistry {
     inner: Owned<AnyRegistry>,
+    base_path: String,
 }
 
-impl Shared {
-    /// Runs `connect` (blocking, interruptible, GIL released) and holds the registry it makes.
+impl PyRegistry {
+    /// Runs `connect` (blocking, interruptible, GIL released) and holds the registry it makes,
+    /// whose base path is `base_path` (as given).
     fn connect<R: Into<AnyRegistry> + Send + 'static>(
         py: Python<'_>,
+        base_path: &str,
         connect: impl std::future::Future<Output = Result<R, rpcx::Error>> + Send + 'static,
-    ) -> PyResult<Shared> {
+    ) -> PyResult<PyClassInitializer<PyRegistry>> {
         let reg = wait(py, connect)?.map_err(|e| to_py(py, e))?;
-        Ok(Shared {
+        let base = PyRegistry {
             inner: Owned::new(reg.into()),
-        })
+            base_path: base_path.to_owned(),
+        };
+        Ok(base.into())
     }
 
+    /// The registry, unless it is closed or was inherited through `fork()`; `what` names the
+    /// class in the error.
     fn registry(&self, py: Python<'_>, what: &str) -> PyResult<AnyRegistry> {
         if self.inner.inherited() {
             return Err(forked(py, what));
@@ -75,9 +87,17 @@ impl Shared {
         }
         Ok(AnyRegistry::clone(&self.inner))
     }
+}
 
-    fn flush(&self, py: Python<'_>, timeout: f64, what: &str) -> PyResult<bool> {
-        let r = self.registry(py, what)?;
+#[pymethods]
+impl PyRegistry {
+    /// Waits (GIL released) until every write queued so far has been tried, at most
+    /// `timeout` seconds; `False` if the time ran out. Raises the last write error when a
+    /// write is still pending.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush(slf: &Bound<'_, Self>, timeout: f64) -> PyResult<bool> {
+        let py = slf.py();
+        let r = slf.get().registry(py, &type_name(slf.as_any()))?;
         let limit = seconds("timeout", timeout)?;
         match wait_for(py, async move { r.flush().await }, Some(limit))? {
             None => Ok(false),
@@ -86,14 +106,33 @@ impl Shared {
         }
     }
 
+    /// Stops the background work without deleting anything: an etcd lease or a Consul
+    /// session is no longer renewed (the keys expire with it), Redis keys are no longer
+    /// rewritten (they expire after two update intervals), a ZooKeeper session ends (its
+    /// ephemeral nodes go with it).
     fn close(&self) {
         if !self.inner.inherited() {
             self.inner.close();
         }
     }
 
+    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
+    /// cannot be reached is retried about every refresh period while the server serves.
+    #[getter]
     fn status(&self) -> PyRegistryStatus {
         PyRegistryStatus::from(self.inner.status_handle().get())
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The base path as given.
+    #[getter]
+    fn base_path(&self) -> &str {
+        &self.base_path
     }
 }
 
@@ -145,32 +184,20 @@ impl PyRegistryStatus {
 }
 
 /// The registry held by an `EtcdRegistry`, `ConsulRegistry`, `RedisRegistry` or
-/// `ZookeeperRegistry` object.
+/// `ZookeeperRegistry` object (any `rpcx.Registry`).
 pub(crate) fn extract(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<AnyRegistry> {
-    if let Ok(r) = obj.cast::<PyEtcdRegistry>() {
-        return r.get().shared.registry(py, "EtcdRegistry");
+    match obj.cast::<PyRegistry>() {
+        Ok(r) => r.get().registry(py, &type_name(obj)),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry, rpcx.RedisRegistry or rpcx.ZookeeperRegistry, got {}",
+            type_name(obj)
+        ))),
     }
-    if let Ok(r) = obj.cast::<PyConsulRegistry>() {
-        return r.get().shared.registry(py, "ConsulRegistry");
-    }
-    if let Ok(r) = obj.cast::<PyRedisRegistry>() {
-        return r.get().shared.registry(py, "RedisRegistry");
-    }
-    if let Ok(r) = obj.cast::<PyZookeeperRegistry>() {
-        return r.get().shared.registry(py, "ZookeeperRegistry");
-    }
-    Err(PyTypeError::new_err(format!(
-        "registry must be rpcx.EtcdRegistry, rpcx.ConsulRegistry, rpcx.RedisRegistry or rpcx.ZookeeperRegistry, got {}",
-        crate::xclient::type_name(obj)
-    )))
 }
 
 /// Publishes a server's services in etcd v3 (Go's rpcx-etcd layout) under one lease.
-#[pyclass(frozen, name = "EtcdRegistry", module = "rpcx._rpcx")]
-pub struct PyEtcdRegistry {
-    shared: Shared,
-    base_path: String,
-}
+#[pyclass(extends = PyRegistry, frozen, name = "EtcdRegistry", module = "rpcx._rpcx")]
+pub struct PyEtcdRegistry;
 
 #[pymethods]
 impl PyEtcdRegistry {
@@ -185,13 +212,13 @@ impl PyEtcdRegistry {
         expired: Option<f64>,
         service_address: Option<String>,
         tls: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<PyEtcdRegistry> {
+    ) -> PyResult<PyClassInitializer<PyEtcdRegistry>> {
         let endpoints = crate::xclient::endpoint_list(endpoints)?;
         let ttl = ttl(update_interval, expired)?;
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let base = base_path.to_owned();
         let address = service_address.unwrap_or_default();
-        let shared = Shared::connect(py, async move {
+        let registry = PyRegistry::connect(py, base_path, async move {
             match tls {
                 Some(tls) => {
                     EtcdRegistry::connect_tls(&endpoints, &base, &address, ttl, &tls).await
@@ -199,68 +226,31 @@ impl PyEtcdRegistry {
                 None => EtcdRegistry::connect(&endpoints, &base, &address, ttl).await,
             }
         })?;
-        Ok(PyEtcdRegistry {
-            shared,
-            base_path: base_path.to_owned(),
-        })
-    }
-
-    /// Waits (GIL released) until every write queued so far has been tried, at most
-    /// `timeout` seconds; `False` if the time ran out. Raises the last write error when a
-    /// write is still pending.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        self.shared.flush(py, timeout, "EtcdRegistry")
-    }
-
-    /// Stops keeping the lease alive, without deleting anything (keys expire with it).
-    fn close(&self) {
-        self.shared.close()
-    }
-
-    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
-    /// cannot be reached is retried about every refresh period while the server serves.
-    #[getter]
-    fn status(&self) -> PyRegistryStatus {
-        self.shared.status()
-    }
-
-    /// True once closed.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.shared.inner.is_closed()
+        Ok(registry.add_subclass(PyEtcdRegistry))
     }
 
     /// The lease the keys are written under.
     #[getter]
-    fn lease_id(&self) -> i64 {
-        match &*self.shared.inner {
+    fn lease_id(slf: &Bound<'_, Self>) -> i64 {
+        match &*slf.as_super().get().inner {
             AnyRegistry::Etcd(r) => r.lease_id(),
             _ => 0,
         }
     }
 
-    #[getter]
-    fn base_path(&self) -> &str {
-        &self.base_path
-    }
-
-    fn __repr__(&self) -> String {
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
         format!(
             "<rpcx.EtcdRegistry {} lease={}>",
-            self.base_path,
-            self.lease_id()
+            slf.as_super().get().base_path,
+            Self::lease_id(slf)
         )
     }
 }
 
 /// Publishes a server's services in Consul's KV store (Go's rpcx-consul layout), the node
 /// keys held by one session renewed in the background.
-#[pyclass(frozen, name = "ConsulRegistry", module = "rpcx._rpcx")]
-pub struct PyConsulRegistry {
-    shared: Shared,
-    base_path: String,
-}
+#[pyclass(extends = PyRegistry, frozen, name = "ConsulRegistry", module = "rpcx._rpcx")]
+pub struct PyConsulRegistry;
 
 #[pymethods]
 impl PyConsulRegistry {
@@ -277,13 +267,13 @@ impl PyConsulRegistry {
         expired: Option<f64>,
         service_address: Option<String>,
         tls: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<PyConsulRegistry> {
+    ) -> PyResult<PyClassInitializer<PyConsulRegistry>> {
         check_address(address, "Consul")?;
         let ttl = ttl(update_interval, expired)?;
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let (agent, base) = (address.to_owned(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
-        let shared = Shared::connect(py, async move {
+        let registry = PyRegistry::connect(py, base_path, async move {
             match tls {
                 Some(tls) => {
                     ConsulRegistry::connect_tls(&agent, &base, &service_address, ttl, &tls).await
@@ -291,55 +281,23 @@ impl PyConsulRegistry {
                 None => ConsulRegistry::connect(&agent, &base, &service_address, ttl).await,
             }
         })?;
-        Ok(PyConsulRegistry {
-            shared,
-            base_path: base_path.to_owned(),
-        })
-    }
-
-    /// As `EtcdRegistry.flush`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        self.shared.flush(py, timeout, "ConsulRegistry")
-    }
-
-    /// Stops renewing the session, without deleting anything (node keys expire with it).
-    fn close(&self) {
-        self.shared.close()
-    }
-
-    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
-    /// cannot be reached is retried about every refresh period while the server serves.
-    #[getter]
-    fn status(&self) -> PyRegistryStatus {
-        self.shared.status()
-    }
-
-    /// True once closed.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.shared.inner.is_closed()
+        Ok(registry.add_subclass(PyConsulRegistry))
     }
 
     /// The Consul session holding the node keys.
     #[getter]
-    fn session_id(&self) -> String {
-        match &*self.shared.inner {
+    fn session_id(slf: &Bound<'_, Self>) -> String {
+        match &*slf.as_super().get().inner {
             AnyRegistry::Consul(r) => r.session_id(),
             _ => String::new(),
         }
     }
 
-    #[getter]
-    fn base_path(&self) -> &str {
-        &self.base_path
-    }
-
-    fn __repr__(&self) -> String {
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
         format!(
             "<rpcx.ConsulRegistry {} session={}>",
-            self.base_path,
-            self.session_id()
+            slf.as_super().get().base_path,
+            Self::session_id(slf)
         )
     }
 }
@@ -347,11 +305,8 @@ impl PyConsulRegistry {
 /// Publishes a server's services in Redis in the layout of Go rpcx's `RedisRegisterPlugin`
 /// (libkv's redis store): node keys rewritten every `update_interval` seconds, expiring after
 /// twice that.
-#[pyclass(frozen, name = "RedisRegistry", module = "rpcx._rpcx")]
-pub struct PyRedisRegistry {
-    shared: Shared,
-    base_path: String,
-}
+#[pyclass(extends = PyRegistry, frozen, name = "RedisRegistry", module = "rpcx._rpcx")]
+pub struct PyRedisRegistry;
 
 #[pymethods]
 impl PyRedisRegistry {
@@ -366,52 +321,19 @@ impl PyRedisRegistry {
         base_path: &str,
         update_interval: f64,
         service_address: Option<String>,
-    ) -> PyResult<PyRedisRegistry> {
+    ) -> PyResult<PyClassInitializer<PyRedisRegistry>> {
         check_address(address, "Redis")?;
         let every = interval(update_interval)?;
         let (redis, base) = (address.to_owned(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
-        let shared = Shared::connect(py, async move {
+        let registry = PyRegistry::connect(py, base_path, async move {
             RedisRegistry::connect(&redis, &base, &service_address, every).await
         })?;
-        Ok(PyRedisRegistry {
-            shared,
-            base_path: base_path.to_owned(),
-        })
+        Ok(registry.add_subclass(PyRedisRegistry))
     }
 
-    /// As `EtcdRegistry.flush`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        self.shared.flush(py, timeout, "RedisRegistry")
-    }
-
-    /// Stops rewriting the node keys, without deleting anything (they expire after two
-    /// update intervals).
-    fn close(&self) {
-        self.shared.close()
-    }
-
-    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
-    /// cannot be reached is retried about every refresh period while the server serves.
-    #[getter]
-    fn status(&self) -> PyRegistryStatus {
-        self.shared.status()
-    }
-
-    /// True once closed.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.shared.inner.is_closed()
-    }
-
-    #[getter]
-    fn base_path(&self) -> &str {
-        &self.base_path
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<rpcx.RedisRegistry {}>", self.base_path)
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        format!("<rpcx.RedisRegistry {}>", slf.as_super().get().base_path)
     }
 }
 
@@ -420,10 +342,8 @@ impl PyRedisRegistry {
 /// and an ephemeral node `/<base>/<Service>/<address>` (the metadata) of the registry's
 /// session, which asks for a timeout of twice `update_interval`; an expired session is
 /// replaced and every node written again.
-#[pyclass(frozen, name = "ZookeeperRegistry", module = "rpcx._rpcx")]
+#[pyclass(extends = PyRegistry, frozen, name = "ZookeeperRegistry", module = "rpcx._rpcx")]
 pub struct PyZookeeperRegistry {
-    shared: Shared,
-    base_path: String,
     servers: String,
 }
 
@@ -441,50 +361,15 @@ impl PyZookeeperRegistry {
         base_path: &str,
         update_interval: f64,
         service_address: Option<String>,
-    ) -> PyResult<PyZookeeperRegistry> {
+    ) -> PyResult<PyClassInitializer<PyZookeeperRegistry>> {
         let ensemble = crate::xclient::zookeeper_ensemble(servers)?;
         let every = interval(update_interval)?;
         let (zk, base) = (ensemble.clone(), base_path.to_owned());
         let service_address = service_address.unwrap_or_default();
-        let shared = Shared::connect(py, async move {
+        let registry = PyRegistry::connect(py, base_path, async move {
             ZookeeperRegistry::connect(&zk, &base, &service_address, every).await
         })?;
-        Ok(PyZookeeperRegistry {
-            shared,
-            base_path: base_path.to_owned(),
-            servers: ensemble,
-        })
-    }
-
-    /// As `EtcdRegistry.flush`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        self.shared.flush(py, timeout, "ZookeeperRegistry")
-    }
-
-    /// Stops checking the session and the nodes and ends the session, without deleting
-    /// anything itself: the ephemeral nodes go with the session.
-    fn close(&self) {
-        self.shared.close()
-    }
-
-    /// Whether the keys are written, and why not (`rpcx.RegistryStatus`): a store that
-    /// cannot be reached is retried about every refresh period while the server serves.
-    #[getter]
-    fn status(&self) -> PyRegistryStatus {
-        self.shared.status()
-    }
-
-    /// True once closed.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.shared.inner.is_closed()
-    }
-
-    /// The base path as given.
-    #[getter]
-    fn base_path(&self) -> &str {
-        &self.base_path
+        Ok(registry.add_subclass(PyZookeeperRegistry { servers: ensemble }))
     }
 
     /// The ensemble's connect string (`host:port[,host:port...]`).
@@ -493,10 +378,11 @@ impl PyZookeeperRegistry {
         &self.servers
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
         format!(
             "<rpcx.ZookeeperRegistry {} {}>",
-            self.servers, self.base_path
+            slf.get().servers,
+            slf.as_super().get().base_path
         )
     }
 }

@@ -134,33 +134,60 @@ impl Source {
     }
 }
 
-/// What `Etcd`, `Consul`, `Redis` and `Zookeeper` hold: a watching discovery and the key
-/// prefix it watches.
-struct Watch {
+/// The base class of the `Etcd`, `Consul`, `Redis` and `Zookeeper` discoveries
+/// (`rpcx.StoreDiscovery`): the servers of one service registered in a store, watched in the
+/// background, and the key prefix watched. It has no constructor: only its subclasses connect.
+#[pyclass(subclass, frozen, module = "rpcx._rpcx")]
+pub struct StoreDiscovery {
     src: Source,
     prefix: String,
 }
 
-impl Watch {
+impl StoreDiscovery {
     /// Waits (blocking, interruptible) for `connecting` to make the discovery; `prefix`
     /// spells its watched prefix for Python.
     fn connect<D: Discovery>(
         py: Python<'_>,
         connecting: impl Future<Output = Result<D, rpcx::Error>> + Send,
         prefix: impl FnOnce(&D) -> String,
-    ) -> PyResult<Watch> {
+    ) -> PyResult<PyClassInitializer<StoreDiscovery>> {
         let d = wait(py, connecting)?.map_err(|e| to_py(py, e))?;
-        Ok(Watch {
+        let base = StoreDiscovery {
             prefix: prefix(&d),
             src: Source::watching(d),
-        })
+        };
+        Ok(base.into())
+    }
+}
+
+#[pymethods]
+impl StoreDiscovery {
+    /// `[(address, metadata)]`, as last read from the store.
+    #[getter]
+    fn servers(&self) -> Vec<(String, String)> {
+        self.src.servers()
     }
 
-    fn repr(&self, class: &str) -> String {
+    /// The watched prefix: etcd's key prefix `<base_path>/<service>`, Consul's KV prefix
+    /// (the same without a leading slash), Redis's key prefix `/<base_path>/<service>`,
+    /// ZooKeeper's znode `/<base_path>/<service>` (the base path without its leading `/`).
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Stops watching (XClients keep the last list).
+    fn close(&self) {
+        self.src.close()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let this = slf.get();
         format!(
-            "<rpcx.{class} {} {} servers>",
-            self.prefix,
-            self.src.servers().len()
+            "<rpcx.{} {} {} servers>",
+            type_name(slf.as_any()),
+            this.prefix,
+            this.src.servers().len()
         )
     }
 }
@@ -274,10 +301,8 @@ pub(crate) fn zookeeper_ensemble(servers: &Bound<'_, PyAny>) -> PyResult<String>
 }
 
 /// Servers of one service registered in etcd v3 under `base_path` (Go's rpcx-etcd layout).
-#[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Etcd {
-    watch: Watch,
-}
+#[pyclass(extends = StoreDiscovery, frozen, module = "rpcx._rpcx")]
+pub struct Etcd;
 
 #[pymethods]
 impl Etcd {
@@ -290,7 +315,7 @@ impl Etcd {
         base_path: String,
         service: String,
         tls: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Etcd> {
+    ) -> PyResult<PyClassInitializer<Etcd>> {
         let endpoints = endpoint_list(endpoints)?;
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let connecting = async move {
@@ -306,40 +331,17 @@ impl Etcd {
                 }
             }
         };
-        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::EtcdDiscovery| {
+        let base = StoreDiscovery::connect(py, connecting, |d: &rpcx::xclient::EtcdDiscovery| {
             d.prefix().to_owned()
         })?;
-        Ok(Etcd { watch })
-    }
-
-    /// `[(address, metadata)]`, as last read from etcd.
-    #[getter]
-    fn servers(&self) -> Vec<(String, String)> {
-        self.watch.src.servers()
-    }
-
-    /// The watched key prefix (`<base_path>/<service>`).
-    #[getter]
-    fn prefix(&self) -> &str {
-        &self.watch.prefix
-    }
-
-    /// Stops watching (XClients keep the last list).
-    fn close(&self) {
-        self.watch.src.close()
-    }
-
-    fn __repr__(&self) -> String {
-        self.watch.repr("Etcd")
+        Ok(base.add_subclass(Etcd))
     }
 }
 
 /// Servers of one service registered in Consul's KV store under `base_path` (Go's
 /// rpcx-consul layout).
-#[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Consul {
-    watch: Watch,
-}
+#[pyclass(extends = StoreDiscovery, frozen, module = "rpcx._rpcx")]
+pub struct Consul;
 
 #[pymethods]
 impl Consul {
@@ -353,7 +355,7 @@ impl Consul {
         base_path: String,
         service: String,
         tls: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Consul> {
+    ) -> PyResult<PyClassInitializer<Consul>> {
         let tls = crate::tls::client_settings(tls.as_ref())?;
         let connecting = async move {
             match tls {
@@ -368,40 +370,18 @@ impl Consul {
                 }
             }
         };
-        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::ConsulDiscovery| {
-            d.prefix().to_owned()
-        })?;
-        Ok(Consul { watch })
-    }
-
-    /// `[(address, metadata)]`, as last read from Consul.
-    #[getter]
-    fn servers(&self) -> Vec<(String, String)> {
-        self.watch.src.servers()
-    }
-
-    /// The watched KV prefix (`<base_path>/<service>`, no leading slash).
-    #[getter]
-    fn prefix(&self) -> &str {
-        &self.watch.prefix
-    }
-
-    /// Stops watching (XClients keep the last list).
-    fn close(&self) {
-        self.watch.src.close()
-    }
-
-    fn __repr__(&self) -> String {
-        self.watch.repr("Consul")
+        let base =
+            StoreDiscovery::connect(py, connecting, |d: &rpcx::xclient::ConsulDiscovery| {
+                d.prefix().to_owned()
+            })?;
+        Ok(base.add_subclass(Consul))
     }
 }
 
 /// Servers of one service registered in Redis under `base_path` in the layout of Go rpcx's
 /// `RedisRegisterPlugin` (keys `/<base_path>/<service>/<address>`, libkv `KVPair` values).
-#[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Redis {
-    watch: Watch,
-}
+#[pyclass(extends = StoreDiscovery, frozen, module = "rpcx._rpcx")]
+pub struct Redis;
 
 #[pymethods]
 impl Redis {
@@ -409,45 +389,27 @@ impl Redis {
     /// `redis://[:password@]host:port[/db]`; blocking, interruptible), lists the servers and
     /// starts watching them through keyspace notifications.
     #[new]
-    fn new(py: Python<'_>, address: String, base_path: String, service: String) -> PyResult<Redis> {
+    fn new(
+        py: Python<'_>,
+        address: String,
+        base_path: String,
+        service: String,
+    ) -> PyResult<PyClassInitializer<Redis>> {
         let connecting = async move {
             rpcx::xclient::RedisDiscovery::connect(&address, &base_path, &service).await
         };
-        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::RedisDiscovery| {
+        let base = StoreDiscovery::connect(py, connecting, |d: &rpcx::xclient::RedisDiscovery| {
             d.prefix().to_owned()
         })?;
-        Ok(Redis { watch })
-    }
-
-    /// `[(address, metadata)]`, as last read from Redis.
-    #[getter]
-    fn servers(&self) -> Vec<(String, String)> {
-        self.watch.src.servers()
-    }
-
-    /// The watched key prefix as Redis spells it (`/<base_path>/<service>`).
-    #[getter]
-    fn prefix(&self) -> &str {
-        &self.watch.prefix
-    }
-
-    /// Stops watching (XClients keep the last list).
-    fn close(&self) {
-        self.watch.src.close()
-    }
-
-    fn __repr__(&self) -> String {
-        self.watch.repr("Redis")
+        Ok(base.add_subclass(Redis))
     }
 }
 
 /// Servers of one service registered in ZooKeeper under `base_path` in the layout of Go's
 /// rpcx-zookeeper plugin (the children of the znode `/<base_path>/<service>`, each node's
 /// data the metadata), followed through watches.
-#[pyclass(frozen, module = "rpcx._rpcx")]
-pub struct Zookeeper {
-    watch: Watch,
-}
+#[pyclass(extends = StoreDiscovery, frozen, module = "rpcx._rpcx")]
+pub struct Zookeeper;
 
 #[pymethods]
 impl Zookeeper {
@@ -460,36 +422,16 @@ impl Zookeeper {
         servers: &Bound<'_, PyAny>,
         base_path: String,
         service: String,
-    ) -> PyResult<Zookeeper> {
+    ) -> PyResult<PyClassInitializer<Zookeeper>> {
         let ensemble = zookeeper_ensemble(servers)?;
         let connecting = async move {
             rpcx::xclient::ZookeeperDiscovery::connect(&ensemble, &base_path, &service).await
         };
-        let watch = Watch::connect(py, connecting, |d: &rpcx::xclient::ZookeeperDiscovery| {
-            format!("/{}", d.prefix())
-        })?;
-        Ok(Zookeeper { watch })
-    }
-
-    /// `[(address, metadata)]`, as last read from ZooKeeper.
-    #[getter]
-    fn servers(&self) -> Vec<(String, String)> {
-        self.watch.src.servers()
-    }
-
-    /// The watched znode (`/<base_path>/<service>`, the base path without its leading `/`).
-    #[getter]
-    fn prefix(&self) -> &str {
-        &self.watch.prefix
-    }
-
-    /// Stops watching (XClients keep the last list).
-    fn close(&self) {
-        self.watch.src.close()
-    }
-
-    fn __repr__(&self) -> String {
-        self.watch.repr("Zookeeper")
+        let base =
+            StoreDiscovery::connect(py, connecting, |d: &rpcx::xclient::ZookeeperDiscovery| {
+                format!("/{}", d.prefix())
+            })?;
+        Ok(base.add_subclass(Zookeeper))
     }
 }
 
@@ -609,20 +551,12 @@ fn discovery_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Disc
     if let Ok(d) = obj.cast::<MultipleServers>() {
         return d.get().src.live(py, "MultipleServers");
     }
-    if let Ok(d) = obj.cast::<Etcd>() {
-        return d.get().watch.src.live(py, "Etcd discovery");
-    }
-    if let Ok(d) = obj.cast::<Consul>() {
-        return d.get().watch.src.live(py, "Consul discovery");
+    if let Ok(d) = obj.cast::<StoreDiscovery>() {
+        let what = format!("{} discovery", type_name(obj));
+        return d.get().src.live(py, &what);
     }
     if let Ok(d) = obj.cast::<Dns>() {
         return d.get().src.live(py, "Dns discovery");
-    }
-    if let Ok(d) = obj.cast::<Redis>() {
-        return d.get().watch.src.live(py, "Redis discovery");
-    }
-    if let Ok(d) = obj.cast::<Zookeeper>() {
-        return d.get().watch.src.live(py, "Zookeeper discovery");
     }
     Err(PyTypeError::new_err(format!(
         "discovery must be rpcx.Peer, rpcx.MultipleServers, rpcx.Etcd, rpcx.Consul, rpcx.Redis, rpcx.Zookeeper or rpcx.Dns, got {}",

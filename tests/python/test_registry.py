@@ -7,6 +7,7 @@ and graceful removal on stop."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 
 import rpcx
 from conftest import REPO, Args, ArithObject, Reply, _cargo
-from registries import FakeConsul, etcd, etcd_keys  # noqa: F401 (etcd: a fixture)
+from registries import FakeConsul, etcd, etcd_keys, free_port  # noqa: F401 (etcd: a fixture)
 
 GO_DIR = REPO / "tests" / "interop" / "go"
 
@@ -374,5 +375,123 @@ def test_asyncio_server_live_registration_and_registries(etcd: str) -> None:
 
     try:
         asyncio.run(main())
+    finally:
+        consul.close()
+
+
+# -- the base classes ----------------------------------------------------------------
+
+REGISTRY_MEMBERS = ("flush", "close", "status", "closed", "base_path")
+DISCOVERY_MEMBERS = ("servers", "prefix", "close", "__repr__")
+
+
+def test_registry_and_store_discovery_are_base_classes() -> None:
+    """rpcx.Registry and rpcx.StoreDiscovery carry, once, the members their four subclasses
+    share; they cannot be made themselves, nor through a Python subclass, and the concrete
+    classes stay final."""
+    registries = (rpcx.EtcdRegistry, rpcx.ConsulRegistry, rpcx.RedisRegistry,
+                  rpcx.ZookeeperRegistry)
+    discoveries = (rpcx.Etcd, rpcx.Consul, rpcx.Redis, rpcx.Zookeeper)
+    for cls in registries:
+        assert cls.__mro__[1] is rpcx.Registry
+        assert not issubclass(cls, rpcx.StoreDiscovery)
+        for name in REGISTRY_MEMBERS:
+            assert name in vars(rpcx.Registry) and name not in vars(cls), (cls, name)
+    for cls in discoveries:
+        assert cls.__mro__[1] is rpcx.StoreDiscovery
+        assert not issubclass(cls, rpcx.Registry)
+        for name in DISCOVERY_MEMBERS:
+            assert name in vars(rpcx.StoreDiscovery) and name not in vars(cls), (cls, name)
+    for other in (rpcx.Peer, rpcx.MultipleServers, rpcx.Dns):
+        assert not issubclass(other, rpcx.StoreDiscovery)
+    for base in (rpcx.Registry, rpcx.StoreDiscovery):
+        with pytest.raises(TypeError, match="cannot create"):
+            base()
+        derived = type("Derived", (base,), {})
+        with pytest.raises(TypeError, match="cannot create"):
+            derived()
+    for final in (rpcx.EtcdRegistry, rpcx.Zookeeper):
+        with pytest.raises(TypeError, match="not an acceptable base type"):
+            type("More", (final,), {})
+    # Neither base is accepted where a registry or a discovery object is wanted.
+    with pytest.raises(TypeError, match="registry must be rpcx.EtcdRegistry"):
+        rpcx.Server().add_registry(rpcx.Registry)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="discovery must be rpcx.Peer"):
+        rpcx.XClient("Arith", rpcx.StoreDiscovery)  # type: ignore[arg-type]
+
+
+def test_each_registry_answers_the_base_members_under_its_own_name() -> None:
+    """The four registries against a free port nobody serves (an outage, not an error):
+    each is an rpcx.Registry with its own repr and status engine, and once closed its flush
+    names its own class."""
+    port = free_port()
+    store = f"127.0.0.1:{port}"
+    made = [
+        (rpcx.EtcdRegistry(f"http://{store}", base_path="/b_etcd"), "etcd",
+         r"<rpcx\.EtcdRegistry /b_etcd lease=\d+>"),
+        (rpcx.ConsulRegistry(store, base_path="/b_consul"), "consul",
+         r"<rpcx\.ConsulRegistry /b_consul session=\S*>"),
+        (rpcx.RedisRegistry(store, base_path="/b_redis"), "redis",
+         r"<rpcx\.RedisRegistry /b_redis>"),
+        (rpcx.ZookeeperRegistry(store, base_path="/b_zk"), "zookeeper",
+         rf"<rpcx\.ZookeeperRegistry {store} /b_zk>"),
+    ]
+    try:
+        for registry, engine, shown in made:
+            name = type(registry).__name__
+            assert isinstance(registry, rpcx.Registry)
+            assert re.fullmatch(shown, repr(registry)), repr(registry)
+            assert registry.base_path == "/b_" + engine.replace("zookeeper", "zk")
+            assert isinstance(registry.status, rpcx.RegistryStatus)
+            assert registry.status.engine == engine
+            assert store in registry.status.target
+            assert not registry.status.up
+            assert not registry.closed
+            registry.close()
+            assert registry.closed
+            with pytest.raises(rpcx.ClosedError, match=f"this {name} is closed"):
+                registry.flush(timeout=1)
+            # The same method, reached through the base class.
+            with pytest.raises(rpcx.ClosedError, match=f"this {name} is closed"):
+                rpcx.Registry.flush(registry, 1)
+            with pytest.raises(RuntimeError, match="closed"):
+                rpcx.Server().add_registry(registry)
+        assert made[3][0].servers == store  # type: ignore[attr-defined]
+    finally:
+        for registry, _, _ in made:
+            registry.close()
+
+
+def test_store_discovery_members_with_a_fake_consul() -> None:
+    """An rpcx.Consul discovery answers the base members (servers, prefix, repr, close),
+    follows the store, and is accepted by XClient and AsyncXClient."""
+    consul = FakeConsul()
+    one, two = f"tcp@127.0.0.1:{free_port()}", f"tcp@127.0.0.1:{free_port()}"
+    try:
+        consul.put(f"rpcx_pybase/Arith/{one}", b"weight=3")
+        discovery = rpcx.Consul(consul.address, "/rpcx_pybase", "Arith")
+        try:
+            assert isinstance(discovery, rpcx.StoreDiscovery)
+            assert discovery.prefix == "rpcx_pybase/Arith"
+            assert discovery.servers == [(one, "weight=3")]
+            assert rpcx.StoreDiscovery.servers.__get__(discovery) == [(one, "weight=3")]
+            assert repr(discovery) == "<rpcx.Consul rpcx_pybase/Arith 1 servers>"
+            consul.put(f"rpcx_pybase/Arith/{two}")
+            eventually("the second server seen", lambda: len(discovery.servers) == 2)
+            assert repr(discovery) == "<rpcx.Consul rpcx_pybase/Arith 2 servers>"
+            both = sorted([(one, "weight=3"), (two, "")])
+            assert sorted(discovery.servers) == both
+            with rpcx.XClient("Arith", discovery) as xc:
+                assert sorted(xc.servers) == both
+
+            async def main() -> list[tuple[str, str]]:
+                async with rpcx.AsyncXClient("Arith", discovery) as axc:
+                    return axc.servers
+
+            assert sorted(asyncio.run(main())) == both
+        finally:
+            discovery.close()
+        # A closed discovery keeps its last list.
+        assert sorted(discovery.servers) == both
     finally:
         consul.close()

@@ -2,6 +2,8 @@
 
 from typing import Callable, Iterable, Optional, Union, final
 
+from typing_extensions import disjoint_base
+
 from .tls import TLSConfig
 
 __all__ = [
@@ -14,11 +16,13 @@ __all__ = [
     "RawXClient",
     "Peer",
     "MultipleServers",
+    "StoreDiscovery",
     "Etcd",
     "Consul",
     "Redis",
     "Zookeeper",
     "Dns",
+    "Registry",
     "EtcdRegistry",
     "ConsulRegistry",
     "RedisRegistry",
@@ -269,8 +273,22 @@ class MultipleServers:
     @property
     def servers(self) -> _Servers: ...
 
+@disjoint_base
+class StoreDiscovery:
+    """The base class of the :class:`Etcd`, :class:`Consul`, :class:`Redis` and
+    :class:`Zookeeper` discoveries: the servers of one service registered in a store, watched
+    in the background. ``servers`` is the list as last read, ``prefix`` the watched key prefix
+    or znode (``<base_path>/<service>`` as the store spells it), ``close()`` stops watching
+    (XClients keep the last list). It has no constructor: only its subclasses connect."""
+
+    @property
+    def servers(self) -> _Servers: ...
+    @property
+    def prefix(self) -> str: ...
+    def close(self) -> None: ...
+
 @final
-class Etcd:
+class Etcd(StoreDiscovery):
     """Servers of one service registered in etcd v3 under ``base_path``."""
 
     def __new__(
@@ -280,11 +298,6 @@ class Etcd:
         service: str,
         tls: Union[TLSConfig, _Tls, None] = None,
     ) -> Etcd: ...
-    @property
-    def servers(self) -> _Servers: ...
-    @property
-    def prefix(self) -> str: ...
-    def close(self) -> None: ...
 
 @final
 class RegistryStatus:
@@ -305,8 +318,25 @@ class RegistryStatus:
     @property
     def down_for(self) -> Optional[float]: ...
 
+@disjoint_base
+class Registry:
+    """The base class of :class:`EtcdRegistry`, :class:`ConsulRegistry`,
+    :class:`RedisRegistry` and :class:`ZookeeperRegistry`, with the members they share:
+    ``flush()`` waits for the queued writes, ``close()`` stops the background work without
+    deleting anything, ``status`` says whether the keys are written, ``closed`` and
+    ``base_path``. It has no constructor: only its subclasses make registries."""
+
+    def flush(self, timeout: float = 5.0) -> bool: ...
+    def close(self) -> None: ...
+    @property
+    def status(self) -> RegistryStatus: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def base_path(self) -> str: ...
+
 @final
-class EtcdRegistry:
+class EtcdRegistry(Registry):
     """Publishes a server's services in etcd v3 (Go's rpcx-etcd layout) under one lease."""
 
     def __new__(
@@ -318,19 +348,11 @@ class EtcdRegistry:
         service_address: Optional[str] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
     ) -> EtcdRegistry: ...
-    def flush(self, timeout: float = 5.0) -> bool: ...
-    def close(self) -> None: ...
-    @property
-    def status(self) -> RegistryStatus: ...
-    @property
-    def closed(self) -> bool: ...
     @property
     def lease_id(self) -> int: ...
-    @property
-    def base_path(self) -> str: ...
 
 @final
-class ConsulRegistry:
+class ConsulRegistry(Registry):
     """Publishes a server's services in Consul's KV store (Go's rpcx-consul layout)."""
 
     def __new__(
@@ -342,19 +364,11 @@ class ConsulRegistry:
         service_address: Optional[str] = None,
         tls: Union[TLSConfig, _Tls, None] = None,
     ) -> ConsulRegistry: ...
-    def flush(self, timeout: float = 5.0) -> bool: ...
-    def close(self) -> None: ...
-    @property
-    def status(self) -> RegistryStatus: ...
-    @property
-    def closed(self) -> bool: ...
     @property
     def session_id(self) -> str: ...
-    @property
-    def base_path(self) -> str: ...
 
 @final
-class RedisRegistry:
+class RedisRegistry(Registry):
     """Publishes a server's services in Redis in the layout of Go rpcx's RedisRegisterPlugin:
     node keys rewritten every ``update_interval`` seconds, expiring after twice that."""
 
@@ -365,17 +379,9 @@ class RedisRegistry:
         update_interval: float = 60.0,
         service_address: Optional[str] = None,
     ) -> RedisRegistry: ...
-    def flush(self, timeout: float = 5.0) -> bool: ...
-    def close(self) -> None: ...
-    @property
-    def status(self) -> RegistryStatus: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def base_path(self) -> str: ...
 
 @final
-class ZookeeperRegistry:
+class ZookeeperRegistry(Registry):
     """Publishes a server's services in ZooKeeper in the layout of Go's rpcx-zookeeper plugin:
     persistent ``/<base>`` and ``/<base>/<Service>`` nodes, and an ephemeral
     ``/<base>/<Service>/<address>`` node (the metadata) of the registry's session, which asks
@@ -388,19 +394,11 @@ class ZookeeperRegistry:
         update_interval: float = 60.0,
         service_address: Optional[str] = None,
     ) -> ZookeeperRegistry: ...
-    def flush(self, timeout: float = 5.0) -> bool: ...
-    def close(self) -> None: ...
-    @property
-    def status(self) -> RegistryStatus: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def base_path(self) -> str: ...
     @property
     def servers(self) -> str: ...
 
 @final
-class Zookeeper:
+class Zookeeper(StoreDiscovery):
     """Servers of one service registered in ZooKeeper under ``base_path`` (Go's
     rpcx-zookeeper layout: the children of ``/<base>/<service>``), followed through
     watches."""
@@ -408,36 +406,21 @@ class Zookeeper:
     def __new__(
         cls, servers: Union[str, list[str]], base_path: str, service: str
     ) -> Zookeeper: ...
-    @property
-    def servers(self) -> _Servers: ...
-    @property
-    def prefix(self) -> str: ...
-    def close(self) -> None: ...
 
 @final
-class Redis:
+class Redis(StoreDiscovery):
     """Servers of one service registered in Redis under ``base_path`` (Go's
     RedisRegisterPlugin layout), followed through keyspace notifications."""
 
     def __new__(cls, address: str, base_path: str, service: str) -> Redis: ...
-    @property
-    def servers(self) -> _Servers: ...
-    @property
-    def prefix(self) -> str: ...
-    def close(self) -> None: ...
 
 @final
-class Consul:
+class Consul(StoreDiscovery):
     """Servers of one service registered in Consul's KV store under ``base_path``."""
 
     def __new__(
         cls, address: str, base_path: str, service: str, tls: Union[TLSConfig, _Tls, None] = None
     ) -> Consul: ...
-    @property
-    def servers(self) -> _Servers: ...
-    @property
-    def prefix(self) -> str: ...
-    def close(self) -> None: ...
 
 @final
 class Dns:
