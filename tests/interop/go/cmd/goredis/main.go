@@ -16,15 +16,9 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rpcxio/libkv"
@@ -34,31 +28,12 @@ import (
 	"github.com/smallnest/rpcx/server"
 	"github.com/smallnest/rpcx/serverplugin"
 
-	"rpcx-interop/internal/svc"
+	"rpcx-interop/internal/regcheck"
 )
 
 func main() {
-	mode := flag.String("mode", "client", "client or server")
-	addr := flag.String("redis", "127.0.0.1:6379", "redis address")
-	base := flag.String("base", "rpcx_test", "registry base path")
-	service := flag.String("service", "Arith", "service path (client mode)")
-	want := flag.Int("want", 1, "client: wait until exactly this many servers are listed")
-	wantMeta := flag.String("want-meta", "", "client: metadata every listed server must have")
-	meta := flag.String("meta", "lang=go", "server: metadata to register")
-	timeout := flag.Duration("timeout", 20*time.Second, "client: bound of the whole check")
-	verbose := flag.Bool("v", false, "rpcx logging on stderr")
-	flag.Parse()
-	svc.SetupLogging(*verbose)
-
-	switch *mode {
-	case "client":
-		os.Exit(runClient(*addr, *base, *service, *want, *wantMeta, *timeout))
-	case "server":
-		os.Exit(runServer(*addr, *base, *meta))
-	default:
-		fmt.Fprintf(os.Stderr, "goredis: unknown -mode %q\n", *mode)
-		os.Exit(2)
-	}
+	f := regcheck.ParseFlags("redis", "127.0.0.1:6379", "redis address", "rpcx_test")
+	regcheck.Dispatch("goredis", f.Mode, func() int { return runClient(f) }, func() int { return runServer(f) })
 }
 
 // servers lists the servers of base/service as libkv returns them: the keys (as the
@@ -84,88 +59,39 @@ func servers(kv store.Store, base, service string) ([]*client.KVPair, error) {
 	return out, nil
 }
 
-func runClient(addr, base, service string, want int, wantMeta string, timeout time.Duration) int {
-	passed, failed := 0, 0
-	report := func(ok bool, name, format string, a ...interface{}) {
-		if ok {
-			passed++
-			fmt.Printf("PASS %s: %s\n", name, fmt.Sprintf(format, a...))
-		} else {
-			failed++
-			fmt.Printf("FAIL %s: %s\n", name, fmt.Sprintf(format, a...))
-		}
-	}
-	defer func() { fmt.Printf("goredis: %d passed, %d failed\n", passed, failed) }()
+func runClient(f *regcheck.Flags) int {
+	r := regcheck.NewReport("goredis")
+	defer r.Summary()
 
 	redis.Register()
-	kv, err := libkv.NewStore(store.REDIS, []string{addr}, nil)
+	kv, err := libkv.NewStore(store.REDIS, []string{f.Store}, nil)
 	if err != nil {
-		report(false, "store", "libkv redis: %v", err)
+		r.Check(false, "store", "libkv redis: %v", err)
 		return 1
 	}
 	defer kv.Close()
-	deadline := time.Now().Add(timeout)
-	var pairs []*client.KVPair
-	for {
-		pairs, err = servers(kv, base, service)
-		if (err == nil && len(pairs) == want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	keys := make([]string, 0, len(pairs))
-	for _, p := range pairs {
-		keys = append(keys, p.Key+" "+p.Value)
-	}
-	sort.Strings(keys)
-	report(err == nil && len(pairs) == want, "discover", "want %d servers under %s/%s, got %v (err %v)", want, base, service, keys, err)
-	if len(pairs) != want {
-		return 1
-	}
-	for _, p := range pairs {
-		if wantMeta != "" {
-			report(p.Value == wantMeta, "metadata", "%s: %q (want %q)", p.Key, p.Value, wantMeta)
-		}
-		p2p, _ := client.NewPeer2PeerDiscovery(p.Key, "")
-		xc := client.NewXClient(service, client.Failfast, client.RoundRobin, p2p, client.DefaultOption)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		reply := &svc.Reply{}
-		err := xc.Call(ctx, "Mul", &svc.Args{A: 7, B: 8}, reply)
-		cancel()
-		xc.Close()
-		report(err == nil && reply.C == 56, "call", "%s %s.Mul(7,8) = %d, err %v", p.Key, service, reply.C, err)
-	}
-	if want > 0 {
-		d, _ := client.NewMultipleServersDiscovery(pairs)
-		xc := client.NewXClient(service, client.Failover, client.RandomSelect, d, client.DefaultOption)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		reply := &svc.Reply{}
-		err := xc.Call(ctx, "Add", &svc.Args{A: 2, B: 3}, reply)
-		cancel()
-		xc.Close()
-		report(err == nil && reply.C == 5, "xclient", "%s.Add(2,3) over the listed servers = %d, err %v", service, reply.C, err)
-	}
-	if failed > 0 {
-		return 1
-	}
-	return 0
+	return regcheck.CheckServers(r, f, regcheck.Target{
+		List:        func() ([]*client.KVPair, error) { return servers(kv, f.Base, f.Service) },
+		ListCanFail: true,
+		Discovery: func(pairs []*client.KVPair) client.ServiceDiscovery {
+			d, _ := client.NewMultipleServersDiscovery(pairs)
+			return d
+		},
+		Via: "over the listed servers",
+	})
 }
 
-func runServer(addr, base, meta string) int {
-	// rpcx needs ServiceAddress before Register: take a free port, release it, serve on it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func runServer(f *regcheck.Flags) int {
+	local, err := regcheck.FreeAddr()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "goredis: %v\n", err)
 		return 1
 	}
-	local := l.Addr().String()
-	l.Close()
-
 	s := server.NewServer()
 	p := &serverplugin.RedisRegisterPlugin{
 		ServiceAddress: "tcp@" + local,
-		RedisServers:   []string{addr},
-		BasePath:       base,
+		RedisServers:   []string{f.Store},
+		BasePath:       f.Base,
 		UpdateInterval: time.Minute,
 	}
 	if err := p.Start(); err != nil {
@@ -173,34 +99,15 @@ func runServer(addr, base, meta string) int {
 		return 1
 	}
 	s.Plugins.Add(p)
-	if err := s.RegisterName("Arith", new(svc.Arith), meta); err != nil {
-		fmt.Fprintf(os.Stderr, "goredis: register: %v\n", err)
-		return 1
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.Serve("tcp", local) }()
-	select {
-	case <-s.Started:
-	case err := <-serveErr:
-		fmt.Fprintf(os.Stderr, "goredis: serve: %v\n", err)
-		return 1
-	case <-time.After(10 * time.Second):
-		fmt.Fprintln(os.Stderr, "goredis: server did not start within 10s")
+	serveErr := regcheck.ServeArith("goredis", s, local, f.Meta)
+	if serveErr == nil {
 		return 1
 	}
 	fmt.Printf("LISTENING tcp@%s\nREGISTERED\n", local)
 	_ = os.Stdout.Sync()
-
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case <-sig:
-	case err := <-serveErr:
-		fmt.Fprintf(os.Stderr, "goredis: serve: %v\n", err)
+	if !regcheck.AwaitStop("goredis", serveErr, 0, nil) {
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.Shutdown(ctx)
+	regcheck.Shutdown(s)
 	return 0
 }

@@ -20,15 +20,9 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rpcxio/libkv"
@@ -37,41 +31,23 @@ import (
 	"github.com/smallnest/rpcx/client"
 	"github.com/smallnest/rpcx/server"
 
-	"rpcx-interop/internal/svc"
+	"rpcx-interop/internal/regcheck"
 )
 
 func main() {
-	mode := flag.String("mode", "client", "client or server")
-	addr := flag.String("zk", "127.0.0.1:2181", "zookeeper address")
-	base := flag.String("base", "rpcx_test", "registry base path")
-	service := flag.String("service", "Arith", "service path (client mode)")
-	want := flag.Int("want", 1, "client: wait until exactly this many servers are listed")
-	wantMeta := flag.String("want-meta", "", "client: metadata every listed server must have")
-	meta := flag.String("meta", "lang=go", "server: metadata to register")
-	timeout := flag.Duration("timeout", 20*time.Second, "client: bound of the whole check")
-	verbose := flag.Bool("v", false, "rpcx logging on stderr")
-	flag.Parse()
-	svc.SetupLogging(*verbose)
+	f := regcheck.ParseFlags("zk", "127.0.0.1:2181", "zookeeper address", "rpcx_test")
 
 	zookeeper.Register()
-	kv, err := libkv.NewStore(store.ZK, []string{*addr}, &store.Config{ConnectionTimeout: 10 * time.Second})
+	kv, err := libkv.NewStore(store.ZK, []string{f.Store}, &store.Config{ConnectionTimeout: 10 * time.Second})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gozk: libkv zookeeper: %v\n", err)
 		os.Exit(1)
 	}
 	defer kv.Close()
 	// As the plugin: one leading '/' of the base path is dropped.
-	b := strings.TrimPrefix(*base, "/")
+	f.Base = strings.TrimPrefix(f.Base, "/")
 
-	switch *mode {
-	case "client":
-		os.Exit(runClient(kv, b, *service, *want, *wantMeta, *timeout))
-	case "server":
-		os.Exit(runServer(kv, b, *meta))
-	default:
-		fmt.Fprintf(os.Stderr, "gozk: unknown -mode %q\n", *mode)
-		os.Exit(2)
-	}
+	regcheck.Dispatch("gozk", f.Mode, func() int { return runClient(kv, f) }, func() int { return runServer(kv, f) })
 }
 
 // servers lists the children of base/service as libkv returns them (Key: the child name).
@@ -90,71 +66,26 @@ func servers(kv store.Store, base, service string) ([]*client.KVPair, error) {
 	return out, nil
 }
 
-func runClient(kv store.Store, base, service string, want int, wantMeta string, timeout time.Duration) int {
-	passed, failed := 0, 0
-	report := func(ok bool, name, format string, a ...interface{}) {
-		if ok {
-			passed++
-			fmt.Printf("PASS %s: %s\n", name, fmt.Sprintf(format, a...))
-		} else {
-			failed++
-			fmt.Printf("FAIL %s: %s\n", name, fmt.Sprintf(format, a...))
-		}
-	}
-	defer func() { fmt.Printf("gozk: %d passed, %d failed\n", passed, failed) }()
+func runClient(kv store.Store, f *regcheck.Flags) int {
+	r := regcheck.NewReport("gozk")
+	defer r.Summary()
 
-	deadline := time.Now().Add(timeout)
-	var pairs []*client.KVPair
-	var err error
-	for {
-		pairs, err = servers(kv, base, service)
-		if (err == nil && len(pairs) == want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	keys := make([]string, 0, len(pairs))
-	for _, p := range pairs {
-		keys = append(keys, p.Key+" "+p.Value)
-	}
-	sort.Strings(keys)
-	report(err == nil && len(pairs) == want, "discover", "want %d servers under %s/%s, got %v (err %v)", want, base, service, keys, err)
-	if len(pairs) != want {
-		return 1
-	}
-	if want > 0 {
-		bp, err := kv.Get(base)
-		report(err == nil && string(bp.Value) == "rpcx_path", "base node", "%s = %q, err %v", base, value(bp), err)
-		sp, err := kv.Get(base + "/" + service)
-		report(err == nil && string(sp.Value) == service, "service node", "%s/%s = %q, err %v", base, service, value(sp), err)
-	}
-	for _, p := range pairs {
-		if wantMeta != "" {
-			report(p.Value == wantMeta, "metadata", "%s: %q (want %q)", p.Key, p.Value, wantMeta)
-		}
-		p2p, _ := client.NewPeer2PeerDiscovery(p.Key, "")
-		xc := client.NewXClient(service, client.Failfast, client.RoundRobin, p2p, client.DefaultOption)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		reply := &svc.Reply{}
-		err := xc.Call(ctx, "Mul", &svc.Args{A: 7, B: 8}, reply)
-		cancel()
-		xc.Close()
-		report(err == nil && reply.C == 56, "call", "%s %s.Mul(7,8) = %d, err %v", p.Key, service, reply.C, err)
-	}
-	if want > 0 {
-		d, _ := client.NewMultipleServersDiscovery(pairs)
-		xc := client.NewXClient(service, client.Failover, client.RandomSelect, d, client.DefaultOption)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		reply := &svc.Reply{}
-		err := xc.Call(ctx, "Add", &svc.Args{A: 2, B: 3}, reply)
-		cancel()
-		xc.Close()
-		report(err == nil && reply.C == 5, "xclient", "%s.Add(2,3) over the listed servers = %d, err %v", service, reply.C, err)
-	}
-	if failed > 0 {
-		return 1
-	}
-	return 0
+	base, service := f.Base, f.Service
+	return regcheck.CheckServers(r, f, regcheck.Target{
+		List:        func() ([]*client.KVPair, error) { return servers(kv, base, service) },
+		ListCanFail: true,
+		AfterDiscover: func(r *regcheck.Report) {
+			bp, err := kv.Get(base)
+			r.Check(err == nil && string(bp.Value) == "rpcx_path", "base node", "%s = %q, err %v", base, value(bp), err)
+			sp, err := kv.Get(base + "/" + service)
+			r.Check(err == nil && string(sp.Value) == service, "service node", "%s/%s = %q, err %v", base, service, value(sp), err)
+		},
+		Discovery: func(pairs []*client.KVPair) client.ServiceDiscovery {
+			d, _ := client.NewMultipleServersDiscovery(pairs)
+			return d
+		},
+		Via: "over the listed servers",
+	})
 }
 
 func value(p *store.KVPair) string {
@@ -180,36 +111,23 @@ func register(kv store.Store, base, name, address, meta string, interval time.Du
 	return nil
 }
 
-func runServer(kv store.Store, base, meta string) int {
+func runServer(kv store.Store, f *regcheck.Flags) int {
 	// The plugin needs ServiceAddress before Register: take a free port, release it, serve on it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	local, err := regcheck.FreeAddr()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gozk: %v\n", err)
 		return 1
 	}
-	local := l.Addr().String()
-	l.Close()
 	address := "tcp@" + local
 	interval := time.Minute
 
 	s := server.NewServer()
-	if err := s.RegisterName("Arith", new(svc.Arith), meta); err != nil {
-		fmt.Fprintf(os.Stderr, "gozk: register: %v\n", err)
-		return 1
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.Serve("tcp", local) }()
-	select {
-	case <-s.Started:
-	case err := <-serveErr:
-		fmt.Fprintf(os.Stderr, "gozk: serve: %v\n", err)
-		return 1
-	case <-time.After(10 * time.Second):
-		fmt.Fprintln(os.Stderr, "gozk: server did not start within 10s")
+	serveErr := regcheck.ServeArith("gozk", s, local, f.Meta)
+	if serveErr == nil {
 		return 1
 	}
 	fmt.Printf("LISTENING %s\n", address)
-	if err := register(kv, base, "Arith", address, meta, interval); err != nil {
+	if err := register(kv, f.Base, "Arith", address, f.Meta, interval); err != nil {
 		fmt.Fprintf(os.Stderr, "gozk: %v\n", err)
 		return 1
 	}
@@ -217,28 +135,15 @@ func runServer(kv store.Store, base, meta string) int {
 	_ = os.Stdout.Sync()
 
 	// The plugin's refresh: Put every UpdateInterval with a TTL (re-creates a lost node).
-	node := base + "/Arith/" + address
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	for done := false; !done; {
-		select {
-		case <-sig:
-			done = true
-		case <-ticker.C:
-			_ = kv.Put(node, []byte(meta), &store.WriteOptions{TTL: interval * 2})
-		case err := <-serveErr:
-			fmt.Fprintf(os.Stderr, "gozk: serve: %v\n", err)
-			return 1
-		}
+	node := f.Base + "/Arith/" + address
+	refresh := func() { _ = kv.Put(node, []byte(f.Meta), &store.WriteOptions{TTL: interval * 2}) }
+	if !regcheck.AwaitStop("gozk", serveErr, interval, refresh) {
+		return 1
 	}
 	// The plugin's Stop: delete the node if it exists.
 	if ok, err := kv.Exists(node); err == nil && ok {
 		_ = kv.Delete(node)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.Shutdown(ctx)
+	regcheck.Shutdown(s)
 	return 0
 }

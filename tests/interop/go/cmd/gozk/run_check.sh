@@ -18,54 +18,11 @@
 # CARGO (default `cargo`).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-gomod="$(cd "$here/../.." && pwd)"
-repo="$(cd "$gomod/../../.." && pwd)"
+rc_name=gozk-check
+# shellcheck source=../registry_check_lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../registry_check_lib.sh"
 java_bin="${JAVA:-java}"
 zk_jar="${ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then
-      kill -TERM "$p" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$p" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-finish() {
-  echo "gozk-check: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# Waits (≤ 20 s) until file $1 has a line starting with $2; prints that line.
-wait_line() {
-  for _ in $(seq 1 200); do
-    if grep -m1 "^$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-# Stops process $1 with SIGTERM and waits (≤ 10 s).
-stop() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
 
 # True when the ZooKeeper on port $1 serves requests (`srvr` reports its Mode; `ruok` says
 # imok earlier, before sessions are accepted).
@@ -80,13 +37,7 @@ try:
     sys.exit(0 if b"Mode:" in out else 1)
 except OSError: sys.exit(1)' "$1"; }
 
-echo "== building (Rust arith_server with zookeeper, rpcx CLI, Go gozk)"
-(cd "$repo" && "$cargo" build -q -p rpcx --features zookeeper --example arith_server && "$cargo" build -q -p rpcx-cli)
-target_dir="$(cd "$repo" && "$cargo" metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-rs_server="$target_dir/debug/examples/arith_server"
-rpcx="$target_dir/debug/rpcx"
-(cd "$gomod" && go build -buildvcs=false -o "$tmp/gozk" ./cmd/gozk)
-gozk="$tmp/gozk"
+rc_build zookeeper gozk
 
 echo "== starting ZooKeeper"
 port="$(free_port)"
@@ -105,46 +56,20 @@ if [[ -z "$ready" ]]; then
   fail "ZooKeeper did not start"
   finish
 fi
+store="$addr"
+go_flag=-zk
+cli_flag=--zookeeper
 
 echo "== Rust server registered in ZooKeeper -> Go (libkv) discovery and calls"
-"$rs_server" --addr tcp@127.0.0.1:0 --zookeeper "$addr" --base-path /rpcx_rs --meta 'lang=rust&weight=2' >"$tmp/rs.out" 2>"$tmp/rs.err" &
-rs_pid=$!
-pids+=("$rs_pid")
-if wait_line "$tmp/rs.out" REGISTERED >/dev/null; then pass "rust server registered"; else fail "rust server registered: $(cat "$tmp/rs.err")"; finish; fi
-if "$gozk" -mode client -zk "$addr" -base rpcx_rs -service Arith -want 1 -want-meta 'lang=rust&weight=2'; then
-  pass "go client discovers and calls the rust server"
-else
-  fail "go client discovers and calls the rust server"
-fi
+rc_rust_to_go /rpcx_rs rpcx_rs
 
 for base in rpcx_go /rpcx_go_lead; do
   echo "== Go server registered in ZooKeeper under '$base' -> Rust list and calls"
-  "$gozk" -mode server -zk "$addr" -base "$base" -meta 'lang=go&group=blue' >"$tmp/go.out" 2>"$tmp/go.err" &
-  go_pid=$!
-  pids+=("$go_pid")
-  if go_line="$(wait_line "$tmp/go.out" LISTENING)" && wait_line "$tmp/go.out" REGISTERED >/dev/null; then
-    go_addr="${go_line#LISTENING }"
-    pass "go server registered at $go_addr"
-  else
-    fail "go server registered: $(cat "$tmp/go.err")"
-    finish
-  fi
-  listed="$("$rpcx" list --zookeeper "$addr" --base-path "$base" Arith || true)"
-  echo "$listed"
-  want_line="$(printf 'Arith\t%s\t{"group":"blue","lang":"go"}' "$go_addr")"
-  if [[ "$listed" == "$want_line" ]]; then pass "rpcx list shows the go server and its metadata"; else fail "rpcx list: got [$listed] want [$want_line]"; fi
-  got="$("$rpcx" call --zookeeper "$addr" --base-path "$base" --select round-robin --fail failover Arith.Mul '{"A":7,"B":8}' 2>&1 || true)"
-  if [[ "$got" == '{"C":56}' ]]; then pass "rpcx call --zookeeper reaches the go server"; else fail "rpcx call --zookeeper: $got"; fi
-  stop "$go_pid"
-  listed="$("$rpcx" list --zookeeper "$addr" --base-path "$base" Arith || true)"
-  if [[ -z "$listed" ]]; then pass "go server unregistered on shutdown"; else fail "go server still listed: $listed"; fi
+  rc_go_server "$base"
+  rc_go_listed_and_called "$base"
+  rc_go_unregistered "$base"
 done
 
 echo "== graceful stop of the Rust server unregisters"
-stop "$rs_pid"
-if "$gozk" -mode client -zk "$addr" -base rpcx_rs -service Arith -want 0 -timeout 10s; then
-  pass "rust server unregistered on shutdown (go sees none)"
-else
-  fail "rust server unregistered on shutdown"
-fi
+rc_rust_unregistered rpcx_rs "go sees none"
 finish
