@@ -1617,11 +1617,16 @@ rpcx_status rpcx_server_add_consul_registry_tls(const struct rpcx_server *server
  * `rpcx_server_start` — added to a running server, it publishes every service at once;
  * several registries may be added.
  *
- * Blocks while it connects and grants the lease. Errors: `RPCX_ERR_NULL_ARG`,
- * `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8 string),
- * `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_IO` (etcd unreachable or refusing, with
- * its reason), `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime
- * thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
+ * Blocks while it tries once to connect and grant the lease (bounded by the store's
+ * request timeout, 5 s). A registry that cannot be reached — at this call or any time
+ * later — is not an error: it is added all the same, the server serves, and a background
+ * task retries about every refresh period (a third of the TTL), writing every key once
+ * the store answers (an emptied store is repopulated). Its state is
+ * `rpcx_registry_up` / `rpcx_registry_failures_total` in `rpcx_server_metrics_text`.
+ * Errors: `RPCX_ERR_NULL_ARG`, `RPCX_ERR_INVALID_ARG` (no endpoint, an empty or non-UTF-8
+ * string), `RPCX_ERR_INVALID_STATE` (shut down), `RPCX_ERR_IO` (a refusal retrying cannot
+ * cure: a certificate or credentials the store refuses, with its reason),
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME` on an rpcx runtime thread. `err_out` may be NULL; otherwise on failure it receives an `rpcx_error` to free
  * with `rpcx_error_free`.
  */
 rpcx_status rpcx_server_add_etcd_registry(const struct rpcx_server *server,
@@ -1708,8 +1713,8 @@ rpcx_status rpcx_server_add_rate_limit(const struct rpcx_server *server,
  * and a background task writes them again every interval; when Redis comes back empty
  * every key is written again. Keyspace notifications are turned on (`CONFIG SET
  * notify-keyspace-events KEA`) as libkv does. `service_address`, shutdown, blocking, errors
- * and ownership as for `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: Redis unreachable or
- * refusing, with its reason). All strings are copied; `err_out` may be NULL.
+ * and ownership as for `rpcx_server_add_etcd_registry` (an unreachable Redis is retried
+ * every interval; `RPCX_ERR_IO`: refused credentials, with Redis' reason). All strings are copied; `err_out` may be NULL.
  */
 rpcx_status rpcx_server_add_redis_registry(const struct rpcx_server *server,
                                            const char *address,
@@ -1729,7 +1734,7 @@ rpcx_status rpcx_server_add_redis_registry(const struct rpcx_server *server,
  * the server bounds it) and a background task checks the session and the nodes every
  * interval; an expired session is replaced and every node written again. `service_address`,
  * shutdown (which deletes the nodes), blocking, errors and ownership as for
- * `rpcx_server_add_etcd_registry` (`RPCX_ERR_IO`: ZooKeeper unreachable, with its reason;
+ * `rpcx_server_add_etcd_registry` (an unreachable ZooKeeper is retried every interval;
  * `RPCX_ERR_CONFIG`: a base path that is not a ZooKeeper path, or a zero interval). All strings
  * are copied; `err_out` may be NULL.
  */
@@ -1783,14 +1788,18 @@ void rpcx_server_free(struct rpcx_server *server);
 /**
  * Renders `server`'s metrics in the Prometheus text exposition format
  * (`rpcx_server_calls_total`, `rpcx_server_errors_total`,
- * `rpcx_server_call_duration_seconds` histogram, labelled by service and method), for your
- * HTTP `/metrics` endpoint. On `RPCX_OK` `*text_out` receives the text (not NUL-terminated;
+ * `rpcx_server_call_duration_seconds` histogram, labelled by service and method; then, for
+ * every registry added with `rpcx_server_add_*_registry`, `rpcx_registry_up` — 1 while the
+ * server's keys are written on a live lease or session, 0 while the registry retries — and
+ * `rpcx_registry_failures_total`, labelled `registry` (etcd, consul, redis, zookeeper) and
+ * `target` (the address given)), for your HTTP `/metrics` endpoint. On `RPCX_OK` `*text_out` receives the text (not NUL-terminated;
  * `len` bytes of UTF-8), owned by the caller: free it with `rpcx_buf_free`.
  * `RPCX_ERR_INVALID_STATE` when `rpcx_server_enable_metrics` was not called,
  * `RPCX_ERR_NULL_ARG` when an argument is NULL. Callable from any thread, at any time until
  * the server is freed.
  */
-rpcx_status rpcx_server_metrics_text(const struct rpcx_server *server, struct rpcx_buf *text_out);
+rpcx_status rpcx_server_metrics_text(const struct rpcx_server *server,
+                                     struct rpcx_buf *text_out);
 
 /**
  * Creates a server with `opts` (copied; NULL for the defaults). On success `*server_out`
@@ -2449,6 +2458,22 @@ rpcx_status rpcx_xclient_options_set_fail_mode(struct rpcx_xclient_options *opts
  * `opts` is NULL. Needs exclusive access to `opts`.
  */
 rpcx_status rpcx_xclient_options_set_group(struct rpcx_xclient_options *opts, const char *group);
+
+/**
+ * Sets the dead-server detector (on by default, with a 1000 ms probe timeout and a 2000 ms
+ * longest pause): a server whose call got no answer (a timeout, a connection refused, reset
+ * or lost) is taken out of rotation at once — calls go to the other servers — while a
+ * background probe on a runtime thread dials it afresh and sends a heartbeat that must be
+ * answered within `probe_timeout_ms`, pausing 200 ms doubling to `max_backoff_ms` (with
+ * jitter) between probes; the first answered probe brings it back. `enabled` 0 turns it
+ * off (Go's behaviour: every call may pick a dead server again). `RPCX_ERR_NULL_ARG` when
+ * `opts` is NULL; `RPCX_ERR_INVALID_ARG` when enabled with `probe_timeout_ms` 0 or
+ * `max_backoff_ms` under 200 (nothing changes then). Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_xclient_options_set_health(struct rpcx_xclient_options *opts,
+                                            bool enabled,
+                                            uint64_t probe_timeout_ms,
+                                            uint64_t max_backoff_ms);
 
 /**
  * Sets the client's location for `RPCX_SELECT_CLOSEST`, in degrees (latitude −90…90,

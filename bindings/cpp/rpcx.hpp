@@ -1339,6 +1339,16 @@ public:
         detail::check(rpcx_xclient_options_set_breaker(o_.get(), failures, detail::millis(open)));
         return *this;
     }
+    /// The dead-server detector (on by default: probe timeout 1 s, longest pause 2 s): a
+    /// server whose call got no answer leaves the rotation until a probe's heartbeat is
+    /// answered (see rpcx_xclient_options_set_health); health(false) turns it off.
+    XClientOptions& health(bool enabled, Millis probe_timeout = Millis(1000),
+                           Millis max_backoff = Millis(2000)) {
+        detail::check(rpcx_xclient_options_set_health(o_.get(), enabled,
+                                                      detail::millis(probe_timeout),
+                                                      detail::millis(max_backoff)));
+        return *this;
+    }
     XClientOptions& backup_latency(Millis d) {
         detail::check(rpcx_xclient_options_set_backup_latency_ms(o_.get(), detail::millis(d)));
         return *this;

@@ -358,7 +358,9 @@ async fn huge_weights_are_used_without_overflow() {
 async fn failtry_retries_the_same_server_and_never_another() {
     // Round robin alternates between a server that hangs up on every connection and a live
     // one. Failtry keeps retrying the server it picked (Failover would move on to the live
-    // one and never fail).
+    // one and never fail). The dead-server detector is off: it would take the hanging-up
+    // server out of rotation after its first failure (see
+    // `the_dead_server_detector_keeps_a_hanging_up_server_out`).
     let hangup = FakeServer::start(Mode::Hangup).await;
     let live = start_arith().await;
     let servers =
@@ -369,6 +371,7 @@ async fn failtry_retries_the_same_server_and_never_another() {
             fail_mode: FailMode::Failtry,
             select_mode: SelectMode::RoundRobin,
             retries: 2,
+            health: None,
             ..Default::default()
         },
     );
@@ -402,6 +405,50 @@ async fn failtry_retries_the_same_server_and_never_another() {
         }
     }
     assert_eq!((answered, failed), (2, 2));
+    xc.close();
+    live.shutdown(GUARD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dead_server_detector_keeps_a_hanging_up_server_out() {
+    // The same pair under Failtry with the detector on (the default): the first call that
+    // picks the hanging-up server fails (Failtry stays on it), then the detector keeps it out
+    // of rotation and its probes dial it at a backed-off pace, not once per call.
+    let hangup = FakeServer::start(Mode::Hangup).await;
+    let live = start_arith().await;
+    let servers =
+        MultipleServers::from_addresses([hangup.key.clone(), live.local_address().to_string()]);
+    let xc = xclient(
+        &servers,
+        XClientOptions {
+            fail_mode: FailMode::Failtry,
+            select_mode: SelectMode::RoundRobin,
+            retries: 2,
+            ..Default::default()
+        },
+    );
+    let mut failed = 0;
+    for i in 0..40 {
+        match guard(
+            GUARD,
+            "call",
+            xc.call::<_, Reply>("Mul", &Args { a: i, b: 3 }),
+        )
+        .await
+        {
+            Ok(r) => assert_eq!(r.c, i * 3),
+            Err(e) => {
+                assert!(e.is_retryable(), "{e:?}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed <= 1, "{failed} calls failed");
+    // 40 calls took a few ms; the probes dialled a handful of times meanwhile, not 40.
+    let dials = hangup.accepted();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = hangup.accepted();
+    assert!(later - dials <= 4, "{} probe dials in 1 s", later - dials);
     xc.close();
     live.shutdown(GUARD).await;
 }

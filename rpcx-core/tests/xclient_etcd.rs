@@ -427,6 +427,9 @@ async fn xclient_etcd_breaker_opens_after_dial_failures() {
         discovery(&etcd, "Dead").await,
         XClientOptions {
             breaker,
+            // The breaker alone: the dead-server detector would keep the dead server out
+            // after its first failure.
+            health: None,
             ..opts(SelectMode::RoundRobin, FailMode::Failfast)
         },
     )
@@ -446,6 +449,9 @@ async fn xclient_etcd_breaker_opens_after_dial_failures() {
         &etcd,
         XClientOptions {
             breaker,
+            // The breaker alone: the dead-server detector would keep the dead server out
+            // after its first failure.
+            health: None,
             ..opts(SelectMode::RoundRobin, FailMode::Failfast)
         },
     )
@@ -469,6 +475,9 @@ async fn xclient_etcd_breaker_opens_after_dial_failures() {
         &etcd,
         XClientOptions {
             breaker,
+            // The breaker alone: the dead-server detector would keep the dead server out
+            // after its first failure.
+            health: None,
             ..opts(SelectMode::RoundRobin, FailMode::Failover)
         },
     )

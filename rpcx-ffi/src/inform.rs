@@ -4,7 +4,7 @@ use std::os::raw::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use rpcx_core::xclient::BreakerConfig;
+use rpcx_core::xclient::{BreakerConfig, HealthConfig};
 
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{null_arg, req, req_mut, run};
@@ -116,6 +116,40 @@ pub extern "C" fn rpcx_xclient_inform(
         if let Some(n) = count_out {
             *n = receipts.len();
         }
+        Ok(())
+    })
+}
+
+/// Sets the dead-server detector (on by default, with a 1000 ms probe timeout and a 2000 ms
+/// longest pause): a server whose call got no answer (a timeout, a connection refused, reset
+/// or lost) is taken out of rotation at once — calls go to the other servers — while a
+/// background probe on a runtime thread dials it afresh and sends a heartbeat that must be
+/// answered within `probe_timeout_ms`, pausing 200 ms doubling to `max_backoff_ms` (with
+/// jitter) between probes; the first answered probe brings it back. `enabled` 0 turns it
+/// off (Go's behaviour: every call may pick a dead server again). `RPCX_ERR_NULL_ARG` when
+/// `opts` is NULL; `RPCX_ERR_INVALID_ARG` when enabled with `probe_timeout_ms` 0 or
+/// `max_backoff_ms` under 200 (nothing changes then). Needs exclusive access to `opts`.
+#[no_mangle]
+pub extern "C" fn rpcx_xclient_options_set_health(
+    opts: Option<&mut rpcx_xclient_options>,
+    enabled: bool,
+    probe_timeout_ms: u64,
+    max_backoff_ms: u64,
+) -> rpcx_status {
+    run(None, || {
+        let opts = req_mut(opts, "opts")?;
+        if !enabled {
+            opts.inner.health = None;
+            return Ok(());
+        }
+        let config = HealthConfig {
+            probe_timeout: Duration::from_millis(probe_timeout_ms),
+            max_backoff: Duration::from_millis(max_backoff_ms),
+        };
+        config
+            .validate()
+            .map_err(|e| crate::guard::invalid_arg(format!("rpcx: {e}")))?;
+        opts.inner.health = Some(config);
         Ok(())
     })
 }

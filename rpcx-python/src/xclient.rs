@@ -29,8 +29,8 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use rpcx::client::{CallOptions, RawResponse};
 use rpcx::protocol::SerializeType;
 use rpcx::xclient::{
-    BreakerConfig, Discovery, FailMode, SelectMode, SelectRequest as CoreSelectRequest, Selector,
-    ServerEntry, XClient, XClientOptions,
+    BreakerConfig, Discovery, FailMode, HealthConfig, SelectMode,
+    SelectRequest as CoreSelectRequest, Selector, ServerEntry, XClient, XClientOptions,
 };
 
 use crate::client::{options, seconds, serialize_type, LimitsTuple};
@@ -1020,9 +1020,10 @@ impl RawXClient {
 #[pymethods]
 impl RawXClient {
     /// An XClient of `service`. `select_mode` uses Go's numbers (0 random … 5 closest);
-    /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`.
+    /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`; `health`
+    /// is the dead-server detector's `(probe_timeout, max_backoff)` in seconds, `None`: off.
     #[new]
-    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
+    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, health=Some((1.0, 2.0)), broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -1037,6 +1038,7 @@ impl RawXClient {
         group: Option<String>,
         backup_latency: f64,
         breaker: Option<(u32, f64)>,
+        health: Option<(f64, f64)>,
         broadcast_timeout: f64,
         serialize_type: u8,
         timeout: Option<f64>,
@@ -1089,6 +1091,19 @@ impl RawXClient {
             group,
             backup_latency: seconds("backup_latency", backup_latency)?,
             breaker,
+            health: match health {
+                None => None,
+                Some((probe, backoff)) => {
+                    let config = HealthConfig {
+                        probe_timeout: seconds("health probe timeout", probe)?,
+                        max_backoff: seconds("health max backoff", backoff)?,
+                    };
+                    config
+                        .validate()
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                    Some(config)
+                }
+            },
             client,
             broadcast_timeout: seconds("broadcast_timeout", broadcast_timeout)?,
         };

@@ -145,6 +145,29 @@ int main() {
                std::string(e.what()).find("breaker open") != std::string::npos);
     }
 
+    // The dead-server detector (on by default): Failfast round robin over [dead, a] fails
+    // only the first call that meets the dead server; health(false) fails every other call.
+    for (bool on : {true, false}) {
+        auto pair = rpcx::Discovery::multiple({{"tcp@127.0.0.1:1", ""}, {aa, ""}});
+        rpcx::XClient xc("T", pair,
+                         rpcx::XClientOptions()
+                             .client(co)
+                             .select_mode(rpcx::SelectMode::RoundRobin)
+                             .fail_mode(rpcx::FailMode::Failfast)
+                             .health(on));
+        int failed = 0;
+        for (int i = 0; i < 20; i++) {
+            try {
+                EXPECT(xc.call("Who", "").text() == "a");
+            } catch (const rpcx::Error&) {
+                failed++;
+            }
+        }
+        EXPECT(on ? failed <= 1 : failed == 10);
+    }
+    EXPECT(expect_throw([] { rpcx::XClientOptions().health(true, rpcx::Millis(0)); }).code() ==
+           RPCX_ERR_INVALID_ARG);
+
     // A lambda selector: picks the server whose metadata says group=g; destroyed exactly once.
     auto alive = std::make_shared<int>(0);
     std::atomic<int> picks{0};

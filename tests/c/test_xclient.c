@@ -595,6 +595,33 @@ static void test_inform_and_breaker(void) {
     CHECK_STATUS(rpcx_xclient_options_set_breaker(NULL, 1, 1), RPCX_ERR_NULL_ARG);
     rpcx_xclient_free(xc);
     rpcx_discovery_free(d);
+
+    /* Dead-server detector (on by default): Failfast over [dead, A] round robin: the first
+     * call that meets the dead server fails, then it is out of rotation and every call goes
+     * to A. Turned off, every other call fails (Go's behaviour). */
+    rpcx_server_entry pair[2] = {{dead, NULL}, {A.address, NULL}};
+    for (int on = 1; on >= 0; on--) {
+        CHECK_OK(rpcx_discovery_new_multiple(pair, 2, &d));
+        o = xopts(RPCX_SELECT_ROUND_ROBIN, RPCX_FAIL_FAILFAST);
+        CHECK_OK(rpcx_xclient_options_set_health(o, on, 1000, 2000));
+        CHECK_OK(rpcx_xclient_new("T", d, o, &xc, NULL));
+        rpcx_xclient_options_free(o);
+        int failed = 0;
+        for (int i = 0; i < 20; i++) {
+            if (rpcx_xclient_call(xc, "Who", NULL, 0, NULL, 0, NULL, NULL, NULL) != RPCX_OK) {
+                failed++;
+            }
+        }
+        CHECK(on ? failed <= 1 : failed == 10);
+        rpcx_xclient_free(xc);
+        rpcx_discovery_free(d);
+    }
+    o = rpcx_xclient_options_new();
+    CHECK_STATUS(rpcx_xclient_options_set_health(NULL, 1, 1000, 2000), RPCX_ERR_NULL_ARG);
+    CHECK_STATUS(rpcx_xclient_options_set_health(o, 1, 0, 2000), RPCX_ERR_INVALID_ARG);
+    CHECK_STATUS(rpcx_xclient_options_set_health(o, 1, 1000, 10), RPCX_ERR_INVALID_ARG);
+    CHECK_OK(rpcx_xclient_options_set_health(o, 0, 0, 0));
+    rpcx_xclient_options_free(o);
 }
 
 int main(void) {

@@ -126,6 +126,7 @@ def test_failtry_retries_the_same_server_and_never_another(named: Any, hangup: H
     with rpcx.XClient(
         "Arith", servers, fail_mode=rpcx.FailMode.FAILTRY,
         select_mode=rpcx.SelectMode.ROUND_ROBIN, retries=2, timeout=10,
+        health=None,  # Go's Failtry alone: the detector would keep the server out
     ) as xc:
         assert _failtry_round(lambda: xc.call("Who"), hangup) == (2, 2)
 
@@ -137,7 +138,7 @@ def test_async_failtry_retries_the_same_server(named: Any, hangup: HangupServer)
     async def main() -> None:
         async with rpcx.AsyncXClient(
             "Arith", servers, fail_mode=rpcx.FailMode.FAILTRY,
-            select_mode=rpcx.SelectMode.ROUND_ROBIN, retries=2, timeout=10,
+            select_mode=rpcx.SelectMode.ROUND_ROBIN, retries=2, timeout=10, health=None,
         ) as xc:
             answered = failed = 0
             for _ in range(4):
@@ -362,3 +363,30 @@ def test_async_inform(named: Any) -> None:
     by = {r.server: r for r in asyncio.run(main())}
     assert by[addrs["n1"]].reply == "n1" and by[addrs["n1"]].error is None
     assert isinstance(by[dead].error, rpcx.RpcConnectionError)
+
+
+def test_dead_server_detector_keeps_a_hanging_up_server_out(named: Any, hangup: HangupServer) -> None:
+    """On by default: after the first failure the hanging-up server leaves the rotation, and
+    its probes dial it at a backed-off pace, not once per call; bad settings are refused."""
+    addrs, _ = named
+    servers = rpcx.MultipleServers([hangup.address, addrs["n0"]])
+    with rpcx.XClient(
+        "Arith", servers, fail_mode=rpcx.FailMode.FAILTRY,
+        select_mode=rpcx.SelectMode.ROUND_ROBIN, retries=2, timeout=10,
+    ) as xc:
+        failed = 0
+        for _ in range(40):
+            try:
+                assert xc.call("Who") == "n0"
+            except rpcx.RpcConnectionError:
+                failed += 1
+        assert failed <= 1
+        dials = hangup.accepted
+        time.sleep(1.0)
+        assert hangup.accepted - dials <= 4
+    with pytest.raises(ValueError, match="probe_timeout"):
+        rpcx.XClient("Arith", servers, health=(0, 2.0))
+    with pytest.raises(ValueError, match="max_backoff"):
+        rpcx.XClient("Arith", servers, health=(1.0, 0.01))
+    with pytest.raises(TypeError, match="health"):
+        rpcx.XClient("Arith", servers, health=3)  # type: ignore[arg-type]

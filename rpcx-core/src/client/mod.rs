@@ -314,6 +314,13 @@ impl Client {
         self.inner.pushes.lock().ok()?.take()
     }
 
+    /// Sends one heartbeat and waits (at most `wait`) for its answer: the round trip on this
+    /// connection, or [`Error::Timeout`] / the connection's error. The connection stays open
+    /// either way.
+    pub async fn heartbeat(&self, wait: Duration) -> Result<Duration, Error> {
+        heartbeat_exchange(&self.inner.conn, wait).await
+    }
+
     /// Closes the connection: pending calls fail with [`Error::Closed`] at once, and so does
     /// every later call.
     pub fn close(&self) {
@@ -448,26 +455,37 @@ async fn heartbeat_loop(inner: std::sync::Weak<Inner>, every: Duration, wait: Du
         if conn.is_closed() {
             return;
         }
-        let seq = conn.next_seq();
-        let mut msg = Message::request("", "", SerializeType::MSGPACK, heartbeat_payload());
-        msg.header.set_seq(seq);
-        msg.header.set_heartbeat(true);
-        let ok = match conn.register(seq) {
-            Err(_) => return,
-            Ok(rx) => {
-                let exchange = async {
-                    conn.send(msg).await.is_ok()
-                        && matches!(rx.await, Ok(Ok(_) | Err(Error::Protocol(_))))
-                };
-                tokio::time::timeout(wait, exchange).await.unwrap_or(false)
-            }
-        };
-        if !ok {
-            conn.forget(seq);
+        if heartbeat_exchange(&conn, wait).await.is_err() {
             conn.fail_all(Error::ConnectionLost("heartbeat not answered".into()));
             return;
         }
     }
+}
+
+/// One heartbeat on `conn`, sent and answered within `wait`: the round trip, or why not.
+async fn heartbeat_exchange(conn: &conn::Conn, wait: Duration) -> Result<Duration, Error> {
+    let seq = conn.next_seq();
+    let mut msg = Message::request("", "", SerializeType::MSGPACK, heartbeat_payload());
+    msg.header.set_seq(seq);
+    msg.header.set_heartbeat(true);
+    let rx = conn.register(seq)?;
+    let start = std::time::Instant::now();
+    let exchange = async {
+        conn.send(msg).await?;
+        match rx.await {
+            Ok(Ok(_) | Err(Error::Protocol(_))) => Ok(start.elapsed()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::ConnectionLost("heartbeat not answered".into())),
+        }
+    };
+    let r = match tokio::time::timeout(wait, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout(wait)),
+    };
+    if r.is_err() {
+        conn.forget(seq);
+    }
+    r
 }
 
 /// The current Unix time in nanoseconds as a MsgPack int64 (`d3` + 8 bytes), as Go sends.

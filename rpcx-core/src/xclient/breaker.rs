@@ -118,6 +118,11 @@ impl Breaker {
         }
     }
 
+    /// Closes the breaker at once (the server proved alive otherwise, e.g. by a probe).
+    pub fn reset(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::Closed { failures: 0 };
+    }
+
     /// Leave for a call to this server now, or `None` while the breaker is open or a probe is
     /// in flight; an expired open breaker lets exactly one probe through.
     pub fn permit(&self) -> Option<BreakerPermit<'_>> {

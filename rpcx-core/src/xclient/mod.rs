@@ -29,6 +29,7 @@ mod discovery;
 mod dns;
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
+mod health;
 mod meta;
 mod options;
 mod push;
@@ -65,6 +66,7 @@ pub use dns::DnsDiscovery;
 pub use etcd::etcd_connect_tls;
 #[cfg(feature = "etcd")]
 pub use etcd::{etcd_connect, EtcdClient, EtcdDiscovery};
+pub use health::{HealthConfig, PROBE_BACKOFF_MIN};
 pub use meta::{passes_filter, ServerMeta};
 pub use options::{FailMode, XClientOptions};
 pub use push::ServerPush;
@@ -101,6 +103,10 @@ struct Inner {
     servers: RwLock<Arc<Vec<ServerEntry>>>,
     clients: Mutex<HashMap<String, ClientCell>>,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
+    /// Servers out of rotation while a probe checks them (the dead-server detector).
+    suspects: health::Suspects,
+    /// This XClient's own handle, for the probe tasks it starts.
+    me: Weak<Inner>,
     options: XClientOptions,
     stop: CancellationToken,
     pushes: push::Pushes,
@@ -151,13 +157,15 @@ impl XClient {
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config("XClient must be created inside a tokio runtime".into()))?;
         let mut rx = discovery.subscribe();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
             service: service.to_owned(),
             discovery,
             selector,
             servers: RwLock::new(Arc::new(Vec::new())),
             clients: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
+            suspects: health::Suspects::default(),
+            me: me.clone(),
             pushes: push::Pushes::new(options.client.push_capacity()),
             options,
             stop: CancellationToken::new(),
@@ -469,6 +477,63 @@ fn breaker_failure(result: &Result<RawResponse, Error>) -> bool {
     matches!(result, Err(e) if e.is_retryable() || matches!(e, Error::Timeout(_)))
 }
 
+/// Probes a server out of rotation until a fresh connection answers a heartbeat (then the
+/// server is restored on it), the server leaves the list, or the XClient closes. Pauses
+/// between probes back off (see [`HealthConfig::backoff`]).
+async fn probe(inner: Weak<Inner>, key: String, config: HealthConfig) {
+    let mut failed = 0u32;
+    loop {
+        let Some(me) = inner.upgrade() else { return };
+        if me.stop.is_cancelled() || !me.suspects.contains(&key) {
+            me.suspects.remove(&key);
+            return;
+        }
+        let stop = me.stop.clone();
+        let bound = me
+            .options
+            .client
+            .connect_timeout
+            .saturating_add(config.probe_timeout);
+        let attempt = async {
+            let client = me.connect(&key).await?;
+            match client.heartbeat(config.probe_timeout).await {
+                Ok(_) => Ok(client),
+                Err(e) => {
+                    client.close();
+                    Err(e)
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = tokio::time::timeout(bound, attempt) => r,
+        };
+        if let Ok(Ok(client)) = outcome {
+            me.restore(&key, client);
+            return;
+        }
+        drop(me);
+        let pause = config.backoff(failed);
+        failed = failed.saturating_add(1);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// The line a server taken out of rotation logs (with the `tracing` feature).
+fn log_suspect(_service: &str, _key: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(service = %_service, server = %_key, "rpcx: server not answering; out of rotation while probed");
+}
+
+/// The line a server brought back logs.
+fn log_restored(_service: &str, _key: &str, _out_for: std::time::Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(service = %_service, server = %_key, out_for = ?_out_for, "rpcx: server answers again; back in rotation");
+}
+
 type FanOut = FuturesUnordered<futures_util::future::BoxFuture<'static, Receipt<RawResponse>>>;
 
 impl Inner {
@@ -498,6 +563,7 @@ impl Inner {
         // Calls in flight keep their own handle on a removed server's client; the
         // connection closes when the last of them finishes.
         lock(&self.clients).retain(|k, _| listed.contains(k.as_str()));
+        self.suspects.retain(&listed);
     }
 
     fn is_listed(&self, key: &str) -> bool {
@@ -531,8 +597,8 @@ impl Inner {
         }
     }
 
-    /// Picks a server, avoiding `exclude` and servers whose breaker is open (or probing)
-    /// when another candidate exists.
+    /// Picks a server, avoiding `exclude`, servers whose breaker is open (or probing) and
+    /// servers out of rotation (dead-server detector) when another candidate exists.
     fn select(&self, call: &Call<'_>, exclude: &[String]) -> Option<String> {
         let req = SelectRequest {
             service: &self.service,
@@ -543,7 +609,7 @@ impl Inner {
         let mut pick = None;
         for _ in 0..tries {
             let k = self.selector.select(&req)?;
-            let open = self.breaker(&k).is_some_and(|b| b.is_open());
+            let open = self.breaker(&k).is_some_and(|b| b.is_open()) || self.suspects.contains(&k);
             if !exclude.contains(&k) && !open {
                 return Some(k);
             }
@@ -636,14 +702,51 @@ impl Inner {
             ),
         };
         let result = self.attempt(key, call).await;
+        let unanswered = breaker_failure(&result);
         if let Some(p) = permit {
-            if breaker_failure(&result) {
+            if unanswered {
                 p.failure();
             } else {
                 p.success();
             }
         }
+        if unanswered {
+            self.suspect(key);
+        }
         result
+    }
+
+    /// Takes `key` out of rotation and starts its probe (dead-server detector), unless the
+    /// detector is off or the server is out already.
+    fn suspect(&self, key: &str) {
+        let Some(config) = self.options.health else {
+            return;
+        };
+        if !self.is_listed(key) || !self.suspects.insert(key) {
+            return;
+        }
+        log_suspect(&self.service, key);
+        tokio::spawn(probe(self.me.clone(), key.to_owned(), config));
+    }
+
+    /// Brings `key` back on the probe's connection `client`, which replaces the cached one
+    /// (calls in flight on the old connection keep it until they end).
+    fn restore(&self, key: &str, client: Client) {
+        {
+            let mut m = lock(&self.clients);
+            if self.stop.is_cancelled() || !self.is_listed(key) {
+                client.close();
+                return;
+            }
+            let cell: ClientCell = Arc::new(tokio::sync::OnceCell::new_with(Some(client)));
+            m.insert(key.to_owned(), cell);
+        }
+        if let Some(b) = self.breaker(key) {
+            b.reset();
+        }
+        if let Some(out_for) = self.suspects.remove(key) {
+            log_restored(&self.service, key, out_for);
+        }
     }
 
     async fn attempt(&self, key: &str, call: &Call<'_>) -> Result<RawResponse, Error> {

@@ -1,5 +1,6 @@
 //! XClient configuration: fail mode and the options of [`XClient`](super::XClient).
 
+use super::health::HealthConfig;
 use std::time::Duration;
 
 use super::breaker::BreakerConfig;
@@ -46,6 +47,10 @@ pub struct XClientOptions {
     pub backup_latency: Duration,
     /// Per-server circuit breaker (`None`: off).
     pub breaker: Option<BreakerConfig>,
+    /// The dead-server detector: a server whose call got no answer leaves the rotation until
+    /// a probe's heartbeat is answered (see [`HealthConfig`]). On by default; `None`: off
+    /// (Go's behaviour: every call may pick a dead server again).
+    pub health: Option<HealthConfig>,
     /// Options of each server connection (serialization, auth, heartbeats, gzip…); their
     /// `default_timeout` is also the XClient calls' default timeout.
     pub client: ClientOptions,
@@ -63,6 +68,7 @@ impl Default for XClientOptions {
             group: None,
             backup_latency: Duration::from_millis(10),
             breaker: None,
+            health: Some(HealthConfig::default()),
             client: ClientOptions::default(),
             broadcast_timeout: Duration::from_secs(60),
         }
@@ -84,6 +90,9 @@ impl XClientOptions {
                 Self::MAX_RETRIES,
                 self.retries
             )));
+        }
+        if let Some(h) = &self.health {
+            h.validate()?;
         }
         Ok(())
     }

@@ -471,6 +471,7 @@ class RawXClient:
         group: Optional[str] = None,
         backup_latency: float = 0.01,
         breaker: Optional[tuple[int, float]] = None,
+        health: Optional[tuple[float, float]] = ...,
         broadcast_timeout: float = 60.0,
         serialize_type: int = 3,
         timeout: Optional[float] = None,

@@ -185,6 +185,17 @@ class _XOptions:
             if isinstance(failures, bool) or not isinstance(failures, int):
                 raise TypeError("breaker failures must be an int")
             breaker = (failures, _seconds(open_for, "breaker open_seconds"))
+        health = kw["health"]
+        if health is not None:
+            try:
+                probe, backoff = health
+            except (TypeError, ValueError):
+                raise TypeError(
+                    "health must be a (probe_timeout, max_backoff) pair of seconds or None, "
+                    f"got {type(health).__name__}"
+                ) from None
+            health = (_seconds(probe, "health probe_timeout"),
+                      _seconds(backoff, "health max_backoff"))
         location = kw["location"]
         if location is not None:
             try:
@@ -207,6 +218,7 @@ class _XOptions:
             group=group,
             backup_latency=_seconds(kw["backup_latency"], "backup_latency"),
             breaker=breaker,
+            health=health,
             broadcast_timeout=_seconds(kw["broadcast_timeout"], "broadcast_timeout"),
             serialize_type=int(self.serializer),
             timeout=check_timeout(kw["timeout"]),
@@ -242,6 +254,7 @@ class _Twin:
         group: Optional[str] = None,
         backup_latency: float = 0.01,
         breaker: Optional[Tuple[int, float]] = None,
+        health: Optional[Tuple[float, float]] = (1.0, 2.0),
         broadcast_timeout: float = 60.0,
         serializer: Union[Serializer, int] = Serializer.MSGPACK,
         timeout: Optional[float] = None,
@@ -271,6 +284,7 @@ class _Twin:
             group=group,
             backup_latency=backup_latency,
             breaker=breaker,
+            health=health,
             broadcast_timeout=broadcast_timeout,
             timeout=timeout,
             auth=auth,
@@ -332,7 +346,11 @@ class XClient(_Twin):
     (:class:`rpcx.FailMode`) with ``retries`` (at most 1000), ``retry_interval`` (seconds) and
     ``backup_latency`` (seconds, FAILBACKUP) decides what happens when a server cannot be
     reached; ``group`` keeps only servers whose metadata lists that group; ``breaker=(failures,
-    open_seconds)`` turns on a circuit breaker per server. The connection options
+    open_seconds)`` turns on a circuit breaker per server; ``health=(probe_timeout,
+    max_backoff)`` (seconds; on by default with ``(1.0, 2.0)``, ``None`` turns it off) is the
+    dead-server detector: a server whose call got no answer leaves the rotation until a probe
+    on a fresh connection gets a heartbeat answered, probes pausing 0.2 s doubling to
+    ``max_backoff``. The connection options
     (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``heartbeat_timeout``,
     ``connect_timeout``, ``limits``, ``tls``, ``max_unsent_bytes``) are :class:`rpcx.Client`'s and apply to each server's connection,
     made on first use (with ``tls``, each server's certificate is checked against its own
