@@ -246,6 +246,11 @@ impl Executions {
 /// A server on loopback whose `Who.Am(id)` records that `name` ran call `id` in `log` and
 /// answers `name`.
 pub async fn counting_server(name: &str, log: Arc<Executions>) -> ServerHandle {
+    counting_server_on(name, "tcp@127.0.0.1:0", log).await
+}
+
+/// [`counting_server`] on `address` (`tcp@host:port`).
+pub async fn counting_server_on(name: &str, address: &str, log: Arc<Executions>) -> ServerHandle {
     let mut server = Server::builder().build();
     let me = name.to_owned();
     server
@@ -262,7 +267,7 @@ pub async fn counting_server(name: &str, log: Arc<Executions>) -> ServerHandle {
             }
         })
         .unwrap();
-    server.serve("tcp@127.0.0.1:0").await.unwrap()
+    server.serve(address).await.unwrap()
 }
 
 /// `host:port` of a server handle's `tcp@host:port`.

@@ -1,0 +1,92 @@
+//! A server that goes down (its listener and connections closed) and is started again on the
+//! same address, under load through an XClient with its defaults (RoundRobin + Failover, the
+//! dead-server detector on): the calls go on through the other server meanwhile, at most one
+//! fails, and the restarted server is used again, without restarting the client, within the
+//! detector's longest probe pause. No Toxiproxy needed.
+
+#[path = "netfault_support.rs"]
+mod netfault_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netfault_support::{counting_server_on, enabled, Executions};
+use rpcx::client::ClientOptions;
+use rpcx::xclient::{HealthConfig, MultipleServers, XClient, XClientOptions};
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+const MARGIN: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_used_again() {
+    if !enabled() {
+        return;
+    }
+    let log = Arc::new(Executions::default());
+    let a = counting_server_on("a", "tcp@127.0.0.1:0", Arc::clone(&log)).await;
+    let b = counting_server_on("b", "tcp@127.0.0.1:0", Arc::clone(&log)).await;
+    let addr_a = a.local_address().to_string();
+    let servers = MultipleServers::from_addresses([addr_a.clone(), b.local_address().to_string()]);
+    let options = XClientOptions {
+        client: ClientOptions {
+            default_timeout: Some(TIMEOUT),
+            ..ClientOptions::default()
+        },
+        ..XClientOptions::default()
+    };
+    let xc = XClient::new("Who", servers, options).unwrap();
+
+    let start = Instant::now();
+    let (down_at, up_at, end) = (
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+        Duration::from_secs(9),
+    );
+    let mut a = Some(a);
+    let mut restarted = None;
+    let (mut failed, mut back_after, mut id) = (Vec::new(), None, 0i64);
+    while start.elapsed() < end {
+        if start.elapsed() >= down_at {
+            if let Some(h) = a.take() {
+                h.close();
+            }
+        }
+        if restarted.is_none() && start.elapsed() >= up_at {
+            restarted = Some(counting_server_on("a", &addr_a, Arc::clone(&log)).await);
+        }
+        let t = Instant::now();
+        let r = tokio::time::timeout(TIMEOUT + MARGIN * 5, xc.call::<_, String>("Am", &id))
+            .await
+            .unwrap_or_else(|_| panic!("call {id} hung"));
+        assert!(
+            t.elapsed() < TIMEOUT + MARGIN,
+            "call {id} took {:?}",
+            t.elapsed()
+        );
+        match r {
+            Ok(name) => {
+                assert_eq!(log.of(id), vec![name.clone()], "call {id} ran once");
+                if name == "a" && restarted.is_some() && back_after.is_none() {
+                    back_after = Some(t - start - up_at);
+                }
+            }
+            Err(e) => failed.push(format!("call {id} at {:?}: {e}", t - start)),
+        }
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "{id} calls, {} failed {failed:?}; the restarted server answered {back_after:?} after \
+         it was up again",
+        failed.len()
+    );
+    assert!(failed.len() <= 1, "{failed:?}");
+    let limit =
+        HealthConfig::default().max_backoff + HealthConfig::default().probe_timeout + MARGIN;
+    assert!(
+        back_after.is_some_and(|d| d < limit),
+        "the restarted server was not used again within {limit:?}: {back_after:?}"
+    );
+    assert!(log.duplicates().is_empty());
+    xc.close();
+}
