@@ -169,6 +169,13 @@
 #define RPCX_SELECT_CLOSEST 5
 
 /**
+ * Select mode 6 (not in Go): weighted by the round trip of a heartbeat the XClient sends
+ * every 500 ms on its live connection to each server — what a call really waits, proxies
+ * and loaded servers included; a server ten times nearer gets ten times the calls.
+ */
+#define RPCX_SELECT_HEARTBEAT_RTT 6
+
+/**
  * Fail mode 0: after a connection failure, retry on another server (the default).
  */
 #define RPCX_FAIL_FAILOVER 0

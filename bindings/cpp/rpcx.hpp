@@ -1282,6 +1282,7 @@ enum class SelectMode : int {
     WeightedICMP = RPCX_SELECT_WEIGHTED_ICMP,
     ConsistentHash = RPCX_SELECT_CONSISTENT_HASH,
     Closest = RPCX_SELECT_CLOSEST,
+    HeartbeatRtt = RPCX_SELECT_HEARTBEAT_RTT,
 };
 
 enum class FailMode : int {

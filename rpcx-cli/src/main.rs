@@ -259,6 +259,7 @@ enum Select {
     WeightedRoundRobin,
     WeightedIcmp,
     ConsistentHash,
+    HeartbeatRtt,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -647,6 +648,7 @@ fn select_mode(s: Select) -> SelectMode {
         Select::WeightedRoundRobin => SelectMode::WeightedRoundRobin,
         Select::WeightedIcmp => SelectMode::WeightedIcmp,
         Select::ConsistentHash => SelectMode::ConsistentHash,
+        Select::HeartbeatRtt => SelectMode::HeartbeatRtt,
     }
 }
 

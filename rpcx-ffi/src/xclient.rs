@@ -43,6 +43,10 @@ pub const RPCX_SELECT_CONSISTENT_HASH: c_int = 4;
 /// Select mode 5: the server nearest to the location set with
 /// `rpcx_xclient_options_set_location`, from its `latitude`/`longitude` metadata.
 pub const RPCX_SELECT_CLOSEST: c_int = 5;
+/// Select mode 6 (not in Go): weighted by the round trip of a heartbeat the XClient sends
+/// every 500 ms on its live connection to each server — what a call really waits, proxies
+/// and loaded servers included; a server ten times nearer gets ten times the calls.
+pub const RPCX_SELECT_HEARTBEAT_RTT: c_int = 6;
 
 /// Fail mode 0: after a connection failure, retry on another server (the default).
 pub const RPCX_FAIL_FAILOVER: c_int = 0;
@@ -112,6 +116,7 @@ impl rpcx_xclient_options {
                 latitude,
                 longitude,
             },
+            RPCX_SELECT_HEARTBEAT_RTT => SelectMode::HeartbeatRtt,
             _ => SelectMode::RoundRobin,
         }
         .build()
@@ -140,7 +145,7 @@ pub extern "C" fn rpcx_xclient_options_set_select_mode(
 ) -> rpcx_status {
     run(None, || {
         let opts = req_mut(opts, "opts")?;
-        if !(RPCX_SELECT_RANDOM..=RPCX_SELECT_CLOSEST).contains(&mode) {
+        if !(RPCX_SELECT_RANDOM..=RPCX_SELECT_HEARTBEAT_RTT).contains(&mode) {
             return Err(invalid_arg(format!("rpcx: unknown select mode {mode}")));
         }
         opts.select_mode = mode;

@@ -957,9 +957,10 @@ fn select_mode(mode: u16, location: Option<(f64, f64)>) -> PyResult<SelectMode> 
                 longitude,
             }
         }
+        6 => SelectMode::HeartbeatRtt,
         other => {
             return Err(PyValueError::new_err(format!(
-                "unknown select mode {other} (0..=5, or a selector callable)"
+                "unknown select mode {other} (0..=6, or a selector callable)"
             )))
         }
     })

@@ -118,6 +118,12 @@ int main() {
         EXPECT(picks(xc, 5).count("a") == 5);
     }
     {
+        // HeartbeatRtt: two loopback servers alike in round trip both get calls.
+        rpcx::XClient xc("T", two, with(rpcx::SelectMode::HeartbeatRtt));
+        auto p = picks(xc, 60);
+        EXPECT(p.count("a") > 0 && p.count("b") > 0);
+    }
+    {
         // WeightedICMP: once measured, the unreachable server is never chosen (Failfast
         // would fail any call that picked it): 30 answers in a row within 1000 calls.
         auto with_dead = rpcx::Discovery::multiple({{aa, ""}, {DEAD, ""}});

@@ -455,7 +455,7 @@ static void test_modes(void) {
 
     /* Failbackup, WeightedRoundRobin, Closest (servers without coordinates are never chosen). */
     static const int modes[] = {RPCX_SELECT_WEIGHTED_ROUND_ROBIN, RPCX_SELECT_WEIGHTED_ICMP,
-                                RPCX_SELECT_RANDOM};
+                                RPCX_SELECT_RANDOM, RPCX_SELECT_HEARTBEAT_RTT};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         rpcx_discovery *d2 = multiple2(A.address, "weight=3", C.address, "weight=1");
         o = xopts(modes[m], RPCX_FAIL_FAILBACKUP);

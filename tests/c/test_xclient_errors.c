@@ -123,8 +123,8 @@ static void options_errors(void) {
     rpcx_xclient_options *o = rpcx_xclient_options_new();
     CHECK(o != NULL);
     CHECK(rpcx_xclient_options_set_select_mode(o, -1) == RPCX_ERR_INVALID_ARG);
-    CHECK(rpcx_xclient_options_set_select_mode(o, 6) == RPCX_ERR_INVALID_ARG);
-    for (int m = RPCX_SELECT_RANDOM; m <= RPCX_SELECT_CLOSEST; m++) {
+    CHECK(rpcx_xclient_options_set_select_mode(o, 7) == RPCX_ERR_INVALID_ARG);
+    for (int m = RPCX_SELECT_RANDOM; m <= RPCX_SELECT_HEARTBEAT_RTT; m++) {
         CHECK_OK(rpcx_xclient_options_set_select_mode(o, m));
     }
     CHECK(rpcx_xclient_options_set_fail_mode(o, 4) == RPCX_ERR_INVALID_ARG);

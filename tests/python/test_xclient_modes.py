@@ -217,6 +217,9 @@ def test_async_select_modes(named: Any) -> None:
         assert wrr.count("n1") == 50
         closest = await picks(5, select_mode=rpcx.SelectMode.CLOSEST, location=(51.5, -0.12))
         assert set(closest) == {"n0"}
+        # Loopback servers alike in round trip: the heartbeat-RTT mode spreads the calls.
+        rtt = await picks(90, select_mode=rpcx.SelectMode.HEARTBEAT_RTT)
+        assert set(rtt) == {"n0", "n1", "n2"}
 
     asyncio.run(main())
 
@@ -390,3 +393,15 @@ def test_dead_server_detector_keeps_a_hanging_up_server_out(named: Any, hangup: 
         rpcx.XClient("Arith", servers, health=(1.0, 0.01))
     with pytest.raises(TypeError, match="health"):
         rpcx.XClient("Arith", servers, health=3)  # type: ignore[arg-type]
+
+
+def test_heartbeat_rtt_keeps_off_a_server_that_stops_answering(named: Any) -> None:
+    """SelectMode.HEARTBEAT_RTT: with an unreachable server listed, its heartbeats go
+    unanswered and it weighs next to nothing; the calls (FAILFAST) settle on the live ones."""
+    addrs, _ = named
+    servers = rpcx.MultipleServers([addrs["n0"], addrs["n1"], _dead_address()])
+    with rpcx.XClient(
+        "Arith", servers, select_mode=rpcx.SelectMode.HEARTBEAT_RTT,
+        fail_mode=rpcx.FailMode.FAILFAST, timeout=10,
+    ) as xc:
+        assert set(_settles_on_live_servers(lambda: xc.call("Who"))) <= {"n0", "n1"}

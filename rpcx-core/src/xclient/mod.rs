@@ -35,6 +35,7 @@ mod options;
 mod push;
 #[cfg(feature = "redis")]
 mod redis;
+mod rtt;
 mod selector;
 #[cfg(test)]
 mod tests;
@@ -72,6 +73,7 @@ pub use options::{FailMode, XClientOptions};
 pub use push::ServerPush;
 #[cfg(feature = "redis")]
 pub use redis::RedisDiscovery;
+pub use rtt::{HeartbeatRtt, HEARTBEAT_RTT_INTERVAL, UNANSWERED};
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
     RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
@@ -187,6 +189,9 @@ impl XClient {
                 }
             }
         });
+        if let Some(every) = inner.selector.rtt_interval() {
+            rt.spawn(measure_rtts(Arc::downgrade(&inner), every));
+        }
         Ok(XClient { inner })
     }
 
@@ -518,6 +523,44 @@ async fn probe(inner: Weak<Inner>, key: String, config: HealthConfig) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Every `every`, sends a heartbeat on the connection to each listed server (dialling it
+/// if needed; servers out of rotation are left to their probe) and reports the round trips
+/// to the selector, until the XClient closes.
+async fn measure_rtts(inner: Weak<Inner>, every: std::time::Duration) {
+    loop {
+        let stop = match inner.upgrade() {
+            Some(me) => me.stop.clone(),
+            None => return,
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let Some(me) = inner.upgrade() else { return };
+        let keys: Vec<String> = me
+            .servers
+            .read()
+            .map(|s| s.iter().map(|e| e.key.clone()).collect())
+            .unwrap_or_default();
+        let wait = every.max(std::time::Duration::from_secs(1));
+        let rounds = keys.iter().filter(|k| !me.suspects.contains(k)).map(|k| {
+            let me = Arc::clone(&me);
+            async move {
+                let rtt = async {
+                    let client = me.client(k).await?;
+                    client.heartbeat(wait).await
+                };
+                let rtt = tokio::time::timeout(wait.saturating_mul(2), rtt).await;
+                me.selector.observe_rtt(k, rtt.ok().and_then(Result::ok));
+            }
+        });
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = futures_util::future::join_all(rounds) => {}
         }
     }
 }

@@ -23,6 +23,15 @@ pub trait Selector: Send + Sync + 'static {
     fn select(&self, req: &SelectRequest<'_>) -> Option<String>;
     /// Replaces the candidate list (already filtered by state and group).
     fn update(&self, servers: &[ServerEntry]);
+    /// How often the XClient should measure each server's heartbeat round trip on its live
+    /// connection and report it with [`observe_rtt`](Self::observe_rtt); `None` (the
+    /// default): never.
+    fn rtt_interval(&self) -> Option<Duration> {
+        None
+    }
+    /// A server's measured heartbeat round trip; `None` when the heartbeat went unanswered
+    /// (or the server could not be reached).
+    fn observe_rtt(&self, _key: &str, _rtt: Option<Duration>) {}
 }
 
 /// The built-in select modes, with Go's numbers.
@@ -45,6 +54,9 @@ pub enum SelectMode {
         /// Client longitude in degrees.
         longitude: f64,
     },
+    /// Weighted by the round trip of a heartbeat on the live connection to each server (6;
+    /// not in Go): see [`HeartbeatRtt`](super::HeartbeatRtt).
+    HeartbeatRtt,
 }
 
 impl SelectMode {
@@ -60,6 +72,7 @@ impl SelectMode {
                 latitude,
                 longitude,
             } => Arc::new(Closest::new(latitude, longitude)),
+            SelectMode::HeartbeatRtt => Arc::new(super::rtt::HeartbeatRtt::default()),
         }
     }
 }

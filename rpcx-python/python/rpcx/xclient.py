@@ -102,6 +102,9 @@ class SelectMode(enum.IntEnum):
     CONSISTENT_HASH = 4
     #: Nearest by ``latitude``/``longitude`` metadata to ``location=(lat, lon)``.
     CLOSEST = 5
+    #: Weighted by the round trip of a heartbeat on the live connection to each server,
+    #: measured every 0.5 s (not in Go).
+    HEARTBEAT_RTT = 6
 
 
 class FailMode(enum.IntEnum):
