@@ -212,6 +212,16 @@ impl ToxicProxy<'_> {
 pub struct Executions(Mutex<HashMap<i64, Vec<String>>>);
 
 impl Executions {
+    /// Records that `server` ran call `id`.
+    pub fn record(&self, id: i64, server: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(id)
+            .or_default()
+            .push(server.to_owned());
+    }
+
     /// The servers that ran call `id` (empty: none did).
     pub fn of(&self, id: i64) -> Vec<String> {
         self.0.lock().unwrap().get(&id).cloned().unwrap_or_default()
