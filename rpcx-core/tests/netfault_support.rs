@@ -1,5 +1,5 @@
 //! Helpers of the network-fault suites (included with `#[path]`; no tests of its own):
-//! a Toxiproxy server (Shopify's chaos TCP proxy, built by `scripts/bootstrap-toxiproxy.sh`)
+//! a Toxiproxy server (Shopify's chaos TCP proxy, built by `scripts/bootstrap-netfault.sh`)
 //! on a free loopback port, driven over its HTTP API — one proxy per server, toxics
 //! (`latency`, `bandwidth`, `timeout`, `reset_peer`, `slicer`…) added and removed during a
 //! test — and servers that count what they execute, so that a test can tell a call that
@@ -60,7 +60,7 @@ impl Toxiproxy {
             });
         assert!(
             exe.is_file(),
-            "no Toxiproxy at {} (scripts/bootstrap-toxiproxy.sh builds it)",
+            "no Toxiproxy at {} (scripts/bootstrap-netfault.sh builds it)",
             exe.display()
         );
         let port = free_port();
