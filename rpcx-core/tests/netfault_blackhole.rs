@@ -12,9 +12,9 @@ mod netfault_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netfault_support::{counting_server, host_port, Executions, Toxiproxy};
-use rpcx::client::ClientOptions;
-use rpcx::xclient::{HealthConfig, MultipleServers, XClient, XClientOptions};
+use netfault_support::{counting_server, host_port, options_with_timeout, Executions, Toxiproxy};
+
+use rpcx::xclient::{HealthConfig, MultipleServers, XClient};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// How much later than its timeout a call may end (scheduling, a loaded machine).
@@ -42,13 +42,7 @@ async fn black_holed_server_under_failover() {
         format!("tcp@{}", pa.listen),
         format!("tcp@{}", pb.listen),
     ]);
-    let options = XClientOptions {
-        client: ClientOptions {
-            default_timeout: Some(TIMEOUT),
-            ..ClientOptions::default()
-        },
-        ..XClientOptions::default()
-    };
+    let options = options_with_timeout(TIMEOUT);
     let xc = XClient::new("Who", servers, options).unwrap();
 
     let start = Instant::now();

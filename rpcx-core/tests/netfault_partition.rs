@@ -17,11 +17,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netfault_support::enabled;
+use netfault_support::{enabled, options_with_timeout};
 use rpcx::arith::{Args, Reply};
-use rpcx::client::ClientOptions;
+
 use rpcx::server::{Context, Server, ServerHandle, ServiceError};
-use rpcx::xclient::{HealthConfig, MultipleServers, XClient, XClientOptions};
+use rpcx::xclient::{HealthConfig, MultipleServers, XClient};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// Added by the local server to its products.
@@ -182,13 +182,7 @@ async fn a_silent_partition_costs_the_calls_in_flight_only() {
     let local = local.serve("tcp@127.0.0.1:0").await.unwrap();
     let servers =
         MultipleServers::from_addresses([remote.key.clone(), local.local_address().to_string()]);
-    let options = XClientOptions {
-        client: ClientOptions {
-            default_timeout: Some(TIMEOUT),
-            ..ClientOptions::default()
-        },
-        ..XClientOptions::default()
-    };
+    let options = options_with_timeout(TIMEOUT);
     let xc = XClient::new("Arith", servers, options).unwrap();
     // Both reachable first (the remote one through the veth pair).
     let mut who = std::collections::BTreeSet::new();

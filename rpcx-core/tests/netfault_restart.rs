@@ -10,9 +10,9 @@ mod netfault_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netfault_support::{counting_server_on, enabled, Executions};
-use rpcx::client::ClientOptions;
-use rpcx::xclient::{HealthConfig, MultipleServers, XClient, XClientOptions};
+use netfault_support::{counting_server_on, enabled, options_with_timeout, Executions};
+
+use rpcx::xclient::{HealthConfig, MultipleServers, XClient};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 const MARGIN: Duration = Duration::from_secs(1);
@@ -27,13 +27,7 @@ async fn a_restarted_server_is_used_again() {
     let b = counting_server_on("b", "tcp@127.0.0.1:0", Arc::clone(&log)).await;
     let addr_a = a.local_address().to_string();
     let servers = MultipleServers::from_addresses([addr_a.clone(), b.local_address().to_string()]);
-    let options = XClientOptions {
-        client: ClientOptions {
-            default_timeout: Some(TIMEOUT),
-            ..ClientOptions::default()
-        },
-        ..XClientOptions::default()
-    };
+    let options = options_with_timeout(TIMEOUT);
     let xc = XClient::new("Who", servers, options).unwrap();
 
     let start = Instant::now();

@@ -17,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rpcx::client::ClientOptions;
 use rpcx::server::{Context, Server, ServerHandle, ServiceError};
+use rpcx::xclient::XClientOptions;
 use serde_json::{json, Value};
 
 /// Whether to run: only under `make netfault` (`RPCX_NETFAULT=1`), where everything it needs
@@ -286,4 +288,15 @@ pub fn host_port(h: &ServerHandle) -> String {
         .to_string()
         .trim_start_matches("tcp@")
         .to_owned()
+}
+
+/// XClient defaults (RoundRobin, Failover, the dead-server detector) with a call timeout.
+pub fn options_with_timeout(timeout: Duration) -> XClientOptions {
+    XClientOptions {
+        client: ClientOptions {
+            default_timeout: Some(timeout),
+            ..ClientOptions::default()
+        },
+        ..XClientOptions::default()
+    }
 }
