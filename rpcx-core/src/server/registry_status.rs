@@ -1,8 +1,8 @@
 //! What a registry plugin has achieved, readable at any time: whether the server's keys are
 //! written on a live lease or session, the last error while they are not, and how many
-//! store operations failed. The registration loop keeps it current; a registry's
-//! [`status`](super::EtcdRegistry::status) reads it and the server's
-//! [`Metrics`](crate::server::Metrics) export it once
+//! store operations failed. The registration loop of every registry plugin (`rpcx::registry`,
+//! with a registry feature) keeps it current; a registry's `status()` reads it, and the
+//! server's [`Metrics`](crate::server::Metrics) export it once
 //! [tracked](crate::server::Metrics::track_registry).
 
 use std::fmt::Write as _;

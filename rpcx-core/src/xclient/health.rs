@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 /// The first pause between two probes of a server out of rotation.
 pub const PROBE_BACKOFF_MIN: Duration = Duration::from_millis(200);
 
-/// How an XClient detects dead servers (see the [module docs](self)). On by default.
+/// How an XClient detects dead servers, on by default: a server whose call got no answer
+/// (a timeout, a connection refused, reset or lost) leaves the rotation at once, while a
+/// background probe dials it afresh and sends a heartbeat, pausing [`PROBE_BACKOFF_MIN`]
+/// doubling to [`max_backoff`](Self::max_backoff) (±20 % jitter) between probes; the first
+/// answered probe brings it back on the probe's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthConfig {
     /// How long a probe's heartbeat may take to be answered (after its connection is made,
