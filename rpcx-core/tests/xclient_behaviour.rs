@@ -536,3 +536,54 @@ async fn weighted_icmp_stops_choosing_an_unreachable_server() {
     xc.close();
     live.shutdown(GUARD).await;
 }
+
+/// A selector that always names the first server in key order.
+#[derive(Default)]
+struct AlwaysFirst(std::sync::RwLock<Vec<String>>);
+
+impl rpcx::xclient::Selector for AlwaysFirst {
+    fn select(&self, _req: &rpcx::xclient::SelectRequest<'_>) -> Option<String> {
+        self.0.read().unwrap().first().cloned()
+    }
+    fn update(&self, servers: &[ServerEntry]) {
+        let mut keys: Vec<String> = servers.iter().map(|s| s.key.clone()).collect();
+        keys.sort();
+        *self.0.write().unwrap() = keys;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_that_keeps_naming_a_dead_server_is_overruled() {
+    // The selector always names the dead server (first in key order); once the detector has
+    // taken it out of rotation, another listed server is used instead of the selector's
+    // pick (Failfast: a call sent to the dead server would fail).
+    let live = start_arith().await;
+    let dead = "tcp@127.0.0.1:1".to_owned();
+    let servers = MultipleServers::from_addresses([dead.clone(), live.local_address().to_string()]);
+    let xc = XClient::with_selector(
+        "Arith",
+        std::sync::Arc::new(servers),
+        std::sync::Arc::new(AlwaysFirst::default()),
+        XClientOptions {
+            fail_mode: FailMode::Failfast,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut failed = 0;
+    for i in 0..20 {
+        match guard(
+            GUARD,
+            "call",
+            xc.call::<_, Reply>("Mul", &Args { a: i, b: 2 }),
+        )
+        .await
+        {
+            Ok(r) => assert_eq!(r.c, i * 2),
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(failed, 1, "only the call that met the dead server fails");
+    xc.close();
+    live.shutdown(GUARD).await;
+}

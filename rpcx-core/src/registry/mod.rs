@@ -437,6 +437,7 @@ pub(crate) fn spawn_worker<S: KvStore>(spec: WorkerSpec<S>) -> Result<Queue, Err
         state: Published::default(),
         status,
         failing: false,
+        last_ok: spec.first_session.is_ok(),
         retry_at: None,
     };
     match spec.first_session {
@@ -463,7 +464,6 @@ fn is_permanent(e: &Error) -> bool {
     [
         "certificate",
         "unknownissuer",
-        "handshake",
         "wrongpass",
         "noauth",
         "authentication",
@@ -491,8 +491,10 @@ struct Worker<S> {
     status: RegistryStatusHandle,
     /// A lease or session is open (as far as we know).
     session: bool,
-    /// The last store operation failed (logged once per outage).
+    /// An outage is under way (logged once, when it began; over once the registry is up).
     failing: bool,
+    /// The last store operation succeeded.
+    last_ok: bool,
     /// No new session is tried before this (set when one failed): a burst of commands
     /// while the store is down makes one attempt, not one each.
     retry_at: Option<std::time::Instant>,
@@ -555,6 +557,7 @@ impl<S: KvStore> Worker<S> {
 
     /// Records a failed store operation; the first of an outage is logged.
     fn failed(&mut self, error: &str) {
+        self.last_ok = false;
         self.state.last_error = Some(error.to_owned());
         self.status.failed(error);
         if !self.failing {
@@ -563,14 +566,19 @@ impl<S: KvStore> Worker<S> {
         }
     }
 
-    /// Records a store operation that succeeded.
+    /// Records a store operation that succeeded (the outage ends only when the registry is
+    /// up again, see [`settle`](Self::settle): a store that answers some requests and
+    /// refuses one key every time logs its failure once, not every period).
     fn succeeded(&mut self) {
-        self.failing = false;
+        self.last_ok = true;
     }
 
     /// Publishes whether the registry is up now; logs a return after an outage.
     fn settle(&mut self) {
-        let up = self.session && !self.failing && !self.pending();
+        let up = self.session && self.last_ok && !self.pending();
+        if up {
+            self.failing = false;
+        }
         if let (false, Some(down_for)) = self.status.set_up(up) {
             if up && self.status.get().failures > 0 {
                 log_back(self.name, &self.target, down_for);

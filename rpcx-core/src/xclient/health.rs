@@ -65,39 +65,53 @@ impl HealthConfig {
     }
 }
 
-/// The servers out of rotation, and since when.
+/// The servers out of rotation (and since when), and when each was last brought back.
 #[derive(Debug, Default)]
-pub(crate) struct Suspects(Mutex<HashMap<String, Instant>>);
+pub(crate) struct Suspects(Mutex<SuspectState>);
+
+#[derive(Debug, Default)]
+pub(crate) struct SuspectState {
+    out: HashMap<String, Instant>,
+    restored: HashMap<String, Instant>,
+}
 
 impl Suspects {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SuspectState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// True while `key` is out of rotation.
     pub(crate) fn contains(&self, key: &str) -> bool {
-        self.lock().contains_key(key)
+        self.lock().out.contains_key(key)
     }
 
-    /// Takes `key` out of rotation; true when it was not already (the caller starts the
-    /// probe).
-    pub(crate) fn insert(&self, key: &str) -> bool {
+    /// Takes `key` out of rotation after a call started at `started` got no answer; true
+    /// when it was not out already (the caller starts the probe). False too when `key` was
+    /// brought back after that call started: its failure belongs to the replaced connection.
+    pub(crate) fn insert(&self, key: &str, started: Instant) -> bool {
         let mut m = self.lock();
-        if m.contains_key(key) {
+        if m.out.contains_key(key) || m.restored.get(key).is_some_and(|t| *t > started) {
             return false;
         }
-        m.insert(key.to_owned(), Instant::now());
+        m.out.insert(key.to_owned(), Instant::now());
         true
     }
 
     /// Brings `key` back; how long it was out.
     pub(crate) fn remove(&self, key: &str) -> Option<Duration> {
-        self.lock().remove(key).map(|t| t.elapsed())
+        let mut m = self.lock();
+        let out = m.out.remove(key).map(|t| t.elapsed());
+        if out.is_some() {
+            m.restored.insert(key.to_owned(), Instant::now());
+        }
+        out
     }
 
     /// Forgets servers no longer listed (their probes end at their next round).
     pub(crate) fn retain(&self, listed: &HashSet<&str>) {
-        self.lock().retain(|k, _| listed.contains(k.as_str()));
+        let mut m = self.lock();
+        m.out.retain(|k, _| listed.contains(k.as_str()));
+        m.restored.retain(|k, _| listed.contains(k.as_str()));
     }
 }
 
@@ -140,10 +154,14 @@ mod tests {
     #[test]
     fn suspects_come_and_go() {
         let s = Suspects::default();
-        assert!(s.insert("a") && !s.insert("a") && s.contains("a"));
+        let before = Instant::now();
+        assert!(s.insert("a", before) && !s.insert("a", before) && s.contains("a"));
         assert!(s.remove("a").is_some() && !s.contains("a"));
-        s.insert("b");
+        // A call that began before the restore cannot take it out again; a later one can.
+        assert!(!s.insert("a", before));
+        assert!(s.insert("a", Instant::now()));
+        s.insert("b", Instant::now());
         s.retain(&HashSet::from(["c"]));
-        assert!(!s.contains("b"));
+        assert!(!s.contains("b") && !s.contains("a"));
     }
 }

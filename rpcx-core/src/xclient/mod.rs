@@ -109,6 +109,8 @@ struct Inner {
     suspects: health::Suspects,
     /// This XClient's own handle, for the probe tasks it starts.
     me: Weak<Inner>,
+    /// The runtime the XClient was made on, where its background tasks run.
+    rt: tokio::runtime::Handle,
     options: XClientOptions,
     stop: CancellationToken,
     pushes: push::Pushes,
@@ -168,6 +170,7 @@ impl XClient {
             breakers: Mutex::new(HashMap::new()),
             suspects: health::Suspects::default(),
             me: me.clone(),
+            rt: rt.clone(),
             pushes: push::Pushes::new(options.client.push_capacity()),
             options,
             stop: CancellationToken::new(),
@@ -649,16 +652,31 @@ impl Inner {
             args: call.payload,
         };
         let tries = self.servers.read().map(|s| s.len()).unwrap_or(1).max(1) + 1;
+        let usable = |k: &str| {
+            !exclude.iter().any(|e| e == k)
+                && !self.breaker(k).is_some_and(|b| b.is_open())
+                && !self.suspects.contains(k)
+        };
         let mut pick = None;
         for _ in 0..tries {
             let k = self.selector.select(&req)?;
-            let open = self.breaker(&k).is_some_and(|b| b.is_open()) || self.suspects.contains(&k);
-            if !exclude.contains(&k) && !open {
+            if usable(&k) {
                 return Some(k);
             }
             pick.get_or_insert(k);
         }
-        pick
+        // The selector kept naming unusable servers (a weighted one may favour a dead
+        // server): any usable one is better; only when there is none, its own pick.
+        let listed = self
+            .servers
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default();
+        listed
+            .iter()
+            .find(|e| usable(&e.key))
+            .map(|e| e.key.clone())
+            .or(pick)
     }
 
     /// The cached connection to `key`, dialing it (once, however many callers wait) if needed.
@@ -744,6 +762,7 @@ impl Inner {
                     .ok_or_else(|| Error::BreakerOpen(key.to_owned()))?,
             ),
         };
+        let started = std::time::Instant::now();
         let result = self.attempt(key, call).await;
         let unanswered = breaker_failure(&result);
         if let Some(p) = permit {
@@ -754,22 +773,32 @@ impl Inner {
             }
         }
         if unanswered {
-            self.suspect(key);
+            self.suspect(key, started);
         }
         result
     }
 
-    /// Takes `key` out of rotation and starts its probe (dead-server detector), unless the
-    /// detector is off or the server is out already.
-    fn suspect(&self, key: &str) {
+    /// Takes `key` out of rotation and starts its probe (dead-server detector) after a call
+    /// started at `started` got no answer — unless the detector is off, the server is out
+    /// already, or it was restored after that call began (a late failure of the connection
+    /// the probe replaced). The probe runs on the XClient's runtime.
+    fn suspect(&self, key: &str, started: std::time::Instant) {
         let Some(config) = self.options.health else {
             return;
         };
-        if !self.is_listed(key) || !self.suspects.insert(key) {
+        if !self.is_listed(key) || !self.suspects.insert(key, started) {
             return;
         }
+        // `apply` may have delisted it meanwhile: a suspect without a listing has no probe.
+        if !self.is_listed(key) {
+            self.suspects.remove(key);
+            return;
+        }
+        // A weighted selector must not keep favouring it on an old estimate.
+        self.selector.observe_rtt(key, None);
         log_suspect(&self.service, key);
-        tokio::spawn(probe(self.me.clone(), key.to_owned(), config));
+        self.rt
+            .spawn(probe(self.me.clone(), key.to_owned(), config));
     }
 
     /// Brings `key` back on the probe's connection `client`, which replaces the cached one
@@ -779,6 +808,7 @@ impl Inner {
             let mut m = lock(&self.clients);
             if self.stop.is_cancelled() || !self.is_listed(key) {
                 client.close();
+                self.suspects.remove(key);
                 return;
             }
             let cell: ClientCell = Arc::new(tokio::sync::OnceCell::new_with(Some(client)));

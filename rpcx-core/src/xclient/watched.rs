@@ -8,7 +8,9 @@
 //! the store's return. One line is logged when the store fails and one when it is back.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -122,15 +124,17 @@ async fn follow<S: KvStore>(
 ) {
     let query = format!("{prefix}/");
     let mut backoff = BACKOFF_MIN;
-    // When the store last came back after failing: an empty listing then is held back.
+    // When the store last came back after its watch broke (unreachable, restarted): an empty
+    // listing then is held back.
     let mut returned: Option<Instant> = None;
     let mut failing = false;
+    let mut broke = false;
     // An empty listing was held back: look again when the grace ends.
     let mut holding = false;
     loop {
         let grace_end = async {
             match returned {
-                Some(t) if holding => tokio::time::sleep_until((t + EMPTY_GRACE).into()).await,
+                Some(t) if holding => tokio::time::sleep_until(t + EMPTY_GRACE).await,
                 _ => std::future::pending().await,
             }
         };
@@ -144,8 +148,10 @@ async fn follow<S: KvStore>(
                 backoff = BACKOFF_MIN;
                 if failing {
                     failing = false;
-                    returned = Some(Instant::now());
                     log_back(&prefix, listing.pairs.len());
+                }
+                if std::mem::take(&mut broke) {
+                    returned = Some(Instant::now());
                 }
                 let unchanged = listing.version == version;
                 version = listing.version;
@@ -158,6 +164,9 @@ async fn follow<S: KvStore>(
                 }
             }
             Err(e) => {
+                // A broken watch may be a store that restarted, maybe empty: hold back an
+                // empty listing after it as after an outage.
+                broke = true;
                 if !failing {
                     failing = true;
                     log_failing(&prefix, tx.borrow().len(), &e);
@@ -174,7 +183,9 @@ async fn follow<S: KvStore>(
                 };
                 if let Ok(listing) = listed {
                     failing = false;
-                    returned = Some(Instant::now());
+                    if std::mem::take(&mut broke) {
+                        returned = Some(Instant::now());
+                    }
                     log_back(&prefix, listing.pairs.len());
                     version = listing.version;
                     holding = offer(&tx, servers_of(&prefix, listing.pairs), returned);
