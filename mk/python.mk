@@ -34,7 +34,7 @@ py-install: py-venv
 
 ## Stubs (stubtest), the Python test suite (its etcd tests use the etcd that
 ## xclient-bootstrap installs) and the sdist check.
-py-test: py-install xclient-bootstrap py-sdist-check
+py-test: py-install xclient-bootstrap netfault-bootstrap py-sdist-check
 	cd $(PY_VENV) && $(PY_ENV) $(PY) -m mypy.stubtest rpcx
 	$(PY_ENV) $(PY) -m pytest tests/python -q
 
