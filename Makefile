@@ -30,10 +30,12 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p rpcx --all-targets --features otel,tracing -- -D warnings
 
 rust-test:
 	$(CARGO) test --workspace
 	$(CARGO) test -p rpcx --features tls,tracing --test server_tls
+	$(CARGO) test -p rpcx --features otel,tracing --test otel
 
 ## Protocol micro-benchmarks (criterion) and allocation counts per operation.
 bench-protocol: bootstrap

@@ -23,6 +23,8 @@ mod error;
     feature = "zookeeper"
 ))]
 mod kv;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod protocol;
 #[cfg(any(
     feature = "etcd",
@@ -33,6 +35,7 @@ pub mod protocol;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod trace_context;
 pub mod transport;
 pub mod xclient;
 

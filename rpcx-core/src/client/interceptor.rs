@@ -27,6 +27,7 @@
 //! # let _ = options;
 //! ```
 
+use std::any::Any;
 use std::sync::Arc;
 
 use super::{RawRequest, RawResponse};
@@ -42,7 +43,15 @@ pub struct ClientCall<'a> {
     server: &'a str,
     oneway: bool,
     metadata: &'a mut Metadata,
+    /// Per-call values of the interceptors, by interceptor index.
+    locals: &'a mut Locals,
+    /// The index of the interceptor being run.
+    index: usize,
 }
+
+/// Values interceptors keep from `before_call` to `after_call` of one call (none, usually:
+/// then nothing is allocated).
+type Locals = Vec<(usize, Box<dyn Any + Send + Sync>)>;
 
 impl ClientCall<'_> {
     /// The service path (`Arith`).
@@ -79,6 +88,25 @@ impl ClientCall<'_> {
     /// Sets one request metadata value, replacing any previous one.
     pub fn set_meta(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.metadata.insert(key.into(), value.into());
+    }
+
+    /// Keeps a value of this interceptor's for this call, from `before_call` to its
+    /// `after_call` (a span, a start time), replacing the one it kept before. Each
+    /// interceptor sees only its own value; it is dropped when the call ends, also when the
+    /// call's future is dropped before `after_call` ran.
+    pub fn set_local<T: Any + Send + Sync>(&mut self, value: T) {
+        let index = self.index;
+        self.locals.retain(|(i, _)| *i != index);
+        self.locals.push((index, Box::new(value)));
+    }
+
+    /// The value this interceptor kept for this call with [`set_local`](Self::set_local),
+    /// if it is a `T`.
+    pub fn local<T: Any>(&self) -> Option<&T> {
+        self.locals
+            .iter()
+            .find(|(i, _)| *i == self.index)
+            .and_then(|(_, v)| v.downcast_ref())
     }
 }
 
@@ -125,6 +153,7 @@ pub(crate) struct Seen {
     oneway: bool,
     /// How many interceptors' `before_call` ran.
     ran: usize,
+    locals: Locals,
 }
 
 impl Interceptors {
@@ -157,7 +186,8 @@ impl Interceptors {
     ) -> (Seen, Option<Error>) {
         let mut ran = 0;
         let mut refused = None;
-        for i in &self.0 {
+        let mut locals = Locals::new();
+        for (index, i) in self.0.iter().enumerate() {
             ran += 1;
             let mut call = ClientCall {
                 service: &req.service,
@@ -165,6 +195,8 @@ impl Interceptors {
                 server,
                 oneway,
                 metadata: &mut req.metadata,
+                locals: &mut locals,
+                index,
             };
             if let Err(text) = i.before_call(&mut call) {
                 refused = Some(Error::Refused(text));
@@ -177,20 +209,24 @@ impl Interceptors {
             metadata: req.metadata.clone(),
             oneway,
             ran,
+            locals,
         };
         (seen, refused)
     }
 
     /// Runs `after_call` of the interceptors whose `before_call` ran.
     pub(crate) fn after(&self, mut seen: Seen, server: &str, result: Result<&RawResponse, &Error>) {
-        let call = ClientCall {
+        let mut call = ClientCall {
             service: &seen.service,
             method: &seen.method,
             server,
             oneway: seen.oneway,
             metadata: &mut seen.metadata,
+            locals: &mut seen.locals,
+            index: 0,
         };
-        for i in self.0.iter().take(seen.ran) {
+        for (index, i) in self.0.iter().take(seen.ran).enumerate() {
+            call.index = index;
             i.after_call(&call, result);
         }
     }

@@ -148,6 +148,10 @@ pub(crate) struct CallInfo {
     pub(crate) received: Instant,
     pub(crate) reply_metadata: Mutex<Metadata>,
     pub(crate) conn: ConnHandle,
+    /// The OpenTelemetry context the handler runs in (the server span), set by the
+    /// [`otel`](crate::otel) server plugin.
+    #[cfg(feature = "otel")]
+    pub(crate) otel: std::sync::OnceLock<opentelemetry::Context>,
 }
 
 /// The context of one call: request metadata, peer, deadline, serialization, reply metadata,
@@ -177,6 +181,15 @@ impl Context {
     /// The method of the call (`Mul`).
     pub fn method(&self) -> &str {
         &self.inner.method
+    }
+
+    /// The OpenTelemetry context of this call — the server span of the
+    /// [`otel` server plugin](crate::otel::ServerTracing), child of the caller's span — or
+    /// `None` without that plugin. The handler future already runs in it (its
+    /// `Context::current()`); use this for work the handler moves to other threads or tasks.
+    #[cfg(feature = "otel")]
+    pub fn otel_context(&self) -> Option<&opentelemetry::Context> {
+        self.inner.otel.get()
     }
 
     /// Request metadata.

@@ -82,6 +82,8 @@ pub(crate) async fn run_call(shared: &Shared, req: Message, conn: &ConnHandle) -
             received,
             reply_metadata: Mutex::new(Metadata::new()),
             conn: conn.clone(),
+            #[cfg(feature = "otel")]
+            otel: std::sync::OnceLock::new(),
         }),
     };
 
@@ -93,17 +95,29 @@ pub(crate) async fn run_call(shared: &Shared, req: Message, conn: &ConnHandle) -
         Some(text) => Err(ServiceError::new(text)),
         None => {
             let run = run_handler(&*handler, &ctx, payload, deadline);
+            // The `otel` server plugin's span is the current OpenTelemetry context while the
+            // span of the `tracing` feature is made (so tracing-opentelemetry makes that span
+            // its child) and while the handler runs (its own client calls are children).
             #[cfg(feature = "tracing")]
-            let run = tracing::Instrument::instrument(
-                run,
-                tracing::info_span!(
+            let run = {
+                #[cfg(feature = "otel")]
+                let _current = ctx.otel_context().map(|cx| cx.clone().attach());
+                let span = tracing::info_span!(
                     "rpcx.call",
                     service = %ctx.service(),
                     method = %ctx.method(),
                     peer = %ctx.peer(),
                     seq = header.seq()
+                );
+                tracing::Instrument::instrument(run, span)
+            };
+            #[cfg(feature = "otel")]
+            let run = match ctx.otel_context() {
+                Some(cx) => futures_util::future::Either::Left(
+                    opentelemetry::context::FutureExt::with_context(run, cx.clone()),
                 ),
-            );
+                None => futures_util::future::Either::Right(run),
+            };
             run.await
         }
     };

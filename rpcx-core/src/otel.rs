@@ -1,0 +1,369 @@
+//! OpenTelemetry tracing that joins Go rpcx's (feature `otel`): the trace context travels in
+//! the request metadata, as with the OpenTelemetry plugins of Go's rpcxio/rpcx-plugins.
+//!
+//! - [`ClientTracing`], a [client interceptor](crate::client::ClientInterceptor): each call
+//!   gets a span `rpcx.client.<Service>.<Method>` (kind client), child of the caller's
+//!   current OpenTelemetry context, whose context is injected into the request metadata
+//!   (`traceparent`, `tracestate`, and whatever else the propagator writes, such as
+//!   `baggage`). The span ends when the reply (or error) arrives, with status error and
+//!   the error text when the call failed.
+//! - [`ServerTracing`], a [server plugin](crate::server::Plugin): each served call gets a span
+//!   `rpcx.service.<Service>.<Method>` (kind server, as Go names it) whose parent is the
+//!   context extracted from the request metadata, with the attributes `rpc.system` = `rpcx`,
+//!   `rpc.service` and `rpc.method`. The handler runs with that span as its current context,
+//!   so the calls it makes with a [`ClientTracing`] client are its children; the span ends
+//!   after the handler, with status error and the error text when it failed (refused by an
+//!   earlier plugin, timed out, panicked, returned an error).
+//!
+//! Spans go to the tracer provider the application installs: the global one (installed
+//! with `opentelemetry::global::set_tracer_provider`, before the interceptor or plugin is
+//! made) by default, or the one passed to `with_tracer_provider`. Without any, the global
+//! provider is a no-op and only the context is passed along.
+//!
+//! The metadata is read and written by the application's global text-map propagator
+//! (`opentelemetry::global::set_text_map_propagator`; e.g. W3C trace context and baggage). As
+//! long as none is installed (the global one is then a no-op), the W3C trace context
+//! propagator of [`W3cTraceContext`] is used, so rpcx joins traces with Go's default
+//! out of the box. `with_propagator` picks one explicitly.
+//!
+//! ```
+//! use rpcx::client::ClientOptions;
+//! use rpcx::otel::{ClientTracing, ServerTracing};
+//! use rpcx::server::Server;
+//!
+//! // After the application installed its tracer provider (opentelemetry_sdk, an exporter).
+//! let server = Server::builder().plugin(ServerTracing::new()).build();
+//! let options = ClientOptions::default().interceptor(ClientTracing::new());
+//! # let _ = (server, options);
+//! ```
+//!
+//! # With `tracing` and tracing-opentelemetry
+//!
+//! The `tracing` feature adds a `tracing` span `rpcx.call` per served call. When both
+//! features are on and the application exports `tracing` spans with tracing-opentelemetry's
+//! layer, that span is made while the server span is the current OpenTelemetry context, so
+//! the layer makes it a child of `rpcx.service.<Service>.<Method>`. For the other direction —
+//! a call made inside the application's own `tracing` span — make that span's OpenTelemetry
+//! context current around the call (tracing-opentelemetry's `OpenTelemetrySpanExt::context`,
+//! then `opentelemetry::context::FutureExt::with_context` on the call's future): the client
+//! span is then its child. tracing-opentelemetry is not a dependency of this crate.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{
+    SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer, TracerProvider,
+};
+use opentelemetry::{Context as OtelContext, InstrumentationScope, KeyValue};
+
+use crate::client::{ClientCall, ClientInterceptor, RawResponse};
+use crate::protocol::Metadata;
+use crate::server::{Context, Plugin};
+use crate::trace_context::{TraceParent, TRACEPARENT, TRACESTATE};
+use crate::Error;
+
+/// The instrumentation scope name of the spans made here.
+pub const SCOPE: &str = "rpcx";
+
+/// The request metadata as an OpenTelemetry carrier (Go's plugin uses its metadata map the
+/// same way).
+pub struct MetadataCarrier<'a>(pub &'a mut Metadata);
+
+impl Injector for MetadataCarrier<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+/// Read-only access to request metadata as an OpenTelemetry carrier.
+pub struct MetadataExtractor<'a>(pub &'a Metadata);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// The W3C trace context propagator (`traceparent`, `tracestate`), the default of Go's
+/// OpenTelemetry SDK; used when the application installed no global propagator. A malformed
+/// `traceparent` is ignored (the server span then starts a new trace).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct W3cTraceContext;
+
+fn w3c_fields() -> &'static [String] {
+    static FIELDS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()])
+}
+
+impl TextMapPropagator for W3cTraceContext {
+    fn inject_context(&self, cx: &OtelContext, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let tp = TraceParent {
+            trace_id: sc.trace_id().to_bytes(),
+            parent_id: sc.span_id().to_bytes(),
+            flags: sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8(),
+        };
+        injector.set(TRACEPARENT, tp.to_string());
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            injector.set(TRACESTATE, state);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &OtelContext, extractor: &dyn Extractor) -> OtelContext {
+        let Some(Ok(tp)) = extractor.get(TRACEPARENT).map(TraceParent::parse) else {
+            return cx.clone();
+        };
+        let state = extractor
+            .get(TRACESTATE)
+            .and_then(|s| s.parse::<TraceState>().ok())
+            .unwrap_or_default();
+        let sc = SpanContext::new(
+            opentelemetry::trace::TraceId::from_bytes(tp.trace_id),
+            opentelemetry::trace::SpanId::from_bytes(tp.parent_id),
+            TraceFlags::new(tp.flags & TraceFlags::SAMPLED.to_u8()),
+            true,
+            state,
+        );
+        cx.with_remote_span_context(sc)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        opentelemetry::propagation::text_map_propagator::FieldIter::new(w3c_fields())
+    }
+}
+
+/// Which propagator reads and writes the metadata.
+#[derive(Clone)]
+enum Propagation {
+    /// The global one, or [`W3cTraceContext`] while the global one is a no-op.
+    Global,
+    Given(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+impl Propagation {
+    fn inject(&self, cx: &OtelContext, metadata: &mut Metadata) {
+        let mut carrier = MetadataCarrier(metadata);
+        match self {
+            Propagation::Given(p) => p.inject_context(cx, &mut carrier),
+            Propagation::Global => global::get_text_map_propagator(|p| {
+                if p.fields().next().is_some() {
+                    p.inject_context(cx, &mut carrier)
+                } else {
+                    W3cTraceContext.inject_context(cx, &mut carrier)
+                }
+            }),
+        }
+    }
+
+    fn extract(&self, metadata: &Metadata) -> OtelContext {
+        let carrier = MetadataExtractor(metadata);
+        match self {
+            Propagation::Given(p) => p.extract(&carrier),
+            Propagation::Global => global::get_text_map_propagator(|p| {
+                if p.fields().next().is_some() {
+                    p.extract(&carrier)
+                } else {
+                    W3cTraceContext.extract(&carrier)
+                }
+            }),
+        }
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn boxed_tracer<P>(provider: &P) -> BoxedTracer
+where
+    P: TracerProvider,
+    P::Tracer: Send + Sync + 'static,
+    <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+{
+    BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())))
+}
+
+fn attributes(service: &str, method: &str) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("rpc.system", "rpcx"),
+        KeyValue::new("rpc.service", service.to_owned()),
+        KeyValue::new("rpc.method", method.to_owned()),
+    ]
+}
+
+/// Client interceptor: a client span per call, its context injected into the request
+/// metadata. See the [module docs](self).
+pub struct ClientTracing {
+    tracer: BoxedTracer,
+    propagation: Propagation,
+}
+
+impl std::fmt::Debug for ClientTracing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientTracing")
+    }
+}
+
+impl Default for ClientTracing {
+    fn default() -> Self {
+        ClientTracing::new()
+    }
+}
+
+impl ClientTracing {
+    /// Spans from the global tracer provider as installed now (install it first), context
+    /// written by the global propagator (W3C trace context while none is installed).
+    pub fn new() -> ClientTracing {
+        ClientTracing {
+            tracer: global::tracer_provider().tracer_with_scope(scope()),
+            propagation: Propagation::Global,
+        }
+    }
+
+    /// Spans from this tracer provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        self.tracer = boxed_tracer(provider);
+        self
+    }
+
+    /// Writes the context with this propagator instead of the global one.
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagation = Propagation::Given(Arc::new(propagator));
+        self
+    }
+}
+
+impl ClientInterceptor for ClientTracing {
+    fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+        let parent = OtelContext::current();
+        let mut attrs = attributes(call.service(), call.method());
+        attrs.push(KeyValue::new("server.address", call.server().to_owned()));
+        let span = self
+            .tracer
+            .span_builder(format!("rpcx.client.{}.{}", call.service(), call.method()))
+            .with_kind(SpanKind::Client)
+            .with_attributes(attrs)
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(span);
+        self.propagation.inject(&cx, call.metadata_mut());
+        call.set_local(cx);
+        Ok(())
+    }
+
+    fn after_call(&self, call: &ClientCall<'_>, result: Result<&RawResponse, &Error>) {
+        let Some(cx) = call.local::<OtelContext>() else {
+            return;
+        };
+        let span = cx.span();
+        match result {
+            Ok(_) => span.set_status(Status::Ok),
+            Err(e) => span.set_status(Status::error(e.to_string())),
+        }
+        span.end();
+    }
+}
+
+/// Server plugin: a server span per served call, child of the context in the request
+/// metadata, current while the handler runs. See the [module docs](self).
+pub struct ServerTracing {
+    tracer: BoxedTracer,
+    propagation: Propagation,
+}
+
+impl std::fmt::Debug for ServerTracing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerTracing")
+    }
+}
+
+impl Default for ServerTracing {
+    fn default() -> Self {
+        ServerTracing::new()
+    }
+}
+
+impl ServerTracing {
+    /// Spans from the global tracer provider as installed now (install it first), context
+    /// read by the global propagator (W3C trace context while none is installed).
+    pub fn new() -> ServerTracing {
+        ServerTracing {
+            tracer: global::tracer_provider().tracer_with_scope(scope()),
+            propagation: Propagation::Global,
+        }
+    }
+
+    /// Spans from this tracer provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        self.tracer = boxed_tracer(provider);
+        self
+    }
+
+    /// Reads the context with this propagator instead of the global one.
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagation = Propagation::Given(Arc::new(propagator));
+        self
+    }
+}
+
+impl Plugin for ServerTracing {
+    fn name(&self) -> &str {
+        "otel"
+    }
+
+    fn before_call(&self, ctx: &Context, _payload: &Bytes) -> Result<(), String> {
+        let parent = self.propagation.extract(ctx.metadata());
+        let name: Cow<'static, str> =
+            format!("rpcx.service.{}.{}", ctx.service(), ctx.method()).into();
+        let span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes(ctx.service(), ctx.method()))
+            .start_with_context(&self.tracer, &parent);
+        // A second otel plugin on the same server keeps the first one's span.
+        let _ = ctx.inner.otel.set(parent.with_span(span));
+        Ok(())
+    }
+
+    fn after_call(&self, ctx: &Context, result: Result<&Bytes, &str>) {
+        let Some(cx) = ctx.otel_context() else {
+            return;
+        };
+        let span = cx.span();
+        match result {
+            Ok(_) => span.set_status(Status::Ok),
+            Err(text) => span.set_status(Status::error(text.to_owned())),
+        }
+        span.end();
+    }
+}
