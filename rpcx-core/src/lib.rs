@@ -23,6 +23,7 @@ mod error;
     feature = "zookeeper"
 ))]
 mod kv;
+pub mod logs;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod protocol;

@@ -193,6 +193,7 @@ impl Conn {
         let reason = {
             let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
             if closed.is_none() {
+                log_lost(&self.peer, &reason);
                 *closed = Some(reason);
             }
             // Under the lock: whoever sees the connection failed also sees it closed.
@@ -225,6 +226,25 @@ impl Conn {
         }
     }
 }
+
+/// Logs the end of a client connection the client did not close itself: the server closing
+/// it is routine (a restart, an idle timeout) and logged at debug level, anything else (a
+/// read or write error, a bad frame, an unanswered heartbeat) at warn level, as Go's client
+/// logs errors other than EOF.
+fn log_lost(peer: &str, reason: &Error) {
+    match reason {
+        Error::Closed => {}
+        Error::ConnectionLost(why) if why == EOF => {
+            tracing::debug!(server = %peer, "rpcx: connection closed by the server");
+        }
+        other => {
+            tracing::warn!(server = %peer, error = %other, "rpcx: connection to the server lost");
+        }
+    }
+}
+
+/// Why a connection ended when the server closed it.
+const EOF: &str = "unexpected EOF";
 
 /// A request on its way to the writer, holding its bytes of the unsent budget until written.
 pub(crate) struct Outgoing {
@@ -337,7 +357,7 @@ async fn read_loop(
             r = read.read_buf(&mut buf) => r,
         };
         match r {
-            Ok(0) => break Error::ConnectionLost("unexpected EOF".into()),
+            Ok(0) => break Error::ConnectionLost(EOF.into()),
             Ok(_) => {}
             Err(e) => break Error::ConnectionLost(e.to_string()),
         }

@@ -117,12 +117,14 @@ impl Client {
     pub async fn connect(address: &str, options: ClientOptions) -> Result<Client, Error> {
         options.validate()?;
         let addr = Address::parse(address)?;
-        let c = establish(&addr, &options)
-            .await
-            .map_err(|source| Error::Connect {
+        let c = establish(&addr, &options).await.map_err(|source| {
+            // The caller gets the error: debug only.
+            tracing::debug!(address = %address, error = %source, "rpcx: connecting to a server failed");
+            Error::Connect {
                 address: address.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         let (push_tx, push_rx) = mpsc::channel(options.push_capacity());
         let conn = Conn::start(
             c.read,

@@ -680,25 +680,23 @@ impl<S: KvStore> Worker<S> {
     }
 }
 
-/// The one line an outage logs when it starts (with the `tracing` feature).
-fn log_failing(_name: &str, _target: &str, _error: &str, _retry: Duration) {
-    #[cfg(feature = "tracing")]
+/// The one line an outage logs when it starts.
+fn log_failing(name: &str, target: &str, error: &str, retry: Duration) {
     tracing::warn!(
-        registry = %_name,
-        target = %_target,
-        error = %_error,
-        retry_every = ?_retry,
+        registry = %name,
+        target = %target,
+        error = %error,
+        retry_every = ?retry,
         "rpcx: registry writes fail; the server serves on and retries"
     );
 }
 
 /// The one line an outage logs when it ends.
-fn log_back(_name: &str, _target: &str, _down_for: Duration) {
-    #[cfg(feature = "tracing")]
+fn log_back(name: &str, target: &str, down_for: Duration) {
     tracing::info!(
-        registry = %_name,
-        target = %_target,
-        down_for = ?_down_for,
+        registry = %name,
+        target = %target,
+        down_for = ?down_for,
         "rpcx: registry keys written again"
     );
 }

@@ -12,6 +12,7 @@
 //!
 //! [`Context::is_cancelled`]: super::Context::is_cancelled
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use super::context::{ConnHandle, ConnShared, Outgoing};
 use super::dispatch::{dispatch, error_reply};
 use super::handle::Shared;
 use super::Rejection;
-use crate::protocol::{DecodeError, FrameCodec, Message, META_AUTH};
+use crate::protocol::{DecodeError, FrameCodec, Message, ProtocolError, META_AUTH};
 use crate::transport::{Connection, ReadHalf, WriteHalf};
 
 /// Replies queued for the writer before handlers wait (backpressure).
@@ -37,14 +38,55 @@ const OUT_QUEUE: usize = 4096;
 const LAST_WORDS: Duration = Duration::from_secs(1);
 
 /// Why the reader stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
-    /// The peer closed, a read failed or the connection idled out.
-    Gone,
-    /// We refused the peer (a frame we cannot resync after, failed auth, a plugin).
-    Refused,
+    /// The peer closed, a read failed, the connection idled out or the writer failed (the
+    /// reason, for the log).
+    Gone(Cow<'static, str>),
+    /// We refused the peer (a frame we cannot resync after, failed auth, a plugin), logged
+    /// where it happened; the reason, for the closing line.
+    Refused(Cow<'static, str>),
     /// Graceful shutdown: finish the calls in flight, then close.
     Draining,
+}
+
+impl End {
+    /// The reason a connection closed, for the log.
+    fn reason(&self) -> &str {
+        match self {
+            End::Gone(r) | End::Refused(r) => r,
+            End::Draining => "server shutting down",
+        }
+    }
+}
+
+/// The peer or its socket went away without a word from us.
+const WRITER_GONE: &str = "writing to the peer failed or the server closed";
+
+/// True for the protocol errors that are a limit, not a malformed frame.
+fn is_limit(e: &ProtocolError) -> bool {
+    matches!(
+        e,
+        ProtocolError::FrameTooLong { .. }
+            | ProtocolError::TooManyMetadataEntries { .. }
+            | ProtocolError::MetadataTooLarge { .. }
+            | ProtocolError::DecompressedTooLarge { .. }
+    )
+}
+
+/// Logs a request frame the server could not take: a limit hit or a malformed frame;
+/// `closing` when the stream cannot be resynchronised and the connection ends.
+fn log_bad_frame(peer: &str, error: &ProtocolError, closing: bool) {
+    let action = if closing {
+        "closing the connection"
+    } else {
+        "answered with an error"
+    };
+    if is_limit(error) {
+        tracing::warn!(peer = %peer, error = %error, action, "rpcx: request over a limit");
+    } else {
+        tracing::warn!(peer = %peer, error = %error, action, "rpcx: malformed frame");
+    }
 }
 
 /// What the reader does after one request.
@@ -88,12 +130,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
     let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
     let end = read_loop(&shared, read, initial, &handle, &inflight).await;
     drop(handle);
+    tracing::debug!(peer = %peer, reason = %end.reason(), "rpcx: connection closed");
 
     let mut writer = writer;
     let mut writer_done = false;
     match end {
-        End::Gone => abort.cancel(),
-        End::Refused => {
+        End::Gone(_) => abort.cancel(),
+        End::Refused(_) => {
             calls.cancel();
             flush.cancel();
             writer_done = tokio::time::timeout(LAST_WORDS, &mut writer).await.is_ok();
@@ -146,6 +189,7 @@ async fn read_loop(
                     error,
                 }) => {
                     // The bad frame was consumed whole: answer it and keep serving.
+                    log_bad_frame(&handle.inner.peer, &error, false);
                     if !h.is_oneway() {
                         let req = Message {
                             header: h,
@@ -153,39 +197,51 @@ async fn read_loop(
                         };
                         let reply = error_reply(&req, error.to_string());
                         if handle.send_uncharged(reply).await.is_err() {
-                            return End::Gone;
+                            return End::Gone(WRITER_GONE.into());
                         }
                     }
                 }
-                Err(_) => return End::Refused,
+                Err(DecodeError { error, .. }) => {
+                    log_bad_frame(&handle.inner.peer, &error, true);
+                    return End::Refused(format!("bad frame: {error}").into());
+                }
             }
         }
-        if shared
-            .plugins
-            .iter()
-            .any(|p| p.before_read(&handle.inner.peer).is_err())
-        {
-            return End::Refused;
+        for p in &shared.plugins {
+            if let Err(e) = p.before_read(&handle.inner.peer) {
+                tracing::warn!(
+                    peer = %handle.inner.peer,
+                    plugin = p.name(),
+                    error = %e,
+                    "rpcx: connection refused by a plugin before reading"
+                );
+                return End::Refused(format!("refused by the {} plugin: {e}", p.name()).into());
+            }
         }
         // Backpressure in bytes: take nothing more off this connection while its requests
         // and unwritten replies (or the whole server's) fill the budget.
         if budgets.is_spent() {
+            tracing::debug!(
+                peer = %handle.inner.peer,
+                connection_bytes = budgets.conn.used(),
+                server_bytes = budgets.server.used(),
+                "rpcx: memory budget spent; reading paused"
+            );
             tokio::select! {
                 biased;
-                _ = &mut gone => return End::Gone,
+                _ = &mut gone => return End::Gone(WRITER_GONE.into()),
                 _ = &mut draining => return End::Draining,
                 _ = budgets.room() => {}
             }
         }
         let n = tokio::select! {
             biased;
-            _ = &mut gone => return End::Gone,
+            _ = &mut gone => return End::Gone(WRITER_GONE.into()),
             _ = &mut draining => return End::Draining,
-            r = read_some(&mut read, &mut buf, shared.options.idle_timeout) => r,
+            r = read_more(&mut read, &mut buf, shared.options.idle_timeout) => r,
         };
-        match n {
-            Some(n) if n > 0 => {}
-            _ => return End::Gone,
+        if let Err(why) = n {
+            return End::Gone(why);
         }
     }
 }
@@ -195,15 +251,30 @@ pub(crate) async fn read_some(
     buf: &mut BytesMut,
     idle: Option<Duration>,
 ) -> Option<usize> {
+    read_more(read, buf, idle).await.ok()
+}
+
+/// Reads more bytes: how many (never 0), or why the connection is over (the peer closed, a
+/// read error, the idle timeout).
+pub(crate) async fn read_more(
+    read: &mut ReadHalf,
+    buf: &mut BytesMut,
+    idle: Option<Duration>,
+) -> Result<usize, Cow<'static, str>> {
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(8 << 10);
     }
-    match idle {
-        None => read.read_buf(buf).await.ok(),
+    let r = match idle {
+        None => read.read_buf(buf).await,
         Some(d) => match tokio::time::timeout(d, read.read_buf(buf)).await {
-            Ok(r) => r.ok(),
-            Err(_) => None,
+            Ok(r) => r,
+            Err(_) => return Err(format!("idle timeout ({d:?} without a byte)").into()),
         },
+    };
+    match r {
+        Ok(0) => Err("closed by the peer".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("read failed: {e}").into()),
     }
 }
 
@@ -218,44 +289,87 @@ async fn on_request(
         match p.after_read(peer, &mut msg) {
             Ok(()) => {}
             Err(Rejection::Respond(text)) => {
+                tracing::debug!(
+                    peer = %peer,
+                    plugin = p.name(),
+                    service = %msg.service_path,
+                    method = %msg.service_method,
+                    error = %text,
+                    "rpcx: request refused by a plugin"
+                );
                 if !msg.header.is_oneway()
                     && handle
                         .send_uncharged(error_reply(&msg, text))
                         .await
                         .is_err()
                 {
-                    return Next::End(End::Gone);
+                    return Next::End(End::Gone(WRITER_GONE.into()));
                 }
                 return Next::Continue;
             }
             Err(Rejection::Close(text)) => {
+                tracing::warn!(
+                    peer = %peer,
+                    plugin = p.name(),
+                    service = %msg.service_path,
+                    method = %msg.service_method,
+                    error = %text,
+                    "rpcx: request refused by a plugin; closing the connection"
+                );
+                let why = format!("refused by the {} plugin: {text}", p.name());
                 if !msg.header.is_oneway() {
                     let _ = handle.send_uncharged(error_reply(&msg, text)).await;
                 }
-                return Next::End(End::Refused);
+                return Next::End(End::Refused(why.into()));
             }
         }
     }
     if msg.header.is_heartbeat() {
         if msg.payload.len() > shared.options.max_heartbeat_payload {
-            return Next::End(End::Refused);
+            tracing::warn!(
+                peer = %peer,
+                len = msg.payload.len(),
+                max = shared.options.max_heartbeat_payload,
+                "rpcx: heartbeat payload over the limit; closing the connection"
+            );
+            return Next::End(End::Refused("heartbeat payload over the limit".into()));
         }
         return match handle.send_uncharged(msg.heartbeat_echo()).await {
             Ok(()) => Next::Continue,
-            Err(_) => Next::End(End::Gone),
+            Err(_) => Next::End(End::Gone(WRITER_GONE.into())),
         };
     }
     if let Some(auth) = &shared.auth {
         let token = msg.metadata.get(META_AUTH).map_or("", String::as_str);
         if let Err(text) = auth(&msg, token, peer) {
+            // The token itself is never logged.
+            tracing::warn!(
+                peer = %peer,
+                service = %msg.service_path,
+                method = %msg.service_method,
+                token_given = !token.is_empty(),
+                error = %text,
+                "rpcx: authentication failed; closing the connection"
+            );
             if !msg.header.is_oneway() {
                 let _ = handle.send_uncharged(error_reply(&msg, text)).await;
             }
-            return Next::End(End::Refused);
+            return Next::End(End::Refused("authentication failed".into()));
         }
     }
-    let Ok(permit) = Arc::clone(inflight).acquire_owned().await else {
-        return Next::End(End::Gone);
+    let permit = match Arc::clone(inflight).try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            tracing::debug!(
+                peer = %peer,
+                max_inflight = shared.options.max_inflight_per_conn,
+                "rpcx: in-flight limit reached; reading paused"
+            );
+            let Ok(p) = Arc::clone(inflight).acquire_owned().await else {
+                return Next::End(End::Gone(WRITER_GONE.into()));
+            };
+            p
+        }
     };
     let request_bytes: Charge = handle.inner.budgets.charge(footprint(&msg));
     shared.call_started();

@@ -172,7 +172,19 @@ async fn run_handler(
     payload: Bytes,
     deadline: Option<Instant>,
 ) -> HandlerResult {
-    let panicked = || {
+    let panicked = |panic: Box<dyn std::any::Any + Send>| {
+        let text = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        tracing::error!(
+            service = %ctx.service(),
+            method = %ctx.method(),
+            peer = %ctx.peer(),
+            panic = %text,
+            "rpcx: handler panicked; the caller gets an error"
+        );
         ServiceError::new(format!(
             "[service internal error]: panic in {}.{}",
             ctx.service(),
@@ -182,7 +194,7 @@ async fn run_handler(
     let fut =
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(ctx.clone(), payload))) {
             Ok(f) => AssertUnwindSafe(f).catch_unwind(),
-            Err(_) => return Err(panicked()),
+            Err(p) => return Err(panicked(p)),
         };
     let bounded = async {
         match deadline {
@@ -200,5 +212,5 @@ async fn run_handler(
         },
         _ = ctx.token().cancelled() => return Err(ServiceError::new(CALLER_GONE)),
     };
-    outcome.unwrap_or_else(|_| Err(panicked()))
+    outcome.unwrap_or_else(|p| Err(panicked(p)))
 }

@@ -96,16 +96,38 @@ pub(crate) fn start(server: Server, listener: Listener, requested: &Address) -> 
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
-    let limit = Arc::new(Semaphore::new(shared.options.max_connections));
+    let max = shared.options.max_connections;
+    let limit = Arc::new(Semaphore::new(max));
     let mut backoff = Duration::from_millis(5);
+    // When the connection limit was last reported at warn level (then at debug for a while,
+    // so a server that stays at its limit logs one warning a minute, not one per connection).
+    let mut limit_warned: Option<tokio::time::Instant> = None;
     loop {
-        let permit = tokio::select! {
-            _ = shared.draining.cancelled() => break,
-            _ = shared.closed.cancelled() => break,
-            p = Arc::clone(&limit).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
+        let permit = match Arc::clone(&limit).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                if limit_warned.is_none_or(|t| now.duration_since(t) >= LIMIT_WARN_EVERY) {
+                    limit_warned = Some(now);
+                    tracing::warn!(
+                        max_connections = max,
+                        "rpcx: connection limit reached; new connections wait in the accept queue"
+                    );
+                } else {
+                    tracing::debug!(
+                        max_connections = max,
+                        "rpcx: connection limit reached; new connections wait in the accept queue"
+                    );
+                }
+                tokio::select! {
+                    _ = shared.draining.cancelled() => break,
+                    _ = shared.closed.cancelled() => break,
+                    p = Arc::clone(&limit).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
+            }
         };
         let accepted = tokio::select! {
             _ = shared.draining.cancelled() => break,
@@ -115,6 +137,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
+                tracing::debug!(peer = %peer, "rpcx: connection accepted");
                 let s = Arc::clone(&shared);
                 shared.tasks.spawn(async move {
                     if let Some(conn) = establish(&s, stream, peer).await {
@@ -123,7 +146,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                     drop(permit);
                 });
             }
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "rpcx: accepting a connection failed");
                 // Temporary accept errors (EMFILE…): back off as Go does, 5 ms doubling to 1 s.
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -132,6 +156,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     }
     drop(listener);
 }
+
+/// How often a server that stays at its connection limit says so at warn level.
+const LIMIT_WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Bound of the server side of a TLS handshake.
 #[cfg(feature = "tls")]
@@ -146,13 +173,18 @@ async fn establish(
 ) -> Option<crate::transport::Connection> {
     #[cfg(feature = "tls")]
     if let Some(config) = &shared.options.tls {
+        let who = peer.clone();
         let handshake = crate::transport::tls::accept(config, stream, peer, TLS_HANDSHAKE_TIMEOUT);
         return tokio::select! {
             c = handshake => c
-                .map_err(|_e| {
+                .map_err(|e| {
                     // The peer learnt why from the TLS alert; the server logs it.
-                    #[cfg(feature = "tracing")]
-                    tracing::warn!(error = %_e, "rpcx: TLS handshake with a client failed");
+                    tracing::warn!(
+                        peer = %who,
+                        reason = "TLS handshake failed",
+                        error = %e,
+                        "rpcx: connection refused"
+                    );
                 })
                 .ok(),
             _ = shared.closed.cancelled() => None,

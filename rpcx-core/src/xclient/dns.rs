@@ -312,6 +312,7 @@ async fn refresh(
 ) {
     let mut delay = interval;
     let mut retry = RETRY_MIN;
+    let mut failing_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -346,13 +347,34 @@ async fn refresh(
                 }
             }
             Err(e) => {
-                #[cfg(feature = "tracing")]
-                tracing::warn!(domain = %lookup.domain, error = %e, "rpcx: DNS discovery lookup failed; keeping the last server list");
                 delay = retry.min(interval);
                 retry = (retry * 2).min(interval.max(RETRY_MIN));
                 Some(e.to_string())
             }
         };
+        // One warning when lookups start failing, one line when they work again.
+        let was_failing = failing_since.is_some();
+        match (&error, was_failing) {
+            (Some(e), false) => {
+                failing_since = Some(tokio::time::Instant::now());
+                tracing::warn!(
+                    domain = %lookup.domain,
+                    servers_kept = tx.borrow().len(),
+                    error = %e,
+                    "rpcx: DNS discovery lookup failed; keeping the last server list while it retries"
+                );
+            }
+            (None, true) => {
+                let down_for = failing_since.take().map(|t| t.elapsed());
+                tracing::info!(
+                    domain = %lookup.domain,
+                    servers = tx.borrow().len(),
+                    down_for = ?down_for.unwrap_or_default(),
+                    "rpcx: DNS discovery lookups work again"
+                );
+            }
+            _ => {}
+        }
         if let Ok(mut last) = last_error.lock() {
             *last = error;
         }

@@ -193,7 +193,6 @@ where
         {
             return Err(etcd_error(e));
         }
-        #[cfg(feature = "tracing")]
         tracing::debug!(error = %e, try_number = tries, "rpcx: etcd request failed; trying again");
         tokio::time::sleep(pause).await;
         pause = (pause * 2).clamp(FIRST_PAUSE, MAX_PAUSE);

@@ -568,16 +568,14 @@ async fn measure_rtts(inner: Weak<Inner>, every: std::time::Duration) {
     }
 }
 
-/// The line a server taken out of rotation logs (with the `tracing` feature).
-fn log_suspect(_service: &str, _key: &str) {
-    #[cfg(feature = "tracing")]
-    tracing::warn!(service = %_service, server = %_key, "rpcx: server not answering; out of rotation while probed");
+/// The line a server taken out of rotation logs.
+fn log_suspect(service: &str, key: &str) {
+    tracing::warn!(service = %service, server = %key, "rpcx: server not answering; out of rotation while probed");
 }
 
 /// The line a server brought back logs.
-fn log_restored(_service: &str, _key: &str, _out_for: std::time::Duration) {
-    #[cfg(feature = "tracing")]
-    tracing::info!(service = %_service, server = %_key, out_for = ?_out_for, "rpcx: server answers again; back in rotation");
+fn log_restored(service: &str, key: &str, out_for: std::time::Duration) {
+    tracing::info!(service = %service, server = %key, out_for = ?out_for, "rpcx: server answers again; back in rotation");
 }
 
 type FanOut = FuturesUnordered<futures_util::future::BoxFuture<'static, Receipt<RawResponse>>>;

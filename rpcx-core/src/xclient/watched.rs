@@ -211,19 +211,17 @@ fn offer(
     false
 }
 
-/// The one line a discovery logs when its store fails (with the `tracing` feature).
-fn log_failing(_prefix: &str, _kept: usize, _error: &Error) {
-    #[cfg(feature = "tracing")]
+/// The one line a discovery logs when its store fails.
+fn log_failing(prefix: &str, kept: usize, error: &Error) {
     tracing::warn!(
-        prefix = %_prefix,
-        servers_kept = _kept,
-        error = %_error,
+        prefix = %prefix,
+        servers_kept = kept,
+        error = %error,
         "rpcx: discovery lost its registry; calls go to the last known servers while it retries"
     );
 }
 
 /// The one line a discovery logs when its store answers again.
-fn log_back(_prefix: &str, _keys: usize) {
-    #[cfg(feature = "tracing")]
-    tracing::info!(prefix = %_prefix, keys = _keys, "rpcx: discovery reached its registry again");
+fn log_back(prefix: &str, keys: usize) {
+    tracing::info!(prefix = %prefix, keys = keys, "rpcx: discovery reached its registry again");
 }

@@ -43,7 +43,12 @@ type Body = Full<Bytes>;
 /// when it ends; a CONNECT or WebSocket tunnel stays the same connection to them.
 pub(crate) async fn serve(shared: Arc<Shared>, mut conn: Connection) {
     if !shared.plugins.iter().all(|p| p.on_conn_accept(&conn.peer)) {
-        log_refused(&conn.peer, "refused by a connection plugin");
+        let plugin = shared
+            .plugins
+            .iter()
+            .find(|p| !p.on_conn_accept(&conn.peer))
+            .map_or("?", |p| p.name());
+        log_refused(&conn.peer, &format!("refused by the {plugin} plugin"));
         return;
     }
     let _closed_notice = ClosedNotice {
@@ -76,9 +81,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut conn: Connection) {
     serve_http(shared, conn, buf).await;
 }
 
-fn log_refused(_peer: &str, _why: &str) {
-    #[cfg(feature = "tracing")]
-    tracing::warn!(peer = %_peer, reason = %_why, "rpcx: connection refused");
+fn log_refused(peer: &str, why: &str) {
+    tracing::warn!(peer = %peer, reason = %why, "rpcx: connection refused");
 }
 
 /// True when the request is a `CONNECT` (reading, within `timeout`, until the first word is
@@ -268,9 +272,8 @@ async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
         }
         _ = shared.closed.cancelled() => return,
     };
-    if let Err(_e) = result {
-        #[cfg(feature = "tracing")]
-        tracing::debug!(peer = %peer, error = %_e, "rpcx: HTTP connection ended with an error");
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "rpcx: HTTP connection ended with an error");
     }
     let upgrade = ctx.upgrade.lock().ok().and_then(|mut u| u.take());
     drop(ctx);
