@@ -3,7 +3,9 @@
 # plus the Go XClient failover row over 2 Go + 2 Rust servers; then TLS and mutual TLS
 # (tests/interop/run_tls.sh): Go client <-> Rust server, the rpcx CLI -> Go server; then HTTP on the
 # rpcx port (tests/interop/run_http.sh): the same raw HTTP requests to the Go and Rust servers
-# compared, Go's http/ws clients -> Rust server, Rust http@/ws@ clients -> Go's Serve("http"/"ws").
+# compared, Go's http/ws clients -> Rust server, Rust http@/ws@ clients -> Go's Serve("http"/"ws");
+# then OpenTelemetry (tests/interop/run_otel.sh): a Go client span is our server span's parent,
+# our client span is the parent a Go server extracts (W3C trace context in the metadata).
 # Needs Go (bootstrap installs it) and the Go module proxy; about two minutes once everything is built.
 .PHONY: interop
 
@@ -11,5 +13,6 @@ interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_matrix.sh
 	CARGO="$(CARGO)" tests/interop/run_tls.sh
 	CARGO="$(CARGO)" tests/interop/run_http.sh
+	CARGO="$(CARGO)" tests/interop/run_otel.sh
 
 TEST_TARGETS += interop
