@@ -12,12 +12,13 @@
 #[path = "netfault_support.rs"]
 mod netfault_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "netns_support.rs"]
+mod netns_support;
+
 use std::time::{Duration, Instant};
 
 use netfault_support::{enabled, options_with_timeout};
+use netns_support::{Host, Remote};
 use rpcx::arith::{Args, Reply};
 
 use rpcx::server::{Context, Server, ServerHandle, ServiceError};
@@ -27,139 +28,6 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 /// Added by the local server to its products.
 const LOCAL: i64 = 1_000_000;
 const MARGIN: Duration = Duration::from_secs(1);
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A namespace joined to this one by a veth pair: this side 198.18.N.1/30, the namespace's
-/// 198.18.N.2/30. Deleted (with its link) on drop.
-struct Host {
-    ns: String,
-    inner_if: String,
-    address: String,
-}
-
-impl Host {
-    fn create() -> Result<Host, String> {
-        let n = std::process::id() % 250 + 1;
-        let ns = format!("rpcxnf{n}");
-        let (outer, inner) = (format!("rnfo{n}"), format!("rnfi{n}"));
-        // Leftovers of an earlier run killed before its cleanup.
-        let _ = ip(&["netns", "del", &ns]);
-        let _ = ip(&["link", "del", &outer]);
-        ip(&["netns", "add", &ns])?;
-        let host = Host {
-            ns: ns.clone(),
-            inner_if: inner.clone(),
-            address: format!("198.18.{n}.2"),
-        };
-        ip(&[
-            "link", "add", &outer, "type", "veth", "peer", "name", &inner,
-        ])?;
-        ip(&["link", "set", &inner, "netns", &ns])?;
-        ip(&["addr", "add", &format!("198.18.{n}.1/30"), "dev", &outer])?;
-        ip(&["link", "set", &outer, "up"])?;
-        host.exec(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("198.18.{n}.2/30"),
-            "dev",
-            &inner,
-        ])?;
-        host.exec(&["ip", "link", "set", &inner, "up"])?;
-        host.exec(&["ip", "link", "set", "lo", "up"])?;
-        Ok(host)
-    }
-
-    /// Runs `args` inside the namespace.
-    fn exec(&self, args: &[&str]) -> Result<(), String> {
-        let mut all = vec!["netns", "exec", &self.ns];
-        all.extend_from_slice(args);
-        ip(&all)
-    }
-
-    /// Sets the namespace's side of the link down (silence) or up.
-    fn link(&self, up: bool) {
-        self.exec(&[
-            "ip",
-            "link",
-            "set",
-            &self.inner_if,
-            if up { "up" } else { "down" },
-        ])
-        .unwrap();
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        // Deleting the namespace deletes its end of the veth pair, and with it the other end.
-        let _ = ip(&["netns", "del", &self.ns]);
-    }
-}
-
-/// The example `arith_server` running in `host`'s namespace; killed on drop.
-struct Remote {
-    child: Child,
-    /// `tcp@198.18.N.2:port`.
-    key: String,
-}
-
-impl Remote {
-    fn start(host: &Host) -> Remote {
-        let exe = std::env::var_os("RPCX_ARITH_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../target/debug/examples/arith_server")
-            });
-        assert!(
-            exe.is_file(),
-            "no arith_server at {} (make netfault builds it)",
-            exe.display()
-        );
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &host.ns])
-            .arg(&exe)
-            .args(["--addr", &format!("tcp@{}:0", host.address)])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let key = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .unwrap_or_else(|| panic!("arith_server said {line:?}"))
-            .to_owned();
-        Remote { child, key }
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_partition_costs_the_calls_in_flight_only() {

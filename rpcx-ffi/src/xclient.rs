@@ -34,8 +34,8 @@ pub const RPCX_SELECT_RANDOM: c_int = 0;
 pub const RPCX_SELECT_ROUND_ROBIN: c_int = 1;
 /// Select mode 2: smooth weighted round robin on each server's `weight` metadata.
 pub const RPCX_SELECT_WEIGHTED_ROUND_ROBIN: c_int = 2;
-/// Select mode 3: weighted by measured round-trip time (Go's WeightedICMP; rpcx measures
-/// the TCP connect time, as ICMP needs privileges).
+/// Select mode 3: weighted by measured round-trip time (Go's WeightedICMP): ICMP echo on a
+/// raw socket (root) or Linux's unprivileged ping socket, else the TCP connect time.
 pub const RPCX_SELECT_WEIGHTED_ICMP: c_int = 3;
 /// Select mode 4: consistent hashing of `/service/method/<payload>` over the servers sorted
 /// by address.

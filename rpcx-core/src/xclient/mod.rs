@@ -30,6 +30,7 @@ mod dns;
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
 mod health;
+mod icmp;
 mod meta;
 mod options;
 mod push;
@@ -76,7 +77,8 @@ pub use redis::RedisDiscovery;
 pub use rtt::{HeartbeatRtt, HEARTBEAT_RTT_INTERVAL, UNANSWERED};
 pub use selector::{
     fnv1a64, haversine_m, jump_hash, rtt_weight, Closest, ConsistentHash, RandomSelector,
-    RoundRobin, SelectMode, SelectRequest, Selector, WeightedRoundRobin, WeightedRtt,
+    RoundRobin, RttProbe, RttSample, SelectMode, SelectRequest, Selector, WeightedRoundRobin,
+    WeightedRtt,
 };
 #[cfg(feature = "zookeeper")]
 pub use zookeeper::ZookeeperDiscovery;

@@ -201,31 +201,130 @@ pub fn rtt_weight(rtt_ms: i64) -> i64 {
     }
 }
 
+/// How [`WeightedRtt`] measured a server's round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RttProbe {
+    /// ICMP echo on a raw socket (root or `CAP_NET_RAW`).
+    IcmpRaw,
+    /// ICMP echo on Linux's unprivileged ping socket (`net.ipv4.ping_group_range`).
+    IcmpPing,
+    /// The time of a TCP connect to the server's port: no ICMP socket could be opened, the
+    /// address is not an IP host (a Unix socket), or the selector was made
+    /// [`tcp_only`](WeightedRtt::tcp_only).
+    TcpConnect,
+}
+
+/// One server's measured round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttSample {
+    /// Whole milliseconds; 1000 when the server did not answer (weight 0).
+    pub rtt_ms: i64,
+    /// How it was measured.
+    pub probe: RttProbe,
+}
+
+/// The RTT given to a server that did not answer (weight 0, as Go's).
+const NO_ANSWER_MS: i64 = 1000;
+/// Echoes (or connects) per measurement, and the time they may take in all, as Go's pinger.
+const PROBES: u32 = 3;
+const PROBE_BUDGET: Duration = Duration::from_secs(3);
+
 /// Weighted round robin whose weights come from measured round-trip times, as Go's
-/// WeightedICMP. ICMP needs privileges these deployments rarely have, so the RTT is the time
-/// of a TCP connect to the server (average of 3, 3 s timeout each); unreachable servers get
-/// 1000 ms, i.e. weight 0. Until the first measurement completes every server weighs 1.
+/// WeightedICMP: each server is measured when the server list changes, with 3 ICMP echoes to
+/// its host within 3 s (a raw socket as root, else Linux's unprivileged ping socket), their
+/// mean RTT turned into a weight by [`rtt_weight`]; a host that answers none gets 1000 ms,
+/// weight 0, and is chosen only when every server weighs 0. Where no ICMP socket can be opened
+/// (or the server is on a Unix socket), the RTT is the time of a TCP connect to the server
+/// (mean of 3, 3 s in all). Until the first measurement completes every server weighs 1.
+/// [`samples`](Self::samples) tells what was measured and how.
 #[derive(Default)]
 pub struct WeightedRtt {
     inner: Arc<WeightedRoundRobin>,
     generation: Arc<AtomicUsize>,
+    samples: Arc<Mutex<Vec<(String, RttSample)>>>,
+    tcp_only: bool,
 }
 
 impl WeightedRtt {
-    /// Measures the TCP-connect RTT to a server key, in whole milliseconds (1000 on failure).
+    /// A selector that times TCP connects only, never ICMP (for networks that drop ICMP).
+    pub fn tcp_only() -> Self {
+        WeightedRtt {
+            tcp_only: true,
+            ..WeightedRtt::default()
+        }
+    }
+
+    /// Measures the RTT to a server key, in whole milliseconds (1000 when it did not answer):
+    /// ICMP echo where a socket for it opens, else TCP connects. See [`measure_sample`].
+    ///
+    /// [`measure_sample`]: Self::measure_sample
     pub async fn measure(key: &str) -> i64 {
-        let Ok(addr) = crate::transport::Address::parse(key) else {
-            return 1000;
+        Self::measure_sample(key, false).await.rtt_ms
+    }
+
+    /// Measures a server key's RTT and says how: ICMP echo to its host unless `tcp_only` or no
+    /// ICMP socket opens, else the mean time of TCP connects to it.
+    pub async fn measure_sample(key: &str, tcp_only: bool) -> RttSample {
+        let tcp = RttSample {
+            rtt_ms: NO_ANSWER_MS,
+            probe: RttProbe::TcpConnect,
         };
-        let mut total = 0u128;
-        for _ in 0..3 {
-            let t = Instant::now();
-            match crate::transport::dial(&addr, Duration::from_secs(3)).await {
-                Ok(_) => total += t.elapsed().as_micros(),
-                Err(_) => return 1000,
+        let Ok(addr) = crate::transport::Address::parse(key) else {
+            return tcp;
+        };
+        let host_port = match &addr {
+            crate::transport::Address::Unix(_) => None,
+            crate::transport::Address::Tcp(hp)
+            | crate::transport::Address::Http(hp)
+            | crate::transport::Address::Ws(hp)
+            | crate::transport::Address::Wss(hp) => Some(hp.clone()),
+        };
+        if let (false, Some(hp)) = (tcp_only, host_port) {
+            let deadline = Instant::now() + PROBE_BUDGET;
+            let ip = tokio::time::timeout(PROBE_BUDGET, tokio::net::lookup_host(hp))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .and_then(|mut addrs| addrs.next())
+                .map(|a| a.ip());
+            let Some(ip) = ip else {
+                return tcp;
+            };
+            let budget = deadline.saturating_duration_since(Instant::now());
+            let pinged =
+                tokio::task::spawn_blocking(move || super::icmp::ping(ip, PROBES, budget)).await;
+            if let Ok(Ok(stats)) = pinged {
+                return RttSample {
+                    rtt_ms: stats
+                        .average
+                        .map_or(NO_ANSWER_MS, |d| (d.as_micros() / 1000) as i64),
+                    probe: match stats.socket {
+                        super::icmp::EchoSocket::Raw => RttProbe::IcmpRaw,
+                        super::icmp::EchoSocket::Ping => RttProbe::IcmpPing,
+                    },
+                };
             }
         }
-        (total / 3 / 1000) as i64
+        let deadline = Instant::now() + PROBE_BUDGET;
+        let mut total = Duration::ZERO;
+        for _ in 0..PROBES {
+            let t = Instant::now();
+            let left = deadline.saturating_duration_since(t);
+            match crate::transport::dial(&addr, left).await {
+                Ok(_) if !left.is_zero() => total += t.elapsed(),
+                _ => return tcp,
+            }
+        }
+        RttSample {
+            rtt_ms: (total.as_micros() / u128::from(PROBES) / 1000) as i64,
+            probe: RttProbe::TcpConnect,
+        }
+    }
+
+    /// The latest measurement of each listed server, sorted by key; empty until the first
+    /// measurement of the current list completes.
+    pub fn samples(&self) -> Vec<(String, RttSample)> {
+        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -236,21 +335,45 @@ impl Selector for WeightedRtt {
     fn update(&self, servers: &[ServerEntry]) {
         self.inner
             .set_weights(servers.iter().map(|s| (s.key.clone(), 1)).collect());
+        if let Ok(mut s) = self.samples.lock() {
+            s.clear();
+        }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let gen = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let generation = Arc::clone(&self.generation);
         let inner = Arc::clone(&self.inner);
+        let samples = Arc::clone(&self.samples);
+        let tcp_only = self.tcp_only;
         let keys = sorted_keys(servers);
         rt.spawn(async move {
-            let mut weighted = Vec::with_capacity(keys.len());
-            for k in keys {
-                let rtt = WeightedRtt::measure(&k).await;
-                weighted.push((k, rtt_weight(rtt)));
+            // All servers at once: a silent host costs its 3 s budget, not everyone's.
+            let measuring: Vec<_> = keys
+                .into_iter()
+                .map(|k| {
+                    tokio::spawn(async move {
+                        let sample = WeightedRtt::measure_sample(&k, tcp_only).await;
+                        (k, sample)
+                    })
+                })
+                .collect();
+            let mut measured = Vec::with_capacity(measuring.len());
+            for m in measuring {
+                if let Ok(done) = m.await {
+                    measured.push(done);
+                }
             }
             if generation.load(Ordering::Acquire) == gen {
-                inner.set_weights(weighted);
+                inner.set_weights(
+                    measured
+                        .iter()
+                        .map(|(k, s)| (k.clone(), rtt_weight(s.rtt_ms)))
+                        .collect(),
+                );
+                if let Ok(mut s) = samples.lock() {
+                    *s = measured;
+                }
             }
         });
     }
