@@ -348,6 +348,11 @@ struct CallArgs {
     /// Also print the response metadata (to stderr).
     #[arg(long, short)]
     verbose: bool,
+    /// Start a new trace: send a fresh random W3C `traceparent` (sampled) in the request
+    /// metadata and print `trace-id: <32 hex digits>` to stderr before calling. A server
+    /// with OpenTelemetry (Go's rpcx-plugins, rpcx's `otel`) makes its span a child of it.
+    #[arg(long)]
+    trace: bool,
 }
 
 fn main() -> ExitCode {
@@ -511,6 +516,17 @@ async fn call(a: CallArgs) -> Result<String, String> {
             .split_once('=')
             .ok_or_else(|| format!("--meta {kv:?} must be KEY=VALUE"))?;
         metadata.insert(k.to_owned(), v.to_owned());
+    }
+    if a.trace {
+        use rpcx::trace_context::{TraceParent, TRACEPARENT};
+        if metadata.contains_key(TRACEPARENT) {
+            return Err(format!(
+                "--trace sends a new {TRACEPARENT}: do not also give --meta {TRACEPARENT}=…"
+            ));
+        }
+        let tp = TraceParent::new_random(true);
+        tp.set_in(&mut metadata);
+        eprintln!("trace-id: {}", tp.trace_id_hex());
     }
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err("--timeout must be a positive number of seconds".into());
