@@ -29,7 +29,8 @@ C_TLS_CERTS = $(C_LIB_DIR)/examples/tls_certs
 C_CMAKE_FLAGS = -DRPCX_LIB_DIR=$(C_LIB_DIR) -DRPCX_INCLUDE_DIR=$(CURDIR)/include \
 	-DRPCX_ARITH_SERVER=$(C_ARITH_SERVER) $(C_GO_FLAGS) -DRPCX_TLS_CERTS=$(C_TLS_CERTS) \
 	--log-level=WARNING
-C_CTEST = ctest --output-on-failure --timeout 300 -j 2
+# The netfault label (Toxiproxy; tests/c/CMakeLists.txt) runs under `make netfault` instead.
+C_CTEST = ctest --output-on-failure --timeout 300 -j 2 -LE netfault
 
 TEST_TARGETS += c-test
 

@@ -5,14 +5,23 @@
 # whose link is set down (root and iproute2; the example arith_server runs in it).
 # RPCX_NETFAULT=1 makes a missing tool a failure; without it (a plain `cargo test`) these
 # suites print SKIP.
+# Then the same faults through C and C++ (tests/c/test_netfault.c, a black hole behind
+# Toxiproxy via tests/c/with_toxiproxy.sh; tests/c/test_cpp_netfault.cpp, a silent server):
+# the CTest label netfault of the plain C build, which `make c-test` leaves out.
 .PHONY: netfault netfault-bootstrap
 
 netfault-bootstrap:
 	@scripts/bootstrap-netfault.sh >/dev/null
 
-netfault: netfault-bootstrap
+netfault: netfault-bootstrap c-bootstrap
 	$(CARGO) build -q -p rpcx --example arith_server
 	RPCX_NETFAULT=1 RPCX_ARITH_SERVER=$(CURDIR)/target/debug/examples/arith_server \
 	  $(CARGO) test -p rpcx --test 'netfault_*'
+	@$(MAKE) --no-print-directory c-lib
+	cmake -S tests/c -B $(C_BUILD_DIR)/plain $(C_CMAKE_FLAGS) -DRPCX_VALGRIND=ON
+	cmake --build $(C_BUILD_DIR)/plain -j 2 --target test_netfault test_cpp_netfault
+	cd $(C_BUILD_DIR)/plain && RPCX_NETFAULT=1 \
+	  RPCX_TOXIPROXY=$(CURDIR)/target/tools/bin/toxiproxy-server \
+	  ctest -L netfault --output-on-failure --timeout 300
 
 TEST_TARGETS += netfault
