@@ -136,6 +136,21 @@
 #define RPCX_SHUTDOWN_MARGIN_MS 5000
 
 /**
+ * The size of a buffer that holds a `traceparent` value: 55 characters and the NUL.
+ */
+#define RPCX_TRACEPARENT_SIZE 56
+
+/**
+ * The size of a buffer that holds a trace id: 32 hex digits and the NUL.
+ */
+#define RPCX_TRACE_ID_SIZE 33
+
+/**
+ * The size of a buffer that holds a span id: 16 hex digits and the NUL.
+ */
+#define RPCX_SPAN_ID_SIZE 17
+
+/**
  * Select mode 0: a server at random.
  */
 #define RPCX_SELECT_RANDOM 0
@@ -151,8 +166,8 @@
 #define RPCX_SELECT_WEIGHTED_ROUND_ROBIN 2
 
 /**
- * Select mode 3: weighted by measured round-trip time (Go's WeightedICMP; rpcx measures
- * the TCP connect time, as ICMP needs privileges).
+ * Select mode 3: weighted by measured round-trip time (Go's WeightedICMP): ICMP echo on a
+ * raw socket (root) or Linux's unprivileged ping socket, else the TCP connect time.
  */
 #define RPCX_SELECT_WEIGHTED_ICMP 3
 
@@ -582,6 +597,12 @@ typedef struct rpcx_server_entry {
 } rpcx_server_entry;
 
 /**
+ * A log level: `RPCX_LOG_OFF` (0) … `RPCX_LOG_TRACE` (5). A plain `int`; values outside
+ * 0–5 are refused with `RPCX_ERR_INVALID_ARG`.
+ */
+typedef int rpcx_log_level;
+
+/**
  * Told about every call a server completes.
  *
  * `service`, `method` and `peer` (`"tcp@127.0.0.1:50123"`) are NUL-terminated and borrowed
@@ -642,6 +663,33 @@ typedef int (*rpcx_auth_callback)(void *userdata,
                                   size_t message_cap);
 
 /**
+ * Receives one log event.
+ *
+ * `level` is `RPCX_LOG_ERROR` … `RPCX_LOG_TRACE`; `target` is where the event comes from
+ * (a module path such as `"rpcx::server::conn"`); `message` is the text (starting with
+ * `"rpcx: "` for rpcx's own events) followed by the event's fields as ` key=value` (values
+ * with blanks or quotes in double quotes), e.g. `"rpcx: malformed frame
+ * peer=tcp@127.0.0.1:50123 error=\"wrong magic number: 153\" action=\"closing the
+ * connection\""`. Both strings are NUL-terminated UTF-8, borrowed for the duration of the
+ * call only: copy what you keep.
+ *
+ * Called on whichever thread emits the event: an rpcx runtime worker thread for most events
+ * (connections, handlers, registries), or the caller's own thread for events a function
+ * emits before it returns (`rpcx_client_connect` failing, for one). Calls may happen on
+ * several threads at once: the callback must be thread-safe. It must not block for long
+ * (the thread it runs on serves connections); it may call rpcx functions, except blocking
+ * ones on a runtime thread (as everywhere) and `rpcx_set_log_callback`, which is refused
+ * there with `RPCX_ERR_INVALID_STATE`; events that rpcx emits while the callback runs, on
+ * the same thread, are dropped rather than delivered recursively. The callback must return
+ * normally: no C++ exception or `longjmp` may leave it (`bindings/cpp/rpcx.hpp` catches
+ * exceptions). A Rust panic inside it is caught and the event dropped.
+ */
+typedef void (*rpcx_log_fn)(void *user_data,
+                            rpcx_log_level level,
+                            const char *target,
+                            const char *message);
+
+/**
  * Receives one server's outcome of `rpcx_xclient_inform`.
  *
  * `server` is the server's key (`tcp@host:port`, NUL-terminated). On success
@@ -685,6 +733,38 @@ typedef int64_t (*rpcx_selector_callback)(void *userdata,
                                           size_t args_len,
                                           const struct rpcx_server_entry *servers,
                                           size_t n_servers);
+
+/**
+ * Log nothing.
+ */
+#define RPCX_LOG_OFF 0
+
+/**
+ * Errors: a handler panicked.
+ */
+#define RPCX_LOG_ERROR 1
+
+/**
+ * Warnings: refused connections, malformed frames, limit hits, authentication failures,
+ * registry and discovery outages, client connections lost with an error. The default.
+ */
+#define RPCX_LOG_WARN 2
+
+/**
+ * Recoveries: a registry, discovery or XClient server that works again.
+ */
+#define RPCX_LOG_INFO 3
+
+/**
+ * Connection life cycle (accepted, closed with the reason), backpressure, client connect
+ * failures. Never one line per successful call.
+ */
+#define RPCX_LOG_DEBUG 4
+
+/**
+ * Everything, including the trace events of rpcx's dependencies.
+ */
+#define RPCX_LOG_TRACE 5
 
 #ifdef __cplusplus
 extern "C" {
@@ -1370,6 +1450,14 @@ const struct rpcx_metadata *rpcx_error_metadata(const struct rpcx_error *err);
 const uint8_t *rpcx_error_payload(const struct rpcx_error *err, size_t *len_out);
 
 /**
+ * The level in force (`RPCX_LOG_OFF` … `RPCX_LOG_TRACE`): the default (`RPCX_LOG_WARN`, or
+ * `RPCX_LOG`'s) until `rpcx_set_log_level` or `rpcx_set_log_callback` changes it;
+ * `RPCX_LOG_OFF` when librpcx could not install its log subscriber. Never fails;
+ * thread-safe.
+ */
+rpcx_log_level rpcx_get_log_level(void);
+
+/**
  * Initialises `*limits` with the defaults (16 MiB frames and payloads, 256 metadata pairs,
  * 256 KiB of metadata) and sets `limits->struct_size` to `struct_size`, which must be
  * `sizeof(rpcx_limits)` (`sizeof *limits`): the size of the struct your program was compiled
@@ -1442,6 +1530,36 @@ struct rpcx_metadata *rpcx_metadata_new(void);
 rpcx_status rpcx_metadata_set(struct rpcx_metadata *md, const char *key, const char *value);
 
 /**
+ * Sets the trace context of an outgoing call in its request metadata `md` (the map passed
+ * to `rpcx_client_call` and the other call functions): `traceparent` (validated, see
+ * `rpcx_traceparent_validate`) and, when `tracestate` is not NULL, `tracestate` (printable
+ * ASCII, at most 512 bytes, passed along as is). The receiving rpcx server — Go with the
+ * rpcx-plugins OpenTelemetry plugin, or Rust with the `otel` feature — makes its server span
+ * a child of the span this `traceparent` names. Both strings are copied.
+ *
+ * Returns `RPCX_ERR_NULL_ARG` when `md` or `traceparent` is NULL and `RPCX_ERR_INVALID_ARG`
+ * when a value is malformed; the map is then unchanged. Needs exclusive access to `md`.
+ */
+rpcx_status rpcx_metadata_set_traceparent(struct rpcx_metadata *md,
+                                          const char *traceparent,
+                                          const char *tracestate);
+
+/**
+ * Reads the trace context in metadata `md`: `*traceparent_out` points to its `traceparent`
+ * and, when `tracestate_out` is not NULL, `*tracestate_out` to its `tracestate` (NULL when
+ * there is none). Both are NUL-terminated and borrowed from `md`: valid until `md` is
+ * modified or freed; do not free them.
+ *
+ * Returns `RPCX_ERR_NOT_FOUND` when `md` has no `traceparent`, `RPCX_ERR_INVALID_ARG` when
+ * it is malformed (see `rpcx_traceparent_validate`) and `RPCX_ERR_NULL_ARG` when `md` or
+ * `traceparent_out` is NULL; the out-parameters are written only on success. May run
+ * concurrently with other readers of `md`.
+ */
+rpcx_status rpcx_metadata_traceparent(const struct rpcx_metadata *md,
+                                      const char **traceparent_out,
+                                      const char **tracestate_out);
+
+/**
  * A new handle on the connection `request` came on, owned by the caller: free it with
  * `rpcx_connection_free` (any thread, any time). Callable during the handler callback
  * (the request is only valid then); the handle itself outlives the call. NULL when
@@ -1504,6 +1622,21 @@ const char *rpcx_request_service(const struct rpcx_request *request);
  * the call is abandoned: the caller gets a timeout and the responder becomes invalid.
  */
 int64_t rpcx_request_timeout_ms(const struct rpcx_request *request);
+
+/**
+ * Reads the trace context of a served call, inside a handler: the `traceparent` (and,
+ * when `tracestate_out` is not NULL, the `tracestate`, or NULL when none) its caller sent —
+ * the caller's span, the parent of any span the handler starts. Call it from the handler
+ * callback (on the runtime thread that runs it). The strings are NUL-terminated and
+ * borrowed from `request`: valid until the callback returns; copy them to keep them.
+ *
+ * Returns `RPCX_ERR_NOT_FOUND` when the caller sent none, `RPCX_ERR_INVALID_ARG` when it
+ * sent a malformed one and `RPCX_ERR_NULL_ARG` when `request` or `traceparent_out` is NULL;
+ * the out-parameters are written only on success.
+ */
+rpcx_status rpcx_request_traceparent(const struct rpcx_request *request,
+                                     const char **traceparent_out,
+                                     const char **tracestate_out);
 
 /**
  * Completes a call with an error: the caller receives `RPCX_ERR_SERVER` with `message`
@@ -2165,6 +2298,35 @@ rpcx_status rpcx_server_unregister(const struct rpcx_server *server,
 rpcx_status rpcx_server_unregister_all(const struct rpcx_server *server, size_t *count_out);
 
 /**
+ * Sends rpcx's log events at `min_level` and above to `cb` (see `rpcx_log_fn`), with
+ * `user_data` passed through unchanged; `RPCX_LOG_OFF` turns logging off. A NULL `cb` goes
+ * back to the default destination — one line per event on stderr,
+ * `<UTC time> <LEVEL> <target>: <message>` — at `min_level`.
+ *
+ * Without any call, librpcx logs warnings and errors to stderr (as Go's rpcx logs to stderr
+ * by default); the environment variable `RPCX_LOG` (`off`, `error`, `warn`, `info`, `debug`
+ * or `trace`), read once when librpcx first logs, sets that default level instead.
+ *
+ * When this returns `RPCX_OK`, the previous callback is no longer running on any thread and
+ * will not be called again: its `user_data` may be freed. (This waits for calls of the
+ * previous callback in progress on other threads to return.) rpcx never frees `user_data`.
+ *
+ * Errors: `RPCX_ERR_INVALID_ARG` when `min_level` is not 0–5; `RPCX_ERR_INVALID_STATE` when
+ * called from inside a log callback (it would wait for itself) or when librpcx could not
+ * install its log subscriber (see the crate documentation). Thread-safe.
+ */
+rpcx_status rpcx_set_log_callback(rpcx_log_fn cb, void *user_data, rpcx_log_level min_level);
+
+/**
+ * Sets the level below which events are dropped (for the callback or the stderr default
+ * alike): `RPCX_LOG_OFF` … `RPCX_LOG_TRACE`. Cheap, takes effect at once on every thread,
+ * and may be called from inside a log callback. `RPCX_ERR_INVALID_ARG` when `level` is not
+ * 0–5, `RPCX_ERR_INVALID_STATE` when librpcx could not install its log subscriber.
+ * Thread-safe.
+ */
+rpcx_status rpcx_set_log_level(rpcx_log_level level);
+
+/**
  * A short static description of a status code, e.g. `"call timed out"` for
  * `RPCX_ERR_TIMEOUT`.
  *
@@ -2173,6 +2335,52 @@ rpcx_status rpcx_server_unregister_all(const struct rpcx_server *server, size_t 
  * Thread-safe.
  */
 const char *rpcx_status_str(int status);
+
+/**
+ * A `traceparent` for a call made inside the span `parent` describes: the same trace id and
+ * flags with a new random parent span id (the id of the caller's new span), written
+ * NUL-terminated into `out` (`out_size` bytes, at least `RPCX_TRACEPARENT_SIZE`).
+ *
+ * Returns `RPCX_ERR_NULL_ARG` when a pointer is NULL and `RPCX_ERR_INVALID_ARG` when
+ * `parent` is not a valid `traceparent` (see `rpcx_traceparent_validate`) or `out_size` is
+ * too small; nothing is written then. Thread-safe.
+ */
+rpcx_status rpcx_traceparent_child(const char *parent, char *out, size_t out_size);
+
+/**
+ * Creates a new random `traceparent` — a new trace with a random trace id and parent span
+ * id, flag `sampled` as asked — for a C application without a tracer that starts a trace.
+ * It is written NUL-terminated into `out`, a caller-owned buffer of `out_size` bytes (at
+ * least `RPCX_TRACEPARENT_SIZE`).
+ *
+ * Returns `RPCX_ERR_NULL_ARG` when `out` is NULL and `RPCX_ERR_INVALID_ARG` when `out_size`
+ * is too small (nothing is written then). Thread-safe.
+ */
+rpcx_status rpcx_traceparent_new(bool sampled, char *out, size_t out_size);
+
+/**
+ * Splits a valid `traceparent` into its trace id (32 hex digits, into `trace_id_out`, a
+ * buffer of at least `RPCX_TRACE_ID_SIZE` bytes), parent span id (16 hex digits, into
+ * `parent_id_out`, at least `RPCX_SPAN_ID_SIZE` bytes) and flags (`*flags_out`; bit 0 is
+ * `sampled`). Each out-parameter may be NULL to skip it; the buffers are caller-owned and
+ * written NUL-terminated.
+ *
+ * Returns `RPCX_ERR_NULL_ARG` when `traceparent` is NULL and `RPCX_ERR_INVALID_ARG` when it
+ * is not valid; nothing is written then. Thread-safe.
+ */
+rpcx_status rpcx_traceparent_parse(const char *traceparent,
+                                   char *trace_id_out,
+                                   char *parent_id_out,
+                                   uint8_t *flags_out);
+
+/**
+ * Checks a `traceparent` value: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`,
+ * lowercase hex, version `00`, ids not all zero, nothing more.
+ *
+ * Returns `RPCX_OK` when it is valid, `RPCX_ERR_INVALID_ARG` when not (or not UTF-8), and
+ * `RPCX_ERR_NULL_ARG` when `traceparent` is NULL. Thread-safe.
+ */
+rpcx_status rpcx_traceparent_validate(const char *traceparent);
 
 /**
  * The version of librpcx (`"0.1.0"`): a static NUL-terminated string, never NULL; do not

@@ -319,6 +319,71 @@ private:
     std::unique_ptr<rpcx_connection, Del> c_;
 };
 
+/// The W3C trace context of a call: its `traceparent` metadata and, if sent, `tracestate`.
+struct TraceContext {
+    std::string traceparent;
+    std::optional<std::string> tracestate;
+};
+
+/// The parts of a `traceparent`: 32-hex trace id, 16-hex parent span id, flags (bit 0 =
+/// sampled).
+struct TraceParentParts {
+    std::string trace_id;
+    std::string parent_id;
+    std::uint8_t flags = 0;
+};
+
+/// A new random `traceparent` (a new trace) for an application without a tracer
+/// (rpcx_traceparent_new).
+inline std::string new_traceparent(bool sampled = true) {
+    char buf[RPCX_TRACEPARENT_SIZE];
+    detail::check(rpcx_traceparent_new(sampled, buf, sizeof buf));
+    return buf;
+}
+
+/// The same trace with a new parent span id, for a call made inside the span `parent` names
+/// (rpcx_traceparent_child). Throws Error(RPCX_ERR_INVALID_ARG) for a malformed `parent`.
+inline std::string child_traceparent(const std::string& parent) {
+    char buf[RPCX_TRACEPARENT_SIZE];
+    detail::check(rpcx_traceparent_child(parent.c_str(), buf, sizeof buf));
+    return buf;
+}
+
+/// True for a valid W3C `traceparent` (rpcx_traceparent_validate).
+inline bool is_valid_traceparent(const std::string& traceparent) noexcept {
+    return rpcx_traceparent_validate(traceparent.c_str()) == RPCX_OK;
+}
+
+/// Splits a `traceparent` (rpcx_traceparent_parse). Throws Error(RPCX_ERR_INVALID_ARG) when
+/// it is malformed.
+inline TraceParentParts parse_traceparent(const std::string& traceparent) {
+    char trace[RPCX_TRACE_ID_SIZE];
+    char span[RPCX_SPAN_ID_SIZE];
+    TraceParentParts parts;
+    detail::check(rpcx_traceparent_parse(traceparent.c_str(), trace, span, &parts.flags));
+    parts.trace_id = trace;
+    parts.parent_id = span;
+    return parts;
+}
+
+/// Sets the trace context of an outgoing call in its metadata map (what
+/// rpcx_metadata_set_traceparent checks: a valid `traceparent`, a printable `tracestate` of
+/// at most 512 bytes). Throws Error(RPCX_ERR_INVALID_ARG) and leaves `md` unchanged when a
+/// value is malformed.
+inline void set_traceparent(Metadata& md, const std::string& traceparent,
+                            const std::optional<std::string>& tracestate = std::nullopt) {
+    detail::MetadataPtr tmp(rpcx_metadata_new());
+    if (!tmp) {
+        throw std::bad_alloc();
+    }
+    detail::check(rpcx_metadata_set_traceparent(
+        tmp.get(), traceparent.c_str(), tracestate ? tracestate->c_str() : nullptr));
+    md["traceparent"] = traceparent;
+    if (tracestate) {
+        md["tracestate"] = *tracestate;
+    }
+}
+
 /// A view of the request being served; valid only inside the handler call.
 class Request {
 public:
@@ -354,6 +419,23 @@ public:
     bool is_cancelled() const noexcept { return rpcx_request_is_cancelled(r_) != 0; }
     /// The caller's connection, to push to now or later (rpcx_request_connection).
     Connection connection() const { return Connection(rpcx_request_connection(r_)); }
+    /// The trace context the caller sent (rpcx_request_traceparent): its span is the parent
+    /// of any span the handler starts. nullopt when it sent none; throws
+    /// Error(RPCX_ERR_INVALID_ARG) when its `traceparent` is malformed.
+    std::optional<TraceContext> traceparent() const {
+        const char* tp = nullptr;
+        const char* ts = nullptr;
+        rpcx_status st = rpcx_request_traceparent(r_, &tp, &ts);
+        if (st == RPCX_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(st);
+        TraceContext tc{tp, std::nullopt};
+        if (ts != nullptr) {
+            tc.tracestate = std::string(ts);
+        }
+        return tc;
+    }
     const rpcx_request* get() const noexcept { return r_; }
 
 private:

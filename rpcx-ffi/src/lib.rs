@@ -51,6 +51,7 @@ mod server_http;
 mod sized;
 mod status;
 mod tls;
+mod trace;
 mod xclient;
 
 use std::os::raw::{c_char, c_void};
@@ -73,6 +74,7 @@ pub use server::*;
 pub use server_http::*;
 pub use status::{rpcx_status, rpcx_status_str};
 pub use tls::*;
+pub use trace::*;
 pub use xclient::*;
 
 use guard::{invalid_arg, run, run_or};
