@@ -35,6 +35,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -653,6 +654,73 @@ inline void drop_push(void* p) noexcept { delete static_cast<PushHandler*>(p); }
 inline void set_worker_threads(std::size_t n) { detail::check(rpcx_runtime_set_worker_threads(n)); }
 /// librpcx's version.
 inline std::string_view version() { return rpcx_version(); }
+
+/// Log levels (rpcx.h's RPCX_LOG_*), most severe first.
+enum class LogLevel : int {
+    Off = RPCX_LOG_OFF,
+    Error = RPCX_LOG_ERROR,
+    Warn = RPCX_LOG_WARN,
+    Info = RPCX_LOG_INFO,
+    Debug = RPCX_LOG_DEBUG,
+    Trace = RPCX_LOG_TRACE,
+};
+
+/// Receives one of rpcx's log events: its level, target ("rpcx::server::conn") and message
+/// (the text, then the fields as key=value). The views are valid during the call only. Runs
+/// on the thread emitting the event (an rpcx runtime thread, or the caller's own for events a
+/// function emits before returning), possibly on several at once: thread-safe and quick.
+/// Exceptions it throws are swallowed (the event is dropped).
+using LogHandler =
+    std::function<void(LogLevel level, std::string_view target, std::string_view message)>;
+
+namespace detail {
+
+inline void on_log(void* ud, rpcx_log_level level, const char* target,
+                   const char* message) noexcept {
+    try {
+        (*static_cast<LogHandler*>(ud))(static_cast<LogLevel>(level), target, message);
+    } catch (...) {
+    }
+}
+
+/// Serialises set_log_handler; never destroyed (rpcx threads may log until the process ends).
+inline std::mutex& log_mutex() {
+    static std::mutex* m = new std::mutex;
+    return *m;
+}
+
+/// The handler installed last; deliberately never destroyed at exit.
+inline LogHandler*& log_handler() {
+    static LogHandler* h = nullptr;
+    return h;
+}
+
+}  // namespace detail
+
+/// Sends rpcx's log events at min_level and above to handler (rpcx_set_log_callback); an
+/// empty handler restores the default, one line per event on stderr, at min_level. When it
+/// returns, the previous handler is no longer running and has been destroyed. Throws
+/// rpcx::Error (RPCX_ERR_INVALID_STATE) when called from inside a log handler.
+inline void set_log_handler(LogHandler handler, LogLevel min_level = LogLevel::Warn) {
+    std::lock_guard<std::mutex> guard(detail::log_mutex());
+    std::unique_ptr<LogHandler> next;
+    if (handler) {
+        next = std::make_unique<LogHandler>(std::move(handler));
+    }
+    detail::check(rpcx_set_log_callback(next ? detail::on_log : nullptr, next.get(),
+                                        static_cast<rpcx_log_level>(min_level)));
+    delete detail::log_handler();
+    detail::log_handler() = next.release();
+}
+
+/// Sets the level below which events are dropped (rpcx_set_log_level); callable anywhere,
+/// including inside a log handler.
+inline void set_log_level(LogLevel level) {
+    detail::check(rpcx_set_log_level(static_cast<rpcx_log_level>(level)));
+}
+
+/// The level in force (rpcx_get_log_level).
+inline LogLevel log_level() { return static_cast<LogLevel>(rpcx_get_log_level()); }
 
 /// Frame limits: rpcx_limits initialised with rpcx_limits_init (the defaults and its
 /// struct_size); change the fields you need.

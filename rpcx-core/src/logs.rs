@@ -176,6 +176,13 @@ impl Forwarder {
         }
     }
 
+    /// Installs a clone of this forwarder as the process's global `tracing` subscriber (of
+    /// this copy of `tracing`); `false`, and nothing changed, when a global subscriber was
+    /// already set.
+    pub fn install_global(&self) -> bool {
+        tracing::subscriber::set_global_default(self.clone()).is_ok()
+    }
+
     fn wants(&self, meta: &Metadata<'_>) -> bool {
         meta.is_event() && LogLevel::of(meta.level()) <= self.level()
     }

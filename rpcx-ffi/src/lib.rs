@@ -17,7 +17,8 @@
 //! broadcast / fork / send with the client's argument order, the same `rpcx_call_callback`
 //! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server),
 //! `tls` (TLS and mutual TLS settings of the options, registries over TLS), `server_http`
-//! (HTTP on the rpcx port: gateway, JSON-RPC, tunnels, CORS and request limits).
+//! (HTTP on the rpcx port: gateway, JSON-RPC, tunnels, CORS and request limits), `log` (the
+//! core's log events to a C callback or stderr).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -39,6 +40,7 @@ mod guard;
 mod handler;
 mod inform;
 mod interceptor;
+mod log;
 mod metadata;
 mod observe;
 mod options;
@@ -64,6 +66,7 @@ pub use error::*;
 pub use handler::*;
 pub use inform::*;
 pub use interceptor::*;
+pub use log::*;
 pub use metadata::*;
 pub use observe::*;
 pub use options::*;

@@ -28,6 +28,8 @@ pub(crate) fn handle() -> Result<Handle, Failure> {
         return Ok(rpcx_core::runtime::handle()?);
     }
     let _gate = GATE.lock().unwrap_or_else(|p| p.into_inner());
+    // Logging (stderr by default) before anything can emit an event.
+    crate::log::init();
     let h = rpcx_core::runtime::handle()?;
     STARTED.store(true, Ordering::Release);
     Ok(h)
