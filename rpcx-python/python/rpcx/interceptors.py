@@ -35,6 +35,7 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Iterable, Optional, TypeVar
 
+from . import _otel
 from ._rpcx import IpFilter, RateLimit
 
 __all__ = [
@@ -167,7 +168,29 @@ class _ClientHooks(_Hooks):
         address: Optional[str],
         send: Callable[[Optional[dict[str, str]]], T],
     ) -> T:
-        """``send(metadata)`` between the hooks (at once when there are none)."""
+        """``send(metadata)`` between the hooks (at once when there are none), in a client
+        span when OpenTelemetry is on (:mod:`rpcx._otel`)."""
+        tracer = _otel.tracer() if _otel.enabled else None
+        if tracer is None or (metadata and "traceparent" in metadata):
+            return self._run(service, method, metadata, kind, address, send)
+        span, metadata = _otel.client_start(tracer, service, method, metadata)
+        try:
+            result = self._run(service, method, metadata, kind, address, send)
+        except BaseException as e:
+            _otel.end(span, e)
+            raise
+        _otel.end(span, None)
+        return result
+
+    def _run(
+        self,
+        service: str,
+        method: str,
+        metadata: Optional[dict[str, str]],
+        kind: str,
+        address: Optional[str],
+        send: Callable[[Optional[dict[str, str]]], T],
+    ) -> T:
         if not self.pairs:
             return send(metadata)
         call = ClientCall(service, method, metadata, kind, address)
@@ -204,6 +227,27 @@ class _ClientHooks(_Hooks):
         send: Callable[[Optional[dict[str, str]]], Awaitable[T]],
     ) -> T:
         """:meth:`run` for the asyncio clients: ``async def`` hooks are awaited."""
+        tracer = _otel.tracer() if _otel.enabled else None
+        if tracer is None or (metadata and "traceparent" in metadata):
+            return await self._arun(service, method, metadata, kind, address, send)
+        span, metadata = _otel.client_start(tracer, service, method, metadata)
+        try:
+            result = await self._arun(service, method, metadata, kind, address, send)
+        except BaseException as e:
+            _otel.end(span, e)
+            raise
+        _otel.end(span, None)
+        return result
+
+    async def _arun(
+        self,
+        service: str,
+        method: str,
+        metadata: Optional[dict[str, str]],
+        kind: str,
+        address: Optional[str],
+        send: Callable[[Optional[dict[str, str]]], Awaitable[T]],
+    ) -> T:
         if not self.pairs:
             return await send(metadata)
         call = ClientCall(service, method, metadata, kind, address)

@@ -28,7 +28,7 @@ import urllib.parse
 import weakref
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
 
-from . import _codec, _rpcx
+from . import _codec, _otel, _rpcx
 from .context import Context, _CallState
 from .cors import CorsOptions
 from .errors import ServiceError
@@ -805,6 +805,13 @@ class Server:
             job = intercepted
         m = self._table[job.index]
         st = job.serialize_type
+        # The server span (OpenTelemetry installed and on), current while the handler runs.
+        tracer = _otel.tracer() if _otel.enabled else None
+        span = (
+            _otel.server_start(tracer, m.service, m.method, job.context().metadata)
+            if tracer is not None
+            else None
+        )
         if m.arity == 0:
             args: Any = None
         else:
@@ -813,6 +820,8 @@ class Server:
             except Exception as e:  # the caller's mistake, answered to the caller
                 log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
                 job.fail(_error_text(e))
+                if span is not None:
+                    _otel.end(span, _error_text(e))
                 return
         state: Optional[_CallState] = None
         if m.arity == 2:
@@ -822,77 +831,103 @@ class Server:
         else:
             call_args = () if m.arity == 0 else (args,)
         token = _serving.set(self)
+        span_token = _otel.attach(span) if span is not None else None
         try:
             result = m.func(*call_args)
         except Exception as e:
-            self._fail(job, m, e)
+            self._fail(job, m, e, span)
             _over(state)
             return
         finally:
             _serving.reset(token)
+            if span_token is not None:
+                _otel.detach(span_token)
         if inspect.isawaitable(result):
-            self._schedule(job, m, st, result, state)
+            self._schedule(job, m, st, result, state, span)
             return
-        self._reply(job, m, st, result)
+        self._reply(job, m, st, result, span)
         _over(state)
 
     def _schedule(
-        self, job: _rpcx.Job, m: _Method, st: int, aw: Any, state: Optional[_CallState]
+        self,
+        job: _rpcx.Job,
+        m: _Method,
+        st: int,
+        aw: Any,
+        state: Optional[_CallState],
+        span: Any,
     ) -> None:
         """Runs an async handler's awaitable on the handler loop; answers when it ends."""
         loop = self._handler_loop()
         try:
             if loop is None:
                 raise RuntimeError("the server is stopping")
-            fut = asyncio.run_coroutine_threadsafe(_awaited(aw, self), loop)
+            fut = asyncio.run_coroutine_threadsafe(_awaited(aw, self, span), loop)
         except RuntimeError as e:  # the loop is closed
             if inspect.iscoroutine(aw):
                 aw.close()
             job.fail(f"rpcx: cannot run async handler: {e}")
+            if span is not None:
+                _otel.end(span, f"rpcx: cannot run async handler: {e}")
             _over(state)
             return
 
         def finished(f: concurrent.futures.Future[Any]) -> None:
-            self._finish(job, m, st, f)
+            self._finish(job, m, st, f, span)
             _over(state)
 
         fut.add_done_callback(finished)
 
     def _finish(
-        self, job: _rpcx.Job, m: _Method, st: int, fut: concurrent.futures.Future[Any]
+        self,
+        job: _rpcx.Job,
+        m: _Method,
+        st: int,
+        fut: concurrent.futures.Future[Any],
+        span: Any,
     ) -> None:
         try:
             result = fut.result()
         except concurrent.futures.CancelledError:
             job.fail("rpcx: handler was cancelled")
+            if span is not None:
+                _otel.end(span, "rpcx: handler was cancelled")
             return
         except BaseException as e:
-            self._fail(job, m, e)
+            self._fail(job, m, e, span)
             return
-        self._reply(job, m, st, result)
+        self._reply(job, m, st, result, span)
 
     @staticmethod
-    def _fail(job: _rpcx.Job, m: _Method, e: BaseException) -> None:
+    def _fail(job: _rpcx.Job, m: _Method, e: BaseException, span: Any = None) -> None:
         if isinstance(e, ServiceError):  # the handler's own answer: verbatim, not logged
+            text = _error_text(e)
             if e.payload:
-                job.fail(_error_text(e), e.payload)
+                job.fail(text, e.payload)
             else:
-                job.fail(_error_text(e))
-            return
-        log.error("rpcx: handler %s.%s raised %s", m.service, m.method, type(e).__name__,
-                  exc_info=e)
-        job.fail(_describe(e))
+                job.fail(text)
+        else:
+            log.error("rpcx: handler %s.%s raised %s", m.service, m.method,
+                      type(e).__name__, exc_info=e)
+            text = _describe(e)
+            job.fail(text)
+        if span is not None:
+            _otel.end(span, text)
 
     @staticmethod
-    def _reply(job: _rpcx.Job, m: _Method, st: int, result: Any) -> None:
+    def _reply(job: _rpcx.Job, m: _Method, st: int, result: Any, span: Any = None) -> None:
         try:
             payload = _codec.encode(st, result)
         except Exception as e:
             log.error("rpcx: handler %s.%s returned what cannot be encoded", m.service,
                       m.method, exc_info=e)
             job.fail(f"rpcx: cannot encode reply: {e}")
+            if span is not None:
+                _otel.end(span, f"rpcx: cannot encode reply: {e}")
             return
         job.reply(payload)
+        if span is not None:
+            _otel.end(span, None)
 
     def _handler_loop(self) -> Optional[asyncio.AbstractEventLoop]:
         """The loop of ``start_async``, else the server's own loop thread's (made on first
@@ -920,8 +955,10 @@ def _over(state: Optional[_CallState]) -> None:
         state.finish()
 
 
-async def _awaited(aw: Any, server: Server) -> Any:
+async def _awaited(aw: Any, server: Server, span: Any = None) -> Any:
     _serving.set(server)  # this task's own context
+    if span is not None:
+        return await _otel.run_in_span(aw, span)
     return await aw
 
 

@@ -1,0 +1,265 @@
+"""OpenTelemetry in the Python binding: with opentelemetry-api installed, client calls and
+served calls join the current trace (W3C traceparent in the request metadata, as Go's
+rpcxio/rpcx-plugins otel plugins carry it), with spans named and attributed as Go names
+them; ``rpcx.set_opentelemetry(False)`` turns it off; without the API installed nothing
+changes. Spans are collected by the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Iterator
+
+import pytest
+
+import rpcx
+
+from conftest import run_python
+
+otel_trace = pytest.importorskip("opentelemetry.trace")
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+
+_EXPORTER = InMemorySpanExporter()
+
+
+class _WhileRecording(SimpleSpanProcessor):
+    """Exports only while a test of this module runs: the provider stays installed for the
+    rest of the session, whose spans are not kept."""
+
+    recording = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if _WhileRecording.recording:
+            super().on_end(span)
+
+
+_PROVIDER = TracerProvider()
+_PROVIDER.add_span_processor(_WhileRecording(_EXPORTER))
+
+
+def _install_provider() -> None:
+    """The global tracer provider can be set once per process: this module's, with the
+    in-memory exporter (a provider set by someone else first would not see our spans)."""
+    if otel_trace.get_tracer_provider() is not _PROVIDER:
+        otel_trace.set_tracer_provider(_PROVIDER)
+    if otel_trace.get_tracer_provider() is not _PROVIDER:
+        pytest.fail("another global tracer provider was installed first")
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    _install_provider()
+    assert rpcx.set_opentelemetry(True)
+    _EXPORTER.clear()
+    _WhileRecording.recording = True
+    yield _EXPORTER
+    _WhileRecording.recording = False
+    _EXPORTER.clear()
+    rpcx.set_opentelemetry(True)
+
+
+def _hex(n: int, width: int) -> str:
+    return format(n, f"0{width}x")
+
+
+def _by_name(spans: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    got: dict[str, ReadableSpan] = {}
+    for s in spans.get_finished_spans():
+        assert s.name not in got, f"two spans named {s.name}"
+        got[s.name] = s
+    return got
+
+
+def _server() -> rpcx.Server:
+    server = rpcx.Server()
+
+    @server.register("Trace.Seen")
+    def seen(_: Any, ctx: rpcx.Context) -> dict[str, Any]:
+        sc = otel_trace.get_current_span().get_span_context()
+        return {
+            "traceparent": ctx.metadata.get("traceparent"),
+            "current_trace": _hex(sc.trace_id, 32),
+            "current_span": _hex(sc.span_id, 16),
+        }
+
+    @server.register("Trace.AsyncSeen")
+    async def async_seen(_: Any, ctx: rpcx.Context) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        sc = otel_trace.get_current_span().get_span_context()
+        return {
+            "traceparent": ctx.metadata.get("traceparent"),
+            "current_trace": _hex(sc.trace_id, 32),
+            "current_span": _hex(sc.span_id, 16),
+        }
+
+    @server.register("Trace.Fail")
+    def fail(message: str) -> None:
+        raise rpcx.ServiceError(message)
+
+    @server.register("Trace.Nested")
+    def nested(_: Any) -> Any:
+        # A call made inside a handler is a child of the handler's server span.
+        with rpcx.Client(server.address or "") as c:
+            return c.call("Trace", "Seen", None)
+
+    server.start("tcp@127.0.0.1:0")
+    return server
+
+
+@pytest.fixture
+def traced_server() -> Iterator[rpcx.Server]:
+    server = _server()
+    yield server
+    server.stop()
+
+
+def _check_pair(spans: InMemorySpanExporter, method: str, reply: dict[str, Any]) -> None:
+    got = _by_name(spans)
+    client = got[f"rpcx.client.Trace.{method}"]
+    server = got[f"rpcx.service.Trace.{method}"]
+    assert client.kind == SpanKind.CLIENT and server.kind == SpanKind.SERVER
+    cc, sc = client.get_span_context(), server.get_span_context()
+    assert sc.trace_id == cc.trace_id, "one trace"
+    assert server.parent is not None and server.parent.span_id == cc.span_id
+    assert server.parent.is_remote
+    for s in (client, server):
+        assert s.attributes is not None
+        assert dict(s.attributes) == {
+            "rpc.system": "rpcx",
+            "rpc.service": "Trace",
+            "rpc.method": method,
+        }
+        assert s.status.status_code != StatusCode.ERROR
+    # What went on the wire, and the span current inside the handler.
+    flags = _hex(int(cc.trace_flags), 2)
+    assert reply["traceparent"] == f"00-{_hex(cc.trace_id, 32)}-{_hex(cc.span_id, 16)}-{flags}"
+    assert reply["current_trace"] == _hex(sc.trace_id, 32)
+    assert reply["current_span"] == _hex(sc.span_id, 16)
+
+
+def test_sync_call_and_handler_share_a_trace(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    tracer = otel_trace.get_tracer("test")
+    with tracer.start_as_current_span("caller") as caller:
+        with rpcx.Client(traced_server.address or "") as c:
+            reply = c.call("Trace", "Seen", None)
+    _check_pair(spans, "Seen", reply)
+    client = _by_name(spans)["rpcx.client.Trace.Seen"]
+    assert client.parent is not None
+    assert client.parent.span_id == caller.get_span_context().span_id
+
+
+def test_async_client_and_async_handler_share_a_trace(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    async def main() -> dict[str, Any]:
+        async with rpcx.AsyncClient(traced_server.address or "") as c:
+            return await c.call("Trace", "AsyncSeen", None)
+
+    reply = asyncio.run(main())
+    _check_pair(spans, "AsyncSeen", reply)
+
+
+def test_xclient_calls_are_traced(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    with rpcx.XClient("Trace", rpcx.Peer(traced_server.address or "")) as xc:
+        reply = xc.call("Seen", None)
+    _check_pair(spans, "Seen", reply)
+
+
+def test_a_call_inside_a_handler_is_its_child(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    with rpcx.Client(traced_server.address or "") as c:
+        c.call("Trace", "Nested", None)
+    got = _by_name(spans)
+    outer = got["rpcx.service.Trace.Nested"]
+    inner_client = got["rpcx.client.Trace.Seen"]
+    inner_server = got["rpcx.service.Trace.Seen"]
+    trace_id = got["rpcx.client.Trace.Nested"].get_span_context().trace_id
+    assert {s.get_span_context().trace_id for s in got.values()} == {trace_id}
+    assert inner_client.parent is not None
+    assert inner_client.parent.span_id == outer.get_span_context().span_id
+    assert inner_server.parent is not None
+    assert inner_server.parent.span_id == inner_client.get_span_context().span_id
+
+
+def test_errors_mark_both_spans(spans: InMemorySpanExporter, traced_server: rpcx.Server) -> None:
+    with rpcx.Client(traced_server.address or "") as c:
+        with pytest.raises(rpcx.RpcError, match="no such order"):
+            c.call("Trace", "Fail", "no such order")
+    got = _by_name(spans)
+    server, client = got["rpcx.service.Trace.Fail"], got["rpcx.client.Trace.Fail"]
+    assert server.status.status_code == StatusCode.ERROR
+    assert server.status.description == "no such order"
+    assert client.status.status_code == StatusCode.ERROR
+    assert client.status.description is not None
+    assert "no such order" in client.status.description
+
+
+def test_a_traceparent_the_caller_set_is_sent_as_it_is(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    mine = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with rpcx.Client(traced_server.address or "") as c:
+        reply = c.call("Trace", "Seen", None, metadata={"traceparent": mine})
+    assert reply["traceparent"] == mine
+    got = _by_name(spans)
+    assert "rpcx.client.Trace.Seen" not in got, "no client span over the caller's own context"
+    server = got["rpcx.service.Trace.Seen"]
+    assert _hex(server.get_span_context().trace_id, 32) == "0af7651916cd43dd8448eb211c80319c"
+    assert server.parent is not None
+    assert _hex(server.parent.span_id, 16) == "b7ad6b7169203331"
+
+
+def test_turned_off_nothing_is_traced_or_sent(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    assert rpcx.set_opentelemetry(False) is False
+    assert not rpcx.opentelemetry_enabled()
+    with rpcx.Client(traced_server.address or "") as c:
+        reply = c.call("Trace", "Seen", None)
+    assert reply["traceparent"] is None
+    assert spans.get_finished_spans() == ()
+    with pytest.raises(TypeError):
+        rpcx.set_opentelemetry("yes")  # type: ignore[arg-type]
+
+
+def test_without_the_api_rpcx_works_untraced() -> None:
+    code = """
+import sys
+sys.modules["opentelemetry"] = None  # as if opentelemetry-api were not installed
+import rpcx
+assert not rpcx.opentelemetry_enabled()
+assert rpcx.set_opentelemetry(True) is False
+server = rpcx.Server()
+server.register("Echo.Meta")(lambda _, ctx: ctx.metadata)
+server.start("tcp@127.0.0.1:0")
+with rpcx.Client(server.address) as c:
+    assert "traceparent" not in c.call("Echo", "Meta", None)
+server.stop()
+print("OK")
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("OK")
+
+
+def test_rpcx_otel_off_in_the_environment() -> None:
+    proc = run_python(
+        "import rpcx; print(rpcx.opentelemetry_enabled())",
+        env={**os.environ, "RPCX_OTEL": "off"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+    proc = run_python("import rpcx; print(rpcx.opentelemetry_enabled())")
+    env = {k: v for k, v in os.environ.items() if k != "RPCX_OTEL"}
+    proc = run_python("import rpcx; print(rpcx.opentelemetry_enabled())", env=env)
+    assert proc.stdout.strip() == "True", proc.stderr
