@@ -116,6 +116,10 @@ pub struct LogRecord<'a> {
     pub target: &'a str,
     /// The text, then the fields as ` key=value` (strings with blanks or quotes quoted).
     pub message: &'a str,
+    /// The text alone (`message` without the fields).
+    pub text: &'a str,
+    /// The fields, in order: name and value (as formatted in `message`, unquoted).
+    pub fields: &'a [(&'static str, String)],
 }
 
 /// What a [`Forwarder`] calls for every event at or above its level.
@@ -192,25 +196,31 @@ impl Forwarder {
 pub fn format_event(event: &Event<'_>) -> String {
     let mut v = Fields::default();
     event.record(&mut v);
-    if v.message.is_empty() {
-        v.rest.trim_start().to_owned()
-    } else {
-        v.message + &v.rest
-    }
+    v.line()
 }
 
 #[derive(Default)]
 struct Fields {
     message: String,
     rest: String,
+    list: Vec<(&'static str, String)>,
 }
 
 impl Fields {
+    fn line(&self) -> String {
+        if self.message.is_empty() {
+            self.rest.trim_start().to_owned()
+        } else {
+            format!("{}{}", self.message, self.rest)
+        }
+    }
+
     fn push(&mut self, field: &Field, text: &str) {
         if field.name() == "message" {
             self.message.push_str(text);
             return;
         }
+        self.list.push((field.name(), text.to_owned()));
         let quote = text.is_empty()
             || text
                 .chars()
@@ -265,11 +275,15 @@ impl Subscriber for Forwarder {
         if !self.wants(meta) || IN_SINK.with(|f| f.get()) {
             return;
         }
-        let message = format_event(event);
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let message = fields.line();
         let record = LogRecord {
             level: LogLevel::of(meta.level()),
             target: meta.target(),
             message: &message,
+            text: &fields.message,
+            fields: &fields.list,
         };
         struct Reset;
         impl Drop for Reset {
@@ -363,12 +377,23 @@ mod tests {
 
     #[test]
     fn forwards_formatted_events_above_the_level() {
-        let got: Arc<Mutex<Vec<(LogLevel, String, String)>>> = Arc::default();
+        type Got = (
+            LogLevel,
+            String,
+            String,
+            String,
+            Vec<(&'static str, String)>,
+        );
+        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let g = Arc::clone(&got);
         let fwd = Forwarder::new(LogLevel::Warn, move |r| {
-            g.lock()
-                .unwrap()
-                .push((r.level, r.target.to_owned(), r.message.to_owned()));
+            g.lock().unwrap().push((
+                r.level,
+                r.target.to_owned(),
+                r.message.to_owned(),
+                r.text.to_owned(),
+                r.fields.to_vec(),
+            ));
             // Re-entry from the sink is dropped, not recursed into.
             tracing::warn!("rpcx: from inside the sink");
         });
@@ -387,6 +412,15 @@ mod tests {
         assert_eq!(
             got[0].2,
             "rpcx: loud peer=1.2.3.4:5 reason=\"too many\" n=3"
+        );
+        assert_eq!(got[0].3, "rpcx: loud");
+        assert_eq!(
+            got[0].4,
+            [
+                ("peer", "1.2.3.4:5".to_owned()),
+                ("reason", "too many".to_owned()),
+                ("n", "3".to_owned())
+            ]
         );
         assert_eq!(got[1].2, "rpcx: now heard empty=\"\"");
     }

@@ -34,6 +34,7 @@ certificates):
 from __future__ import annotations
 
 from ._codec import Serializer
+from ._logs import dropped_log_events, set_log_level
 from ._otel import opentelemetry_enabled, set_opentelemetry
 from ._rpcx import (
     ConsulRegistry,
@@ -141,7 +142,9 @@ __all__ = [
     "TLSConfig",
     "XClient",
     "__version__",
+    "dropped_log_events",
     "opentelemetry_enabled",
+    "set_log_level",
     "set_opentelemetry",
     "set_worker_threads",
 ]

@@ -33,6 +33,11 @@ __all__ = [
     "IpFilter",
     "RateLimit",
     "set_worker_threads",
+    "_log_start",
+    "_log_set_level",
+    "_log_next",
+    "_log_stop",
+    "_log_dropped",
     "tls_check",
     "cors_allow_all",
     "__version__",
@@ -48,6 +53,15 @@ _Tls = tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[str], b
 _Cors = tuple[list[str], list[str], list[str], list[str], bool, int]
 
 def set_worker_threads(n: int) -> None: ...
+
+#: One log event: ``(logging level, target, text, message, fields)``.
+_LogEvent = tuple[int, str, str, str, list[tuple[str, str]]]
+
+def _log_start() -> bool: ...
+def _log_set_level(level: int) -> None: ...
+def _log_next(timeout: float) -> Optional[_LogEvent]: ...
+def _log_stop() -> None: ...
+def _log_dropped() -> int: ...
 def cors_allow_all() -> _Cors: ...
 def tls_check(tls: Union[TLSConfig, _Tls]) -> None: ...
 
