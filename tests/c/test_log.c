@@ -189,8 +189,11 @@ static rpcx_server *start(rpcx_server_options *opts) {
 
 int main(void) {
     CHECK(mtx_init(&lock, mtx_plain) == thrd_success);
-    if (getenv("RPCX_LOG") == NULL) {
+    const char *env = getenv("RPCX_LOG");
+    if (env == NULL) {
         CHECK(rpcx_get_log_level() == RPCX_LOG_WARN); /* the default */
+    } else if (strcmp(env, "debug") == 0) {
+        CHECK(rpcx_get_log_level() == RPCX_LOG_DEBUG); /* test_log_env: RPCX_LOG sets it */
     }
     CHECK_STATUS(rpcx_set_log_level(6), RPCX_ERR_INVALID_ARG);
     CHECK_STATUS(rpcx_set_log_level(-1), RPCX_ERR_INVALID_ARG);
