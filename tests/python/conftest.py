@@ -192,14 +192,15 @@ def _cargo() -> str | None:
     )
 
 
-def build_example(name: str, package: str = "rpcx") -> Path:
-    """`cargo build -p <package> --example <name>`: the executable (skips without cargo,
-    fails the test with cargo's output when the build fails)."""
+def build_example(name: str, package: str = "rpcx", features: str = "") -> Path:
+    """`cargo build -p <package> --example <name> [--features <features>]`: the executable
+    (skips without cargo, fails the test with cargo's output when the build fails)."""
     cargo = _cargo()
     if cargo is None:
         pytest.skip(f"cargo not found: cannot build the Rust {name} example")
     proc = subprocess.run(
-        [cargo, "build", "-q", "-p", package, "--example", name],
+        [cargo, "build", "-q", "-p", package, "--example", name]
+        + (["--features", features] if features else []),
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 import rpcx
 
-from conftest import run_python
+from conftest import REPO, build_example, run_python
 
 otel_trace = pytest.importorskip("opentelemetry.trace")
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
@@ -263,3 +267,87 @@ def test_rpcx_otel_off_in_the_environment() -> None:
     env = {k: v for k, v in os.environ.items() if k != "RPCX_OTEL"}
     proc = run_python("import rpcx; print(rpcx.opentelemetry_enabled())", env=env)
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+# -- Python -> Rust -> Go: one trace across three languages --------------------------------
+
+
+def _read_listening(proc: subprocess.Popen[str], who: str) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line.startswith("LISTENING "), f"{who} said {line!r}"
+    return line.split(" ", 1)[1]
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin:
+        proc.stdin.close()
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[str]:
+    """gootel (the Go server reporting the context it extracted) behind otel_relay (a Rust
+    server with ServerTracing whose handler calls it through ClientTracing)."""
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
+    )
+    if go is None:
+        pytest.skip("go is not installed: the Go otel peer cannot be built")
+    relay_exe = build_example("otel_relay", features="otel")
+    out = Path(tempfile.mkdtemp(prefix="rpcx-py-otel-"))
+    try:
+        built = subprocess.run(
+            [go, "build", "-buildvcs=false", "-o", str(out) + "/", "./cmd/gootel"],
+            cwd=REPO / "tests" / "interop" / "go",
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if built.returncode != 0:
+            pytest.fail(f"go build of gootel failed:\n{built.stderr[-4000:]}")
+        gosrv = subprocess.Popen(
+            [str(out / "gootel"), "-mode", "server", "-addr", "tcp@127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            go_addr = _read_listening(gosrv, "gootel")
+            rust = subprocess.Popen(
+                [str(relay_exe), go_addr], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            try:
+                yield _read_listening(rust, "otel_relay")
+            finally:
+                _stop(rust)
+        finally:
+            _stop(gosrv)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def test_python_to_rust_to_go_is_one_trace(spans: InMemorySpanExporter, relay: str) -> None:
+    with rpcx.Client(relay, serializer=rpcx.JSON) as c:
+        seen = c.call("Relay", "Via", 1)
+        rust_spans = c.call("Relay", "Spans", 0)
+    py_client = _by_name(spans)["rpcx.client.Relay.Via"]
+    trace_id = _hex(py_client.get_span_context().trace_id, 32)
+    rust = {s["name"]: s for s in rust_spans}
+    rust_server = rust["rpcx.service.Relay.Via"]
+    rust_client = rust["rpcx.client.Trace.Seen"]
+    # One trace id everywhere.
+    assert rust_server["trace_id"] == trace_id
+    assert rust_client["trace_id"] == trace_id
+    assert seen["trace_id"] == trace_id and seen["server_trace_id"] == trace_id
+    # The parent chain: Python client -> Rust server -> Rust client -> Go server.
+    assert rust_server["parent_id"] == _hex(py_client.get_span_context().span_id, 16)
+    assert rust_client["parent_id"] == rust_server["span_id"]
+    assert seen["parent_id"] == rust_client["span_id"]
+    assert seen["server_parent_id"] == rust_client["span_id"]
+    assert seen["remote"] is True
+    assert (rust_server["kind"], rust_client["kind"]) == ("Server", "Client")
