@@ -50,7 +50,7 @@ header-check:
 c-lib:
 	$(CARGO) build -p rpcx-ffi $(call c_cargo_flags,$(C_PROFILE))
 	scripts/lib/soname-link.sh $(C_LIB_DIR)
-	$(CARGO) build -p rpcx --features tls --example tls_certs \
+	$(CARGO) build -p rpcx --features tls,snappy --example tls_certs \
 		$(if $(C_ARITH_SERVER),--example arith_server) $(call c_cargo_flags,$(C_PROFILE))
 	$(if $(C_HAVE_GO),cd tests/interop/go && go build -o $(C_GO_BIN)/ ./cmd/goserver ./cmd/goclient)
 

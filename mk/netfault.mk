@@ -8,7 +8,7 @@
 # Then the same faults through C and C++ (tests/c/test_netfault.c, a black hole behind
 # Toxiproxy via tests/c/with_toxiproxy.sh; tests/c/test_cpp_netfault.cpp, a silent server):
 # the CTest label netfault of the plain C build, which `make c-test` leaves out.
-# arith_server is built with `tls` as `make c-lib` builds it (one binary at one path, whichever
+# arith_server is built with `tls,snappy` as `make c-lib` builds it (one binary at one path, whichever
 # target ran last).
 .PHONY: netfault netfault-bootstrap
 
@@ -16,7 +16,7 @@ netfault-bootstrap:
 	@scripts/bootstrap-netfault.sh >/dev/null
 
 netfault: netfault-bootstrap c-bootstrap
-	$(CARGO) build -q -p rpcx --features tls --example arith_server
+	$(CARGO) build -q -p rpcx --features tls,snappy --example arith_server
 	RPCX_NETFAULT=1 RPCX_ARITH_SERVER=$(CURDIR)/target/debug/examples/arith_server \
 	  $(CARGO) test -p rpcx --test 'netfault_*'
 	@$(MAKE) --no-print-directory c-lib

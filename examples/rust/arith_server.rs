@@ -25,6 +25,11 @@
 //! interval 30 s), and `--zookeeper HOST:PORT[,HOST:PORT]` (needs the `zookeeper` feature)
 //! in ZooKeeper, in the layout of Go's rpcx-zookeeper plugin (ephemeral nodes, update
 //! interval 30 s); any of them may be given together.
+//!
+//! Compressed calls: gzip (type 1) always; built with the `snappy` feature
+//! (`cargo run -p rpcx --features snappy --example arith_server`) it also answers snappy calls
+//! of compress type 2 (a Go client sets `protocol.Compressors[2] = &protocol.SnappyCompressor{}`
+//! and `CompressType: 2`), replying to a large one with snappy too.
 
 use std::sync::Arc;
 use std::time::Duration;

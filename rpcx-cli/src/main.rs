@@ -30,7 +30,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use rpcx::client::{Client, ClientOptions, RawRequest};
 use rpcx::codec::Codable;
-use rpcx::protocol::{Metadata, SerializeType};
+use rpcx::protocol::{CompressType, Metadata, SerializeType};
 use rpcx::transport::tls::ClientTlsConfig;
 use rpcx::xclient::{
     ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, RedisDiscovery, SelectMode,
@@ -252,6 +252,27 @@ impl RegistryArgs {
     }
 }
 
+/// `--compress`: a name or a compress type number.
+fn parse_compress(s: &str) -> Result<CompressType, String> {
+    let ct = match s.to_ascii_lowercase().as_str() {
+        "none" => CompressType::NONE,
+        "gzip" => CompressType::GZIP,
+        "snappy" => CompressType::SNAPPY,
+        n => n
+            .parse::<u8>()
+            .ok()
+            .and_then(CompressType::new)
+            .ok_or_else(|| format!("{s:?} is not none, gzip, snappy or a number 0-7"))?,
+    };
+    if !rpcx::protocol::is_compress_type_supported(ct) {
+        return Err(format!(
+            "compress type {} has no compressor in this build",
+            ct.value()
+        ));
+    }
+    Ok(ct)
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Select {
     Random,
@@ -342,8 +363,16 @@ struct CallArgs {
     /// Auth token, sent as __AUTH.
     #[arg(long)]
     auth: Option<String>,
-    /// gzip the request when it is larger than 1 KiB.
-    #[arg(long)]
+    /// Compress the request when it is larger than --compress-threshold bytes: none, gzip,
+    /// snappy (type 2, Go's protocol.SnappyCompressor framing) or a number 0-7. The server
+    /// answers a large reply with the same compression.
+    #[arg(long, value_name = "TYPE", value_parser = parse_compress, default_value = "none")]
+    compress: CompressType,
+    /// Requests larger than this many bytes are compressed (with --compress).
+    #[arg(long, value_name = "BYTES", default_value_t = rpcx::protocol::COMPRESS_THRESHOLD)]
+    compress_threshold: usize,
+    /// Same as --compress gzip.
+    #[arg(long, conflicts_with = "compress")]
     gzip: bool,
     /// Also print the response metadata (to stderr).
     #[arg(long, short)]
@@ -540,7 +569,12 @@ async fn call(a: CallArgs) -> Result<String, String> {
     let payload = encode_args(a.codec, call_args.as_deref())?;
     let mut options = ClientOptions::default()
         .serialize_type(st)
-        .gzip(a.gzip)
+        .compress(if a.gzip {
+            CompressType::GZIP
+        } else {
+            a.compress
+        })
+        .compress_threshold(a.compress_threshold)
         .connect_timeout(timeout.min(Duration::from_secs(5)));
     if let Some(t) = a.auth {
         options = options.auth(t);

@@ -62,7 +62,7 @@ echo "== building Go interop binaries"
 )
 echo "== building Rust examples (arith_server, interop_client)"
 build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --example arith_server --example interop_client \
+(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example interop_client \
   --message-format=json-render-diagnostics >"$build_json")
 exe_of() {
   grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4

@@ -40,7 +40,7 @@ trap 'exit 130' INT TERM
 echo "== building the Go peers, the Rust examples (tls) and the rpcx CLI"
 (cd "$here/go" && go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient)
 build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --features tls --example arith_server --example tls_certs \
+(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example tls_certs \
   --message-format=json-render-diagnostics >"$build_json")
 (cd "$root" && "$cargo" build -p rpcx-cli --message-format=json-render-diagnostics >>"$build_json")
 exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }

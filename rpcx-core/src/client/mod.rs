@@ -365,7 +365,7 @@ impl Client {
         msg.header.set_seq(seq);
         msg.header.set_oneway(oneway);
         if opts.compress_type != crate::protocol::CompressType::NONE
-            && msg.payload.len() > opts.gzip_threshold
+            && msg.payload.len() > opts.compress_threshold
         {
             msg.header.set_compress_type(opts.compress_type);
         }

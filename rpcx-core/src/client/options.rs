@@ -15,11 +15,15 @@ use crate::Error;
 pub struct ClientOptions {
     /// Serialization of arguments and replies. Default MsgPack, like Go's `DefaultOption`.
     pub serialize_type: SerializeType,
-    /// Compression of request payloads larger than [`gzip_threshold`](Self::gzip_threshold).
-    /// Default none.
+    /// Compression of request payloads larger than
+    /// [`compress_threshold`](Self::compress_threshold): none (the default), gzip, or a type
+    /// registered with [`register_compressor`](crate::protocol::register_compressor) (snappy
+    /// with the `snappy` feature). The server answers with the same compress type (as Go's
+    /// does), so a large reply comes back compressed the same way.
     pub compress_type: CompressType,
-    /// Payloads larger than this are compressed when compression is on. Default 1024 (Go's).
-    pub gzip_threshold: usize,
+    /// Payloads larger than this many bytes are compressed when compression is on; smaller
+    /// ones go uncompressed. Default 1024 (Go's fixed threshold).
+    pub compress_threshold: usize,
     /// Dial timeout. Default 1 s; must not be zero.
     pub connect_timeout: Duration,
     /// Send a heartbeat this often (`None`: no heartbeats, the default); must not be zero.
@@ -58,7 +62,7 @@ impl Default for ClientOptions {
         ClientOptions {
             serialize_type: SerializeType::MSGPACK,
             compress_type: CompressType::NONE,
-            gzip_threshold: crate::protocol::COMPRESS_THRESHOLD,
+            compress_threshold: crate::protocol::COMPRESS_THRESHOLD,
             connect_timeout: Duration::from_secs(1),
             heartbeat_interval: None,
             heartbeat_timeout: Duration::from_secs(30),
@@ -86,7 +90,8 @@ impl ClientOptions {
     /// [`connect_timeout`](Self::connect_timeout), a zero
     /// [`heartbeat_interval`](Self::heartbeat_interval), or a zero
     /// [`heartbeat_timeout`](Self::heartbeat_timeout) with heartbeats on, or a zero
-    /// [`max_unsent_bytes`](Self::max_unsent_bytes).
+    /// [`max_unsent_bytes`](Self::max_unsent_bytes), or a
+    /// [`compress_type`](Self::compress_type) with no compressor registered.
     pub fn validate(&self) -> Result<(), Error> {
         if self.connect_timeout.is_zero() {
             return Err(Error::Config(
@@ -102,6 +107,13 @@ impl ClientOptions {
             return Err(Error::Config(
                 "heartbeat_timeout must be greater than zero".into(),
             ));
+        }
+        if !crate::protocol::is_compress_type_supported(self.compress_type) {
+            return Err(Error::Config(format!(
+                "compress_type {} has no compressor registered (types 2-7 need \
+                 register_compressor; snappy needs the `snappy` feature)",
+                self.compress_type.value()
+            )));
         }
         if self.max_unsent_bytes == 0 {
             return Err(Error::Config(
@@ -129,6 +141,19 @@ impl ClientOptions {
         } else {
             CompressType::NONE
         };
+        self
+    }
+
+    /// Compresses requests larger than [`compress_threshold`](Self::compress_threshold) with
+    /// `ct` ([`CompressType::NONE`] turns compression off).
+    pub fn compress(mut self, ct: CompressType) -> Self {
+        self.compress_type = ct;
+        self
+    }
+
+    /// Sets [`compress_threshold`](Self::compress_threshold).
+    pub fn compress_threshold(mut self, bytes: usize) -> Self {
+        self.compress_threshold = bytes;
         self
     }
 

@@ -7,8 +7,8 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::Field;
 use super::{
-    decode_metadata, gunzip_limited, CompressType, Header, Limits, Message, MessageType, Metadata,
-    ProtocolError, HEADER_LEN, MAGIC, PREFIX_LEN,
+    decode_metadata, decompress_limited, CompressType, Header, Limits, Message, MessageType,
+    Metadata, ProtocolError, HEADER_LEN, MAGIC, PREFIX_LEN,
 };
 
 /// A decoding failure, with the header of the offending frame when the frame was consumed
@@ -187,8 +187,7 @@ fn parse_body(
     };
     let payload = match header.compress_type() {
         CompressType::NONE => body,
-        CompressType::GZIP => gunzip_limited(&body, limits.max_decompressed_len)?.into(),
-        other => return Err(ProtocolError::UnsupportedCompressor(other)),
+        other => decompress_limited(other, &body, limits.max_decompressed_len)?.into(),
     };
     let (service_path, service_method) = if names {
         (

@@ -8,7 +8,8 @@ use super::{gzip_into, metadata_encoded_len, CompressType, Message, ProtocolErro
 impl Message {
     /// Appends this message as one complete frame to `buf`, compressing the payload when the
     /// header's compress type says so. Nothing is allocated per field; gzip output is written
-    /// straight into `buf`. On error `buf` is left as it was.
+    /// straight into `buf` (a registered compressor's output is copied in). A compress type with
+    /// no compressor registered is refused with [`ProtocolError::UnsupportedCompressor`]. On error `buf` is left as it was.
     pub fn encode_into(&self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
         let start = buf.len();
         let result = self.write_frame(buf, start);
@@ -38,9 +39,15 @@ impl Message {
     fn write_frame(&self, buf: &mut BytesMut, start: usize) -> Result<(), ProtocolError> {
         let meta_len = metadata_encoded_len(&self.metadata);
         let compress = self.header.compress_type();
-        if compress != CompressType::NONE && compress != CompressType::GZIP {
-            return Err(ProtocolError::UnsupportedCompressor(compress));
-        }
+        // A registered compressor writes into its own buffer, before anything is appended.
+        let compressed = if compress.value() > CompressType::GZIP.value() {
+            Some(super::compress::compress_registered(
+                compress,
+                &self.payload,
+            )?)
+        } else {
+            None
+        };
         buf.reserve(self.encoded_len_hint());
         buf.put_slice(self.header.as_bytes());
         buf.put_u32(0); // total length, patched below
@@ -55,6 +62,8 @@ impl Message {
             let len = buf.len() - len_at - 4;
             let len = u32::try_from(len).map_err(|_| too_large(Field::Payload, len))?;
             buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        } else if let Some(z) = &compressed {
+            put_section(buf, Field::Payload, z)?;
         } else {
             put_section(buf, Field::Payload, &self.payload)?;
         }

@@ -79,9 +79,18 @@ pub enum ProtocolError {
         /// The limit in force.
         max: usize,
     },
-    /// The compress type has no compressor (only gzip is known).
+    /// The compress type has no compressor: neither none, gzip nor a type registered with
+    /// [`register_compressor`](super::register_compressor).
     #[error("unsupported compressor: {0}")]
     UnsupportedCompressor(CompressType),
+    /// A registered compressor failed (invalid input, or compressing failed).
+    #[error("{ct} failed: {message}")]
+    Compressor {
+        /// The compress type.
+        ct: CompressType,
+        /// The compressor's error text.
+        message: String,
+    },
     /// The payload is not valid gzip.
     #[error("invalid gzip payload: {0}")]
     Gzip(String),

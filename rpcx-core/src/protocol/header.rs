@@ -42,6 +42,11 @@ impl CompressType {
     pub const NONE: CompressType = CompressType(0);
     /// gzip, RFC 1952 (1).
     pub const GZIP: CompressType = CompressType(1);
+    /// snappy (2) by this crate's convention: Go rpcx ships `protocol.SnappyCompressor` but
+    /// gives it no number, so a Go peer registers it at the same type,
+    /// `protocol.Compressors[2] = &protocol.SnappyCompressor{}`. With the `snappy` feature the
+    /// [`SnappyCompressor`](super::SnappyCompressor) is registered at this type.
+    pub const SNAPPY: CompressType = CompressType(2);
 
     /// A compress type from its 3-bit wire number; `None` when `n > 7`.
     pub const fn new(n: u8) -> Option<CompressType> {

@@ -1,4 +1,5 @@
-//! The rpcx wire protocol (§1 of the protocol spec): frames, headers, metadata, compression.
+//! The rpcx wire protocol (§1 of the protocol spec): frames, headers, metadata, compression
+//! (gzip built in, more by [`register_compressor`]).
 //!
 //! A frame is a 12-byte [`Header`], a big-endian `u32` total length, and four length-prefixed
 //! sections: service path, service method, metadata and payload. [`Message::encode_into`]
@@ -16,7 +17,12 @@ mod message;
 mod metadata;
 pub(crate) mod query;
 
-pub use compress::{gunzip_limited, gzip_into};
+#[cfg(feature = "snappy")]
+pub use compress::SnappyCompressor;
+pub use compress::{
+    decompress_limited, gunzip_limited, gzip_into, is_compress_type_supported, register_compressor,
+    registered_compressor, unregister_compressor, Compressor, CompressorError,
+};
 pub use decode::{DecodeError, FrameCodec};
 pub use error::Field;
 pub use error::ProtocolError;

@@ -160,7 +160,12 @@ pub(crate) async fn run_call(shared: &Shared, req: Message, conn: &ConnHandle) -
         reply.set_error(text);
     }
     let compress = header.compress_type();
-    if compress != CompressType::NONE && reply.payload.len() > COMPRESS_THRESHOLD {
+    // The request decoded, so its compressor exists, unless it was unregistered meanwhile:
+    // then the reply goes uncompressed rather than failing to encode (Go's Encode does that).
+    if compress != CompressType::NONE
+        && reply.payload.len() > COMPRESS_THRESHOLD
+        && crate::protocol::is_compress_type_supported(compress)
+    {
         reply.header.set_compress_type(compress);
     }
     reply

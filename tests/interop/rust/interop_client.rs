@@ -44,6 +44,7 @@ use rpcx::transport::{dial, Address};
 const ALL_CASES: &[&str] = &[
     "plain",
     "gzip",
+    "snappy",
     "metadata",
     "auth_ok",
     "auth_refused",
@@ -367,7 +368,8 @@ struct Runner {
 struct ClientSpec {
     /// Token override (`Some("")`: no token at all).
     auth: Option<String>,
-    gzip: bool,
+    /// Compression of requests over 1 KiB (`None`: none).
+    compress: Option<CompressType>,
     heartbeat: Option<Duration>,
     /// Route through a recording proxy.
     record: bool,
@@ -412,7 +414,7 @@ impl Runner {
         let mut o = ClientOptions::default()
             .serialize_type(self.codec.serialize_type())
             .connect_timeout(Duration::from_secs(3))
-            .gzip(spec.gzip);
+            .compress(spec.compress.unwrap_or(CompressType::NONE));
         let token = spec.auth.clone().unwrap_or_else(|| self.auth.clone());
         if !token.is_empty() {
             o = o.auth(token);
@@ -528,16 +530,19 @@ impl Runner {
         Ok(())
     }
 
-    async fn case_gzip(&self) -> CaseResult {
+    /// A 4 KiB call compressed with `ct` (gzip, or snappy at type 2: the Go peer registers
+    /// `protocol.SnappyCompressor` there): request and reply both carry `ct` on the wire, a
+    /// small call on the same client goes uncompressed both ways.
+    async fn case_compress(&self, ct: CompressType, name: &str) -> CaseResult {
         let (c, p) = self
             .connect(ClientSpec {
-                gzip: true,
+                compress: Some(ct),
                 record: true,
                 ..ClientSpec::default()
             })
             .await?;
         let rec = &p.as_ref().ok_or("no proxy")?.rec;
-        let pattern = b"rpcx-gzip-payload-";
+        let pattern = b"rpcx-cmpr-payload-";
         let big: Vec<u8> = (0..4096usize)
             .map(|i| pattern[i % 18] + (i / 18 % 3) as u8)
             .collect();
@@ -548,14 +553,14 @@ impl Runner {
             let out: BenchmarkMessage = c
                 .call("Hello", "Say", &m)
                 .await
-                .map_err(|e| format!("Hello.Say(4 KiB field4, gzip): {e}"))?;
+                .map_err(|e| format!("Hello.Say(4 KiB field4, {name}): {e}"))?;
             if out.field1 != "OK"
                 || out.field2 != 100
                 || out.field3 != 100_000
                 || out.field4.as_deref() != Some(s4.as_str())
             {
                 fail!(
-                    "Hello.Say(gzip) reply wrong: field1={:?} field2={} field3={} len(field4)={}",
+                    "Hello.Say({name}) reply wrong: field1={:?} field2={} field3={} len(field4)={}",
                     out.field1,
                     out.field2,
                     out.field3,
@@ -568,26 +573,29 @@ impl Runner {
             let out: Bytes = c
                 .call("Arith", "Echo", &input)
                 .await
-                .map_err(|e| format!("Arith.Echo(4 KiB, gzip): {e}"))?;
+                .map_err(|e| format!("Arith.Echo(4 KiB, {name}): {e}"))?;
             if out != input {
                 fail!(
-                    "Arith.Echo(4 KiB, gzip) returned {} different bytes",
+                    "Arith.Echo(4 KiB, {name}) returned {} different bytes",
                     out.len()
                 );
             }
             "Arith.Echo".to_owned()
         };
         let (rq, rs) = rec.compress_of(&key);
-        if rq != Some(CompressType::GZIP) {
-            fail!("request {key} was not gzip-compressed by the Rust client (compress={rq:?})");
+        if rq != Some(ct) {
+            fail!("request {key} was not {name}-compressed by the Rust client (compress={rq:?})");
         }
-        if rs != Some(CompressType::GZIP) {
-            fail!("response of {key} (> 1 KiB to a gzip request) has compress type {rs:?}, want 1 (gzip)");
+        if rs != Some(ct) {
+            fail!(
+                "response of {key} (> 1 KiB to a {name} request) has compress type {rs:?}, want {}",
+                ct.value()
+            );
         }
         if self.codec != Codec::Protobuf {
             self.roundtrip(&c, 5)
                 .await
-                .map_err(|e| format!("small call on gzip client: {e}"))?;
+                .map_err(|e| format!("small call on {name} client: {e}"))?;
             let small = format!("{}.{}", self.path(), self.first_method());
             let (rq, rs) = rec.compress_of(&small);
             if rq != Some(CompressType::NONE) || rs != Some(CompressType::NONE) {
@@ -1040,7 +1048,8 @@ impl Runner {
 async fn run_case(r: Arc<Runner>, name: &'static str) -> CaseResult {
     match name {
         "plain" => r.case_plain().await,
-        "gzip" => r.case_gzip().await,
+        "gzip" => r.case_compress(CompressType::GZIP, "gzip").await,
+        "snappy" => r.case_compress(CompressType::SNAPPY, "snappy").await,
         "metadata" => r.case_metadata().await,
         "auth_ok" => r.case_auth_ok().await,
         "auth_refused" => r.case_auth_refused().await,

@@ -32,7 +32,7 @@ import (
 )
 
 var allCases = []string{
-	"plain", "gzip", "metadata", "auth_ok", "auth_refused", "service_error",
+	"plain", "gzip", "snappy", "metadata", "auth_ok", "auth_refused", "service_error",
 	"unknown_service", "unknown_method", "oneway", "heartbeat", "timeout",
 	"concurrent", "push",
 }
@@ -302,9 +302,13 @@ func (r *runner) casePlain(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) caseGzip(ctx context.Context) error {
+// caseCompress sends a 4 KiB call compressed with ct (gzip, or snappy at
+// svc.Snappy with Go's own protocol.SnappyCompressor): the request and the
+// reply must both carry ct, and a small call on the same client goes
+// uncompressed both ways.
+func (r *runner) caseCompress(ctx context.Context, ct protocol.CompressType, name string) error {
 	opt := r.opt
-	opt.CompressType = protocol.Gzip
+	opt.CompressType = ct
 	rec := newRecorder()
 	path := r.path()
 	if r.codec == "protobuf" {
@@ -318,17 +322,17 @@ func (r *runner) caseGzip(ctx context.Context) error {
 
 	big := make([]byte, 4096)
 	for i := range big {
-		big[i] = "rpcx-gzip-payload-"[i%18] + byte(i/18%3)
+		big[i] = "rpcx-cmpr-payload-"[i%18] + byte(i/18%3)
 	}
 	method := "Echo"
 	switch r.codec {
 	case "json", "msgpack", "raw":
 		var out []byte
 		if err := x.Call(ctx, "Echo", &big, &out); err != nil {
-			return fmt.Errorf("%s.Echo(4 KiB, gzip): %v", path, err)
+			return fmt.Errorf("%s.Echo(4 KiB, %s): %v", path, name, err)
 		}
 		if !bytes.Equal(big, out) {
-			return fmt.Errorf("%s.Echo(4 KiB, gzip) returned %d different bytes", path, len(out))
+			return fmt.Errorf("%s.Echo(4 KiB, %s) returned %d different bytes", path, name, len(out))
 		}
 	case "protobuf":
 		method = "Say"
@@ -337,27 +341,27 @@ func (r *runner) caseGzip(ctx context.Context) error {
 		m.Field4 = &s4
 		out := &pb.BenchmarkMessage{}
 		if err := x.Call(ctx, "Say", m, out); err != nil {
-			return fmt.Errorf("Hello.Say(4 KiB field4, gzip): %v", err)
+			return fmt.Errorf("Hello.Say(4 KiB field4, %s): %v", name, err)
 		}
 		if out.GetField1() != "OK" || out.GetField2() != 100 || out.GetField4() != s4 || out.GetField3() != 100000 {
-			return fmt.Errorf("Hello.Say(gzip) reply wrong: field1=%q field2=%d field3=%d len(field4)=%d",
-				out.GetField1(), out.GetField2(), out.GetField3(), len(out.GetField4()))
+			return fmt.Errorf("Hello.Say(%s) reply wrong: field1=%q field2=%d field3=%d len(field4)=%d",
+				name, out.GetField1(), out.GetField2(), out.GetField3(), len(out.GetField4()))
 		}
 	}
 	key := path + "." + method
 	rec.mu.Lock()
 	rq, rs := rec.reqCompress[key], rec.resCompress[key]
 	rec.mu.Unlock()
-	if rq != protocol.Gzip {
-		return fmt.Errorf("request %s was not gzip-compressed by the Go client (compress=%d)", key, rq)
+	if rq != ct {
+		return fmt.Errorf("request %s was not %s-compressed by the Go client (compress=%d)", key, name, rq)
 	}
-	if rs != protocol.Gzip {
-		return fmt.Errorf("response of %s (> 1 KiB to a gzip request) has compress type %d, want 1 (gzip)", key, rs)
+	if rs != ct {
+		return fmt.Errorf("response of %s (> 1 KiB to a %s request) has compress type %d, want %d", key, name, rs, ct)
 	}
-	// a small call on the gzip client is sent and answered uncompressed
+	// a small call on the same client is sent and answered uncompressed
 	if r.codec != "protobuf" {
 		if err := r.roundtrip(ctx, x, 5); err != nil {
-			return fmt.Errorf("small call on gzip client: %v", err)
+			return fmt.Errorf("small call on %s client: %v", name, err)
 		}
 		small := r.path() + "." + map[bool]string{true: "Echo", false: "Mul"}[r.codec == "raw"]
 		rec.mu.Lock()
@@ -798,7 +802,9 @@ func main() {
 	r := &runner{addr: *addr, codec: *codec, auth: *auth, opt: opt, verbose: *verbose}
 
 	funcs := map[string]func(context.Context) error{
-		"plain": r.casePlain, "gzip": r.caseGzip, "metadata": r.caseMetadata,
+		"plain": r.casePlain, "metadata": r.caseMetadata,
+		"gzip":    func(ctx context.Context) error { return r.caseCompress(ctx, protocol.Gzip, "gzip") },
+		"snappy":  func(ctx context.Context) error { return r.caseCompress(ctx, svc.Snappy, "snappy") },
 		"auth_ok": r.caseAuthOK, "auth_refused": r.caseAuthRefused,
 		"service_error": r.caseServiceError, "unknown_service": r.caseUnknownService,
 		"unknown_method": r.caseUnknownMethod, "oneway": r.caseOneway,
