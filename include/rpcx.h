@@ -104,6 +104,42 @@
 
 
 /**
+ * Compress type 0: no compression.
+ */
+#define RPCX_COMPRESS_NONE 0
+
+/**
+ * Compress type 1: gzip (built in).
+ */
+#define RPCX_COMPRESS_GZIP 1
+
+/**
+ * Compress type 2: snappy, the framed format of Go rpcx's `protocol.SnappyCompressor` (a Go
+ * peer registers it at 2: `protocol.Compressors[2] = &protocol.SnappyCompressor{}`).
+ * Registered from the start when librpcx is built with snappy (the default build); check
+ * with `rpcx_compressor_available`.
+ */
+#define RPCX_COMPRESS_SNAPPY 2
+
+/**
+ * What an `rpcx_compress_fn` returns: success; the output is what was written to `out`.
+ */
+#define RPCX_COMPRESS_OK 0
+
+/**
+ * What an `rpcx_compress_fn` returns when the decompressed data would be larger than
+ * `max_output_len`: the frame is refused as over the decompressed-size limit.
+ */
+#define RPCX_COMPRESS_TOO_LARGE 1
+
+/**
+ * What an `rpcx_compress_fn` returns when the input is invalid or compressing failed (any
+ * value other than `RPCX_COMPRESS_OK` and `RPCX_COMPRESS_TOO_LARGE` means the same); the text
+ * given to `rpcx_compress_output_set_error`, if any, is the error message.
+ */
+#define RPCX_COMPRESS_FAILED 2
+
+/**
  * Serialize type 0: raw bytes, passed through untouched (the C API's default).
  */
 #define RPCX_SERIALIZE_RAW 0
@@ -348,6 +384,13 @@ typedef struct rpcx_client rpcx_client;
  * one thread, then use it for any number of clients.
  */
 typedef struct rpcx_client_options rpcx_client_options;
+
+/**
+ * Where an `rpcx_compress_fn` writes its output: opaque, owned by rpcx, valid only during
+ * the callback that received it (do not keep the pointer). Append bytes with
+ * `rpcx_compress_output_write` (copied: the bytes passed stay yours).
+ */
+typedef struct rpcx_compress_output rpcx_compress_output;
 
 /**
  * A handle on one client connection of a server, for pushes: obtained from a request with
@@ -601,6 +644,28 @@ typedef struct rpcx_server_entry {
  * 0–5 are refused with `RPCX_ERR_INVALID_ARG`.
  */
 typedef int rpcx_log_level;
+
+/**
+ * Compresses or decompresses `input[0..input_len)` (`input` is NULL when `input_len` is 0;
+ * borrowed for the call only) by appending the result to `out` with
+ * `rpcx_compress_output_write`; returns `RPCX_COMPRESS_OK`, `RPCX_COMPRESS_TOO_LARGE` or
+ * another value for failure (see `RPCX_COMPRESS_FAILED`).
+ *
+ * `max_output_len` is the most the output may hold: for decompression the receiver's
+ * decompressed-size limit (`rpcx_limits`, default 16 MiB) — a format whose header declares
+ * the decompressed length must check it against this before allocating anything that size,
+ * and writes past it are refused — and `SIZE_MAX` for compression.
+ *
+ * Called on rpcx runtime worker threads (connection tasks encoding and decoding frames),
+ * possibly on several at once: it must be thread-safe, must not block for long, and must
+ * return normally (no C++ exception or `longjmp` may leave it; `bindings/cpp/rpcx.hpp`
+ * catches exceptions).
+ */
+typedef int (*rpcx_compress_fn)(void *user_data,
+                                const uint8_t *input,
+                                size_t input_len,
+                                size_t max_output_len,
+                                struct rpcx_compress_output *out);
 
 /**
  * Told about every call a server completes.
@@ -999,6 +1064,20 @@ struct rpcx_client_options *rpcx_client_options_new(void);
 rpcx_status rpcx_client_options_set_auth_token(struct rpcx_client_options *opts, const char *token);
 
 /**
+ * Compresses the payload of requests larger than `threshold` bytes with `compress_type`:
+ * 0 (none, the default: no compression), 1 (gzip), 2 (snappy) or another registered type;
+ * Go's threshold is 1024. The server answers a large reply with the same compress type. The
+ * type must have a compressor when the client connects (`RPCX_ERR_CONFIG` from
+ * `rpcx_client_connect` otherwise). Replaces `rpcx_client_options_set_gzip`'s setting.
+ *
+ * Errors: `RPCX_ERR_NULL_ARG` when `opts` is NULL, `RPCX_ERR_INVALID_ARG` when
+ * `compress_type` is above 7. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_client_options_set_compress(struct rpcx_client_options *opts,
+                                             uint8_t compress_type,
+                                             size_t threshold);
+
+/**
  * Sets the connect timeout in milliseconds (default 1000). `RPCX_ERR_INVALID_ARG` if 0.
  * `RPCX_ERR_NULL_ARG` when a pointer argument is NULL. Needs exclusive access to `opts`.
  */
@@ -1167,6 +1246,36 @@ rpcx_status rpcx_client_send(const struct rpcx_client *client,
                              size_t payload_len,
                              const struct rpcx_metadata *meta,
                              struct rpcx_error **err_out);
+
+/**
+ * Sets the error message reported when the running compressor callback returns a failure
+ * (`message`: NUL-terminated UTF-8, copied; the last call wins). It ends up in the error
+ * reply or the caller's `rpcx_error`, after `"compressor N failed: "`.
+ *
+ * Errors: `RPCX_ERR_NULL_ARG` when `out` or `message` is NULL, `RPCX_ERR_INVALID_ARG` when
+ * `message` is not UTF-8. Call it only from the callback that received `out`, on its thread.
+ */
+rpcx_status rpcx_compress_output_set_error(struct rpcx_compress_output *out, const char *message);
+
+/**
+ * Appends a copy of `data[0..len)` to the output of the running compressor callback
+ * (`data` may be NULL when `len` is 0; it stays the caller's).
+ *
+ * Errors: `RPCX_ERR_NULL_ARG` when `out` is NULL (or `data` with `len > 0`);
+ * `RPCX_ERR_PROTOCOL` when the output would pass the callback's `max_output_len`: nothing is
+ * appended, and the frame is refused as over the decompressed-size limit whatever the
+ * callback returns. Call it only from the callback that received `out`, on its thread.
+ */
+rpcx_status rpcx_compress_output_write(struct rpcx_compress_output *out,
+                                       const uint8_t *data,
+                                       size_t len);
+
+/**
+ * True when frames of `compress_type` can be sent and received now: 0 (none), 1 (gzip), or a
+ * type with a registered compressor (2, snappy, in librpcx's default build). False above 7.
+ * Never fails; thread-safe.
+ */
+bool rpcx_compressor_available(uint8_t compress_type);
 
 /**
  * Another handle on the same connection, owned by the caller (free each handle once).
@@ -1558,6 +1667,31 @@ rpcx_status rpcx_metadata_set_traceparent(struct rpcx_metadata *md,
 rpcx_status rpcx_metadata_traceparent(const struct rpcx_metadata *md,
                                       const char **traceparent_out,
                                       const char **tracestate_out);
+
+/**
+ * Registers a compressor for `compress_type` (2–7) process-wide, for every server, client
+ * and XClient of this process (Go's `protocol.Compressors[t] = c`): frames of that type are
+ * compressed with `compress` and decompressed with `decompress` (see `rpcx_compress_fn`),
+ * both called with `user_data`. Replaces the compressor registered before at that type,
+ * snappy at 2 included.
+ *
+ * `finalizer` (may be NULL) is called with `user_data` exactly once, after the last call of
+ * either callback: when this compressor has been replaced or unregistered and no frame is
+ * being encoded or decoded with it any more, on whichever thread finishes last (the caller's
+ * or an rpcx runtime thread). It is also called, before this returns, when the registration
+ * is refused. rpcx never frees `user_data` itself.
+ *
+ * Errors: `RPCX_ERR_NULL_ARG` when `compress` or `decompress` is NULL;
+ * `RPCX_ERR_INVALID_ARG` when `compress_type` is 0, 1 (built in) or above 7. A message is
+ * stored in `*err_out` when `err_out` is not NULL (free it with `rpcx_error_free`).
+ * Thread-safe; takes effect for the next frame on every connection.
+ */
+rpcx_status rpcx_register_compressor(uint8_t compress_type,
+                                     rpcx_compress_fn compress,
+                                     rpcx_compress_fn decompress,
+                                     void *user_data,
+                                     rpcx_finalizer finalizer,
+                                     struct rpcx_error **err_out);
 
 /**
  * A new handle on the connection `request` came on, owned by the caller: free it with
@@ -2381,6 +2515,17 @@ rpcx_status rpcx_traceparent_parse(const char *traceparent,
  * `RPCX_ERR_NULL_ARG` when `traceparent` is NULL. Thread-safe.
  */
 rpcx_status rpcx_traceparent_validate(const char *traceparent);
+
+/**
+ * Removes the compressor registered at `compress_type` (2–7, snappy at 2 included): frames
+ * of that type are then refused as an unsupported compressor, and clients set to send it
+ * fail to connect with `RPCX_ERR_CONFIG`. A C compressor's finalizer runs once no frame uses
+ * it any more (see `rpcx_register_compressor`).
+ *
+ * Errors: `RPCX_ERR_INVALID_ARG` for 0, 1 or above 7; `RPCX_ERR_NOT_FOUND` when nothing is
+ * registered there. Thread-safe.
+ */
+rpcx_status rpcx_unregister_compressor(uint8_t compress_type);
 
 /**
  * The version of librpcx (`"0.1.0"`): a static NUL-terminated string, never NULL; do not

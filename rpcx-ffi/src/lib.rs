@@ -18,7 +18,8 @@
 //! and an `AsyncCalls` of its own), `registry` (etcd and Consul registry plugins of a server),
 //! `tls` (TLS and mutual TLS settings of the options, registries over TLS), `server_http`
 //! (HTTP on the rpcx port: gateway, JSON-RPC, tunnels, CORS and request limits), `log` (the
-//! core's log events to a C callback or stderr).
+//! core's log events to a C callback or stderr), `compress` (compressors registered by
+//! callbacks, the compress type a client sends).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -34,6 +35,7 @@ compile_error!(
 mod buf;
 mod calls;
 mod client;
+mod compress;
 mod discovery;
 mod error;
 mod guard;
@@ -61,6 +63,7 @@ use std::os::raw::{c_char, c_void};
 pub use buf::{rpcx_buf, rpcx_buf_free};
 pub use calls::rpcx_call_callback;
 pub use client::*;
+pub use compress::*;
 pub use discovery::*;
 pub use error::*;
 pub use handler::*;
