@@ -719,6 +719,95 @@ inline void set_log_level(LogLevel level) {
     detail::check(rpcx_set_log_level(static_cast<rpcx_log_level>(level)));
 }
 
+/// Compress types (rpcx.h's RPCX_COMPRESS_*): 0 none, 1 gzip, 2 snappy (built into librpcx by
+/// default; a Go peer registers protocol.SnappyCompressor at 2); 3-7 free for
+/// register_compressor.
+namespace compress_type {
+inline constexpr std::uint8_t none = RPCX_COMPRESS_NONE;
+inline constexpr std::uint8_t gzip = RPCX_COMPRESS_GZIP;
+inline constexpr std::uint8_t snappy = RPCX_COMPRESS_SNAPPY;
+}  // namespace compress_type
+
+/// A payload compressor for register_compressor. Both functions run on rpcx runtime threads,
+/// possibly on several at once: thread-safe and quick. compress gets the payload;
+/// decompress gets the compressed payload and the most bytes its result may hold (the
+/// receiver's decompressed-size limit): check it before building the output — a result
+/// larger than max_len is refused as over the limit. An exception thrown by either fails the
+/// frame with its what() as the error text (an error reply on a server, rpcx::Error on a
+/// client); it never crosses into C.
+struct Compressor {
+    std::function<Bytes(const std::uint8_t* data, std::size_t len)> compress;
+    std::function<Bytes(const std::uint8_t* data, std::size_t len, std::size_t max_len)> decompress;
+};
+
+namespace detail {
+
+inline int compressor_result(rpcx_compress_output* out, const Bytes& result) noexcept {
+    if (rpcx_compress_output_write(out, result.data(), result.size()) != RPCX_OK) {
+        return RPCX_COMPRESS_TOO_LARGE;
+    }
+    return RPCX_COMPRESS_OK;
+}
+
+inline int compressor_failed(rpcx_compress_output* out, const char* what) noexcept {
+    if (rpcx_compress_output_set_error(out, what) != RPCX_OK) {
+        rpcx_compress_output_set_error(out, "C++ exception (its what() is not UTF-8)");
+    }
+    return RPCX_COMPRESS_FAILED;
+}
+
+inline int on_compress(void* ud, const std::uint8_t* in, std::size_t len, std::size_t,
+                       rpcx_compress_output* out) noexcept {
+    try {
+        return compressor_result(out, static_cast<Compressor*>(ud)->compress(in, len));
+    } catch (const std::exception& e) {
+        return compressor_failed(out, e.what());
+    } catch (...) {
+        return compressor_failed(out, "unknown C++ exception");
+    }
+}
+
+inline int on_decompress(void* ud, const std::uint8_t* in, std::size_t len, std::size_t max,
+                         rpcx_compress_output* out) noexcept {
+    try {
+        return compressor_result(out, static_cast<Compressor*>(ud)->decompress(in, len, max));
+    } catch (const std::exception& e) {
+        return compressor_failed(out, e.what());
+    } catch (...) {
+        return compressor_failed(out, "unknown C++ exception");
+    }
+}
+
+inline void drop_compressor(void* p) noexcept { delete static_cast<Compressor*>(p); }
+
+}  // namespace detail
+
+/// Registers c for compress type (2-7) process-wide, for every server and client
+/// (rpcx_register_compressor), replacing the compressor registered there before (snappy at 2
+/// included); c is destroyed once no frame uses it any more. Throws rpcx::Error:
+/// RPCX_ERR_INVALID_ARG for 0, 1 or above 7, RPCX_ERR_NULL_ARG when a function is empty.
+inline void register_compressor(std::uint8_t type, Compressor c) {
+    bool complete = c.compress && c.decompress;
+    auto* boxed = new Compressor(std::move(c));
+    rpcx_error* err = nullptr;
+    // The finalizer deletes `boxed` in every case, including failure.
+    rpcx_status st = rpcx_register_compressor(type, complete ? &detail::on_compress : nullptr,
+                                              complete ? &detail::on_decompress : nullptr,
+                                              boxed, &detail::drop_compressor, &err);
+    detail::check(st, err);
+}
+
+/// Removes the compressor of type (2-7; rpcx_unregister_compressor). Throws rpcx::Error:
+/// RPCX_ERR_NOT_FOUND when none is registered, RPCX_ERR_INVALID_ARG for 0, 1 or above 7.
+inline void unregister_compressor(std::uint8_t type) {
+    detail::check(rpcx_unregister_compressor(type));
+}
+
+/// True when frames of this compress type can be sent and received now.
+inline bool compressor_available(std::uint8_t type) noexcept {
+    return rpcx_compressor_available(type);
+}
+
 /// The level in force (rpcx_get_log_level).
 inline LogLevel log_level() { return static_cast<LogLevel>(rpcx_get_log_level()); }
 
@@ -1145,6 +1234,14 @@ public:
     }
     ClientOptions& gzip(bool on) {
         detail::check(rpcx_client_options_set_gzip(o_.get(), on));
+        return *this;
+    }
+    /// Compresses requests larger than threshold bytes with type (compress_type::gzip,
+    /// ::snappy or a registered type; ::none turns it off); the server answers large replies
+    /// the same way. The type must have a compressor when the client connects
+    /// (rpcx_client_options_set_compress).
+    ClientOptions& compress(std::uint8_t type, std::size_t threshold = 1024) {
+        detail::check(rpcx_client_options_set_compress(o_.get(), type, threshold));
         return *this;
     }
     ClientOptions& heartbeat(Millis interval, Millis timeout = Millis(0)) {
