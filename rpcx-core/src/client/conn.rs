@@ -190,10 +190,11 @@ impl Conn {
 
     /// Ends the connection: every pending call fails at once with `reason`.
     pub(crate) fn fail_all(&self, reason: Error) {
+        let mut first = false;
         let reason = {
             let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
             if closed.is_none() {
-                log_lost(&self.peer, &reason);
+                first = true;
                 *closed = Some(reason);
             }
             // Under the lock: whoever sees the connection failed also sees it closed.
@@ -206,6 +207,10 @@ impl Conn {
             for (_, slot) in calls {
                 let _ = slot.send(Err(clone_reason(&reason)));
             }
+        }
+        // Logged with no lock held: a subscriber may call back into this client.
+        if first {
+            log_lost(&self.peer, &reason);
         }
     }
 

@@ -357,18 +357,21 @@ async fn refresh(
         match (&error, was_failing) {
             (Some(e), false) => {
                 failing_since = Some(tokio::time::Instant::now());
+                // Counted first: no borrow of the list is held while subscribers log.
+                let kept = tx.borrow().len();
                 tracing::warn!(
                     domain = %lookup.domain,
-                    servers_kept = tx.borrow().len(),
+                    servers_kept = kept,
                     error = %e,
                     "rpcx: DNS discovery lookup failed; keeping the last server list while it retries"
                 );
             }
             (None, true) => {
                 let down_for = failing_since.take().map(|t| t.elapsed());
+                let servers = tx.borrow().len();
                 tracing::info!(
                     domain = %lookup.domain,
-                    servers = tx.borrow().len(),
+                    servers,
                     down_for = ?down_for.unwrap_or_default(),
                     "rpcx: DNS discovery lookups work again"
                 );

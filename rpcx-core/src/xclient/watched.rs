@@ -169,7 +169,9 @@ async fn follow<S: KvStore>(
                 broke = true;
                 if !failing {
                     failing = true;
-                    log_failing(&prefix, tx.borrow().len(), &e);
+                    // Counted first: no borrow of the list is held while subscribers log.
+                    let kept = tx.borrow().len();
+                    log_failing(&prefix, kept, &e);
                 }
                 // Broken watch: wait, then catch up with a fresh list before waiting again.
                 tokio::select! {

@@ -42,13 +42,13 @@ type Body = Full<Bytes>;
 /// whatever it turns out to speak (Go's gateway and JSON-RPC skip them, §6.3.9), and hear
 /// when it ends; a CONNECT or WebSocket tunnel stays the same connection to them.
 pub(crate) async fn serve(shared: Arc<Shared>, mut conn: Connection) {
-    if !shared.plugins.iter().all(|p| p.on_conn_accept(&conn.peer)) {
-        let plugin = shared
-            .plugins
-            .iter()
-            .find(|p| !p.on_conn_accept(&conn.peer))
-            .map_or("?", |p| p.name());
-        log_refused(&conn.peer, &format!("refused by the {plugin} plugin"));
+    // Each plugin is asked once, in order, until one refuses.
+    if let Some(p) = shared
+        .plugins
+        .iter()
+        .find(|p| !p.on_conn_accept(&conn.peer))
+    {
+        log_refused(&conn.peer, &format!("refused by the {} plugin", p.name()));
         return;
     }
     let _closed_notice = ClosedNotice {
