@@ -5,8 +5,8 @@
 //! info level or above.
 //!
 //! One test function: the capture is process-wide, and the steps look at what each of them
-//! added.
-#![cfg(feature = "consul")]
+//! added. The registry step needs the `consul` feature (on in `cargo test --workspace`, where
+//! the bindings enable it).
 
 #[path = "server_support.rs"]
 mod support;
@@ -19,7 +19,6 @@ use std::time::Duration;
 use rpcx::arith::{Args, Reply};
 use rpcx::client::{Client, ClientOptions};
 use rpcx::protocol::{Limits, Message};
-use rpcx::registry::{AnyRegistry, ConsulRegistry};
 use rpcx::server::{Context, Server, ServerHandle, ServiceError};
 use support::{guard, json_mul, wait_until, RawConn, GUARD};
 use tracing::field::{Field, Visit};
@@ -356,7 +355,25 @@ async fn each_event_kind_is_logged_once_with_its_fields() {
     assert_eq!(e.level, tracing::Level::DEBUG);
     assert!(!e.field("error").is_empty());
 
-    // A registry that is down when the server starts: one warning naming it.
+    #[cfg(feature = "consul")]
+    registry_down_at_start().await;
+
+    // The server going away under a connected client: the client notes it (debug).
+    let m = mark();
+    handle.close();
+    guard(GUARD, "server stopped", handle.stopped()).await;
+    one(m, "rpcx: connection closed by the server", |e| {
+        e.field("server")
+            .contains(&handle.port().unwrap().to_string())
+    })
+    .await;
+    drop(client);
+}
+
+/// A registry that is down when the server starts: one warning naming it.
+#[cfg(feature = "consul")]
+async fn registry_down_at_start() {
+    use rpcx::registry::{AnyRegistry, ConsulRegistry};
     let m = mark();
     let consul = format!("127.0.0.1:{}", dead_port());
     let registry: AnyRegistry = ConsulRegistry::connect(&consul, "/rpcx_logs", "", GUARD)
@@ -375,15 +392,4 @@ async fn each_event_kind_is_logged_once_with_its_fields() {
     assert!(!e.field("error").is_empty());
     registered.close();
     registry.close();
-
-    // The server going away under a connected client: the client notes it (debug).
-    let m = mark();
-    handle.close();
-    guard(GUARD, "server stopped", handle.stopped()).await;
-    one(m, "rpcx: connection closed by the server", |e| {
-        e.field("server")
-            .contains(&handle.port().unwrap().to_string())
-    })
-    .await;
-    drop(client);
 }
