@@ -1,5 +1,5 @@
 # End-to-end benchmarks against the Go reference (docs/benchmarks.md). Not part of `make test`.
-.PHONY: bench bench-quick bench-http
+.PHONY: bench bench-quick bench-http bench-otel
 
 ## Full matrix {Go, Rust} client x {Go, Rust} server at c=100/1000 + limit row + client hooks;
 ## writes docs/benchmarks.{md,json,png}. BENCH_DURATION / BENCH_REPEAT / BENCH_CONCURRENCY tune it.
@@ -16,3 +16,9 @@ bench-http: bootstrap
 ## Under a minute: Rust<->Rust vs Go<->Go at c=100; the last line is the ratio.
 bench-quick: bootstrap
 	@scripts/bench/quick.sh
+
+## Cost of OpenTelemetry propagation (rpcx::otel) on the Rust<->Rust workload at c=100: off,
+## unsampled and sampled (discarding exporter), alternating in one run (scripts/bench/otel.py).
+bench-otel: bootstrap
+	cargo build --release -q -p rpcx-bench
+	python3 scripts/bench/otel.py

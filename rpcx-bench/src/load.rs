@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rpcx::benchmark::BenchmarkMessage;
-use rpcx::client::{CallOptions, Client, ClientOptions, RawRequest};
+use rpcx::client::{CallOptions, Client, ClientInterceptor, ClientOptions, RawRequest};
 use rpcx::protocol::SerializeType;
 use rpcx::xclient::{FailMode, Peer, SelectMode, XClient, XClientOptions};
 
@@ -89,32 +89,45 @@ impl Work {
     }
 }
 
-fn client_options() -> ClientOptions {
-    ClientOptions::default()
+fn client_options(interceptor: Option<Arc<dyn ClientInterceptor>>) -> ClientOptions {
+    let options = ClientOptions::default()
         .connect_timeout(Duration::from_secs(5))
-        .serialize_type(SerializeType::PROTOBUF)
+        .serialize_type(SerializeType::PROTOBUF);
+    match interceptor {
+        Some(i) => options.interceptor_arc(i),
+        None => options,
+    }
 }
 
-/// `pool` plain clients of `addr`.
-pub async fn connect_pool(addr: &str, pool: usize) -> Result<Vec<Caller>, rpcx::Error> {
+/// `pool` plain clients of `addr` (with `interceptor`, if any).
+pub async fn connect_pool(
+    addr: &str,
+    pool: usize,
+    interceptor: Option<Arc<dyn ClientInterceptor>>,
+) -> Result<Vec<Caller>, rpcx::Error> {
     let mut clients = Vec::with_capacity(pool);
     for _ in 0..pool.max(1) {
         clients.push(Caller::Direct(
-            Client::connect(addr, client_options()).await?,
+            Client::connect(addr, client_options(interceptor.clone())).await?,
         ));
     }
     Ok(clients)
 }
 
 /// `pool` XClients of service `Hello` over the one peer `addr`, with Failtry and RoundRobin
-/// as the Go benchclient has them (each XClient holds its own connection).
-pub fn xclient_pool(addr: &str, pool: usize) -> Result<Vec<Caller>, rpcx::Error> {
+/// as the Go benchclient has them (each XClient holds its own connection), with
+/// `interceptor`, if any.
+pub fn xclient_pool(
+    addr: &str,
+    pool: usize,
+    interceptor: Option<Arc<dyn ClientInterceptor>>,
+) -> Result<Vec<Caller>, rpcx::Error> {
     (0..pool.max(1))
         .map(|_| {
             let options = XClientOptions {
                 fail_mode: FailMode::Failtry,
                 select_mode: SelectMode::RoundRobin,
-                client: client_options(),
+                client: client_options(interceptor.clone()),
                 ..XClientOptions::default()
             };
             XClient::new("Hello", Peer::new(addr, ""), options).map(Caller::X)

@@ -9,6 +9,8 @@
 //!   encodes the request message,
 //!   decodes the reply and checks `field1 == "OK"`, `field2 == 100`; `--raw` sends the
 //!   pre-encoded bytes and does not decode the reply.
+//! - `--otel off|unsampled|sampled` (server and client): OpenTelemetry propagation
+//!   (`rpcx::otel`) with spans not sampled or sampled into a discarding exporter (see `otel`).
 //! - `rpcx-bench limit-server [--addr tcp@127.0.0.1:0]`: a minimal tokio loop answering every
 //!   frame with a prebuilt `Hello.Say` reply frame (no rpcx dispatch): the machine's floor.
 //! - `rpcx-bench echo-matrix [-d SECONDS]`: in-process server and client, 581-byte raw echo at
@@ -16,6 +18,7 @@
 
 mod limit;
 mod load;
+mod otel;
 mod stats;
 
 use std::process::ExitCode;
@@ -35,6 +38,7 @@ struct Opts {
     warmup: usize,
     raw: bool,
     direct: bool,
+    otel: otel::Mode,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -46,6 +50,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         warmup: 5,
         raw: false,
         direct: false,
+        otel: otel::Mode::Off,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -65,14 +70,19 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--warmup" => o.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--raw" => o.raw = true,
             "--direct" => o.direct = true,
+            "--otel" => o.otel = val()?.parse()?,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(o)
 }
 
-fn server() -> Result<Server, rpcx::Error> {
-    let mut s = Server::builder().build();
+fn server(tracing: otel::Mode) -> Result<Server, rpcx::Error> {
+    let mut builder = Server::builder();
+    if let Some(plugin) = otel::server_plugin(tracing) {
+        builder = builder.plugin(plugin);
+    }
+    let mut s = builder.build();
     rpcx::benchmark::register(&mut s)?;
     rpcx::arith::register(&mut s)?;
     Ok(s)
@@ -90,7 +100,7 @@ fn say_request() -> RawRequest {
 }
 
 async fn run_server(o: Opts) -> Result<(), String> {
-    let handle = server()
+    let handle = server(o.otel)
         .map_err(|e| e.to_string())?
         .serve(&o.addr)
         .await
@@ -108,9 +118,9 @@ async fn run_server(o: Opts) -> Result<(), String> {
 
 async fn run_client(o: Opts) -> Result<(), String> {
     let clients = if o.direct {
-        load::connect_pool(&o.addr, o.pool).await
+        load::connect_pool(&o.addr, o.pool, otel::client_interceptor(o.otel)).await
     } else {
-        load::xclient_pool(&o.addr, o.pool)
+        load::xclient_pool(&o.addr, o.pool, otel::client_interceptor(o.otel))
     }
     .map_err(|e| e.to_string())?;
     let work = if o.raw {
@@ -129,7 +139,7 @@ async fn run_client(o: Opts) -> Result<(), String> {
 }
 
 async fn echo_matrix(o: Opts) -> Result<(), String> {
-    let handle = server()
+    let handle = server(o.otel)
         .map_err(|e| e.to_string())?
         .serve("tcp@127.0.0.1:0")
         .await
@@ -152,7 +162,7 @@ async fn echo_matrix(o: Opts) -> Result<(), String> {
         "conns", "concurrency", "calls/s", "p50 ms", "p99 ms", "errors"
     );
     for conns in [1usize, 10] {
-        let clients = load::connect_pool(&addr, conns)
+        let clients = load::connect_pool(&addr, conns, otel::client_interceptor(o.otel))
             .await
             .map_err(|e| e.to_string())?;
         for c in [1usize, 100, 1000] {

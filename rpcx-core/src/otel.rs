@@ -10,7 +10,8 @@
 //! - [`ServerTracing`], a [server plugin](crate::server::Plugin): each served call gets a span
 //!   `rpcx.service.<Service>.<Method>` (kind server, as Go names it) whose parent is the
 //!   context extracted from the request metadata, with the attributes `rpc.system` = `rpcx`,
-//!   `rpc.service` and `rpc.method`. The handler runs with that span as its current context,
+//!   `rpc.service` and `rpc.method` (set once the sampler decided to record the span, so an
+//!   unsampled call does not build them; samplers do not see them). The handler runs with that span as its current context,
 //!   so the calls it makes with a [`ClientTracing`] client are its children; the span ends
 //!   after the handler, with status error and the error text when it failed (refused by an
 //!   earlier plugin, timed out, panicked, returned an error).
@@ -48,14 +49,14 @@
 //! then `opentelemetry::context::FutureExt::with_context` on the call's future): the client
 //! span is then its child. tracing-opentelemetry is not a dependency of this crate.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{
-    SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer, TracerProvider,
+    Span, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer,
+    TracerProvider,
 };
 use opentelemetry::{Context as OtelContext, InstrumentationScope, KeyValue};
 
@@ -114,7 +115,7 @@ impl TextMapPropagator for W3cTraceContext {
             parent_id: sc.span_id().to_bytes(),
             flags: sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8(),
         };
-        injector.set(TRACEPARENT, tp.to_string());
+        injector.set(TRACEPARENT, tp.to_header());
         let state = sc.trace_state().header();
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
@@ -197,12 +198,41 @@ where
     BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())))
 }
 
-fn attributes(service: &str, method: &str) -> Vec<KeyValue> {
-    vec![
+fn attributes(service: &str, method: &str) -> [KeyValue; 3] {
+    [
         KeyValue::new("rpc.system", "rpcx"),
         KeyValue::new("rpc.service", service.to_owned()),
         KeyValue::new("rpc.method", method.to_owned()),
     ]
+}
+
+/// `<prefix><service>.<method>` in one allocation.
+fn span_name(prefix: &str, service: &str, method: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + service.len() + 1 + method.len());
+    name.push_str(prefix);
+    name.push_str(service);
+    name.push('.');
+    name.push_str(method);
+    name
+}
+
+/// Starts a span of `kind` under `parent`. The attributes are set once the sampler decided to
+/// record it: a span that is not sampled costs no attribute values.
+fn start_span(
+    tracer: &BoxedTracer,
+    name: String,
+    kind: SpanKind,
+    parent: &OtelContext,
+    attributes: impl FnOnce() -> Vec<KeyValue>,
+) -> opentelemetry::global::BoxedSpan {
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .start_with_context(tracer, parent);
+    if span.is_recording() {
+        span.set_attributes(attributes());
+    }
+    span
 }
 
 /// Client interceptor: a client span per call, its context injected into the request
@@ -258,14 +288,17 @@ impl ClientTracing {
 impl ClientInterceptor for ClientTracing {
     fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
         let parent = OtelContext::current();
-        let mut attrs = attributes(call.service(), call.method());
-        attrs.push(KeyValue::new("server.address", call.server().to_owned()));
-        let span = self
-            .tracer
-            .span_builder(format!("rpcx.client.{}.{}", call.service(), call.method()))
-            .with_kind(SpanKind::Client)
-            .with_attributes(attrs)
-            .start_with_context(&self.tracer, &parent);
+        let span = start_span(
+            &self.tracer,
+            span_name("rpcx.client.", call.service(), call.method()),
+            SpanKind::Client,
+            &parent,
+            || {
+                let mut attrs = attributes(call.service(), call.method()).to_vec();
+                attrs.push(KeyValue::new("server.address", call.server().to_owned()));
+                attrs
+            },
+        );
         let cx = parent.with_span(span);
         self.propagation.inject(&cx, call.metadata_mut());
         call.set_local(cx);
@@ -342,14 +375,13 @@ impl Plugin for ServerTracing {
 
     fn before_call(&self, ctx: &Context, _payload: &Bytes) -> Result<(), String> {
         let parent = self.propagation.extract(ctx.metadata());
-        let name: Cow<'static, str> =
-            format!("rpcx.service.{}.{}", ctx.service(), ctx.method()).into();
-        let span = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attributes(ctx.service(), ctx.method()))
-            .start_with_context(&self.tracer, &parent);
+        let span = start_span(
+            &self.tracer,
+            span_name("rpcx.service.", ctx.service(), ctx.method()),
+            SpanKind::Server,
+            &parent,
+            || attributes(ctx.service(), ctx.method()).to_vec(),
+        );
         // A second otel plugin on the same server keeps the first one's span.
         let _ = ctx.inner.otel.set(parent.with_span(span));
         Ok(())

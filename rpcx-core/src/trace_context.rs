@@ -75,21 +75,34 @@ pub struct TraceParent {
     pub flags: u8,
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// The value of each lowercase hex digit, 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn parse_hex(text: &[u8], out: &mut [u8]) -> Result<(), TraceParentError> {
+    let mut bad = 0u8;
     for (pair, byte) in text.chunks_exact(2).zip(out.iter_mut()) {
-        let (hi, lo) = (hex_digit(pair[0]), hex_digit(pair[1]));
-        *byte = match (hi, lo) {
-            (Some(h), Some(l)) => (h << 4) | l,
-            _ => return Err(TraceParentError::Malformed),
-        };
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0x0f);
+    }
+    if bad & 0xf0 != 0 {
+        return Err(TraceParentError::Malformed);
     }
     Ok(())
 }
@@ -177,6 +190,18 @@ impl TraceParent {
         s
     }
 
+    /// The `traceparent` text (as [`Display`](fmt::Display) writes it) in one allocation.
+    pub fn to_header(&self) -> String {
+        let mut s = String::with_capacity(55);
+        s.push_str("00-");
+        push_hex(&mut s, &self.trace_id);
+        s.push('-');
+        push_hex(&mut s, &self.parent_id);
+        s.push('-');
+        push_hex(&mut s, &[self.flags]);
+        s
+    }
+
     /// Reads `traceparent` from metadata: `None` when there is none, the parse error when it
     /// is malformed.
     pub fn from_metadata(metadata: &Metadata) -> Option<Result<TraceParent, TraceParentError>> {
@@ -185,7 +210,7 @@ impl TraceParent {
 
     /// Writes this value as the metadata's `traceparent`, replacing any previous one.
     pub fn set_in(&self, metadata: &mut Metadata) {
-        metadata.insert(TRACEPARENT.to_owned(), self.to_string());
+        metadata.insert(TRACEPARENT.to_owned(), self.to_header());
     }
 }
 
@@ -201,14 +226,7 @@ fn random_span_id() -> [u8; 8] {
 impl fmt::Display for TraceParent {
     /// The `traceparent` text: `00-<trace id>-<parent id>-<flags>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(55);
-        s.push_str("00-");
-        push_hex(&mut s, &self.trace_id);
-        s.push('-');
-        push_hex(&mut s, &self.parent_id);
-        s.push('-');
-        push_hex(&mut s, &[self.flags]);
-        f.write_str(&s)
+        f.write_str(&self.to_header())
     }
 }
 

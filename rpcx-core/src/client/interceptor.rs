@@ -49,9 +49,35 @@ pub struct ClientCall<'a> {
     index: usize,
 }
 
-/// Values interceptors keep from `before_call` to `after_call` of one call (none, usually:
-/// then nothing is allocated).
-type Locals = Vec<(usize, Box<dyn Any + Send + Sync>)>;
+/// Values interceptors keep from `before_call` to `after_call` of one call, by interceptor
+/// index. Usually none or one: the first is kept inline, so a single traced interceptor costs
+/// only its value's box.
+#[derive(Debug, Default)]
+struct Locals {
+    first: Option<(usize, Box<dyn Any + Send + Sync>)>,
+    more: Vec<(usize, Box<dyn Any + Send + Sync>)>,
+}
+
+impl Locals {
+    fn set(&mut self, index: usize, value: Box<dyn Any + Send + Sync>) {
+        match &mut self.first {
+            Some((i, v)) if *i == index => *v = value,
+            None => self.first = Some((index, value)),
+            Some(_) => match self.more.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, v)) => *v = value,
+                None => self.more.push((index, value)),
+            },
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<&(dyn Any + Send + Sync)> {
+        self.first
+            .iter()
+            .chain(self.more.iter())
+            .find(|(i, _)| *i == index)
+            .map(|(_, v)| &**v)
+    }
+}
 
 impl ClientCall<'_> {
     /// The service path (`Arith`).
@@ -95,18 +121,13 @@ impl ClientCall<'_> {
     /// interceptor sees only its own value; it is dropped when the call ends, also when the
     /// call's future is dropped before `after_call` ran.
     pub fn set_local<T: Any + Send + Sync>(&mut self, value: T) {
-        let index = self.index;
-        self.locals.retain(|(i, _)| *i != index);
-        self.locals.push((index, Box::new(value)));
+        self.locals.set(self.index, Box::new(value));
     }
 
     /// The value this interceptor kept for this call with [`set_local`](Self::set_local),
     /// if it is a `T`.
     pub fn local<T: Any>(&self) -> Option<&T> {
-        self.locals
-            .iter()
-            .find(|(i, _)| *i == self.index)
-            .and_then(|(_, v)| v.downcast_ref())
+        self.locals.get(self.index).and_then(|v| v.downcast_ref())
     }
 }
 
@@ -186,7 +207,7 @@ impl Interceptors {
     ) -> (Seen, Option<Error>) {
         let mut ran = 0;
         let mut refused = None;
-        let mut locals = Locals::new();
+        let mut locals = Locals::default();
         for (index, i) in self.0.iter().enumerate() {
             ran += 1;
             let mut call = ClientCall {
