@@ -10,6 +10,9 @@
 
 #[path = "server_support.rs"]
 mod support;
+#[cfg(feature = "tls")]
+#[path = "tls_support.rs"]
+mod tls_support;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -357,6 +360,8 @@ async fn each_event_kind_is_logged_once_with_its_fields() {
 
     #[cfg(feature = "consul")]
     registry_down_at_start().await;
+    #[cfg(feature = "tls")]
+    tls_handshake_failure().await;
 
     // The server going away under a connected client: the client notes it (debug).
     let m = mark();
@@ -392,4 +397,32 @@ async fn registry_down_at_start() {
     assert!(!e.field("error").is_empty());
     registered.close();
     registry.close();
+}
+
+/// A client that does not speak TLS to a TLS server: the connection is refused, with the
+/// peer and the handshake's error.
+#[cfg(feature = "tls")]
+async fn tls_handshake_failure() {
+    use rpcx::transport::tls::ServerTlsConfig;
+    let pki = tls_support::TestPki::generate();
+    let tls = ServerTlsConfig::from_pem(pki.server.cert.clone(), pki.server.key.clone())
+        .build()
+        .unwrap();
+    let m = mark();
+    let tls_server = serve(arith(Server::builder().tls(tls))).await;
+    let mut raw = RawConn::connect(&tls_server).await;
+    let peer = peer_of(&raw);
+    raw.send(&json_mul(1, 2, 3)).await; // plain rpcx where a ClientHello is due
+                                        // The server answers with a TLS alert, then closes.
+    guard(GUARD, "the refused connection closing", async {
+        use tokio::io::AsyncReadExt;
+        let mut sink = [0u8; 512];
+        while matches!(raw.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    let e = one(m, "rpcx: connection refused", |e| e.field("peer") == peer).await;
+    assert_eq!(e.level, tracing::Level::WARN);
+    assert_eq!(e.field("reason"), "TLS handshake failed");
+    assert!(!e.field("error").is_empty());
+    tls_server.shutdown(Duration::from_secs(1)).await;
 }
