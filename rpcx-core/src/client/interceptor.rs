@@ -252,3 +252,56 @@ impl Interceptors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps `(tag, n)` in `before_call` (twice: the second replaces the first) and checks it
+    /// in `after_call`.
+    struct Keeper(&'static str, std::sync::Mutex<Vec<String>>);
+
+    impl ClientInterceptor for Keeper {
+        fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+            assert!(call.local::<(&str, u32)>().is_none());
+            call.set_local((self.0, 1u32));
+            call.set_local((self.0, 2u32));
+            Ok(())
+        }
+
+        fn after_call(&self, call: &ClientCall<'_>, _result: Result<&RawResponse, &Error>) {
+            let seen = call.local::<(&str, u32)>().copied();
+            assert!(
+                call.local::<String>().is_none(),
+                "another type is not found"
+            );
+            self.1.lock().unwrap().push(format!("{seen:?}"));
+        }
+    }
+
+    #[test]
+    fn each_interceptor_keeps_its_own_local() {
+        let keepers: Vec<Arc<Keeper>> = ["a", "b", "c"]
+            .into_iter()
+            .map(|t| Arc::new(Keeper(t, Default::default())))
+            .collect();
+        let mut hooks = Interceptors::default();
+        for k in &keepers {
+            hooks.push(Arc::clone(k) as Arc<dyn ClientInterceptor>);
+        }
+        let mut req = RawRequest {
+            service: "S".into(),
+            method: "M".into(),
+            serialize_type: crate::protocol::SerializeType::JSON,
+            metadata: Metadata::new(),
+            payload: bytes::Bytes::new(),
+            timeout: None,
+        };
+        let (seen, refused) = hooks.before(&mut req, "tcp@127.0.0.1:1", false);
+        assert!(refused.is_none());
+        hooks.after(seen, "tcp@127.0.0.1:1", Err(&Error::Closed));
+        for k in &keepers {
+            assert_eq!(*k.1.lock().unwrap(), [format!("{:?}", Some((k.0, 2u32)))]);
+        }
+    }
+}
