@@ -55,6 +55,14 @@ def _install_provider() -> None:
         pytest.fail("another global tracer provider was installed first")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _untraced_afterwards() -> Iterator[None]:
+    """The global tracer provider cannot be uninstalled: the tests after this module run
+    with rpcx's integration off, as they ran before it (their metadata stays their own)."""
+    yield
+    rpcx.set_opentelemetry(False)
+
+
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     _install_provider()
