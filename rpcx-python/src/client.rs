@@ -94,7 +94,7 @@ pub(crate) fn options(
     timeout: Option<f64>,
     connect_timeout: f64,
     auth: Option<String>,
-    gzip: bool,
+    compress: Option<(u8, usize)>,
     heartbeat: Option<f64>,
     heartbeat_timeout: f64,
     limits: Option<LimitsTuple>,
@@ -102,10 +102,14 @@ pub(crate) fn options(
 ) -> PyResult<ClientOptions> {
     let mut o = ClientOptions::default()
         .serialize_type(serialize_type(serialize)?)
-        .gzip(gzip)
         .connect_timeout(seconds("connect_timeout", connect_timeout)?);
     if let Some(t) = timeout {
         o = o.timeout(seconds("timeout", t)?);
+    }
+    if let Some((ct, threshold)) = compress {
+        o = o
+            .compress(crate::compress::compress_type(ct)?)
+            .compress_threshold(threshold);
     }
     if let Some(token) = auth {
         o = o.auth(token);
@@ -150,7 +154,7 @@ fn request(
 impl RawClient {
     /// Connects (blocking, interruptible).
     #[staticmethod]
-    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
+    #[pyo3(signature = (address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, compress=None, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
@@ -159,7 +163,7 @@ impl RawClient {
         timeout: Option<f64>,
         connect_timeout: f64,
         auth: Option<String>,
-        gzip: bool,
+        compress: Option<(u8, usize)>,
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
@@ -171,7 +175,7 @@ impl RawClient {
             timeout,
             connect_timeout,
             auth,
-            gzip,
+            compress,
             heartbeat,
             heartbeat_timeout,
             limits,
@@ -188,7 +192,7 @@ impl RawClient {
 
     /// Connects in the background; the `RawClient` arrives on `cq` under `token`.
     #[staticmethod]
-    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
+    #[pyo3(signature = (cq, token, address, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, compress=None, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async(
         cq: &CompletionQueue,
@@ -198,7 +202,7 @@ impl RawClient {
         timeout: Option<f64>,
         connect_timeout: f64,
         auth: Option<String>,
-        gzip: bool,
+        compress: Option<(u8, usize)>,
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
@@ -210,7 +214,7 @@ impl RawClient {
             timeout,
             connect_timeout,
             auth,
-            gzip,
+            compress,
             heartbeat,
             heartbeat_timeout,
             limits,

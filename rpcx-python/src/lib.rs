@@ -8,6 +8,7 @@
 
 mod client;
 mod completion;
+mod compress;
 mod errors;
 mod hooks;
 mod http;
@@ -57,6 +58,9 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hooks::IpFilter>()?;
     m.add_class::<hooks::RateLimit>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(compress::register_compressor, m)?)?;
+    m.add_function(wrap_pyfunction!(compress::unregister_compressor, m)?)?;
+    m.add_function(wrap_pyfunction!(compress::compressor_available, m)?)?;
     m.add_function(wrap_pyfunction!(logs::_log_start, m)?)?;
     m.add_function(wrap_pyfunction!(logs::_log_set_level, m)?)?;
     m.add_function(wrap_pyfunction!(logs::_log_next, m)?)?;

@@ -1024,7 +1024,7 @@ impl RawXClient {
     /// `selector`, when given, replaces it. `breaker` is `(failures, open_seconds)`; `health`
     /// is the dead-server detector's `(probe_timeout, max_backoff)` in seconds, `None`: off.
     #[new]
-    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, health=Some((1.0, 2.0)), broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, gzip=false, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
+    #[pyo3(signature = (service, discovery, *, fail_mode=0, select_mode=1, selector=None, location=None, retries=3, retry_interval=0.0, group=None, backup_latency=0.01, breaker=None, health=Some((1.0, 2.0)), broadcast_timeout=60.0, serialize_type=3, timeout=None, connect_timeout=1.0, auth=None, compress=None, heartbeat=None, heartbeat_timeout=30.0, limits=None, tls=None, max_unsent_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -1045,7 +1045,7 @@ impl RawXClient {
         timeout: Option<f64>,
         connect_timeout: f64,
         auth: Option<String>,
-        gzip: bool,
+        compress: Option<(u8, usize)>,
         heartbeat: Option<f64>,
         heartbeat_timeout: f64,
         limits: Option<LimitsTuple>,
@@ -1061,7 +1061,7 @@ impl RawXClient {
             timeout,
             connect_timeout,
             auth,
-            gzip,
+            compress,
             heartbeat,
             heartbeat_timeout,
             limits,

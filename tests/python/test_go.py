@@ -99,6 +99,15 @@ def test_go_server_protobuf_raw_gzip(go_server: str) -> None:
         assert c.call("Arith", "Echo", blob) == blob
 
 
+def test_go_server_snappy(go_server: str) -> None:
+    # The Go peers register Go rpcx's protocol.SnappyCompressor at compress type 2.
+    blob = bytes(range(256)) * 40
+    for compress in ("snappy", rpcx.COMPRESS_SNAPPY):
+        with rpcx.Client(go_server, serializer=rpcx.RAW, auth=AUTH, compress=compress, timeout=10) as c:
+            assert c.call("Arith", "Echo", blob) == blob
+            assert c.call("Arith", "Echo", b"small") == b"small"
+
+
 def test_go_server_auth_timeout_push(go_server: str) -> None:
     with rpcx.Client(go_server, auth="wrong", timeout=10) as c:
         with pytest.raises(rpcx.ServiceError, match="^invalid token$"):

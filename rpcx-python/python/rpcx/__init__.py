@@ -48,6 +48,14 @@ from ._rpcx import (
     set_worker_threads,
 )
 from .client import AsyncClient, Client, Push
+from .compress import (
+    COMPRESS_GZIP,
+    COMPRESS_NONE,
+    COMPRESS_SNAPPY,
+    compressor_available,
+    register_compressor,
+    unregister_compressor,
+)
 from .context import Context
 from .cors import CorsOptions
 from .interceptors import (
@@ -97,6 +105,9 @@ MSGPACK = Serializer.MSGPACK
 __all__ = [
     "AsyncClient",
     "AsyncXClient",
+    "COMPRESS_GZIP",
+    "COMPRESS_NONE",
+    "COMPRESS_SNAPPY",
     "Client",
     "ClientCall",
     "ClientInterceptor",
@@ -142,9 +153,12 @@ __all__ = [
     "TLSConfig",
     "XClient",
     "__version__",
+    "compressor_available",
     "dropped_log_events",
     "opentelemetry_enabled",
+    "register_compressor",
     "set_log_level",
     "set_opentelemetry",
     "set_worker_threads",
+    "unregister_compressor",
 ]

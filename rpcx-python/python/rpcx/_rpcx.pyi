@@ -33,6 +33,9 @@ __all__ = [
     "IpFilter",
     "RateLimit",
     "set_worker_threads",
+    "register_compressor",
+    "unregister_compressor",
+    "compressor_available",
     "_log_start",
     "_log_set_level",
     "_log_next",
@@ -53,6 +56,13 @@ _Tls = tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[str], b
 _Cors = tuple[list[str], list[str], list[str], list[str], bool, int]
 
 def set_worker_threads(n: int) -> None: ...
+def register_compressor(
+    compress_type: int,
+    compress: Callable[[bytes], Union[bytes, bytearray]],
+    decompress: Callable[[bytes, int], Union[bytes, bytearray]],
+) -> None: ...
+def unregister_compressor(compress_type: int) -> bool: ...
+def compressor_available(compress_type: int) -> bool: ...
 
 #: One log event: ``(logging level, target, text, message, fields)``.
 _LogEvent = tuple[int, str, str, str, list[tuple[str, str]]]
@@ -87,7 +97,7 @@ class RawClient:
         timeout: Optional[float] = None,
         connect_timeout: float = 1.0,
         auth: Optional[str] = None,
-        gzip: bool = False,
+        compress: Optional[tuple[int, int]] = None,
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
@@ -103,7 +113,7 @@ class RawClient:
         timeout: Optional[float] = None,
         connect_timeout: float = 1.0,
         auth: Optional[str] = None,
-        gzip: bool = False,
+        compress: Optional[tuple[int, int]] = None,
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,
@@ -491,7 +501,7 @@ class RawXClient:
         timeout: Optional[float] = None,
         connect_timeout: float = 1.0,
         auth: Optional[str] = None,
-        gzip: bool = False,
+        compress: Optional[tuple[int, int]] = None,
         heartbeat: Optional[float] = None,
         heartbeat_timeout: float = 30.0,
         limits: Optional[_Limits] = None,

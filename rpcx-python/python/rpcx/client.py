@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Iterable, Mapping, NamedTuple, Optional, 
 
 from . import _aio, _rpcx
 from ._codec import Serializer
+from .compress import DEFAULT_THRESHOLD, client_option
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from .errors import ClosedError
 from .interceptors import _ClientHooks
@@ -60,6 +61,8 @@ class _Options:
         tls: Optional[TLSConfig] = None,
         heartbeat_timeout: float = 30.0,
         max_unsent_bytes: Optional[int] = None,
+        compress: Optional[Union[int, str]] = None,
+        compress_threshold: int = DEFAULT_THRESHOLD,
     ) -> None:
         if not isinstance(address, str):
             raise TypeError(f"address must be str, got {type(address).__name__}")
@@ -72,7 +75,7 @@ class _Options:
             timeout=check_timeout(timeout),
             connect_timeout=float(connect_timeout),
             auth=auth,
-            gzip=bool(gzip),
+            compress=client_option(bool(gzip), compress, compress_threshold),
             heartbeat=None if heartbeat is None else float(heartbeat),
             heartbeat_timeout=float(heartbeat_timeout),
             limits=None if limits is None else limits.as_tuple(),
@@ -100,10 +103,12 @@ class _Twin:
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
         max_unsent_bytes: Optional[int] = None,
+        compress: Optional[Union[int, str]] = None,
+        compress_threshold: int = DEFAULT_THRESHOLD,
     ) -> None:
         self._opts = _Options(
             address, serializer, timeout, auth, gzip, heartbeat, connect_timeout, limits, tls,
-            heartbeat_timeout, max_unsent_bytes,
+            heartbeat_timeout, max_unsent_bytes, compress, compress_threshold,
         )
         self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncClient))
         self._open()
@@ -130,7 +135,10 @@ class Client(_Twin):
     (a WebSocket) or ``"wss@host:port"`` (a WebSocket over TLS; needs ``tls``). ``serializer``
     is :data:`rpcx.MSGPACK` (default), :data:`rpcx.JSON`, :data:`rpcx.PROTOBUF` or
     :data:`rpcx.RAW`; ``timeout`` (seconds) applies to calls that set none; ``auth`` is sent
-    as the ``__AUTH`` token; ``gzip`` compresses payloads over 1 KiB; ``heartbeat`` (seconds)
+    as the ``__AUTH`` token; ``compress`` (``"gzip"``, ``"snappy"``, :data:`rpcx.COMPRESS_GZIP`
+    or another compress type, see :mod:`rpcx.compress`) compresses requests larger than
+    ``compress_threshold`` bytes (default 1024, Go's) and the server answers large replies
+    the same way; ``gzip=True`` is ``compress="gzip"``; ``heartbeat`` (seconds)
     sends heartbeats and drops the connection when one goes unanswered for
     ``heartbeat_timeout`` seconds; ``tls`` (an
     :class:`~rpcx.TLSConfig`) connects over TLS, with a client certificate for mutual TLS.

@@ -25,6 +25,7 @@ from ._codec import Serializer
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, Redis, SelectRequest, Zookeeper
 from .client import Push
+from .compress import DEFAULT_THRESHOLD, client_option
 from .errors import ClosedError, RpcError
 from .interceptors import _ClientHooks
 from .limits import Limits
@@ -227,7 +228,9 @@ class _XOptions:
             timeout=check_timeout(kw["timeout"]),
             connect_timeout=_seconds(kw["connect_timeout"], "connect_timeout"),
             auth=auth,
-            gzip=bool(kw["gzip"]),
+            compress=client_option(
+                bool(kw["gzip"]), kw["compress"], kw["compress_threshold"]
+            ),
             heartbeat=None if kw["heartbeat"] is None else _seconds(kw["heartbeat"], "heartbeat"),
             heartbeat_timeout=_seconds(kw["heartbeat_timeout"], "heartbeat_timeout"),
             limits=None if limits is None else limits.as_tuple(),
@@ -270,6 +273,8 @@ class _Twin:
         tls: Optional[TLSConfig] = None,
         interceptors: Optional[Iterable[Any]] = None,
         max_unsent_bytes: Optional[int] = None,
+        compress: Optional[Union[int, str]] = None,
+        compress_threshold: int = DEFAULT_THRESHOLD,
     ) -> None:
         self._hooks = _ClientHooks(interceptors, allow_async=isinstance(self, AsyncXClient))
         self._pushes: Optional[_rpcx.RawPushes] = None
@@ -298,6 +303,8 @@ class _Twin:
             limits=limits,
             tls=tls,
             max_unsent_bytes=max_unsent_bytes,
+            compress=compress,
+            compress_threshold=compress_threshold,
         )
         self._raw = self._opts.raw
 
@@ -354,8 +361,9 @@ class XClient(_Twin):
     dead-server detector: a server whose call got no answer leaves the rotation until a probe
     on a fresh connection gets a heartbeat answered, probes pausing 0.2 s doubling to
     ``max_backoff``. The connection options
-    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``heartbeat``, ``heartbeat_timeout``,
-    ``connect_timeout``, ``limits``, ``tls``, ``max_unsent_bytes``) are :class:`rpcx.Client`'s and apply to each server's connection,
+    (``serializer``, ``timeout``, ``auth``, ``gzip``, ``compress``, ``compress_threshold``,
+    ``heartbeat``, ``heartbeat_timeout``, ``connect_timeout``, ``limits``, ``tls``,
+    ``max_unsent_bytes``) are :class:`rpcx.Client`'s and apply to each server's connection,
     made on first use (with ``tls``, each server's certificate is checked against its own
     host unless the :class:`rpcx.TLSConfig` names a ``server_name``).
 
