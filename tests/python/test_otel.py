@@ -113,6 +113,11 @@ def _server() -> rpcx.Server:
     def fail(message: str) -> None:
         raise rpcx.ServiceError(message)
 
+    @server.register("Trace.AsyncNested")
+    async def async_nested(_: Any) -> Any:
+        async with rpcx.AsyncClient(server.address or "") as c:
+            return await c.call("Trace", "AsyncSeen", None)
+
     @server.register("Trace.Nested")
     def nested(_: Any) -> Any:
         # A call made inside a handler is a child of the handler's server span.
@@ -203,6 +208,25 @@ def test_a_call_inside_a_handler_is_its_child(
     assert inner_server.parent.span_id == inner_client.get_span_context().span_id
 
 
+def test_an_async_handlers_calls_are_its_children(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    async def main() -> Any:
+        async with rpcx.AsyncClient(traced_server.address or "") as c:
+            return await c.call("Trace", "AsyncNested", None)
+
+    reply = asyncio.run(main())
+    got = _by_name(spans)
+    outer = got["rpcx.service.Trace.AsyncNested"]
+    inner_client = got["rpcx.client.Trace.AsyncSeen"]
+    inner_server = got["rpcx.service.Trace.AsyncSeen"]
+    assert inner_client.parent is not None
+    assert inner_client.parent.span_id == outer.get_span_context().span_id
+    assert inner_server.parent is not None
+    assert inner_server.parent.span_id == inner_client.get_span_context().span_id
+    assert reply["current_span"] == _hex(inner_server.get_span_context().span_id, 16)
+
+
 def test_errors_mark_both_spans(spans: InMemorySpanExporter, traced_server: rpcx.Server) -> None:
     with rpcx.Client(traced_server.address or "") as c:
         with pytest.raises(rpcx.RpcError, match="no such order"):
@@ -229,6 +253,22 @@ def test_a_traceparent_the_caller_set_is_sent_as_it_is(
     assert _hex(server.get_span_context().trace_id, 32) == "0af7651916cd43dd8448eb211c80319c"
     assert server.parent is not None
     assert _hex(server.parent.span_id, 16) == "b7ad6b7169203331"
+
+
+def test_async_a_traceparent_the_caller_set_is_sent_as_it_is(
+    spans: InMemorySpanExporter, traced_server: rpcx.Server
+) -> None:
+    mine = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    async def main() -> Any:
+        async with rpcx.AsyncClient(traced_server.address or "") as c:
+            return await c.call("Trace", "AsyncSeen", None, metadata={"traceparent": mine})
+
+    reply = asyncio.run(main())
+    assert reply["traceparent"] == mine
+    server = _by_name(spans)["rpcx.service.Trace.AsyncSeen"]
+    assert _hex(server.get_span_context().trace_id, 32) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert reply["current_trace"] == "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def test_turned_off_nothing_is_traced_or_sent(
@@ -299,15 +339,14 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def relay() -> Iterator[str]:
-    """gootel (the Go server reporting the context it extracted) behind otel_relay (a Rust
-    server with ServerTracing whose handler calls it through ClientTracing)."""
+def gootel() -> Iterator[Path]:
+    """tests/interop/go/cmd/gootel, built: a Go client that injects its span into the rpcx
+    metadata, and a Go server that reports the context it extracted."""
     go = shutil.which("go") or (
         "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
     )
     if go is None:
         pytest.skip("go is not installed: the Go otel peer cannot be built")
-    relay_exe = build_example("otel_relay", features="otel")
     out = Path(tempfile.mkdtemp(prefix="rpcx-py-otel-"))
     try:
         built = subprocess.run(
@@ -319,24 +358,91 @@ def relay() -> Iterator[str]:
         )
         if built.returncode != 0:
             pytest.fail(f"go build of gootel failed:\n{built.stderr[-4000:]}")
-        gosrv = subprocess.Popen(
-            [str(out / "gootel"), "-mode", "server", "-addr", "tcp@127.0.0.1:0"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            go_addr = _read_listening(gosrv, "gootel")
-            rust = subprocess.Popen(
-                [str(relay_exe), go_addr], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-            try:
-                yield _read_listening(rust, "otel_relay")
-            finally:
-                _stop(rust)
-        finally:
-            _stop(gosrv)
+        yield out / "gootel"
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def go_server(gootel: Path) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [str(gootel), "-mode", "server", "-addr", "tcp@127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield _read_listening(proc, "gootel")
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def relay(go_server: str) -> Iterator[str]:
+    """otel_relay: a Rust server with ServerTracing whose handler calls the Go server through
+    ClientTracing."""
+    exe = build_example("otel_relay", features="otel")
+    proc = subprocess.Popen(
+        [str(exe), go_server], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield _read_listening(proc, "otel_relay")
+    finally:
+        _stop(proc)
+
+
+def test_a_go_server_extracts_the_python_client_span(
+    spans: InMemorySpanExporter, go_server: str
+) -> None:
+    with rpcx.Client(go_server, serializer=rpcx.JSON) as c:
+        seen = c.call("Trace", "Seen", {"A": 1, "B": 2})
+    client = _by_name(spans)["rpcx.client.Trace.Seen"]
+    cc = client.get_span_context()
+    assert seen["trace_id"] == _hex(cc.trace_id, 32)
+    assert seen["parent_id"] == _hex(cc.span_id, 16)
+    assert seen["remote"] is True
+    assert seen["server_parent_id"] == _hex(cc.span_id, 16)
+
+
+def test_async_a_go_server_extracts_the_python_client_span(
+    spans: InMemorySpanExporter, go_server: str
+) -> None:
+    async def main() -> Any:
+        async with rpcx.AsyncClient(go_server, serializer=rpcx.JSON) as c:
+            return await c.call("Trace", "Seen", {"A": 1, "B": 2})
+
+    seen = asyncio.run(main())
+    cc = _by_name(spans)["rpcx.client.Trace.Seen"].get_span_context()
+    assert (seen["trace_id"], seen["parent_id"]) == (_hex(cc.trace_id, 32), _hex(cc.span_id, 16))
+
+
+def test_a_go_client_span_is_the_python_server_span_parent(
+    spans: InMemorySpanExporter, gootel: Path
+) -> None:
+    server = rpcx.Server()
+
+    @server.register("Arith.Mul")
+    def mul(args: dict[str, int]) -> dict[str, int]:
+        return {"C": args["A"] * args["B"]}
+
+    server.start("tcp@127.0.0.1:0")
+    try:
+        out = subprocess.run(
+            [str(gootel), "-mode", "client", "-addr", server.address or ""],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "REPLY 42" in out.stdout
+    line = next(l for l in out.stdout.splitlines() if l.startswith("GO_CLIENT_SPAN "))
+    go_trace, go_span = line.split()[1:3]
+    span = _by_name(spans)["rpcx.service.Arith.Mul"]
+    assert _hex(span.get_span_context().trace_id, 32) == go_trace
+    assert span.parent is not None and span.parent.is_remote
+    assert _hex(span.parent.span_id, 16) == go_span
+    assert span.kind == SpanKind.SERVER
 
 
 def test_python_to_rust_to_go_is_one_trace(spans: InMemorySpanExporter, relay: str) -> None:
