@@ -6,7 +6,7 @@
 .PHONY: docs-test rustdoc parity-check
 
 rustdoc:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q -p rpcx --no-deps --features etcd,consul,dns,redis,zookeeper,tls,tracing,otel
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q -p rpcx --no-deps --features etcd,consul,dns,redis,zookeeper,tls,tracing,otel,snappy
 
 ## docs/parity.md: each ✓ names a file and test that exist; no empty or malformed cell
 ## (scripts/check-parity.py, python3 only). Its --self-test proves it catches those.

@@ -51,10 +51,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Call Service.Method on a server and print the reply as JSON.
-    Call(CallArgs),
+    Call(Box<CallArgs>),
     /// List the servers registered in etcd, Consul, Redis or ZooKeeper (or behind a DNS name), one line each:
     /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
-    List(ListArgs),
+    List(Box<ListArgs>),
 }
 
 /// Where servers are registered.
@@ -397,7 +397,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Call(args) => match rt.block_on(call(args)) {
+        Command::Call(args) => match rt.block_on(call(*args)) {
             Ok(out) => {
                 println!("{out}");
                 ExitCode::SUCCESS
@@ -407,7 +407,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::List(args) => match rt.block_on(list(args)) {
+        Command::List(args) => match rt.block_on(list(*args)) {
             Ok(lines) => {
                 for l in lines {
                     println!("{l}");
