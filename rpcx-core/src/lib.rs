@@ -37,6 +37,7 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod trace_context;
+pub mod transfer;
 pub mod transport;
 pub mod xclient;
 

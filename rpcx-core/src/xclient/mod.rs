@@ -200,6 +200,12 @@ impl XClient {
         Ok(XClient { inner })
     }
 
+    /// The connection options of this XClient's servers (file transfer and streams dial with
+    /// them).
+    pub(crate) fn client_options(&self) -> &crate::client::ClientOptions {
+        &self.inner.options.client
+    }
+
     /// The service path.
     pub fn service(&self) -> &str {
         &self.inner.service
