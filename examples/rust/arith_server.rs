@@ -30,6 +30,12 @@
 //! (`cargo run -p rpcx --features snappy --example arith_server`) it also answers snappy calls
 //! of compress type 2 (a Go client sets `protocol.Compressors[2] = &protocol.SnappyCompressor{}`
 //! and `CompressType: 2`), replying to a large one with snappy too.
+//!
+//! File transfer and streams: `--files DIR` registers `_filetransfer` (uploads saved under
+//! DIR, downloads served from it; see `rpcx::transfer` for the limits and path rules) and
+//! `--stream-echo` registers `_streamservice` echoing every stream back. Their side listeners
+//! bind the host of `--addr` on a free port (printed as `FILES host:port` and
+//! `STREAMS host:port`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +54,8 @@ struct Args {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     tls_client_ca: Option<String>,
+    files: Option<String>,
+    stream_echo: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -62,6 +70,8 @@ fn parse_args() -> Result<Args, String> {
         tls_cert: None,
         tls_key: None,
         tls_client_ca: None,
+        files: None,
+        stream_echo: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -78,11 +88,13 @@ fn parse_args() -> Result<Args, String> {
             "--tls-client-ca" => {
                 args.tls_client_ca = Some(it.next().ok_or("--tls-client-ca needs a file")?)
             }
+            "--files" => args.files = Some(it.next().ok_or("--files needs a directory")?),
+            "--stream-echo" => args.stream_echo = true,
             "-h" | "--help" => {
                 println!(
                     "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
                      [--etcd URL[,URL]] [--redis HOST:PORT] [--zookeeper HOST:PORT] [--base-path P] [--meta QUERY] \
-                     [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]"
+                     [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--files DIR] [--stream-echo]"
                 );
                 std::process::exit(0);
             }
@@ -147,6 +159,13 @@ async fn main() {
         eprintln!("arith_server: {e}");
         std::process::exit(1);
     }
+    let _sides = match side_services(&mut server, &args).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arith_server: {e}");
+            std::process::exit(1);
+        }
+    };
     let handle = match server.serve(&args.addr).await {
         Ok(h) => h,
         Err(e) => {
@@ -177,6 +196,58 @@ async fn main() {
             eprintln!("arith_server: unregistration: {e}");
         }
     }
+}
+
+/// `--files` and `--stream-echo`: side listeners on the host of `--addr`.
+async fn side_services(
+    server: &mut Server,
+    args: &Args,
+) -> Result<Vec<rpcx::transfer::SideHandle>, rpcx::Error> {
+    use rpcx::transfer::{FileTransfer, FileTransferOptions, SideOptions, StreamService};
+    let host = if args.addr.starts_with("unix@") {
+        "127.0.0.1"
+    } else {
+        hp_host(&args.addr).unwrap_or("127.0.0.1")
+    };
+    let side = SideOptions {
+        listen: format!("{host}:0"),
+        ..Default::default()
+    };
+    let mut sides = Vec::new();
+    if let Some(dir) = &args.files {
+        let options = FileTransferOptions {
+            side: side.clone(),
+            ..Default::default()
+        };
+        let h = FileTransfer::new(options)
+            .upload_dir(dir)
+            .download_dir(dir)
+            .register(server)
+            .await?;
+        println!("FILES {}", h.local_addr());
+        sides.push(h);
+    }
+    if args.stream_echo {
+        let h = StreamService::new(side, |_args, conn, _peer| async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut r, mut w) = conn.into_split();
+            let _ = tokio::io::copy(&mut r, &mut w).await;
+            let _ = w.shutdown().await;
+        })
+        .register(server)
+        .await?;
+        println!("STREAMS {}", h.local_addr());
+        sides.push(h);
+    }
+    Ok(sides)
+}
+
+/// The host of `tcp@host:port` / `host:port` (brackets kept for IPv6).
+fn hp_host(addr: &str) -> Option<&str> {
+    let hp = addr.split_once('@').map_or(addr, |(_, hp)| hp);
+    hp.rsplit_once(':')
+        .map(|(h, _)| h)
+        .filter(|h| !h.is_empty())
 }
 
 /// Serves TLS from PEM files, with mutual TLS when a client CA is given.
