@@ -675,12 +675,24 @@ using LogHandler =
 
 namespace detail {
 
+/// True on a thread while it runs a LogHandler (set by on_log): set_log_handler checks it
+/// before taking log_mutex, which a thread replacing the handler may hold while it waits for
+/// this very handler to return.
+inline bool& in_log_handler() noexcept {
+    thread_local bool inside = false;
+    return inside;
+}
+
 inline void on_log(void* ud, rpcx_log_level level, const char* target,
                    const char* message) noexcept {
+    bool& inside = in_log_handler();
+    const bool outer = inside;
+    inside = true;
     try {
         (*static_cast<LogHandler*>(ud))(static_cast<LogLevel>(level), target, message);
     } catch (...) {
     }
+    inside = outer;
 }
 
 /// Serialises set_log_handler; never destroyed (rpcx threads may log until the process ends).
@@ -702,6 +714,13 @@ inline LogHandler*& log_handler() {
 /// returns, the previous handler is no longer running and has been destroyed. Throws
 /// rpcx::Error (RPCX_ERR_INVALID_STATE) when called from inside a log handler.
 inline void set_log_handler(LogHandler handler, LogLevel min_level = LogLevel::Warn) {
+    // Refused before taking the mutex: another thread may hold it while it waits (in
+    // rpcx_set_log_callback) for the handler running on this thread to return.
+    if (detail::in_log_handler()) {
+        throw Error(RPCX_ERR_INVALID_STATE,
+                    "rpcx: set_log_handler called from inside a log handler (it would wait for "
+                    "itself)");
+    }
     std::lock_guard<std::mutex> guard(detail::log_mutex());
     std::unique_ptr<LogHandler> next;
     if (handler) {
