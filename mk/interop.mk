@@ -6,6 +6,9 @@
 # compared, Go's http/ws clients -> Rust server, Rust http@/ws@ clients -> Go's Serve("http"/"ws");
 # then OpenTelemetry (tests/interop/run_otel.sh): a Go client span is our server span's parent,
 # our client span is the parent a Go server extracts (W3C trace context in the metadata).
+# then file transfer and streams (tests/interop/run_files.sh): Go SendFile/DownloadFile/Stream
+# against our server and our send_file/download_file/stream against Go's FileTransfer and
+# StreamService (64 MiB, SHA-256 checked; 10,000 echoed messages).
 # Needs Go (bootstrap installs it) and the Go module proxy; about two minutes once everything is built.
 .PHONY: interop
 
@@ -14,5 +17,6 @@ interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_tls.sh
 	CARGO="$(CARGO)" tests/interop/run_http.sh
 	CARGO="$(CARGO)" tests/interop/run_otel.sh
+	CARGO="$(CARGO)" tests/interop/run_files.sh
 
 TEST_TARGETS += interop
