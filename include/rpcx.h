@@ -2508,8 +2508,10 @@ rpcx_status rpcx_traceparent_parse(const char *traceparent,
                                    uint8_t *flags_out);
 
 /**
- * Checks a `traceparent` value: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`,
- * lowercase hex, version `00`, ids not all zero, nothing more.
+ * Checks a `traceparent` value as W3C trace context reads it:
+ * `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, lowercase hex, ids not all zero,
+ * flags sampled (01) and random (02) only, nothing more; a later version (`01`–`fe`) is read
+ * from its first 55 characters (more may follow after a `-`); version `ff` is refused.
  *
  * Returns `RPCX_OK` when it is valid, `RPCX_ERR_INVALID_ARG` when not (or not UTF-8), and
  * `RPCX_ERR_NULL_ARG` when `traceparent` is NULL. Thread-safe.

@@ -13,8 +13,10 @@
 //!   `rpc.service` and `rpc.method` (set once the sampler decided to record the span, so an
 //!   unsampled call does not build them; samplers do not see them). The handler runs with that span as its current context,
 //!   so the calls it makes with a [`ClientTracing`] client are its children; the span ends
-//!   after the handler, with status error and the error text when it failed (refused by an
-//!   earlier plugin, timed out, panicked, returned an error).
+//!   after the handler, with status error and the error text when it failed (refused by a
+//!   later plugin, timed out, panicked, returned an error), its status left unset otherwise.
+//!   A call refused before this plugin ran (an earlier plugin, an unknown service) has no
+//!   span.
 //!
 //! Spans go to the tracer provider the application installs: the global one (installed
 //! with `opentelemetry::global::set_tracer_provider`, before the interceptor or plugin is
@@ -63,7 +65,7 @@ use opentelemetry::{Context as OtelContext, InstrumentationScope, KeyValue};
 use crate::client::{ClientCall, ClientInterceptor, RawResponse};
 use crate::protocol::Metadata;
 use crate::server::{Context, Plugin};
-use crate::trace_context::{TraceParent, TRACEPARENT, TRACESTATE};
+use crate::trace_context::{TraceParent, FLAG_RANDOM, FLAG_SAMPLED, TRACEPARENT, TRACESTATE};
 use crate::Error;
 
 /// The instrumentation scope name of the spans made here.
@@ -113,7 +115,7 @@ impl TextMapPropagator for W3cTraceContext {
         let tp = TraceParent {
             trace_id: sc.trace_id().to_bytes(),
             parent_id: sc.span_id().to_bytes(),
-            flags: sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8(),
+            flags: sc.trace_flags().to_u8() & (FLAG_SAMPLED | FLAG_RANDOM),
         };
         injector.set(TRACEPARENT, tp.to_header());
         let state = sc.trace_state().header();
@@ -133,7 +135,7 @@ impl TextMapPropagator for W3cTraceContext {
         let sc = SpanContext::new(
             opentelemetry::trace::TraceId::from_bytes(tp.trace_id),
             opentelemetry::trace::SpanId::from_bytes(tp.parent_id),
-            TraceFlags::new(tp.flags & TraceFlags::SAMPLED.to_u8()),
+            TraceFlags::new(tp.flags & (FLAG_SAMPLED | FLAG_RANDOM)),
             true,
             state,
         );
@@ -310,9 +312,10 @@ impl ClientInterceptor for ClientTracing {
             return;
         };
         let span = cx.span();
-        match result {
-            Ok(_) => span.set_status(Status::Ok),
-            Err(e) => span.set_status(Status::error(e.to_string())),
+        // Success leaves the status unset (OpenTelemetry's rule for instrumentation, and what
+        // a status the application set itself then keeps).
+        if let Err(e) = result {
+            span.set_status(Status::error(e.to_string()));
         }
         span.end();
     }
@@ -374,6 +377,10 @@ impl Plugin for ServerTracing {
     }
 
     fn before_call(&self, ctx: &Context, _payload: &Bytes) -> Result<(), String> {
+        // A second otel plugin on the same server keeps the first one's span (and makes none).
+        if ctx.inner.otel.get().is_some() {
+            return Ok(());
+        }
         let parent = self.propagation.extract(ctx.metadata());
         let span = start_span(
             &self.tracer,
@@ -382,7 +389,6 @@ impl Plugin for ServerTracing {
             &parent,
             || attributes(ctx.service(), ctx.method()).to_vec(),
         );
-        // A second otel plugin on the same server keeps the first one's span.
         let _ = ctx.inner.otel.set(parent.with_span(span));
         Ok(())
     }
@@ -392,9 +398,8 @@ impl Plugin for ServerTracing {
             return;
         };
         let span = cx.span();
-        match result {
-            Ok(_) => span.set_status(Status::Ok),
-            Err(text) => span.set_status(Status::error(text.to_owned())),
+        if let Err(text) = result {
+            span.set_status(Status::error(text.to_owned()));
         }
         span.end();
     }

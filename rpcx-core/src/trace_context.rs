@@ -35,13 +35,16 @@ pub const TRACESTATE: &str = "tracestate";
 
 /// The `sampled` bit of [`TraceParent::flags`].
 pub const FLAG_SAMPLED: u8 = 0x01;
+/// The `random` bit of [`TraceParent::flags`] (W3C trace context level 2: the trace id is
+/// random), kept as received.
+pub const FLAG_RANDOM: u8 = 0x02;
 
 /// Why a `traceparent` value was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceParentError {
     /// Not 55 characters of the form `vv-<32 hex>-<16 hex>-<2 hex>`, or not lowercase hex.
     Malformed,
-    /// A version other than `00`.
+    /// Version `ff` (forbidden), or version `00` with flags other than sampled and random.
     UnsupportedVersion,
     /// The trace id is all zeros.
     ZeroTraceId,
@@ -55,7 +58,9 @@ impl fmt::Display for TraceParentError {
             TraceParentError::Malformed => {
                 "malformed traceparent: expected 00-<32 lowercase hex>-<16 lowercase hex>-<2 lowercase hex>"
             }
-            TraceParentError::UnsupportedVersion => "traceparent version is not 00",
+            TraceParentError::UnsupportedVersion => {
+                "unsupported traceparent: version ff, or version 00 with unknown flags"
+            }
             TraceParentError::ZeroTraceId => "traceparent trace id is all zeros",
             TraceParentError::ZeroParentId => "traceparent parent id is all zeros",
         })
@@ -116,11 +121,14 @@ fn push_hex(s: &mut String, bytes: &[u8]) {
 }
 
 impl TraceParent {
-    /// Parses and validates a `traceparent` value: version `00`, a 32-hex trace id and a
-    /// 16-hex parent id that are not all zeros, 2 hex flags, lowercase hex, nothing more.
+    /// Parses and validates a `traceparent` value as W3C trace context says (and Go's
+    /// OpenTelemetry propagator does): a 32-hex trace id and a 16-hex parent id that are not
+    /// all zeros, 2 hex flags, lowercase hex. Version `00` is exactly that (55 characters,
+    /// flags sampled and random only); a later version (`01`–`fe`) is read from its first 55
+    /// characters, and may go on after a `-`; version `ff` is refused.
     pub fn parse(value: &str) -> Result<TraceParent, TraceParentError> {
         let b = value.as_bytes();
-        if b.len() != 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
             return Err(TraceParentError::Malformed);
         }
         let mut version = [0u8; 1];
@@ -135,8 +143,17 @@ impl TraceParent {
         let mut flags = [0u8; 1];
         parse_hex(&b[53..55], &mut flags)?;
         tp.flags = flags[0];
-        if version[0] != 0 {
-            return Err(TraceParentError::UnsupportedVersion);
+        match version[0] {
+            0xff => return Err(TraceParentError::UnsupportedVersion),
+            0 if b.len() != 55 => return Err(TraceParentError::Malformed),
+            0 if tp.flags & !(FLAG_SAMPLED | FLAG_RANDOM) != 0 => {
+                return Err(TraceParentError::UnsupportedVersion)
+            }
+            // A later version: its first 55 characters are ours, more only after a '-'.
+            _ if b.len() > 55 && b[55] != b'-' => return Err(TraceParentError::Malformed),
+            0 => {}
+            // Flags this version does not define are the later version's: not passed on.
+            _ => tp.flags &= FLAG_SAMPLED | FLAG_RANDOM,
         }
         if tp.trace_id == [0; 16] {
             return Err(TraceParentError::ZeroTraceId);
@@ -276,7 +293,11 @@ mod tests {
                 Malformed,
             ),
             (
-                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+                Malformed,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-05",
                 UnsupportedVersion,
             ),
             (
@@ -303,6 +324,20 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(TraceParent::parse(text), Err(want), "{text:?}");
         }
+    }
+
+    #[test]
+    fn later_versions_are_read_from_their_first_55_characters() {
+        let later = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff-what-comes-next";
+        let tp = TraceParent::parse(later).unwrap();
+        assert_eq!(
+            tp.to_header(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
+        );
+        assert!(TraceParent::parse(&later[..55]).is_ok());
+        // The random flag of level 2 is kept.
+        let random = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03";
+        assert_eq!(TraceParent::parse(random).unwrap().flags, 3);
     }
 
     #[test]

@@ -108,8 +108,10 @@ async fn weighted_icmp_ranks_a_host_whose_link_is_down_last() {
         vec![RttProbe::IcmpPing, RttProbe::TcpConnect]
     };
     for (key, s) in &samples {
+        // The silent host answered no echo: its one fallback TCP connect failed too.
         assert!(
-            expected_probe.contains(&s.probe),
+            expected_probe.contains(&s.probe)
+                || (key == &silent_server.key && s.probe == RttProbe::TcpConnect),
             "{key} measured by {:?}, expected one of {expected_probe:?}",
             s.probe
         );
@@ -165,6 +167,21 @@ async fn weighted_icmp_ranks_a_host_whose_link_is_down_last() {
     assert!(samples.iter().all(|(_, s)| s.probe == RttProbe::TcpConnect));
     assert_eq!(sample_of(&samples, &silent_server.key).rtt_ms, 1000);
     assert!(sample_of(&samples, &near_server.key).rtt_ms < 1000);
+
+    // A lost echo costs its own 1 s share only: with the link back up 300 ms into the
+    // measurement, the later echoes are answered and the host is measured by ICMP.
+    let flapping = WeightedRtt::default();
+    flapping.update(&[ServerEntry::new(&silent_server.key, "")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    silent.link(true);
+    let samples = measured(&flapping).await;
+    eprintln!("first echo lost, link back after 300 ms: {samples:?}");
+    let s = sample_of(&samples, &silent_server.key);
+    assert!(
+        s.rtt_ms < 1000,
+        "the host was not measured after one lost echo: {s:?}"
+    );
+    assert!(expected_probe.contains(&s.probe), "{s:?}");
 
     local.shutdown(Duration::from_secs(1)).await;
     drop((near_server, silent_server));

@@ -100,8 +100,10 @@ pub extern "C" fn rpcx_traceparent_child(
     })
 }
 
-/// Checks a `traceparent` value: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`,
-/// lowercase hex, version `00`, ids not all zero, nothing more.
+/// Checks a `traceparent` value as W3C trace context reads it:
+/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, lowercase hex, ids not all zero,
+/// flags sampled (01) and random (02) only, nothing more; a later version (`01`–`fe`) is read
+/// from its first 55 characters (more may follow after a `-`); version `ff` is refused.
 ///
 /// Returns `RPCX_OK` when it is valid, `RPCX_ERR_INVALID_ARG` when not (or not UTF-8), and
 /// `RPCX_ERR_NULL_ARG` when `traceparent` is NULL. Thread-safe.
@@ -483,7 +485,8 @@ mod tests {
         for bad in [
             c"",
             c"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            c"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            c"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            c"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-05",
             c"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             c"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             c"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",

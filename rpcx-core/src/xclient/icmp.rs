@@ -116,14 +116,17 @@ pub struct PingStats {
     pub average: Option<Duration>,
 }
 
-/// Sends up to `count` echo requests to `ip` one after the other, each waiting for its reply
-/// within what is left of `budget`, as Go's WeightedICMP (3 echoes, 3 s in all). `Err` when no
-/// ICMP socket can be opened or used (the caller falls back to timing TCP connects).
+/// Sends `count` echo requests to `ip` one after the other, as Go's WeightedICMP (3 echoes,
+/// 3 s in all): each waits for its reply at most its share of `budget` (a lost echo costs its
+/// share, not the rest of the budget, so the next ones still go out), and an answered one
+/// moves on at once. `Err` when no ICMP socket can be opened or used (the caller falls back
+/// to timing TCP connects).
 pub fn ping(ip: IpAddr, count: u32, budget: Duration) -> io::Result<PingStats> {
     let (socket, kind) = open(ip)?;
     let v6 = ip.is_ipv6();
     let id = (std::process::id() & 0xffff) as u16;
     let deadline = Instant::now() + budget;
+    let share = budget / count.max(1);
     let (mut sent, mut answered, mut total) = (0u32, 0u32, Duration::ZERO);
     let mut buf = [0u8; 1500];
     while sent < count {
@@ -135,8 +138,9 @@ pub fn ping(ip: IpAddr, count: u32, budget: Duration) -> io::Result<PingStats> {
         socket.send(&request(v6, id, seq))?;
         sent += 1;
         let started = Instant::now();
+        let echo_deadline = (started + share).min(deadline);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = echo_deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }

@@ -228,30 +228,38 @@ const NO_ANSWER_MS: i64 = 1000;
 /// Echoes (or connects) per measurement, and the time they may take in all, as Go's pinger.
 const PROBES: u32 = 3;
 const PROBE_BUDGET: Duration = Duration::from_secs(3);
+/// The TCP connect tried when no echo was answered (a host or network that drops ICMP).
+const FALLBACK_CONNECT: Duration = Duration::from_secs(1);
+/// Servers measured at once by one selector (each measurement is a blocking ICMP socket).
+const CONCURRENT_MEASUREMENTS: usize = 16;
 
 /// Weighted round robin whose weights come from measured round-trip times, as Go's
 /// WeightedICMP: each server is measured when the server list changes, with 3 ICMP echoes to
-/// its host within 3 s (a raw socket as root, else Linux's unprivileged ping socket), their
-/// mean RTT turned into a weight by [`rtt_weight`]; a host that answers none gets 1000 ms,
-/// weight 0, and is chosen only when every server weighs 0. Where no ICMP socket can be opened
-/// (or the server is on a Unix socket), the RTT is the time of a TCP connect to the server
-/// (mean of 3, 3 s in all). Until the first measurement completes every server weighs 1.
+/// its host within 3 s (a raw socket as root, else Linux's unprivileged ping socket; each echo
+/// waits at most its 1 s share), their mean RTT turned into a weight by [`rtt_weight`]. A host
+/// that answers no echo gets one TCP connect to the server (1 s; hosts and networks that drop
+/// ICMP); one that answers neither gets 1000 ms, weight 0, and is chosen only when every
+/// server weighs 0. Where no ICMP socket can be opened (or the server is on a Unix socket),
+/// the RTT is the time of a TCP connect to the server (mean of 3, 3 s in all). Until the first
+/// measurement of a list completes every server weighs 1; a new list stops the measurement of
+/// the previous one; at most 16 servers are measured at once.
 /// [`samples`](Self::samples) tells what was measured and how.
 #[derive(Default)]
 pub struct WeightedRtt {
     inner: Arc<WeightedRoundRobin>,
     generation: Arc<AtomicUsize>,
     samples: Arc<Mutex<Vec<(String, RttSample)>>>,
+    /// The measurement of the current list (aborted when the next list arrives).
+    measuring: Mutex<Option<tokio::task::AbortHandle>>,
     tcp_only: bool,
 }
 
 impl WeightedRtt {
     /// A selector that times TCP connects only, never ICMP (for networks that drop ICMP).
     pub fn tcp_only() -> Self {
-        WeightedRtt {
-            tcp_only: true,
-            ..WeightedRtt::default()
-        }
+        let mut selector = WeightedRtt::default();
+        selector.tcp_only = true;
+        selector
     }
 
     /// Measures the RTT to a server key, in whole milliseconds (1000 when it did not answer):
@@ -294,14 +302,23 @@ impl WeightedRtt {
             let pinged =
                 tokio::task::spawn_blocking(move || super::icmp::ping(ip, PROBES, budget)).await;
             if let Ok(Ok(stats)) = pinged {
-                return RttSample {
-                    rtt_ms: stats
-                        .average
-                        .map_or(NO_ANSWER_MS, |d| (d.as_micros() / 1000) as i64),
-                    probe: match stats.socket {
-                        super::icmp::EchoSocket::Raw => RttProbe::IcmpRaw,
-                        super::icmp::EchoSocket::Ping => RttProbe::IcmpPing,
+                if let Some(average) = stats.average {
+                    return RttSample {
+                        rtt_ms: (average.as_micros() / 1000) as i64,
+                        probe: match stats.socket {
+                            super::icmp::EchoSocket::Raw => RttProbe::IcmpRaw,
+                            super::icmp::EchoSocket::Ping => RttProbe::IcmpPing,
+                        },
+                    };
+                }
+                // No echo answered: the host may drop ICMP; one TCP connect decides.
+                let t = Instant::now();
+                return match crate::transport::dial(&addr, FALLBACK_CONNECT).await {
+                    Ok(_) => RttSample {
+                        rtt_ms: (t.elapsed().as_micros() / 1000) as i64,
+                        probe: RttProbe::TcpConnect,
                     },
+                    Err(_) => tcp,
                 };
             }
         }
@@ -328,6 +345,14 @@ impl WeightedRtt {
     }
 }
 
+impl Drop for WeightedRtt {
+    fn drop(&mut self) {
+        if let Some(task) = self.measuring.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
 impl Selector for WeightedRtt {
     fn select(&self, req: &SelectRequest<'_>) -> Option<String> {
         self.inner.select(req)
@@ -347,35 +372,49 @@ impl Selector for WeightedRtt {
         let samples = Arc::clone(&self.samples);
         let tcp_only = self.tcp_only;
         let keys = sorted_keys(servers);
-        rt.spawn(async move {
-            // All servers at once: a silent host costs its 3 s budget, not everyone's.
-            let measuring: Vec<_> = keys
-                .into_iter()
-                .map(|k| {
-                    tokio::spawn(async move {
-                        let sample = WeightedRtt::measure_sample(&k, tcp_only).await;
-                        (k, sample)
-                    })
-                })
-                .collect();
-            let mut measured = Vec::with_capacity(measuring.len());
-            for m in measuring {
-                if let Ok(done) = m.await {
+        let task = rt.spawn(async move {
+            // Many servers at once (a silent host costs its own budget, not everyone's), at
+            // most CONCURRENT_MEASUREMENTS; dropping the set (this task aborted by the next
+            // list) aborts them.
+            let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MEASUREMENTS));
+            let mut set = tokio::task::JoinSet::new();
+            for k in keys.iter().cloned() {
+                let permits = Arc::clone(&permits);
+                set.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let sample = WeightedRtt::measure_sample(&k, tcp_only).await;
+                    (k, sample)
+                });
+            }
+            let mut measured = Vec::with_capacity(keys.len());
+            while let Some(done) = set.join_next().await {
+                if let Ok(done) = done {
                     measured.push(done);
                 }
             }
+            measured.sort_by(|a, b| a.0.cmp(&b.0));
             if generation.load(Ordering::Acquire) == gen {
-                inner.set_weights(
-                    measured
-                        .iter()
-                        .map(|(k, s)| (k.clone(), rtt_weight(s.rtt_ms)))
-                        .collect(),
-                );
+                // A server whose measurement did not finish keeps weight 1.
+                let mut weights: Vec<(String, i64)> = measured
+                    .iter()
+                    .map(|(k, s)| (k.clone(), rtt_weight(s.rtt_ms)))
+                    .collect();
+                for k in &keys {
+                    if !measured.iter().any(|(m, _)| m == k) {
+                        weights.push((k.clone(), 1));
+                    }
+                }
+                inner.set_weights(weights);
                 if let Ok(mut s) = samples.lock() {
                     *s = measured;
                 }
             }
         });
+        if let Ok(mut m) = self.measuring.lock() {
+            if let Some(previous) = m.replace(task.abort_handle()) {
+                previous.abort();
+            }
+        }
     }
 }
 

@@ -838,6 +838,10 @@ class Server:
             self._fail(job, m, e, span)
             _over(state)
             return
+        except BaseException as e:  # SystemExit, KeyboardInterrupt: the worker answers it
+            if span is not None:
+                _otel.end(span, _describe(e))
+            raise
         finally:
             _serving.reset(token)
             if span_token is not None:

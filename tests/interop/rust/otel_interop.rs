@@ -126,7 +126,7 @@ async fn go_client(gootel: &str) -> Result<(), String> {
     check(
         "status",
         format!("{:?}", s.status),
-        format!("{:?}", Status::Ok),
+        format!("{:?}", Status::Unset),
     )?;
     println!(
         "  go client span {go_trace}/{go_span} -> rust server span {}/{}",
