@@ -1,7 +1,9 @@
 """The core's log events in Python's ``logging`` (issue 17 §4): garbage bytes, a malformed
 frame, an authentication failure and a registry down at start each give one record from a
 logger under ``rpcx`` with the level and fields; a handler that raises is an error reply and
-is not logged; the level set with ``rpcx.set_log_level`` decides what the core forwards."""
+is not logged; the level set with ``rpcx.set_log_level`` decides what the core forwards (a
+root logger at NOTSET counts as WARNING); events still queued when the interpreter exits are
+delivered."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 import rpcx
-from conftest import Args, build_server
+from conftest import Args, build_server, run_python
 
 WAIT = 20.0  # hang guard of every wait for a record
 
@@ -217,3 +219,99 @@ def test_level_filters_in_the_core(caplog: pytest.LogCaptureFixture) -> None:
     finally:
         server.stop(grace=1)
     assert rpcx.dropped_log_events() == 0
+
+
+def test_root_at_notset_means_warning() -> None:
+    """Root and ``rpcx`` at NOTSET (effective level 0) forward WARNING and up, not trace."""
+    root = logging.getLogger()
+    saved = root.level
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    rpcx_logger = logging.getLogger("rpcx")
+    rpcx_logger.addHandler(keep)
+    root.setLevel(logging.NOTSET)
+    server = build_server()
+    try:
+        assert rpcx_logger.getEffectiveLevel() == logging.NOTSET
+        assert rpcx.set_log_level() == logging.WARNING
+        port = server.start("tcp@127.0.0.1:0")
+        s, peer = raw_connect(port)
+        s.sendall(b"\x01garbage")
+        read_until_closed(s)
+        s.close()
+
+        def mine() -> list[logging.LogRecord]:
+            return [r for r in list(seen) if getattr(r, "rpcx_fields", {}).get("peer") == peer]
+
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and not any(
+            "connection refused" in r.getMessage() for r in mine()
+        ):
+            time.sleep(0.01)
+        # The core emitted "connection accepted" (debug) before the refusal, and one thread
+        # delivers in order: had the core forwarded debug, it would be here already.
+        assert [r.getMessage().split(" peer=")[0] for r in mine()] == ["rpcx: connection refused"]
+
+        # Set on "rpcx" itself, a low level forwards everything.
+        assert rpcx.set_log_level(5) == 5
+    finally:
+        root.setLevel(saved)
+        rpcx_logger.removeHandler(keep)
+        server.stop(grace=1)
+
+
+# The subprocess of test_events_queued_at_exit_are_delivered. Its first refusal record holds
+# the rpcx-log thread until rpcx's exit handler begins to stop it (rpcx._logs._stopping, waited
+# for with a bound), so that the other N-1 are certainly still queued when the interpreter
+# exits right after provoking them.
+EXIT_BURST = """
+import atexit, logging, socket, sys
+
+N = 200
+got = []
+
+def report():
+    import rpcx
+    print(f"delivered={len(set(got))} dropped={rpcx.dropped_log_events()}", flush=True)
+
+atexit.register(report)  # before rpcx's own exit handler, so it runs after it
+
+import rpcx
+from rpcx import _logs
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        if "connection refused" in record.getMessage():
+            if not got:
+                _logs._stopping.wait(20)
+            got.append(record.rpcx_fields["peer"])
+
+logging.getLogger("rpcx").addHandler(Keep())
+server = rpcx.Server()
+port = server.start("tcp@127.0.0.1:0")
+for _ in range(N):
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(b"\\x01garbage")
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+# Each refusal was emitted (so queued) before its connection closed. Exit at once.
+"""
+
+
+def test_events_queued_at_exit_are_delivered() -> None:
+    proc = run_python(EXIT_BURST, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    # Every refusal (one per connection, each with its own peer) reached logging; none was
+    # dropped, so none went missing uncounted either.
+    assert proc.stdout.strip().splitlines()[-1] == "delivered=200 dropped=0", (
+        proc.stdout,
+        proc.stderr,
+    )

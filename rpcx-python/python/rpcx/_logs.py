@@ -14,11 +14,17 @@ is even formatted: :func:`set_log_level` reads ``logging.getLogger("rpcx")``'s e
 (or sets it first) and passes it on. It is read once at import (so the default is WARNING, as
 Python's), and again whenever you call :func:`set_log_level`; changing the logger's level
 directly with ``setLevel`` takes effect for the core after the next :func:`set_log_level`.
+An effective level of NOTSET (0: neither ``rpcx`` nor any ancestor, the root included, has a
+level) counts as WARNING, not as "everything": the core's trace level formats every event of
+rpcx's dependencies. To forward everything, set a level on the ``rpcx`` logger itself, e.g.
+``rpcx.set_log_level(5)`` (any level from 1 to 5 is the core's trace level).
 
 Events are emitted on rpcx's runtime threads, which never take the GIL: each is put in a
 bounded queue (4096 events) and a daemon thread, ``rpcx-log``, hands them to ``logging``. A
-full queue drops events, counted by :func:`dropped_log_events`; so does forwarding after
-interpreter exit has begun (an ``atexit`` handler stops it, so shutdown never waits on it).
+full queue drops events, counted by :func:`dropped_log_events`. At interpreter exit an
+``atexit`` handler (registered at import, so it runs after the ``atexit`` handlers registered
+later and before ``logging`` shuts down) stops forwarding and delivers the events still queued
+on the exiting thread; events emitted after that are dropped and counted.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from . import _rpcx
 LOGGER = logging.getLogger("rpcx")
 
 _lock = threading.Lock()
+#: How long the ``rpcx-log`` thread waits for an event at a time; stopping wakes it sooner.
+_WAIT = 5.0
 _thread: Optional[threading.Thread] = None
 _stopping = threading.Event()
 _loggers: Dict[str, logging.Logger] = {}
@@ -53,25 +61,28 @@ def _logger_for(target: str) -> logging.Logger:
 
 def _drain() -> None:
     while not _stopping.is_set():
-        event = _rpcx._log_next(0.2)
-        if event is None:
-            continue
-        level, target, text, message, fields = event
-        try:
-            logger = _logger_for(target)
-            if logger.isEnabledFor(level):
-                logger.log(
-                    level,
-                    "%s",
-                    message,
-                    extra={
-                        "rpcx_target": target,
-                        "rpcx_text": text,
-                        "rpcx_fields": dict(fields),
-                    },
-                )
-        except Exception:  # a failing handler must not end forwarding
-            pass
+        event = _rpcx._log_next(_WAIT)
+        if event is not None:
+            _deliver(event)
+
+
+def _deliver(event: _rpcx._LogEvent) -> None:
+    level, target, text, message, fields = event
+    try:
+        logger = _logger_for(target)
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "%s",
+                message,
+                extra={
+                    "rpcx_target": target,
+                    "rpcx_text": text,
+                    "rpcx_fields": dict(fields),
+                },
+            )
+    except Exception:  # a failing handler must not end forwarding
+        pass
 
 
 def _core_level(level: int) -> int:
@@ -94,19 +105,24 @@ def set_log_level(level: Union[int, str, None] = None) -> int:
 
     With ``level`` (a ``logging`` level or its name, e.g. ``logging.DEBUG`` or ``"DEBUG"``),
     first sets it on ``logging.getLogger("rpcx")``. Then passes that logger's effective level
-    to the core, which from then on emits only events at or above it. Returns the effective
-    level. Levels below DEBUG (e.g. 5) also forward the core's trace events.
+    to the core, which from then on emits only events at or above it. Returns the level
+    passed on. Levels below DEBUG (1 to 9, e.g. 5) also forward the core's trace events. An
+    effective level of NOTSET (0: no level set on ``rpcx`` nor on any ancestor, the root
+    included) means WARNING, the default, and WARNING is returned: set a level on ``rpcx``
+    itself to forward more.
     """
     if level is not None:
         LOGGER.setLevel(level)
     effective = LOGGER.getEffectiveLevel()
+    if effective == logging.NOTSET:
+        effective = logging.WARNING
     _rpcx._log_set_level(_core_level(effective))
     return effective
 
 
 def dropped_log_events() -> int:
     """Events dropped so far: the queue to the ``rpcx-log`` thread was full, or they came
-    after interpreter exit had begun."""
+    after rpcx's ``atexit`` handler had run."""
     return _rpcx._log_dropped()
 
 
@@ -119,11 +135,21 @@ def _start_thread() -> None:
 
 
 def _stop() -> None:
-    _rpcx._log_stop()
     _stopping.set()
+    # Later events are dropped (and counted); earlier ones are all queued when this returns.
+    # It also wakes the rpcx-log thread if it waits on an empty queue.
+    _rpcx._log_stop()
     thread = _thread
     if thread is not None and thread is not threading.current_thread():
+        # It ends after the event it is delivering; bounded in case a handler blocks.
         thread.join(timeout=1.0)
+    # What is left goes to logging here: it is still up (logging.shutdown is an atexit
+    # handler registered before this one, so it runs later).
+    while True:
+        event = _rpcx._log_next(0)
+        if event is None:
+            break
+        _deliver(event)
 
 
 def _start() -> None:
