@@ -234,6 +234,29 @@ async fn each_event_kind_is_logged_once_with_its_fields() {
     assert_eq!(e.level, tracing::Level::WARN);
     assert!(e.field("error").contains("length"), "{e:?}");
     assert_eq!(e.field("action"), "answered with an error");
+    // A second one on the same connection is answered too, but logged at debug level only
+    // (a peer repeating bad frames gets no warning per frame); emitted before the reply.
+    frame[4..12].copy_from_slice(&10u64.to_be_bytes()); // the sequence number
+    raw.write(&frame).await;
+    let reply = match raw.read().await {
+        support::Read::Frame(m) => *m,
+        support::Read::Closed => panic!("closed: {:#?}", &captured().lock().unwrap()[m..]),
+    };
+    assert_eq!(reply.header.seq(), 10);
+    assert!(reply.error().is_some(), "{reply:?}");
+    let answered: Vec<_> = since(m, "rpcx: malformed frame")
+        .into_iter()
+        .filter(|e| e.field("peer") == peer)
+        .map(|e| (e.level, e.field("action").to_owned()))
+        .collect();
+    let answered_action = "answered with an error".to_owned();
+    assert_eq!(
+        answered,
+        [
+            (tracing::Level::WARN, answered_action.clone()),
+            (tracing::Level::DEBUG, answered_action)
+        ]
+    );
     // Then a valid frame followed by a wrong magic byte: the stream cannot be resynchronised.
     raw.send(&json_mul(8, 2, 3)).await;
     assert!(raw.frame().await.error().is_none());
@@ -244,6 +267,10 @@ async fn each_event_kind_is_logged_once_with_its_fields() {
     })
     .await;
     assert_eq!(e.field("action"), "closing the connection");
+    assert_eq!(e.level, tracing::Level::WARN); // ends the connection: once, always a warning
+    let more = one(m, "rpcx: more bad frames", |e| e.field("peer") == peer).await;
+    assert_eq!(more.level, tracing::Level::WARN);
+    assert_eq!(more.field("more"), "1");
     let closed = one(m, "rpcx: connection closed", |e| e.field("peer") == peer).await;
     assert_eq!(closed.level, tracing::Level::DEBUG);
     assert!(

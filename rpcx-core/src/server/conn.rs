@@ -74,18 +74,58 @@ fn is_limit(e: &ProtocolError) -> bool {
     )
 }
 
-/// Logs a request frame the server could not take: a limit hit or a malformed frame;
-/// `closing` when the stream cannot be resynchronised and the connection ends.
-fn log_bad_frame(peer: &str, error: &ProtocolError, closing: bool) {
-    let action = if closing {
-        "closing the connection"
-    } else {
-        "answered with an error"
-    };
-    if is_limit(error) {
-        tracing::warn!(peer = %peer, error = %error, action, "rpcx: request over a limit");
-    } else {
-        tracing::warn!(peer = %peer, error = %error, action, "rpcx: malformed frame");
+/// The bad frames a connection sent and was answered for (the connection stays): only the
+/// first is a warning, so that a peer repeating them cannot make one warning line per frame;
+/// the next ones are logged at debug level and counted here, and the count is a warning when
+/// the connection ends.
+#[derive(Default)]
+struct BadFrames {
+    /// Answered bad frames after the first.
+    more: u64,
+    answered_one: bool,
+}
+
+impl BadFrames {
+    /// Logs a request frame the server could not take: a limit hit or a malformed frame;
+    /// `closing` when the stream cannot be resynchronised and the connection ends (always a
+    /// warning: it happens once).
+    fn log(&mut self, peer: &str, error: &ProtocolError, closing: bool) {
+        let action = if closing {
+            "closing the connection"
+        } else {
+            "answered with an error"
+        };
+        let quiet = !closing && self.answered_one;
+        if quiet {
+            self.more += 1;
+        } else if !closing {
+            self.answered_one = true;
+        }
+        match (is_limit(error), quiet) {
+            (true, false) => {
+                tracing::warn!(peer = %peer, error = %error, action, "rpcx: request over a limit");
+            }
+            (false, false) => {
+                tracing::warn!(peer = %peer, error = %error, action, "rpcx: malformed frame");
+            }
+            (true, true) => {
+                tracing::debug!(peer = %peer, error = %error, action, "rpcx: request over a limit");
+            }
+            (false, true) => {
+                tracing::debug!(peer = %peer, error = %error, action, "rpcx: malformed frame");
+            }
+        }
+    }
+
+    /// When the connection ends: how many answered bad frames were logged at debug level only.
+    fn summarize(&self, peer: &str) {
+        if self.more > 0 {
+            tracing::warn!(
+                peer = %peer,
+                more = self.more,
+                "rpcx: more bad frames were answered on this connection (logged at debug level)"
+            );
+        }
     }
 }
 
@@ -128,8 +168,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
         Arc::clone(&peer),
     ));
     let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
-    let end = read_loop(&shared, read, initial, &handle, &inflight).await;
+    let mut bad = BadFrames::default();
+    let end = read_loop(&shared, read, initial, &handle, &inflight, &mut bad).await;
     drop(handle);
+    bad.summarize(&peer);
     tracing::debug!(peer = %peer, reason = %end.reason(), "rpcx: connection closed");
 
     let mut writer = writer;
@@ -166,6 +208,7 @@ async fn read_loop(
     mut buf: BytesMut,
     handle: &ConnHandle,
     inflight: &Arc<Semaphore>,
+    bad: &mut BadFrames,
 ) -> End {
     let codec = FrameCodec::new(shared.options.limits);
     let budgets = &handle.inner.budgets;
@@ -189,7 +232,7 @@ async fn read_loop(
                     error,
                 }) => {
                     // The bad frame was consumed whole: answer it and keep serving.
-                    log_bad_frame(&handle.inner.peer, &error, false);
+                    bad.log(&handle.inner.peer, &error, false);
                     if !h.is_oneway() {
                         let req = Message {
                             header: h,
@@ -202,7 +245,7 @@ async fn read_loop(
                     }
                 }
                 Err(DecodeError { error, .. }) => {
-                    log_bad_frame(&handle.inner.peer, &error, true);
+                    bad.log(&handle.inner.peer, &error, true);
                     return End::Refused(format!("bad frame: {error}").into());
                 }
             }
