@@ -323,7 +323,7 @@ async fn token_works_once() {
 async fn stalled_side_connections_time_out() {
     let options = FileTransferOptions {
         side: SideOptions {
-            handshake_timeout: Duration::from_millis(200),
+            handshake_timeout: Duration::from_millis(500),
             ..Default::default()
         },
         io_timeout: Duration::from_millis(300),

@@ -36,7 +36,7 @@ trap 'exit 130' INT TERM
 echo "== building gofiles, arith_server and files_interop"
 (cd "$here/go" && go mod download && go build -buildvcs=false -o "$bin/" ./cmd/gofiles)
 build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --example arith_server --example files_interop \
+(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example files_interop \
   --message-format=json-render-diagnostics >"$build_json")
 exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }
 rust_server="$(exe_of arith_server)"
