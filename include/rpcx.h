@@ -746,8 +746,9 @@ typedef int (*rpcx_auth_callback)(void *userdata,
  * ones on a runtime thread (as everywhere) and `rpcx_set_log_callback`, which is refused
  * there with `RPCX_ERR_INVALID_STATE`; events that rpcx emits while the callback runs, on
  * the same thread, are dropped rather than delivered recursively. The callback must return
- * normally: no C++ exception or `longjmp` may leave it (`bindings/cpp/rpcx.hpp` catches
- * exceptions). A Rust panic inside it is caught and the event dropped.
+ * normally and must not unwind: no C++ exception, `longjmp` or Rust panic may leave it
+ * (unwinding out of an `extern "C"` function aborts the process or is undefined behaviour;
+ * `bindings/cpp/rpcx.hpp` catches its handler's exceptions).
  */
 typedef void (*rpcx_log_fn)(void *user_data,
                             rpcx_log_level level,

@@ -12,7 +12,6 @@ use std::cell::Cell;
 use std::ffi::CString;
 use std::io::Write as _;
 use std::os::raw::{c_char, c_int, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rpcx_core::logs::{self, Forwarder, LogLevel, LogRecord};
@@ -58,8 +57,9 @@ pub const RPCX_LOG_TRACE: rpcx_log_level = 5;
 /// ones on a runtime thread (as everywhere) and `rpcx_set_log_callback`, which is refused
 /// there with `RPCX_ERR_INVALID_STATE`; events that rpcx emits while the callback runs, on
 /// the same thread, are dropped rather than delivered recursively. The callback must return
-/// normally: no C++ exception or `longjmp` may leave it (`bindings/cpp/rpcx.hpp` catches
-/// exceptions). A Rust panic inside it is caught and the event dropped.
+/// normally and must not unwind: no C++ exception, `longjmp` or Rust panic may leave it
+/// (unwinding out of an `extern "C"` function aborts the process or is undefined behaviour;
+/// `bindings/cpp/rpcx.hpp` catches its handler's exceptions).
 pub type rpcx_log_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -150,18 +150,18 @@ fn deliver(record: &LogRecord<'_>) {
     let text = |s: &str| CString::new(s.split('\0').next().unwrap_or("")).unwrap_or_default();
     let (target, message) = (text(record.target), text(record.message));
     IN_CALLBACK.with(|f| f.set(true));
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the C caller registered `f` with `user_data` for calls on any thread; both
-        // strings outlive the call.
-        unsafe {
-            (cb.f)(
-                cb.user_data.0,
-                c_level(record.level),
-                target.as_ptr(),
-                message.as_ptr(),
-            )
-        }
-    }));
+    // No catch_unwind: nothing can unwind out of an `extern "C"` call (a panic there aborts),
+    // and the callback must not unwind (see `rpcx_log_fn`).
+    // SAFETY: the C caller registered `f` with `user_data` for calls on any thread; both
+    // strings outlive the call.
+    unsafe {
+        (cb.f)(
+            cb.user_data.0,
+            c_level(record.level),
+            target.as_ptr(),
+            message.as_ptr(),
+        )
+    };
     IN_CALLBACK.with(|f| f.set(false));
     // Dropped under the lock, so a setter waiting for the old callback cannot miss it.
     let guard = slot();
