@@ -6,6 +6,8 @@
 # compared, Go's http/ws clients -> Rust server, Rust http@/ws@ clients -> Go's Serve("http"/"ws");
 # then OpenTelemetry (tests/interop/run_otel.sh): a Go client span is our server span's parent,
 # our client span is the parent a Go server extracts (W3C trace context in the metadata).
+# then Thrift (tests/interop/run_thrift.sh): serialize type 4, Go client -> our Arith and our
+# client -> a Go server with hand-written TStructs (strings, lists, maps, optional, nested);
 # then file transfer and streams (tests/interop/run_files.sh): Go SendFile/DownloadFile/Stream
 # against our server and our send_file/download_file/stream against Go's FileTransfer and
 # StreamService (64 MiB, SHA-256 checked; 10,000 echoed messages).
@@ -17,6 +19,7 @@ interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_tls.sh
 	CARGO="$(CARGO)" tests/interop/run_http.sh
 	CARGO="$(CARGO)" tests/interop/run_otel.sh
+	CARGO="$(CARGO)" tests/interop/run_thrift.sh
 	CARGO="$(CARGO)" tests/interop/run_files.sh
 
 TEST_TARGETS += interop

@@ -402,10 +402,10 @@ fn go_error_texts() {
         CodecError::UnknownType(SerializeType::new(9).unwrap())
     );
     assert_eq!(
-        codec::encode(&args, SerializeType::THRIFT)
+        codec::decode::<Args>(SerializeType::THRIFT, b"")
             .unwrap_err()
             .to_string(),
-        "can not find codec for 4"
+        "EOF"
     );
     assert_eq!(
         codec::encode(&args, RAW).unwrap_err().to_string(),

@@ -9,7 +9,8 @@
 //! | 1 | JSON | `serde_json` with Go's formatting ([`GoFormatter`]), first value read, trailing bytes ignored |
 //! | 2 | Protobuf | `prost` messages; anything else is [`CodecError::NotProtobuf`] |
 //! | 3 | MsgPack | `rmp-serde`, structs as maps keyed by field name, byte buffers as `bin` |
-//! | 4–15 | user codecs | [`register_codec`]; unregistered is [`CodecError::UnknownType`] (4 = Thrift in Go) |
+//! | 4 | Thrift | the binary protocol of a struct for any serde type ([`thrift_encode`]: field ids by position), as Go's `ThriftCodec` |
+//! | 5–15 | user codecs | [`register_codec`]; unregistered is [`CodecError::UnknownType`] |
 //!
 //! A value usable as arguments or reply implements [`Codable`], which encodes and decodes it with
 //! whichever serialize type a request names, so one handler answers JSON, MsgPack and Protobuf
@@ -31,6 +32,7 @@ mod json;
 mod msgpack;
 mod protobuf;
 mod registry;
+pub mod thrift;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -43,6 +45,7 @@ pub use registry::{
     codec_for, register_codec, registry_decode, registry_encode, unregister_codec, DeserializeFn,
     SerdeCodec,
 };
+pub use thrift::{thrift_decode, thrift_encode, ThriftError, THRIFT_MAX_DEPTH};
 
 use crate::protocol::SerializeType;
 
@@ -110,8 +113,8 @@ fn rollback_on_error(
     result
 }
 
-/// Encodes with a serde codec: a registered one for `st` if any, else built-in JSON (1) or
-/// MsgPack (3), else [`CodecError::UnknownType`].
+/// Encodes with a serde codec: a registered one for `st` if any, else built-in JSON (1),
+/// MsgPack (3) or Thrift (4), else [`CodecError::UnknownType`].
 fn encode_with_serde_codec<T: Serialize + ?Sized>(
     value: &T,
     st: SerializeType,
@@ -123,6 +126,7 @@ fn encode_with_serde_codec<T: Serialize + ?Sized>(
     match st.value() {
         1 => json_encode(value, out),
         3 => msgpack_encode(value, out),
+        4 => thrift_encode(value, out),
         _ => Err(CodecError::UnknownType(st)),
     }
 }
@@ -138,13 +142,14 @@ fn decode_with_serde_codec<T: DeserializeOwned>(
     match st.value() {
         1 => json_decode(bytes),
         3 => msgpack_decode(bytes),
+        4 => thrift_decode(bytes),
         _ => Err(CodecError::UnknownType(st)),
     }
 }
 
 /// Whether a serde codec exists for `st` (built-in JSON/MsgPack or registered).
 fn has_serde_codec(st: SerializeType) -> bool {
-    matches!(st.value(), 1 | 3) || codec_for(st).is_some()
+    matches!(st.value(), 1 | 3 | 4) || codec_for(st).is_some()
 }
 
 /// Shared body of the serde-only encoders, with the type name used in errors given explicitly.

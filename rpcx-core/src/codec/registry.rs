@@ -17,8 +17,8 @@ pub type DeserializeFn<'a> = dyn for<'de> FnMut(&mut dyn erased_serde::Deseriali
 /// A serde-based codec that can be registered under a serialize type number with
 /// [`register_codec`].
 ///
-/// Types 4–15 (4 is Thrift in Go, which this crate does not ship) are free; registering under 1
-/// (JSON) or 3 (MsgPack) replaces the built-in codec. Types 0 (raw) and 2 (protobuf) are not
+/// Types 5–15 are free; registering under 1 (JSON), 3 (MsgPack) or 4 (Thrift) replaces the
+/// built-in codec. Types 0 (raw) and 2 (protobuf) are not
 /// serde based and cannot be replaced.
 ///
 /// ```

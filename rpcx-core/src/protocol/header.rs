@@ -86,7 +86,7 @@ impl SerializeType {
     pub const PROTOBUF: SerializeType = SerializeType(2);
     /// MessagePack (3), the Go client's default.
     pub const MSGPACK: SerializeType = SerializeType(3);
-    /// Apache Thrift binary protocol (4); available through the codec registry.
+    /// Apache Thrift binary protocol (4): built in for serde types ([`crate::codec::thrift_encode`]).
     pub const THRIFT: SerializeType = SerializeType(4);
 
     /// A serialize type from its 4-bit wire number; `None` when `n > 15`.
