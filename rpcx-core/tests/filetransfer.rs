@@ -569,3 +569,65 @@ async fn upload_handler_receives_the_bytes() {
     assert_eq!(args.meta.get("user").map(String::as_str), Some("ann"));
     assert_eq!(sha1(&all), sha1(&body));
 }
+
+#[tokio::test]
+async fn download_handler_produces_the_bytes_and_an_unfinished_download_is_an_error() {
+    let mut s = Server::builder().build();
+    let _side = FileTransfer::new(FileTransferOptions {
+        max_file_size: 1 << 20,
+        ..Default::default()
+    })
+    .download_handler(|args, mut download| async move {
+        match args.file_name.as_str() {
+            "gen" => {
+                for i in 0..100u64 {
+                    let chunk = data(10_000, i);
+                    download.write(&chunk).await.map_err(|e| e.to_string())?;
+                }
+                download.finish().await.map_err(|e| e.to_string())
+            }
+            "too-big" => {
+                let chunk = vec![0u8; 600_000];
+                download.write(&chunk).await.map_err(|e| e.to_string())?;
+                download.write(&chunk).await.map_err(|e| e.to_string())?;
+                download.finish().await.map_err(|e| e.to_string())
+            }
+            _ => {
+                download
+                    .write(b"partial")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Err("no such file".to_string())
+            }
+        }
+    })
+    .register(&mut s)
+    .await
+    .unwrap();
+    let server = s.serve("tcp@127.0.0.1:0").await.unwrap();
+    let client = Client::connect(
+        &server.local_address().to_string(),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let n = client
+        .download_file(FILE_TRANSFER_SERVICE, "gen", &mut got, HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(n, 1_000_000);
+    let want: Vec<u8> = (0..100u64).flat_map(|i| data(10_000, i)).collect();
+    assert_eq!(sha1(&got), sha1(&want));
+    for name in ["too-big", "other"] {
+        let mut got = Vec::new();
+        let e = client
+            .download_file(FILE_TRANSFER_SERVICE, name, &mut got, HashMap::new())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("the server aborted the transfer"),
+            "{name}: {e}"
+        );
+    }
+}

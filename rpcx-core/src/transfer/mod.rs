@@ -30,8 +30,8 @@ mod types;
 
 pub use client::FILE_TRANSFER_BUFFER_SIZE;
 pub use server::{
-    FileTransfer, FileTransferOptions, SideHandle, StreamAcceptor, StreamHandler, StreamService,
-    Upload, UploadHandler,
+    Download, DownloadHandler, FileTransfer, FileTransferOptions, SideHandle, StreamAcceptor,
+    StreamHandler, StreamService, Upload, UploadHandler,
 };
 pub use side::SideOptions;
 pub use types::{

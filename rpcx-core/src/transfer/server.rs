@@ -53,6 +53,19 @@ enum UploadTarget {
     Handler(UploadHandler),
 }
 
+/// An application's download handler: given the client's arguments, it writes the file's
+/// bytes with [`Download::write`] and ends the file with [`Download::finish`]. A `Download`
+/// dropped unfinished (an early return, an `Err`, a panic) resets the connection, so the
+/// client sees an error rather than a short file; an `Err` is logged. The handler decides what
+/// a name means: the directory rules do not apply to it.
+pub type DownloadHandler =
+    Arc<dyn Fn(DownloadFileArgs, Download) -> BoxFuture<Result<(), String>> + Send + Sync>;
+
+enum DownloadSource {
+    Directory(PathBuf),
+    Handler(DownloadHandler),
+}
+
 /// File transfer (Go's `server.FileTransfer`): registers `_filetransfer.TransferFile` (upload)
 /// and `_filetransfer.DownloadFile` on a [`Server`] and serves the side listener.
 ///
@@ -85,7 +98,7 @@ enum UploadTarget {
 pub struct FileTransfer {
     options: FileTransferOptions,
     upload: Option<UploadTarget>,
-    download_dir: Option<PathBuf>,
+    download: Option<DownloadSource>,
 }
 
 impl FileTransfer {
@@ -94,7 +107,7 @@ impl FileTransfer {
         FileTransfer {
             options,
             upload: None,
-            download_dir: None,
+            download: None,
         }
     }
 
@@ -118,7 +131,20 @@ impl FileTransfer {
 
     /// Serves downloads from the files under `dir` (which must exist).
     pub fn download_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.download_dir = Some(dir.into());
+        self.download = Some(DownloadSource::Directory(dir.into()));
+        self
+    }
+
+    /// Produces downloads with `handler` instead of reading a directory (see
+    /// [`DownloadHandler`]); [`FileTransferOptions::max_file_size`] still bounds what it writes.
+    pub fn download_handler<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(DownloadFileArgs, Download) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.download = Some(DownloadSource::Handler(Arc::new(move |a, d| {
+            Box::pin(handler(a, d))
+        })));
         self
     }
 
@@ -143,15 +169,17 @@ impl FileTransfer {
             Some(UploadTarget::Directory(d)) => Some(UploadTarget::Directory(canonical_dir(&d)?)),
             other => other,
         };
-        let download_dir = match self.download_dir {
-            Some(d) => Some(canonical_dir(&d)?),
-            None => None,
+        let download = match self.download {
+            Some(DownloadSource::Directory(d)) => {
+                Some(DownloadSource::Directory(canonical_dir(&d)?))
+            }
+            other => other,
         };
         let shared = Arc::new(Shared {
             max_file_size: self.options.max_file_size,
             io_timeout: self.options.io_timeout,
             upload,
-            download_dir,
+            download,
         });
         let s = shared.clone();
         let serve: Serve<Job> = Arc::new(move |job, conn, peer, permit| {
@@ -268,7 +296,7 @@ struct Shared {
     max_file_size: u64,
     io_timeout: Duration,
     upload: Option<UploadTarget>,
-    download_dir: Option<PathBuf>,
+    download: Option<DownloadSource>,
 }
 
 impl Shared {
@@ -303,11 +331,14 @@ impl Shared {
             tracing::warn!(target: "rpcx::transfer", peer = %ctx.peer(), file = %args.file_name, "rpcx: download refused: {msg}");
             ServiceError::new(msg)
         };
-        let Some(dir) = &self.download_dir else {
-            return Err(refuse("file download is not enabled on this server".into()));
-        };
-        self.open_check(dir, &args.file_name).map_err(refuse)?;
-        Ok(Job::Download(args))
+        match &self.download {
+            None => Err(refuse("file download is not enabled on this server".into())),
+            Some(DownloadSource::Directory(dir)) => {
+                self.open_check(dir, &args.file_name).map_err(refuse)?;
+                Ok(Job::Download(args))
+            }
+            Some(DownloadSource::Handler(_)) => Ok(Job::Download(args)),
+        }
     }
 
     /// The path of a servable file: confined, regular, within the size limit.
@@ -361,8 +392,21 @@ impl Shared {
                 }
             }
             Job::Download(args) => {
-                let name = args.file_name;
-                match self.send_file(conn, &name).await {
+                let name = args.file_name.clone();
+                let r = match &self.download {
+                    Some(DownloadSource::Handler(h)) => {
+                        let d = Download {
+                            conn: Some(conn),
+                            sent: 0,
+                            max: self.max_file_size,
+                            io_timeout: self.io_timeout,
+                            peer,
+                        };
+                        h(args, d).await.map(|_| 0)
+                    }
+                    _ => self.send_file(conn, &name).await,
+                };
+                match r {
                     Ok(n) => {
                         tracing::debug!(target: "rpcx::transfer", peer = %peer, file = %name, bytes = n, "rpcx: download done")
                     }
@@ -375,7 +419,9 @@ impl Shared {
     }
 
     async fn send_file(&self, mut conn: TcpStream, name: &str) -> Result<u64, String> {
-        let dir = self.download_dir.as_deref().ok_or("downloads are off")?;
+        let Some(DownloadSource::Directory(dir)) = &self.download else {
+            return Err("downloads from a directory are off".into());
+        };
         let checked = self.open_check(dir, name);
         let (path, len) = match checked {
             Ok(x) => x,
@@ -546,6 +592,90 @@ impl Upload {
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// The client's side-connection address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+/// The connection of one download, for a [`DownloadHandler`]: each write bounded by the
+/// transfer's io timeout, the total by [`FileTransferOptions::max_file_size`].
+/// [`finish`](Self::finish) closes it cleanly (the client's end of file); dropped unfinished it
+/// is reset.
+pub struct Download {
+    conn: Option<TcpStream>,
+    sent: u64,
+    max: u64,
+    io_timeout: Duration,
+    peer: SocketAddr,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("peer", &self.peer)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            reset(conn);
+        }
+    }
+}
+
+impl Download {
+    /// Sends `bytes`. Fails past the size limit (nothing of `bytes` is sent then), when the
+    /// client went away, or when a write makes no progress for the io timeout.
+    pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.sent + bytes.len() as u64 > self.max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("download over the {}-byte limit", self.max),
+            ));
+        }
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "download finished"))?;
+        match tokio::time::timeout(self.io_timeout, conn.write_all(bytes)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("download stalled after {} bytes", self.sent),
+                ))
+            }
+        }
+        self.sent += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Ends the file: the connection is closed cleanly (within the io timeout).
+    pub async fn finish(mut self) -> io::Result<()> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.io_timeout, conn.shutdown()).await {
+            Ok(r) => r,
+            Err(_) => {
+                reset(conn);
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "download close stalled",
+                ))
+            }
+        }
+    }
+
+    /// Bytes sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// The client's side-connection address.
