@@ -161,6 +161,9 @@ impl<T: Send + 'static> Side<T> {
         options.validate()?;
         let listener = TcpListener::bind(&options.listen).await?;
         let local = listener.local_addr()?;
+        if options.advertise_addr.is_none() && local.ip().is_unspecified() {
+            tracing::warn!(target: "rpcx::transfer", kind, address = %local, "rpcx: side listener bound to a wildcard address replies with it; remote clients need SideOptions::advertise_addr");
+        }
         let reply_addr = options
             .advertise_addr
             .clone()
