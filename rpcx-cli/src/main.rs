@@ -12,6 +12,8 @@
 //! rpcx call --dns arith.example.internal:8972 [--dns-server 10.0.0.2:53] Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --tls-ca ca.pem [--tls-cert client.pem --tls-key client.key] tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call ws@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'      # rpcx in a WebSocket (http@: CONNECT)
+//! rpcx upload tcp@127.0.0.1:8972 ./report.pdf               # Go's SendFile (_filetransfer)
+//! rpcx download tcp@127.0.0.1:8972 report.pdf -o copy.pdf  # Go's DownloadFile (-o - : stdout)
 //! ```
 //! With `--etcd` (or `--consul`, `--redis`, `--zookeeper`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
 //! on PORT) the servers come from the registry and the call goes through an XClient with the
@@ -55,6 +57,43 @@ enum Command {
     /// List the servers registered in etcd, Consul, Redis or ZooKeeper (or behind a DNS name), one line each:
     /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
     List(Box<ListArgs>),
+    /// Upload a file to a server with file transfer on (Go's SendFile: `_filetransfer.TransferFile`,
+    /// then the bytes to its side listener); prints the bytes sent.
+    Upload(Box<TransferArgs>),
+    /// Download a file from a server with file transfer on (Go's DownloadFile:
+    /// `_filetransfer.DownloadFile`); prints the bytes received (to stderr with `-o -`).
+    Download(Box<TransferArgs>),
+}
+
+/// Arguments of `upload` and `download`.
+#[derive(clap::Args)]
+struct TransferArgs {
+    /// tcp@host:port (or host:port, unix@/path, http@/ws@/wss@host:port) of the server.
+    address: String,
+    /// upload: the local file (its base name is the name sent); download: the name on the
+    /// server (relative to its download directory).
+    file: String,
+    /// download: where to write it (default: the name's last part in the current
+    /// directory; `-`: standard output). An existing file is replaced.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// upload: at most this many bytes per second (0: no limit).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    rate: u64,
+    /// Metadata pair sent with the request (repeatable; Go's `meta` map).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// Timeout in seconds of the call and of each read or write of the transfer.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Auth token, sent as __AUTH.
+    #[arg(long)]
+    auth: Option<String>,
+    /// The service name (Go's default `_filetransfer`).
+    #[arg(long, default_value = rpcx::transfer::FILE_TRANSFER_SERVICE)]
+    service: String,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Where servers are registered.
@@ -407,6 +446,8 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Upload(args) => report(rt.block_on(upload(*args))),
+        Command::Download(args) => report(rt.block_on(download(*args))),
         Command::List(args) => match rt.block_on(list(*args)) {
             Ok(lines) => {
                 for l in lines {
@@ -420,6 +461,121 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Prints a transfer's outcome: the line to stdout (stderr when stdout carries the file).
+fn report(r: Result<(String, bool), String>) -> ExitCode {
+    match r {
+        Ok((line, to_stderr)) => {
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The client and metadata of an upload or download.
+async fn transfer_client(
+    a: &TransferArgs,
+) -> Result<(Client, std::collections::HashMap<String, String>), String> {
+    if !(a.timeout > 0.0 && a.timeout.is_finite() && a.timeout < 1e9) {
+        return Err("--timeout must be a positive number of seconds".into());
+    }
+    let timeout = Duration::from_secs_f64(a.timeout);
+    let mut meta = std::collections::HashMap::new();
+    for kv in &a.meta {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| format!("--meta {kv:?} must be KEY=VALUE"))?;
+        meta.insert(k.to_owned(), v.to_owned());
+    }
+    let mut options = ClientOptions::default()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)));
+    if let Some(t) = &a.auth {
+        options = options.auth(t.clone());
+    }
+    if let Some(tls) = a.tls.config()? {
+        options = options.with_tls(tls.build().map_err(|e| e.to_string())?);
+    }
+    let client = Client::connect(&a.address, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((client, meta))
+}
+
+async fn upload(a: TransferArgs) -> Result<(String, bool), String> {
+    if a.output.is_some() {
+        return Err("-o/--output is for download".into());
+    }
+    let (client, meta) = transfer_client(&a).await?;
+    let sent = client
+        .send_file(&a.service, &a.file, a.rate, meta)
+        .await
+        .map_err(|e| e.to_string());
+    client.close();
+    Ok((format!("{} bytes sent", sent?), false))
+}
+
+async fn download(a: TransferArgs) -> Result<(String, bool), String> {
+    if a.rate != 0 {
+        return Err("--rate is for upload".into());
+    }
+    let (client, meta) = transfer_client(&a).await?;
+    let to_stdout = a.output.as_deref() == Some(std::path::Path::new("-"));
+    let result = if to_stdout {
+        let mut out = tokio::io::stdout();
+        let n = client
+            .download_file(&a.service, &a.file, &mut out, meta)
+            .await
+            .map_err(|e| e.to_string());
+        tokio::io::AsyncWriteExt::flush(&mut out)
+            .await
+            .map_err(|e| e.to_string())?;
+        n
+    } else {
+        let path = match &a.output {
+            Some(p) => p.clone(),
+            None => PathBuf::from(
+                std::path::Path::new(&a.file)
+                    .file_name()
+                    .ok_or_else(|| format!("{:?} has no file name: give -o PATH", a.file))?,
+            ),
+        };
+        // Into a temporary file next to it, renamed once the whole file arrived.
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".rpcx-part");
+        let tmp = PathBuf::from(tmp);
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let n = client
+            .download_file(&a.service, &a.file, &mut file, meta)
+            .await
+            .map_err(|e| e.to_string());
+        let done = match n {
+            Ok(n) => tokio::io::AsyncWriteExt::flush(&mut file)
+                .await
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map(|_| n)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) => Err(e),
+        };
+        if done.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        done
+    };
+    client.close();
+    Ok((format!("{} bytes received", result?), to_stdout))
 }
 
 async fn list(a: ListArgs) -> Result<Vec<String>, String> {
