@@ -1,7 +1,7 @@
 //! The client: one multiplexed rpcx connection. Payloads arrive here already encoded (by the
 //! Python layer, with the GIL, on the caller's thread) and leave as bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -280,6 +280,63 @@ impl RawClient {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, None)?;
         wait(py, async move { client.send_raw(req).await })?.map_err(|e| to_py(py, e))
+    }
+
+    /// Uploads the file at `path` through `service.TransferFile` (usually `_filetransfer`) at
+    /// most `rate` bytes per second (`None`: no limit), on the runtime: `RawUpload.wait` gives
+    /// the bytes sent.
+    #[pyo3(signature = (service, path, rate=None, metadata=None))]
+    fn send_file(
+        &self,
+        py: Python<'_>,
+        service: String,
+        path: std::path::PathBuf,
+        rate: Option<u64>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawUpload> {
+        let client = self.live(py)?.clone();
+        let (rate, meta) = (
+            crate::transfer::rate(rate)?,
+            crate::transfer::meta(metadata),
+        );
+        crate::transfer::RawUpload::start(async move {
+            client.send_file(&service, path, rate, meta).await
+        })
+    }
+
+    /// Starts downloading `name` through `service.DownloadFile`; read the bytes from the
+    /// returned `RawDownload`.
+    #[pyo3(signature = (service, name, metadata=None))]
+    fn download_file(
+        &self,
+        py: Python<'_>,
+        service: String,
+        name: String,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawDownload> {
+        let client = self.live(py)?.clone();
+        let meta = crate::transfer::meta(metadata);
+        crate::transfer::RawDownload::start(move |mut pipe| async move {
+            client.download_file(&service, &name, &mut pipe, meta).await
+        })
+    }
+
+    /// Opens a stream through `service.Stream` (usually `_streamservice`); waits (GIL
+    /// released, interruptible) and returns the connection's blocking descriptor, which the
+    /// caller owns.
+    #[pyo3(signature = (service, metadata=None))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        service: String,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawSock> {
+        let client = self.live(py)?.clone();
+        let meta = crate::transfer::meta(metadata);
+        wait(py, async move {
+            crate::transfer::into_fd(client.stream(&service, meta).await?)
+        })?
+        .map_err(|e| to_py(py, e))
     }
 
     /// Starts a oneway send; `None` or the exception arrives on `cq` under `token`.

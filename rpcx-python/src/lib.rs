@@ -18,6 +18,7 @@ mod registry;
 mod runtime;
 mod server;
 mod tls;
+mod transfer;
 mod xclient;
 
 use pyo3::prelude::*;
@@ -57,6 +58,9 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<push::RawPushes>()?;
     m.add_class::<hooks::IpFilter>()?;
     m.add_class::<hooks::RateLimit>()?;
+    m.add_class::<transfer::StreamJob>()?;
+    m.add_class::<transfer::RawDownload>()?;
+    m.add_class::<transfer::RawUpload>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(compress::register_compressor, m)?)?;
     m.add_function(wrap_pyfunction!(compress::unregister_compressor, m)?)?;

@@ -221,6 +221,8 @@ struct Inner {
     /// Dropped at the same moment: wakes workers and auth waits blocked on channels.
     gave_up_tx: Mutex<Option<Sender<()>>>,
     gave_up: Receiver<()>,
+    /// The file transfer and stream side listeners, and the queue of accepted streams.
+    sides: crate::transfer::Sides,
 }
 
 impl Inner {
@@ -241,6 +243,7 @@ impl Inner {
 
     fn give_up(&self) {
         self.abandon.cancel();
+        self.sides.close();
         if let Ok(mut tx) = self.gave_up_tx.lock() {
             tx.take();
         }
@@ -272,7 +275,7 @@ impl RawServer {
     /// (`(service, metadata)` pairs) for registry plugins. `http_*`, `jsonrpc`, `websocket`
     /// and `cors` are the HTTP options of the port (see `crate::http`).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -297,7 +300,10 @@ impl RawServer {
         http_request_timeout: Option<f64>,
         http_max_header_bytes: Option<usize>,
         http_max_headers: Option<usize>,
+        file_transfer: Option<crate::transfer::FileTransferTuple>,
+        streams: Option<crate::transfer::SideTuple>,
     ) -> PyResult<RawServer> {
+        let sides_plan = crate::transfer::plan(file_transfer, streams)?;
         let mut options = ServerOptions {
             limits: limits_from(limits),
             http: crate::http::http_options(
@@ -369,8 +375,12 @@ impl RawServer {
                 .map_err(|e| to_py(py, e))?;
         }
         let address = address.to_owned();
-        let handle =
-            wait(py, async move { server.serve(&address).await })?.map_err(|e| to_py(py, e))?;
+        let (handle, sides) = wait(py, async move {
+            let sides = crate::transfer::register(sides_plan, &mut server).await?;
+            let handle = server.serve(&address).await?;
+            Ok::<_, rpcx::Error>((handle, sides))
+        })?
+        .map_err(|e| to_py(py, e))?;
         Ok(RawServer {
             inner: Owned::new(Inner {
                 handle,
@@ -381,6 +391,7 @@ impl RawServer {
                 abandon,
                 gave_up_tx: Mutex::new(Some(gave_up_tx)),
                 gave_up,
+                sides,
             }),
         })
     }
@@ -464,6 +475,62 @@ impl RawServer {
         }
     }
 
+    /// Takes the next accepted stream (servers started with `streams`), waiting at most
+    /// `timeout` seconds (forever when `None`) with the GIL released. `None` when the wait
+    /// timed out, the server has stopped, or it serves no streams.
+    #[pyo3(signature = (timeout=None))]
+    fn next_stream(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<crate::transfer::StreamJob>> {
+        let Some(streams) = self.inner.sides.streams.as_ref() else {
+            return Ok(None);
+        };
+        if self.inner.inherited() {
+            return Ok(None);
+        }
+        let deadline = timeout
+            .map(|t| seconds("timeout", t))
+            .transpose()?
+            .map(|d| Instant::now() + d);
+        loop {
+            let tick = match deadline {
+                None => JOB_TICK,
+                Some(d) => d.saturating_duration_since(Instant::now()).min(JOB_TICK),
+            };
+            let gave_up = &self.inner.gave_up;
+            let got = py.detach(|| {
+                crossbeam_channel::select! {
+                    recv(streams) -> m => Ok(m.ok()),
+                    recv(gave_up) -> _ => Ok(None),
+                    default(tick) => Err(()),
+                }
+            });
+            match got {
+                Ok(m) => return Ok(m.map(crate::transfer::StreamJob::from_msg)),
+                Err(()) => {
+                    py.check_signals()?;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The address file transfer replies give clients (`host:port`); `None` without it.
+    #[getter]
+    fn file_transfer_address(&self) -> Option<String> {
+        self.inner.sides.addresses.0.clone()
+    }
+
+    /// The address stream replies give clients (`host:port`); `None` without streams.
+    #[getter]
+    fn stream_address(&self) -> Option<String> {
+        self.inner.sides.addresses.1.clone()
+    }
+
     /// True once the server gave up on pending work (workers should exit).
     #[getter]
     fn stopping(&self) -> bool {
@@ -507,6 +574,7 @@ impl RawServer {
     /// Does not wait.
     fn close(&self) {
         if !self.inner.inherited() {
+            self.inner.sides.close();
             self.inner.handle.close();
             self.inner.give_up();
             for r in self.inner.take_registries() {

@@ -16,7 +16,7 @@
 //! An exception (or a bad return value) fails that call: the error is parked in the scope and
 //! raised instead of the core's "no server" error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -1251,6 +1251,58 @@ impl RawXClient {
         spawn_with(cq, token, |queue, cancelled| {
             inner.send(method, r, Some((queue, cancelled)))
         })
+    }
+
+    /// Uploads the file at `path` (`TransferFile` on this XClient's service, usually
+    /// `_filetransfer`) at most `rate` bytes per second (`None`: no limit), on the runtime:
+    /// `RawUpload.wait` gives the bytes sent.
+    #[pyo3(signature = (path, rate=None, metadata=None))]
+    fn send_file(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        rate: Option<u64>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawUpload> {
+        let inner = self.live(py)?;
+        let (rate, meta) = (
+            crate::transfer::rate(rate)?,
+            crate::transfer::meta(metadata),
+        );
+        crate::transfer::RawUpload::start(async move { inner.xc.send_file(path, rate, meta).await })
+    }
+
+    /// Starts downloading `name` (`DownloadFile` on this XClient's service); read the bytes
+    /// from the returned `RawDownload`.
+    #[pyo3(signature = (name, metadata=None))]
+    fn download_file(
+        &self,
+        py: Python<'_>,
+        name: String,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawDownload> {
+        let inner = self.live(py)?;
+        let meta = crate::transfer::meta(metadata);
+        crate::transfer::RawDownload::start(move |mut pipe| async move {
+            inner.xc.download_file(&name, &mut pipe, meta).await
+        })
+    }
+
+    /// Opens a stream (`Stream` on this XClient's service, usually `_streamservice`); waits
+    /// (GIL released, interruptible) and returns the connection's blocking descriptor, which
+    /// the caller owns.
+    #[pyo3(signature = (metadata=None))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> PyResult<crate::transfer::RawSock> {
+        let inner = self.live(py)?;
+        let meta = crate::transfer::meta(metadata);
+        wait(py, async move {
+            crate::transfer::into_fd(inner.xc.stream(meta).await?)
+        })?
+        .map_err(|e| to_py(py, e))
     }
 
     /// The stream of server pushes of every connection (`RawPushes`); only once: `None`

@@ -76,6 +76,7 @@ from .errors import (
 from .limits import Limits
 from .server import MethodStats, Server
 from .tls import TLSConfig
+from .transfer import FILE_TRANSFER_SERVICE, STREAM_SERVICE, FileTransferOptions, StreamOptions
 from .xclient import (
     AsyncXClient,
     Consul,
@@ -119,6 +120,8 @@ __all__ = [
     "CorsOptions",
     "Etcd",
     "EtcdRegistry",
+    "FILE_TRANSFER_SERVICE",
+    "FileTransferOptions",
     "RedisRegistry",
     "Registry",
     "RegistryStatus",
@@ -149,7 +152,9 @@ __all__ = [
     "Server",
     "ServerInterceptor",
     "ServiceError",
+    "STREAM_SERVICE",
     "StoreDiscovery",
+    "StreamOptions",
     "TLSConfig",
     "XClient",
     "__version__",

@@ -4,9 +4,12 @@ the same methods."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any, AsyncIterator, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _aio, _rpcx
+from . import transfer as _transfer
 from ._codec import Serializer
 from .compress import DEFAULT_THRESHOLD, client_option
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
@@ -227,6 +230,50 @@ class Client(_Twin):
         got = self._raw.recv_push(check_timeout(timeout))
         return None if got is None else _push(got, self.address)
 
+    def send_file(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        rate: Optional[int] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.FILE_TRANSFER_SERVICE,
+    ) -> int:
+        """:meth:`XClient.send_file <rpcx.XClient.send_file>` on this connection, calling
+        ``service.TransferFile``."""
+        _names(service, "TransferFile")
+        up = self._raw.send_file(
+            service, _transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata)
+        )
+        try:
+            return up.wait()
+        finally:
+            up.close()
+
+    def download_file(
+        self,
+        name: str,
+        dest: _transfer.Destination,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.FILE_TRANSFER_SERVICE,
+    ) -> int:
+        """:meth:`XClient.download_file <rpcx.XClient.download_file>` on this connection,
+        calling ``service.DownloadFile``."""
+        _names(service, "DownloadFile")
+        raw = self._raw.download_file(service, _transfer._name(name), _transfer._meta(metadata))
+        return _transfer._download(raw, dest)
+
+    def stream(
+        self,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.STREAM_SERVICE,
+    ) -> socket.socket:
+        """:meth:`XClient.stream <rpcx.XClient.stream>` on this connection, calling
+        ``service.Stream``: the connection as a blocking :class:`socket.socket`."""
+        _names(service, "Stream")
+        return _transfer._socket(self._raw.stream(service, _transfer._meta(metadata)))
+
     def close(self) -> None:
         """Closes the connection; pending calls fail with :class:`~rpcx.ClosedError`."""
         self._raw.close()
@@ -373,6 +420,53 @@ class AsyncClient(_Twin):
                 return
             if push is not None:
                 yield push
+
+    async def send_file(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        rate: Optional[int] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.FILE_TRANSFER_SERVICE,
+    ) -> int:
+        """:meth:`Client.send_file` as a coroutine; cancelling the awaiting task aborts the
+        upload."""
+        _names(service, "TransferFile")
+        raw = await self._client()
+        up = raw.send_file(
+            service, _transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata)
+        )
+        try:
+            return await _transfer._in_thread(up.wait, up.close)
+        finally:
+            up.close()
+
+    async def download_file(
+        self,
+        name: str,
+        dest: _transfer.Destination,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.FILE_TRANSFER_SERVICE,
+    ) -> int:
+        """:meth:`Client.download_file` as a coroutine (the bytes are written from a worker
+        thread); cancelling the awaiting task aborts the download."""
+        _names(service, "DownloadFile")
+        raw = await self._client()
+        dl = raw.download_file(service, _transfer._name(name), _transfer._meta(metadata))
+        return await _transfer._in_thread(lambda: _transfer._download(dl, dest), dl.close)
+
+    async def stream(
+        self,
+        metadata: Optional[Mapping[str, str]] = None,
+        *,
+        service: str = _transfer.STREAM_SERVICE,
+    ) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """:meth:`Client.stream` as asyncio streams: ``(reader, writer)``."""
+        _names(service, "Stream")
+        raw = await self._client()
+        meta = _transfer._meta(metadata)
+        return await _transfer._stream_pair(lambda: raw.stream(service, meta))
 
     async def close(self) -> None:
         """Closes the connection; pending calls fail with :class:`~rpcx.ClosedError`."""

@@ -22,6 +22,7 @@ import inspect
 import logging
 import math
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -29,6 +30,7 @@ import weakref
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
 
 from . import _codec, _otel, _rpcx
+from . import transfer as _transfer
 from .context import Context, _CallState
 from .cors import CorsOptions
 from .errors import ServiceError
@@ -290,6 +292,7 @@ class Server:
         http_request_timeout: Optional[float] = None,
         http_max_header_bytes: Optional[int] = None,
         http_max_headers: Optional[int] = None,
+        file_transfer: Optional[_transfer.FileTransferOptions] = None,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -319,6 +322,15 @@ class Server:
             http_max_header_bytes=http_max_header_bytes,
             http_max_headers=http_max_headers,
         )
+        if file_transfer is not None and not isinstance(
+            file_transfer, _transfer.FileTransferOptions
+        ):
+            raise TypeError("file_transfer must be an rpcx.FileTransferOptions")
+        self._file_transfer = file_transfer
+        #: The stream handler and its side listener options (register_stream).
+        self._stream: Optional[tuple[Callable[..., Any], _transfer.StreamOptions]] = None
+        #: Sockets of the streams whose handlers are running (shut down by stop).
+        self._stream_socks: set[socket.socket] = set()
         self._hooks = _ServerHooks(interceptors, _rejection_text)
         self._plugins = list(plugins or ())
         for p in self._plugins:
@@ -505,6 +517,127 @@ class Server:
             else:
                 self._raw.add_registry(registry)
 
+    # -- streams ------------------------------------------------------------------------
+
+    def register_stream(
+        self,
+        handler: Callable[..., Any],
+        options: Optional[_transfer.StreamOptions] = None,
+    ) -> None:
+        """Serves streams (Go's ``StreamService``: ``_streamservice.Stream``) with
+        ``handler``, before :meth:`start`. Each accepted stream calls
+        ``handler(sock, metadata)`` on a thread of its own, ``sock`` being the connection as
+        a blocking :class:`socket.socket` (both ways; closed when the handler returns) and
+        ``metadata`` the client's dict. An ``async def`` handler is awaited as
+        ``handler(reader, writer, metadata)`` (asyncio streams) on the server's event loop
+        (see :meth:`start`/:meth:`start_async`). ``options`` (a
+        :class:`~rpcx.StreamOptions`) sets the side listener; :meth:`stop` shuts down the
+        streams still open. Exceptions are logged on the ``rpcx`` logger."""
+        _transfer._check_handler(handler)
+        if options is None:
+            options = _transfer.StreamOptions()
+        if not isinstance(options, _transfer.StreamOptions):
+            raise TypeError("options must be an rpcx.StreamOptions")
+        with self._lock:
+            if self._raw is not None:
+                raise RuntimeError("register_stream must be called before start")
+            self._stream = (handler, options)
+
+    @property
+    def file_transfer_address(self) -> Optional[str]:
+        """The file transfer side listener's address as replies give it (``host:port``),
+        once started with ``file_transfer``."""
+        return None if self._raw is None else self._raw.file_transfer_address
+
+    @property
+    def stream_address(self) -> Optional[str]:
+        """The stream side listener's address as replies give it (``host:port``), once
+        started with a stream handler."""
+        return None if self._raw is None else self._raw.stream_address
+
+    def _stream_loop(self, raw: _rpcx.RawServer, handler: Callable[..., Any]) -> None:
+        is_async = _is_async(handler)
+        while True:
+            job = raw.next_stream()
+            if job is None:
+                if raw.stopping:
+                    return
+                continue
+            try:
+                sock = _transfer._socket(job.take_fd())
+            except Exception:
+                log.exception("rpcx: cannot take a stream's connection")
+                job.done()
+                continue
+            with self._lock:
+                self._stream_socks.add(sock)
+            if is_async:
+                loop = self._handler_loop()
+                if loop is None:
+                    self._stream_over(sock, job)
+                    continue
+                asyncio.run_coroutine_threadsafe(
+                    self._serve_stream_async(handler, sock, job), loop
+                )
+            else:
+                threading.Thread(
+                    target=self._serve_stream,
+                    args=(handler, sock, job),
+                    name=f"rpcx-stream-{job.peer}",
+                    daemon=True,
+                ).start()
+
+    def _stream_over(self, sock: socket.socket, job: _rpcx.StreamJob) -> None:
+        with self._lock:
+            self._stream_socks.discard(sock)
+        try:
+            sock.close()
+        finally:
+            job.done()
+
+    def _serve_stream(
+        self, handler: Callable[..., Any], sock: socket.socket, job: _rpcx.StreamJob
+    ) -> None:
+        _serving.set(self)
+        try:
+            handler(sock, job.metadata)
+        except Exception:
+            log.exception("rpcx: stream handler failed (stream from %s)", job.peer)
+        finally:
+            self._stream_over(sock, job)
+
+    async def _serve_stream_async(
+        self, handler: Callable[..., Any], sock: socket.socket, job: _rpcx.StreamJob
+    ) -> None:
+        _serving.set(self)
+        writer: Optional[asyncio.StreamWriter] = None
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+            await handler(reader, writer, job.metadata)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("rpcx: stream handler failed (stream from %s)", job.peer)
+        finally:
+            if writer is not None:
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except (Exception, asyncio.CancelledError):
+                    pass
+            self._stream_over(sock, job)
+
+    def _shut_streams(self) -> None:
+        """Shuts down the connections of the streams still open (their handlers see the
+        end of the stream or an error)."""
+        with self._lock:
+            socks = list(self._stream_socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self, address: str = "tcp@127.0.0.1:0") -> int:
@@ -547,6 +680,8 @@ class Server:
                 tls=self._tls,
                 metadata=list(self._metadata.items()),
                 plugins=self._plugins,
+                file_transfer=None if self._file_transfer is None else self._file_transfer._tuple(),
+                streams=None if self._stream is None else self._stream[1]._side(),
                 **self._http,
             )
             try:
@@ -560,8 +695,18 @@ class Server:
             self._raw = raw
             self._pid = os.getpid()
             self._loop = loop
-            if loop is None and any(m.is_async for m in self._table):
+            stream_async = self._stream is not None and _is_async(self._stream[0])
+            if loop is None and (stream_async or any(m.is_async for m in self._table)):
                 self._loop_thread = _LoopThread()
+            if self._stream is not None:
+                t = threading.Thread(
+                    target=self._stream_loop,
+                    args=(raw, self._stream[0]),
+                    name="rpcx-streams",
+                    daemon=True,
+                )
+                t.start()
+                self._threads.append(t)
             for i in range(self._workers):
                 t = threading.Thread(
                     target=self._work, args=(raw,), name=f"rpcx-handler-{i}", daemon=True
@@ -696,6 +841,7 @@ class Server:
 
     def _release(self) -> None:
         _live.discard(self)
+        self._shut_streams()
         me = threading.current_thread()
         deadline = time.monotonic() + _JOIN_TIME
         for t in self._threads:

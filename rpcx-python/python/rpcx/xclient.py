@@ -6,7 +6,10 @@ a select mode (or a custom selector) and a fail mode."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import os
+import socket
 import threading
 from typing import (
     Any,
@@ -21,6 +24,7 @@ from typing import (
 )
 
 from . import _aio, _rpcx
+from . import transfer as _transfer
 from ._codec import Serializer
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, Redis, SelectRequest, Zookeeper
@@ -500,6 +504,47 @@ class XClient(_Twin):
         got = self._push_stream().recv(check_timeout(timeout))
         return None if got is None else Push(*got)
 
+    def send_file(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        rate: Optional[int] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> int:
+        """Uploads the local file at ``path`` (Go's ``SendFile``; this XClient's service is
+        ``"_filetransfer"``): calls ``TransferFile`` with the file's base name, size and
+        ``metadata``, then sends the bytes to the server's side listener, at most ``rate``
+        bytes per second (``None``: no limit). Returns the bytes sent once the server has the
+        file; a refused file (too large, a bad name) raises :class:`~rpcx.ServiceError`, an
+        aborted transfer :class:`~rpcx.RpcError`. Interceptors do not run (the transfer is
+        not an ordinary call); Ctrl-C aborts it."""
+        up = self._raw.send_file(_transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata))
+        try:
+            return up.wait()
+        finally:
+            up.close()
+
+    def download_file(
+        self,
+        name: str,
+        dest: _transfer.Destination,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> int:
+        """Downloads ``name`` (relative to the server's download directory; Go's
+        ``DownloadFile``) into ``dest`` and returns the byte count. ``dest`` is a path (the
+        bytes go to a temporary file beside it, renamed into place once the server ended the
+        file: a failed download leaves ``dest`` as it was) or a binary file object (written
+        as the bytes arrive). A refused name raises :class:`~rpcx.ServiceError`; a reset or
+        stalled transfer :class:`~rpcx.RpcError`."""
+        raw = self._raw.download_file(_transfer._name(name), _transfer._meta(metadata))
+        return _transfer._download(raw, dest)
+
+    def stream(self, metadata: Optional[Mapping[str, str]] = None) -> socket.socket:
+        """Opens a stream (Go's ``Stream``; this XClient's service is ``"_streamservice"``):
+        calls ``Stream`` with ``metadata``, connects to the side listener and sends the
+        token. Returns the connection as a blocking :class:`socket.socket`, both ways; close
+        it (or use it in a ``with`` block) when done."""
+        return _transfer._socket(self._raw.stream(_transfer._meta(metadata)))
+
     def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""
         self._raw.close()
@@ -660,6 +705,40 @@ class AsyncXClient(_Twin):
                 return
             if push is not None:
                 yield push
+
+    async def send_file(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        rate: Optional[int] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> int:
+        """:meth:`XClient.send_file` as a coroutine; cancelling the awaiting task aborts the
+        upload."""
+        up = self._raw.send_file(_transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata))
+        try:
+            return await _transfer._in_thread(up.wait, up.close)
+        finally:
+            up.close()
+
+    async def download_file(
+        self,
+        name: str,
+        dest: _transfer.Destination,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> int:
+        """:meth:`XClient.download_file` as a coroutine (the bytes are written from a worker
+        thread); cancelling the awaiting task aborts the download."""
+        raw = self._raw.download_file(_transfer._name(name), _transfer._meta(metadata))
+        return await _transfer._in_thread(lambda: _transfer._download(raw, dest), raw.close)
+
+    async def stream(
+        self, metadata: Optional[Mapping[str, str]] = None
+    ) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """:meth:`XClient.stream` as asyncio streams: ``(reader, writer)`` on the
+        connection; ``writer.close()`` ends it."""
+        meta = _transfer._meta(metadata)
+        raw = self._raw
+        return await _transfer._stream_pair(lambda: raw.stream(meta))
 
     async def close(self) -> None:
         """Closes every connection; later calls raise :class:`~rpcx.ClosedError`."""

@@ -1,0 +1,244 @@
+"""File transfer and streams, wire-compatible with Go rpcx's ``_filetransfer`` and
+``_streamservice``.
+
+An ordinary call returns a one-use token and the address of a **side listener** (plain TCP);
+the client connects there and writes the token, then the file's bytes flow (upload or
+download) or the connection belongs to the application both ways (a stream).
+
+Server side: ``rpcx.Server(file_transfer=FileTransferOptions(upload_dir=..., download_dir=...))``
+and :meth:`rpcx.Server.register_stream`. Client side: ``send_file``, ``download_file`` and
+``stream`` on :class:`~rpcx.XClient` (whose service is ``"_filetransfer"`` or
+``"_streamservice"``), on :class:`~rpcx.Client` (the service as a keyword) and on their
+asyncio twins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Mapping, Optional, Tuple, TypeVar, Union
+
+__all__ = [
+    "FileTransferOptions",
+    "StreamOptions",
+    "FILE_TRANSFER_SERVICE",
+    "STREAM_SERVICE",
+]
+
+#: The file transfer service's name (Go's ``share.SendFileServiceName``).
+FILE_TRANSFER_SERVICE = "_filetransfer"
+#: The stream service's name (Go's ``share.StreamServiceName``).
+STREAM_SERVICE = "_streamservice"
+
+#: Where a download goes: a path (written to a temporary file beside it, renamed into place
+#: once complete) or a binary file object with ``write``.
+Destination = Union[str, "os.PathLike[str]", IO[bytes]]
+
+T = TypeVar("T")
+
+
+def _positive(name: str, value: Any, kind: type = float) -> None:
+    ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
+    if not ok or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Where a side listener binds and how many tokens and connections it keeps.
+
+    ``listen`` is ``host:port`` (port 0: a free one; default loopback). ``advertise_addr``
+    replaces the bound address in replies (Go's ``AdvertiseAddr``; set it when binding a
+    wildcard address or behind NAT). A token is good for one connection within
+    ``token_lifetime`` seconds; at most ``max_tokens`` wait at once (the oldest is dropped
+    first) and ``max_concurrent`` side connections run at once; a connection that sends no
+    valid token within ``handshake_timeout`` seconds is closed.
+    """
+
+    listen: str = "127.0.0.1:0"
+    advertise_addr: Optional[str] = None
+    token_lifetime: float = 60.0
+    max_tokens: int = 1024
+    max_concurrent: int = 64
+    handshake_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.listen, str) or not self.listen:
+            raise ValueError("listen must be a host:port str")
+        if self.advertise_addr is not None and not isinstance(self.advertise_addr, str):
+            raise TypeError("advertise_addr must be a host:port str or None")
+        _positive("token_lifetime", self.token_lifetime)
+        _positive("handshake_timeout", self.handshake_timeout)
+        _positive("max_tokens", self.max_tokens, int)
+        _positive("max_concurrent", self.max_concurrent, int)
+
+    def _side(self) -> Tuple[str, Optional[str], float, int, int, float]:
+        return (
+            self.listen,
+            self.advertise_addr,
+            float(self.token_lifetime),
+            self.max_tokens,
+            self.max_concurrent,
+            float(self.handshake_timeout),
+        )
+
+
+@dataclass(frozen=True)
+class FileTransferOptions(StreamOptions):
+    """File transfer on a :class:`~rpcx.Server` (``_filetransfer``; pass it as
+    ``Server(file_transfer=...)``).
+
+    Uploads are saved in ``upload_dir`` under the final component of the client's file name
+    (empty names, ``.``, ``..``, names starting with ``.`` and control characters are
+    refused), written under a temporary name and renamed into place only once every declared
+    byte arrived. Downloads are served from ``download_dir``: absolute names, ``..`` and
+    symlinks leading outside it are refused, and only regular files are served. Both
+    directories must exist; at least one is needed. Files above ``max_file_size`` bytes
+    (default 1 GiB) are refused in the call's error reply; a side connection that makes no
+    progress for ``io_timeout`` seconds is aborted. The side listener options are those of
+    :class:`StreamOptions`.
+    """
+
+    upload_dir: Optional[Union[str, "os.PathLike[str]"]] = None
+    download_dir: Optional[Union[str, "os.PathLike[str]"]] = None
+    max_file_size: int = 1 << 30
+    io_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.upload_dir is None and self.download_dir is None:
+            raise ValueError("file transfer needs an upload_dir, a download_dir or both")
+        for name in ("upload_dir", "download_dir"):
+            d = getattr(self, name)
+            if d is not None and not isinstance(d, (str, os.PathLike)):
+                raise TypeError(f"{name} must be a path, got {type(d).__name__}")
+        _positive("max_file_size", self.max_file_size, int)
+        _positive("io_timeout", self.io_timeout)
+
+    def _tuple(self) -> Tuple[Any, ...]:
+        return (
+            None if self.upload_dir is None else os.fspath(self.upload_dir),
+            None if self.download_dir is None else os.fspath(self.download_dir),
+            self.max_file_size,
+            float(self.io_timeout),
+            self._side(),
+        )
+
+
+def _meta(metadata: Optional[Mapping[str, str]]) -> Optional[dict[str, str]]:
+    if metadata is None:
+        return None
+    out = dict(metadata)
+    for k, v in out.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError("metadata keys and values must be str")
+    return out
+
+
+def _rate(rate: Optional[int]) -> Optional[int]:
+    if rate is None:
+        return None
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
+        raise ValueError(f"rate must be a positive int (bytes per second) or None, got {rate!r}")
+    return rate
+
+
+def _path(path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be str, got {type(name).__name__}")
+    return name
+
+
+def _socket(fd: int) -> socket.socket:
+    """The stream connection as a blocking ``socket.socket`` (which now owns ``fd``)."""
+    return socket.socket(fileno=fd)
+
+
+def _download(raw: Any, dest: Destination) -> int:
+    """Copies a :class:`_rpcx.RawDownload` into ``dest``; the byte count."""
+    if isinstance(dest, (str, os.PathLike)):
+        target = os.fspath(dest)
+        directory = os.path.dirname(os.path.abspath(target))
+        fd, tmp = tempfile.mkstemp(prefix=".rpcx-download-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                n = _copy(raw, f)
+            os.replace(tmp, target)
+            return n
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    if not callable(getattr(dest, "write", None)):
+        raise TypeError(
+            f"dest must be a path or a binary file object with write(), got {type(dest).__name__}"
+        )
+    return _copy(raw, dest)
+
+
+def _copy(raw: Any, f: Any) -> int:
+    n = 0
+    try:
+        while True:
+            chunk = raw.read()
+            if chunk is None:
+                return n
+            f.write(chunk)
+            n += len(chunk)
+    finally:
+        raw.close()
+
+
+async def _in_thread(work: Callable[[], T], abort: Callable[[], None]) -> T:
+    """Runs blocking ``work`` in the default executor; cancelling the awaiting task calls
+    ``abort`` (which makes ``work`` end soon) and re-raises."""
+    fut = asyncio.get_running_loop().run_in_executor(None, work)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        abort()
+        # The work ends with the abort's error: retrieved here, not logged as unretrieved.
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        raise
+
+
+async def _stream_pair(
+    open_fd: Callable[[], int],
+) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Opens a stream in a thread and wraps it as asyncio ``(reader, writer)``; a connection
+    that arrives after the awaiting task was cancelled is closed."""
+    loop = asyncio.get_running_loop()
+    fut = loop.run_in_executor(None, open_fd)
+    try:
+        fd = await asyncio.shield(fut)
+    except asyncio.CancelledError:
+
+        def drop(f: "asyncio.Future[int]") -> None:
+            if not f.cancelled() and f.exception() is None:
+                _socket(f.result()).close()
+
+        fut.add_done_callback(drop)
+        raise
+    sock = _socket(fd)
+    try:
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _check_handler(handler: Any) -> None:
+    if not callable(handler):
+        raise TypeError("handler must be callable as handler(sock, metadata)")
+
