@@ -458,6 +458,17 @@ def test_python_client_go_server(gofiles: Path, tmp_path: Path) -> None:
         with rpcx.XClient("_streamservice", rpcx.Peer(addr), timeout=WAIT) as xs:
             with xs.stream({"from": "python"}) as sock:
                 _echo_check(sock)
+
+        async def twins() -> None:
+            async with rpcx.AsyncXClient("_filetransfer", rpcx.Peer(addr), timeout=WAIT) as af:
+                assert await af.download_file("to-go.bin", tmp_path / "async-from-go.bin") == SIZE
+            async with rpcx.AsyncXClient("_streamservice", rpcx.Peer(addr), timeout=WAIT) as ax:
+                reader, writer = await ax.stream({"from": "python-asyncio"})
+                await _aecho_check(reader, writer)
+                writer.close()
+
+        asyncio.run(twins())
+        assert _sha(tmp_path / "async-from-go.bin") == digest
     finally:
         proc.terminate()
         try:
