@@ -19,7 +19,13 @@
 //! on PORT) the servers come from the registry and the call goes through an XClient with the
 //! given select and fail modes; no address is given then.
 //! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
-//! as JSON. On error the server's message goes to stderr and the exit status is 1.
+//! as JSON. On error a line goes to stderr — `error: server error: <the server's text>` when
+//! the server answered with an error, `error: <what went wrong here>` otherwise — and the exit
+//! status says which (see [`Failure`]): 0 success, 1 anything else (a reply that cannot be
+//! decoded, a local file error), 2 usage (unknown flags, missing or extra arguments), 3 the
+//! server could not be reached or no server was found, 4 the call timed out, 5 the server
+//! answered with an error, 6 bad local input (arguments that are not JSON, metadata,
+//! an address, a timeout, flags that do not go together).
 //! `--tls-*` connect to the servers over TLS (mutual TLS with `--tls-cert`/`--tls-key`);
 //! `--registry-tls-*` do the same for the etcd or Consul connection (an `https://` registry
 //! URL alone means TLS trusting the system's CA bundle).
@@ -38,6 +44,124 @@ use rpcx::xclient::{
     ConsulDiscovery, Discovery, DnsDiscovery, EtcdDiscovery, FailMode, RedisDiscovery, SelectMode,
     ServerEntry, ServerMeta, XClient, XClientOptions, ZookeeperDiscovery,
 };
+
+/// Why the CLI failed; [`Failure::code`] is its exit status.
+#[derive(Debug)]
+enum Failure {
+    /// 1: anything else (a reply that cannot be decoded, a local file error).
+    Other(String),
+    /// 2: the command line itself (missing or extra arguments).
+    Usage(String),
+    /// 3: the server could not be reached, or no server was found.
+    Unreachable(String),
+    /// 4: the call timed out.
+    Timeout(String),
+    /// 5: the server answered with an error (the text is the server's).
+    Server(String),
+    /// 6: bad local input: arguments, metadata, an address, a timeout, flags that clash.
+    Input(String),
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Other(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::Unreachable(_) => 3,
+            Failure::Timeout(_) => 4,
+            Failure::Server(_) => 5,
+            Failure::Input(_) => 6,
+        }
+    }
+
+    /// Prints `error: …` to stderr and returns the exit status.
+    fn exit(self) -> ExitCode {
+        let code = self.code();
+        match self {
+            Failure::Server(m) => eprintln!("error: server error: {m}"),
+            Failure::Usage(m) => eprintln!(
+                "error: {m}
+
+For more information, try '--help'."
+            ),
+            Failure::Other(m)
+            | Failure::Unreachable(m)
+            | Failure::Timeout(m)
+            | Failure::Input(m) => eprintln!("error: {m}"),
+        }
+        ExitCode::from(code)
+    }
+
+    /// An error of the rpcx library, by kind.
+    fn rpc(e: rpcx::Error) -> Failure {
+        use rpcx::Error as E;
+        match e {
+            E::Server(s) => Failure::Server(s.message),
+            E::Timeout(_) => Failure::Timeout(e.to_string()),
+            E::Connect { .. }
+            | E::ConnectionLost(_)
+            | E::Closed
+            | E::Io(_)
+            | E::NoServer
+            | E::BreakerOpen(_) => Failure::Unreachable(e.to_string()),
+            E::Address(_) | E::Config(_) => Failure::Input(e.to_string()),
+            _ => Failure::Other(e.to_string()),
+        }
+    }
+}
+
+/// Local validation messages are bad input (6).
+impl From<String> for Failure {
+    fn from(m: String) -> Failure {
+        Failure::Input(m)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(m: &str) -> Failure {
+        Failure::Input(m.to_owned())
+    }
+}
+
+/// A timeout in seconds: positive, finite and representable (`--timeout 1e20` is refused,
+/// not a panic).
+fn timeout_secs(secs: f64) -> Result<Duration, Failure> {
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(Failure::Input(format!(
+            "--timeout {secs} must be a positive number of seconds"
+        )));
+    }
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(100 * 365 * 24 * 3600))
+        .ok_or_else(|| Failure::Input(format!("--timeout {secs} is too large")))
+}
+
+/// One `--meta KEY=VALUE`: a non-empty key.
+fn meta_pair(kv: &str) -> Result<(String, String), Failure> {
+    kv.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "--meta {kv:?} must be KEY=VALUE with a non-empty KEY"
+            ))
+        })
+}
+
+/// An address the client can dial: `network@address` (tcp, unix, http, ws, wss) or host:port;
+/// a URL (`http://…`) gets "unsupported scheme".
+fn check_address(address: &str) -> Result<(), Failure> {
+    if let Some((scheme, _)) = address.split_once("://") {
+        return Err(Failure::Input(format!(
+            "unsupported scheme {scheme:?} in {address:?}: give network@host:port (tcp@, unix@, \
+             http@ for HTTP CONNECT, ws@ or wss@ for a WebSocket) or host:port"
+        )));
+    }
+    rpcx::transport::Address::parse(address)
+        .map(|_| ())
+        .map_err(|e| Failure::Input(e.to_string()))
+}
 
 #[derive(Parser)]
 #[command(
@@ -208,6 +332,38 @@ fn client_tls(
 }
 
 impl RegistryArgs {
+    /// Where the servers of `service` are looked up, for messages: the registry (kind and
+    /// address), base path, service and group.
+    fn describe(&self, service: &str, group: Option<&str>) -> String {
+        let at = self.at();
+        let group = group.map(|g| format!(", group {g:?}")).unwrap_or_default();
+        if self.dns.is_some() {
+            format!("{at} (service {service:?}{group})")
+        } else {
+            format!(
+                "{at}, base path {:?}, service {service:?}{group}",
+                self.base_path
+            )
+        }
+    }
+
+    /// The registry's kind and address.
+    fn at(&self) -> String {
+        if let Some(d) = &self.dns {
+            format!("DNS {d}")
+        } else if let Some(e) = &self.etcd {
+            format!("etcd {e}")
+        } else if let Some(c) = &self.consul {
+            format!("Consul {c}")
+        } else if let Some(r) = &self.redis {
+            format!("Redis {r}")
+        } else if let Some(z) = &self.zookeeper {
+            format!("ZooKeeper {z}")
+        } else {
+            "no registry".to_owned()
+        }
+    }
+
     fn enabled(&self) -> bool {
         self.etcd.is_some()
             || self.consul.is_some()
@@ -312,7 +468,43 @@ fn parse_compress(s: &str) -> Result<CompressType, String> {
     Ok(ct)
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// Lower case without `-` and `_`: `round-robin`, `round_robin` and `RoundRobin` alike.
+fn mode_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn parse_select(s: &str) -> Result<Select, String> {
+    Ok(match mode_key(s).as_str() {
+        "random" => Select::Random,
+        "roundrobin" => Select::RoundRobin,
+        "weightedroundrobin" => Select::WeightedRoundRobin,
+        "weightedicmp" => Select::WeightedIcmp,
+        "consistenthash" => Select::ConsistentHash,
+        "heartbeatrtt" => Select::HeartbeatRtt,
+        _ => return Err(format!(
+            "{s:?} is not a select mode (random, round-robin, weighted-round-robin, weighted-icmp, consistent-hash, heartbeat-rtt)"
+        )),
+    })
+}
+
+fn parse_fail(s: &str) -> Result<Fail, String> {
+    Ok(match mode_key(s).as_str() {
+        "failover" => Fail::Failover,
+        "failfast" => Fail::Failfast,
+        "failtry" => Fail::Failtry,
+        "failbackup" => Fail::Failbackup,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a fail mode (failover, failfast, failtry, failbackup)"
+            ))
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
 enum Select {
     Random,
     RoundRobin,
@@ -322,7 +514,7 @@ enum Select {
     HeartbeatRtt,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy)]
 enum Fail {
     Failover,
     Failfast,
@@ -358,22 +550,15 @@ struct CallArgs {
     registry: RegistryArgs,
     #[command(flatten)]
     tls: TlsArgs,
-    /// Select mode among the registered servers.
-    #[arg(
-        long = "select",
-        value_enum,
-        value_name = "MODE",
-        default_value = "random"
-    )]
-    select: Select,
-    /// Fail mode among the registered servers.
-    #[arg(
-        long = "fail",
-        value_enum,
-        value_name = "MODE",
-        default_value = "failover"
-    )]
-    fail: Fail,
+    /// Select mode among the registered servers (default random): random, round-robin,
+    /// weighted-round-robin, weighted-icmp, consistent-hash, heartbeat-rtt; `_` for `-` and
+    /// Go's names (RoundRobin…) work too.
+    #[arg(long = "select", value_name = "MODE", value_parser = parse_select)]
+    select: Option<Select>,
+    /// Fail mode among the registered servers (default failover): failover, failfast,
+    /// failtry, failbackup, in any case (Go's Failover…).
+    #[arg(long = "fail", value_name = "MODE", value_parser = parse_fail)]
+    fail: Option<Fail>,
     /// Only servers of this group (metadata `group`).
     #[arg(long)]
     group: Option<String>,
@@ -441,10 +626,7 @@ fn main() -> ExitCode {
                 println!("{out}");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => e.exit(),
         },
         Command::Upload(args) => report(rt.block_on(upload(*args))),
         Command::Download(args) => report(rt.block_on(download(*args))),
@@ -455,16 +637,13 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => e.exit(),
         },
     }
 }
 
 /// Prints a transfer's outcome: the line to stdout (stderr when stdout carries the file).
-fn report(r: Result<(String, bool), String>) -> ExitCode {
+fn report(r: Result<(String, bool), Failure>) -> ExitCode {
     match r {
         Ok((line, to_stderr)) => {
             if to_stderr {
@@ -474,28 +653,20 @@ fn report(r: Result<(String, bool), String>) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => e.exit(),
     }
 }
 
 /// The client and metadata of an upload or download.
 async fn transfer_client(
     a: &TransferArgs,
-) -> Result<(Client, std::collections::HashMap<String, String>), String> {
-    if !(a.timeout > 0.0 && a.timeout.is_finite() && a.timeout < 1e9) {
-        return Err("--timeout must be a positive number of seconds".into());
-    }
-    let timeout = Duration::from_secs_f64(a.timeout);
+) -> Result<(Client, std::collections::HashMap<String, String>), Failure> {
+    let timeout = timeout_secs(a.timeout)?;
+    check_address(&a.address)?;
     let mut meta = std::collections::HashMap::new();
     for kv in &a.meta {
-        let (k, v) = kv
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| format!("--meta {kv:?} must be KEY=VALUE"))?;
-        meta.insert(k.to_owned(), v.to_owned());
+        let (k, v) = meta_pair(kv)?;
+        meta.insert(k, v);
     }
     let mut options = ClientOptions::default()
         .timeout(timeout)
@@ -508,24 +679,26 @@ async fn transfer_client(
     }
     let client = Client::connect(&a.address, options)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::rpc)?;
     Ok((client, meta))
 }
 
-async fn upload(a: TransferArgs) -> Result<(String, bool), String> {
+async fn upload(a: TransferArgs) -> Result<(String, bool), Failure> {
     if a.output.is_some() {
         return Err("-o/--output is for download".into());
     }
+    // A local file that cannot be read is bad input, found before connecting.
+    std::fs::File::open(&a.file).map_err(|e| Failure::Input(format!("{}: {e}", a.file)))?;
     let (client, meta) = transfer_client(&a).await?;
     let sent = client
         .send_file(&a.service, &a.file, a.rate, meta)
         .await
-        .map_err(|e| e.to_string());
+        .map_err(Failure::rpc);
     client.close();
     Ok((format!("{} bytes sent", sent?), false))
 }
 
-async fn download(a: TransferArgs) -> Result<(String, bool), String> {
+async fn download(a: TransferArgs) -> Result<(String, bool), Failure> {
     if a.rate != 0 {
         return Err("--rate is for upload".into());
     }
@@ -536,10 +709,10 @@ async fn download(a: TransferArgs) -> Result<(String, bool), String> {
         let n = client
             .download_file(&a.service, &a.file, &mut out, meta)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(Failure::rpc);
         tokio::io::AsyncWriteExt::flush(&mut out)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Other(e.to_string()))?;
         n
     } else {
         let path = match &a.output {
@@ -556,17 +729,17 @@ async fn download(a: TransferArgs) -> Result<(String, bool), String> {
         let tmp = PathBuf::from(tmp);
         let mut file = tokio::fs::File::create(&tmp)
             .await
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+            .map_err(|e| Failure::Other(format!("{}: {e}", tmp.display())))?;
         let n = client
             .download_file(&a.service, &a.file, &mut file, meta)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(Failure::rpc);
         let done = match n {
             Ok(n) => tokio::io::AsyncWriteExt::flush(&mut file)
                 .await
                 .and_then(|_| std::fs::rename(&tmp, &path))
                 .map(|_| n)
-                .map_err(|e| format!("{}: {e}", path.display())),
+                .map_err(|e| Failure::Other(format!("{}: {e}", path.display()))),
             Err(e) => Err(e),
         };
         if done.is_err() {
@@ -578,9 +751,9 @@ async fn download(a: TransferArgs) -> Result<(String, bool), String> {
     Ok((format!("{} bytes received", result?), to_stdout))
 }
 
-async fn list(a: ListArgs) -> Result<Vec<String>, String> {
+async fn list(a: ListArgs) -> Result<Vec<String>, Failure> {
     let r = &a.registry;
-    if let Some(d) = r.dns_discovery().await? {
+    if let Some(d) = r.dns_discovery().await.map_err(Failure::Unreachable)? {
         if a.service.is_some() {
             return Err("list --dns takes no service (the name stands for it)".into());
         }
@@ -606,11 +779,11 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
             None => ConsulDiscovery::list_all(addr, &r.base_path).await,
         }
     } else {
-        return Err(
+        return Err(Failure::Usage(
             "list needs --etcd URL, --consul URL, --redis HOST:PORT, --zookeeper HOST:PORT or --dns NAME:PORT".into(),
-        );
+        ));
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| Failure::Unreachable(format!("{} (base path {:?})", e, r.base_path)))?;
     let mut lines = Vec::new();
     for (service, servers) in &all {
         if a.service.as_ref().is_some_and(|s| s != service) {
@@ -619,6 +792,16 @@ async fn list(a: ListArgs) -> Result<Vec<String>, String> {
         for s in servers {
             lines.push(format!("{service}\t{}\t{}", s.key, meta_json(s)));
         }
+    }
+    if lines.is_empty() {
+        // Nothing to print is an answer too: say where nothing was found (stderr; exit 0).
+        eprintln!(
+            "no servers registered: {}",
+            match &a.service {
+                Some(svc) => r.describe(svc, None),
+                None => format!("{}, base path {:?}", r.at(), r.base_path),
+            }
+        );
     }
     Ok(lines)
 }
@@ -670,26 +853,59 @@ fn unescape_query(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn call(a: CallArgs) -> Result<String, String> {
+async fn call(a: CallArgs) -> Result<String, Failure> {
     let via_registry = a.registry.enabled();
     let mut pos = a.positional.iter().cloned();
     let address = if via_registry {
         String::new()
     } else {
-        pos.next().unwrap_or_default()
+        let first = pos.next().unwrap_or_default();
+        // `rpcx call Arith.Mul '{…}'` without an address: say what is missing.
+        let looks_like_target = first.contains('.')
+            && !first.contains('@')
+            && !first.contains(':')
+            && !first.contains('/');
+        if looks_like_target && a.positional.len() <= 2 {
+            return Err(Failure::Usage(format!(
+                "missing ADDRESS before {first:?}: rpcx call ADDRESS Service.Method [ARGS], \
+                 or Service.Method [ARGS] with --etcd/--consul/--redis/--zookeeper/--dns"
+            )));
+        }
+        check_address(&first)?;
+        first
     };
-    let target = pos.next().ok_or(
-        "missing Service.Method (give ADDRESS Service.Method, or --etcd URL Service.Method)",
-    )?;
+    let target = pos.next().ok_or_else(|| {
+        Failure::Usage(
+            "missing Service.Method (give ADDRESS Service.Method, or --etcd URL Service.Method)"
+                .into(),
+        )
+    })?;
     let call_args = pos.next();
     if pos.next().is_some() {
-        return Err(
+        return Err(Failure::Usage(
             "too many arguments (no ADDRESS with --etcd/--consul/--redis/--zookeeper/--dns)".into(),
-        );
+        ));
     }
     let fan_out = a.broadcast || a.fork || a.inform;
     if fan_out && !via_registry {
         return Err("--broadcast, --fork and --inform call every server of a registry: give --etcd URL, --consul URL, --redis HOST:PORT, --zookeeper HOST:PORT or --dns NAME:PORT".into());
+    }
+    if !via_registry {
+        let given: Vec<&str> = [
+            ("--select", a.select.is_some()),
+            ("--fail", a.fail.is_some()),
+            ("--group", a.group.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            return Err(Failure::Input(format!(
+                "{} choose among the servers of a registry: with a direct ADDRESS there is one \
+                 server (give --etcd/--consul/--redis/--zookeeper/--dns instead of ADDRESS)",
+                given.join(", ")
+            )));
+        }
     }
     let (service, method) = target
         .rsplit_once('.')
@@ -697,26 +913,21 @@ async fn call(a: CallArgs) -> Result<String, String> {
         .ok_or_else(|| format!("target {target:?} must be Service.Method"))?;
     let mut metadata = Metadata::new();
     for kv in &a.meta {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--meta {kv:?} must be KEY=VALUE"))?;
-        metadata.insert(k.to_owned(), v.to_owned());
+        let (k, v) = meta_pair(kv)?;
+        metadata.insert(k, v);
     }
     if a.trace {
         use rpcx::trace_context::{TraceParent, TRACEPARENT};
         if metadata.contains_key(TRACEPARENT) {
-            return Err(format!(
+            return Err(Failure::Input(format!(
                 "--trace sends a new {TRACEPARENT}: do not also give --meta {TRACEPARENT}=…"
-            ));
+            )));
         }
         let tp = TraceParent::new_random(true);
         tp.set_in(&mut metadata);
         eprintln!("trace-id: {}", tp.trace_id_hex());
     }
-    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
-        return Err("--timeout must be a positive number of seconds".into());
-    }
-    let timeout = Duration::from_secs_f64(a.timeout);
+    let timeout = timeout_secs(a.timeout)?;
     let st = match a.codec {
         Codec::Json => SerializeType::JSON,
         Codec::Msgpack => SerializeType::MSGPACK,
@@ -739,13 +950,18 @@ async fn call(a: CallArgs) -> Result<String, String> {
         options = options.with_tls(tls.build().map_err(|e| e.to_string())?);
     }
     if via_registry {
-        let discovery = a.registry.discovery(service).await?;
+        let registry = a.registry.describe(service, a.group.as_deref());
+        let discovery = a
+            .registry
+            .discovery(service)
+            .await
+            .map_err(|e| Failure::Unreachable(format!("{registry}: {e}")))?;
         let xc = XClient::with_selector(
             service,
             discovery.into(),
-            select_mode(a.select).build(),
+            select_mode(a.select.unwrap_or(Select::Random)).build(),
             XClientOptions {
-                fail_mode: match a.fail {
+                fail_mode: match a.fail.unwrap_or(Fail::Failover) {
                     Fail::Failover => FailMode::Failover,
                     Fail::Failfast => FailMode::Failfast,
                     Fail::Failtry => FailMode::Failtry,
@@ -756,7 +972,12 @@ async fn call(a: CallArgs) -> Result<String, String> {
                 ..Default::default()
             },
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::rpc)?;
+        // "No server" names where the servers were looked for.
+        let no_server = |e: rpcx::Error| match e {
+            rpcx::Error::NoServer => Failure::Unreachable(format!("no server found: {registry}")),
+            e => Failure::rpc(e),
+        };
         let options = rpcx::client::CallOptions {
             metadata,
             timeout: Some(timeout),
@@ -766,7 +987,7 @@ async fn call(a: CallArgs) -> Result<String, String> {
             let receipts = xc.inform_raw(method, st, payload, options).await;
             xc.close();
             xc.discovery().close();
-            return inform_lines(a.codec, receipts.map_err(|e| e.to_string())?);
+            return inform_lines(a.codec, receipts.map_err(no_server)?);
         }
         let resp = if a.broadcast {
             xc.broadcast_raw(method, st, payload, options).await
@@ -775,7 +996,7 @@ async fn call(a: CallArgs) -> Result<String, String> {
         } else {
             xc.call_raw(method, st, payload, options).await
         }
-        .map_err(|e| e.to_string());
+        .map_err(no_server);
         xc.close();
         xc.discovery().close();
         let resp = resp?;
@@ -784,11 +1005,11 @@ async fn call(a: CallArgs) -> Result<String, String> {
                 eprintln!("meta {k}={v}");
             }
         }
-        return decode_reply(a.codec, &resp.payload);
+        return decode_reply(a.codec, &resp.payload).map_err(Failure::Other);
     }
     let client = Client::connect(&address, options)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::rpc)?;
     let resp = client
         .call_raw(RawRequest {
             service: service.to_owned(),
@@ -799,14 +1020,14 @@ async fn call(a: CallArgs) -> Result<String, String> {
             timeout: Some(timeout),
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::rpc)?;
     client.close();
     if a.verbose {
         for (k, v) in &resp.metadata {
             eprintln!("meta {k}={v}");
         }
     }
-    decode_reply(a.codec, &resp.payload)
+    decode_reply(a.codec, &resp.payload).map_err(Failure::Other)
 }
 
 /// One JSON line per server of an inform; `Err` (all the lines, for stderr and exit 1 after
@@ -814,7 +1035,7 @@ async fn call(a: CallArgs) -> Result<String, String> {
 fn inform_lines(
     codec: Codec,
     receipts: Vec<rpcx::xclient::Receipt<rpcx::client::RawResponse>>,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     let mut lines = Vec::new();
     let mut failed = false;
     for rc in receipts {
@@ -842,7 +1063,9 @@ fn inform_lines(
     let out = lines.join("\n");
     if failed {
         println!("{out}");
-        return Err("some servers failed (see their lines above)".into());
+        return Err(Failure::Other(
+            "some servers failed (see their lines above)".into(),
+        ));
     }
     Ok(out)
 }

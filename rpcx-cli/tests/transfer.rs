@@ -1,6 +1,7 @@
 //! `rpcx upload` and `rpcx download` against a server with file transfer on: the bytes arrive
 //! intact both ways (to a file and to stdout), a traversal attempt and a missing file are
-//! refused with the server's reason and exit status 1, and misused flags are usage errors.
+//! refused with the server's reason (exit status 5), and a missing local file and misused flags
+//! are bad input (6).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,12 +105,12 @@ fn upload_and_download_through_the_cli() {
     assert_eq!(out.stdout, &data[..1_000_000]);
     assert_eq!(text(&out.stderr).trim(), "1000000 bytes received");
 
-    // Refusals carry the server's reason, exit 1, and leave no partial file behind.
+    // Refusals carry the server's reason, exit 5, and leave no partial file behind.
     for name in ["../outside.txt", "missing.bin"] {
         let out = rpcx(&["download", &addr, name, "-o", "got.bin"], &work.0);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(5), "{name}: {}", text(&out.stderr));
         assert!(
-            text(&out.stderr).starts_with("error: "),
+            text(&out.stderr).starts_with("error: server error: "),
             "{}",
             text(&out.stderr)
         );
@@ -117,7 +118,7 @@ fn upload_and_download_through_the_cli() {
         assert!(!work.0.join("got.bin.rpcx-part").exists());
     }
     let out = rpcx(&["upload", &addr, "no-such-file"], &work.0);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     // Flags of the other direction, and a bad timeout, are refused before connecting.
     for args in [
         vec!["upload", &addr, "x", "-o", "y"],
@@ -127,7 +128,7 @@ fn upload_and_download_through_the_cli() {
         let out = rpcx(&args, &work.0);
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(6),
             "{args:?}: {}",
             text(&out.stderr)
         );

@@ -452,7 +452,7 @@ def test_cli_calls_through_ws_and_http(cli: Path, served: int) -> None:  # noqa:
         )
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout) == {"C": 6}
-    # A server that refuses the tunnel: the CLI fails with the reason.
+    # A server that refuses the tunnel: the CLI fails with the reason (3: could not connect).
     server = arith_server(websocket=False)
     with server:
         port = server.start("tcp@127.0.0.1:0")
@@ -462,7 +462,7 @@ def test_cli_calls_through_ws_and_http(cli: Path, served: int) -> None:  # noqa:
             text=True,
             timeout=60,
         )
-        assert r.returncode == 1 and "ws@127.0.0.1" in r.stderr, r.stderr
+        assert r.returncode == 3 and "ws@127.0.0.1" in r.stderr, r.stderr
     helptext = subprocess.run(
         [str(cli), "call", "--help"], capture_output=True, text=True, timeout=60
     ).stdout
