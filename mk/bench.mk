@@ -1,13 +1,16 @@
 # End-to-end benchmarks against the Go reference (docs/benchmarks.md). Not part of `make test`.
-.PHONY: bench bench-quick bench-http bench-otel
+.PHONY: bench bench-quick bench-http bench-otel bench-files
 
 ## Full matrix {Go, Rust} client x {Go, Rust} server at c=100/1000 + limit row + client hooks;
 ## writes docs/benchmarks.{md,json,png}. BENCH_DURATION / BENCH_REPEAT / BENCH_CONCURRENCY tune it.
 ## Then the HTTP gateway case (Rust vs Go gateway calls/s over 1 and 16 keep-alive connections,
 ## scripts/bench/http_gateway.sh; HTTP_BENCH_* tune it), written into docs/benchmarks.md too.
+## Then file transfer (scripts/bench/files.py): a 256 MiB upload and download through
+## _filetransfer, our CLI and Go's XClient against our and Go's servers, MB/s and server RSS.
 bench: bootstrap
 	@scripts/bench/run.sh
 	@scripts/bench/http_gateway.sh
+	@scripts/bench/files.py
 
 ## Only the HTTP gateway case of `make bench` (about a minute once built).
 bench-http: bootstrap
@@ -22,3 +25,8 @@ bench-quick: bootstrap
 bench-otel: bootstrap
 	cargo build --release -q -p rpcx-bench
 	python3 scripts/bench/otel.py
+
+## File transfer only: 256 MiB up and down, {our CLI, Go XClient} x {our arith_server --files,
+## Go FileTransfer}, MB/s and peak server RSS into docs/benchmarks.md (a few minutes).
+bench-files: bootstrap
+	@scripts/bench/files.py
