@@ -472,6 +472,24 @@ typedef struct rpcx_server rpcx_server;
 typedef struct rpcx_server_options rpcx_server_options;
 
 /**
+ * A bidirectional byte stream: a client's side of `rpcx_xclient_stream` /
+ * `rpcx_client_stream`, or a server's side handed to an `rpcx_stream_callback`. Plain TCP
+ * after the token: no rpcx framing, the bytes are the application's.
+ *
+ * Thread-safe except for `rpcx_stream_close`: one thread may read while another writes.
+ * `rpcx_stream_close` must be the last call on the stream and must not race with any other.
+ */
+typedef struct rpcx_stream rpcx_stream;
+
+/**
+ * Options of a server's file transfer or stream service: where its side listener binds, the
+ * address replies advertise, token and connection limits, and (file transfer only) the
+ * largest file and the io timeout. Copied by the functions that take it. Not synchronised:
+ * configure it from one thread, then use it for any number of servers.
+ */
+typedef struct rpcx_transfer_options rpcx_transfer_options;
+
+/**
  * A client of one service over the servers of a discovery: one cached connection per
  * server, the select mode picking the server of each call and the fail mode deciding what a
  * connection failure leads to.
@@ -704,6 +722,24 @@ typedef void (*rpcx_call_observer)(void *userdata,
 typedef void (*rpcx_handler_callback)(void *userdata,
                                       const struct rpcx_request *request,
                                       struct rpcx_responder *responder);
+
+/**
+ * Called for each stream a client opened (`_streamservice.Stream`), after its token was
+ * accepted. `stream` is the connection, **owned by the callback**: it must be closed with
+ * `rpcx_stream_close`, during the callback or later from any thread (it may be handed to
+ * another thread). `meta` is the metadata the client sent (borrowed, read-only, valid only
+ * during the callback: `rpcx_metadata_clone` it to keep it) and `peer` the client's address
+ * on the side connection (`host:port`, NUL-terminated, valid only during the callback).
+ *
+ * Each stream's callback runs on a thread of its own (not an rpcx runtime worker), so it may
+ * block on `rpcx_stream_read` and make blocking rpcx calls; callbacks of different streams
+ * run concurrently (at most the options' max_concurrent at once). The stream's slot is freed
+ * when the callback returns.
+ */
+typedef void (*rpcx_stream_callback)(void *userdata,
+                                     struct rpcx_stream *stream,
+                                     const struct rpcx_metadata *meta,
+                                     const char *peer);
 
 /**
  * Decides whether a request may proceed, from the token the client sent as `__AUTH`.
@@ -1017,6 +1053,19 @@ rpcx_status rpcx_client_connect(const char *address,
                                 struct rpcx_error **err_out);
 
 /**
+ * `rpcx_xclient_download_file` on one connection, calling `service.DownloadFile` (`service`
+ * NUL-terminated UTF-8, usually `"_filetransfer"`). Same arguments, results and errors, with
+ * `RPCX_ERR_NULL_ARG` also for a NULL `client` or `service`.
+ */
+rpcx_status rpcx_client_download_file(const struct rpcx_client *client,
+                                      const char *service,
+                                      const char *name,
+                                      const char *dest_path,
+                                      const struct rpcx_metadata *meta,
+                                      uint64_t *received_out,
+                                      struct rpcx_error **err_out);
+
+/**
  * Closes the client as `rpcx_client_close` does (pending callbacks complete with
  * `RPCX_ERR_CLOSED` before this returns) and frees it. NULL is accepted and ignored. Must be
  * the last call on `client`.
@@ -1247,6 +1296,30 @@ rpcx_status rpcx_client_send(const struct rpcx_client *client,
                              size_t payload_len,
                              const struct rpcx_metadata *meta,
                              struct rpcx_error **err_out);
+
+/**
+ * `rpcx_xclient_send_file` on one connection, calling `service.TransferFile` (`service`
+ * NUL-terminated UTF-8, usually `"_filetransfer"`). Same arguments, results and errors,
+ * with `RPCX_ERR_NULL_ARG` also for a NULL `client` or `service`.
+ */
+rpcx_status rpcx_client_send_file(const struct rpcx_client *client,
+                                  const char *service,
+                                  const char *path,
+                                  uint64_t rate_bytes_per_sec,
+                                  const struct rpcx_metadata *meta,
+                                  uint64_t *sent_out,
+                                  struct rpcx_error **err_out);
+
+/**
+ * `rpcx_xclient_stream` on one connection, calling `service.Stream` (`service`
+ * NUL-terminated UTF-8, usually `"_streamservice"`). Same results and errors, with
+ * `RPCX_ERR_NULL_ARG` also for a NULL `client` or `service`.
+ */
+rpcx_status rpcx_client_stream(const struct rpcx_client *client,
+                               const char *service,
+                               const struct rpcx_metadata *meta,
+                               struct rpcx_stream **stream_out,
+                               struct rpcx_error **err_out);
 
 /**
  * Sets the error message reported when the running compressor callback returns a failure
@@ -2037,6 +2110,35 @@ const char *rpcx_server_address(const struct rpcx_server *server);
 rpcx_status rpcx_server_close(const struct rpcx_server *server);
 
 /**
+ * Enables file transfer on `server` (Go's `EnableFileTransfer`): `_filetransfer.TransferFile`
+ * saves uploads into `upload_dir` and `_filetransfer.DownloadFile` serves the files under
+ * `download_dir` (NUL-terminated UTF-8 paths of existing directories, copied; NULL leaves
+ * that direction off, whose calls then fail; at least one must be given). `opts` (copied;
+ * NULL for the defaults of `rpcx_transfer_options_new`) sets the side listener and limits.
+ * The side listener is bound by `rpcx_server_start` (which fails with `RPCX_ERR_IO` when it
+ * cannot bind) and closed by `rpcx_server_shutdown`, `rpcx_server_close` and
+ * `rpcx_server_free`. Calling this again replaces the previous settings.
+ *
+ * Rules (those of the core): an upload keeps only the final component of the client's name
+ * and refuses empty names, `.`, `..`, names starting with `.` and control characters; it is
+ * written under a temporary name and renamed into place only once complete. A download
+ * name is relative to `download_dir`: absolute names, `..` and symlinks leading outside are
+ * refused, and only regular files are served. Files above the max file size are refused in
+ * the call's error reply.
+ *
+ * Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after). Errors:
+ * `RPCX_ERR_NULL_ARG` (`server` NULL), `RPCX_ERR_INVALID_ARG` (both directories NULL, an
+ * empty path, a path that is not a directory, not UTF-8), `RPCX_ERR_IO` (a directory that
+ * cannot be read). `err_out` may be NULL; otherwise on failure it receives an `rpcx_error`
+ * to free with `rpcx_error_free`. Does not block.
+ */
+rpcx_status rpcx_server_enable_file_transfer(const struct rpcx_server *server,
+                                             const struct rpcx_transfer_options *opts,
+                                             const char *upload_dir,
+                                             const char *download_dir,
+                                             struct rpcx_error **err_out);
+
+/**
  * Collects call metrics on `server`: calls, errors and a latency histogram per service and
  * method, read with `rpcx_server_metrics_text`. Only before `rpcx_server_start`
  * (`RPCX_ERR_INVALID_STATE` after); enabling twice is harmless. `RPCX_ERR_NULL_ARG` when
@@ -2341,6 +2443,30 @@ rpcx_status rpcx_server_register(const struct rpcx_server *server,
                                  rpcx_finalizer finalizer);
 
 /**
+ * Registers a stream service (Go's `StreamService`) on `server`: each
+ * `_streamservice.Stream` call gets a token and the side listener's address, and each side
+ * connection with a valid token goes to `callback` (see `rpcx_stream_callback`). `opts`
+ * (copied; NULL for the defaults) sets the side listener and its limits (the file size and
+ * io timeout do not apply). Registering again replaces the previous stream service. The
+ * side listener is bound by `rpcx_server_start` and closed by `rpcx_server_shutdown`,
+ * `rpcx_server_close` and `rpcx_server_free`; streams already handed to callbacks stay open
+ * until closed by them.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of `callback` — when it is replaced,
+ * when the server is freed and the last callback returned, or before this function returns
+ * if it fails. It may run on any thread.
+ *
+ * Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after); `RPCX_ERR_NULL_ARG` when
+ * `server` or `callback` is NULL. Does not block.
+ */
+rpcx_status rpcx_server_register_stream(const struct rpcx_server *server,
+                                        const struct rpcx_transfer_options *opts,
+                                        rpcx_stream_callback callback,
+                                        void *userdata,
+                                        rpcx_finalizer finalizer);
+
+/**
  * Requires every request (except heartbeats) to pass `callback` (see `rpcx_auth_callback`),
  * replacing any previous one. Only before `rpcx_server_start`.
  *
@@ -2472,6 +2598,52 @@ rpcx_status rpcx_set_log_level(rpcx_log_level level);
 const char *rpcx_status_str(int status);
 
 /**
+ * Closes the connection (both ways) and frees the stream. NULL is accepted and ignored.
+ * Must be the last call on `stream`. Any thread; does not block.
+ */
+void rpcx_stream_close(struct rpcx_stream *stream);
+
+/**
+ * Closes the writing side (TCP half-close): the peer reads the end of the stream once it
+ * has read everything written before; this side can still read. `RPCX_ERR_NULL_ARG` when
+ * `stream` is NULL, `RPCX_ERR_IO` when the connection is already gone. Any thread.
+ */
+rpcx_status rpcx_stream_close_write(const struct rpcx_stream *stream);
+
+/**
+ * Reads up to `cap` bytes into `buf`, blocking until at least one byte arrived, the peer
+ * closed its writing side (then `*n_out` is 0: the end of the stream), the read timeout
+ * passed (`RPCX_ERR_TIMEOUT`), or the connection failed (`RPCX_ERR_IO`, e.g. a reset).
+ * `*n_out` receives the bytes read, only on success. `RPCX_ERR_NULL_ARG` when `stream`,
+ * `n_out`, or `buf` with `cap > 0`, is NULL. Any thread; it blocks, so not on an rpcx runtime
+ * worker (there is no such check: a blocked worker delays other work). `err_out` may be
+ * NULL; otherwise on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+ */
+rpcx_status rpcx_stream_read(const struct rpcx_stream *stream,
+                             uint8_t *buf,
+                             size_t cap,
+                             size_t *n_out,
+                             struct rpcx_error **err_out);
+
+/**
+ * Sets the longest a single `rpcx_stream_read` or `rpcx_stream_write` waits (milliseconds;
+ * 0: no limit, the default), after which it returns `RPCX_ERR_TIMEOUT` and the stream stays
+ * usable. `RPCX_ERR_NULL_ARG` when `stream` is NULL. Any thread.
+ */
+rpcx_status rpcx_stream_set_timeout_ms(const struct rpcx_stream *stream, uint64_t ms);
+
+/**
+ * Writes all of `buf[0..len)` (NULL allowed when `len` is 0), blocking until it is handed
+ * to the network, the write timeout passed (`RPCX_ERR_TIMEOUT`; part of it may have been
+ * sent) or the connection failed (`RPCX_ERR_IO`). `RPCX_ERR_NULL_ARG` when `stream` is NULL.
+ * Any thread; blocks. `err_out` as for `rpcx_stream_read`.
+ */
+rpcx_status rpcx_stream_write(const struct rpcx_stream *stream,
+                              const uint8_t *buf,
+                              size_t len,
+                              struct rpcx_error **err_out);
+
+/**
  * A `traceparent` for a call made inside the span `parent` describes: the same trace id and
  * flags with a new random parent span id (the id of the caller's new span), written
  * NUL-terminated into `out` (`out_size` bytes, at least `RPCX_TRACEPARENT_SIZE`).
@@ -2518,6 +2690,79 @@ rpcx_status rpcx_traceparent_parse(const char *traceparent,
  * `RPCX_ERR_NULL_ARG` when `traceparent` is NULL. Thread-safe.
  */
 rpcx_status rpcx_traceparent_validate(const char *traceparent);
+
+/**
+ * Frees transfer options. NULL is accepted and ignored.
+ */
+void rpcx_transfer_options_free(struct rpcx_transfer_options *opts);
+
+/**
+ * New transfer options with the defaults: side listener on `127.0.0.1:0` (a free port), no
+ * advertised address, tokens valid 60 s, at most 1024 tokens waiting and 64 side connections
+ * at once, 10 s for a connection to send its token, files up to 1 GiB, 30 s io timeout.
+ * Owned by the caller: free with `rpcx_transfer_options_free`. NULL only if rpcx failed
+ * internally.
+ */
+struct rpcx_transfer_options *rpcx_transfer_options_new(void);
+
+/**
+ * Sets the address replies give clients instead of the bound one (Go's `AdvertiseAddr`,
+ * `host:port`, copied): set it when the side listener binds a wildcard address or sits
+ * behind NAT. NULL or `""` clears it. `RPCX_ERR_NULL_ARG` when `opts` is NULL,
+ * `RPCX_ERR_INVALID_ARG` when not UTF-8. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_transfer_options_set_advertise_addr(struct rpcx_transfer_options *opts,
+                                                     const char *addr);
+
+/**
+ * Sets the time a new side connection has to send its token (milliseconds, above 0;
+ * `RPCX_ERR_INVALID_ARG` for 0). `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_handshake_timeout_ms(struct rpcx_transfer_options *opts,
+                                                           uint64_t ms);
+
+/**
+ * Sets the longest wait for one read or write of a file transfer once the token was
+ * accepted (milliseconds, above 0, else `RPCX_ERR_INVALID_ARG`): a stalled transfer is
+ * aborted after it. Ignored by stream services. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_io_timeout_ms(struct rpcx_transfer_options *opts,
+                                                    uint64_t ms);
+
+/**
+ * Sets the address the side listener binds (`host:port`, NUL-terminated UTF-8, copied; port
+ * 0 picks a free one). `RPCX_ERR_NULL_ARG` when an argument is NULL, `RPCX_ERR_INVALID_ARG`
+ * when `listen` is empty or not UTF-8. Needs exclusive access to `opts`.
+ */
+rpcx_status rpcx_transfer_options_set_listen(struct rpcx_transfer_options *opts,
+                                             const char *listen);
+
+/**
+ * Sets the most side connections at once, handshakes included (one more is closed at
+ * once); above 0, else `RPCX_ERR_INVALID_ARG`. For a stream service this also bounds the
+ * stream callbacks running at once. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_max_concurrent(struct rpcx_transfer_options *opts, size_t n);
+
+/**
+ * Sets the largest file accepted for upload or served for download, in bytes (above 0,
+ * else `RPCX_ERR_INVALID_ARG`); a larger one is refused in the call's error reply.
+ * Ignored by stream services. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_max_file_size(struct rpcx_transfer_options *opts,
+                                                    uint64_t bytes);
+
+/**
+ * Sets the most tokens waiting at once (issuing one more drops the oldest, as Go's LRU
+ * does); above 0, else `RPCX_ERR_INVALID_ARG`. `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_max_tokens(struct rpcx_transfer_options *opts, size_t n);
+
+/**
+ * Sets how long a token stays valid after the call that issued it (milliseconds, above 0;
+ * `RPCX_ERR_INVALID_ARG` for 0). `RPCX_ERR_NULL_ARG` when `opts` is NULL.
+ */
+rpcx_status rpcx_transfer_options_set_token_ttl_ms(struct rpcx_transfer_options *opts, uint64_t ms);
 
 /**
  * Removes the compressor registered at `compress_type` (2–7, snappy at 2 included): frames
@@ -2652,6 +2897,27 @@ rpcx_status rpcx_xclient_cancel(const struct rpcx_xclient *xclient, uint64_t cal
  * any thread. `RPCX_ERR_NULL_ARG` when `xclient` is NULL.
  */
 rpcx_status rpcx_xclient_close(const struct rpcx_xclient *xclient);
+
+/**
+ * Downloads `name` (NUL-terminated UTF-8, relative to the server's download directory)
+ * through the XClient (Go's `DownloadFile`; the XClient's service is `"_filetransfer"`) into
+ * the local file `dest_path` (NUL-terminated UTF-8). The bytes go to `dest_path.rpcx-part`,
+ * renamed to `dest_path` (replacing it) only once the whole file arrived; on failure the
+ * partial file is removed and `dest_path` is untouched. `meta` (copied; NULL for none) is
+ * sent in the arguments. On success `*received_out` (may be NULL) receives the file's size.
+ *
+ * Errors: `RPCX_ERR_SERVER` (refused: missing file, traversal, too large), `RPCX_ERR_IO`
+ * (the local file, or the side connection reset), `RPCX_ERR_TIMEOUT` (stalled),
+ * `RPCX_ERR_CLOSED`, `RPCX_ERR_NULL_ARG` / `RPCX_ERR_INVALID_ARG` for NULL or non-UTF-8
+ * arguments, others as for `rpcx_xclient_call`. Blocks (not on an rpcx runtime thread:
+ * `RPCX_ERR_BLOCKING_IN_RUNTIME`). `err_out` as for `rpcx_xclient_send_file`.
+ */
+rpcx_status rpcx_xclient_download_file(const struct rpcx_xclient *xclient,
+                                       const char *name,
+                                       const char *dest_path,
+                                       const struct rpcx_metadata *meta,
+                                       uint64_t *received_out,
+                                       struct rpcx_error **err_out);
 
 /**
  * Calls `method` on every server the XClient currently uses, at once, and returns the first
@@ -2978,10 +3244,47 @@ rpcx_status rpcx_xclient_send(const struct rpcx_xclient *xclient,
                               struct rpcx_error **err_out);
 
 /**
+ * Uploads the local file at `path` (NUL-terminated UTF-8) through the XClient (Go's
+ * `SendFile`): calls `TransferFile` of the XClient's service (create it with service
+ * `"_filetransfer"`) with the file's base name, size and `meta` (copied; NULL for none),
+ * then sends the bytes to the server's side listener, at most `rate_bytes_per_sec` per
+ * second (0: no limit). On success `*sent_out` (may be NULL) receives the bytes sent, once
+ * the server closed the side connection.
+ *
+ * Errors: `RPCX_ERR_SERVER` (the server refused: traversal, too large, uploads off — its text
+ * intact), `RPCX_ERR_IO` (the local file, or the side connection reset: the server refused
+ * the bytes), `RPCX_ERR_TIMEOUT`, `RPCX_ERR_CONNECTION`, `RPCX_ERR_NO_SERVER`,
+ * `RPCX_ERR_CLOSED` (the XClient was closed, also while this waited), `RPCX_ERR_NULL_ARG` /
+ * `RPCX_ERR_INVALID_ARG` for a NULL `xclient` or `path` or non-UTF-8 text. Blocks; on an rpcx
+ * runtime thread it returns `RPCX_ERR_BLOCKING_IN_RUNTIME`. `err_out` may be NULL; otherwise
+ * on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+ */
+rpcx_status rpcx_xclient_send_file(const struct rpcx_xclient *xclient,
+                                   const char *path,
+                                   uint64_t rate_bytes_per_sec,
+                                   const struct rpcx_metadata *meta,
+                                   uint64_t *sent_out,
+                                   struct rpcx_error **err_out);
+
+/**
  * The number of servers the XClient currently uses: its discovery's list after group and
  * state filtering (0 when `xclient` is NULL). Follows discovery updates. Thread-safe.
  */
 size_t rpcx_xclient_server_count(const struct rpcx_xclient *xclient);
+
+/**
+ * Opens a stream through the XClient (Go's `Stream`; the XClient's service is
+ * `"_streamservice"`): calls `Stream` with `meta` (copied; NULL for none), connects to the
+ * side listener and sends the token. On success `*stream_out` receives the stream, owned by
+ * the caller: close it with `rpcx_stream_close`. Errors as for `rpcx_xclient_call`
+ * (`RPCX_ERR_SERVER` when the server refused the stream), `RPCX_ERR_IO` when the side
+ * connection failed, `RPCX_ERR_NULL_ARG` when `xclient` or `stream_out` is NULL. Blocks
+ * (not on an rpcx runtime thread). `err_out` as for `rpcx_xclient_send_file`.
+ */
+rpcx_status rpcx_xclient_stream(const struct rpcx_xclient *xclient,
+                                const struct rpcx_metadata *meta,
+                                struct rpcx_stream **stream_out,
+                                struct rpcx_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -998,6 +998,135 @@ private:
 /// An rpcx server. Move-only; the destructor stops it (pending calls fail) and frees it,
 /// waiting at most RPCX_SHUTDOWN_MARGIN_MS for handlers still running (see rpcx_server_free:
 /// a handler that has not returned by then is left running, and is destroyed when it does).
+/// A bidirectional byte stream (rpcx_stream): the client side of XClient::stream() /
+/// Client::stream(), or the server side handed to a Server::on_stream() handler. Move-only;
+/// the destructor closes it. One thread may read while another writes; close() and the
+/// destructor must not race with them. Reads and writes block: not on runtime threads.
+class Stream {
+public:
+    Stream() = default;
+    /// Takes ownership of a stream from the C API.
+    explicit Stream(rpcx_stream* s) noexcept : s_(s) {}
+    Stream(Stream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Stream& operator=(Stream&& o) noexcept {
+        if (this != &o) {
+            rpcx_stream_close(s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    ~Stream() { rpcx_stream_close(s_); }
+
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    /// Reads up to `cap` bytes into `buf`; 0 at the end of the stream. Throws rpcx::Error
+    /// (RPCX_ERR_TIMEOUT after the timeout, RPCX_ERR_IO on a reset).
+    std::size_t read(void* buf, std::size_t cap) const {
+        std::size_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_stream_read(s_, static_cast<std::uint8_t*>(buf), cap, &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// Reads what arrives next (at most `max` bytes); empty at the end of the stream.
+    Bytes read_some(std::size_t max = 65536) const {
+        Bytes b(max);
+        b.resize(read(b.data(), b.size()));
+        return b;
+    }
+    /// Reads exactly `n` bytes; throws rpcx::Error (RPCX_ERR_IO) if the stream ends first.
+    Bytes read_exact(std::size_t n) const {
+        Bytes b(n);
+        std::size_t got = 0;
+        while (got < n) {
+            std::size_t k = read(b.data() + got, n - got);
+            if (k == 0) {
+                throw Error(RPCX_ERR_IO, "rpcx: stream ended before the expected bytes");
+            }
+            got += k;
+        }
+        return b;
+    }
+    /// Writes all of `data`.
+    void write(std::string_view data) const { write(detail::bytes_of(data), data.size()); }
+    void write(const Bytes& data) const { write(data.data(), data.size()); }
+    void write(const std::uint8_t* data, std::size_t len) const {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_stream_write(s_, data, len, &err);
+        detail::check(st, err);
+    }
+    /// Half-close: the peer reads the end of the stream; this side can still read.
+    void close_write() const { detail::check(rpcx_stream_close_write(s_)); }
+    /// The longest one read or write waits (0: no limit).
+    void set_timeout(Millis t) const {
+        detail::check(rpcx_stream_set_timeout_ms(s_, detail::millis(t)));
+    }
+    /// Closes the connection now (the destructor does it otherwise).
+    void close() noexcept { rpcx_stream_close(std::exchange(s_, nullptr)); }
+    rpcx_stream* get() const noexcept { return s_; }
+    /// Gives up ownership (the caller must rpcx_stream_close it).
+    rpcx_stream* release() noexcept { return std::exchange(s_, nullptr); }
+
+private:
+    rpcx_stream* s_ = nullptr;
+};
+
+/// Side listener and limits of Server::enable_file_transfer() and Server::on_stream() (see
+/// rpcx_transfer_options_new for the defaults).
+class TransferOptions {
+public:
+    TransferOptions() : o_(rpcx_transfer_options_new()) {
+        if (!o_) throw Error(RPCX_ERR_PANIC, "rpcx_transfer_options_new failed");
+    }
+    /// host:port the side listener binds (port 0: a free one).
+    TransferOptions& listen(const std::string& addr) {
+        detail::check(rpcx_transfer_options_set_listen(o_.get(), addr.c_str()));
+        return *this;
+    }
+    /// host:port replies give instead of the bound address ("" clears).
+    TransferOptions& advertise_addr(const std::string& addr) {
+        detail::check(rpcx_transfer_options_set_advertise_addr(o_.get(), addr.c_str()));
+        return *this;
+    }
+    TransferOptions& token_ttl(Millis d) {
+        detail::check(rpcx_transfer_options_set_token_ttl_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    TransferOptions& handshake_timeout(Millis d) {
+        detail::check(rpcx_transfer_options_set_handshake_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    TransferOptions& max_tokens(std::size_t n) {
+        detail::check(rpcx_transfer_options_set_max_tokens(o_.get(), n));
+        return *this;
+    }
+    TransferOptions& max_concurrent(std::size_t n) {
+        detail::check(rpcx_transfer_options_set_max_concurrent(o_.get(), n));
+        return *this;
+    }
+    TransferOptions& max_file_size(std::uint64_t bytes) {
+        detail::check(rpcx_transfer_options_set_max_file_size(o_.get(), bytes));
+        return *this;
+    }
+    TransferOptions& io_timeout(Millis d) {
+        detail::check(rpcx_transfer_options_set_io_timeout_ms(o_.get(), detail::millis(d)));
+        return *this;
+    }
+    const rpcx_transfer_options* get() const noexcept { return o_.get(); }
+
+private:
+    struct Del {
+        void operator()(rpcx_transfer_options* o) const noexcept { rpcx_transfer_options_free(o); }
+    };
+    std::unique_ptr<rpcx_transfer_options, Del> o_;
+};
+
+/// A stream handler: the stream (owned by the handler; closed when the Stream is destroyed),
+/// the metadata the client sent and the client's side-connection address. Runs on a thread of
+/// its own per stream (it may block); an exception it throws closes the stream.
+using StreamHandler = std::function<void(Stream, const Metadata&, const std::string&)>;
+
 class Server {
 public:
     explicit Server(const ServerOptions& opts = ServerOptions()) {
@@ -1145,6 +1274,26 @@ public:
         return *this;
     }
 
+    /// Enables file transfer (_filetransfer): uploads saved in `upload_dir`, downloads served
+    /// from `download_dir` ("" leaves a direction off; before start(); see
+    /// rpcx_server_enable_file_transfer for the rules).
+    Server& enable_file_transfer(const std::string& upload_dir, const std::string& download_dir,
+                                 const TransferOptions& opts = TransferOptions()) {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_enable_file_transfer(
+            s_.get(), opts.get(), upload_dir.empty() ? nullptr : upload_dir.c_str(),
+            download_dir.empty() ? nullptr : download_dir.c_str(), &err);
+        detail::check(st, err);
+        return *this;
+    }
+    /// Serves streams (_streamservice) with `handler` (before start()).
+    Server& on_stream(StreamHandler handler, const TransferOptions& opts = TransferOptions()) {
+        auto* boxed = new StreamHandler(std::move(handler));
+        detail::check(rpcx_server_register_stream(s_.get(), opts.get(), &on_stream_cb, boxed,
+                                                  &drop<StreamHandler>));
+        return *this;
+    }
+
     /// Binds and serves; returns the TCP port (0 for Unix sockets). `address` is
     /// tcp@host:port (port 0: a free one), unix@/path, or http@/ws@/wss@host:port, which bind
     /// TCP too and are what address() reports.
@@ -1170,6 +1319,14 @@ public:
     rpcx_server* get() const noexcept { return s_.get(); }
 
 private:
+    static void on_stream_cb(void* ud, rpcx_stream* s, const rpcx_metadata* meta,
+                             const char* peer) noexcept {
+        Stream stream(s);
+        try {
+            (*static_cast<StreamHandler*>(ud))(std::move(stream), detail::to_map(meta), peer);
+        } catch (...) {
+        }
+    }
     static void on_observe(void* ud, const char* service, const char* method, const char* peer,
                            std::uint64_t micros, const char* error) noexcept {
         try {
@@ -1421,6 +1578,39 @@ public:
         if (s == RPCX_ERR_NOT_FOUND) return false;
         detail::check(s);
         return true;
+    }
+    /// Uploads the local file at `path` through `service`.TransferFile (usually
+    /// "_filetransfer"), at most `rate` bytes per second (0: no limit); returns the bytes sent.
+    std::uint64_t send_file(const std::string& service, const std::string& path,
+                            std::uint64_t rate = 0, const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        std::uint64_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_client_send_file(c_.get(), service.c_str(), path.c_str(), rate,
+                                               md.get(), &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// Downloads `name` through `service`.DownloadFile into `dest_path` (replaced only once
+    /// complete); returns the file's size.
+    std::uint64_t download_file(const std::string& service, const std::string& name,
+                                const std::string& dest_path, const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        std::uint64_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_client_download_file(c_.get(), service.c_str(), name.c_str(),
+                                                   dest_path.c_str(), md.get(), &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// Opens a stream through `service`.Stream (usually "_streamservice").
+    Stream stream(const std::string& service, const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        rpcx_stream* s = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_client_stream(c_.get(), service.c_str(), md.get(), &s, &err);
+        detail::check(st, err);
+        return Stream(s);
     }
     std::size_t pending() const noexcept { return rpcx_client_pending(c_.get()); }
     void close() const { detail::check(rpcx_client_close(c_.get())); }
@@ -1800,6 +1990,37 @@ public:
         if (s == RPCX_ERR_NOT_FOUND) return false;
         detail::check(s);
         return true;
+    }
+    /// Uploads the local file at `path` (XClient of service "_filetransfer"), at most `rate`
+    /// bytes per second (0: no limit); returns the bytes sent.
+    std::uint64_t send_file(const std::string& path, std::uint64_t rate = 0,
+                            const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        std::uint64_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_send_file(x_.get(), path.c_str(), rate, md.get(), &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// Downloads `name` into `dest_path` (replaced only once complete); returns its size.
+    std::uint64_t download_file(const std::string& name, const std::string& dest_path,
+                                const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        std::uint64_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_download_file(x_.get(), name.c_str(), dest_path.c_str(),
+                                                    md.get(), &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// Opens a stream (XClient of service "_streamservice").
+    Stream stream(const Metadata& meta = {}) const {
+        auto md = detail::from_map(meta);
+        rpcx_stream* s = nullptr;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_xclient_stream(x_.get(), md.get(), &s, &err);
+        detail::check(st, err);
+        return Stream(s);
     }
     std::size_t pending() const noexcept { return rpcx_xclient_pending(x_.get()); }
     /// Servers in use now (after group filtering).

@@ -25,6 +25,13 @@ pub struct rpcx_client {
     shared: Arc<Shared>,
 }
 
+impl rpcx_client {
+    /// The core client.
+    pub(crate) fn core(&self) -> &Client {
+        &self.shared.client
+    }
+}
+
 struct Shared {
     client: Client,
     calls: AsyncCalls,

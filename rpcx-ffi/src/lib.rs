@@ -19,7 +19,8 @@
 //! `tls` (TLS and mutual TLS settings of the options, registries over TLS), `server_http`
 //! (HTTP on the rpcx port: gateway, JSON-RPC, tunnels, CORS and request limits), `log` (the
 //! core's log events to a C callback or stderr), `compress` (compressors registered by
-//! callbacks, the compress type a client sends).
+//! callbacks, the compress type a client sends), `transfer` (file transfer and streams: server
+//! side listeners, client uploads, downloads and `rpcx_stream`).
 #![allow(non_camel_case_types)]
 // The exports are the C ABI: callers are C programs, for which `unsafe` means nothing. Each
 // export documents its pointer contract, checks what can be checked (NULL, UTF-8, lengths)
@@ -56,6 +57,7 @@ mod sized;
 mod status;
 mod tls;
 mod trace;
+mod transfer;
 mod xclient;
 
 use std::os::raw::{c_char, c_void};
@@ -81,6 +83,7 @@ pub use server_http::*;
 pub use status::{rpcx_status, rpcx_status_str};
 pub use tls::*;
 pub use trace::*;
+pub use transfer::*;
 pub use xclient::*;
 
 use guard::{invalid_arg, run, run_or};

@@ -21,6 +21,8 @@ use crate::options::rpcx_server_options;
 use crate::registry::{self, Registry};
 use crate::rpcx_finalizer;
 use crate::status::rpcx_status;
+use crate::transfer::SideSpec;
+use rpcx_core::transfer::SideHandle;
 
 /// Size of the buffer an auth callback may write its refusal message into.
 pub const RPCX_AUTH_MESSAGE_CAP: usize = 1024;
@@ -65,6 +67,10 @@ pub struct rpcx_server {
     plugins: Mutex<Vec<Arc<dyn Plugin>>>,
     /// The metrics plugin, once enabled.
     pub(crate) metrics: OnceLock<Arc<Metrics>>,
+    /// File transfer and stream services, registered on the core server at start.
+    sides: Mutex<Vec<SideSpec>>,
+    /// Their running side listeners (closed when dropped).
+    side_handles: Mutex<Vec<SideHandle>>,
 }
 
 enum State {
@@ -150,6 +156,34 @@ impl rpcx_server {
             .collect()
     }
 
+    /// Adds (or replaces, one of each kind) a file transfer or stream service; only before
+    /// start. A replaced one is dropped outside the locks (its finalizer may call back).
+    pub(crate) fn add_side(&self, spec: SideSpec) -> Result<(), Failure> {
+        let st = self.lock();
+        if !matches!(&*st, State::Building { stopped: false, .. }) {
+            return Err(not_building());
+        }
+        let mut sides = self.sides.lock().unwrap_or_else(|p| p.into_inner());
+        let old = sides
+            .iter()
+            .position(|s| s.is_files() == spec.is_files())
+            .map(|i| sides.remove(i));
+        sides.push(spec);
+        drop(sides);
+        drop(st);
+        drop(old);
+        Ok(())
+    }
+
+    /// Closes the side listeners (file transfer, streams).
+    fn close_sides(&self) {
+        let handles =
+            std::mem::take(&mut *self.side_handles.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in &handles {
+            h.close();
+        }
+    }
+
     fn take_registries(&self) -> Vec<Registry> {
         std::mem::take(&mut *self.registries.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -193,6 +227,8 @@ pub extern "C" fn rpcx_server_new(
             registries: Mutex::new(Vec::new()),
             plugins: Mutex::new(Vec::new()),
             metrics: OnceLock::new(),
+            sides: Mutex::new(Vec::new()),
+            side_handles: Mutex::new(Vec::new()),
         };
         *out = Box::into_raw(Box::new(server));
         Ok(())
@@ -565,7 +601,20 @@ pub extern "C" fn rpcx_server_start(
         for ((service, method), h) in handlers {
             core.register_handler(service, method, Arc::clone(h))?;
         }
-        let handle = crate::runtime::block_on(core.serve(address))??;
+        let sides = server.sides.lock().unwrap_or_else(|p| p.into_inner());
+        let (handle, side_handles) = crate::runtime::block_on(async {
+            let mut side_handles = Vec::with_capacity(sides.len());
+            for spec in sides.iter() {
+                side_handles.push(spec.register(&mut core).await?);
+            }
+            let handle = core.serve(address).await?;
+            Ok::<_, rpcx_core::Error>((handle, side_handles))
+        })??;
+        drop(sides);
+        *server
+            .side_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = side_handles;
         let port = handle.port().unwrap_or(0);
         let text = handle.local_address().to_string();
         let _ = server.address.set(CString::new(text).unwrap_or_default());
@@ -695,6 +744,7 @@ pub extern "C" fn rpcx_server_shutdown(server: Option<&rpcx_server>, grace_ms: u
         if on_runtime_thread() {
             return Err(rpcx_core::Error::BlockingInRuntime.into());
         }
+        server.close_sides();
         let Some(handle) = running(server) else {
             return Ok(());
         };
@@ -713,6 +763,7 @@ pub extern "C" fn rpcx_server_close(server: Option<&rpcx_server>) -> rpcx_status
     run(None, || {
         let server = req(server, "server")?;
         server.stopping.cancel();
+        server.close_sides();
         if let Some(h) = running(server) {
             h.close();
         }
@@ -737,6 +788,7 @@ pub extern "C" fn rpcx_server_free(server: Option<Box<rpcx_server>>) {
     run_or((), || {
         let Some(server) = server else { return };
         server.stopping.cancel();
+        server.close_sides();
         let registries = server.take_registries();
         let stopping = server.stopping.clone();
         let handle = match server.state.into_inner().unwrap_or_else(|p| p.into_inner()) {

@@ -13,7 +13,8 @@ use super::types::{
     DownloadFileArgs, FileTransferArgs, FileTransferReply, StreamServiceArgs, StreamServiceReply,
     TOKEN_LEN,
 };
-use crate::client::{Client, ClientOptions};
+use crate::client::{CallOptions, Client, ClientOptions};
+use crate::protocol::SerializeType;
 use crate::xclient::XClient;
 use crate::Error;
 
@@ -29,6 +30,17 @@ fn io_timeout(options: &ClientOptions) -> Duration {
 }
 
 /// Dials the side listener named in a reply and writes the token.
+/// The call options of the transfer calls: the connection's serialization, except that raw
+/// bytes (which cannot carry the typed arguments; the C API's default) become MessagePack,
+/// Go's default.
+fn typed_call(options: &ClientOptions) -> CallOptions {
+    let mut call = CallOptions::default();
+    if options.serialize_type == SerializeType::RAW {
+        call.serialize_type = Some(SerializeType::MSGPACK);
+    }
+    call
+}
+
 async fn open_side(reply: &FileTransferReply, options: &ClientOptions) -> Result<TcpStream, Error> {
     if reply.token.len() != TOKEN_LEN {
         return Err(Error::Io(io::Error::new(
@@ -178,6 +190,9 @@ impl XClient {
     /// limit). Returns the bytes sent once the server closed the side connection (or the io
     /// timeout — the client options' `default_timeout`, else 30 s — passed without a word
     /// from it, as a Go server may keep it open); a reset means the server refused the file.
+    ///
+    /// The calls of `send_file`, `download_file` and `stream` use the connection's
+    /// serialization, or MessagePack (Go's default) when it is raw bytes.
     pub async fn send_file(
         &self,
         path: impl AsRef<Path>,
@@ -190,7 +205,10 @@ impl XClient {
             file_size: size as i64,
             meta,
         };
-        let reply: FileTransferReply = self.call("TransferFile", &args).await?;
+        let reply: FileTransferReply = self
+            .call_with("TransferFile", &args, typed_call(self.client_options()))
+            .await?
+            .reply;
         upload(reply, file, size, rate_bytes_per_sec, self.client_options()).await
     }
 
@@ -207,7 +225,10 @@ impl XClient {
             file_name: file_name.to_owned(),
             meta,
         };
-        let reply: FileTransferReply = self.call("DownloadFile", &args).await?;
+        let reply: FileTransferReply = self
+            .call_with("DownloadFile", &args, typed_call(self.client_options()))
+            .await?
+            .reply;
         download(reply, save_to, self.client_options()).await
     }
 
@@ -215,7 +236,11 @@ impl XClient {
     /// (`_streamservice`), dials the side listener and sends the token; the returned
     /// connection is the application's, both ways.
     pub async fn stream(&self, meta: HashMap<String, String>) -> Result<TcpStream, Error> {
-        let reply: StreamServiceReply = self.call("Stream", &StreamServiceArgs { meta }).await?;
+        let args = StreamServiceArgs { meta };
+        let reply: StreamServiceReply = self
+            .call_with("Stream", &args, typed_call(self.client_options()))
+            .await?
+            .reply;
         open_side(&reply, self.client_options()).await
     }
 }
@@ -236,7 +261,10 @@ impl Client {
             file_size: size as i64,
             meta,
         };
-        let reply: FileTransferReply = self.call(service, "TransferFile", &args).await?;
+        let reply: FileTransferReply = self
+            .call_with(service, "TransferFile", &args, typed_call(self.options()))
+            .await?
+            .reply;
         upload(reply, file, size, rate_bytes_per_sec, self.options()).await
     }
 
@@ -252,7 +280,10 @@ impl Client {
             file_name: file_name.to_owned(),
             meta,
         };
-        let reply: FileTransferReply = self.call(service, "DownloadFile", &args).await?;
+        let reply: FileTransferReply = self
+            .call_with(service, "DownloadFile", &args, typed_call(self.options()))
+            .await?
+            .reply;
         download(reply, save_to, self.options()).await
     }
 
@@ -263,9 +294,11 @@ impl Client {
         service: &str,
         meta: HashMap<String, String>,
     ) -> Result<TcpStream, Error> {
+        let args = StreamServiceArgs { meta };
         let reply: StreamServiceReply = self
-            .call(service, "Stream", &StreamServiceArgs { meta })
-            .await?;
+            .call_with(service, "Stream", &args, typed_call(self.options()))
+            .await?
+            .reply;
         open_side(&reply, self.options()).await
     }
 }
