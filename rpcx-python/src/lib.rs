@@ -61,6 +61,8 @@ fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transfer::StreamJob>()?;
     m.add_class::<transfer::RawDownload>()?;
     m.add_class::<transfer::RawUpload>()?;
+    m.add_class::<transfer::UploadJob>()?;
+    m.add_class::<transfer::DownloadJob>()?;
     m.add_function(wrap_pyfunction!(set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(compress::register_compressor, m)?)?;
     m.add_function(wrap_pyfunction!(compress::unregister_compressor, m)?)?;

@@ -475,16 +475,13 @@ impl RawServer {
         }
     }
 
-    /// Takes the next accepted stream (servers started with `streams`), waiting at most
+    /// Takes the next side job — a `StreamJob` (servers started with `streams`), an
+    /// `UploadJob` or a `DownloadJob` (file transfer with Python handlers) — waiting at most
     /// `timeout` seconds (forever when `None`) with the GIL released. `None` when the wait
-    /// timed out, the server has stopped, or it serves no streams.
+    /// timed out, the server has stopped, or it has no such work.
     #[pyo3(signature = (timeout=None))]
-    fn next_stream(
-        &self,
-        py: Python<'_>,
-        timeout: Option<f64>,
-    ) -> PyResult<Option<crate::transfer::StreamJob>> {
-        let Some(streams) = self.inner.sides.streams.as_ref() else {
+    fn next_side_job(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(streams) = self.inner.sides.jobs.as_ref() else {
             return Ok(None);
         };
         if self.inner.inherited() {
@@ -508,7 +505,8 @@ impl RawServer {
                 }
             });
             match got {
-                Ok(m) => return Ok(m.map(crate::transfer::StreamJob::from_msg)),
+                Ok(None) => return Ok(None),
+                Ok(Some(m)) => return crate::transfer::side_job(py, m).map(Some),
                 Err(()) => {
                     py.check_signals()?;
                     if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -574,7 +572,6 @@ impl RawServer {
     /// Does not wait.
     fn close(&self) {
         if !self.inner.inherited() {
-            self.inner.sides.close();
             self.inner.handle.close();
             self.inner.give_up();
             for r in self.inner.take_registries() {

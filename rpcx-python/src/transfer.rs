@@ -22,10 +22,11 @@ use pyo3::types::{PyBytes, PyDict};
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
+use rpcx::server::BoxFuture;
 use rpcx::server::Server;
 use rpcx::transfer::{
-    FileTransfer, FileTransferOptions, SideHandle, SideOptions, StreamService,
-    FILE_TRANSFER_BUFFER_SIZE,
+    Download, DownloadFileArgs, FileTransfer, FileTransferArgs, FileTransferOptions, SideHandle,
+    SideOptions, StreamService, Upload, FILE_TRANSFER_BUFFER_SIZE,
 };
 
 use crate::client::seconds;
@@ -37,13 +38,16 @@ use crate::runtime::{handle, wait};
 pub(crate) type SideTuple = (String, Option<String>, f64, usize, usize, f64);
 
 /// File transfer options from Python: `(upload_dir, download_dir, max_file_size, io_timeout,
-/// side)`.
+/// side, upload_handler, download_handler)`, the last two true when Python handles uploads or
+/// downloads itself (instead of a directory).
 pub(crate) type FileTransferTuple = (
     Option<std::path::PathBuf>,
     Option<std::path::PathBuf>,
     u64,
     f64,
     SideTuple,
+    bool,
+    bool,
 );
 
 fn side_options(t: SideTuple) -> PyResult<SideOptions> {
@@ -66,10 +70,43 @@ pub(crate) struct StreamMsg {
     done: oneshot::Sender<()>,
 }
 
+/// What a Python handler answers when it is done with an upload or a download.
+type Verdict = oneshot::Sender<Result<(), String>>;
+
+/// One upload for a Python upload handler.
+pub(crate) struct UploadMsg {
+    args: FileTransferArgs,
+    peer: String,
+    upload: Arc<tokio::sync::Mutex<Option<Upload>>>,
+    done: Verdict,
+}
+
+/// One download for a Python download handler.
+pub(crate) struct DownloadMsg {
+    args: DownloadFileArgs,
+    peer: String,
+    download: Arc<tokio::sync::Mutex<Option<Download>>>,
+    done: Verdict,
+}
+
+/// Work of the side listeners for the Python server's side thread.
+pub(crate) enum SideMsg {
+    Stream(StreamMsg),
+    Upload(UploadMsg),
+    Download(DownloadMsg),
+}
+
+/// The outcome a handler task waits for: what Python said, or a dropped job.
+async fn verdict(rx: oneshot::Receiver<Result<(), String>>, what: &str) -> Result<(), String> {
+    rx.await
+        .unwrap_or_else(|_| Err(format!("the {what} handler ended without an answer")))
+}
+
 /// The side listeners of a server and the queue of its accepted streams.
 pub(crate) struct Sides {
     pub(crate) handles: Vec<SideHandle>,
-    pub(crate) streams: Option<Receiver<StreamMsg>>,
+    /// Streams, and uploads and downloads for Python handlers (`None`: nothing for Python).
+    pub(crate) jobs: Option<Receiver<SideMsg>>,
     /// `(file transfer reply address, stream reply address)`.
     pub(crate) addresses: (Option<String>, Option<String>),
 }
@@ -86,7 +123,8 @@ impl Sides {
 /// Checks the options and builds what [`register`] registers (before the runtime work).
 pub(crate) struct Plan {
     file_transfer: Option<FileTransfer>,
-    streams: Option<(SideOptions, Sender<StreamMsg>, Receiver<StreamMsg>)>,
+    streams: Option<SideOptions>,
+    jobs: Option<(Sender<SideMsg>, Receiver<SideMsg>)>,
 }
 
 /// Validates the Python options into a [`Plan`].
@@ -94,12 +132,19 @@ pub(crate) fn plan(
     file_transfer: Option<FileTransferTuple>,
     streams: Option<SideTuple>,
 ) -> PyResult<Plan> {
+    let wants_jobs = streams.is_some() || file_transfer.as_ref().is_some_and(|t| t.5 || t.6);
+    let jobs = wants_jobs.then(crossbeam_channel::unbounded::<SideMsg>);
     let file_transfer = match file_transfer {
         None => None,
-        Some((upload, download, max_file_size, io_timeout, side)) => {
-            if upload.is_none() && download.is_none() {
+        Some((upload, download, max_file_size, io_timeout, side, up_h, down_h)) => {
+            if upload.is_none() && download.is_none() && !up_h && !down_h {
                 return Err(PyValueError::new_err(
-                    "file transfer needs an upload_dir, a download_dir or both",
+                    "file transfer needs an upload_dir or upload_handler, a download_dir or download_handler",
+                ));
+            }
+            if (upload.is_some() && up_h) || (download.is_some() && down_h) {
+                return Err(PyValueError::new_err(
+                    "file transfer: a directory and a handler for the same direction",
                 ));
             }
             let mut ft = FileTransfer::new(FileTransferOptions {
@@ -113,35 +158,96 @@ pub(crate) fn plan(
             if let Some(d) = download {
                 ft = ft.download_dir(d);
             }
+            if let (true, Some((tx, _))) = (up_h, &jobs) {
+                ft = ft.upload_handler(upload_handler(tx.clone()));
+            }
+            if let (true, Some((tx, _))) = (down_h, &jobs) {
+                ft = ft.download_handler(download_handler(tx.clone()));
+            }
             Some(ft)
         }
     };
-    let streams = match streams {
-        None => None,
-        Some(side) => {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            Some((side_options(side)?, tx, rx))
-        }
-    };
+    let streams = streams.map(side_options).transpose()?;
     Ok(Plan {
         file_transfer,
         streams,
+        jobs,
     })
+}
+
+/// The core's upload handler for a Python one: the upload goes to Python as a job, and the
+/// transfer ends with Python's answer.
+fn upload_handler(
+    tx: Sender<SideMsg>,
+) -> impl Fn(FileTransferArgs, Upload) -> BoxFuture<Result<(), String>> + Send + Sync + 'static {
+    move |args, upload| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let peer = upload.peer().to_string();
+            let slot = Arc::new(tokio::sync::Mutex::new(Some(upload)));
+            let (done, rx) = oneshot::channel();
+            let msg = UploadMsg {
+                args,
+                peer,
+                upload: Arc::clone(&slot),
+                done,
+            };
+            if tx.send(SideMsg::Upload(msg)).is_err() {
+                return Err("the server is stopping".into());
+            }
+            let r = verdict(rx, "upload").await;
+            // The connection closes here, not whenever Python drops the job.
+            slot.lock().await.take();
+            r
+        })
+    }
+}
+
+/// The core's download handler for a Python one: Python writes through the job, and a clean
+/// answer finishes the file (anything else resets the connection).
+fn download_handler(
+    tx: Sender<SideMsg>,
+) -> impl Fn(DownloadFileArgs, Download) -> BoxFuture<Result<(), String>> + Send + Sync + 'static {
+    move |args, download| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let peer = download.peer().to_string();
+            let slot = Arc::new(tokio::sync::Mutex::new(Some(download)));
+            let (done, rx) = oneshot::channel();
+            let msg = DownloadMsg {
+                args,
+                peer,
+                download: Arc::clone(&slot),
+                done,
+            };
+            if tx.send(SideMsg::Download(msg)).is_err() {
+                return Err("the server is stopping".into());
+            }
+            let r = verdict(rx, "download").await;
+            let d = slot.lock().await.take();
+            match (r, d) {
+                (Ok(()), Some(d)) => d.finish().await.map_err(|e| e.to_string()),
+                (Ok(()), None) => Err("the download was already closed".into()),
+                (Err(e), _) => Err(e),
+            }
+        })
+    }
 }
 
 /// Binds the side listeners of `plan` and registers their services on `server`.
 pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, rpcx::Error> {
     let mut sides = Sides {
         handles: Vec::new(),
-        streams: None,
+        jobs: None,
         addresses: (None, None),
     };
+    let tx = plan.jobs.as_ref().map(|(tx, _)| tx.clone());
     if let Some(ft) = plan.file_transfer {
         let h = ft.register(server).await?;
         sides.addresses.0 = Some(h.reply_addr().to_owned());
         sides.handles.push(h);
     }
-    if let Some((options, tx, rx)) = plan.streams {
+    if let (Some(options), Some(tx)) = (plan.streams, tx) {
         let service = StreamService::new(options, move |args, conn, peer| {
             let tx = tx.clone();
             async move {
@@ -160,7 +266,7 @@ pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, r
                     conn,
                     done,
                 };
-                if tx.send(msg).is_ok() {
+                if tx.send(SideMsg::Stream(msg)).is_ok() {
                     // Holds the side listener's permit until Python is done with it.
                     let _ = finished.await;
                 }
@@ -169,8 +275,8 @@ pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, r
         let h = service.register(server).await?;
         sides.addresses.1 = Some(h.reply_addr().to_owned());
         sides.handles.push(h);
-        sides.streams = Some(rx);
     }
+    sides.jobs = plan.jobs.map(|(_, rx)| rx);
     Ok(sides)
 }
 
@@ -200,11 +306,7 @@ impl StreamJob {
     /// The client's metadata (`Stream`'s `meta`).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        for (k, v) in &self.meta {
-            d.set_item(k, v)?;
-        }
-        Ok(d)
+        meta_dict(py, &self.meta)
     }
 
     /// The client's side-connection address (`host:port`).
@@ -237,6 +339,172 @@ impl StreamJob {
 
     fn __repr__(&self) -> String {
         format!("<StreamJob from {}>", self.peer)
+    }
+}
+
+/// A side job as the Python object the server's side thread handles.
+pub(crate) fn side_job(py: Python<'_>, msg: SideMsg) -> PyResult<Py<PyAny>> {
+    Ok(match msg {
+        SideMsg::Stream(m) => Py::new(py, StreamJob::from_msg(m))?.into_any(),
+        SideMsg::Upload(m) => Py::new(
+            py,
+            UploadJob {
+                args: m.args,
+                peer: m.peer,
+                upload: m.upload,
+                done: Mutex::new(Some(m.done)),
+            },
+        )?
+        .into_any(),
+        SideMsg::Download(m) => Py::new(
+            py,
+            DownloadJob {
+                args: m.args,
+                peer: m.peer,
+                download: m.download,
+                done: Mutex::new(Some(m.done)),
+            },
+        )?
+        .into_any(),
+    })
+}
+
+fn meta_dict<'py>(py: Python<'py>, meta: &HashMap<String, String>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in meta {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+fn answer(done: &Mutex<Option<Verdict>>, error: Option<String>) {
+    if let Ok(mut d) = done.lock() {
+        if let Some(tx) = d.take() {
+            let _ = tx.send(error.map_or(Ok(()), Err));
+        }
+    }
+}
+
+/// One upload for a Python upload handler: the client's arguments and its bytes, read with
+/// `read`; `finish` answers (a `None` error: the upload is complete).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct UploadJob {
+    args: FileTransferArgs,
+    peer: String,
+    upload: Arc<tokio::sync::Mutex<Option<Upload>>>,
+    done: Mutex<Option<Verdict>>,
+}
+
+#[pymethods]
+impl UploadJob {
+    /// The client's file name (as sent: the handler decides what it means).
+    #[getter]
+    fn name(&self) -> &str {
+        &self.args.file_name
+    }
+
+    /// The declared size in bytes.
+    #[getter]
+    fn size(&self) -> i64 {
+        self.args.file_size
+    }
+
+    /// The client's metadata.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        meta_dict(py, &self.args.meta)
+    }
+
+    /// The client's side-connection address.
+    #[getter]
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The next bytes (at most 64 KiB; GIL released, interruptible), or `None` once all the
+    /// declared bytes arrived. Raises `OSError` when the client sends more than declared,
+    /// closes early or stalls past the io timeout, and after `finish`.
+    fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let slot = Arc::clone(&self.upload);
+        let got = wait(py, async move {
+            let mut g = slot.lock().await;
+            let Some(u) = g.as_mut() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "the upload is over",
+                ));
+            };
+            u.chunk().await.map(|c| c.map(<[u8]>::to_vec))
+        })?;
+        match got {
+            Ok(c) => Ok(c.map(|b| PyBytes::new(py, &b))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends the upload: `None` when the handler took it, else the error text (logged; the
+    /// connection is dropped). Idempotent; dropping the job is an error answer.
+    #[pyo3(signature = (error=None))]
+    fn finish(&self, error: Option<String>) {
+        answer(&self.done, error);
+    }
+}
+
+/// One download for a Python download handler: the client's arguments; the handler writes
+/// the file's bytes with `write`; `finish` answers (a `None` error ends the file cleanly,
+/// anything else resets the connection so the client sees an error).
+#[pyclass(frozen, module = "rpcx._rpcx")]
+pub struct DownloadJob {
+    args: DownloadFileArgs,
+    peer: String,
+    download: Arc<tokio::sync::Mutex<Option<Download>>>,
+    done: Mutex<Option<Verdict>>,
+}
+
+#[pymethods]
+impl DownloadJob {
+    /// The requested name (as sent: the handler decides what it means).
+    #[getter]
+    fn name(&self) -> &str {
+        &self.args.file_name
+    }
+
+    /// The client's metadata.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        meta_dict(py, &self.args.meta)
+    }
+
+    /// The client's side-connection address.
+    #[getter]
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// Sends `data` (GIL released, interruptible). Raises `OSError` past `max_file_size`
+    /// (nothing of `data` is sent), when the client went away, when a write makes no
+    /// progress for the io timeout, and after `finish`.
+    fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let slot = Arc::clone(&self.download);
+        let data = data.to_vec();
+        wait(py, async move {
+            let mut g = slot.lock().await;
+            match g.as_mut() {
+                Some(d) => d.write(&data).await,
+                None => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "the download is over",
+                )),
+            }
+        })?
+        .map_err(PyErr::from)
+    }
+
+    /// Ends the download: `None` finishes the file, an error text resets the connection
+    /// (and is logged). Idempotent; dropping the job is an error answer.
+    #[pyo3(signature = (error=None))]
+    fn finish(&self, error: Option<String>) {
+        answer(&self.done, error);
     }
 }
 

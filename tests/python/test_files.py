@@ -14,6 +14,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -478,6 +479,16 @@ def test_python_client_go_server(gofiles: Path, tmp_path: Path) -> None:
             proc.wait()
 
 
+def _wait_for_file(path: Path, digest: str) -> bool:
+    """Waits (bounded) until ``path`` holds bytes hashing to ``digest``."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if path.exists() and _sha(path) == digest:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _go_client(gofiles: Path, *args: str) -> str:
     proc = subprocess.run([str(gofiles), *args], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -491,8 +502,12 @@ def test_go_client_python_server(
     src = tmp_path / "from-go-client.bin"
     digest = _random_file(src)
     for json_flag in ([], ["-json"]):
+        if (up / src.name).exists():
+            (up / src.name).unlink()
         _go_client(gofiles, "-mode", "upload", "-addr", server.address or "", "-file", str(src), *json_flag)
-        assert _sha(up / src.name) == digest
+        # Go's SendFile returns once it wrote the bytes; the file is renamed into place when
+        # the server has them all.
+        assert _wait_for_file(up / src.name, digest)
         shutil.copy(src, down / "for-go.bin")
         out = _go_client(
             gofiles, "-mode", "download", "-addr", server.address or "",
@@ -518,3 +533,77 @@ def test_go_client_python_server(
         assert out.split() == ["ECHOED", str(MESSAGES)]
     finally:
         s.stop()
+
+
+# -- Python upload and download handlers ----------------------------------------------------
+
+
+def test_upload_and_download_handlers(tmp_path: Path) -> None:
+    limit = 4 * 1024 * 1024
+    received: dict[str, tuple[str, int, dict[str, str]]] = {}
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+
+    def on_upload(up: rpcx.Upload) -> None:
+        h = hashlib.sha256()
+        n = 0
+        for chunk in up:
+            h.update(chunk)
+            n += len(chunk)
+        received[up.name] = (h.hexdigest(), n, up.metadata)
+
+    def on_download(d: rpcx.Download) -> None:
+        assert d.metadata.get("who") == "test"
+        if d.name == "generated":
+            view = memoryview(payload)
+            for i in range(0, len(payload), 100_000):
+                d.write(view[i : i + 100_000])
+        elif d.name == "fails-midway":
+            d.write(b"x" * 1000)
+            raise RuntimeError("the generator broke")
+        elif d.name == "too-big":
+            d.write(b"x" * limit)
+            d.write(b"x")  # over max_file_size: OSError, the handler fails
+        else:
+            raise rpcx.ServiceError(f"no such file {d.name!r}")
+
+    s = rpcx.Server(
+        file_transfer=rpcx.FileTransferOptions(
+            upload_handler=on_upload, download_handler=on_download, max_file_size=limit
+        )
+    )
+    s.start()
+    try:
+        src = tmp_path / "handled.bin"
+        digest = _random_file(src, 1_500_000)
+        with rpcx.XClient("_filetransfer", rpcx.Peer(s.address or ""), timeout=WAIT) as xc:
+            assert xc.send_file(src, metadata={"k": "v"}) == 1_500_000
+            assert received["handled.bin"] == (digest, 1_500_000, {"k": "v"})
+            meta = {"who": "test"}
+            buf = io.BytesIO()
+            assert xc.download_file("generated", buf, meta) == len(payload)
+            assert buf.getvalue() == payload
+            dest = tmp_path / "dest.bin"
+            dest.write_bytes(b"before")
+            for name in ("fails-midway", "too-big", "unknown"):
+                with pytest.raises(rpcx.RpcError):
+                    xc.download_file(name, dest, meta)
+                assert dest.read_bytes() == b"before", name
+    finally:
+        s.stop()
+
+
+def test_handler_option_errors(tmp_path: Path) -> None:
+    def h(_: Any) -> None:
+        pass
+
+    async def ah(_: Any) -> None:
+        pass
+
+    with pytest.raises(ValueError):
+        rpcx.FileTransferOptions(upload_dir=tmp_path, upload_handler=h)
+    with pytest.raises(TypeError):
+        rpcx.FileTransferOptions(download_handler=ah)
+    with pytest.raises(TypeError):
+        rpcx.FileTransferOptions(upload_handler="nope")  # type: ignore[arg-type]
+    # One direction by handler, the other by directory.
+    rpcx.FileTransferOptions(upload_handler=h, download_dir=tmp_path)

@@ -76,7 +76,14 @@ from .errors import (
 from .limits import Limits
 from .server import MethodStats, Server
 from .tls import TLSConfig
-from .transfer import FILE_TRANSFER_SERVICE, STREAM_SERVICE, FileTransferOptions, StreamOptions
+from .transfer import (
+    FILE_TRANSFER_SERVICE,
+    STREAM_SERVICE,
+    Download,
+    FileTransferOptions,
+    StreamOptions,
+    Upload,
+)
 from .xclient import (
     AsyncXClient,
     Consul,
@@ -116,6 +123,7 @@ __all__ = [
     "Consul",
     "ConsulRegistry",
     "Dns",
+    "Download",
     "Context",
     "CorsOptions",
     "Etcd",
@@ -156,6 +164,7 @@ __all__ = [
     "StoreDiscovery",
     "StreamOptions",
     "TLSConfig",
+    "Upload",
     "XClient",
     "__version__",
     "compressor_available",

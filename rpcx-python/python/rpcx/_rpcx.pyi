@@ -12,6 +12,8 @@ __all__ = [
     "RawServer",
     "StreamJob",
     "RawUpload",
+    "UploadJob",
+    "DownloadJob",
     "RawDownload",
     "Job",
     "RawContext",
@@ -227,7 +229,9 @@ class RawServer:
         self,
     ) -> Optional[list[tuple[str, str, int, int, float, list[tuple[float, int]]]]]: ...
     def next_job(self, timeout: Optional[float] = None) -> Optional[Job]: ...
-    def next_stream(self, timeout: Optional[float] = None) -> Optional[StreamJob]: ...
+    def next_side_job(
+        self, timeout: Optional[float] = None
+    ) -> Union[StreamJob, UploadJob, DownloadJob, None]: ...
     @property
     def file_transfer_address(self) -> Optional[str]: ...
     @property
@@ -246,9 +250,15 @@ class RawServer:
 
 # (listen, advertise_addr, token_lifetime, max_tokens, max_concurrent, handshake_timeout)
 _Side = tuple[str, Optional[str], float, int, int, float]
-# (upload_dir, download_dir, max_file_size, io_timeout, side)
+# (upload_dir, download_dir, max_file_size, io_timeout, side, upload_handler, download_handler)
 _FileTransfer = tuple[
-    Union[str, PathLike[str], None], Union[str, PathLike[str], None], int, float, _Side
+    Union[str, PathLike[str], None],
+    Union[str, PathLike[str], None],
+    int,
+    float,
+    _Side,
+    bool,
+    bool,
 ]
 
 @final
@@ -259,6 +269,30 @@ class StreamJob:
     def peer(self) -> str: ...
     def take_fd(self) -> int: ...
     def done(self) -> None: ...
+
+@final
+class UploadJob:
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def peer(self) -> str: ...
+    def read(self) -> Optional[bytes]: ...
+    def finish(self, error: Optional[str] = None) -> None: ...
+
+@final
+class DownloadJob:
+    @property
+    def name(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def peer(self) -> str: ...
+    def write(self, data: bytes) -> None: ...
+    def finish(self, error: Optional[str] = None) -> None: ...
 
 @final
 class RawUpload:

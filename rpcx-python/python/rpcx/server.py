@@ -555,13 +555,27 @@ class Server:
         started with a stream handler."""
         return None if self._raw is None else self._raw.stream_address
 
-    def _stream_loop(self, raw: _rpcx.RawServer, handler: Callable[..., Any]) -> None:
-        is_async = _is_async(handler)
+    def _side_loop(self, raw: _rpcx.RawServer) -> None:
+        """The side thread: streams, and uploads and downloads for Python handlers."""
+        handler = None if self._stream is None else self._stream[0]
+        is_async = handler is not None and _is_async(handler)
+        ft = self._file_transfer
         while True:
-            job = raw.next_stream()
+            job = raw.next_side_job()
             if job is None:
                 if raw.stopping:
                     return
+                continue
+            if isinstance(job, (_rpcx.UploadJob, _rpcx.DownloadJob)):
+                threading.Thread(
+                    target=self._serve_transfer,
+                    args=(ft, job),
+                    name=f"rpcx-transfer-{job.peer}",
+                    daemon=True,
+                ).start()
+                continue
+            if handler is None:  # not registered: cannot happen
+                job.done()
                 continue
             try:
                 sock = _transfer._socket(job.take_fd())
@@ -586,6 +600,30 @@ class Server:
                     name=f"rpcx-stream-{job.peer}",
                     daemon=True,
                 ).start()
+
+    def _serve_transfer(
+        self,
+        ft: Optional[_transfer.FileTransferOptions],
+        job: Union[_rpcx.UploadJob, _rpcx.DownloadJob],
+    ) -> None:
+        _serving.set(self)
+        kind = "upload" if isinstance(job, _rpcx.UploadJob) else "download"
+        try:
+            assert ft is not None
+            if isinstance(job, _rpcx.UploadJob):
+                assert ft.upload_handler is not None
+                ft.upload_handler(_transfer.Upload(job))
+            else:
+                assert ft.download_handler is not None
+                ft.download_handler(_transfer.Download(job))
+        except Exception as e:
+            log.exception("rpcx: %s handler failed (%r from %s)", kind, job.name, job.peer)
+            job.finish(_describe(e))
+        except BaseException as e:
+            job.finish(_describe(e))
+            raise
+        else:
+            job.finish(None)
 
     def _stream_over(self, sock: socket.socket, job: _rpcx.StreamJob) -> None:
         with self._lock:
@@ -698,11 +736,15 @@ class Server:
             stream_async = self._stream is not None and _is_async(self._stream[0])
             if loop is None and (stream_async or any(m.is_async for m in self._table)):
                 self._loop_thread = _LoopThread()
-            if self._stream is not None:
+            ft = self._file_transfer
+            handlers = ft is not None and (
+                ft.upload_handler is not None or ft.download_handler is not None
+            )
+            if self._stream is not None or handlers:
                 t = threading.Thread(
-                    target=self._stream_loop,
-                    args=(raw, self._stream[0]),
-                    name="rpcx-streams",
+                    target=self._side_loop,
+                    args=(raw,),
+                    name="rpcx-side",
                     daemon=True,
                 )
                 t.start()

@@ -15,14 +15,17 @@ asyncio twins.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Mapping, Optional, Tuple, TypeVar, Union
+from typing import IO, Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
 
 __all__ = [
+    "Download",
     "FileTransferOptions",
+    "Upload",
     "StreamOptions",
     "FILE_TRANSFER_SERVICE",
     "STREAM_SERVICE",
@@ -96,21 +99,46 @@ class FileTransferOptions(StreamOptions):
     refused), written under a temporary name and renamed into place only once every declared
     byte arrived. Downloads are served from ``download_dir``: absolute names, ``..`` and
     symlinks leading outside it are refused, and only regular files are served. Both
-    directories must exist; at least one is needed. Files above ``max_file_size`` bytes
-    (default 1 GiB) are refused in the call's error reply; a side connection that makes no
-    progress for ``io_timeout`` seconds is aborted. The side listener options are those of
-    :class:`StreamOptions`.
+    directories must exist. Files above ``max_file_size`` bytes (default 1 GiB) are refused
+    in the call's error reply; a side connection that makes no progress for ``io_timeout``
+    seconds is aborted. The side listener options are those of :class:`StreamOptions`.
+
+    Instead of a directory, ``upload_handler(upload)`` receives each upload as an
+    :class:`Upload` (read its bytes; return once done, raise to refuse it) and
+    ``download_handler(download)`` produces each download through a :class:`Download` (write
+    the bytes; return to end the file, raise to abort it, which the client sees as an error);
+    the names are then the handler's to interpret. They run on a thread of their own per
+    transfer (at most ``max_concurrent`` at once) and must not be ``async def``. Each
+    direction takes a directory or a handler; at least one direction is needed.
     """
 
     upload_dir: Optional[Union[str, "os.PathLike[str]"]] = None
     download_dir: Optional[Union[str, "os.PathLike[str]"]] = None
     max_file_size: int = 1 << 30
     io_timeout: float = 30.0
+    upload_handler: Optional[Callable[["Upload"], Any]] = None
+    download_handler: Optional[Callable[["Download"], Any]] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.upload_dir is None and self.download_dir is None:
-            raise ValueError("file transfer needs an upload_dir, a download_dir or both")
+        if (
+            self.upload_dir is None
+            and self.download_dir is None
+            and self.upload_handler is None
+            and self.download_handler is None
+        ):
+            raise ValueError(
+                "file transfer needs an upload_dir or upload_handler, "
+                "a download_dir or download_handler"
+            )
+        for d, h in (("upload_dir", "upload_handler"), ("download_dir", "download_handler")):
+            handler = getattr(self, h)
+            if handler is None:
+                continue
+            if getattr(self, d) is not None:
+                raise ValueError(f"give {d} or {h}, not both")
+            if not callable(handler) or inspect.iscoroutinefunction(handler):
+                raise TypeError(f"{h} must be a plain (not async def) callable")
         for name in ("upload_dir", "download_dir"):
             d = getattr(self, name)
             if d is not None and not isinstance(d, (str, os.PathLike)):
@@ -125,7 +153,84 @@ class FileTransferOptions(StreamOptions):
             self.max_file_size,
             float(self.io_timeout),
             self._side(),
+            self.upload_handler is not None,
+            self.download_handler is not None,
         )
+
+
+class Upload:
+    """One upload for a :class:`FileTransferOptions` ``upload_handler``: the client's
+    ``name`` (as sent), declared ``size``, ``metadata`` and ``peer`` (its side-connection
+    address). :meth:`read` (or iterating) gives the bytes."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+
+    @property
+    def name(self) -> str:
+        return str(self._job.name)
+
+    @property
+    def size(self) -> int:
+        return int(self._job.size)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._job.metadata)
+
+    @property
+    def peer(self) -> str:
+        return str(self._job.peer)
+
+    def read(self) -> Optional[bytes]:
+        """The next bytes (at most 64 KiB), or ``None`` once every declared byte arrived.
+        Raises :class:`OSError` when the client sends more than it declared, closes early,
+        or sends nothing for ``io_timeout`` seconds."""
+        got: Optional[bytes] = self._job.read()
+        return got
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read()
+            if chunk is None:
+                return
+            yield chunk
+
+    def __repr__(self) -> str:
+        return f"<rpcx.Upload {self.name!r} {self.size} bytes from {self.peer}>"
+
+
+class Download:
+    """One download for a :class:`FileTransferOptions` ``download_handler``: the requested
+    ``name`` (as sent), ``metadata`` and ``peer``; :meth:`write` sends the file's bytes."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+
+    @property
+    def name(self) -> str:
+        return str(self._job.name)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._job.metadata)
+
+    @property
+    def peer(self) -> str:
+        return str(self._job.peer)
+
+    def write(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Sends ``data``. Raises :class:`OSError` past ``max_file_size`` (nothing of
+        ``data`` is sent), when the client went away, or when a write makes no progress for
+        ``io_timeout`` seconds."""
+        self._job.write(bytes(data))
+
+    def __repr__(self) -> str:
+        return f"<rpcx.Download {self.name!r} to {self.peer}>"
 
 
 def _meta(metadata: Optional[Mapping[str, str]]) -> Optional[dict[str, str]]:
