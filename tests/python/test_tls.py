@@ -346,18 +346,19 @@ def test_server_registers_itself_in_etcd_over_mutual_tls(
 
 
 def test_cli_refuses_bad_tls_settings(pki: Path, cli: Path) -> None:  # noqa: F811
-    """The CLI names what is wrong with its TLS settings before dialling anything."""
+    """The CLI names what is wrong with its TLS settings before dialling anything (exit
+    status 6, bad local input; docs/cli.md)."""
 
     def run(*flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(cli), "call", *flags, "tcp@127.0.0.1:1", "Arith.Mul", "{}"],
                               capture_output=True, text=True, timeout=60)
 
     done = run("--tls-ca", "/nonexistent/ca.pem")
-    assert done.returncode == 1 and "TLS CA file: /nonexistent/ca.pem" in done.stderr
+    assert done.returncode == 6 and "TLS CA file: /nonexistent/ca.pem" in done.stderr
     done = run("--tls-ca", str(pki / "client.key"))
-    assert done.returncode == 1 and "no CERTIFICATE block found" in done.stderr
+    assert done.returncode == 6 and "no CERTIFICATE block found" in done.stderr
     done = run("--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "client.pem"),
                "--tls-key", str(pki / "server.key"))
-    assert done.returncode == 1 and "KeyMismatch" in done.stderr
+    assert done.returncode == 6 and "KeyMismatch" in done.stderr
     done = run("--tls-cert", str(pki / "client.pem"))  # a certificate without its key
     assert done.returncode == 2 and "--tls-key" in done.stderr

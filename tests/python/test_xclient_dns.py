@@ -177,4 +177,4 @@ def test_cli_dns_call_and_list(cli: Path, pair: Any, dns: FakeDns) -> None:  # n
     assert done.returncode != 0 and "--dns" in done.stderr, done.stderr
     dns.set("servfail")
     done = run("list", "--dns", target, "--dns-server", dns.addr)
-    assert done.returncode == 1 and "dns" in done.stderr, done.stderr
+    assert done.returncode == 3 and "dns" in done.stderr, done.stderr
