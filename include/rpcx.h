@@ -416,6 +416,11 @@ typedef struct rpcx_connection rpcx_connection;
 typedef struct rpcx_discovery rpcx_discovery;
 
 /**
+ * One download as the C callback writes it: chunks handed to the core's `Download`.
+ */
+typedef struct rpcx_download rpcx_download;
+
+/**
  * An error with its message. For `RPCX_ERR_SERVER` it also carries the server's reply
  * payload and the response metadata (which includes `__rpcx_error__`).
  *
@@ -488,6 +493,11 @@ typedef struct rpcx_stream rpcx_stream;
  * configure it from one thread, then use it for any number of servers.
  */
 typedef struct rpcx_transfer_options rpcx_transfer_options;
+
+/**
+ * One upload as the C callback reads it: chunks pumped from the core's `Upload`.
+ */
+typedef struct rpcx_upload rpcx_upload;
 
 /**
  * A client of one service over the servers of a discovery: one cached connection per
@@ -703,6 +713,42 @@ typedef void (*rpcx_call_observer)(void *userdata,
                                    const char *peer,
                                    uint64_t duration_us,
                                    const char *error);
+
+/**
+ * Receives one upload (`_filetransfer.TransferFile`) after its token was accepted: read the
+ * bytes with `rpcx_upload_read` until it reports the end (0 bytes: all `file_size` declared
+ * bytes arrived). `upload` is valid only during the callback (rpcx frees it after).
+ * `file_name` is the name the client sent, **unsanitized** (NUL-terminated UTF-8; the
+ * callback decides what it means), `file_size` the declared size (already checked against
+ * the max file size), `meta` the client's metadata (borrowed, read-only) and `peer` the
+ * client's side-connection address; all valid only during the callback.
+ *
+ * Return non-zero when the upload was handled; return 0 to abort it (the connection is
+ * reset, the client gets an error, and the event is logged). Runs on a thread of its own per
+ * upload (not an rpcx runtime worker: it may block); uploads run concurrently.
+ */
+typedef int (*rpcx_upload_callback)(void *userdata,
+                                    struct rpcx_upload *upload,
+                                    const char *file_name,
+                                    uint64_t file_size,
+                                    const struct rpcx_metadata *meta,
+                                    const char *peer);
+
+/**
+ * Produces one download (`_filetransfer.DownloadFile`) after its token was accepted: write
+ * the file's bytes with `rpcx_download_write`, then return non-zero to end the file (the
+ * client receives exactly the bytes written). Return 0 to abort: the connection is reset and
+ * the client gets an error rather than a short file. `download` is valid only during the
+ * callback. `file_name` is the name the client asked for, **unchecked** (the directory rules
+ * do not apply: the callback decides what it means), `meta` and `peer` as for
+ * `rpcx_upload_callback`; all valid only during the callback. The max file size bounds the
+ * bytes written. Runs on a thread of its own per download (it may block).
+ */
+typedef int (*rpcx_download_callback)(void *userdata,
+                                      struct rpcx_download *download,
+                                      const char *file_name,
+                                      const struct rpcx_metadata *meta,
+                                      const char *peer);
 
 /**
  * Serves one call. `request` is a read-only view, valid only until the callback returns
@@ -1592,6 +1638,18 @@ rpcx_status rpcx_discovery_update(const struct rpcx_discovery *discovery,
                                   size_t n);
 
 /**
+ * Writes all of `buf[0..len)` to the download (NULL allowed when `len` is 0), blocking while
+ * the client is slow (each write bounded by the io timeout). `RPCX_ERR_IO` once the download
+ * failed (the client went away or stalled, or the bytes passed the max file size): stop and
+ * return 0 from the callback. `RPCX_ERR_NULL_ARG` when `download` is NULL. Only on the
+ * callback's thread, during the callback. `err_out` as for `rpcx_upload_read`.
+ */
+rpcx_status rpcx_download_write(const struct rpcx_download *download,
+                                const uint8_t *buf,
+                                size_t len,
+                                struct rpcx_error **err_out);
+
+/**
  * The status code of `err` (`RPCX_ERR_NULL_ARG` when `err` is NULL). Thread-safe.
  */
 rpcx_status rpcx_error_code(const struct rpcx_error *err);
@@ -2110,6 +2168,32 @@ const char *rpcx_server_address(const struct rpcx_server *server);
 rpcx_status rpcx_server_close(const struct rpcx_server *server);
 
 /**
+ * Enables file transfer on `server` with application callbacks instead of directories:
+ * `upload` receives uploads (see `rpcx_upload_callback`), `download` produces downloads (see
+ * `rpcx_download_callback`); either may be NULL (that direction is off: its calls fail), not
+ * both. `opts` as for `rpcx_server_enable_file_transfer`, which this replaces (and which
+ * replaces this): one file transfer per server.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of either callback — when replaced,
+ * when the server is freed and the last callback returned, or before this function returns
+ * if it fails. It may run on any thread: after `rpcx_server_free` it runs once the
+ * side listener's tasks have ended, possibly on an rpcx runtime thread shortly after
+ * `rpcx_server_free` returned.
+ *
+ * Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after); `RPCX_ERR_NULL_ARG` when
+ * `server` is NULL, `RPCX_ERR_INVALID_ARG` when both callbacks are NULL. `err_out` may be
+ * NULL; otherwise on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+ */
+rpcx_status rpcx_server_enable_file_callbacks(const struct rpcx_server *server,
+                                              const struct rpcx_transfer_options *opts,
+                                              rpcx_upload_callback upload,
+                                              rpcx_download_callback download,
+                                              void *userdata,
+                                              rpcx_finalizer finalizer,
+                                              struct rpcx_error **err_out);
+
+/**
  * Enables file transfer on `server` (Go's `EnableFileTransfer`): `_filetransfer.TransferFile`
  * saves uploads into `upload_dir` and `_filetransfer.DownloadFile` serves the files under
  * `download_dir` (NUL-terminated UTF-8 paths of existing directories, copied; NULL leaves
@@ -2455,7 +2539,9 @@ rpcx_status rpcx_server_register(const struct rpcx_server *server,
  * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
  * with it exactly once, after the last possible call of `callback` — when it is replaced,
  * when the server is freed and the last callback returned, or before this function returns
- * if it fails. It may run on any thread.
+ * if it fails. It may run on any thread: after `rpcx_server_free` it runs once the
+ * side listener's tasks have ended, possibly on an rpcx runtime thread shortly after
+ * `rpcx_server_free` returned.
  *
  * Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after); `RPCX_ERR_NULL_ARG` when
  * `server` or `callback` is NULL. Does not block.
@@ -2774,6 +2860,21 @@ rpcx_status rpcx_transfer_options_set_token_ttl_ms(struct rpcx_transfer_options 
  * registered there. Thread-safe.
  */
 rpcx_status rpcx_unregister_compressor(uint8_t compress_type);
+
+/**
+ * Reads the next bytes of an upload into `buf` (up to `cap`), blocking until some arrived.
+ * `*n_out` receives how many; 0 means the end: every declared byte was read. Errors:
+ * `RPCX_ERR_IO` (the client stalled past the io timeout, sent more or fewer bytes than
+ * declared, or reset; the upload is lost: return 0 from the callback),
+ * `RPCX_ERR_NULL_ARG` (`upload`, `n_out`, or `buf` with `cap > 0`, NULL). Only on the
+ * callback's thread, during the callback. `err_out` may be NULL; otherwise on failure it
+ * receives an `rpcx_error` to free with `rpcx_error_free`.
+ */
+rpcx_status rpcx_upload_read(struct rpcx_upload *upload,
+                             uint8_t *buf,
+                             size_t cap,
+                             size_t *n_out,
+                             struct rpcx_error **err_out);
 
 /**
  * The version of librpcx (`"0.1.0"`): a static NUL-terminated string, never NULL; do not

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::raw::{c_char, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -205,6 +205,7 @@ pub(crate) enum SideSpec {
         options: FileTransferOptions,
         upload: Option<PathBuf>,
         download: Option<PathBuf>,
+        callbacks: Option<FileCallbacks>,
     },
     Stream {
         options: SideOptions,
@@ -221,6 +222,7 @@ impl SideSpec {
                 options,
                 upload,
                 download,
+                callbacks,
             } => {
                 let mut ft = FileTransfer::new(options.clone());
                 if let Some(d) = upload {
@@ -228,6 +230,20 @@ impl SideSpec {
                 }
                 if let Some(d) = download {
                     ft = ft.download_dir(d);
+                }
+                if let Some(cbs) = callbacks {
+                    if let Some(cb) = cbs.upload {
+                        let ud = Arc::clone(&cbs.userdata);
+                        ft = ft.upload_handler(move |args, up| {
+                            run_upload_callback(cb, Arc::clone(&ud), args, up)
+                        });
+                    }
+                    if let Some(cb) = cbs.download {
+                        let ud = Arc::clone(&cbs.userdata);
+                        ft = ft.download_handler(move |args, dl| {
+                            run_download_callback(cb, Arc::clone(&ud), args, dl)
+                        });
+                    }
                 }
                 ft.register_as(core, FILE_TRANSFER_SERVICE).await
             }
@@ -315,6 +331,365 @@ pub extern "C" fn rpcx_server_enable_file_transfer(
             options,
             upload,
             download,
+            callbacks: None,
+        })
+    })
+}
+
+/// The application's upload and download callbacks of a file transfer.
+pub(crate) struct FileCallbacks {
+    upload: Option<UploadCallbackFn>,
+    download: Option<DownloadCallbackFn>,
+    userdata: Arc<Finalizer>,
+}
+
+/// Receives one upload (`_filetransfer.TransferFile`) after its token was accepted: read the
+/// bytes with `rpcx_upload_read` until it reports the end (0 bytes: all `file_size` declared
+/// bytes arrived). `upload` is valid only during the callback (rpcx frees it after).
+/// `file_name` is the name the client sent, **unsanitized** (NUL-terminated UTF-8; the
+/// callback decides what it means), `file_size` the declared size (already checked against
+/// the max file size), `meta` the client's metadata (borrowed, read-only) and `peer` the
+/// client's side-connection address; all valid only during the callback.
+///
+/// Return non-zero when the upload was handled; return 0 to abort it (the connection is
+/// reset, the client gets an error, and the event is logged). Runs on a thread of its own per
+/// upload (not an rpcx runtime worker: it may block); uploads run concurrently.
+pub type rpcx_upload_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        upload: *mut rpcx_upload,
+        file_name: *const c_char,
+        file_size: u64,
+        meta: *const rpcx_metadata,
+        peer: *const c_char,
+    ) -> c_int,
+>;
+
+type UploadCallbackFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut rpcx_upload,
+    *const c_char,
+    u64,
+    *const rpcx_metadata,
+    *const c_char,
+) -> c_int;
+
+/// Produces one download (`_filetransfer.DownloadFile`) after its token was accepted: write
+/// the file's bytes with `rpcx_download_write`, then return non-zero to end the file (the
+/// client receives exactly the bytes written). Return 0 to abort: the connection is reset and
+/// the client gets an error rather than a short file. `download` is valid only during the
+/// callback. `file_name` is the name the client asked for, **unchecked** (the directory rules
+/// do not apply: the callback decides what it means), `meta` and `peer` as for
+/// `rpcx_upload_callback`; all valid only during the callback. The max file size bounds the
+/// bytes written. Runs on a thread of its own per download (it may block).
+pub type rpcx_download_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        download: *mut rpcx_download,
+        file_name: *const c_char,
+        meta: *const rpcx_metadata,
+        peer: *const c_char,
+    ) -> c_int,
+>;
+
+type DownloadCallbackFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut rpcx_download,
+    *const c_char,
+    *const rpcx_metadata,
+    *const c_char,
+) -> c_int;
+
+/// Enables file transfer on `server` with application callbacks instead of directories:
+/// `upload` receives uploads (see `rpcx_upload_callback`), `download` produces downloads (see
+/// `rpcx_download_callback`); either may be NULL (that direction is off: its calls fail), not
+/// both. `opts` as for `rpcx_server_enable_file_transfer`, which this replaces (and which
+/// replaces this): one file transfer per server.
+///
+/// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+/// with it exactly once, after the last possible call of either callback — when replaced,
+/// when the server is freed and the last callback returned, or before this function returns
+/// if it fails. It may run on any thread: after `rpcx_server_free` it runs once the
+/// side listener's tasks have ended, possibly on an rpcx runtime thread shortly after
+/// `rpcx_server_free` returned.
+///
+/// Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after); `RPCX_ERR_NULL_ARG` when
+/// `server` is NULL, `RPCX_ERR_INVALID_ARG` when both callbacks are NULL. `err_out` may be
+/// NULL; otherwise on failure it receives an `rpcx_error` to free with `rpcx_error_free`.
+#[no_mangle]
+pub extern "C" fn rpcx_server_enable_file_callbacks(
+    server: Option<&rpcx_server>,
+    opts: Option<&rpcx_transfer_options>,
+    upload: rpcx_upload_callback,
+    download: rpcx_download_callback,
+    userdata: *mut c_void,
+    finalizer: rpcx_finalizer,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    let fin = Finalizer {
+        userdata: UserData(userdata),
+        finalizer,
+    };
+    run(err_out, move || {
+        let server = req(server, "server")?;
+        if upload.is_none() && download.is_none() {
+            return Err(invalid_arg(
+                "rpcx: file transfer callbacks: an upload callback, a download callback or both",
+            ));
+        }
+        let options = opts.map(|o| o.inner.clone()).unwrap_or_default();
+        server.add_side(SideSpec::Files {
+            options,
+            upload: None,
+            download: None,
+            callbacks: Some(FileCallbacks {
+                upload,
+                download,
+                userdata: Arc::new(fin),
+            }),
+        })
+    })
+}
+
+fn meta_of(m: &HashMap<String, String>) -> rpcx_metadata {
+    let mut md = rpcx_metadata::default();
+    for (k, v) in m {
+        md.insert(k, v);
+    }
+    md
+}
+
+/// Starts `body` on a thread of its own now; the future resolves to its result (`None` when
+/// it panicked or no thread could be started).
+fn on_own_thread<T: Send + 'static>(
+    name: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Option<T>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            if let Ok(v) = catch_unwind(AssertUnwindSafe(body)) {
+                let _ = tx.send(v);
+            }
+        });
+    if let Err(e) = &spawned {
+        tracing::warn!(target: "rpcx::transfer", "{name}: no thread: {e}");
+    }
+    async move { rx.await.ok() }
+}
+
+/// One upload as the C callback reads it: chunks pumped from the core's `Upload`.
+pub struct rpcx_upload {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    ended: bool,
+}
+
+async fn run_upload_callback(
+    cb: UploadCallbackFn,
+    ud: Arc<Finalizer>,
+    args: rpcx_core::transfer::FileTransferArgs,
+    mut up: rpcx_core::transfer::Upload,
+) -> Result<(), String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let peer = up.peer();
+    let size = up.expected();
+    let callback = on_own_thread("rpcx-upload", move || {
+        let meta = meta_of(&args.meta);
+        let name = CString::new(args.file_name).unwrap_or_default();
+        let peer = CString::new(peer.to_string()).unwrap_or_default();
+        let mut handle = rpcx_upload {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            ended: false,
+        };
+        // SAFETY: `cb` and the userdata were registered together for calls from any thread;
+        // the handle, strings and map outlive the call.
+        let ok = unsafe {
+            cb(
+                ud.userdata.0,
+                &mut handle,
+                name.as_ptr(),
+                size,
+                &meta,
+                peer.as_ptr(),
+            )
+        };
+        drop(ud);
+        ok != 0
+    });
+    let pump = async move {
+        loop {
+            let item = match up.chunk().await {
+                Ok(Some(b)) => Ok(b.to_vec()),
+                Ok(None) => return,
+                Err(e) => Err(e.to_string()),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    };
+    tokio::pin!(callback, pump);
+    let accepted = tokio::select! {
+        r = &mut callback => r,
+        () = &mut pump => callback.await,
+    };
+    match accepted {
+        Some(true) => Ok(()),
+        Some(false) => Err("the upload callback aborted it".into()),
+        None => Err("the upload callback panicked or could not start".into()),
+    }
+}
+
+/// Reads the next bytes of an upload into `buf` (up to `cap`), blocking until some arrived.
+/// `*n_out` receives how many; 0 means the end: every declared byte was read. Errors:
+/// `RPCX_ERR_IO` (the client stalled past the io timeout, sent more or fewer bytes than
+/// declared, or reset; the upload is lost: return 0 from the callback),
+/// `RPCX_ERR_NULL_ARG` (`upload`, `n_out`, or `buf` with `cap > 0`, NULL). Only on the
+/// callback's thread, during the callback. `err_out` may be NULL; otherwise on failure it
+/// receives an `rpcx_error` to free with `rpcx_error_free`.
+#[no_mangle]
+pub extern "C" fn rpcx_upload_read(
+    upload: Option<&mut rpcx_upload>,
+    buf: *mut u8,
+    cap: usize,
+    n_out: Option<&mut usize>,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let up = req_mut(upload, "upload")?;
+        let out = req_mut(n_out, "n_out")?;
+        if cap == 0 {
+            *out = 0;
+            return Ok(());
+        }
+        if buf.is_null() {
+            return Err(null_arg("buf"));
+        }
+        if cap > isize::MAX as usize {
+            return Err(invalid_arg("rpcx: `cap` is too large"));
+        }
+        if crate::guard::on_runtime_thread() {
+            return Err(rpcx_core::Error::BlockingInRuntime.into());
+        }
+        while up.pos == up.chunk.len() && !up.ended {
+            match up.rx.blocking_recv() {
+                Some(Ok(c)) => {
+                    up.chunk = c;
+                    up.pos = 0;
+                }
+                Some(Err(e)) => {
+                    up.ended = true;
+                    return Err(Failure::new(
+                        rpcx_status::RPCX_ERR_IO,
+                        format!("rpcx: upload: {e}"),
+                    ));
+                }
+                None => up.ended = true,
+            }
+        }
+        let n = (up.chunk.len() - up.pos).min(cap);
+        // SAFETY: `buf` is not NULL and, by this function's contract, points to `cap` writable
+        // bytes; `n <= cap` and the source range is inside `up.chunk`.
+        unsafe { std::ptr::copy_nonoverlapping(up.chunk.as_ptr().add(up.pos), buf, n) };
+        up.pos += n;
+        *out = n;
+        Ok(())
+    })
+}
+
+/// One download as the C callback writes it: chunks handed to the core's `Download`.
+pub struct rpcx_download {
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+async fn run_download_callback(
+    cb: DownloadCallbackFn,
+    ud: Arc<Finalizer>,
+    args: rpcx_core::transfer::DownloadFileArgs,
+    mut dl: rpcx_core::transfer::Download,
+) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let peer = dl.peer();
+    let slot = Arc::clone(&failure);
+    let callback = on_own_thread("rpcx-download", move || {
+        let meta = meta_of(&args.meta);
+        let name = CString::new(args.file_name).unwrap_or_default();
+        let peer = CString::new(peer.to_string()).unwrap_or_default();
+        let mut handle = rpcx_download { tx, failure: slot };
+        // SAFETY: as for the upload callback.
+        let ok = unsafe {
+            cb(
+                ud.userdata.0,
+                &mut handle,
+                name.as_ptr(),
+                &meta,
+                peer.as_ptr(),
+            )
+        };
+        drop(handle);
+        drop(ud);
+        ok != 0
+    });
+    let mut write_failed = false;
+    while let Some(chunk) = rx.recv().await {
+        if let Err(e) = dl.write(&chunk).await {
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            write_failed = true;
+            break;
+        }
+    }
+    drop(rx);
+    let accepted = callback.await;
+    if write_failed {
+        let text = failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        return Err(text.unwrap_or_default());
+    }
+    match accepted {
+        Some(true) => dl.finish().await.map_err(|e| e.to_string()),
+        Some(false) => Err("the download callback aborted it".into()),
+        None => Err("the download callback panicked or could not start".into()),
+    }
+}
+
+/// Writes all of `buf[0..len)` to the download (NULL allowed when `len` is 0), blocking while
+/// the client is slow (each write bounded by the io timeout). `RPCX_ERR_IO` once the download
+/// failed (the client went away or stalled, or the bytes passed the max file size): stop and
+/// return 0 from the callback. `RPCX_ERR_NULL_ARG` when `download` is NULL. Only on the
+/// callback's thread, during the callback. `err_out` as for `rpcx_upload_read`.
+#[no_mangle]
+pub extern "C" fn rpcx_download_write(
+    download: Option<&rpcx_download>,
+    buf: *const u8,
+    len: usize,
+    err_out: Option<&mut *mut rpcx_error>,
+) -> rpcx_status {
+    run(err_out, || {
+        let d = req(download, "download")?;
+        // SAFETY: by this function's contract `buf` points to `len` readable bytes.
+        let src = unsafe { bytes(buf, len, "buf")? };
+        if src.is_empty() {
+            return Ok(());
+        }
+        if crate::guard::on_runtime_thread() {
+            return Err(rpcx_core::Error::BlockingInRuntime.into());
+        }
+        d.tx.blocking_send(src.to_vec()).map_err(|_| {
+            let why = d.failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Failure::new(
+                rpcx_status::RPCX_ERR_IO,
+                format!(
+                    "rpcx: download: {}",
+                    why.unwrap_or_else(|| "the download was aborted".into())
+                ),
+            )
         })
     })
 }
@@ -354,7 +729,9 @@ pub(crate) type StreamCallbackFn =
 /// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
 /// with it exactly once, after the last possible call of `callback` — when it is replaced,
 /// when the server is freed and the last callback returned, or before this function returns
-/// if it fails. It may run on any thread.
+/// if it fails. It may run on any thread: after `rpcx_server_free` it runs once the
+/// side listener's tasks have ended, possibly on an rpcx runtime thread shortly after
+/// `rpcx_server_free` returned.
 ///
 /// Only before `rpcx_server_start` (`RPCX_ERR_INVALID_STATE` after); `RPCX_ERR_NULL_ARG` when
 /// `server` or `callback` is NULL. Does not block.

@@ -328,7 +328,7 @@ static void c_server_tests(const char *work) {
     rpcx_xclient_free(streams);
     CHECK_OK(rpcx_server_shutdown(server, 1000));
     rpcx_server_free(server);
-    CHECK(atomic_load(&finalized) == 3);
+    wait_for(&finalized, 3, 30000, "the stream callback's finalizer");
     free(data);
     free(data2);
 }
@@ -357,6 +357,126 @@ static void config_refusals(const char *work) {
     CHECK(rpcx_server_start(server, "tcp@127.0.0.1:0", NULL, &err) != RPCX_OK);
     rpcx_error_free(err);
     rpcx_server_free(server);
+}
+
+/* Upload and download callbacks: uploads are collected in memory, downloads generated. */
+static unsigned char *cb_received;
+static size_t cb_received_len;
+static atomic_int cb_uploads, cb_downloads;
+
+static int on_upload(void *ud, rpcx_upload *up, const char *name, uint64_t size,
+                     const rpcx_metadata *meta, const char *peer) {
+    CHECK(ud == (void *)&cb_uploads);
+    CHECK(peer != NULL && name != NULL);
+    const char *abort_it = meta_get(meta, "abort");
+    free(cb_received);
+    cb_received = malloc(size + 1);
+    CHECK(cb_received != NULL);
+    size_t got = 0;
+    for (;;) {
+        size_t n = 0;
+        rpcx_error *err = NULL;
+        CHECK_CALL(rpcx_upload_read(up, cb_received + got, size + 1 - got, &n, &err), &err);
+        if (n == 0) {
+            break;
+        }
+        got += n;
+        if (abort_it != NULL) {
+            atomic_fetch_add(&cb_uploads, 1);
+            return 0; /* refuse after the first chunk */
+        }
+    }
+    CHECK(got == size);
+    cb_received_len = got;
+    atomic_fetch_add(&cb_uploads, 1);
+    return 1;
+}
+
+/* "gen-<bytes>" writes pattern(bytes, 5) in uneven pieces; "broken" writes a little and
+ * aborts. */
+static int on_download(void *ud, rpcx_download *d, const char *name, const rpcx_metadata *meta,
+                       const char *peer) {
+    (void)meta;
+    CHECK(ud == (void *)&cb_uploads && peer != NULL);
+    atomic_fetch_add(&cb_downloads, 1);
+    if (strcmp(name, "broken") == 0) {
+        CHECK_OK(rpcx_download_write(d, (const uint8_t *)"partial", 7, NULL));
+        return 0;
+    }
+    if (strncmp(name, "gen-", 4) != 0) {
+        return 0;
+    }
+    size_t len = (size_t)strtoul(name + 4, NULL, 10);
+    unsigned char *data = pattern(len, 5);
+    size_t off = 0, piece = 1;
+    while (off < len) {
+        size_t n = len - off < piece ? len - off : piece;
+        rpcx_error *err = NULL;
+        CHECK_CALL(rpcx_download_write(d, data + off, n, &err), &err);
+        off += n;
+        piece = piece * 3 + 1;
+    }
+    free(data);
+    return 1;
+}
+
+static void callback_tests(const char *work) {
+    atomic_store(&finalized, 0);
+    rpcx_server *server = NULL;
+    CHECK_OK(rpcx_server_new(NULL, &server));
+    rpcx_error *err = NULL;
+    EXPECT_FAIL(rpcx_server_enable_file_callbacks(server, NULL, NULL, NULL, NULL, count_final,
+                                                  &err),
+                RPCX_ERR_INVALID_ARG, err, NULL);
+    CHECK(atomic_load(&finalized) == 1);
+    CHECK_CALL(rpcx_server_enable_file_callbacks(server, NULL, on_upload, on_download,
+                                                 &cb_uploads, count_final, &err),
+               &err);
+    CHECK_CALL(rpcx_server_start(server, "tcp@127.0.0.1:0", NULL, &err), &err);
+    rpcx_xclient *files = xclient_of(rpcx_server_address(server), "_filetransfer");
+
+    unsigned char *data = pattern(FILE_SIZE, 4);
+    char src[512], dst[512], part[600];
+    path_join(src, sizeof src, work, "cb-up.bin");
+    write_file(src, data, FILE_SIZE);
+    uint64_t n = 0;
+    CHECK_CALL(rpcx_xclient_send_file(files, src, 0, NULL, &n, &err), &err);
+    /* The client is done once the server has every byte; the callback may still be running. */
+    wait_for(&cb_uploads, 1, 30000, "the upload callback");
+    CHECK(n == FILE_SIZE && cb_received_len == FILE_SIZE);
+    CHECK(memcmp(cb_received, data, FILE_SIZE) == 0);
+    rpcx_metadata *md = rpcx_metadata_new();
+    CHECK_OK(rpcx_metadata_set(md, "abort", "1"));
+    CHECK(rpcx_xclient_send_file(files, src, 0, md, NULL, &err) != RPCX_OK);
+    rpcx_error_free(err);
+    err = NULL;
+    wait_for(&cb_uploads, 2, 30000, "the aborted upload callback");
+
+    path_join(dst, sizeof dst, work, "cb-down.bin");
+    CHECK_CALL(rpcx_xclient_download_file(files, "gen-3000001", dst, NULL, &n, &err), &err);
+    CHECK(n == 3000001);
+    unsigned char *want = pattern(3000001, 5);
+    check_file(dst, want, 3000001);
+    free(want);
+    path_join(dst, sizeof dst, work, "cb-broken.bin");
+    CHECK(rpcx_xclient_download_file(files, "broken", dst, NULL, NULL, &err) != RPCX_OK);
+    rpcx_error_free(err);
+    err = NULL;
+    snprintf(part, sizeof part, "%s.rpcx-part", dst);
+    CHECK(!exists(dst) && !exists(part));
+    CHECK(atomic_load(&cb_downloads) == 2);
+    CHECK_STATUS(rpcx_upload_read(NULL, NULL, 0, NULL, NULL), RPCX_ERR_NULL_ARG);
+    CHECK_STATUS(rpcx_download_write(NULL, NULL, 0, NULL), RPCX_ERR_NULL_ARG);
+
+    rpcx_metadata_free(md);
+    rpcx_xclient_free(files);
+    CHECK_OK(rpcx_server_shutdown(server, 1000));
+    rpcx_server_free(server);
+    /* The side listener's tasks hold the callbacks until they end, on the runtime. */
+    wait_for(&finalized, 2, 30000, "the file callbacks' finalizer");
+    free(data);
+    free(cb_received);
+    cb_received = NULL;
 }
 
 static pid_t server_pid;
@@ -432,6 +552,7 @@ int main(void) {
     CHECK(mkdtemp(work) != NULL);
     config_refusals(work);
     c_server_tests(work);
+    callback_tests(work);
     const char *binary = getenv("RPCX_ARITH_SERVER");
     if (binary != NULL && binary[0] != 0 && getenv("RPCX_UNDER_VALGRIND") == NULL) {
         rust_server_tests(binary, work);
