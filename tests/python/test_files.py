@@ -352,6 +352,8 @@ def test_option_errors(tmp_path: Path) -> None:
         rpcx.FileTransferOptions(upload_dir=tmp_path, max_file_size=0)
     with pytest.raises(ValueError):
         rpcx.StreamOptions(token_lifetime=0)
+    with pytest.raises(ValueError):
+        rpcx.FileTransferOptions(str(tmp_path))  # the first field is listen, not a directory
     with pytest.raises(TypeError):
         rpcx.Server(file_transfer={"upload_dir": str(tmp_path)})  # type: ignore[arg-type]
     with pytest.raises(TypeError):

@@ -69,8 +69,8 @@ class StreamOptions:
     handshake_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.listen, str) or not self.listen:
-            raise ValueError("listen must be a host:port str")
+        if not isinstance(self.listen, str) or ":" not in self.listen:
+            raise ValueError(f"listen must be a host:port str, got {self.listen!r}")
         if self.advertise_addr is not None and not isinstance(self.advertise_addr, str):
             raise TypeError("advertise_addr must be a host:port str or None")
         _positive("token_lifetime", self.token_lifetime)
