@@ -1127,6 +1127,61 @@ private:
 /// its own per stream (it may block); an exception it throws closes the stream.
 using StreamHandler = std::function<void(Stream, const Metadata&, const std::string&)>;
 
+/// One upload handed to a Server::file_callbacks() upload handler: valid only during the
+/// handler, on its thread.
+class Upload {
+public:
+    explicit Upload(rpcx_upload* u) noexcept : u_(u) {}
+    /// Reads the next bytes (at most `cap`); 0 once every declared byte was read. Throws
+    /// rpcx::Error (RPCX_ERR_IO) when the client stalled, sent too much or too little.
+    std::size_t read(void* buf, std::size_t cap) const {
+        std::size_t n = 0;
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_upload_read(u_, static_cast<std::uint8_t*>(buf), cap, &n, &err);
+        detail::check(st, err);
+        return n;
+    }
+    /// The next bytes (at most `max`); empty at the end.
+    Bytes read_some(std::size_t max = 65536) const {
+        Bytes b(max);
+        b.resize(read(b.data(), b.size()));
+        return b;
+    }
+
+private:
+    rpcx_upload* u_;
+};
+
+/// One download a Server::file_callbacks() download handler produces: valid only during the
+/// handler, on its thread.
+class Download {
+public:
+    explicit Download(rpcx_download* d) noexcept : d_(d) {}
+    /// Sends bytes; throws rpcx::Error (RPCX_ERR_IO) once the download failed (client gone or
+    /// stalled, max file size passed).
+    void write(std::string_view data) const { write(detail::bytes_of(data), data.size()); }
+    void write(const Bytes& data) const { write(data.data(), data.size()); }
+    void write(const std::uint8_t* data, std::size_t len) const {
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_download_write(d_, data, len, &err);
+        detail::check(st, err);
+    }
+
+private:
+    rpcx_download* d_;
+};
+
+/// Receives an upload: (upload, client's file name — unsanitized —, declared size, metadata,
+/// peer). Return true when handled; false or an exception aborts it (the client gets an
+/// error). Runs on a thread of its own per upload.
+using UploadHandler = std::function<bool(Upload&, const std::string&, std::uint64_t,
+                                         const Metadata&, const std::string&)>;
+/// Produces a download: (download, requested name — unchecked —, metadata, peer). Return true
+/// to end the file; false or an exception aborts it (the client gets an error, not a short
+/// file). Runs on a thread of its own per download.
+using DownloadHandler =
+    std::function<bool(Download&, const std::string&, const Metadata&, const std::string&)>;
+
 class Server {
 public:
     explicit Server(const ServerOptions& opts = ServerOptions()) {
@@ -1286,6 +1341,18 @@ public:
         detail::check(st, err);
         return *this;
     }
+    /// File transfer with handlers instead of directories (either may be empty, not both;
+    /// before start(); replaces enable_file_transfer(); see rpcx_server_enable_file_callbacks).
+    Server& file_callbacks(UploadHandler upload, DownloadHandler download,
+                           const TransferOptions& opts = TransferOptions()) {
+        auto* boxed = new FileHandlers{std::move(upload), std::move(download)};
+        rpcx_error* err = nullptr;
+        rpcx_status st = rpcx_server_enable_file_callbacks(
+            s_.get(), opts.get(), boxed->upload ? &on_upload_cb : nullptr,
+            boxed->download ? &on_download_cb : nullptr, boxed, &drop<FileHandlers>, &err);
+        detail::check(st, err);
+        return *this;
+    }
     /// Serves streams (_streamservice) with `handler` (before start()).
     Server& on_stream(StreamHandler handler, const TransferOptions& opts = TransferOptions()) {
         auto* boxed = new StreamHandler(std::move(handler));
@@ -1319,6 +1386,33 @@ public:
     rpcx_server* get() const noexcept { return s_.get(); }
 
 private:
+    struct FileHandlers {
+        UploadHandler upload;
+        DownloadHandler download;
+    };
+    static int on_upload_cb(void* ud, rpcx_upload* u, const char* name, std::uint64_t size,
+                            const rpcx_metadata* meta, const char* peer) noexcept {
+        try {
+            Upload up(u);
+            return static_cast<FileHandlers*>(ud)->upload(up, name, size, detail::to_map(meta),
+                                                          peer)
+                       ? 1
+                       : 0;
+        } catch (...) {
+            return 0;
+        }
+    }
+    static int on_download_cb(void* ud, rpcx_download* d, const char* name,
+                              const rpcx_metadata* meta, const char* peer) noexcept {
+        try {
+            Download dl(d);
+            return static_cast<FileHandlers*>(ud)->download(dl, name, detail::to_map(meta), peer)
+                       ? 1
+                       : 0;
+        } catch (...) {
+            return 0;
+        }
+    }
     static void on_stream_cb(void* ud, rpcx_stream* s, const rpcx_metadata* meta,
                              const char* peer) noexcept {
         Stream stream(s);

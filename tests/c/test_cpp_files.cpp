@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 
 #include "cpp_util.hpp"
@@ -112,6 +113,52 @@ int main() {
 
         rpcx::Stream moved;
         EXPECT(!moved);
+        server.shutdown(std::chrono::seconds(1));
+    }
+    {
+        // Handlers instead of directories: an upload collected in memory, a generated download,
+        // and both aborted (false, an exception).
+        std::atomic<int> uploads{0};
+        rpcx::Bytes received;
+        rpcx::Server server;
+        server.file_callbacks(
+            [&](rpcx::Upload& up, const std::string& name, std::uint64_t size,
+                const rpcx::Metadata& meta, const std::string&) {
+                if (meta.count("abort")) {
+                    up.read_some();
+                    uploads++;
+                    throw std::runtime_error("refused");
+                }
+                rpcx::Bytes all;
+                for (auto chunk = up.read_some(); !chunk.empty(); chunk = up.read_some()) {
+                    all.insert(all.end(), chunk.begin(), chunk.end());
+                }
+                EXPECT(all.size() == size && name == "cb.bin");
+                received = std::move(all);
+                uploads++;
+                return true;
+            },
+            [](rpcx::Download& d, const std::string& name, const rpcx::Metadata&,
+               const std::string&) {
+                if (name != "hello") return false;
+                for (int i = 0; i < 1000; i++) d.write("hello, world\n");
+                return true;
+            });
+        server.start("tcp@127.0.0.1:0");
+        rpcx::XClient files("_filetransfer", rpcx::Discovery::peer(server.address()));
+        auto data = pattern(3u << 20, 21);
+        write_file(work + "/cb.bin", data);
+        EXPECT(files.send_file(work + "/cb.bin") == data.size());
+        wait_until([&] { return uploads.load() == 1; }, "the upload handler");
+        EXPECT(received == data);
+        expect_throw([&] { files.send_file(work + "/cb.bin", 0, {{"abort", "1"}}); });
+        wait_until([&] { return uploads.load() == 2; }, "the aborting upload handler");
+        EXPECT(files.download_file("hello", work + "/hello.txt") == 13000);
+        auto text = read_file(work + "/hello.txt");
+        EXPECT(text.size() == 13000 && std::string(text.begin(), text.begin() + 13) == "hello, world\n");
+        expect_throw([&] { files.download_file("other", work + "/other.txt"); });
+        struct stat st;
+        EXPECT(stat((work + "/other.txt").c_str(), &st) != 0);
         server.shutdown(std::chrono::seconds(1));
     }
     EXPECT(std::system(("rm -rf '" + work + "'").c_str()) == 0);
