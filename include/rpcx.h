@@ -810,6 +810,19 @@ typedef int (*rpcx_auth_callback)(void *userdata,
                                   size_t message_cap);
 
 /**
+ * Decides whether a `_streamservice.Stream` call gets a token (Go's `StreamAcceptor`):
+ * `meta` is the metadata the client passed to its stream call, `request_meta` the request's
+ * metadata (auth token and the like), `peer` the caller's address; all borrowed, valid only
+ * during the call. Return non-zero to accept; 0 refuses with Go's error text `server refused
+ * the connection` (the client gets `RPCX_ERR_SERVER`). Runs on rpcx runtime worker threads,
+ * possibly several at once: thread-safe, quick, no blocking rpcx calls.
+ */
+typedef int (*rpcx_stream_acceptor)(void *userdata,
+                                    const struct rpcx_metadata *meta,
+                                    const struct rpcx_metadata *request_meta,
+                                    const char *peer);
+
+/**
  * Receives one log event.
  *
  * `level` is `RPCX_LOG_ERROR` … `RPCX_LOG_TRACE`; `target` is where the event comes from
@@ -2581,6 +2594,23 @@ rpcx_status rpcx_server_set_auth(const struct rpcx_server *server,
 rpcx_status rpcx_server_set_service_metadata(const struct rpcx_server *server,
                                              const char *service,
                                              const char *metadata);
+
+/**
+ * Sets the acceptor of the stream service registered on `server` (see
+ * `rpcx_stream_acceptor`), replacing any previous one. Only after
+ * `rpcx_server_register_stream` (`RPCX_ERR_NOT_FOUND` before it; registering the stream
+ * service again drops the acceptor) and before `rpcx_server_start`
+ * (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when `server` or `acceptor` is NULL.
+ *
+ * Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+ * with it exactly once, after the last possible call of `acceptor` — when replaced, when the
+ * server is freed (once its side listener's tasks ended, possibly on a runtime thread shortly
+ * after `rpcx_server_free` returned), or before this function returns if it fails.
+ */
+rpcx_status rpcx_server_set_stream_acceptor(const struct rpcx_server *server,
+                                            rpcx_stream_acceptor acceptor,
+                                            void *userdata,
+                                            rpcx_finalizer finalizer);
 
 /**
  * Graceful shutdown: stops accepting connections and reading requests, lets calls in

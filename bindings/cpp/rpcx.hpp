@@ -1126,6 +1126,10 @@ private:
 /// the metadata the client sent and the client's side-connection address. Runs on a thread of
 /// its own per stream (it may block); an exception it throws closes the stream.
 using StreamHandler = std::function<void(Stream, const Metadata&, const std::string&)>;
+/// Decides whether a stream call gets a token: (the client's stream metadata, the request
+/// metadata, the caller's address) -> accept.
+using StreamAcceptor =
+    std::function<bool(const Metadata&, const Metadata&, const std::string&)>;
 
 /// One upload handed to a Server::file_callbacks() upload handler: valid only during the
 /// handler, on its thread.
@@ -1361,6 +1365,16 @@ public:
         return *this;
     }
 
+    /// Decides which stream calls get a token (after on_stream(), before start()):
+    /// `accept(meta, request_meta, peer)`; false or an exception refuses with Go's text
+    /// "server refused the connection". Runs on runtime threads: thread-safe, quick.
+    Server& stream_acceptor(StreamAcceptor accept) {
+        auto* boxed = new StreamAcceptor(std::move(accept));
+        detail::check(rpcx_server_set_stream_acceptor(s_.get(), &on_accept_cb, boxed,
+                                                      &drop<StreamAcceptor>));
+        return *this;
+    }
+
     /// Binds and serves; returns the TCP port (0 for Unix sockets). `address` is
     /// tcp@host:port (port 0: a free one), unix@/path, or http@/ws@/wss@host:port, which bind
     /// TCP too and are what address() reports.
@@ -1386,6 +1400,17 @@ public:
     rpcx_server* get() const noexcept { return s_.get(); }
 
 private:
+    static int on_accept_cb(void* ud, const rpcx_metadata* meta, const rpcx_metadata* request,
+                            const char* peer) noexcept {
+        try {
+            return (*static_cast<StreamAcceptor*>(ud))(detail::to_map(meta), detail::to_map(request),
+                                                       peer)
+                       ? 1
+                       : 0;
+        } catch (...) {
+            return 0;
+        }
+    }
     struct FileHandlers {
         UploadHandler upload;
         DownloadHandler download;

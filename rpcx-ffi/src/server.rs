@@ -175,6 +175,20 @@ impl rpcx_server {
         Ok(())
     }
 
+    /// Runs `f` on the side services (before start only); what it returns is dropped outside
+    /// the locks.
+    pub(crate) fn edit_sides<T>(
+        &self,
+        f: impl FnOnce(&mut Vec<SideSpec>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let st = self.lock();
+        if !matches!(&*st, State::Building { stopped: false, .. }) {
+            return Err(not_building());
+        }
+        let mut sides = self.sides.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut sides)
+    }
+
     /// Closes the side listeners (file transfer, streams).
     fn close_sides(&self) {
         let handles =

@@ -211,6 +211,7 @@ pub(crate) enum SideSpec {
         options: SideOptions,
         callback: StreamCallbackFn,
         userdata: Arc<Finalizer>,
+        acceptor: Option<(AcceptorFn, Arc<Finalizer>)>,
     },
 }
 
@@ -251,13 +252,28 @@ impl SideSpec {
                 options,
                 callback,
                 userdata,
+                acceptor,
             } => {
                 let (cb, ud) = (*callback, Arc::clone(userdata));
-                StreamService::new(options.clone(), move |args, conn, peer| {
+                let mut service = StreamService::new(options.clone(), move |args, conn, peer| {
                     run_stream_callback(cb, Arc::clone(&ud), args, conn, peer)
-                })
-                .register_as(core, STREAM_SERVICE)
-                .await
+                });
+                if let Some((accept, aud)) = acceptor {
+                    let (accept, aud) = (*accept, Arc::clone(aud));
+                    service = service.acceptor(move |ctx, args| {
+                        let meta = meta_of(&args.meta);
+                        let request = rpcx_metadata::from_core(ctx.metadata());
+                        let peer = CString::new(ctx.peer()).unwrap_or_default();
+                        catch_unwind(AssertUnwindSafe(|| {
+                            // SAFETY: `accept` and its userdata were registered together for
+                            // calls from runtime threads; the maps and string outlive the call.
+                            unsafe { accept(aud.userdata.0, &meta, &request, peer.as_ptr()) }
+                        }))
+                        .unwrap_or(0)
+                            != 0
+                    });
+                }
+                service.register_as(core, STREAM_SERVICE).await
             }
         }
     }
@@ -755,7 +771,73 @@ pub extern "C" fn rpcx_server_register_stream(
             options,
             callback,
             userdata: Arc::new(fin),
+            acceptor: None,
         })
+    })
+}
+
+/// Decides whether a `_streamservice.Stream` call gets a token (Go's `StreamAcceptor`):
+/// `meta` is the metadata the client passed to its stream call, `request_meta` the request's
+/// metadata (auth token and the like), `peer` the caller's address; all borrowed, valid only
+/// during the call. Return non-zero to accept; 0 refuses with Go's error text `server refused
+/// the connection` (the client gets `RPCX_ERR_SERVER`). Runs on rpcx runtime worker threads,
+/// possibly several at once: thread-safe, quick, no blocking rpcx calls.
+pub type rpcx_stream_acceptor = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        meta: *const rpcx_metadata,
+        request_meta: *const rpcx_metadata,
+        peer: *const c_char,
+    ) -> c_int,
+>;
+
+pub(crate) type AcceptorFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const rpcx_metadata,
+    *const rpcx_metadata,
+    *const c_char,
+) -> c_int;
+
+/// Sets the acceptor of the stream service registered on `server` (see
+/// `rpcx_stream_acceptor`), replacing any previous one. Only after
+/// `rpcx_server_register_stream` (`RPCX_ERR_NOT_FOUND` before it; registering the stream
+/// service again drops the acceptor) and before `rpcx_server_start`
+/// (`RPCX_ERR_INVALID_STATE` after). `RPCX_ERR_NULL_ARG` when `server` or `acceptor` is NULL.
+///
+/// Ownership of `userdata` passes to rpcx in every case: `finalizer` (may be NULL) is called
+/// with it exactly once, after the last possible call of `acceptor` — when replaced, when the
+/// server is freed (once its side listener's tasks ended, possibly on a runtime thread shortly
+/// after `rpcx_server_free` returned), or before this function returns if it fails.
+#[no_mangle]
+pub extern "C" fn rpcx_server_set_stream_acceptor(
+    server: Option<&rpcx_server>,
+    acceptor: rpcx_stream_acceptor,
+    userdata: *mut c_void,
+    finalizer: rpcx_finalizer,
+) -> rpcx_status {
+    let fin = Finalizer {
+        userdata: UserData(userdata),
+        finalizer,
+    };
+    run(None, move || {
+        let server = req(server, "server")?;
+        let accept = acceptor.ok_or_else(|| null_arg("acceptor"))?;
+        let mut fin = Some(fin);
+        let old = server.edit_sides(|sides| {
+            for spec in sides.iter_mut() {
+                if let SideSpec::Stream { acceptor, .. } = spec {
+                    let new = (accept, Arc::new(fin.take().expect("taken once")));
+                    return Ok(acceptor.replace(new));
+                }
+            }
+            Err(Failure::new(
+                rpcx_status::RPCX_ERR_NOT_FOUND,
+                "rpcx: no stream service is registered (rpcx_server_register_stream first)",
+            ))
+        })?;
+        // The replaced acceptor's finalizer runs here, outside the locks.
+        drop(old);
+        Ok(())
     })
 }
 

@@ -79,6 +79,8 @@ int main() {
                 streams++;
             },
             opts);
+        server.stream_acceptor([](const rpcx::Metadata& meta, const rpcx::Metadata&,
+                                  const std::string&) { return meta.count("deny") == 0; });
         server.start("tcp@127.0.0.1:0");
         EXPECT(expect_throw([&] { server.enable_file_transfer(up, ""); }).code() ==
                RPCX_ERR_INVALID_STATE);
@@ -102,6 +104,7 @@ int main() {
 
         rpcx::XClient xs("_streamservice", rpcx::Discovery::peer(server.address()));
         echo_messages(xs.stream({{"lang", "c++"}}));
+        EXPECT(expect_throw([&] { xs.stream({{"deny", "1"}}); }).code() == RPCX_ERR_SERVER);
 
         auto client = rpcx::Client::connect(server.address());
         EXPECT(client.send_file("_filetransfer", work + "/got.bin") == data2.size());

@@ -479,6 +479,50 @@ static void callback_tests(const char *work) {
     cb_received = NULL;
 }
 
+static atomic_int acceptor_calls;
+
+/* Refuses streams whose metadata says deny=1; checks the request metadata it is given. */
+static int accept_stream(void *ud, const rpcx_metadata *meta, const rpcx_metadata *request_meta,
+                         const char *peer) {
+    CHECK(ud == (void *)&acceptor_calls && peer != NULL && request_meta != NULL);
+    atomic_fetch_add(&acceptor_calls, 1);
+    return meta_get(meta, "deny") == NULL;
+}
+
+static void acceptor_tests(void) {
+    atomic_store(&finalized, 0);
+    rpcx_server *server = NULL;
+    CHECK_OK(rpcx_server_new(NULL, &server));
+    /* No stream service yet: refused, the finalizer called. */
+    CHECK_STATUS(rpcx_server_set_stream_acceptor(server, accept_stream, &acceptor_calls,
+                                                 count_final),
+                 RPCX_ERR_NOT_FOUND);
+    CHECK(atomic_load(&finalized) == 1);
+    CHECK_STATUS(rpcx_server_set_stream_acceptor(server, NULL, NULL, count_final),
+                 RPCX_ERR_NULL_ARG);
+    CHECK(atomic_load(&finalized) == 2);
+    CHECK_OK(rpcx_server_register_stream(server, NULL, echo_stream, NULL, count_final));
+    CHECK_OK(rpcx_server_set_stream_acceptor(server, accept_stream, &acceptor_calls,
+                                             count_final));
+    rpcx_error *err = NULL;
+    CHECK_CALL(rpcx_server_start(server, "tcp@127.0.0.1:0", NULL, &err), &err);
+    rpcx_xclient *streams = xclient_of(rpcx_server_address(server), "_streamservice");
+    rpcx_metadata *deny = rpcx_metadata_new();
+    CHECK_OK(rpcx_metadata_set(deny, "deny", "1"));
+    rpcx_stream *s = NULL;
+    EXPECT_FAIL(rpcx_xclient_stream(streams, deny, &s, &err), RPCX_ERR_SERVER, err,
+                "server refused the connection");
+    CHECK(s == NULL);
+    CHECK_CALL(rpcx_xclient_stream(streams, NULL, &s, &err), &err);
+    echo_messages(s);
+    CHECK(atomic_load(&acceptor_calls) == 2);
+    rpcx_metadata_free(deny);
+    rpcx_xclient_free(streams);
+    CHECK_OK(rpcx_server_shutdown(server, 1000));
+    rpcx_server_free(server);
+    wait_for(&finalized, 4, 30000, "the stream and acceptor finalizers");
+}
+
 static pid_t server_pid;
 
 /* The Rust arith_server with --files DIR --stream-echo: upload, download, stream. */
@@ -553,6 +597,7 @@ int main(void) {
     config_refusals(work);
     c_server_tests(work);
     callback_tests(work);
+    acceptor_tests();
     const char *binary = getenv("RPCX_ARITH_SERVER");
     if (binary != NULL && binary[0] != 0 && getenv("RPCX_UNDER_VALGRIND") == NULL) {
         rust_server_tests(binary, work);
