@@ -23,7 +23,7 @@ C_ARITH_SERVER = $(if $(wildcard examples/rust/arith_server.rs),$(C_LIB_DIR)/exa
 # The Go interop peers for C client -> Go server and Go client -> C server (when Go is here).
 C_GO_BIN = $(CURDIR)/target/go-peers
 C_HAVE_GO := $(shell PATH="$(PATH)" command -v go 2>/dev/null)
-C_GO_FLAGS = $(if $(C_HAVE_GO),-DRPCX_GO_SERVER=$(C_GO_BIN)/goserver -DRPCX_GO_CLIENT=$(C_GO_BIN)/goclient,)
+C_GO_FLAGS = $(if $(C_HAVE_GO),-DRPCX_GO_SERVER=$(C_GO_BIN)/goserver -DRPCX_GO_CLIENT=$(C_GO_BIN)/goclient -DRPCX_GO_FILES=$(C_GO_BIN)/gofiles,)
 # The test PKI of the TLS tests (rpcx's tls_certs example).
 C_TLS_CERTS = $(C_LIB_DIR)/examples/tls_certs
 C_CMAKE_FLAGS = -DRPCX_LIB_DIR=$(C_LIB_DIR) -DRPCX_INCLUDE_DIR=$(CURDIR)/include \
@@ -52,7 +52,7 @@ c-lib:
 	scripts/lib/soname-link.sh $(C_LIB_DIR)
 	$(CARGO) build -p rpcx --features tls,snappy --example tls_certs \
 		$(if $(C_ARITH_SERVER),--example arith_server) $(call c_cargo_flags,$(C_PROFILE))
-	$(if $(C_HAVE_GO),cd tests/interop/go && go build -o $(C_GO_BIN)/ ./cmd/goserver ./cmd/goclient)
+	$(if $(C_HAVE_GO),cd tests/interop/go && go build -o $(C_GO_BIN)/ ./cmd/goserver ./cmd/goclient ./cmd/gofiles)
 
 c-test: c-bootstrap
 	@$(MAKE) --no-print-directory c-lib
