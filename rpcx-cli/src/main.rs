@@ -975,7 +975,10 @@ async fn call(a: CallArgs) -> Result<String, Failure> {
         .map_err(Failure::rpc)?;
         // "No server" names where the servers were looked for.
         let no_server = |e: rpcx::Error| match e {
-            rpcx::Error::NoServer => Failure::Unreachable(format!("no server found: {registry}")),
+            // Go's text first (scripts match it), then where the servers were looked for.
+            rpcx::Error::NoServer => {
+                Failure::Unreachable(format!("{}: {registry}", rpcx::Error::NoServer))
+            }
             e => Failure::rpc(e),
         };
         let options = rpcx::client::CallOptions {
