@@ -371,9 +371,9 @@ fn protobuf_prost_message() {
     let name = std::any::type_name::<ProtoArgs>();
     let err = codec::encode(&args, JSON).unwrap_err();
     assert_eq!(err.to_string(), format!("{name} supports only protobuf"));
-    assert!(matches!(err, CodecError::Encode { .. }));
+    assert!(matches!(err, CodecError::ProtobufOnly { codec, .. } if codec == JSON));
     let err = codec::decode::<ProtoArgs>(MP, b"\x80").unwrap_err();
-    assert!(matches!(err, CodecError::Decode { .. }));
+    assert!(matches!(err, CodecError::ProtobufOnly { codec, .. } if codec == MP));
     assert_eq!(
         codec::encode(&args, RAW).unwrap_err().to_string(),
         format!("{name} is not a []byte")

@@ -444,3 +444,102 @@ async fn a_response_sent_to_the_server_is_treated_as_a_request() {
     assert_eq!(r.payload.as_ref(), br#"{"C":4}"#);
     handle.shutdown(GUARD).await;
 }
+
+/// A protobuf-only message (no serde), for the serialization-mismatch texts.
+#[derive(Clone, PartialEq, prost::Message)]
+struct OnlyProto {
+    #[prost(int64, tag = "1")]
+    n: i64,
+}
+rpcx::proto_codable!(OnlyProto);
+
+/// A caller whose serialization does not fit a method's argument or reply type gets a text
+/// naming the serialization it sent and the method, never a Rust type path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serialization_mismatches_name_the_wire_type_not_rust_types() {
+    let mut server = rpcx::server::Server::builder().build();
+    rpcx::arith::register(&mut server).unwrap();
+    server
+        .register_fn("P", "Only", |_ctx, a: OnlyProto| async move {
+            Ok::<_, rpcx::server::ServiceError>(a)
+        })
+        .unwrap();
+    server
+        .register_fn("B", "ToStruct", |_ctx, _b: Vec<u8>| async move {
+            Ok::<_, rpcx::server::ServiceError>(Reply { c: 1 })
+        })
+        .unwrap();
+    server
+        .register_fn("B", "ToProto", |_ctx, _b: Vec<u8>| async move {
+            Ok::<_, rpcx::server::ServiceError>(OnlyProto { n: 1 })
+        })
+        .unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let mut raw = RawConn::connect(&handle).await;
+
+    let cases: [(&str, &str, SerializeType, &[u8], &str); 5] = [
+        (
+            "Arith",
+            "Mul",
+            SerializeType::RAW,
+            b"\x01\x02",
+            "the request body is raw bytes (SerializeType 0), but Arith.Mul takes a structured \
+             argument, not raw bytes",
+        ),
+        (
+            "P",
+            "Only",
+            SerializeType::JSON,
+            br#"{"n":1}"#,
+            "the request body is JSON (SerializeType 1), but P.Only takes only Protobuf \
+             (SerializeType 2)",
+        ),
+        (
+            "P",
+            "Only",
+            SerializeType::MSGPACK,
+            b"\x80",
+            "the request body is MsgPack (SerializeType 3), but P.Only takes only Protobuf \
+             (SerializeType 2)",
+        ),
+        (
+            "B",
+            "ToStruct",
+            SerializeType::RAW,
+            b"abc",
+            "B.ToStruct replies with a structured value, which cannot be sent as raw bytes \
+             (SerializeType 0) (the request's serialization)",
+        ),
+        (
+            "B",
+            "ToProto",
+            SerializeType::JSON,
+            br#""YWJj""#,
+            "B.ToProto replies only in Protobuf (SerializeType 2), not in JSON (SerializeType 1) \
+             (the request's serialization)",
+        ),
+    ];
+    for (seq, (service, method, st, payload, want)) in cases.into_iter().enumerate() {
+        let seq = seq as u64 + 1;
+        raw.send(&request(service, method, st, seq, payload)).await;
+        let m = raw.frame().await;
+        assert_eq!(m.header.seq(), seq);
+        assert_eq!(
+            m.header.status(),
+            MessageStatus::Error,
+            "{service}.{method}"
+        );
+        let text = m.error().unwrap();
+        assert_eq!(text, want, "{service}.{method} with {st}");
+        assert!(!text.contains("::"), "{text:?} names a Rust path");
+    }
+    // A protobuf-only argument type still answers Protobuf callers.
+    let mut pb = Vec::new();
+    rpcx::codec::Codable::encode_as(&OnlyProto { n: 5 }, SerializeType::PROTOBUF, &mut pb).unwrap();
+    raw.send(&request("P", "Only", SerializeType::PROTOBUF, 99, &pb))
+        .await;
+    let m = raw.frame().await;
+    assert_eq!(m.header.status(), MessageStatus::Normal);
+    assert_eq!(m.payload.as_ref(), &pb[..]);
+    handle.shutdown(GUARD).await;
+}

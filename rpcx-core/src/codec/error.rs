@@ -24,6 +24,15 @@ pub enum CodecError {
         /// Rust name of the offending type.
         type_name: &'static str,
     },
+    /// A protobuf-only type (a `prost` message without serde) was asked to be encoded to or
+    /// decoded from another serialization (JSON, MsgPack, Thrift or a registered codec).
+    #[error("{type_name} supports only protobuf")]
+    ProtobufOnly {
+        /// The serialize type that was asked for.
+        codec: SerializeType,
+        /// Rust name of the protobuf-only type.
+        type_name: &'static str,
+    },
     /// The codec failed to encode a value; the text is the codec's own message.
     #[error("{message}")]
     Encode {

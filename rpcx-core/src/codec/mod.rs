@@ -217,24 +217,23 @@ pub fn serde_proto_decode_as<T: DeserializeOwned + prost::Message + Default>(
 }
 
 /// The error for a protobuf-only type asked for another serialize type: Go's texts for raw and
-/// unknown types, otherwise a message saying the type supports only protobuf.
-fn proto_only_error(
-    type_name: &'static str,
-    st: SerializeType,
-    make: fn(SerializeType, String) -> CodecError,
-) -> CodecError {
+/// unknown types, otherwise [`CodecError::ProtobufOnly`].
+fn proto_only_error(type_name: &'static str, st: SerializeType) -> CodecError {
     if st == SerializeType::RAW {
         CodecError::NotRaw { type_name }
     } else if !has_serde_codec(st) {
         CodecError::UnknownType(st)
     } else {
-        make(st, format!("{type_name} supports only protobuf"))
+        CodecError::ProtobufOnly {
+            codec: st,
+            type_name,
+        }
     }
 }
 
 /// [`Codable::encode_as`] for a prost-only message: protobuf for type 2; every other type is an
 /// error (raw: [`CodecError::NotRaw`]; unknown: [`CodecError::UnknownType`]; JSON, MsgPack and
-/// registered codecs: [`CodecError::Encode`] saying the type supports only protobuf).
+/// registered codecs: [`CodecError::ProtobufOnly`]).
 pub fn proto_encode_as<M: prost::Message>(
     msg: &M,
     st: SerializeType,
@@ -243,11 +242,7 @@ pub fn proto_encode_as<M: prost::Message>(
     if st == SerializeType::PROTOBUF {
         proto_encode(msg, out)
     } else {
-        Err(proto_only_error(
-            std::any::type_name::<M>(),
-            st,
-            |codec, message| CodecError::Encode { codec, message },
-        ))
+        Err(proto_only_error(std::any::type_name::<M>(), st))
     }
 }
 
@@ -259,11 +254,7 @@ pub fn proto_decode_as<M: prost::Message + Default>(
     if st == SerializeType::PROTOBUF {
         proto_decode(bytes)
     } else {
-        Err(proto_only_error(
-            std::any::type_name::<M>(),
-            st,
-            |codec, message| CodecError::Decode { codec, message },
-        ))
+        Err(proto_only_error(std::any::type_name::<M>(), st))
     }
 }
 

@@ -82,6 +82,14 @@ impl ServiceError {
             Some(ReplyPayload::Bytes(b)) => (self.message, b),
             Some(ReplyPayload::Value(f)) => match f(st) {
                 Ok(b) => (self.message, b),
+                Err(e) if is_type_mismatch(&e) => (
+                    format!(
+                        "{} (its reply value cannot be sent as {})",
+                        self.message,
+                        wire_name(st)
+                    ),
+                    Bytes::new(),
+                ),
                 Err(e) => (e.to_string(), Bytes::new()),
             },
         }
@@ -155,9 +163,68 @@ where
     Arc::new(Raw(f))
 }
 
+/// How a caller's documentation names a serialize type: `JSON (SerializeType 1)`.
+fn wire_name(st: SerializeType) -> String {
+    let name = match st.value() {
+        0 => "raw bytes",
+        1 => "JSON",
+        2 => "Protobuf",
+        3 => "MsgPack",
+        4 => "Thrift",
+        _ => return format!("SerializeType {}", st.value()),
+    };
+    format!("{name} (SerializeType {})", st.value())
+}
+
+/// Whether `e` says a value's type does not fit the serialization (the errors whose codec text
+/// names a Rust type).
+fn is_type_mismatch(e: &CodecError) -> bool {
+    matches!(
+        e,
+        CodecError::NotRaw { .. }
+            | CodecError::NotProtobuf { .. }
+            | CodecError::ProtobufOnly { .. }
+    )
+}
+
+/// The error a caller gets when its serialization does not fit the handler's argument
+/// (`request`) or reply type. A caller may be written in any language, so the text names the
+/// serialization the caller sent and the method, never a Rust type path; every other codec
+/// error keeps the codec's text (Go-compatible: `EOF`, `can not find codec for <n>`, …).
+fn codec_error_for_caller(ctx: &Context, e: CodecError, request: bool) -> ServiceError {
+    let method = format!("{}.{}", ctx.service(), ctx.method());
+    let sent = wire_name(ctx.serialize_type());
+    let text = match (&e, request) {
+        (CodecError::NotRaw { .. }, true) => {
+            format!("the request body is {sent}, but {method} takes a structured argument, not raw bytes")
+        }
+        (CodecError::NotProtobuf { .. }, true) => {
+            format!("the request body is {sent}, but {method} takes an argument that is not a protobuf message")
+        }
+        (CodecError::ProtobufOnly { .. }, true) => {
+            format!("the request body is {sent}, but {method} takes only Protobuf (SerializeType 2)")
+        }
+        (CodecError::NotRaw { .. }, false) => format!(
+            "{method} replies with a structured value, which cannot be sent as {sent} (the request's serialization)"
+        ),
+        (CodecError::NotProtobuf { .. }, false) => format!(
+            "{method} replies with a value that is not a protobuf message, which cannot be sent as {sent} (the request's serialization)"
+        ),
+        (CodecError::ProtobufOnly { .. }, false) => format!(
+            "{method} replies only in Protobuf (SerializeType 2), not in {sent} (the request's serialization)"
+        ),
+        _ => return ServiceError::from(e),
+    };
+    ServiceError::new(text)
+}
+
 /// A typed handler from an async closure `(Context, A) -> Result<R, E>`: the arguments are
 /// decoded and the reply encoded with the request's serialization, so one handler answers
-/// JSON, MsgPack and Protobuf callers. A decoding failure answers the codec's error text.
+/// JSON, MsgPack and Protobuf callers. A decoding failure answers the codec's error text, except
+/// that a serialization the argument or reply type cannot use (raw bytes for a struct, JSON for
+/// a protobuf-only message, …) answers a text naming the caller's serialization and the method,
+/// such as `the request body is raw bytes (SerializeType 0), but Arith.Mul takes a structured
+/// argument, not raw bytes`.
 pub fn typed_fn<A, R, E, F, Fut>(f: F) -> Arc<dyn Handler>
 where
     A: Codable,
@@ -179,13 +246,20 @@ where
             let st = ctx.serialize_type();
             let args = match A::decode_as(st, &payload) {
                 Ok(a) => a,
-                Err(e) => return Box::pin(std::future::ready(Err(ServiceError::from(e)))),
+                Err(e) => {
+                    return Box::pin(std::future::ready(Err(codec_error_for_caller(
+                        &ctx, e, true,
+                    ))))
+                }
             };
+            let method = ctx.clone();
             let fut = (self.0)(ctx, args);
             Box::pin(async move {
                 let reply = fut.await.map_err(Into::into)?;
                 let mut out = Vec::new();
-                reply.encode_as(st, &mut out)?;
+                reply
+                    .encode_as(st, &mut out)
+                    .map_err(|e| codec_error_for_caller(&method, e, false))?;
                 Ok(Bytes::from(out))
             })
         }
