@@ -71,6 +71,7 @@ pub(crate) fn start(server: Server, listener: Listener, requested: &Address) -> 
         Ok(a) => a,
         Err(_) => Address::Tcp(String::new()),
     };
+    let reflection = server.reflection;
     let shared = Arc::new(Shared {
         services: LiveServices::new(server.services),
         plugins: server.plugins,
@@ -86,6 +87,9 @@ pub(crate) fn start(server: Server, listener: Listener, requested: &Address) -> 
         runtime: tokio::runtime::Handle::current(),
         options: server.options,
     });
+    if let Some(r) = reflection {
+        r.attach(&shared);
+    }
     let addr_text = shared.local.to_string();
     for p in &shared.plugins {
         p.on_start(&addr_text);

@@ -23,6 +23,12 @@ pub type HandlerResult = Result<Bytes, ServiceError>;
 pub trait Handler: Send + Sync + 'static {
     /// Serves one call: `payload` is the (decompressed) request payload.
     fn call(&self, ctx: Context, payload: Bytes) -> BoxFuture<HandlerResult>;
+
+    /// How the reflection service describes this method's argument and reply; `None` (the
+    /// default) lets it say raw bytes. [`typed_fn`] handlers name their Rust types.
+    fn describe(&self) -> Option<super::MethodDescription> {
+        None
+    }
 }
 
 type EncodeReply = Box<dyn FnOnce(SerializeType) -> Result<Bytes, CodecError> + Send>;
@@ -159,6 +165,10 @@ where
             let fut = (self.0)(ctx, payload);
             Box::pin(async move { fut.await.map_err(Into::into) })
         }
+
+        fn describe(&self) -> Option<super::MethodDescription> {
+            Some(super::MethodDescription::raw())
+        }
     }
     Arc::new(Raw(f))
 }
@@ -262,6 +272,13 @@ where
                     .map_err(|e| codec_error_for_caller(&method, e, false))?;
                 Ok(Bytes::from(out))
             })
+        }
+
+        fn describe(&self) -> Option<super::MethodDescription> {
+            Some(super::MethodDescription::new(
+                super::TypeDescription::of::<A>(),
+                super::TypeDescription::of::<R>(),
+            ))
         }
     }
     Arc::new(Typed(f, std::marker::PhantomData))

@@ -29,6 +29,7 @@ pub(crate) mod metrics;
 mod options;
 mod plugin;
 pub mod plugins;
+pub mod reflection;
 mod registry;
 pub mod registry_status;
 
@@ -44,6 +45,7 @@ pub use interceptor::Interceptor;
 pub use metrics::{MethodStats, Metrics, LATENCY_BUCKETS};
 pub use options::{AuthFn, CorsOptions, HttpOptions, ServerOptions};
 pub use plugin::{Plugin, Rejection};
+pub use reflection::{MethodDescription, Reflection, TypeDescription};
 pub use registry::{Service, ServiceEntry, ServiceMap};
 
 use registry::Announce;
@@ -147,6 +149,7 @@ impl ServerBuilder {
             plugins: self.plugins,
             auth: self.auth,
             services: ServiceMap::default(),
+            reflection: None,
         }
     }
 }
@@ -157,6 +160,7 @@ pub struct Server {
     plugins: Vec<Arc<dyn Plugin>>,
     auth: Option<AuthFn>,
     services: ServiceMap,
+    reflection: Option<Reflection>,
 }
 
 impl Server {
@@ -231,6 +235,34 @@ impl Server {
     /// Plugins are given it when the service's methods are registered: set it first.
     pub fn set_service_metadata(&mut self, service: &str, metadata: impl Into<String>) {
         self.services.set_metadata(service, metadata.into());
+    }
+
+    /// Serves Go's reflection service (`Reflection.GetServices`, `Reflection.GetService`, see
+    /// [`reflection`]) describing every service of this server, including those registered
+    /// later or while it runs. Returns the service, to [`describe`](Reflection::describe)
+    /// methods with; enabling again returns the same one.
+    pub fn enable_reflection(&mut self) -> Result<Reflection, Error> {
+        if let Some(r) = &self.reflection {
+            return Ok(r.clone());
+        }
+        let r = Reflection::new();
+        self.add_reflection(r.clone())?;
+        Ok(r)
+    }
+
+    /// Serves `reflection` (made with [`Reflection::new`]) as this server's reflection
+    /// service, replacing one enabled before.
+    pub fn add_reflection(&mut self, reflection: Reflection) -> Result<(), Error> {
+        for (method, handler) in reflection.handlers() {
+            self.register_handler(reflection::SERVICE, method, handler)?;
+        }
+        self.reflection = Some(reflection);
+        Ok(())
+    }
+
+    /// The reflection service, once enabled.
+    pub fn reflection(&self) -> Option<&Reflection> {
+        self.reflection.as_ref()
     }
 
     /// True when TLS options are set.
