@@ -1,4 +1,4 @@
-/* The community rpcx benchmark workload (shared/spec/benchmark.md) through the C ABI:
+/* The community rpcx benchmark workload (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md) through the C ABI:
  * closed-loop `Hello.Say` calls with the 581-byte protobuf BenchmarkMessage, C callers over a
  * pool of P clients, for D seconds; prints one JSON line like `rpcx-bench client` and the Go
  * benchclient do. Used by scripts/bench/clients.d/c-abi.sh (`make bench`).

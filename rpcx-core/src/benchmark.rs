@@ -1,4 +1,5 @@
-//! The community rpcx benchmark workload (`shared/spec/benchmark.md`): the proto2
+//! The community rpcx benchmark workload (`github.com/rpcxio/rpcx-benchmark`, described in
+//! `docs/benchmarks.md`): the proto2
 //! `BenchmarkMessage` and the `Hello.Say` service, shared by the benchmarks, the examples and
 //! the interop suite.
 

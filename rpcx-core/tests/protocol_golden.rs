@@ -1,5 +1,5 @@
-//! The golden vectors of the protocol spec §1.13, produced by the real Go encoder: encoding
-//! gives exactly these bytes and decoding gives exactly these fields.
+//! Golden frames, produced by the real Go encoder (`tests/interop/go/cmd/capture` checks them):
+//! encoding gives exactly these bytes and decoding gives exactly these fields.
 
 use bytes::Bytes;
 use rpcx::protocol::{

@@ -1,4 +1,4 @@
-"""The community benchmark workload from Python (shared/spec/benchmark.md), for the Python
+"""The community benchmark workload from Python (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md), for the Python
 row of `make bench` (scripts/bench/clients.d/python.sh): ``C`` asyncio tasks over a pool of
 ``P`` ``rpcx.AsyncClient`` connections call ``Hello.Say`` with the 581-byte protobuf
 ``BenchmarkMessage`` (a google.protobuf message, encoded per call), decode the reply and check

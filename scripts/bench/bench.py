@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the rpcx benchmark matrix (shared/spec/benchmark.md) and writes the report.
+"""Runs the rpcx benchmark matrix (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md) and writes the report.
 
 Called by scripts/bench/run.sh (`make bench`) and scripts/bench/quick.sh (`make bench-quick`);
 the binaries must already be built. Python 3 standard library only; the chart uses matplotlib

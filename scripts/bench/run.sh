@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the full benchmark matrix (shared/spec/benchmark.md) on this machine.
+# `make bench`: the full benchmark matrix (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md) on this machine.
 #
 #   {Go client, Rust client} x {Go server, Rust server} at c = 100 and 1000 over a pool of 10,
 #   the limit row (Rust client -> `rpcx-bench limit-server`, a bare tokio frame echo), then one

@@ -1,5 +1,5 @@
 // Command benchclient is the Go reference client of the benchmark workload
-// (shared/spec/benchmark.md): c concurrent callers share a pool of XClients
+// (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md): c concurrent callers share a pool of XClients
 // (Failtry + RoundRobin over one static peer, protobuf), calling Hello.Say
 // with the filled 581-byte BenchmarkMessage, for -n requests in total or for
 // -d wall time, after a few warm-up calls per client. It prints one JSON line:

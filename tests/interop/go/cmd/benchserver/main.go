@@ -1,5 +1,5 @@
 // Command benchserver is the Go reference server of the benchmark workload
-// (shared/spec/benchmark.md): service Hello.Say over protobuf, asynchronous
+// (github.com/rpcxio/rpcx-benchmark; docs/benchmarks.md): service Hello.Say over protobuf, asynchronous
 // writes on, logging off. It prints "LISTENING <network>@<address>" once
 // listening and serves until SIGINT/SIGTERM.
 package main

@@ -162,7 +162,7 @@ func mustEncode(c codec.Codec, v interface{}) []byte {
 	return append([]byte(nil), b...)
 }
 
-// specHex holds the golden vectors of shared/spec/rpcx-protocol.md §1.13 that
+// specHex holds the golden frames of rpcx-core/tests/protocol_golden.rs that
 // the encoded frames below must reproduce byte for byte.
 var specHex = map[string]string{
 	"go_request_json_mul":                "08000010000000000000000100000027000000054172697468000000034d756c000000000000000f7b2241223a31302c2242223a32307d",
