@@ -10,6 +10,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The derive and attribute macros name this crate `::rpcx`, here as in user crates.
+extern crate self as rpcx;
+
 pub mod arith;
 pub mod benchmark;
 pub mod blocking;
@@ -42,6 +45,13 @@ pub mod transport;
 pub mod xclient;
 
 pub use error::{Error, Result, ServerError};
+
+pub use codec::Codable;
+pub use rpcx_macros::{service, Codable};
+
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;
 
 /// The README's Rust quickstart, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+mod caller;
 mod conn;
 mod interceptor;
 mod options;
@@ -22,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use caller::Caller;
 pub use interceptor::{ClientCall, ClientInterceptor, Interceptors};
 pub use options::{CallOptions, ClientOptions};
 

@@ -79,6 +79,11 @@ use crate::protocol::SerializeType;
 /// let json = rpcx::codec::encode(&Page { items: vec![1, 2] }, SerializeType::JSON).unwrap();
 /// assert_eq!(json, br#"{"items":[1,2]}"#);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not rpcx::Codable: it cannot be an rpcx argument or reply",
+    label = "not Codable",
+    note = "add `#[derive(rpcx::Codable)]` to the type (with serde's `Serialize` and `Deserialize`, or `prost::Message`, or both)"
+)]
 pub trait Codable: Sized + Send + 'static {
     /// Appends the encoding of `self` with serialize type `st` to `out`. On error `out` is left
     /// as it was.

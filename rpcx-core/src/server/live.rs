@@ -28,9 +28,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{
-    raw_fn, typed_fn, Context, Handler, Plugin, ServerHandle, Service, ServiceError, ServiceMap,
+    raw_fn, Context, Handler, IntoHandler, NamedService, Plugin, ServerHandle, Service,
+    ServiceError, ServiceMap,
 };
-use crate::codec::Codable;
 use crate::Error;
 
 impl ServerHandle {
@@ -64,22 +64,15 @@ impl ServerHandle {
         done
     }
 
-    /// [`register_handler`](Self::register_handler) for an async function or closure taking
-    /// typed arguments (see [`Server::register_fn`](super::Server::register_fn)).
-    pub fn register_fn<A, R, E, F, Fut>(
+    /// [`register_handler`](Self::register_handler) for a function or closure taking typed
+    /// arguments, async or sync (see [`Server::register_fn`](super::Server::register_fn)).
+    pub fn register_fn<M>(
         &self,
         service: &str,
         method: &str,
-        f: F,
-    ) -> Result<(), Error>
-    where
-        A: Codable,
-        R: Codable,
-        E: Into<ServiceError> + 'static,
-        F: Fn(Context, A) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
-        self.register_handler(service, method, typed_fn(f))
+        f: impl IntoHandler<M>,
+    ) -> Result<(), Error> {
+        self.register_handler(service, method, f.into_handler())
     }
 
     /// [`register_handler`](Self::register_handler) for an async function or closure on raw
@@ -91,6 +84,12 @@ impl ServerHandle {
         E: Into<ServiceError> + 'static,
     {
         self.register_handler(service, method, raw_fn(f))
+    }
+
+    /// Registers every method of a [`NamedService`] under its own name on the running server
+    /// (see [`register_object`](Self::register_object)).
+    pub fn register_service<S: NamedService>(&self, object: S) -> Result<(), Error> {
+        self.register_object(S::NAME, Arc::new(object))
     }
 
     /// Registers every method of an object (see [`rpc_methods!`](crate::rpc_methods)) on the

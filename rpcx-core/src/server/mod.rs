@@ -32,6 +32,7 @@ pub mod plugins;
 pub mod reflection;
 mod registry;
 pub mod registry_status;
+mod typed;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,10 +48,10 @@ pub use options::{AuthFn, CorsOptions, HttpOptions, ServerOptions};
 pub use plugin::{Plugin, Rejection};
 pub use reflection::{MethodDescription, Reflection, TypeDescription};
 pub use registry::{Service, ServiceEntry, ServiceMap};
+pub use typed::{async_fn, service_error, sync_fn, IntoHandler, IntoReply, NamedService};
 
 use registry::Announce;
 
-use crate::codec::Codable;
 use crate::protocol::{Limits, Message};
 use crate::transport::{Address, Listener};
 use crate::Error;
@@ -186,22 +187,34 @@ impl Server {
         )
     }
 
-    /// Registers an async function or closure taking typed arguments; arguments and reply use
-    /// the caller's serialization.
-    pub fn register_fn<A, R, E, F, Fut>(
+    /// Registers a function or closure taking typed arguments; arguments and reply use the
+    /// caller's serialization. Either shape works ([`IntoHandler`]):
+    ///
+    /// * `async fn(Context, A) -> Result<R, E>` (`E: Into<ServiceError>`);
+    /// * a plain sync `fn(A) -> R` (or `-> Result<R, E>` with `E: Display`), run on the blocking
+    ///   thread pool so it cannot stall the runtime ([`sync_fn`]).
+    ///
+    /// ```
+    /// use rpcx::arith::{Args, Reply};
+    /// use rpcx::server::{Context, Server, ServiceError};
+    ///
+    /// fn add(a: Args) -> Reply {
+    ///     Reply { c: a.a + a.b }
+    /// }
+    /// async fn mul(_ctx: Context, a: Args) -> Result<Reply, ServiceError> {
+    ///     Ok(Reply { c: a.a * a.b })
+    /// }
+    /// let mut server = Server::builder().build();
+    /// server.register_fn("Arith", "Add", add).unwrap();
+    /// server.register_fn("Arith", "Mul", mul).unwrap();
+    /// ```
+    pub fn register_fn<M>(
         &mut self,
         service: &str,
         method: &str,
-        f: F,
-    ) -> Result<(), Error>
-    where
-        A: Codable,
-        R: Codable,
-        E: Into<ServiceError> + 'static,
-        F: Fn(Context, A) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
-        self.register_handler(service, method, typed_fn(f))
+        f: impl IntoHandler<M>,
+    ) -> Result<(), Error> {
+        self.register_handler(service, method, f.into_handler())
     }
 
     /// Registers an async function or closure on raw payload bytes.
@@ -229,6 +242,12 @@ impl Server {
             self.register_handler(service, &method, handler)?;
         }
         Ok(())
+    }
+
+    /// Registers every method of a service under its own name: an object whose `impl` block
+    /// carries [`#[rpcx::service]`](crate::service).
+    pub fn register_service<S: NamedService>(&mut self, object: S) -> Result<(), Error> {
+        self.register_object(S::NAME, Arc::new(object))
     }
 
     /// Sets the metadata string a registry publishes for `service` (`weight=5&group=blue`).
