@@ -2181,6 +2181,29 @@ const char *rpcx_server_address(const struct rpcx_server *server);
 rpcx_status rpcx_server_close(const struct rpcx_server *server);
 
 /**
+ * Tells the reflection service (`rpcx_server_enable_reflection`, called first) what
+ * `service.method` takes and answers. `args_type` and `reply_type` are the type names shown
+ * in the method line (`"Args"`, `"[]byte"`, `"string"`); `args_definition` and
+ * `reply_definition` are optional text printed before it, such as a Go struct
+ * (`"type Args struct {\n\tA int64\n\tB int64\n}"`) or a `//` comment, NULL or `""` for
+ * none. All are NUL-terminated UTF-8, copied; `service`, `method` and the type names must not
+ * be empty. A later call for the same method replaces the description. Callable before or
+ * after `rpcx_server_start` (the next `GetService` call shows it), for a method registered
+ * or not yet.
+ *
+ * `RPCX_ERR_INVALID_STATE` when reflection was not enabled, `RPCX_ERR_NULL_ARG` when a
+ * required argument is NULL, `RPCX_ERR_INVALID_ARG` for an empty name or invalid UTF-8.
+ * Thread-safe; nothing is called back.
+ */
+rpcx_status rpcx_server_describe_method(const struct rpcx_server *server,
+                                        const char *service,
+                                        const char *method,
+                                        const char *args_type,
+                                        const char *args_definition,
+                                        const char *reply_type,
+                                        const char *reply_definition);
+
+/**
  * Enables file transfer on `server` with application callbacks instead of directories:
  * `upload` receives uploads (see `rpcx_upload_callback`), `download` produces downloads (see
  * `rpcx_download_callback`); either may be NULL (that direction is off: its calls fail), not
@@ -2242,6 +2265,24 @@ rpcx_status rpcx_server_enable_file_transfer(const struct rpcx_server *server,
  * `server` is NULL. Thread-safe.
  */
 rpcx_status rpcx_server_enable_metrics(const struct rpcx_server *server);
+
+/**
+ * Serves Go rpcx's reflection service on `server`: the service `Reflection` with the methods
+ * `GetServices` (the text of every service) and `GetService` (one service, named by the
+ * argument), as Go's `reflection` package does. Both take a string and answer a string of Go
+ * source-like text naming each service, its methods and their argument and reply types
+ * (`type (s *Arith) Mul(ctx context.Context, arg *Args, reply *Reply) error {…}`); an
+ * unknown service answers the server error `not found service <name>`. JSON and MsgPack
+ * callers send and receive coded strings, as Go's; raw callers (serialize type 0, the C
+ * client's default) send the name's UTF-8 bytes and receive the text's bytes.
+ *
+ * It describes every service registered on this server, before or after this call, before
+ * or after `rpcx_server_start`; C handlers are described as raw `[]byte` in and out unless
+ * `rpcx_server_describe_method` says otherwise. Only before `rpcx_server_start`
+ * (`RPCX_ERR_INVALID_STATE` after); enabling twice is harmless. `RPCX_ERR_NULL_ARG` when
+ * `server` is NULL. Thread-safe; nothing is called back.
+ */
+rpcx_status rpcx_server_enable_reflection(const struct rpcx_server *server);
 
 /**
  * Stops the server if it runs (like `rpcx_server_shutdown` with no grace: pending calls

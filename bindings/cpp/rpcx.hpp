@@ -1289,6 +1289,24 @@ public:
         detail::check(rpcx_server_enable_metrics(s_.get()));
         return *this;
     }
+    /// Serves Go's reflection service (`Reflection.GetServices`, `Reflection.GetService`)
+    /// describing every service of this server (before start()).
+    Server& enable_reflection() {
+        detail::check(rpcx_server_enable_reflection(s_.get()));
+        return *this;
+    }
+    /// Tells the reflection service what `service.method` takes and answers: type names for
+    /// the method line (`"Args"`) and optional definitions printed before it (a Go struct or
+    /// a `//` comment; empty for none). After enable_reflection(), before or after start().
+    Server& describe_method(const std::string& service, const std::string& method,
+                            const std::string& args_type, const std::string& reply_type,
+                            const std::string& args_definition = std::string(),
+                            const std::string& reply_definition = std::string()) {
+        detail::check(rpcx_server_describe_method(
+            s_.get(), service.c_str(), method.c_str(), args_type.c_str(),
+            args_definition.c_str(), reply_type.c_str(), reply_definition.c_str()));
+        return *this;
+    }
     /// The metrics in the Prometheus text format (after enable_metrics()).
     std::string metrics_text() const {
         detail::Buf b;

@@ -71,6 +71,8 @@ pub struct rpcx_server {
     sides: Mutex<Vec<SideSpec>>,
     /// Their running side listeners (closed when dropped).
     side_handles: Mutex<Vec<SideHandle>>,
+    /// Go's reflection service, once enabled (served from start).
+    pub(crate) reflection: OnceLock<rpcx_core::server::Reflection>,
 }
 
 enum State {
@@ -243,6 +245,7 @@ pub extern "C" fn rpcx_server_new(
             metrics: OnceLock::new(),
             sides: Mutex::new(Vec::new()),
             side_handles: Mutex::new(Vec::new()),
+            reflection: OnceLock::new(),
         };
         *out = Box::into_raw(Box::new(server));
         Ok(())
@@ -614,6 +617,9 @@ pub extern "C" fn rpcx_server_start(
         }
         for ((service, method), h) in handlers {
             core.register_handler(service, method, Arc::clone(h))?;
+        }
+        if let Some(r) = server.reflection.get() {
+            core.add_reflection(r.clone())?;
         }
         let sides = server.sides.lock().unwrap_or_else(|p| p.into_inner());
         let (handle, side_handles) = crate::runtime::block_on(async {
