@@ -3,20 +3,34 @@
  * as its payload, as Go's Arith sends it) and Meta (echoes each request metadata pair k=v as
  * echo-k=v and replies C = the number of pairs) and Push ({"Count":n,"Data":"text"}: pushes
  * n messages Push.Data with the payload "text" to the caller's connection, then replies C = n,
- * as the Go interop server's Arith.Push does). Callable from Go, Rust, Python or C clients
- * with the JSON serializer; the Go interop client's checks run against it in the C tests.
+ * as the Go interop server's Arith.Push does). It speaks JSON only (serialize type 1): other
+ * serializations get the error "arith_server.c speaks JSON only (serialize type 1)", so call
+ * it with the JSON serializer (Go: protocol.JSON; Python: serializer=rpcx.JSON, as
+ * examples/python/arith_client.py does; the rpcx CLI's default). The Go interop client's
+ * checks run against it in the C tests.
  *
- *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT", serves until
- *                                       stdin closes or a line is read, then shuts down and
- *                                       prints its metrics (Prometheus text) on stderr.
+ *   arith_server [tcp@127.0.0.1:0]     prints "LISTENING tcp@127.0.0.1:PORT" and serves until
+ *                                       SIGINT (Ctrl-C) or SIGTERM; when stdin is a pipe (a
+ *                                       script or test driving it), also until a line is read
+ *                                       from it or it closes. Then it shuts down (in-flight
+ *                                       calls get 2 s), prints its metrics (Prometheus text)
+ *                                       on stderr and exits 0.
+ *   arith_server --help                 prints this usage.
  *
  * Every call is also logged on stderr by a call observer (a plugin written in C).
  *
- * Build: cc -std=c11 arith_server.c $(pkg-config --cflags --libs rpcx) -o arith_server */
+ * Build (POSIX: signals and a thread):
+ *   cc -std=c11 arith_server.c $(pkg-config --cflags --libs rpcx) -pthread -o arith_server */
+#define _POSIX_C_SOURCE 200809L
+
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rpcx.h>
 
@@ -130,13 +144,55 @@ static void log_call(void *userdata, const char *service, const char *method, co
             duration_us, error ? ": error: " : "", error ? error : "");
 }
 
+/* Watches a piped stdin: a line or its end asks the main thread to stop (raises SIGTERM,
+ * which every thread blocks, so the main thread's sigwait takes it). */
+static void *watch_stdin(void *unused) {
+    char line[64];
+    (void)unused;
+    (void)fgets(line, sizeof line, stdin);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+static const char usage[] =
+    "usage: arith_server [ADDRESS]   (default tcp@127.0.0.1:0)\n"
+    "Serves Arith over JSON (serialize type 1) until SIGINT or SIGTERM (or, when stdin is a\n"
+    "pipe, until it closes or a line is read), then prints its metrics on stderr.\n"
+    "Methods:\n"
+    "  Arith.Mul  {\"A\":int,\"B\":int} -> {\"C\":A*B}\n"
+    "  Arith.Add  {\"A\":int,\"B\":int} -> {\"C\":A+B}\n"
+    "  Arith.Div  {\"A\":int,\"B\":int} -> {\"C\":A/B}; B = 0: error \"divide by zero\"\n"
+    "  Arith.Meta {\"A\":int,\"B\":int} -> {\"C\":number of metadata pairs}, each pair k=v\n"
+    "             echoed as reply metadata echo-k=v\n"
+    "  Arith.Push {\"Count\":0..100,\"Data\":string} -> pushes Push.Data with payload Data\n"
+    "             Count times to the caller, then {\"C\":Count}\n";
+
 int main(int argc, char **argv) {
     static const enum op mul = OP_MUL, add = OP_ADD, div = OP_DIV, meta = OP_META,
                          push_op = OP_PUSH;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fputs(usage, stderr);
+        return 2;
+    }
     const char *listen = argc > 1 ? argv[1] : "tcp@127.0.0.1:0";
     rpcx_server *server = NULL;
     rpcx_error *err = NULL;
     uint16_t port = 0;
+
+    /* Block SIGINT and SIGTERM before any thread starts (rpcx's runtime threads start with the
+     * server and inherit the mask), so only the sigwait below receives them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+        fprintf(stderr, "arith_server: cannot block SIGINT/SIGTERM\n");
+        return 1;
+    }
 
     if (rpcx_server_new(NULL, &server) != RPCX_OK || rpcx_server_enable_metrics(server) != RPCX_OK ||
         rpcx_server_add_call_observer(server, log_call, NULL, NULL) != RPCX_OK ||
@@ -154,9 +210,14 @@ int main(int argc, char **argv) {
     printf("LISTENING %s\n", rpcx_server_address(server));
     fflush(stdout);
 
-    char line[16];
-    (void)fgets(line, sizeof line, stdin); /* serve until stdin has a line or closes */
-    rpcx_server_shutdown(server, 2000);     /* in-flight calls finish within 2 s */
+    struct stat in;
+    if (fstat(STDIN_FILENO, &in) == 0 && (S_ISFIFO(in.st_mode) || S_ISSOCK(in.st_mode))) {
+        pthread_t watcher;
+        if (pthread_create(&watcher, NULL, watch_stdin, NULL) == 0) pthread_detach(watcher);
+    }
+    int sig = 0;
+    sigwait(&stop, &sig); /* serve until SIGINT or SIGTERM (or the stdin watcher's SIGTERM) */
+    rpcx_server_shutdown(server, 2000); /* in-flight calls finish within 2 s */
     rpcx_buf metrics = {NULL, 0, NULL};
     if (rpcx_server_metrics_text(server, &metrics) == RPCX_OK) {
         fprintf(stderr, "%.*s", (int)metrics.len, (const char *)metrics.data);

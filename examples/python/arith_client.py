@@ -1,5 +1,7 @@
-"""Calls an Arith service (Go, Rust or examples/python/arith_server.py) with the blocking
-and the asyncio client.
+"""Calls an Arith service with the blocking and the asyncio client, over JSON: every example
+server answers JSON (Go's, examples/rust/arith_server.rs, examples/python/arith_server.py and
+examples/c/arith_server.c, which speaks only JSON). Drop ``serializer=rpcx.JSON`` to use
+MsgPack, Go's and rpcx.Client's default, against the Go, Rust and Python servers.
 
     python examples/python/arith_client.py tcp@127.0.0.1:8972
 """
@@ -25,7 +27,7 @@ class Reply:
 
 
 def blocking(address: str) -> None:
-    with rpcx.Client(address, timeout=5) as client:
+    with rpcx.Client(address, serializer=rpcx.JSON, timeout=5) as client:
         reply = client.call("Arith", "Mul", Args(7, 8), reply_type=Reply)
         print(f"7 * 8 = {reply.C}")
         try:
@@ -35,7 +37,7 @@ def blocking(address: str) -> None:
 
 
 async def concurrent(address: str) -> None:
-    async with rpcx.AsyncClient(address, serializer=rpcx.JSON) as client:
+    async with rpcx.AsyncClient(address, serializer=rpcx.JSON, timeout=5) as client:
         replies = await asyncio.gather(*(client.call("Arith", "Add", Args(i, i)) for i in range(100)))
         print(f"100 concurrent Add calls, last = {replies[-1]}")
 

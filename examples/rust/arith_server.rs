@@ -58,6 +58,29 @@ struct Args {
     stream_echo: bool,
 }
 
+/// The rest of `--help`: defaults, then every method with its argument and reply shapes.
+const HELP_METHODS: &str = "\
+Serves on --addr (default tcp@127.0.0.1:8972; port 0 picks a free port), prints
+LISTENING <address>, and stops gracefully on SIGINT (Ctrl-C) or SIGTERM.
+
+Methods (JSON and MsgPack keys as shown; Protobuf fields A=1, B=2, C=1):
+  Arith.Mul   {\"A\":int,\"B\":int} -> {\"C\":A*B}
+  Arith.Add   {\"A\":int,\"B\":int} -> {\"C\":A+B}
+  Arith.Div   {\"A\":int,\"B\":int} -> {\"C\":A/B}      B = 0: error \"divide by zero\"
+  Arith.Echo  any bytes -> the same bytes            raw (SerializeType 0); JSON: a base64 string
+  Arith.Sleep {\"Ms\":int} -> {\"C\":Ms}             after sleeping Ms milliseconds (cut at the caller's timeout)
+  Arith.Meta  {\"A\":int,\"B\":int} -> {\"C\":number of request metadata pairs},
+              each pair k=v echoed as reply metadata echo-k=v
+  Arith.Push  {\"Count\":int,\"Data\":string} -> {\"C\":Count}, after pushing Push.Data
+              with payload Data to the caller Count times
+  ProtoArith.*  the same methods under the Go protobuf examples' service name
+  Hello.Say   BenchmarkMessage (Protobuf, the rpcx benchmark workload) -> the message with
+              field1 = \"OK\", field2 = 100
+With --files DIR: _filetransfer (upload and download, side listener printed as FILES host:port);
+with --stream-echo: _streamservice echoing every stream (printed as STREAMS host:port).
+
+Try it: rpcx call tcp@127.0.0.1:8972 Arith.Mul '{\"A\":7,\"B\":8}'";
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: "tcp@127.0.0.1:8972".into(),
@@ -96,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
                      [--etcd URL[,URL]] [--redis HOST:PORT] [--zookeeper HOST:PORT] [--base-path P] [--meta QUERY] \
                      [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--files DIR] [--stream-echo]"
                 );
+                println!("{HELP_METHODS}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),

@@ -58,7 +58,26 @@ impl ClientInterceptor for TraceIds {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), rpcx::Error> {
+async fn main() {
+    if let Some(arg) = std::env::args().nth(1) {
+        let help = arg == "-h" || arg == "--help";
+        let usage = "usage: plugins   (no arguments)\nStarts an Arith server on a free loopback \
+                     port with a logging plugin, metrics, a rate limiter and interceptors, makes a \
+                     few calls and prints the log lines and the Prometheus text.";
+        if help {
+            println!("{usage}");
+            return;
+        }
+        eprintln!("{usage}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run().await {
+        eprintln!("plugins: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), rpcx::Error> {
     let metrics = Metrics::new();
     // Refuses calls without a trace id; tags every reply with the trace id it served.
     let tracing = Interceptor::new()

@@ -86,23 +86,45 @@ async fn start_server(zone: &str) -> Result<(ServerHandle, ServerEntry), rpcx::E
     Ok((handle, entry))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), rpcx::Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let etcd = args
-        .iter()
-        .position(|a| a == "--etcd")
-        .and_then(|i| args.get(i + 1).cloned());
-    let base_path = args
-        .iter()
-        .position(|a| a == "--base-path")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| "/rpcx_test".into());
+const USAGE: &str = "usage: xclient [--etcd URL[,URL] [--base-path P]]
+Without --etcd: starts three Arith servers in this process and calls them through an XClient
+(custom selector, failover, broadcast). With --etcd (build with --features etcd): discovers the
+Arith servers registered under the base path (default /rpcx_test) instead.";
 
+#[tokio::main]
+async fn main() {
+    let mut etcd = None;
+    let mut base_path = "/rpcx_test".to_owned();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let value = match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            "--etcd" | "--base-path" => it.next(),
+            _ => None,
+        };
+        match (arg.as_str(), value) {
+            ("--etcd", Some(v)) => etcd = Some(v),
+            ("--base-path", Some(v)) => base_path = v,
+            _ => {
+                eprintln!("xclient: bad argument {arg:?}\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Err(e) = run(etcd, &base_path).await {
+        eprintln!("xclient: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(etcd: Option<String>, base_path: &str) -> Result<(), rpcx::Error> {
     let mut handles = Vec::new();
     let mut statics: Option<(Arc<MultipleServers>, Vec<ServerEntry>)> = None;
     let discovery: Arc<dyn Discovery> = match etcd {
-        Some(endpoints) => etcd_discovery(&endpoints, &base_path).await?,
+        Some(endpoints) => etcd_discovery(&endpoints, base_path).await?,
         None => {
             let mut entries = Vec::new();
             for zone in ["a", "a", "b"] {
