@@ -8,11 +8,14 @@ use rpcx::codec::Codable;
 use rpcx::protocol::{CompressType, Metadata, SerializeType};
 use rpcx::xclient::{FailMode, SelectMode, XClient, XClientOptions};
 
-use crate::cli::{CallArgs, Codec, Fail, Select};
+use crate::cli::{CallArgs, Codec, Fail, Output, Select};
 use crate::failure::Failure;
+use crate::input;
+use crate::proto::{self, ProtoMethod};
 use crate::validate::{check_address, meta_pair, timeout_secs};
 
-pub(crate) async fn call(a: CallArgs) -> Result<String, Failure> {
+/// `rpcx call`: what to write to standard output (the reply in the `--output` form).
+pub(crate) async fn call(a: CallArgs) -> Result<Vec<u8>, Failure> {
     let via_registry = a.registry.enabled();
     let mut pos = a.positional.iter().cloned();
     let address = if via_registry {
@@ -87,12 +90,25 @@ pub(crate) async fn call(a: CallArgs) -> Result<String, Failure> {
         eprintln!("trace-id: {}", tp.trace_id_hex());
     }
     let timeout = timeout_secs(a.timeout)?;
-    let st = match a.codec {
-        Codec::Json => SerializeType::JSON,
-        Codec::Msgpack => SerializeType::MSGPACK,
-        Codec::Raw => SerializeType::RAW,
+    if a.inform && a.output == Some(Output::Raw) {
+        return Err(Failure::Input(
+            "--output raw writes one reply's bytes: with --inform give --output json, hex or \
+             base64"
+                .into(),
+        ));
+    }
+    let wire = if a.proto.is_empty() {
+        match a.codec {
+            Codec::Json => Wire::Json,
+            Codec::Msgpack => Wire::Msgpack,
+            Codec::Raw => Wire::Raw,
+        }
+    } else {
+        let pool = proto::compile(&a.proto, &a.import_path)?;
+        Wire::Proto(proto::method(&pool, service, method, a.emit_defaults)?)
     };
-    let payload = encode_args(a.codec, call_args.as_deref())?;
+    let st = wire.serialize_type();
+    let payload = wire.encode(call_args.as_deref())?;
     let mut options = ClientOptions::default()
         .serialize_type(st)
         .compress(if a.gzip {
@@ -149,7 +165,7 @@ pub(crate) async fn call(a: CallArgs) -> Result<String, Failure> {
             let receipts = xc.inform_raw(method, st, payload, options).await;
             xc.close();
             xc.discovery().close();
-            return inform_lines(a.codec, receipts.map_err(no_server)?);
+            return inform_lines(&wire, a.output, receipts.map_err(no_server)?);
         }
         let resp = if a.broadcast {
             xc.broadcast_raw(method, st, payload, options).await
@@ -167,7 +183,7 @@ pub(crate) async fn call(a: CallArgs) -> Result<String, Failure> {
                 eprintln!("meta {k}={v}");
             }
         }
-        return decode_reply(a.codec, &resp.payload).map_err(Failure::Other);
+        return render(&wire, a.output, &resp.payload).map_err(Failure::Other);
     }
     let client = Client::connect(&address, options)
         .await
@@ -189,15 +205,16 @@ pub(crate) async fn call(a: CallArgs) -> Result<String, Failure> {
             eprintln!("meta {k}={v}");
         }
     }
-    decode_reply(a.codec, &resp.payload).map_err(Failure::Other)
+    render(&wire, a.output, &resp.payload).map_err(Failure::Other)
 }
 
-/// One JSON line per server of an inform; `Err` (all the lines, for stderr and exit 1 after
-/// printing them) when any server failed.
+/// One JSON line per server of an inform (the reply in the `--output` form: JSON, or a
+/// string of hex or base64); `Err` (after printing all the lines) when any server failed.
 pub(crate) fn inform_lines(
-    codec: Codec,
+    wire: &Wire,
+    output: Option<Output>,
     receipts: Vec<rpcx::xclient::Receipt<rpcx::client::RawResponse>>,
-) -> Result<String, Failure> {
+) -> Result<Vec<u8>, Failure> {
     let mut lines = Vec::new();
     let mut failed = false;
     for rc in receipts {
@@ -206,13 +223,9 @@ pub(crate) fn inform_lines(
         let outcome = rc
             .result
             .map_err(|e| e.to_string())
-            .and_then(|resp| decode_reply(codec, &resp.payload));
+            .and_then(|resp| reply_value(wire, output, &resp.payload));
         match outcome {
-            Ok(text) => {
-                let reply = match codec {
-                    Codec::Raw => serde_json::Value::String(text),
-                    _ => serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-                };
+            Ok(reply) => {
                 line.insert("reply".into(), reply);
             }
             Err(e) => {
@@ -222,9 +235,11 @@ pub(crate) fn inform_lines(
         }
         lines.push(serde_json::Value::Object(line).to_string());
     }
-    let out = lines.join("\n");
+    let mut out = lines.join("\n").into_bytes();
+    out.push(b'\n');
     if failed {
-        println!("{out}");
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&out);
         return Err(Failure::Other(
             "some servers failed (see their lines above)".into(),
         ));
@@ -243,36 +258,160 @@ pub(crate) fn select_mode(s: Select) -> SelectMode {
     }
 }
 
-pub(crate) fn encode_args(codec: Codec, args: Option<&str>) -> Result<Bytes, String> {
-    if let Codec::Raw = codec {
-        return Ok(Bytes::from(args.unwrap_or("").as_bytes().to_vec()));
-    }
-    let value: serde_json::Value = serde_json::from_str(args.unwrap_or("{}"))
-        .map_err(|e| format!("arguments are not valid JSON: {e}"))?;
-    let st = if let Codec::Json = codec {
-        SerializeType::JSON
-    } else {
-        SerializeType::MSGPACK
-    };
-    let mut out = Vec::new();
-    value.encode_as(st, &mut out).map_err(|e| e.to_string())?;
-    Ok(out.into())
+/// How the request is encoded and the reply decoded.
+pub(crate) enum Wire {
+    /// JSON text both ways.
+    Json,
+    /// MsgPack, converted from and to JSON.
+    Msgpack,
+    /// The bytes as they are.
+    Raw,
+    /// Protobuf messages of a .proto method, converted from and to JSON.
+    Proto(ProtoMethod),
 }
 
-pub(crate) fn decode_reply(codec: Codec, payload: &[u8]) -> Result<String, String> {
-    let st = match codec {
-        Codec::Raw => {
-            return Ok(match std::str::from_utf8(payload) {
-                Ok(s) => s.to_owned(),
-                Err(_) => payload.iter().map(|b| format!("{b:02x}")).collect(),
-            })
+impl Wire {
+    /// The serialize type of the messages.
+    pub(crate) fn serialize_type(&self) -> SerializeType {
+        match self {
+            Wire::Json => SerializeType::JSON,
+            Wire::Msgpack => SerializeType::MSGPACK,
+            Wire::Raw => SerializeType::RAW,
+            Wire::Proto(_) => SerializeType::PROTOBUF,
         }
-        Codec::Json => SerializeType::JSON,
-        Codec::Msgpack => SerializeType::MSGPACK,
-    };
-    if payload.is_empty() {
-        return Ok("null".into());
     }
-    let v = serde_json::Value::decode_as(st, payload).map_err(|e| format!("reply: {e}"))?;
-    Ok(v.to_string())
+
+    /// The request payload from ARGS (text, `-`/`@-` for standard input, `@FILE`; absent:
+    /// `{}`, or nothing for raw).
+    pub(crate) fn encode(&self, args: Option<&str>) -> Result<Bytes, Failure> {
+        let bytes = match args {
+            Some(a) => input::read_args(a)?,
+            None if matches!(self, Wire::Raw) => Vec::new(),
+            None => b"{}".to_vec(),
+        };
+        let from = input::describe(args);
+        let st = match self {
+            Wire::Raw => return Ok(bytes.into()),
+            Wire::Proto(m) => return m.encode(&bytes, &from).map(Bytes::from),
+            Wire::Json => SerializeType::JSON,
+            Wire::Msgpack => SerializeType::MSGPACK,
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::Input(format!("{from} are not valid JSON: {e}")))?;
+        let mut out = Vec::new();
+        value
+            .encode_as(st, &mut out)
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        Ok(out.into())
+    }
+
+    /// The reply as JSON (`null` for an empty JSON or MsgPack payload; a JSON string of the
+    /// text for raw, which must then be UTF-8).
+    pub(crate) fn reply_json(&self, payload: &[u8]) -> Result<serde_json::Value, String> {
+        let st = match self {
+            Wire::Raw => {
+                return std::str::from_utf8(payload)
+                    .map(|t| serde_json::Value::String(t.to_owned()))
+                    .map_err(|_| {
+                        "the reply is not UTF-8 text: print it with --output raw, hex or base64"
+                            .to_owned()
+                    })
+            }
+            Wire::Proto(m) => return m.decode(payload),
+            Wire::Json => SerializeType::JSON,
+            Wire::Msgpack => SerializeType::MSGPACK,
+        };
+        if payload.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::Value::decode_as(st, payload).map_err(|e| format!("reply: {e}"))
+    }
+}
+
+/// The reply as `--output` asks (default: JSON; for raw, the text when it is UTF-8 and hex
+/// otherwise), with a newline except for `--output raw`.
+pub(crate) fn render(
+    wire: &Wire,
+    output: Option<Output>,
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut out = match (output, wire) {
+        (Some(Output::Raw), _) => return Ok(payload.to_vec()),
+        (Some(Output::Hex), _) => hex(payload).into_bytes(),
+        (Some(Output::Base64), _) => base64_std(payload).into_bytes(),
+        (None, Wire::Raw) => raw_text(payload).into_bytes(),
+        (_, Wire::Proto(m)) => m.decode_text(payload)?.into_bytes(),
+        (Some(Output::Json), _) | (None, _) => wire.reply_json(payload)?.to_string().into_bytes(),
+    };
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// The reply of one server of an inform, as a JSON value for its line.
+fn reply_value(
+    wire: &Wire,
+    output: Option<Output>,
+    payload: &[u8],
+) -> Result<serde_json::Value, String> {
+    match (output, wire) {
+        (Some(Output::Hex), _) => Ok(hex(payload).into()),
+        (Some(Output::Base64), _) => Ok(base64_std(payload).into()),
+        (None, Wire::Raw) => Ok(raw_text(payload).into()),
+        _ => wire.reply_json(payload),
+    }
+}
+
+/// A raw reply for people: the text when it is UTF-8, else hex.
+fn raw_text(payload: &[u8]) -> String {
+    match std::str::from_utf8(payload) {
+        Ok(s) => s.to_owned(),
+        Err(_) => hex(payload),
+    }
+}
+
+/// Lower-case hex digits, two per byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    s
+}
+
+/// Standard base64 with padding (RFC 4648 section 4).
+pub(crate) fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_base64_encodings() {
+        assert_eq!(hex(b""), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(base64_std(b""), "");
+        assert_eq!(base64_std(b"f"), "Zg==");
+        assert_eq!(base64_std(b"foob"), "Zm9vYg==");
+        assert_eq!(base64_std(&[0xff, 0xfe, 0x00]), "//4A");
+    }
+
+    #[test]
+    fn output_forms() {
+        let json = br#"{"C":56}"#;
+        assert_eq!(render(&Wire::Json, None, json).unwrap(), b"{\"C\":56}\n");
+        assert_eq!(render(&Wire::Json, Some(Output::Raw), json).unwrap(), json);
+        assert_eq!(render(&Wire::Raw, None, b"hi").unwrap(), b"hi\n");
+        assert_eq!(render(&Wire::Raw, None, &[0xff, 0]).unwrap(), b"ff00\n");
+        assert_eq!(
+            render(&Wire::Raw, Some(Output::Json), b"a\"b").unwrap(),
+            b"\"a\\\"b\"\n"
+        );
+        assert!(render(&Wire::Raw, Some(Output::Json), &[0xff]).is_err());
+        assert_eq!(render(&Wire::Json, None, b"").unwrap(), b"null\n");
+    }
 }

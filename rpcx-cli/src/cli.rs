@@ -213,11 +213,28 @@ pub(crate) struct ListArgs {
     pub(crate) service: Option<String>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// `--codec`: the serialization of the request and the reply on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Codec {
+    /// JSON (serialize type 1).
     Json,
+    /// MsgPack (serialize type 3), converted from and to JSON.
     Msgpack,
+    /// The bytes as given (serialize type 0).
     Raw,
+}
+
+/// `--output`: how the reply is written to standard output.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    /// The reply as JSON and a newline (a JSON string for --codec raw).
+    Json,
+    /// The reply payload's bytes unchanged, nothing added.
+    Raw,
+    /// The reply payload's bytes as lower-case hex digits and a newline.
+    Hex,
+    /// The reply payload's bytes in standard base64 (with padding) and a newline.
+    Base64,
 }
 
 #[derive(clap::Args)]
@@ -226,7 +243,10 @@ pub(crate) struct CallArgs {
     /// ADDRESS: tcp@host:port, host:port or unix@/path; or rpcx tunnelled as Go's clients do:
     /// http@host:port (HTTP CONNECT /_rpcx_), ws@host:port (a WebSocket at /_rpcx_) or
     /// wss@host:port (a WebSocket over TLS: add --tls or --tls-ca). Service.Method is split at
-    /// the last dot. ARGS: JSON for json/msgpack, text for raw; default `{}` (empty for raw).
+    /// the last dot. ARGS: JSON for json/msgpack/--proto, text for raw; default `{}` (empty
+    /// for raw). `-` or `@-` reads ARGS from standard input, `@FILE` from FILE (bytes as they
+    /// are: binary-safe with --codec raw); `@@…` stands for a literal ARGS starting with `@`
+    /// (the first `@` is dropped).
     #[arg(value_name = "ARG", num_args = 1..=3, required = true)]
     pub(crate) positional: Vec<String>,
     #[command(flatten)]
@@ -258,9 +278,27 @@ pub(crate) struct CallArgs {
     /// Inform). Needs --etcd/--consul/--redis/--zookeeper/--dns.
     #[arg(long)]
     pub(crate) inform: bool,
-    /// Serialization on the wire.
+    /// Serialization on the wire (with --proto: protobuf, and --codec is not given).
     #[arg(long, value_enum, default_value = "json")]
     pub(crate) codec: Codec,
+    /// How to print the reply: json (the default, except with --codec raw, where a UTF-8
+    /// reply is printed as text and any other as hex, each with a newline), raw (the reply's
+    /// bytes unchanged), hex or base64 (the reply's bytes encoded, with a newline).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<Output>,
+    /// A .proto file (repeatable): call with protobuf (serialize type 2); the request and
+    /// reply messages are those of `rpc Method` in the file's `service` named like the rpcx
+    /// service, ARGS is their JSON form (proto3 JSON mapping) and the reply is printed as
+    /// JSON. Compiled in-process: no protoc needed.
+    #[arg(long, value_name = "FILE", conflicts_with = "codec")]
+    pub(crate) proto: Vec<PathBuf>,
+    /// Where the --proto files and their imports are looked up (repeatable; default: the
+    /// directory of each --proto file). Each --proto file must be inside one of them.
+    #[arg(long, value_name = "DIR", requires = "proto")]
+    pub(crate) import_path: Vec<PathBuf>,
+    /// With --proto: print fields that have their default value too (proto3 JSON omits them).
+    #[arg(long, requires = "proto")]
+    pub(crate) emit_defaults: bool,
     /// Request metadata pair (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub(crate) meta: Vec<String>,

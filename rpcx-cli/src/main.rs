@@ -33,7 +33,9 @@
 mod call;
 mod cli;
 mod failure;
+mod input;
 mod list;
+mod proto;
 mod registry;
 mod tls;
 mod transfer;
@@ -60,8 +62,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Call(args) => match rt.block_on(call::call(*args)) {
             Ok(out) => {
-                println!("{out}");
-                ExitCode::SUCCESS
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                match stdout.write_all(&out).and_then(|_| stdout.flush()) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => failure::Failure::Other(format!("standard output: {e}")).exit(),
+                }
             }
             Err(e) => e.exit(),
         },

@@ -70,7 +70,26 @@ fn each_kind_of_failure_has_its_exit_status() {
     assert!(err.starts_with("error: connect to"), "{err}");
 
     // 6: bad local input, found before anything is sent.
+    let broken_proto = std::env::temp_dir().join(format!(
+        "rpcx-cli-exit-codes-{}-broken.proto",
+        std::process::id()
+    ));
+    std::fs::write(
+        &broken_proto,
+        "syntax = \"proto3\";\nmessage X { int32 a = 1 }\n",
+    )
+    .unwrap();
+    let broken_proto = broken_proto.display().to_string();
+    let missing_args = format!("@{}.json", broken_proto);
     for (args, says) in [
+        (
+            vec!["call", a, "Arith.Mul", &missing_args],
+            "cannot read it",
+        ),
+        (
+            vec!["call", "--proto", &broken_proto, a, "Arith.Mul", "{}"],
+            "broken.proto:2:25: expected ';' or '[', but found '}'",
+        ),
         (vec!["call", a, "Arith.Mul", "{not json"], "not valid JSON"),
         (
             vec!["call", "--meta", "=x", a, "Arith.Mul", "{}"],
@@ -126,6 +145,16 @@ fn each_kind_of_failure_has_its_exit_status() {
         vec!["call"],
         vec!["call", "Arith.Mul", r#"{"A":1,"B":2}"#],
         vec!["call", "--select", "bogus", a, "Arith.Mul"],
+        vec!["call", "--output", "yaml", a, "Arith.Mul"],
+        vec![
+            "call",
+            "--proto",
+            &broken_proto,
+            "--codec",
+            "json",
+            a,
+            "Arith.Mul",
+        ],
         vec!["frobnicate"],
     ] {
         let (code, _, err) = rpcx(&args);
@@ -133,6 +162,7 @@ fn each_kind_of_failure_has_its_exit_status() {
     }
     let (_, _, err) = rpcx(&["call", "Arith.Mul", "{}"]);
     assert!(err.contains("missing ADDRESS"), "{err}");
+    let _ = std::fs::remove_file(&broken_proto);
 
     rt.block_on(handle.shutdown(std::time::Duration::from_secs(1)));
 }
@@ -144,6 +174,8 @@ fn hostile_arguments_never_panic() {
     let a = addr.as_str();
     let long = "x".repeat(100_000);
     let deep = "[".repeat(10_000);
+    let deep_obj = r#"{"field1":"#.repeat(10_000);
+    let hello_proto = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/proto/hello.proto");
     let hostile: Vec<Vec<&str>> = vec![
         vec!["call", "--timeout", "1e308", a, "Arith.Mul", "{}"],
         vec!["call", "--timeout", "inf", a, "Arith.Mul", "{}"],
@@ -176,6 +208,48 @@ fn hostile_arguments_never_panic() {
         vec!["upload", a, ""],
         vec!["download", a, "", "-o", ""],
         vec!["download", a, "x", "--timeout", "1e20"],
+        // Input and output flags.
+        vec!["call", a, "Arith.Mul", "@/dev/null"],
+        vec!["call", a, "Arith.Mul", "@/"],
+        vec!["call", a, "Arith.Mul", "@\u{1}"],
+        vec![
+            "call",
+            "--codec",
+            "raw",
+            "--output",
+            "raw",
+            a,
+            "Arith.Echo",
+            "@/dev/null",
+        ],
+        vec![
+            "call",
+            "--output",
+            "json",
+            "--codec",
+            "raw",
+            a,
+            "Arith.Echo",
+            "\u{7f}",
+        ],
+        vec!["call", "--proto", "/dev/null", a, "Arith.Mul", "{}"],
+        vec!["call", "--proto", "/", a, "Arith.Mul", "{}"],
+        vec!["call", "--proto", "", a, "Arith.Mul", "{}"],
+        vec!["call", "--proto", "x.proto", "--import-path", "", a, "X.Y"],
+        vec!["call", "--proto", &hello_proto, a, "Hello.Say", &deep],
+        vec!["call", "--proto", &hello_proto, a, "Hello.Say", &deep_obj],
+        vec!["call", "--proto", &hello_proto, a, "Hello.", "{}"],
+        vec!["call", "--proto", &hello_proto, a, ".Say", "{}"],
+        vec![
+            "call",
+            "--proto",
+            &hello_proto,
+            "--output",
+            "raw",
+            a,
+            "Arith.Echo",
+            "{}",
+        ],
     ];
     for args in &hostile {
         let (code, _, err) = rpcx(args);
