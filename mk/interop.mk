@@ -10,7 +10,9 @@
 # client -> a Go server with hand-written TStructs (strings, lists, maps, optional, nested);
 # then file transfer and streams (tests/interop/run_files.sh): Go SendFile/DownloadFile/Stream
 # against our server and our send_file/download_file/stream against Go's FileTransfer and
-# StreamService (64 MiB, SHA-256 checked; 10,000 echoed messages).
+# StreamService (64 MiB, SHA-256 checked; 10,000 echoed messages); then reflection
+# (tests/interop/run_reflect.sh): our CLI's list/describe against Go's reflection plugin, and
+# Go's client decoding our server's GetServices/GetService.
 # Needs Go (bootstrap installs it) and the Go module proxy; about two minutes once everything is built.
 .PHONY: interop
 
@@ -21,5 +23,6 @@ interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_otel.sh
 	CARGO="$(CARGO)" tests/interop/run_thrift.sh
 	CARGO="$(CARGO)" tests/interop/run_files.sh
+	CARGO="$(CARGO)" tests/interop/run_reflect.sh
 
 TEST_TARGETS += interop

@@ -56,6 +56,7 @@ struct Args {
     tls_client_ca: Option<String>,
     files: Option<String>,
     stream_echo: bool,
+    reflection: bool,
 }
 
 /// The rest of `--help`: defaults, then every method with its argument and reply shapes.
@@ -77,7 +78,8 @@ Methods (JSON and MsgPack keys as shown; Protobuf fields A=1, B=2, C=1):
   Hello.Say   BenchmarkMessage (Protobuf, the rpcx benchmark workload) -> the message with
               field1 = \"OK\", field2 = 100
 With --files DIR: _filetransfer (upload and download, side listener printed as FILES host:port);
-with --stream-echo: _streamservice echoing every stream (printed as STREAMS host:port).
+with --stream-echo: _streamservice echoing every stream (printed as STREAMS host:port);
+with --reflection: Go's reflection service (rpcx list ADDRESS, rpcx describe ADDRESS).
 
 Try it: rpcx call tcp@127.0.0.1:8972 Arith.Mul '{\"A\":7,\"B\":8}'";
 
@@ -95,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         tls_client_ca: None,
         files: None,
         stream_echo: false,
+        reflection: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -113,11 +116,12 @@ fn parse_args() -> Result<Args, String> {
             }
             "--files" => args.files = Some(it.next().ok_or("--files needs a directory")?),
             "--stream-echo" => args.stream_echo = true,
+            "--reflection" => args.reflection = true,
             "-h" | "--help" => {
                 println!(
                     "usage: arith_server [--addr tcp@host:port|unix@/path] [--auth TOKEN] \
                      [--etcd URL[,URL]] [--redis HOST:PORT] [--zookeeper HOST:PORT] [--base-path P] [--meta QUERY] \
-                     [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--files DIR] [--stream-echo]"
+                     [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--files DIR] [--stream-echo] [--reflection]"
                 );
                 println!("{HELP_METHODS}");
                 std::process::exit(0);
@@ -173,6 +177,25 @@ async fn main() {
     let mut server = builder.build();
     for service in ["Arith", "ProtoArith", "Hello"] {
         server.set_service_metadata(service, args.meta.clone());
+    }
+    if args.reflection {
+        match server.enable_reflection() {
+            Ok(r) => {
+                for service in ["Arith", "ProtoArith"] {
+                    for method in ["Mul", "Add", "Div", "Meta"] {
+                        r.describe_typed::<rpcx::arith::Args, rpcx::arith::Reply>(service, method);
+                    }
+                    r.describe_typed::<rpcx::arith::SleepArgs, rpcx::arith::Reply>(
+                        service, "Sleep",
+                    );
+                    r.describe_typed::<rpcx::arith::PushArgs, rpcx::arith::Reply>(service, "Push");
+                }
+            }
+            Err(e) => {
+                eprintln!("arith_server: {e}");
+                std::process::exit(1);
+            }
+        }
     }
     let arith = Arc::new(Arith);
     let registered = server
