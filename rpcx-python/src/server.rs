@@ -223,6 +223,8 @@ struct Inner {
     gave_up: Receiver<()>,
     /// The file transfer and stream side listeners, and the queue of accepted streams.
     sides: crate::transfer::Sides,
+    /// Go's reflection service, when started with `reflection=True`.
+    reflection: Option<rpcx::server::Reflection>,
 }
 
 impl Inner {
@@ -275,7 +277,7 @@ impl RawServer {
     /// (`(service, metadata)` pairs) for registry plugins. `http_*`, `jsonrpc`, `websocket`
     /// and `cors` are the HTTP options of the port (see `crate::http`).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None, reflection=false))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -302,6 +304,7 @@ impl RawServer {
         http_max_headers: Option<usize>,
         file_transfer: Option<crate::transfer::FileTransferTuple>,
         streams: Option<crate::transfer::SideTuple>,
+        reflection: bool,
     ) -> PyResult<RawServer> {
         let sides_plan = crate::transfer::plan(file_transfer, streams)?;
         let mut options = ServerOptions {
@@ -361,6 +364,11 @@ impl RawServer {
             builder = builder.plugin_arc(m.clone());
         }
         let mut server = builder.build();
+        let reflection = if reflection {
+            Some(server.enable_reflection().map_err(|e| to_py(py, e))?)
+        } else {
+            None
+        };
         for (service, meta) in metadata.unwrap_or_default() {
             server.set_service_metadata(&service, meta);
         }
@@ -392,6 +400,7 @@ impl RawServer {
                 gave_up_tx: Mutex::new(Some(gave_up_tx)),
                 gave_up,
                 sides,
+                reflection,
             }),
         })
     }
@@ -596,6 +605,32 @@ impl RawServer {
             .handle
             .set_service_metadata(service, metadata)
             .map_err(|e| to_py(py, e))
+    }
+
+    /// Tells the reflection service what `service.method` takes and answers (type names and
+    /// definitions, `""` for none); a `RuntimeError` when started without `reflection=True`.
+    #[pyo3(signature = (service, method, args_type, args_definition, reply_type, reply_definition))]
+    fn describe(
+        &self,
+        service: &str,
+        method: &str,
+        args_type: &str,
+        args_definition: &str,
+        reply_type: &str,
+        reply_definition: &str,
+    ) -> PyResult<()> {
+        let r = self.inner.reflection.as_ref().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the server was started without reflection")
+        })?;
+        r.describe(
+            service,
+            method,
+            rpcx::server::MethodDescription::new(
+                rpcx::server::TypeDescription::with_definition(args_type, args_definition),
+                rpcx::server::TypeDescription::with_definition(reply_type, reply_definition),
+            ),
+        );
+        Ok(())
     }
 
     /// Unregisters `service` (calls in flight finish); `False` when it was not registered.

@@ -29,7 +29,7 @@ import urllib.parse
 import weakref
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, TypeVar, Union, overload
 
-from . import _codec, _otel, _rpcx
+from . import _codec, _otel, _reflect, _rpcx
 from . import transfer as _transfer
 from .context import Context, _CallState
 from .cors import CorsOptions
@@ -78,6 +78,8 @@ class _Method:
     arity: int  # 0: f(), 1: f(args), 2: f(args, ctx)
     is_async: bool
     arg_type: Any
+    #: For the reflection service: (args type, args definition, reply type, reply definition).
+    description: tuple[str, str, str, str] = ("any", "", "any", "")
 
 
 def _arity(func: Callable[..., Any]) -> int:
@@ -237,7 +239,11 @@ class Server:
     (seconds) tune the core. ``metrics=True`` collects calls, errors and a latency
     histogram per method (:meth:`metrics`, :meth:`metrics_text`). ``tls`` (an
     :class:`~rpcx.TLSConfig` with ``cert_file`` and ``key_file``, and ``ca_file`` for
-    mutual TLS) serves TLS.
+    mutual TLS) serves TLS. ``reflection=True`` serves Go rpcx's reflection service
+    (``Reflection.GetServices`` and ``Reflection.GetService(name)``, as ``rpcx list`` and
+    ``rpcx describe`` query it): Go source-like text of every service and method, the
+    argument and reply described from the handler's annotations (dataclasses and protobuf
+    message classes as Go structs, ``any`` when unannotated).
 
     **HTTP on the rpcx port.** Every TCP port (``tcp@``, and ``http@``/``ws@``/``wss@``
     addresses, which bind TCP too) also serves, told apart by the first byte of each
@@ -293,6 +299,7 @@ class Server:
         http_max_header_bytes: Optional[int] = None,
         http_max_headers: Optional[int] = None,
         file_transfer: Optional[_transfer.FileTransferOptions] = None,
+        reflection: bool = False,
     ) -> None:
         if workers is None:
             workers = min(32, (os.cpu_count() or 1) + 4)
@@ -327,6 +334,7 @@ class Server:
         ):
             raise TypeError("file_transfer must be an rpcx.FileTransferOptions")
         self._file_transfer = file_transfer
+        self._reflection = bool(reflection)
         #: The stream handler and its side listener options (register_stream).
         self._stream: Optional[tuple[Callable[..., Any], _transfer.StreamOptions]] = None
         #: Sockets of the streams whose handlers are running (shut down by stop).
@@ -451,8 +459,17 @@ class Server:
                 raise TypeError(f"handler for {service}.{method} is not callable")
             if arg_type is None:
                 arg_type = _codec.arg_type_of(func)
+            arity = _arity(func)
             methods.append(
-                _Method(service, method, func, _arity(func), _is_async(func), arg_type)
+                _Method(
+                    service,
+                    method,
+                    func,
+                    arity,
+                    _is_async(func),
+                    arg_type,
+                    _reflect.describe(func, arg_type, arity),
+                )
             )
         text = None if meta is None else _meta_text(meta)
         with self._lock:
@@ -467,6 +484,8 @@ class Server:
                 if raw is not None:
                     # Its jobs name it by its place in the table: there before they can come.
                     self._table.append(m)
+                    if self._reflection:
+                        raw.describe(m.service, m.method, *m.description)
                     raw.register(m.service, m.method, len(self._table) - 1)
                 self._methods[(m.service, m.method)] = m
 
@@ -720,9 +739,13 @@ class Server:
                 plugins=self._plugins,
                 file_transfer=None if self._file_transfer is None else self._file_transfer._tuple(),
                 streams=None if self._stream is None else self._stream[1]._side(),
+                reflection=self._reflection,
                 **self._http,
             )
             try:
+                if self._reflection:
+                    for m in self._table:
+                        raw.describe(m.service, m.method, *m.description)
                 for registry in self._registries:
                     raw.add_registry(registry)
             except BaseException:
