@@ -11,6 +11,8 @@
 #   go_client_rust_tls         Go client -> Rust TLS server (no client certificates asked)
 #   go_client_go_mtls          Go -> Go control
 #   cli_go_mtls                rpcx call -> Go mutual-TLS server, JSON and MsgPack
+#   cli_go_mtls_proto(_hello)  rpcx call --proto examples/proto/*.proto -> Go's ProtoArith.Mul
+#                              and Hello.Say (protobuf from JSON, reply printed as JSON)
 #   cli_go_nocert / cli_wrong_ca / cli_wrong_name / cli_expired
 #                              each refused with its reason on stderr, exit status 1
 #   cli_insecure               --tls-insecure accepts the expired certificate, with a warning
@@ -140,6 +142,11 @@ cli_cert=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/client.pem" --tls-key "$pki/cl
 mul='{"A":7,"B":8}'
 cli_case cli_go_mtls '{"C":56}' "${cli_cert[@]}" "$go_mtls" Arith.Mul "$mul"
 cli_case cli_go_mtls_msgpack '{"C":56}' "${cli_cert[@]}" --codec msgpack "$go_mtls" Arith.Mul "$mul"
+# Protobuf driven by .proto files (compiled in-process by the CLI): Go's ProtoArith and Hello.
+cli_case cli_go_mtls_proto '{"C":56}' "${cli_cert[@]}" --proto "$root/examples/proto/arith.proto" \
+  "$go_mtls" ProtoArith.Mul "$mul"
+cli_case cli_go_mtls_proto_hello '{"field1":"OK","field2":100,"field3":2}' "${cli_cert[@]}" \
+  --proto "$root/examples/proto/hello.proto" "$go_mtls" Hello.Say '{"field1":"hi","field2":1,"field3":2}'
 cli_case cli_go_nocert "refused:received fatal alert: CertificateRequired" \
   --tls-ca "$pki/ca.pem" "$go_mtls" Arith.Mul "$mul"
 cli_case cli_wrong_ca "refused:invalid peer certificate: UnknownIssuer" \
