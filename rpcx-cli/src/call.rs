@@ -414,4 +414,35 @@ mod tests {
         assert!(render(&Wire::Raw, Some(Output::Json), &[0xff]).is_err());
         assert_eq!(render(&Wire::Json, None, b"").unwrap(), b"null\n");
     }
+
+    #[test]
+    fn inform_reply_values() {
+        let json = br#"{"C":56}"#;
+        assert_eq!(
+            reply_value(&Wire::Json, None, json).unwrap(),
+            serde_json::json!({"C": 56})
+        );
+        assert_eq!(
+            reply_value(&Wire::Json, Some(Output::Hex), json).unwrap(),
+            serde_json::json!("7b2243223a35367d")
+        );
+        assert_eq!(
+            reply_value(
+                &Wire::Msgpack,
+                Some(Output::Base64),
+                &[0x81, 0xa1, b'C', 0x38]
+            )
+            .unwrap(),
+            serde_json::json!("gaFDOA==")
+        );
+        assert_eq!(
+            reply_value(&Wire::Raw, None, &[0xff, 0x00]).unwrap(),
+            serde_json::json!("ff00")
+        );
+        assert_eq!(
+            reply_value(&Wire::Raw, Some(Output::Json), b"hi").unwrap(),
+            serde_json::json!("hi")
+        );
+        assert!(reply_value(&Wire::Json, None, b"{oops").is_err());
+    }
 }

@@ -3,6 +3,10 @@
 //! ```text
 //! rpcx call tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'
 //! rpcx call --codec raw tcp@127.0.0.1:8972 Arith.Echo 'hello'
+//! echo '{"A":7,"B":8}' | rpcx call tcp@127.0.0.1:8972 Arith.Mul -      # ARGS from stdin
+//! rpcx call --codec raw --output raw tcp@127.0.0.1:8972 Arith.Echo @photo.jpg > copy.jpg
+//! rpcx call --output hex tcp@127.0.0.1:8972 Arith.Mul '{"A":7,"B":8}'   # the reply's bytes
+//! rpcx call --proto examples/proto/arith.proto tcp@127.0.0.1:8972 ProtoArith.Mul '{"A":7,"B":8}'
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
 //! rpcx call --redis 127.0.0.1:6379 --base-path rpcx_test Arith.Mul '{"A":7,"B":8}'
@@ -18,8 +22,13 @@
 //! With `--etcd` (or `--consul`, `--redis`, `--zookeeper`, or `--dns NAME:PORT`: every A/AAAA record of NAME is a server
 //! on PORT) the servers come from the registry and the call goes through an XClient with the
 //! given select and fail modes; no address is given then.
-//! Arguments are JSON (sent as JSON or converted to MsgPack) or raw text; the reply is printed
-//! as JSON. On error a line goes to stderr — `error: server error: <the server's text>` when
+//! Arguments are JSON (sent as JSON or converted to MsgPack) or raw bytes, given on the command
+//! line, as `-` (standard input) or as `@FILE` (`@@…` for a literal leading `@`; see
+//! [`input`]); the reply is printed as JSON, or as `--output raw|hex|base64` asks (see
+//! [`call::render`]). `--proto FILE` (with `--import-path DIR`) compiles .proto files
+//! in-process and calls with protobuf, converting the request from JSON and the reply to JSON
+//! with the messages of the file's `service` named like the rpcx service (see [`proto`]).
+//! On error a line goes to stderr — `error: server error: <the server's text>` when
 //! the server answered with an error, `error: <what went wrong here>` otherwise — and the exit
 //! status says which (see [`failure::Failure`]): 0 success, 1 anything else (a reply that cannot be
 //! decoded, a local file error), 2 usage (unknown flags, missing or extra arguments), 3 the
