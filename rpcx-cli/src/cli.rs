@@ -22,7 +22,12 @@ pub(crate) enum Command {
     Call(Box<CallArgs>),
     /// List the servers registered in etcd, Consul, Redis or ZooKeeper (or behind a DNS name), one line each:
     /// `<service> <server> <metadata as JSON>` (with --dns the name stands for the service).
+    /// `rpcx list ADDRESS [SERVICE]` asks a server instead, through Go's reflection service:
+    /// its service names, or SERVICE's methods as `Service.Method` lines.
     List(Box<ListArgs>),
+    /// Print the Go source-like description a server's reflection service gives of every
+    /// service, or of SERVICE (Go's `Reflection.GetServices` / `GetService`).
+    Describe(Box<crate::reflect::DescribeArgs>),
     /// Upload a file to a server with file transfer on (Go's SendFile: `_filetransfer.TransferFile`,
     /// then the bytes to its side listener); prints the bytes sent.
     Upload(Box<TransferArgs>),
@@ -209,8 +214,17 @@ pub(crate) enum Fail {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
-    /// Only this service (default: every service under the base path).
+    /// Only this service (default: every service under the base path); or, with no
+    /// registry flag, the ADDRESS of a server to ask through Go's reflection service
+    /// (tcp@host:port, host:port, unix@/path…).
+    #[arg(value_name = "SERVICE|ADDRESS")]
     pub(crate) service: Option<String>,
+    /// With ADDRESS: list this service's methods (`Service.Method` lines).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) reflect_service: Option<String>,
+    /// With ADDRESS: how to reach the server.
+    #[command(flatten)]
+    pub(crate) conn: crate::reflect::ConnArgs,
 }
 
 /// `--codec`: the serialization of the request and the reply on the wire.

@@ -10,6 +10,22 @@ use crate::failure::Failure;
 
 pub(crate) async fn list(a: ListArgs) -> Result<Vec<String>, Failure> {
     let r = &a.registry;
+    let registry = r.etcd.is_some()
+        || r.consul.is_some()
+        || r.redis.is_some()
+        || r.zookeeper.is_some()
+        || r.dns.is_some();
+    match (&a.service, registry) {
+        (Some(addr), false) if crate::reflect::is_address(addr) => {
+            return crate::reflect::list(addr, a.reflect_service.as_deref(), &a.conn).await;
+        }
+        _ if a.reflect_service.is_some() => {
+            return Err(Failure::Usage(
+                "a second argument (SERVICE) goes with a server ADDRESS, not a registry".into(),
+            ));
+        }
+        _ => {}
+    }
     if let Some(d) = r.dns_discovery().await.map_err(Failure::Unreachable)? {
         if a.service.is_some() {
             return Err("list --dns takes no service (the name stands for it)".into());

@@ -9,6 +9,8 @@
 //! rpcx call --proto examples/proto/arith.proto tcp@127.0.0.1:8972 ProtoArith.Mul '{"A":7,"B":8}'
 //! rpcx call --etcd http://127.0.0.1:2379 --base-path /rpcx_test --select round-robin Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --etcd http://127.0.0.1:2379 --base-path /rpcx_test [Arith]
+//! rpcx list tcp@127.0.0.1:8972 [Arith]          # Go's reflection service: services, methods
+//! rpcx describe tcp@127.0.0.1:8972 [Arith]      # its Go source-like description
 //! rpcx call --redis 127.0.0.1:6379 --base-path rpcx_test Arith.Mul '{"A":7,"B":8}'
 //! rpcx list --redis 127.0.0.1:6379 --base-path rpcx_test [Arith]
 //! rpcx call --zookeeper 127.0.0.1:2181 --base-path /rpcx_test Arith.Mul '{"A":7,"B":8}'
@@ -45,6 +47,7 @@ mod failure;
 mod input;
 mod list;
 mod proto;
+mod reflect;
 mod registry;
 mod tls;
 mod transfer;
@@ -82,6 +85,13 @@ fn main() -> ExitCode {
         },
         Command::Upload(args) => transfer::report(rt.block_on(transfer::upload(*args))),
         Command::Download(args) => transfer::report(rt.block_on(transfer::download(*args))),
+        Command::Describe(args) => match rt.block_on(reflect::describe(*args)) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => e.exit(),
+        },
         Command::List(args) => match rt.block_on(list::list(*args)) {
             Ok(lines) => {
                 for l in lines {

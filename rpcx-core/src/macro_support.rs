@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::codec::{self, CodecError};
 use crate::protocol::SerializeType;
+use crate::server::{IntoReply, ServiceError};
 
 pub use prost;
 pub use serde;
@@ -134,8 +135,37 @@ where
     }
 }
 
-/// Checks, with a readable error at the type's span, that a method argument is `Codable`.
-pub fn assert_codable<T: codec::Codable>() {}
+/// The probe for replies with a zero value: Go sends the zero reply along with a service
+/// error, and Go clients decode it.
+pub trait ZeroYes<T> {
+    /// `T::default()`.
+    fn __rpcx_zero(&self) -> Option<T>;
+}
+impl<T: Default> ZeroYes<T> for &Probe<T> {
+    fn __rpcx_zero(&self) -> Option<T> {
+        Some(T::default())
+    }
+}
 
-/// Checks, with a readable error at the type's span, that a method's return type is a reply.
-pub fn assert_reply<T: crate::server::IntoReply>() {}
+/// The fallback of [`ZeroYes`]: no zero reply.
+pub trait ZeroNo<T> {
+    /// None.
+    fn __rpcx_zero(&self) -> Option<T>;
+}
+impl<T> ZeroNo<T> for Probe<T> {
+    fn __rpcx_zero(&self) -> Option<T> {
+        None
+    }
+}
+
+/// A handler's outcome, with the zero reply attached to an error that carries no reply (as Go
+/// does).
+pub fn with_zero_reply<O: IntoReply>(
+    out: O,
+    zero: impl FnOnce() -> Option<O::Reply>,
+) -> Result<O::Reply, ServiceError> {
+    out.into_reply().map_err(|e| match zero() {
+        Some(z) if !e.has_reply() => e.with_reply(z),
+        _ => e,
+    })
+}

@@ -520,9 +520,9 @@ fn method_of(f: &ImplItemFn, name: Option<String>) -> syn::Result<Method> {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, t) => (**t).clone(),
     };
-    let reply = result_ok_type(&output)
-        .map(|t| quote!(#t))
-        .unwrap_or_else(|| quote!(<#output as ::rpcx::server::IntoReply>::Reply));
+    let reply = result_ok_type(&output).map(|t| quote!(#t)).unwrap_or_else(
+        || quote_spanned!(output.span()=> <#output as ::rpcx::server::IntoReply>::Reply),
+    );
     Ok(Method {
         ident: sig.ident.clone(),
         wire: name.unwrap_or_else(|| go_name(&unraw(&sig.ident))),
@@ -584,7 +584,8 @@ fn service_trait_impl(self_ty: &Type, service_name: &str, methods: &[Method]) ->
             output,
             ..
         } = m;
-        let span = args.span();
+        // Errors of the handler as a whole (argument or reply not usable) point at the name.
+        let span = ident.span();
         let ctx_arg = if m.context { quote!(ctx,) } else { quote!() };
         let call = if m.receiver {
             quote!(this.#ident(#ctx_arg args))
@@ -597,6 +598,15 @@ fn service_trait_impl(self_ty: &Type, service_name: &str, methods: &[Method]) ->
             quote!()
         };
         let ctx_param = if m.context { quote!(ctx) } else { quote!(_ctx) };
+        let out_span = output.span();
+        let reply_ty = quote_spanned!(out_span=> <#output as ::rpcx::server::IntoReply>::Reply);
+        let finish = quote_spanned! {out_span=>
+            ::rpcx::__private::with_zero_reply(out, || {
+                #[allow(unused_imports)]
+                use ::rpcx::__private::{ZeroNo as _, ZeroYes as _};
+                (&&::rpcx::__private::Probe::<#reply_ty>::new()).__rpcx_zero()
+            })
+        };
         let handler = if m.asyncness {
             let inner_clone = if m.receiver {
                 quote!(let this = ::rpcx::__private::Arc::clone(&this);)
@@ -606,13 +616,17 @@ fn service_trait_impl(self_ty: &Type, service_name: &str, methods: &[Method]) ->
             quote_spanned! {span=>
                 ::rpcx::server::async_fn(move |#ctx_param: ::rpcx::server::Context, args: #args| {
                     #inner_clone
-                    async move { #call.await }
+                    async move {
+                        let out: #output = #call.await;
+                        #finish
+                    }
                 })
             }
         } else {
             quote_spanned! {span=>
-                ::rpcx::server::sync_fn(move |#ctx_param: ::rpcx::server::Context, args: #args| -> #output {
-                    #call
+                ::rpcx::server::sync_fn(move |#ctx_param: ::rpcx::server::Context, args: #args| {
+                    let out: #output = #call;
+                    #finish
                 })
             }
         };
@@ -665,7 +679,11 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
             #[doc = ""]
             #(#docs)*
             pub async fn #ident(&self, args: &#args) -> ::core::result::Result<#reply, ::rpcx::Error> {
-                self.#with(args, ::core::default::Default::default()).await.map(|r| r.reply)
+                ::rpcx::client::Caller::call_service::<#args, #reply>(
+                    &self.caller, #service_name, #wire, args, ::core::default::Default::default(),
+                )
+                .await
+                .map(|r| r.reply)
             }
 
             #[doc = #with_doc]
@@ -702,7 +720,10 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
             #[doc = ""]
             #(#docs)*
             pub fn #ident(&self, args: &#args) -> ::core::result::Result<#reply, ::rpcx::Error> {
-                self.#with(args, ::core::default::Default::default()).map(|r| r.reply)
+                ::rpcx::blocking::Caller::call_service::<#args, #reply>(
+                    &self.caller, #service_name, #wire, args, ::core::default::Default::default(),
+                )
+                .map(|r| r.reply)
             }
 
             #[doc = #with_doc]

@@ -76,6 +76,11 @@ impl ServiceError {
         self
     }
 
+    /// True when a reply payload or value is attached.
+    pub fn has_reply(&self) -> bool {
+        self.reply.is_some()
+    }
+
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
