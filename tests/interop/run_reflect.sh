@@ -8,8 +8,8 @@
 #   cli_describe_go       rpcx describe GO Arith: Go's text (package, Args struct, Mul's line)
 #   cli_describe_go_nope  rpcx describe GO Nope: exit 5, "server error: not found service Nope"
 #   cli_same_lists        rpcx list of our server prints what it prints for Go's (both levels)
-#   go_client_rust_<c>    Go's client (json, msgpack) decodes our GetServices and GetService
-#                         replies into Go strings: Arith's struct and method lines, Go's error
+#   go_client_rust_json   Go's client decodes our GetServices and GetService replies into Go
+#   go_client_rust_msgpack  strings (JSON, MsgPack): Arith's struct and method lines, Go's error
 #                         text for an unknown service
 #
 # Prints PASS/FAIL per case and "reflection interop: N passed, N failed"; exit status 1 on failure.
