@@ -12,7 +12,9 @@
 # against our server and our send_file/download_file/stream against Go's FileTransfer and
 # StreamService (64 MiB, SHA-256 checked; 10,000 echoed messages); then reflection
 # (tests/interop/run_reflect.sh): our CLI's list/describe against Go's reflection plugin, and
-# Go's client decoding our server's GetServices/GetService.
+# Go's client decoding our server's GetServices/GetService; then services written with
+# #[rpcx::service] (tests/interop/run_macros.sh): Go's client -> examples/rust/arith_macros.rs,
+# its generated typed client -> Go's and the C example's Arith servers.
 # Needs Go (bootstrap installs it) and the Go module proxy; about two minutes once everything is built.
 .PHONY: interop
 
@@ -24,5 +26,6 @@ interop: bootstrap
 	CARGO="$(CARGO)" tests/interop/run_thrift.sh
 	CARGO="$(CARGO)" tests/interop/run_files.sh
 	CARGO="$(CARGO)" tests/interop/run_reflect.sh
+	CARGO="$(CARGO)" tests/interop/run_macros.sh
 
 TEST_TARGETS += interop

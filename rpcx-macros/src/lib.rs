@@ -680,7 +680,7 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
             #(#docs)*
             pub async fn #ident(&self, args: &#args) -> ::core::result::Result<#reply, ::rpcx::Error> {
                 ::rpcx::client::Caller::call_service::<#args, #reply>(
-                    &self.caller, #service_name, #wire, args, ::core::default::Default::default(),
+                    &self.caller, &self.service, #wire, args, ::core::default::Default::default(),
                 )
                 .await
                 .map(|r| r.reply)
@@ -693,7 +693,7 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
                 options: ::rpcx::client::CallOptions,
             ) -> ::core::result::Result<::rpcx::client::Response<#reply>, ::rpcx::Error> {
                 ::rpcx::client::Caller::call_service::<#args, #reply>(
-                    &self.caller, #service_name, #wire, args, options,
+                    &self.caller, &self.service, #wire, args, options,
                 )
                 .await
             }
@@ -721,7 +721,7 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
             #(#docs)*
             pub fn #ident(&self, args: &#args) -> ::core::result::Result<#reply, ::rpcx::Error> {
                 ::rpcx::blocking::Caller::call_service::<#args, #reply>(
-                    &self.caller, #service_name, #wire, args, ::core::default::Default::default(),
+                    &self.caller, &self.service, #wire, args, ::core::default::Default::default(),
                 )
                 .map(|r| r.reply)
             }
@@ -733,7 +733,7 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
                 options: ::rpcx::client::CallOptions,
             ) -> ::core::result::Result<::rpcx::client::Response<#reply>, ::rpcx::Error> {
                 ::rpcx::blocking::Caller::call_service::<#args, #reply>(
-                    &self.caller, #service_name, #wire, args, options,
+                    &self.caller, &self.service, #wire, args, options,
                 )
             }
         }
@@ -743,16 +743,28 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
         #[derive(Clone, Debug)]
         pub struct #client<C = ::rpcx::client::Client> {
             caller: C,
+            service: ::std::string::String,
         }
 
         #[allow(private_interfaces, private_bounds, dead_code)]
         impl<C: ::rpcx::client::Caller> #client<C> {
-            /// The service name the calls carry.
+            /// The name the service is registered under by default.
             pub const SERVICE: &'static str = #service_name;
 
-            /// A typed client calling through `caller`.
+            /// A typed client calling the service through `caller`.
             pub fn new(caller: C) -> Self {
-                Self { caller }
+                Self::with_service(caller, Self::SERVICE)
+            }
+
+            /// A typed client calling the same methods of a service registered under another
+            /// name (as Go's protobuf examples serve `Arith` as `ProtoArith`).
+            pub fn with_service(caller: C, service: impl ::core::convert::Into<::std::string::String>) -> Self {
+                Self { caller, service: service.into() }
+            }
+
+            /// The service name the calls carry.
+            pub fn service(&self) -> &str {
+                &self.service
             }
 
             /// The client or XClient underneath.
@@ -772,16 +784,28 @@ fn clients(type_ident: &syn::Ident, service_name: &str, methods: &[Method]) -> T
         #[derive(Clone, Debug)]
         pub struct #blocking<C = ::rpcx::blocking::Client> {
             caller: C,
+            service: ::std::string::String,
         }
 
         #[allow(private_interfaces, private_bounds, dead_code)]
         impl<C: ::rpcx::blocking::Caller> #blocking<C> {
-            /// The service name the calls carry.
+            /// The name the service is registered under by default.
             pub const SERVICE: &'static str = #service_name;
 
-            /// A typed client calling through `caller`.
+            /// A typed client calling the service through `caller`.
             pub fn new(caller: C) -> Self {
-                Self { caller }
+                Self::with_service(caller, Self::SERVICE)
+            }
+
+            /// A typed client calling the same methods of a service registered under another
+            /// name (as Go's protobuf examples serve `Arith` as `ProtoArith`).
+            pub fn with_service(caller: C, service: impl ::core::convert::Into<::std::string::String>) -> Self {
+                Self { caller, service: service.into() }
+            }
+
+            /// The service name the calls carry.
+            pub fn service(&self) -> &str {
+                &self.service
             }
 
             /// The client underneath.
