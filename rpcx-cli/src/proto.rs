@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage,
+    SerializeOptions, Value,
+};
 
 use crate::failure::Failure;
 
@@ -156,6 +159,22 @@ impl ProtoMethod {
                     self.name
                 ))
             })?;
+        // proto2 `required` fields: Go's peer refuses a message without them, so say it here.
+        let mut missing = Vec::new();
+        missing_required(&msg, "", &mut missing);
+        if !missing.is_empty() {
+            return Err(Failure::Input(format!(
+                "{from} do not fit {} (the request of {}): missing required field{} {}",
+                self.input.full_name(),
+                self.name,
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .map(|m| format!("{m:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         Ok(msg.encode_to_vec())
     }
 
@@ -239,4 +258,50 @@ fn culprit(
         return Some((path, e.to_string()));
     }
     None
+}
+
+/// The paths (`a.b[2].c`, by JSON name) of the proto2 `required` fields not set in `msg` and
+/// in the messages set inside it.
+fn missing_required(msg: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    for field in msg.descriptor().fields() {
+        if field.is_required() && !msg.has_field(&field) {
+            out.push(join(field.json_name()));
+        }
+    }
+    for (field, value) in msg.fields() {
+        let path = join(field.json_name());
+        match value {
+            Value::Message(m) => missing_required(m, &path, out),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Message(m) = item {
+                        missing_required(m, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            Value::Map(entries) => {
+                for (key, item) in entries {
+                    if let Value::Message(m) = item {
+                        let key = match key {
+                            MapKey::Bool(b) => b.to_string(),
+                            MapKey::I32(n) => n.to_string(),
+                            MapKey::I64(n) => n.to_string(),
+                            MapKey::U32(n) => n.to_string(),
+                            MapKey::U64(n) => n.to_string(),
+                            MapKey::String(t) => format!("{t:?}"),
+                        };
+                        missing_required(m, &format!("{path}[{key}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -232,6 +232,12 @@ fn proto_mistakes_are_bad_input() {
          message Outer { Inner inner = 1; repeated Inner list = 2; }\n\
          service Deep { rpc Go(Outer) returns (Outer); rpc Stream(stream Outer) returns (Outer); }\n",
     );
+    let required = dir.write(
+        "required.proto",
+        "syntax = \"proto2\";\nmessage Item { required int32 id = 1; optional string note = 2; }\n\
+         message Order { required string who = 1; repeated Item items = 2; optional Item main = 3; }\n\
+         service Shop { rpc Buy(Order) returns (Order); }\n",
+    );
     let missing = dir.0.join("missing.proto").display().to_string();
     let dir_path = dir.0.display().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -288,6 +294,21 @@ fn proto_mistakes_are_bad_input() {
             "field \"list[1].x\":",
         ),
         (vec!["--proto", &nested, n, "Deep.Stream", "{}"], "streams"),
+        // proto2 `required` fields (Go's peer refuses a message without them).
+        (
+            vec!["--proto", &hello, n, "Hello.Say", r#"{"field1":"x"}"#],
+            "missing required fields \"field2\", \"field3\"",
+        ),
+        (
+            vec![
+                "--proto",
+                &required,
+                n,
+                "Shop.Buy",
+                r#"{"who":"me","items":[{"id":1},{"note":"n"}],"main":{}}"#,
+            ],
+            "(the request of Shop.Buy): missing required fields \"items[1].id\", \"main.id\"",
+        ),
         (
             vec!["--proto", &broken, n, "X.Y", "{}"],
             "broken.proto:4:1: expected ';' or '[', but found '}'",
