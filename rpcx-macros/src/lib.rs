@@ -497,13 +497,10 @@ fn method_of(f: &ImplItemFn, name: Option<String>) -> syn::Result<Method> {
                 "an rpcx method takes one argument (optionally after a `Context`); use `()` for none: `fn ping(&self, _: ()) -> ...`",
             ))
         }
-        [_, rest @ ..] => {
-            let first_extra = if params.len() == 2 { &params[1] } else { rest[0] };
-            let span = if is_context(&params[0].ty) {
-                rest.get(1).map_or(first_extra.span(), |p| p.span())
-            } else {
-                first_extra.span()
-            };
+        _ => {
+            // The first parameter past the one argument (and the context, if any).
+            let skip = if is_context(&params[0].ty) && params.len() > 2 { 2 } else { 1 };
+            let span = params[skip].span();
             return Err(syn::Error::new(
                 span,
                 "an rpcx method takes one argument (optionally after a `Context`): put the values into one struct that derives `rpcx::Codable`",

@@ -14,7 +14,9 @@
 //!
 //! A value usable as arguments or reply implements [`Codable`], which encodes and decodes it with
 //! whichever serialize type a request names, so one handler answers JSON, MsgPack and Protobuf
-//! callers alike. Implement it with one of the macros:
+//! callers alike. Derive it: `#[derive(rpcx::Codable)]` (see [`derive@crate::Codable`]) finds
+//! the serializations from the type's serde and prost derives. The older declarative macros
+//! stay, for types a crate cannot put a derive on (types of other crates, generated code):
 //!
 //! * [`serde_codable!`](crate::serde_codable) for serde types (JSON, MsgPack, user codecs);
 //! * [`codable!`](crate::codable) for types that are serde **and** `prost::Message` (all four);
@@ -51,9 +53,10 @@ use crate::protocol::SerializeType;
 
 /// A value that can be encoded and decoded with the serialize type a request names.
 ///
-/// Implement it with [`serde_codable!`](crate::serde_codable), [`codable!`](crate::codable) or
-/// [`proto_codable!`](crate::proto_codable); generic types can implement it by hand with the
-/// helper functions those macros call:
+/// Derive it with `#[derive(rpcx::Codable)]` ([`derive@crate::Codable`]), or implement it with
+/// [`serde_codable!`](crate::serde_codable), [`codable!`](crate::codable) or
+/// [`proto_codable!`](crate::proto_codable); generic types can also implement it by hand with
+/// the helper functions those macros call:
 ///
 /// ```
 /// use rpcx::codec::{serde_decode_as, serde_encode_as, Codable, CodecError};

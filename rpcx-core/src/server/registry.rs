@@ -279,14 +279,17 @@ impl<'a> Announce<'a> {
 }
 
 /// An object whose methods are registered all at once under one service name with
-/// [`Server::register_object`](super::Server::register_object). Implement it with the
+/// [`Server::register_object`](super::Server::register_object). Implement it with
+/// [`#[rpcx::service]`](crate::service) on the type's `impl` block, or with the
 /// [`rpc_methods!`](crate::rpc_methods) macro.
 pub trait Service: Send + Sync + 'static {
     /// The object's methods as (wire name, handler) pairs.
     fn methods(self: Arc<Self>) -> Vec<(String, Arc<dyn Handler>)>;
 }
 
-/// Implements [`Service`] for a type by listing its async methods and their wire names. Each
+/// Implements [`Service`] for a type by listing its async methods and their wire names
+/// ([`#[rpcx::service]`](crate::service) on the `impl` block does this, and more, without the
+/// list). Each
 /// method has the form `async fn name(&self, ctx: Context, args: A) -> Result<R, E>` with `A`
 /// and `R` [`Codable`](crate::codec::Codable) and `E: Into<ServiceError>`.
 ///
