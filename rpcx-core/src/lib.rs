@@ -7,6 +7,9 @@
 //!   writes into a reusable buffer and an incremental decoder with explicit [`protocol::Limits`].
 //! - [`codec`]: serializations (raw bytes, JSON, Protobuf, MessagePack and user codecs) and the
 //!   [`codec::Codable`] trait that lets one handler answer callers of every serialization.
+//! - [`#[rpcx::service]`](service) and [`#[derive(rpcx::Codable)]`](derive@Codable): a service
+//!   from an `impl` block of plain functions, registered under Go's method names, with a
+//!   generated typed client (the README's Rust quickstart).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -386,6 +386,35 @@ fn service_impl(attr: TokenStream2, mut item: ItemImpl) -> syn::Result<TokenStre
         let e = e.into_compile_error();
         return Ok(quote!(#item #e));
     }
+    let mut errors_after: Option<syn::Error> = None;
+    // The generated clients have these items, and a `name_with` twin per method.
+    const CLIENT_ITEMS: [&str; 5] = ["new", "with_service", "service", "caller", "into_caller"];
+    let rust_names: Vec<String> = methods.iter().map(|m| unraw(&m.ident)).collect();
+    for m in &methods {
+        let name = unraw(&m.ident);
+        let clash = if CLIENT_ITEMS.contains(&name.as_str()) {
+            Some(format!(
+                "`{name}` is also an item of the generated `{type_ident}Client`: rename the function and keep the wire name with `#[rpcx(name = \"{}\")]`",
+                m.wire
+            ))
+        } else {
+            rust_names
+                .iter()
+                .find(|other| name == format!("{other}_with"))
+                .map(|other| {
+                    format!(
+                        "`{name}` is also the generated client's per-call-options twin of `{other}`: rename one of them (`#[rpcx(name = \"...\")]` keeps the wire name)"
+                    )
+                })
+        };
+        if let Some(text) = clash {
+            push_error(&mut errors_after, syn::Error::new(m.ident.span(), text));
+        }
+    }
+    if let Some(e) = errors_after {
+        let e = e.into_compile_error();
+        return Ok(quote!(#item #e));
+    }
     if methods.is_empty() {
         return Err(syn::Error::new(
             item.self_ty.span(),
