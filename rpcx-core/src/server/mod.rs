@@ -194,6 +194,10 @@ impl Server {
     /// * a plain sync `fn(A) -> R` (or `-> Result<R, E>` with `E: Display`), run on the blocking
     ///   thread pool so it cannot stall the runtime ([`sync_fn`]).
     ///
+    /// With two shapes to choose from, Rust no longer infers a closure's parameter types from
+    /// this method: a closure that uses its context names the type (`|ctx: Context, args:
+    /// Args| async move { … }`); an unused `_ctx` needs no annotation.
+    ///
     /// ```
     /// use rpcx::arith::{Args, Reply};
     /// use rpcx::server::{Context, Server, ServiceError};
