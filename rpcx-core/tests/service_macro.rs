@@ -154,6 +154,11 @@ impl Arith {
         opener.send(()).map_err(|e| e.to_string())
     }
 
+    /// Panics on the blocking pool: the caller gets Go's internal-error text.
+    pub fn boom(&self, _: ()) -> i64 {
+        panic!("boom")
+    }
+
     /// Left out.
     #[rpcx(skip)]
     pub fn not_exported(&self, args: Args) -> Reply {
@@ -199,6 +204,7 @@ fn methods_get_go_names() {
         services.get("Arith").unwrap().method_names(),
         [
             "Add",
+            "Boom",
             "CheckedSub",
             "Div",
             "Echo",
@@ -320,6 +326,14 @@ async fn handler_errors_reach_the_caller_with_their_text() {
         }
         other => panic!("not a server error: {other:?}"),
     }
+
+    // A panicking sync method answers an error and the server goes on.
+    let e = arith.boom(&()).await.unwrap_err();
+    assert_eq!(
+        e.server_message(),
+        Some("[service internal error]: panic in Arith.Boom")
+    );
+    assert_eq!(arith.mul(&Args { a: 2, b: 2 }).await.unwrap().c, 4);
 
     // Per-call options and the response metadata.
     let mut options = CallOptions::default();
