@@ -319,6 +319,10 @@ impl ClientInterceptor for ClientTracing {
         }
         span.end();
     }
+
+    fn reads_metadata_after_call(&self) -> bool {
+        false
+    }
 }
 
 /// Server plugin: a server span per served call, child of the context in the request

@@ -101,7 +101,8 @@ impl ClientCall<'_> {
     }
 
     /// The request metadata (without `__AUTH` and `__ServerTimeout`, which the client adds
-    /// after the interceptors ran).
+    /// after the interceptors ran). In `after_call` it is empty when no interceptor of the
+    /// client [reads it there](ClientInterceptor::reads_metadata_after_call).
     pub fn metadata(&self) -> &Metadata {
         self.metadata
     }
@@ -154,15 +155,29 @@ pub trait ClientInterceptor: Send + Sync + 'static {
     fn after_call(&self, call: &ClientCall<'_>, result: Result<&RawResponse, &Error>) {
         let _ = (call, result);
     }
+
+    /// Whether [`after_call`](Self::after_call) reads the request metadata
+    /// ([`ClientCall::metadata`]). The request moves into its frame when it is sent, so the
+    /// client keeps a copy of the metadata for `after_call` — one map and its strings per
+    /// call. An interceptor that does not read it there returns `false`; when every
+    /// interceptor of a client does, no copy is made and `after_call` sees empty metadata.
+    /// The default is `true`.
+    fn reads_metadata_after_call(&self) -> bool {
+        true
+    }
 }
 
 /// The interceptors of a client, in the order they were added. Cheap to clone.
 #[derive(Clone, Default)]
-pub struct Interceptors(Vec<Arc<dyn ClientInterceptor>>);
+pub struct Interceptors {
+    list: Vec<Arc<dyn ClientInterceptor>>,
+    /// Some interceptor reads the request metadata in `after_call`: keep a copy of it.
+    keep_metadata: bool,
+}
 
 impl std::fmt::Debug for Interceptors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Interceptors({})", self.0.len())
+        write!(f, "Interceptors({})", self.list.len())
     }
 }
 
@@ -180,22 +195,23 @@ pub(crate) struct Seen {
 impl Interceptors {
     /// Adds one at the end.
     pub fn push(&mut self, interceptor: Arc<dyn ClientInterceptor>) {
-        self.0.push(interceptor);
+        self.keep_metadata |= interceptor.reads_metadata_after_call();
+        self.list.push(interceptor);
     }
 
     /// The interceptors, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ClientInterceptor>> {
-        self.0.iter()
+        self.list.iter()
     }
 
     /// How many there are.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len()
     }
 
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
     /// Runs `before_call` on `req`; returns what `after` needs and the refusal, if any.
@@ -208,7 +224,7 @@ impl Interceptors {
         let mut ran = 0;
         let mut refused = None;
         let mut locals = Locals::default();
-        for (index, i) in self.0.iter().enumerate() {
+        for (index, i) in self.list.iter().enumerate() {
             ran += 1;
             let mut call = ClientCall {
                 service: &req.service,
@@ -227,7 +243,11 @@ impl Interceptors {
         let seen = Seen {
             service: req.service.clone(),
             method: req.method.clone(),
-            metadata: req.metadata.clone(),
+            metadata: if self.keep_metadata {
+                req.metadata.clone()
+            } else {
+                Metadata::new()
+            },
             oneway,
             ran,
             locals,
@@ -246,7 +266,7 @@ impl Interceptors {
             locals: &mut seen.locals,
             index: 0,
         };
-        for (index, i) in self.0.iter().take(seen.ran).enumerate() {
+        for (index, i) in self.list.iter().take(seen.ran).enumerate() {
             call.index = index;
             i.after_call(&call, result);
         }
@@ -303,5 +323,67 @@ mod tests {
         for k in &keepers {
             assert_eq!(*k.1.lock().unwrap(), [format!("{:?}", Some((k.0, 2u32)))]);
         }
+    }
+
+    /// Sets `k=v` in `before_call`; records the metadata `after_call` sees; says whether it
+    /// reads it there.
+    struct MetaReader(bool, std::sync::Mutex<Option<Metadata>>);
+
+    impl ClientInterceptor for MetaReader {
+        fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+            call.set_meta("k", "v");
+            Ok(())
+        }
+
+        fn after_call(&self, call: &ClientCall<'_>, _result: Result<&RawResponse, &Error>) {
+            *self.1.lock().unwrap() = Some(call.metadata().clone());
+        }
+
+        fn reads_metadata_after_call(&self) -> bool {
+            self.0
+        }
+    }
+
+    /// What `after_call` of each reader sees when the readers say `reads`.
+    fn metadata_after_call(reads: &[bool]) -> Vec<Metadata> {
+        let readers: Vec<Arc<MetaReader>> = reads
+            .iter()
+            .map(|&r| Arc::new(MetaReader(r, Default::default())))
+            .collect();
+        let mut hooks = Interceptors::default();
+        for r in &readers {
+            hooks.push(Arc::clone(r) as Arc<dyn ClientInterceptor>);
+        }
+        let mut req = RawRequest {
+            service: "S".into(),
+            method: "M".into(),
+            serialize_type: crate::protocol::SerializeType::JSON,
+            metadata: Metadata::new(),
+            payload: bytes::Bytes::new(),
+            timeout: None,
+        };
+        let (seen, _) = hooks.before(&mut req, "tcp@127.0.0.1:1", false);
+        assert_eq!(req.metadata.get("k").map(String::as_str), Some("v"));
+        hooks.after(seen, "tcp@127.0.0.1:1", Err(&Error::Closed));
+        readers
+            .iter()
+            .map(|r| r.1.lock().unwrap().take().expect("after_call ran"))
+            .collect()
+    }
+
+    #[test]
+    fn metadata_is_kept_for_after_call_only_when_an_interceptor_reads_it() {
+        let with_k = Metadata::from([("k".to_owned(), "v".to_owned())]);
+        assert_eq!(metadata_after_call(&[false]), [Metadata::new()]);
+        assert_eq!(
+            metadata_after_call(&[false, false]),
+            [Metadata::new(), Metadata::new()]
+        );
+        // One reader is enough for every interceptor of the client to see it.
+        assert_eq!(
+            metadata_after_call(&[false, true]),
+            [with_k.clone(), with_k.clone()]
+        );
+        assert_eq!(metadata_after_call(&[true]), [with_k]);
     }
 }
