@@ -6,7 +6,7 @@
 #                       examples/c against an installed copy
 #   make header         regenerate include/rpcx.h (pinned cbindgen, scripts/gen-header.sh)
 #   make header-check   fail when include/rpcx.h differs from what the sources generate
-#   make c-install PREFIX=/usr/local    (or `make install`): release librpcx.so/.a, rpcx.h,
+#   make c-install PREFIX=/usr/local    (`make install` also installs the rpcx command): release librpcx.so/.a, rpcx.h,
 #                       rpcx.hpp, rpcx.pc and the CMake package (find_package(rpcx))
 #
 # C_PROFILE=release tests the release build of librpcx (default debug, shared with rust-test).
@@ -34,7 +34,7 @@ C_CTEST = ctest --output-on-failure --timeout 300 -j 2 -LE netfault
 
 TEST_TARGETS += c-test
 
-.PHONY: c-test c-bootstrap c-lib header header-check c-install install
+.PHONY: c-test c-bootstrap c-lib header header-check c-install cli-install install
 
 # librpcx has the etcd feature (protoc to build) and the etcd test starts a real etcd.
 c-bootstrap:
@@ -70,4 +70,9 @@ c-install:
 	$(CARGO) build -p rpcx-ffi $(call c_cargo_flags,$(C_INSTALL_PROFILE))
 	rpcx-ffi/pkg/install.sh $(CURDIR)/target/$(C_INSTALL_PROFILE) $(PREFIX)
 
-install: c-install
+## The `rpcx` command (release) into $(PREFIX)/bin.
+cli-install:
+	$(CARGO) build -p rpcx-cli --release
+	install -D -m 755 target/release/rpcx $(DESTDIR)$(PREFIX)/bin/rpcx
+
+install: c-install cli-install

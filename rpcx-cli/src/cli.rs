@@ -34,6 +34,14 @@ pub(crate) enum Command {
     /// Download a file from a server with file transfer on (Go's DownloadFile:
     /// `_filetransfer.DownloadFile`); prints the bytes received (to stderr with `-o -`).
     Download(Box<TransferArgs>),
+    /// Print a completion script for SHELL to standard output, e.g.
+    /// `rpcx completions bash > /etc/bash_completion.d/rpcx`,
+    /// `rpcx completions zsh > "${fpath[1]}/_rpcx"`,
+    /// `rpcx completions fish > ~/.config/fish/completions/rpcx.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Arguments of `upload` and `download`.

@@ -101,5 +101,17 @@ fn main() -> ExitCode {
             }
             Err(e) => e.exit(),
         },
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rpcx", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(&script).and_then(|_| stdout.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => failure::Failure::Other(format!("standard output: {e}")).exit(),
+            }
+        }
     }
 }
