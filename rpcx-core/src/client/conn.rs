@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::BytesMut;
@@ -57,6 +57,8 @@ pub(crate) struct Conn {
     /// Why the connection ended (`None` while it is open).
     closed: Mutex<Option<Error>>,
     seq: AtomicU64,
+    /// Calls waiting for replies (the entries of `pending`), for the writer's batching.
+    in_flight: AtomicUsize,
     out: mpsc::Sender<Outgoing>,
     /// Bytes of queued, unwritten requests (`ClientOptions::max_unsent_bytes` permits): a
     /// request holds its size until the writer has written it.
@@ -94,6 +96,7 @@ impl Conn {
             failed: AtomicBool::new(false),
             closed: Mutex::new(None),
             seq: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             out: tx,
             unsent: std::sync::Arc::new(Semaphore::new(unsent_max as usize)),
             unsent_max,
@@ -126,8 +129,15 @@ impl Conn {
             drop(calls);
             return Err(self.closed_reason().unwrap_or(Error::Closed));
         }
-        calls.insert(seq, tx);
+        if calls.insert(seq, tx).is_none() {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(rx)
+    }
+
+    /// How many calls wait for replies.
+    fn calls_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     fn shard(&self, seq: u64) -> MutexGuard<'_, SeqMap<ReplySlot>> {
@@ -138,7 +148,11 @@ impl Conn {
     }
 
     fn take_call(&self, seq: u64) -> Option<ReplySlot> {
-        self.shard(seq).remove(&seq)
+        let slot = self.shard(seq).remove(&seq);
+        if slot.is_some() {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        slot
     }
 
     /// Forgets a pending call (timed out or cancelled); a late reply is dropped.
@@ -204,6 +218,7 @@ impl Conn {
         };
         for shard in &self.pending {
             let calls = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
+            self.in_flight.fetch_sub(calls.len(), Ordering::Relaxed);
             for (_, slot) in calls {
                 let _ = slot.send(Err(clone_reason(&reason)));
             }
@@ -276,8 +291,11 @@ async fn write_loop(
         let mut failed = encode(&conn, &first.msg, &mut buf);
         held.push(first.held);
         // Let the callers woken by the same read queue their next requests first, so that one
-        // write carries many frames.
-        if rx.is_empty() {
+        // write carries many frames — unless this request is the only call waiting for a reply
+        // (one caller in a loop): no other caller is about to queue anything, and the turn
+        // would only delay this one (a yield costs the runtime a poll of the driver). Oneway
+        // sends are not counted, so a oneway request always waits its turn.
+        if rx.is_empty() && (first.msg.header.is_oneway() || conn.calls_in_flight() > 1) {
             tokio::task::yield_now().await;
         }
         while buf.len() < BATCH {

@@ -159,6 +159,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
             server_closed: shared.closed.clone(),
         }),
     };
+    let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
     let writer = tokio::spawn(write_loop(
         Arc::clone(&shared),
         write,
@@ -166,8 +167,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
         abort.clone(),
         flush.clone(),
         Arc::clone(&peer),
+        Arc::clone(&inflight),
     ));
-    let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
     let mut bad = BadFrames::default();
     let end = read_loop(&shared, read, initial, &handle, &inflight, &mut bad).await;
     drop(handle);
@@ -441,6 +442,12 @@ async fn on_request(
     Next::Continue
 }
 
+/// True when more than one call of the connection holds an in-flight permit (the reply being
+/// written may still hold its own).
+fn others_in_flight(inflight: &Semaphore, max: usize) -> bool {
+    max.saturating_sub(inflight.available_permits()) > 1
+}
+
 async fn write_loop(
     shared: Arc<Shared>,
     mut write: WriteHalf,
@@ -448,8 +455,10 @@ async fn write_loop(
     abort: CancellationToken,
     flush: CancellationToken,
     peer: Arc<str>,
+    inflight: Arc<Semaphore>,
 ) {
     let batch = shared.options.write_batch_bytes;
+    let max_inflight = shared.options.max_inflight_per_conn;
     let mut buf = BytesMut::with_capacity(batch.min(64 << 10));
     let mut written = Vec::new();
     // Charges of the frames in `buf`: released once they are written.
@@ -469,8 +478,10 @@ async fn write_loop(
         };
         add(first, &mut buf, &mut written);
         // Give the handlers that are about to queue replies a turn first, so that one write
-        // carries many replies (without this nearly every reply costs its own syscall).
-        if rx.is_empty() {
+        // carries many replies (without this nearly every reply costs its own syscall) —
+        // unless no other call of this connection is in flight: then no reply is coming, and
+        // the turn would only delay this one (a yield costs the runtime a poll of the driver).
+        if rx.is_empty() && others_in_flight(&inflight, max_inflight) {
             tokio::task::yield_now().await;
         }
         while buf.len() < batch {
