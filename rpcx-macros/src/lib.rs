@@ -174,7 +174,12 @@ fn derive_codable_impl(input: DeriveInput) -> syn::Result<TokenStream2> {
     let where_clause = match where_clause {
         Some(w) => {
             let preds = &w.predicates;
-            quote!(where #preds, #bounds)
+            // `where A: X,` (rustfmt's style) already ends in a comma: adding one gives `,,`.
+            if preds.empty_or_trailing() {
+                quote!(where #preds #bounds)
+            } else {
+                quote!(where #preds, #bounds)
+            }
         }
         None if bounds.is_empty() => quote!(),
         None => quote!(where #bounds),
@@ -409,6 +414,23 @@ fn service_impl(attr: TokenStream2, mut item: ItemImpl) -> syn::Result<TokenStre
         };
         if let Some(text) = clash {
             push_error(&mut errors_after, syn::Error::new(m.ident.span(), text));
+        }
+    }
+    // Two functions answering one wire name: the server would refuse the second at run time.
+    for (i, m) in methods.iter().enumerate() {
+        if let Some(first) = methods[..i].iter().find(|o| o.wire == m.wire) {
+            push_error(
+                &mut errors_after,
+                syn::Error::new(
+                    m.ident.span(),
+                    format!(
+                        "`{}` and `{}` both have the wire name `{}`: give one of them another with `#[rpcx(name = \"...\")]`",
+                        unraw(&m.ident),
+                        unraw(&first.ident),
+                        m.wire
+                    ),
+                ),
+            );
         }
     }
     if let Some(e) = errors_after {

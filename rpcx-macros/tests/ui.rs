@@ -11,7 +11,12 @@
 const GENERATED_WITH: &str = "rustc 1.95.";
 
 /// Cases whose expected output is the macros' own error text.
-const MACRO_ERRORS: &[&str] = &["two_arguments", "mut_self", "client_name_clash"];
+const MACRO_ERRORS: &[&str] = &[
+    "two_arguments",
+    "mut_self",
+    "client_name_clash",
+    "duplicate_name",
+];
 
 /// Cases whose expected output includes rustc's trait-bound diagnostics.
 const RUSTC_ERRORS: &[&str] = &[
