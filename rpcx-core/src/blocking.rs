@@ -71,7 +71,8 @@ impl Client {
 /// [`#[rpcx::service]`](crate::service) call through. Implemented by [`Client`].
 pub trait Caller: Send + Sync {
     /// Calls `service.method` with per-call options; returns the reply and the response
-    /// metadata. Blocks the calling thread, which must not be a runtime thread.
+    /// metadata. Blocks the calling thread, which must not be a runtime worker thread (a sync
+    /// service method's thread is fine, see [`crate::runtime::block_on`]).
     fn call_service<A: Codable + Sync, R: Codable>(
         &self,
         service: &str,
@@ -93,11 +94,12 @@ impl Caller for Client {
     }
 }
 
-/// Starts `server` on the shared runtime from a thread outside any runtime; returns its
+/// Starts `server` on the shared runtime from a thread outside any runtime (or a sync service
+/// method's, see [`crate::runtime::block_on`]); returns its
 /// handle (use [`ServerHandle::shutdown_blocking`] to stop it).
 pub fn serve(server: Server, address: &str) -> Result<ServerHandle, Error> {
     let handle = crate::runtime::handle()?;
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if !crate::runtime::may_block() {
         return Err(Error::BlockingInRuntime);
     }
     let address = address.to_owned();

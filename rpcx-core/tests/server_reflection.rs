@@ -189,3 +189,116 @@ async fn follows_live_changes_and_raw_callers() {
     c.close();
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A raw echo whose `describe` (user code) itself describes a method on the reflection
+/// service: reflection must not hold its own lock while asking.
+struct SelfDescribing {
+    reflection: rpcx::server::Reflection,
+}
+
+impl rpcx::server::Handler for SelfDescribing {
+    fn call(
+        &self,
+        _ctx: Context,
+        payload: Bytes,
+    ) -> rpcx::server::BoxFuture<rpcx::server::HandlerResult> {
+        Box::pin(std::future::ready(Ok(payload)))
+    }
+
+    fn describe(&self) -> Option<MethodDescription> {
+        self.reflection.describe(
+            "Other",
+            "Seen",
+            MethodDescription::new(TypeDescription::named("A"), TypeDescription::named("B")),
+        );
+        Some(MethodDescription::new(
+            TypeDescription::named("In"),
+            TypeDescription::named("Out"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn handler_describe_runs_without_the_reflection_lock() {
+    let mut server = Server::builder().build();
+    let reflection = server.enable_reflection().unwrap();
+    server
+        .register_handler(
+            "Echo",
+            "Echo",
+            std::sync::Arc::new(SelfDescribing {
+                reflection: reflection.clone(),
+            }),
+        )
+        .unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    // On a thread of its own, waited for with a bound: a self-deadlock fails, not hangs.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = reflection.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send((r.services_text(), r.service_text("Echo")));
+    });
+    let (all, one) = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("reflection text not produced within 20 s (deadlock?)");
+    let line = "type (s *Echo) Echo(ctx context.Context, arg *In, reply *Out) error {";
+    assert!(all.contains(line), "{all}");
+    assert!(one.unwrap().contains(line));
+    // What describe() set is used from then on.
+    let c = client(&handle.local_address().to_string(), SerializeType::JSON).await;
+    handle
+        .register_raw("Other", "Seen", |_ctx: Context, b: Bytes| async move {
+            Ok::<_, ServiceError>(b)
+        })
+        .unwrap();
+    let other = get_service(&c, "Other").await.unwrap();
+    assert!(
+        other.contains("type (s *Other) Seen(ctx context.Context, arg *A, reply *B) error {"),
+        "{other}"
+    );
+    c.close();
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn one_reflection_serves_one_server_at_a_time() {
+    let reflection = rpcx::server::Reflection::new();
+    let mut a = Server::builder().build();
+    a.add_reflection(reflection.clone()).unwrap();
+    // Again on the same server: harmless.
+    a.add_reflection(reflection.clone()).unwrap();
+
+    let mut b = Server::builder().build();
+    match b.add_reflection(reflection.clone()) {
+        Err(Error::Registration(text)) => {
+            assert!(text.contains("already serves another server"), "{text}")
+        }
+        other => panic!("second server accepted the same Reflection: {other:?}"),
+    }
+    assert!(b.reflection().is_none());
+
+    // Dropped without starting: free again.
+    drop(a);
+    b.add_reflection(reflection.clone()).unwrap();
+    arith::register(&mut b).unwrap();
+    let handle = b.serve("tcp@127.0.0.1:0").await.unwrap();
+    let mut c = Server::builder().build();
+    assert!(matches!(
+        c.add_reflection(reflection.clone()),
+        Err(Error::Registration(_))
+    ));
+
+    // Shut down (its handle still held): free again, and the new server is the one described.
+    handle.shutdown(Duration::from_secs(1)).await;
+    c.add_reflection(reflection.clone()).unwrap();
+    c.register_fn("Only", "Neg", |n: i64| -n).unwrap();
+    let handle_c = c.serve("tcp@127.0.0.1:0").await.unwrap();
+    let text = reflection.services_text();
+    assert!(text.contains("type Only struct{}"), "{text}");
+    assert!(!text.contains("type Arith struct{}"), "{text}");
+    let mut d = Server::builder().build();
+    assert!(d.add_reflection(reflection).is_err());
+    handle_c.shutdown(Duration::from_secs(1)).await;
+    drop(handle);
+}

@@ -49,6 +49,16 @@ pub struct Blob {
     pub data: Vec<u8>,
 }
 
+/// Generic, with a where clause in rustfmt's style (ending in a comma).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, rpcx::Codable)]
+pub struct Tagged<T>
+where
+    T: Clone + std::fmt::Debug,
+{
+    pub tag: String,
+    pub value: T,
+}
+
 /// A service with every supported method shape.
 pub struct Arith {
     gate: Mutex<mpsc::Receiver<()>>,
@@ -472,5 +482,79 @@ async fn register_fn_takes_plain_sync_functions_and_async_ones() {
     assert_eq!(n, -5);
     let calc = CalculatorClient::new(client);
     assert_eq!(calc.square(&3).await.unwrap(), 9);
+    handle.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn generic_codable_with_a_trailing_comma_where_clause_round_trips() {
+    use rpcx::codec::Codable;
+    let value = Tagged {
+        tag: "pair".to_owned(),
+        value: vec![3i64, -4],
+    };
+    for st in [SerializeType::JSON, SerializeType::MSGPACK] {
+        let mut bytes = Vec::new();
+        value.encode_as(st, &mut bytes).unwrap();
+        assert_eq!(Tagged::<Vec<i64>>::decode_as(st, &bytes).unwrap(), value);
+    }
+    let mut server = Server::builder().build();
+    server
+        .register_fn("Generic", "Echo", |t: Tagged<Vec<i64>>| t)
+        .unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    let client = connect(&handle, SerializeType::MSGPACK).await;
+    let back: Tagged<Vec<i64>> = client.call("Generic", "Echo", &value).await.unwrap();
+    assert_eq!(back, value);
+    handle.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A sync service whose method calls another service through the blocking client.
+pub struct Relay {
+    /// The server's address, known once it listens.
+    address: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+#[rpcx::service]
+impl Relay {
+    /// Squares `n` by asking `Calc.Square` on `address`, blocking this (pool) thread.
+    pub fn square_via_calc(&self, n: i64) -> Result<i64, String> {
+        let address = self.address.get().ok_or("address not set")?;
+        let client = rpcx::blocking::Client::connect(address, ClientOptions::default())
+            .map_err(|e| format!("connect: {e}"))?;
+        let calc = CalculatorBlockingClient::new(client.clone());
+        let r = calc.square(&n).map_err(|e| format!("call: {e}"));
+        client.close();
+        r
+    }
+}
+
+// A current-thread runtime: the server's only worker must stay free while the sync method
+// blocks on its call to the same server.
+#[tokio::test(flavor = "current_thread")]
+async fn sync_method_may_make_blocking_calls_to_its_own_server() {
+    let address = std::sync::Arc::new(std::sync::OnceLock::new());
+    let mut server = Server::builder().build();
+    server.register_service(Calculator).unwrap();
+    server
+        .register_service(Relay {
+            address: std::sync::Arc::clone(&address),
+        })
+        .unwrap();
+    let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
+    address.set(handle.local_address().to_string()).unwrap();
+    let relay = RelayClient::new(connect(&handle, SerializeType::JSON).await);
+    let options = CallOptions {
+        timeout: Some(Duration::from_secs(20)),
+        ..Default::default()
+    };
+    let r = relay.square_via_calc_with(&7, options).await.unwrap();
+    assert_eq!(r.reply, 49);
+    // Still refused on the runtime's own thread, where it could deadlock.
+    let e = rpcx::blocking::Client::connect(
+        &handle.local_address().to_string(),
+        ClientOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, rpcx::Error::BlockingInRuntime), "{e:?}");
     handle.shutdown(Duration::from_secs(5)).await;
 }

@@ -28,9 +28,11 @@ use crate::status::rpcx_status;
 pub extern "C" fn rpcx_server_enable_reflection(server: Option<&rpcx_server>) -> rpcx_status {
     run(None, || {
         let server = req(server, "server")?;
-        server.check_building()?;
-        server.reflection.get_or_init(Reflection::new);
-        Ok(())
+        // Checked and set under the lock `rpcx_server_start` holds while it reads
+        // `reflection`, so a concurrent start either refuses this call or serves it.
+        server.while_building(|| {
+            server.reflection.get_or_init(Reflection::new);
+        })
     })
 }
 

@@ -102,6 +102,17 @@ impl rpcx_server {
         }
     }
 
+    /// Runs `f` while holding the state lock, if the server is still being built: a
+    /// concurrent `rpcx_server_start` (which takes the same lock) either runs wholly before
+    /// (then `Err(INVALID_STATE)`) or wholly after `f`, so it sees what `f` set up.
+    pub(crate) fn while_building<R>(&self, f: impl FnOnce() -> R) -> Result<R, Failure> {
+        let st = self.lock();
+        match &*st {
+            State::Building { stopped: false, .. } => Ok(f()),
+            _ => Err(not_building()),
+        }
+    }
+
     /// Adds a registry plugin: before start to the plugins the server starts with, after
     /// start to the running server (which tells it every service at once). Closes it and
     /// refuses once shut down.

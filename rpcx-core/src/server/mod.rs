@@ -274,9 +274,19 @@ impl Server {
     }
 
     /// Serves `reflection` (made with [`Reflection::new`]) as this server's reflection
-    /// service, replacing one enabled before.
+    /// service, replacing one enabled before. One `Reflection` describes one server:
+    /// [`Error::Registration`] while another server holds it (one built with it and not
+    /// dropped, or running and not shut down); adding it again to this server is harmless.
     pub fn add_reflection(&mut self, reflection: Reflection) -> Result<(), Error> {
-        for (method, handler) in reflection.handlers() {
+        if self
+            .reflection
+            .as_ref()
+            .is_some_and(|r| r.same_as(&reflection))
+        {
+            return Ok(());
+        }
+        let claim = reflection.claim()?;
+        for (method, handler) in reflection.handlers(&claim) {
             self.register_handler(reflection::SERVICE, method, handler)?;
         }
         self.reflection = Some(reflection);

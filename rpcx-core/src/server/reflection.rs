@@ -155,7 +155,9 @@ impl MethodDescription {
 
 /// The reflection service of one server: hand out by
 /// [`Server::enable_reflection`](super::Server::enable_reflection). Cheap to clone; every
-/// clone is the same service. Thread-safe.
+/// clone is the same service. Thread-safe. It serves one server at a time:
+/// [`Server::add_reflection`](super::Server::add_reflection) refuses it while another server
+/// holds it (built with it and not dropped, or running and not shut down).
 #[derive(Clone, Default)]
 pub struct Reflection {
     inner: Arc<Inner>,
@@ -165,9 +167,14 @@ pub struct Reflection {
 struct Inner {
     /// The running server (set when it starts; weak: the server owns this service).
     server: Mutex<Weak<Shared>>,
+    /// The claim of the server holding this service (kept alive by its handlers there).
+    owner: Mutex<Weak<Claim>>,
     /// Descriptions given with `describe`, by service then method.
     described: Mutex<HashMap<String, HashMap<String, MethodDescription>>>,
 }
+
+/// What a server holding a [`Reflection`] keeps alive (in its handlers) to say so.
+pub(crate) struct Claim;
 
 /// The package line of the text.
 const PACKAGE: &str = "rpcx";
@@ -207,6 +214,32 @@ impl Reflection {
         );
     }
 
+    /// Whether `other` is this same service (a clone).
+    pub(crate) fn same_as(&self, other: &Reflection) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Claims this service for a server: refused while another server holds it, unless that
+    /// one is shutting down or stopped.
+    pub(crate) fn claim(&self) -> Result<Arc<Claim>, crate::Error> {
+        let mut owner = self.inner.owner.lock().unwrap_or_else(|p| p.into_inner());
+        if owner.upgrade().is_some() {
+            let mut server = self.inner.server.lock().unwrap_or_else(|p| p.into_inner());
+            let stopping = server.upgrade().is_some_and(|s| s.draining.is_cancelled());
+            if !stopping {
+                return Err(crate::Error::Registration(
+                    "this Reflection already serves another server: make one per server \
+                     (Reflection::new or Server::enable_reflection)"
+                        .into(),
+                ));
+            }
+            *server = Weak::new();
+        }
+        let claim = Arc::new(Claim);
+        *owner = Arc::downgrade(&claim);
+        Ok(claim)
+    }
+
     /// Points this service at a running server's table.
     pub(crate) fn attach(&self, shared: &Arc<Shared>) {
         *self.inner.server.lock().unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(shared);
@@ -226,11 +259,12 @@ impl Reflection {
     /// `GetService(name)`'s text, or Go's error text for an unknown service.
     pub fn service_text(&self, name: &str) -> Result<String, String> {
         let map = self.services().unwrap_or_default();
-        let described = self.described_lock();
         match map.services.get(name) {
             Some(entry) if !entry.methods.is_empty() => {
+                // A copy: the handlers' `describe` (user code) runs without the lock held.
+                let described = self.described_lock().get(name).cloned();
                 let mut out = format!("package {PACKAGE}\n\n");
-                self.write_service(&mut out, name, entry, &described);
+                self.write_service(&mut out, name, entry, described.as_ref());
                 Ok(out)
             }
             _ => Err(format!("not found service {name}")),
@@ -241,7 +275,8 @@ impl Reflection {
     /// is its map's; the shape is the same).
     pub fn services_text(&self) -> String {
         let map = self.services().unwrap_or_default();
-        let described = self.described_lock();
+        // A copy: the handlers' `describe` (user code) runs without the lock held.
+        let described = self.described_lock().clone();
         let mut out = String::new();
         for name in map.service_names() {
             let entry = &map.services[name];
@@ -251,7 +286,7 @@ impl Reflection {
             if out.is_empty() {
                 out = format!("package {PACKAGE}\n\n");
             }
-            self.write_service(&mut out, name, entry, &described);
+            self.write_service(&mut out, name, entry, described.get(name));
         }
         out
     }
@@ -271,14 +306,13 @@ impl Reflection {
         out: &mut String,
         name: &str,
         entry: &super::ServiceEntry,
-        described: &HashMap<String, HashMap<String, MethodDescription>>,
+        described: Option<&HashMap<String, MethodDescription>>,
     ) {
         let _ = write!(out, "type {name} struct{{}}\n\n");
         let methods: BTreeMap<&str, _> =
             entry.methods.iter().map(|(m, h)| (m.as_str(), h)).collect();
         for (method, handler) in methods {
             let d = described
-                .get(name)
                 .and_then(|s| s.get(method))
                 .cloned()
                 .or_else(|| handler.describe())
@@ -293,12 +327,13 @@ impl Reflection {
     }
 
     /// The `GetServices` and `GetService` handlers.
-    pub(crate) fn handlers(&self) -> [(&'static str, Arc<dyn Handler>); 2] {
+    pub(crate) fn handlers(&self, claim: &Arc<Claim>) -> [(&'static str, Arc<dyn Handler>); 2] {
         [
             (
                 "GetServices",
                 Arc::new(Method {
                     reflection: self.clone(),
+                    _claim: Arc::clone(claim),
                     one: false,
                 }),
             ),
@@ -306,6 +341,7 @@ impl Reflection {
                 "GetService",
                 Arc::new(Method {
                     reflection: self.clone(),
+                    _claim: Arc::clone(claim),
                     one: true,
                 }),
             ),
@@ -316,6 +352,8 @@ impl Reflection {
 /// `GetServices` (`one == false`) or `GetService`.
 struct Method {
     reflection: Reflection,
+    /// Holds the service for the server these handlers are registered on.
+    _claim: Arc<Claim>,
     one: bool,
 }
 

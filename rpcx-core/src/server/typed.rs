@@ -75,7 +75,9 @@ where
 /// blocking thread pool ([`tokio::task::spawn_blocking`]), so a slow or blocking function never
 /// stalls the connections the runtime serves. A call cut short by its deadline stops waiting
 /// for the function, which still runs to its end. A panic answers the caller with an error as
-/// a panicking async handler does.
+/// a panicking async handler does. The function may make blocking rpcx calls
+/// ([`crate::blocking`], to this server too): they run on the shared runtime
+/// ([`crate::runtime::block_on`]).
 pub fn sync_fn<A, O, F>(f: F) -> Arc<dyn Handler>
 where
     A: Codable,
@@ -88,7 +90,8 @@ where
         async move {
             let runtime = tokio::runtime::Handle::try_current()
                 .map_err(|_| ServiceError::new("rpcx: a sync handler needs a tokio runtime"))?;
-            match runtime.spawn_blocking(move || f(ctx, args)).await {
+            let call = move || crate::runtime::in_sync_handler(|| f(ctx, args));
+            match runtime.spawn_blocking(call).await {
                 Ok(out) => out.into_reply(),
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(e) => Err(ServiceError::from_display(e)),
