@@ -144,3 +144,34 @@ def test_unannotated_and_any() -> None:
     assert _reflect.go_type(bytes, {}) == "[]byte"
     assert _reflect.go_type(dict, {}) == "map[string]any"
     assert _reflect.go_type(tuple[int, ...], {}) == "[]int64"
+
+
+@pytest.mark.parametrize("reflection", [True, False])
+def test_unhashable_annotation_registers(reflection: bool) -> None:
+    from typing import Annotated
+
+    from rpcx import _reflect
+
+    def scale(args, ctx):  # type: ignore[no-untyped-def]
+        return args * 2
+
+    # Real objects, not strings (this module defers its own annotations); the unresolvable
+    # return name makes typing.get_type_hints fail, so the raw (unhashable) Annotated is seen.
+    scale.__annotations__ = {
+        "args": Annotated[int, {"unit": "m"}],
+        "ctx": rpcx.Context,
+        "return": "NoSuchType",
+    }
+    assert _reflect.go_type(Annotated[int, {"unit": "m"}], {}) == "int64"
+    assert _reflect.go_type([1], {}) == "any"  # an unhashable non-type annotation
+    with rpcx.Server(reflection=reflection, workers=1) as s:
+        s.register("Scale.Twice", scale)
+        s.start()
+        with rpcx.Client(s.address) as c:
+            assert c.call("Scale", "Twice", 21) == 42
+            if reflection:
+                text = c.call("Reflection", "GetService", "Scale")
+                assert (
+                    "type (s *Scale) Twice(ctx context.Context, arg *int64, reply *any) error {"
+                    in text
+                ), text

@@ -70,10 +70,16 @@ def go_type(t: Any, defs: dict[str, str]) -> str:
     (name → text), in the order met."""
     if t is inspect.Parameter.empty or t is None:
         return "any"
-    if t in _SCALARS:
-        return _SCALARS[t]
+    try:
+        scalar = _SCALARS.get(t)
+    except TypeError:  # unhashable: Annotated[int, {...}], an instance used as annotation…
+        scalar = None
+    if scalar is not None:
+        return scalar
     origin = typing.get_origin(t)
     args = typing.get_args(t)
+    if origin is typing.Annotated and args:  # left by get_type_hints' fallback
+        return go_type(args[0], defs)
     if origin is Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(rest) < len(args):

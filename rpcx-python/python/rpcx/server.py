@@ -460,17 +460,10 @@ class Server:
             if arg_type is None:
                 arg_type = _codec.arg_type_of(func)
             arity = _arity(func)
-            methods.append(
-                _Method(
-                    service,
-                    method,
-                    func,
-                    arity,
-                    _is_async(func),
-                    arg_type,
-                    _reflect.describe(func, arg_type, arity),
-                )
-            )
+            m = _Method(service, method, func, arity, _is_async(func), arg_type)
+            if self._reflection:  # only the reflection service reads it
+                m.description = _reflect.describe(func, arg_type, arity)
+            methods.append(m)
         text = None if meta is None else _meta_text(meta)
         with self._lock:
             raw = self._raw
