@@ -46,9 +46,12 @@ enum JobMsg {
         /// Where a cancellation notice for this call goes (see `RawContext::watch_cancel`).
         notices: Sender<JobMsg>,
     },
+    /// An auth check, or (with `stream`: the client's stream metadata) a stream acceptor
+    /// check of a `_streamservice.Stream` call.
     Auth {
         request: AuthRequest,
         token: String,
+        stream: Option<HashMap<String, String>>,
         reply: Sender<Result<(), String>>,
     },
     /// A watched call was cancelled before it was answered.
@@ -184,27 +187,64 @@ fn authenticate(
             serialize: msg.header.serialize_type().value(),
         },
         token: token.to_owned(),
+        stream: None,
         reply: tx,
     };
+    let verdict = ask_pool(jobs, gave_up, job, rx, "authentication");
+    if let (Ok(()), Some(c)) = (&verdict, conn) {
+        cache.remember(c, token);
+    }
+    verdict
+}
+
+/// Queues a check `job` for the Python pool and waits for its answer on `rx`, blocking this
+/// runtime thread (moved out of the worker set with `block_in_place` on a multi-thread
+/// runtime); an error when the server gave up first.
+fn ask_pool(
+    jobs: &Sender<JobMsg>,
+    gave_up: &Receiver<()>,
+    job: JobMsg,
+    rx: Receiver<Result<(), String>>,
+    what: &str,
+) -> Result<(), String> {
     if jobs.send(job).is_err() {
         return Err(ABANDONED.into());
     }
     let answer = || {
         crossbeam_channel::select! {
-            recv(rx) -> r => r.unwrap_or_else(|_| Err("rpcx: authentication was not answered".into())),
+            recv(rx) -> r => r.unwrap_or_else(|_| Err(format!("rpcx: {what} was not answered"))),
             recv(gave_up) -> _ => Err(ABANDONED.into()),
         }
     };
-    let verdict = match tokio::runtime::Handle::try_current() {
+    match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(answer)
         }
         _ => answer(),
-    };
-    if let (Ok(()), Some(c)) = (&verdict, conn) {
-        cache.remember(c, token);
     }
-    verdict
+}
+
+/// The stream acceptor for a Python one: each `_streamservice.Stream` call becomes an accept
+/// check for the pool (the request's context and the client's stream metadata); the call is
+/// accepted only when Python answers yes, refused when it says no, fails or the server gave
+/// up.
+fn stream_acceptor_fn(jobs: Sender<JobMsg>, gave_up: Receiver<()>) -> crate::transfer::Acceptor {
+    Arc::new(move |ctx, args| {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let job = JobMsg::Auth {
+            request: AuthRequest {
+                service: ctx.service().to_owned(),
+                method: ctx.method().to_owned(),
+                metadata: ctx.metadata().clone(),
+                peer: ctx.peer().to_owned(),
+                serialize: ctx.serialize_type().value(),
+            },
+            token: String::new(),
+            stream: Some(args.meta.clone()),
+            reply: tx,
+        };
+        ask_pool(&jobs, &gave_up, job, rx, "the stream acceptor").is_ok()
+    })
 }
 
 struct Inner {
@@ -277,7 +317,7 @@ impl RawServer {
     /// (`(service, metadata)` pairs) for registry plugins. `http_*`, `jsonrpc`, `websocket`
     /// and `cors` are the HTTP options of the port (see `crate::http`).
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None, reflection=false))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None, stream_acceptor=false, reflection=false))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -304,8 +344,14 @@ impl RawServer {
         http_max_headers: Option<usize>,
         file_transfer: Option<crate::transfer::FileTransferTuple>,
         streams: Option<crate::transfer::SideTuple>,
+        stream_acceptor: bool,
         reflection: bool,
     ) -> PyResult<RawServer> {
+        if stream_acceptor && streams.is_none() {
+            return Err(PyValueError::new_err(
+                "stream_acceptor needs streams (a stream service to accept calls of)",
+            ));
+        }
         let sides_plan = crate::transfer::plan(file_transfer, streams)?;
         let mut options = ServerOptions {
             limits: limits_from(limits),
@@ -345,6 +391,8 @@ impl RawServer {
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let (gave_up_tx, gave_up) = crossbeam_channel::bounded::<()>(0);
         let abandon = CancellationToken::new();
+        let acceptor =
+            stream_acceptor.then(|| stream_acceptor_fn(jobs_tx.clone(), gave_up.clone()));
         let mut builder = Server::builder().options(options);
         if auth {
             let jobs = jobs_tx.clone();
@@ -384,7 +432,7 @@ impl RawServer {
         }
         let address = address.to_owned();
         let (handle, sides) = wait(py, async move {
-            let sides = crate::transfer::register(sides_plan, &mut server).await?;
+            let sides = crate::transfer::register(sides_plan, acceptor, &mut server).await?;
             let handle = server.serve(&address).await?;
             Ok::<_, rpcx::Error>((handle, sides))
         })?
@@ -717,6 +765,8 @@ enum JobKind {
     Auth {
         request: AuthRequest,
         token: String,
+        /// The client's stream metadata of an accept check (`None`: an auth check).
+        stream: Option<HashMap<String, String>>,
     },
     Cancelled {
         watch: u64,
@@ -773,8 +823,16 @@ impl Job {
             JobMsg::Auth {
                 request,
                 token,
+                stream,
                 reply,
-            } => (JobKind::Auth { request, token }, Some(Replier::Auth(reply))),
+            } => (
+                JobKind::Auth {
+                    request,
+                    token,
+                    stream,
+                },
+                Some(Replier::Auth(reply)),
+            ),
             JobMsg::Cancelled { watch } => (JobKind::Cancelled { watch }, None),
         };
         Job {
@@ -816,7 +874,25 @@ impl Job {
     /// True for an auth check (answer with `reply(b"")` to accept, `fail(text)` to refuse).
     #[getter]
     fn is_auth(&self) -> bool {
-        matches!(self.inner.kind, JobKind::Auth { .. })
+        matches!(self.inner.kind, JobKind::Auth { stream: None, .. })
+    }
+
+    /// For a stream accept check (`_streamservice.Stream`): the client's stream metadata
+    /// (answer with `reply(b"")` to accept, `fail(text)` to refuse); `None` for other jobs.
+    #[getter]
+    fn stream_metadata<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match &self.inner.kind {
+            JobKind::Auth {
+                stream: Some(meta), ..
+            } => {
+                let d = PyDict::new(py);
+                for (k, v) in meta {
+                    d.set_item(k, v)?;
+                }
+                Ok(Some(d))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// For a cancellation notice: the id given to `RawContext.watch_cancel` (else `None`).

@@ -234,8 +234,16 @@ fn download_handler(
     }
 }
 
-/// Binds the side listeners of `plan` and registers their services on `server`.
-pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, rpcx::Error> {
+/// A stream acceptor (the core's `StreamAcceptor`): whether a `Stream` call gets a token.
+pub(crate) type Acceptor = rpcx::transfer::StreamAcceptor;
+
+/// Binds the side listeners of `plan` and registers their services on `server`; `acceptor`
+/// (when given) decides which stream calls get a token.
+pub(crate) async fn register(
+    plan: Plan,
+    acceptor: Option<Acceptor>,
+    server: &mut Server,
+) -> Result<Sides, rpcx::Error> {
     let mut sides = Sides {
         handles: Vec::new(),
         jobs: None,
@@ -248,7 +256,7 @@ pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, r
         sides.handles.push(h);
     }
     if let (Some(options), Some(tx)) = (plan.streams, tx) {
-        let service = StreamService::new(options, move |args, conn, peer| {
+        let mut service = StreamService::new(options, move |args, conn, peer| {
             let tx = tx.clone();
             async move {
                 let conn = match conn.into_std().and_then(|c| {
@@ -272,6 +280,9 @@ pub(crate) async fn register(plan: Plan, server: &mut Server) -> Result<Sides, r
                 }
             }
         });
+        if let Some(accept) = acceptor {
+            service = service.acceptor(move |ctx, args| accept(ctx, args));
+        }
         let h = service.register(server).await?;
         sides.addresses.1 = Some(h.reply_addr().to_owned());
         sides.handles.push(h);

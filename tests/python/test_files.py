@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import os
 import shutil
 import socket
@@ -358,10 +359,128 @@ def test_option_errors(tmp_path: Path) -> None:
         rpcx.Server(file_transfer={"upload_dir": str(tmp_path)})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         rpcx.Server().register_stream("not callable")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        rpcx.Server().register_stream(_echo, acceptor="not callable")  # type: ignore[arg-type]
     s = rpcx.Server(file_transfer=rpcx.FileTransferOptions(upload_dir=tmp_path / "missing"))
     with pytest.raises(ValueError):
         s.start()
     assert not s.running
+
+
+# -- stream acceptor ------------------------------------------------------------------------
+
+
+def _rpcx_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "rpcx" and r.levelno >= logging.ERROR]
+
+
+def test_stream_acceptor(caplog: pytest.LogCaptureFixture) -> None:
+    """The acceptor sees the call's context and the client's stream metadata; True accepts,
+    False, a non-bool and an exception refuse (the last two logged), and the server goes on."""
+    caplog.set_level(logging.DEBUG, logger="rpcx")
+    seen: list[tuple[str, str, dict[str, str], str, dict[str, str]]] = []
+
+    def acceptor(ctx: rpcx.Context, meta: dict[str, str]) -> Any:
+        seen.append((ctx.service, ctx.method, ctx.metadata, ctx.peer, meta))
+        mode = meta.get("mode")
+        if mode == "raise":
+            raise ValueError("acceptor exploded")
+        if mode == "none":
+            return None
+        return mode == "yes"
+
+    s = rpcx.Server()
+    s.register_stream(_echo, acceptor=acceptor)
+    s.start()
+    try:
+        with rpcx.Client(s.address or "", auth="tok-1", timeout=WAIT) as c:
+            with c.stream({"mode": "yes", "k": "v"}) as sock:
+                assert _first_line(sock) == repr([("k", "v"), ("mode", "yes")])
+                _echo_check(sock, 50)
+            service, method, request_meta, peer, meta = seen[-1]
+            assert (service, method) == ("_streamservice", "Stream")
+            assert request_meta.get("__AUTH") == "tok-1"
+            assert "127.0.0.1:" in peer
+            assert meta == {"mode": "yes", "k": "v"}
+
+            for mode in ("no", "raise", "none"):
+                caplog.clear()
+                with pytest.raises(rpcx.ServiceError) as info:
+                    c.stream({"mode": mode})
+                # Go's text, whatever the acceptor said.
+                assert str(info.value) == "server refused the connection", mode
+                assert seen[-1][4] == {"mode": mode}
+                errors = _rpcx_errors(caplog)
+                if mode == "no":
+                    assert errors == [], errors
+                elif mode == "raise":
+                    assert len(errors) == 1 and errors[0].exc_info is not None
+                    assert "acceptor exploded" in str(errors[0].exc_info[1])
+                else:
+                    assert len(errors) == 1 and "not a bool" in errors[0].getMessage()
+
+            # Still serving: streams and calls.
+            with c.stream({"mode": "yes"}) as sock:
+                assert _first_line(sock) == repr([("mode", "yes")])
+                _echo_check(sock, 10)
+        with rpcx.XClient("_streamservice", rpcx.Peer(s.address or ""), timeout=WAIT) as xc:
+            with pytest.raises(rpcx.ServiceError, match="server refused the connection"):
+                xc.stream()
+            assert seen[-1][2].get("__AUTH") is None and seen[-1][4] == {}
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("own_loop", [True, False])
+def test_async_stream_acceptor(own_loop: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """An ``async def`` acceptor is awaited on the server's loop: the own loop thread of
+    start(), or the running loop of start_async()."""
+    caplog.set_level(logging.DEBUG, logger="rpcx")
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def acceptor(ctx: rpcx.Context, meta: dict[str, str]) -> bool:
+        loops.append(asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        if meta.get("mode") == "raise":
+            raise RuntimeError("async acceptor exploded")
+        return meta.get("mode") == "yes"
+
+    def check(addr: str) -> None:
+        with rpcx.Client(addr, timeout=WAIT) as c:
+            with c.stream({"mode": "yes"}) as sock:
+                assert _first_line(sock) == repr([("mode", "yes")])
+                _echo_check(sock, 10)
+            for mode in ("no", "raise"):
+                caplog.clear()
+                with pytest.raises(rpcx.ServiceError, match="^server refused the connection$"):
+                    c.stream({"mode": mode})
+                errors = _rpcx_errors(caplog)
+                assert len(errors) == (1 if mode == "raise" else 0), errors
+            with c.stream({"mode": "yes"}) as sock:
+                assert _first_line(sock) == repr([("mode", "yes")])
+
+    if own_loop:
+        s = rpcx.Server()
+        s.register_stream(_echo, acceptor=acceptor)
+        s.start()
+        try:
+            check(s.address or "")
+        finally:
+            s.stop()
+        assert len(loops) == 4 and len(set(map(id, loops))) == 1
+        return
+
+    async def main() -> None:
+        s = rpcx.Server()
+        s.register_stream(_echo, acceptor=acceptor)
+        await s.start_async()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, check, s.address or "")
+        finally:
+            await s.stop_async()
+        assert loops and all(lp is asyncio.get_running_loop() for lp in loops)
+
+    asyncio.run(main())
 
 
 # -- Python client -> Rust arith_server -----------------------------------------------------
@@ -537,6 +656,41 @@ def test_go_client_python_server(
         s.stop()
 
 
+def test_go_client_stream_acceptor(gofiles: Path) -> None:
+    """Go's XClient.Stream against a Python acceptor: its metadata reaches the acceptor, an
+    accepted stream echoes, a refused one fails with Go's own text."""
+    allow = threading.Event()
+    seen: list[dict[str, str]] = []
+
+    def acceptor(ctx: rpcx.Context, meta: dict[str, str]) -> bool:
+        seen.append(meta)
+        return allow.is_set()
+
+    def plain_echo(sock: socket.socket, meta: dict[str, str]) -> None:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            sock.sendall(data)
+
+    s = rpcx.Server()
+    s.register_stream(plain_echo, acceptor=acceptor)
+    s.start()
+    try:
+        proc = subprocess.run(
+            [str(gofiles), "-mode", "stream", "-addr", s.address or "", "-n", "10"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert proc.returncode != 0
+        assert "server refused the connection" in proc.stderr, proc.stderr
+        allow.set()
+        out = _go_client(gofiles, "-mode", "stream", "-addr", s.address or "", "-n", "100")
+        assert out.split() == ["ECHOED", "100"]
+        assert seen == [{"from": "go"}, {"from": "go"}]
+    finally:
+        s.stop()
+
+
 # -- Python upload and download handlers ----------------------------------------------------
 
 
@@ -594,6 +748,116 @@ def test_upload_and_download_handlers(tmp_path: Path) -> None:
         s.stop()
 
 
+@pytest.mark.parametrize("own_loop", [True, False])
+def test_async_upload_and_download_handlers(own_loop: bool, tmp_path: Path) -> None:
+    """``async def`` handlers run on the server's loop (start's own loop thread or
+    start_async's running loop) without blocking it: a download waiting for an event that a
+    second download sets finishes."""
+    limit = 4 * 1024 * 1024
+    received: dict[str, tuple[str, int, dict[str, str]]] = {}
+    loops: list[asyncio.AbstractEventLoop] = []
+    payload = os.urandom(2 * 1024 * 1024 + 5)
+    events: list[asyncio.Event] = []  # made on the handlers' loop (Python 3.9 binds at creation)
+
+    def released() -> asyncio.Event:
+        if not events:
+            events.append(asyncio.Event())
+        return events[0]
+
+    async def on_upload(up: rpcx.Upload) -> None:
+        loops.append(asyncio.get_running_loop())
+        if up.name == "refused.bin":
+            raise PermissionError("not this one")
+        h = hashlib.sha256()
+        n = 0
+        async for chunk in up:
+            h.update(chunk)
+            n += len(chunk)
+        assert await up.read_async() is None
+        received[up.name] = (h.hexdigest(), n, up.metadata)
+
+    async def on_download(d: rpcx.Download) -> None:
+        loops.append(asyncio.get_running_loop())
+        if d.name == "generated":
+            view = memoryview(payload)
+            for i in range(0, len(payload), 100_000):
+                await d.write_async(view[i : i + 100_000])
+        elif d.name == "waits":
+            await d.write_async(b"a")
+            await asyncio.wait_for(released().wait(), WAIT)
+            await d.write_async(b"b")
+        elif d.name == "releases":
+            released().set()
+            await d.write_async(b"go")
+        elif d.name == "fails-midway":
+            await d.write_async(b"x" * 1000)
+            raise RuntimeError("the generator broke")
+        else:
+            raise rpcx.ServiceError(f"no such file {d.name!r}")
+
+    src = tmp_path / "handled.bin"
+    digest = _random_file(src, 1_500_000)
+    refused = tmp_path / "refused.bin"
+    refused.write_bytes(b"r" * 1000)
+
+    def client(addr: str) -> None:
+        with rpcx.XClient("_filetransfer", rpcx.Peer(addr), timeout=WAIT) as xc:
+            assert xc.send_file(src, metadata={"k": "v"}) == 1_500_000
+            assert received["handled.bin"] == (digest, 1_500_000, {"k": "v"})
+            with pytest.raises(rpcx.RpcError):
+                xc.send_file(refused)
+            assert "refused.bin" not in received
+            buf = io.BytesIO()
+            assert xc.download_file("generated", buf) == len(payload)
+            assert buf.getvalue() == payload
+            dest = tmp_path / "dest.bin"
+            dest.write_bytes(b"before")
+            for name in ("fails-midway", "unknown"):
+                with pytest.raises(rpcx.RpcError):
+                    xc.download_file(name, dest)
+                assert dest.read_bytes() == b"before", name
+            waited = io.BytesIO()
+            errors: list[BaseException] = []
+
+            def first() -> None:
+                try:
+                    xc.download_file("waits", waited)
+                except BaseException as e:  # reported by the assertion below
+                    errors.append(e)
+
+            t = threading.Thread(target=first)
+            t.start()
+            second = io.BytesIO()
+            assert xc.download_file("releases", second) == 2
+            t.join(WAIT)
+            assert not t.is_alive() and errors == []
+            assert (waited.getvalue(), second.getvalue()) == (b"ab", b"go")
+
+    options = rpcx.FileTransferOptions(
+        upload_handler=on_upload, download_handler=on_download, max_file_size=limit
+    )
+    if own_loop:
+        s = rpcx.Server(file_transfer=options)
+        s.start()
+        try:
+            client(s.address or "")
+        finally:
+            s.stop()
+        assert loops and len(set(map(id, loops))) == 1
+        return
+
+    async def main() -> None:
+        s = rpcx.Server(file_transfer=options)
+        await s.start_async()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, client, s.address or "")
+        finally:
+            await s.stop_async()
+        assert loops and all(lp is asyncio.get_running_loop() for lp in loops)
+
+    asyncio.run(main())
+
+
 def test_handler_option_errors(tmp_path: Path) -> None:
     def h(_: Any) -> None:
         pass
@@ -603,8 +867,7 @@ def test_handler_option_errors(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError):
         rpcx.FileTransferOptions(upload_dir=tmp_path, upload_handler=h)
-    with pytest.raises(TypeError):
-        rpcx.FileTransferOptions(download_handler=ah)
+    rpcx.FileTransferOptions(download_handler=ah)  # async def handlers are accepted
     with pytest.raises(TypeError):
         rpcx.FileTransferOptions(upload_handler="nope")  # type: ignore[arg-type]
     # One direction by handler, the other by directory.

@@ -337,6 +337,8 @@ class Server:
         self._reflection = bool(reflection)
         #: The stream handler and its side listener options (register_stream).
         self._stream: Optional[tuple[Callable[..., Any], _transfer.StreamOptions]] = None
+        #: Decides which stream calls get a token (register_stream's acceptor).
+        self._stream_acceptor: Optional[Callable[..., Any]] = None
         #: Sockets of the streams whose handlers are running (shut down by stop).
         self._stream_socks: set[socket.socket] = set()
         self._hooks = _ServerHooks(interceptors, _rejection_text)
@@ -535,6 +537,8 @@ class Server:
         self,
         handler: Callable[..., Any],
         options: Optional[_transfer.StreamOptions] = None,
+        *,
+        acceptor: Optional[Callable[[Context, dict[str, str]], Any]] = None,
     ) -> None:
         """Serves streams (Go's ``StreamService``: ``_streamservice.Stream``) with
         ``handler``, before :meth:`start`. Each accepted stream calls
@@ -544,8 +548,19 @@ class Server:
         ``handler(reader, writer, metadata)`` (asyncio streams) on the server's event loop
         (see :meth:`start`/:meth:`start_async`). ``options`` (a
         :class:`~rpcx.StreamOptions`) sets the side listener; :meth:`stop` shuts down the
-        streams still open. Exceptions are logged on the ``rpcx`` logger."""
+        streams still open. Exceptions are logged on the ``rpcx`` logger.
+
+        ``acceptor`` (Go's ``StreamAcceptor``) decides which ``Stream`` calls get a token:
+        it is called as ``acceptor(ctx, metadata)`` with the call's :class:`~rpcx.Context`
+        (the request metadata as ``ctx.metadata``, the caller's address as ``ctx.peer``) and
+        the client's stream metadata, on a worker thread of the pool (an ``async def``
+        acceptor is awaited on the server's event loop, like ``async def`` handlers). It
+        returns ``True`` to accept; ``False``, any other value and an exception (logged on
+        the ``rpcx`` logger) refuse, and the client's call fails with Go's error text
+        ``server refused the connection``. Without an acceptor every stream is accepted."""
         _transfer._check_handler(handler)
+        if acceptor is not None and not callable(acceptor):
+            raise TypeError("acceptor must be callable as acceptor(ctx, metadata)")
         if options is None:
             options = _transfer.StreamOptions()
         if not isinstance(options, _transfer.StreamOptions):
@@ -554,6 +569,7 @@ class Server:
             if self._raw is not None:
                 raise RuntimeError("register_stream must be called before start")
             self._stream = (handler, options)
+            self._stream_acceptor = acceptor
 
     @property
     def file_transfer_address(self) -> Optional[str]:
@@ -579,6 +595,9 @@ class Server:
                     return
                 continue
             if isinstance(job, (_rpcx.UploadJob, _rpcx.DownloadJob)):
+                if _transfer_async(ft, job):
+                    self._schedule_transfer(ft, job)
+                    continue
                 threading.Thread(
                     target=self._serve_transfer,
                     args=(ft, job),
@@ -628,6 +647,48 @@ class Server:
             else:
                 assert ft.download_handler is not None
                 ft.download_handler(_transfer.Download(job))
+        except Exception as e:
+            log.exception("rpcx: %s handler failed (%r from %s)", kind, job.name, job.peer)
+            job.finish(_describe(e))
+        except BaseException as e:
+            job.finish(_describe(e))
+            raise
+        else:
+            job.finish(None)
+
+    def _schedule_transfer(
+        self,
+        ft: Optional[_transfer.FileTransferOptions],
+        job: Union[_rpcx.UploadJob, _rpcx.DownloadJob],
+    ) -> None:
+        """Runs an ``async def`` upload or download handler on the handler loop."""
+        loop = self._handler_loop()
+        coro = self._serve_transfer_async(ft, job)
+        try:
+            if loop is None:
+                raise RuntimeError("the server is stopping")
+            asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError as e:  # stopping, or the loop is closed
+            coro.close()
+            job.finish(f"rpcx: cannot run the async handler: {e}")
+
+    async def _serve_transfer_async(
+        self,
+        ft: Optional[_transfer.FileTransferOptions],
+        job: Union[_rpcx.UploadJob, _rpcx.DownloadJob],
+    ) -> None:
+        _serving.set(self)
+        kind = "upload" if isinstance(job, _rpcx.UploadJob) else "download"
+        try:
+            assert ft is not None
+            if isinstance(job, _rpcx.UploadJob):
+                assert ft.upload_handler is not None
+                await ft.upload_handler(_transfer.Upload(job))
+            else:
+                assert ft.download_handler is not None
+                await ft.download_handler(_transfer.Download(job))
+        except asyncio.CancelledError:
+            job.finish(f"rpcx: the {kind} handler was cancelled")
         except Exception as e:
             log.exception("rpcx: %s handler failed (%r from %s)", kind, job.name, job.peer)
             job.finish(_describe(e))
@@ -732,6 +793,7 @@ class Server:
                 plugins=self._plugins,
                 file_transfer=None if self._file_transfer is None else self._file_transfer._tuple(),
                 streams=None if self._stream is None else self._stream[1]._side(),
+                stream_acceptor=self._stream is not None and self._stream_acceptor is not None,
                 reflection=self._reflection,
                 **self._http,
             )
@@ -749,10 +811,22 @@ class Server:
             self._raw = raw
             self._pid = os.getpid()
             self._loop = loop
-            stream_async = self._stream is not None and _is_async(self._stream[0])
+            ft = self._file_transfer
+            stream_async = (
+                self._stream is not None
+                and (
+                    _is_async(self._stream[0])
+                    or (self._stream_acceptor is not None and _is_async(self._stream_acceptor))
+                )
+            ) or (
+                ft is not None
+                and any(
+                    h is not None and _is_async(h)
+                    for h in (ft.upload_handler, ft.download_handler)
+                )
+            )
             if loop is None and (stream_async or any(m.is_async for m in self._table)):
                 self._loop_thread = _LoopThread()
-            ft = self._file_transfer
             handlers = ft is not None and (
                 ft.upload_handler is not None or ft.download_handler is not None
             )
@@ -950,6 +1024,8 @@ class Server:
                     self._check_auth(job)
                 elif job.cancelled_watch is not None:
                     self._on_cancelled(job.cancelled_watch)
+                elif job.index < 0:  # neither a call nor an auth check: a stream accept check
+                    self._check_accept(job)
                 else:
                     self._serve(job)
             except BaseException as e:  # a worker never dies with a call unanswered
@@ -969,6 +1045,54 @@ class Server:
             job.fail("rpcx: authentication failed")
         else:
             job.reply(b"")
+
+    def _check_accept(self, job: _rpcx.Job) -> None:
+        """Asks the stream acceptor whether a ``Stream`` call gets a token."""
+        acceptor = self._stream_acceptor
+        meta = job.stream_metadata or {}
+        ctx = Context(job.context())
+        if acceptor is None:  # cannot happen: the core asks only when one was given
+            job.reply(b"")
+            return
+        if not _is_async(acceptor):
+            try:
+                ok = acceptor(ctx, meta)
+            except Exception as e:
+                log.exception("rpcx: stream acceptor failed (stream call from %s)", ctx.peer)
+                job.fail(_error_text(e))
+                return
+            _accept_answer(job, ok, ctx.peer)
+            return
+        loop = self._handler_loop()
+        try:
+            if loop is None:
+                raise RuntimeError("the server is stopping")
+            coro = acceptor(ctx, meta)
+            try:
+                fut = asyncio.run_coroutine_threadsafe(coro, loop)
+            except BaseException:
+                coro.close()
+                raise
+        except Exception as e:
+            log.exception("rpcx: stream acceptor failed (stream call from %s)", ctx.peer)
+            job.fail(_error_text(e))
+            return
+
+        def finished(f: concurrent.futures.Future[Any]) -> None:
+            if f.cancelled():
+                log.warning("rpcx: stream acceptor cancelled (stream call from %s)", ctx.peer)
+                job.fail("rpcx: the stream acceptor was cancelled")
+                return
+            e = f.exception()
+            if e is not None:
+                log.error(
+                    "rpcx: stream acceptor failed (stream call from %s)", ctx.peer, exc_info=e
+                )
+                job.fail(_error_text(e))
+                return
+            _accept_answer(job, f.result(), ctx.peer)
+
+        fut.add_done_callback(finished)
 
     def _watch(self, job: _rpcx.Job) -> Callable[[_CallState], bool]:
         """Starts a cancellation watch of ``job`` for its call state (when the first done
@@ -1161,6 +1285,31 @@ def _over(state: Optional[_CallState]) -> None:
     """The call was answered: runs its done callbacks (when the handler took a context)."""
     if state is not None:
         state.finish()
+
+
+def _transfer_async(
+    ft: Optional[_transfer.FileTransferOptions],
+    job: Union[_rpcx.UploadJob, _rpcx.DownloadJob],
+) -> bool:
+    """Whether the handler of ``job`` is ``async def``."""
+    if ft is None:
+        return False
+    h = ft.upload_handler if isinstance(job, _rpcx.UploadJob) else ft.download_handler
+    return h is not None and _is_async(h)
+
+
+def _accept_answer(job: _rpcx.Job, ok: Any, peer: str) -> None:
+    """Answers a stream accept check with the acceptor's result (only ``True`` accepts)."""
+    if ok is True:
+        job.reply(b"")
+        return
+    if ok is not False:
+        log.error(
+            "rpcx: stream acceptor returned %r, not a bool: stream call from %s refused",
+            ok,
+            peer,
+        )
+    job.fail("rpcx: stream refused by the acceptor")
 
 
 async def _awaited(aw: Any, server: Server, span: Any = None) -> Any:

@@ -20,7 +20,7 @@ import os
 import socket
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
+from typing import IO, Any, AsyncIterator, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
 
 __all__ = [
     "Download",
@@ -107,9 +107,12 @@ class FileTransferOptions(StreamOptions):
     :class:`Upload` (read its bytes; return once done, raise to refuse it) and
     ``download_handler(download)`` produces each download through a :class:`Download` (write
     the bytes; return to end the file, raise to abort it, which the client sees as an error);
-    the names are then the handler's to interpret. They run on a thread of their own per
-    transfer (at most ``max_concurrent`` at once) and must not be ``async def``. Each
-    direction takes a directory or a handler; at least one direction is needed.
+    the names are then the handler's to interpret. Plain handlers run on a thread of their
+    own per transfer (at most ``max_concurrent`` at once); ``async def`` handlers are awaited
+    on the server's event loop (its own loop thread after :meth:`~rpcx.Server.start`, the
+    running loop after :meth:`~rpcx.Server.start_async`) and use :meth:`Upload.read_async`
+    (or ``async for``) and :meth:`Download.write_async`. Each direction takes a directory or
+    a handler; at least one direction is needed.
     """
 
     upload_dir: Optional[Union[str, "os.PathLike[str]"]] = None
@@ -137,8 +140,8 @@ class FileTransferOptions(StreamOptions):
                 continue
             if getattr(self, d) is not None:
                 raise ValueError(f"give {d} or {h}, not both")
-            if not callable(handler) or inspect.iscoroutinefunction(handler):
-                raise TypeError(f"{h} must be a plain (not async def) callable")
+            if not callable(handler):
+                raise TypeError(f"{h} must be callable (a function or an async def)")
         for name in ("upload_dir", "download_dir"):
             d = getattr(self, name)
             if d is not None and not isinstance(d, (str, os.PathLike)):
@@ -198,6 +201,19 @@ class Upload:
                 return
             yield chunk
 
+    async def read_async(self) -> Optional[bytes]:
+        """:meth:`read` for ``async def`` handlers: the blocking read runs in the loop's
+        default executor, so the event loop goes on meanwhile."""
+        got: Optional[bytes] = await _off_loop(self._job.read)
+        return got
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self.read_async()
+            if chunk is None:
+                return
+            yield chunk
+
     def __repr__(self) -> str:
         return f"<rpcx.Upload {self.name!r} {self.size} bytes from {self.peer}>"
 
@@ -229,8 +245,27 @@ class Download:
         ``io_timeout`` seconds."""
         self._job.write(bytes(data))
 
+    async def write_async(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """:meth:`write` for ``async def`` handlers: the blocking write runs in the loop's
+        default executor, so the event loop goes on meanwhile."""
+        chunk = bytes(data)
+        job = self._job
+        await _off_loop(lambda: job.write(chunk))
+
     def __repr__(self) -> str:
         return f"<rpcx.Download {self.name!r} to {self.peer}>"
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    """Runs blocking ``work`` (one read or write of a transfer, bounded by its io timeout)
+    in the default executor. A cancelled awaiter does not wait for it; its outcome is then
+    retrieved, not logged as unretrieved."""
+    fut = asyncio.get_running_loop().run_in_executor(None, work)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        raise
 
 
 def _meta(metadata: Optional[Mapping[str, str]]) -> Optional[dict[str, str]]:
