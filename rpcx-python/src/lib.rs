@@ -33,6 +33,7 @@ fn set_worker_threads(n: usize) -> PyResult<()> {
 /// The rpcx Rust extension.
 #[pymodule]
 fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    runtime::install_fork_hook(m)?;
     m.add_class::<client::RawClient>()?;
     m.add_class::<server::RawServer>()?;
     m.add_class::<server::Job>()?;

@@ -1,11 +1,11 @@
-//! The extension's own tokio runtime, tagged with the pid that built it, and the one helper
-//! that blocks on a future without the GIL.
+//! The extension's own tokio runtime, tagged with the fork generation that built it, and the
+//! one helper that blocks on a future without the GIL.
 //!
 //! rpcx-core's shared runtime (`rpcx::runtime`) lives in a process-wide `OnceCell` that can
 //! never be replaced, so a forked child would inherit a runtime whose worker threads do not
-//! exist and hang on first use. This module keeps its own runtime instead: when the pid has
-//! changed since it was built, the inherited one is leaked (its threads are gone; dropping it
-//! would wait for them) and a fresh one is built for the child.
+//! exist and hang on first use. This module keeps its own runtime instead: when the fork
+//! generation has changed since it was built, the inherited one is leaked (its threads are
+//! gone; dropping it would wait for them) and a fresh one is built for the child.
 //!
 //! Objects holding core state are kept in an [`Owned`]: dropped in a forked child, they are
 //! leaked instead, because dropping them would run core code (cancelling tokens, waking tasks,
@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,23 +26,58 @@ use tokio::runtime::{Handle, Runtime};
 const SIGNAL_TICK: Duration = Duration::from_millis(50);
 
 struct Slot {
-    pid: u32,
+    generation: u32,
     runtime: Arc<Runtime>,
 }
 
 static SLOT: Mutex<Option<Slot>> = Mutex::new(None);
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 
-/// The current process id.
-pub(crate) fn pid() -> u32 {
-    std::process::id()
+/// How many times this process is a fork of the one that imported the module: bumped in the
+/// child by the `os.register_at_fork(after_in_child=...)` hook that the module installs at
+/// import, so telling a forked child from its parent costs an atomic load per call instead
+/// of a `getpid` system call. (A fork that bypasses `os.fork` and then runs Python code in
+/// the child — not something CPython supports — is not seen.)
+static GENERATION: AtomicU32 = AtomicU32::new(0);
+
+/// The process's fork generation (see [`GENERATION`]); `Owned` values and the runtime are
+/// tagged with it.
+pub(crate) fn generation() -> u32 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// The `after_in_child` hook of `os.register_at_fork`: this process is a new generation.
+#[pyfunction]
+pub(crate) fn _after_fork_in_child() {
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Installs [`_after_fork_in_child`] with `os.register_at_fork` (absent on Windows, which
+/// has no fork).
+pub(crate) fn install_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let os = py.import("os")?;
+    if !os.hasattr("register_at_fork")? {
+        return Ok(());
+    }
+    let hook = wrap_pyfunction!(_after_fork_in_child, m)?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", hook)?;
+    os.call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
+}
+
+thread_local! {
+    /// This thread's copy of the runtime handle, with the generation it belongs to: calls
+    /// take it without the [`SLOT`] lock.
+    static HANDLE: std::cell::RefCell<Option<(u32, Handle)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Shared core state that only the process that made it drops: in a forked child, dropping
 /// an `Owned` leaks its value (see the module documentation).
 pub(crate) struct Owned<T: ?Sized> {
     value: Arc<T>,
-    pid: u32,
+    generation: u32,
 }
 
 impl<T> Owned<T> {
@@ -55,7 +90,10 @@ impl<T> Owned<T> {
 impl<T: ?Sized> Owned<T> {
     /// Owns an already shared value for this process.
     pub(crate) fn from_arc(value: Arc<T>) -> Owned<T> {
-        Owned { value, pid: pid() }
+        Owned {
+            value,
+            generation: generation(),
+        }
     }
 
     /// Another handle on the value (for tasks and futures).
@@ -65,7 +103,7 @@ impl<T: ?Sized> Owned<T> {
 
     /// True in a process forked from the one that made the value.
     pub(crate) fn inherited(&self) -> bool {
-        self.pid != pid()
+        self.generation != generation()
     }
 }
 
@@ -88,12 +126,27 @@ impl<T: ?Sized> Drop for Owned<T> {
 
 /// A handle on this process's runtime, building it on first use (or first use after fork).
 pub(crate) fn handle() -> PyResult<Handle> {
+    let me = generation();
+    let cached = HANDLE.with(|c| match &*c.borrow() {
+        Some((generation, h)) if *generation == me => Some(h.clone()),
+        _ => None,
+    });
+    if let Some(h) = cached {
+        return Ok(h);
+    }
+    let h = shared_handle()?;
+    HANDLE.with(|c| *c.borrow_mut() = Some((me, h.clone())));
+    Ok(h)
+}
+
+/// [`handle`] through the process-wide slot.
+fn shared_handle() -> PyResult<Handle> {
     let mut slot = SLOT
         .lock()
         .map_err(|_| PyRuntimeError::new_err("rpcx runtime lock poisoned"))?;
-    let me = pid();
+    let me = generation();
     if let Some(s) = slot.as_ref() {
-        if s.pid == me {
+        if s.generation == me {
             return Ok(s.runtime.handle().clone());
         }
     }
@@ -114,7 +167,10 @@ pub(crate) fn handle() -> PyResult<Handle> {
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the rpcx runtime: {e}")))?,
     );
     let h = runtime.handle().clone();
-    *slot = Some(Slot { pid: me, runtime });
+    *slot = Some(Slot {
+        generation: me,
+        runtime,
+    });
     Ok(h)
 }
 
@@ -128,7 +184,7 @@ pub(crate) fn set_worker_threads(n: usize) -> PyResult<()> {
     let slot = SLOT
         .lock()
         .map_err(|_| PyRuntimeError::new_err("rpcx runtime lock poisoned"))?;
-    if slot.as_ref().is_some_and(|s| s.pid == pid()) {
+    if slot.as_ref().is_some_and(|s| s.generation == generation()) {
         return Err(PyRuntimeError::new_err(
             "the rpcx runtime is already running; set worker threads before the first client or server",
         ));

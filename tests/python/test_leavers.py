@@ -125,6 +125,9 @@ def test_a_callers_deadline_cancels_the_call() -> None:
         results.append(ctx.wait_cancelled(30))
         results.append(ctx.is_active())
         ended.set()
+        # Answer well after the deadline: a reply racing the caller's own timer (both fire at
+        # about 0.2 s) could otherwise reach it first and be taken as the answer.
+        time.sleep(0.5)
         return b""
 
     server = rpcx.Server(workers=2)
