@@ -1,17 +1,13 @@
 //! `rpcx completions SHELL`: scripts generated from the command definition, valid for the
 //! shell, naming every command and the newer flags.
 
+mod common;
+
 use std::process::Command;
 
 fn completions(shell: &str) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(["completions", shell])
-        .output()
-        .expect("run rpcx");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, stdout, _) = common::rpcx(&["completions", shell]);
+    (code, stdout)
 }
 
 #[test]

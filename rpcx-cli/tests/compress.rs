@@ -1,9 +1,10 @@
 //! `rpcx call --compress`: the request frame carries the chosen compress type (snappy, gzip)
 //! above the threshold and none below it; unknown names are refused before connecting.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -37,11 +38,9 @@ fn one_shot_server() -> (String, std::thread::JoinHandle<(CompressType, Vec<u8>)
 }
 
 fn call(addr: &str, arg: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(["call", addr, "Arith.Echo", arg, "--timeout", "20"])
-        .args(extra)
-        .output()
-        .expect("run rpcx")
+    let mut args = vec!["call", addr, "Arith.Echo", arg, "--timeout", "20"];
+    args.extend_from_slice(extra);
+    common::rpcx_output(&args)
 }
 
 #[test]

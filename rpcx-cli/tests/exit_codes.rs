@@ -3,37 +3,9 @@
 //! server, 4 timeout, 5 the server's error (`error: server error: <its text>`), 6 bad local
 //! input.
 
-use std::process::Command;
+mod common;
 
-fn rpcx(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(args)
-        .output()
-        .expect("run rpcx");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn start_server(rt: &tokio::runtime::Runtime) -> (rpcx::server::ServerHandle, String) {
-    rt.block_on(async {
-        let mut server = rpcx::server::Server::builder().build();
-        rpcx::arith::register(&mut server).unwrap();
-        let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
-        let addr = handle.local_address().to_string();
-        (handle, addr)
-    })
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("tcp@127.0.0.1:{port}")
-}
+use common::{closed_port, rpcx, start_arith_server as start_server};
 
 #[test]
 fn each_kind_of_failure_has_its_exit_status() {

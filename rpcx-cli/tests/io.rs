@@ -3,57 +3,15 @@
 //! `--output` form (json, raw, hex, base64) with the exact bytes written to stdout, against
 //! a server with the Arith service.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+use std::process::Output;
 
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p =
-            std::env::temp_dir().join(format!("rpcx-cli-io-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    /// Writes `bytes` to `name` in the directory; returns `@<path>`.
-    fn at_file(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        format!("@{}", p.display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{start_arith_server as start_server, TempDir};
 
 /// Runs the CLI with `stdin` as its standard input (empty when `None`).
 fn rpcx_in(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rpcx");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.unwrap_or_default().to_vec();
-    // Written from a thread so a large input cannot deadlock against a full stdout pipe.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait for rpcx");
-    writer.join().unwrap();
-    out
+    common::rpcx_in(args, stdin.unwrap_or_default())
 }
 
 fn rpcx(args: &[&str]) -> Output {
@@ -61,7 +19,7 @@ fn rpcx(args: &[&str]) -> Output {
 }
 
 fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::text(&o.stderr)
 }
 
 /// Asserts success and returns stdout.
@@ -69,16 +27,6 @@ fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
     let o = rpcx_in(args, stdin);
     assert_eq!(o.status.code(), Some(0), "{args:?}: {}", err(&o));
     o.stdout
-}
-
-fn start_server(rt: &tokio::runtime::Runtime) -> (rpcx::server::ServerHandle, String) {
-    rt.block_on(async {
-        let mut server = rpcx::server::Server::builder().build();
-        rpcx::arith::register(&mut server).unwrap();
-        let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
-        let addr = handle.local_address().to_string();
-        (handle, addr)
-    })
 }
 
 /// Bytes that are not UTF-8 and hold a NUL, a newline and every byte value.

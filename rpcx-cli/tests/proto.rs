@@ -4,72 +4,24 @@
 //! service or method, JSON that does not fit the message, a .proto that does not compile,
 //! missing files) are bad input (exit 6) with a message that says what and where.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 use std::sync::Arc;
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "rpcx-cli-proto-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rpcx_in(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rpcx");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait for rpcx");
-    writer.join().unwrap();
-    out
-}
+use common::{closed_port, rpcx_in, TempDir};
 
 fn rpcx(args: &[&str]) -> Output {
     rpcx_in(args, b"")
 }
 
 fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    common::text(&o.stdout)
 }
 
 fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::text(&o.stderr)
 }
 
 /// `examples/proto/<name>`.
@@ -90,18 +42,8 @@ fn start_server(rt: &tokio::runtime::Runtime) -> (rpcx::server::ServerHandle, St
         server.register_object("Arith", Arc::clone(&arith)).unwrap();
         server.register_object("ProtoArith", arith).unwrap();
         rpcx::benchmark::register(&mut server).unwrap();
-        let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
-        let addr = handle.local_address().to_string();
-        (handle, addr)
+        common::serve(server).await
     })
-}
-
-/// A loopback address nothing listens on: local errors must come before connecting.
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("tcp@127.0.0.1:{port}")
 }
 
 #[test]

@@ -2,19 +2,9 @@
 //! reflection service (Go's `Reflection.GetServices` / `GetService`); the Go side is in
 //! tests/interop/run_reflect.sh.
 
-use std::process::Command;
+mod common;
 
-fn rpcx(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(args)
-        .output()
-        .expect("run rpcx");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{closed_port, rpcx};
 
 fn start(rt: &tokio::runtime::Runtime, reflection: bool) -> (rpcx::server::ServerHandle, String) {
     rt.block_on(async {
@@ -33,9 +23,7 @@ fn start(rt: &tokio::runtime::Runtime, reflection: bool) -> (rpcx::server::Serve
             let r = server.enable_reflection().unwrap();
             r.describe_typed::<rpcx::arith::Args, rpcx::arith::Reply>("Arith", "Mul");
         }
-        let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
-        let addr = handle.local_address().to_string();
-        (handle, addr)
+        common::serve(server).await
     })
 }
 
@@ -102,9 +90,7 @@ fn servers_without_reflection_and_bad_input() {
     assert_eq!(code, Some(5), "{err}");
 
     // Nothing listening: unreachable (3).
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("tcp@{}", l.local_addr().unwrap());
-    drop(l);
+    let closed = closed_port();
     let (code, _, err) = rpcx(&["describe", &closed, "--timeout", "5"]);
     assert_eq!(code, Some(3), "{err}");
     // Bad local input (6) and usage (2).

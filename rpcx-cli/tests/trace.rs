@@ -1,9 +1,11 @@
 //! `rpcx call --trace`: a fresh W3C traceparent reaches the server and its trace id is
 //! printed on stderr, stdout keeping only the reply.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
+use common::rpcx_output as rpcx;
 use rpcx::server::{Context, Server, ServiceError};
 use rpcx::trace_context::{TraceParent, TRACEPARENT};
 
@@ -20,17 +22,8 @@ fn start_server(rt: &tokio::runtime::Runtime) -> (rpcx::server::ServerHandle, St
                 },
             )
             .unwrap();
-        let handle = server.serve("tcp@127.0.0.1:0").await.unwrap();
-        let addr = handle.local_address().to_string();
-        (handle, addr)
+        common::serve(server).await
     })
-}
-
-fn rpcx(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rpcx"))
-        .args(args)
-        .output()
-        .expect("run rpcx")
 }
 
 #[test]
