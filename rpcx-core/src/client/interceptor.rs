@@ -299,6 +299,18 @@ mod tests {
         }
     }
 
+    /// A JSON request for `S.M` with no metadata, payload or timeout.
+    fn request() -> RawRequest {
+        RawRequest {
+            service: "S".into(),
+            method: "M".into(),
+            serialize_type: crate::protocol::SerializeType::JSON,
+            metadata: Metadata::new(),
+            payload: bytes::Bytes::new(),
+            timeout: None,
+        }
+    }
+
     #[test]
     fn each_interceptor_keeps_its_own_local() {
         let keepers: Vec<Arc<Keeper>> = ["a", "b", "c"]
@@ -309,14 +321,7 @@ mod tests {
         for k in &keepers {
             hooks.push(Arc::clone(k) as Arc<dyn ClientInterceptor>);
         }
-        let mut req = RawRequest {
-            service: "S".into(),
-            method: "M".into(),
-            serialize_type: crate::protocol::SerializeType::JSON,
-            metadata: Metadata::new(),
-            payload: bytes::Bytes::new(),
-            timeout: None,
-        };
+        let mut req = request();
         let (seen, refused) = hooks.before(&mut req, "tcp@127.0.0.1:1", false);
         assert!(refused.is_none());
         hooks.after(seen, "tcp@127.0.0.1:1", Err(&Error::Closed));
@@ -354,14 +359,7 @@ mod tests {
         for r in &readers {
             hooks.push(Arc::clone(r) as Arc<dyn ClientInterceptor>);
         }
-        let mut req = RawRequest {
-            service: "S".into(),
-            method: "M".into(),
-            serialize_type: crate::protocol::SerializeType::JSON,
-            metadata: Metadata::new(),
-            payload: bytes::Bytes::new(),
-            timeout: None,
-        };
+        let mut req = request();
         let (seen, _) = hooks.before(&mut req, "tcp@127.0.0.1:1", false);
         assert_eq!(req.metadata.get("k").map(String::as_str), Some("v"));
         hooks.after(seen, "tcp@127.0.0.1:1", Err(&Error::Closed));
