@@ -89,7 +89,7 @@ impl Error {
 
     /// True for failures of the transport (connecting, a broken or closed connection, an
     /// open breaker, no server): fail modes retry these. Server errors, timeouts and local
-    /// encoding errors are never retried (§4.4).
+    /// encoding errors are never retried.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,

@@ -1,4 +1,4 @@
-//! Serialization vectors of the protocol spec §2 (bytes written by the Go reference) and the
+//! Serialization vectors (bytes written by the Go reference) and the
 //! Go-compatible error texts of the codecs.
 
 use std::collections::HashMap;

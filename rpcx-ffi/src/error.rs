@@ -110,7 +110,7 @@ pub extern "C" fn rpcx_error_message(
 }
 
 /// The reply payload a server sent along with its error (Go services send their reply
-/// object with an error; §1.9). Empty for every other kind of error.
+/// object with an error). Empty for every other kind of error.
 ///
 /// `len_out` may be NULL; otherwise it receives the length. The bytes are borrowed from
 /// `err`: valid until `rpcx_error_free(err)`. Returns NULL when the payload is empty or `err`

@@ -1,4 +1,4 @@
-//! Server pushes (§3.8) in C: a handler keeps its caller's connection (`rpcx_connection`) and
+//! Server pushes in C: a handler keeps its caller's connection (`rpcx_connection`) and
 //! pushes to it, during the call or later; clients and XClients receive pushes through a
 //! callback set on their options.
 

@@ -1143,7 +1143,7 @@ impl RawContext {
         }
     }
 
-    /// Pushes an encoded message to the caller's connection (a oneway request, §3.8); the
+    /// Pushes an encoded message to the caller's connection (a oneway request); the
     /// client receives it with `recv_push()`. Blocks (GIL released) until it is queued.
     #[pyo3(signature = (service, method, payload, metadata=None))]
     fn push(

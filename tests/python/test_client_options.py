@@ -16,7 +16,7 @@ import pytest
 import rpcx
 from conftest import Args, Reply, build_server
 
-# The third byte of the 16-byte rpcx header: bit 0x40 marks a heartbeat (spec §1.2).
+# The third byte of the 16-byte rpcx header: bit 0x40 marks a heartbeat.
 _HEARTBEAT_BIT = 0x40
 
 

@@ -313,7 +313,7 @@ impl Client {
     }
 
     /// Takes the receiver of server pushes (oneway requests the server sends on this
-    /// connection, §3.8). Returns `None` after the first call.
+    /// connection). Returns `None` after the first call.
     pub fn take_pushes(&self) -> Option<mpsc::Receiver<Message>> {
         self.inner.pushes.lock().ok()?.take()
     }

@@ -5,7 +5,7 @@ use crate::protocol::SerializeType;
 /// Why a value could not be encoded to or decoded from a payload.
 ///
 /// The `Display` texts follow the Go reference where Go has one, because a server sends the
-/// text of a codec error to the caller in the `__rpcx_error__` metadata (§1.9 of the spec).
+/// text of a codec error to the caller in the `__rpcx_error__` metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {

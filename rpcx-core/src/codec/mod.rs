@@ -1,4 +1,4 @@
-//! Payload serialization (§2 of the protocol spec).
+//! Payload serialization.
 //!
 //! The high nibble of header byte 3 names the codec of both the request payload and the
 //! response payload:

@@ -6,7 +6,7 @@
 //! what is written, when it is refreshed, how a lost lease is recovered and how a broken
 //! watch is retried is decided once, here and in those two places.
 //!
-//! Key layout (§5.3, §5.4), the same for every engine: `<base>` = `rpcx_path`,
+//! Key layout, the same for every engine: `<base>` = `rpcx_path`,
 //! `<base>/<Service>` = `<Service>`, `<base>/<Service>/<network@addr>` = the server's
 //! URL-query metadata. The node keys are *ephemeral*: they hang on a lease (etcd) or session
 //! (Consul) that the registration loop refreshes, carry a TTL that each refresh renews

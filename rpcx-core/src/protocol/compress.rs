@@ -1,4 +1,4 @@
-//! Payload compression (§1.7): gzip built in, and a process-wide registry of further
+//! Payload compression: gzip built in, and a process-wide registry of further
 //! compressors by compress type (Go's `protocol.Compressors`), with a hard cap on inflated size.
 //!
 //! The header has three bits for the compress type: 0 is none, 1 is gzip (both built in and

@@ -1,4 +1,4 @@
-//! Incremental frame decoding (§1.6), stricter than Go: every inner length must agree with the
+//! Incremental frame decoding, stricter than Go: every inner length must agree with the
 //! frame's total length, and every [`Limits`] value is checked before memory is committed.
 
 use std::fmt;

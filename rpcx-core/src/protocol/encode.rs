@@ -1,4 +1,4 @@
-//! Frame encoding (§1.5) into a caller-owned, reusable buffer.
+//! Frame encoding into a caller-owned, reusable buffer.
 
 use bytes::{BufMut, Bytes, BytesMut};
 

@@ -46,7 +46,7 @@ pub enum ProtocolError {
         max: u32,
     },
     /// An inner length field disagrees with the frame's total length (stricter than Go, which
-    /// swallows these frames, §1.6).
+    /// swallows these frames).
     #[error("malformed frame: {field} length {claimed} does not fit the {remaining} bytes left in the frame")]
     LengthMismatch {
         /// The section whose length is wrong.

@@ -1,4 +1,4 @@
-//! The 12-byte rpcx frame header and the enums packed into its flag bytes (§1.2, §1.3).
+//! The 12-byte rpcx frame header and the enums packed into its flag bytes.
 
 use std::fmt;
 
@@ -73,7 +73,7 @@ impl fmt::Display for CompressType {
     }
 }
 
-/// Serialization of payloads (high nibble of byte 3, values 0–15, §2).
+/// Serialization of payloads (high nibble of byte 3, values 0–15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SerializeType(u8);
 
@@ -118,7 +118,7 @@ impl fmt::Display for SerializeType {
 }
 
 /// The fixed 12-byte header, stored as its wire bytes so reserved bits and the version byte
-/// survive a request → response copy exactly as Go does (§1.3, §1.8).
+/// survive a request → response copy exactly as Go does.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header([u8; HEADER_LEN]);
 
@@ -259,14 +259,14 @@ impl Header {
         self.0[4..12].copy_from_slice(&seq.to_be_bytes());
     }
 
-    /// True for a server push: a oneway request that is not a heartbeat (§1.8).
+    /// True for a server push: a oneway request that is not a heartbeat.
     pub const fn is_server_push(&self) -> bool {
         matches!(self.message_type(), MessageType::Request)
             && self.is_oneway()
             && !self.is_heartbeat()
     }
 
-    /// The header of the response to this request, built as Go does (§3.3): a copy with the
+    /// The header of the response to this request, built as Go does: a copy with the
     /// response bit set, compression cleared, status normal.
     pub fn response(&self) -> Header {
         let mut h = *self;

@@ -2,7 +2,7 @@
 
 /// Limits checked by the decoder before it allocates what a length field claims.
 ///
-/// Go applies none of these by default (§1.12, §6.3); rpcx does, with these defaults:
+/// Go applies none of these by default; rpcx does, with these defaults:
 ///
 /// | limit | default |
 /// |---|---|

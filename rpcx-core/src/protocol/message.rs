@@ -47,7 +47,7 @@ impl Message {
         }
     }
 
-    /// The response skeleton for this request (§3.3): the header copied with the response bit
+    /// The response skeleton for this request: the header copied with the response bit
     /// set, compression cleared and status normal, the same path and method, no metadata, no
     /// payload.
     pub fn response(&self) -> Message {
@@ -60,7 +60,7 @@ impl Message {
         }
     }
 
-    /// The heartbeat echo for this heartbeat request (§1.10): the same message with the
+    /// The heartbeat echo for this heartbeat request: the same message with the
     /// response bit set, compress bits kept.
     pub fn heartbeat_echo(&self) -> Message {
         let mut m = self.clone();

@@ -1,4 +1,4 @@
-//! Metadata section encoding (§1.4): `kLen k vLen v` pairs with no count prefix.
+//! Metadata section encoding: `kLen k vLen v` pairs with no count prefix.
 
 use bytes::BufMut;
 

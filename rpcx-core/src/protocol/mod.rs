@@ -1,4 +1,4 @@
-//! The rpcx wire protocol (§1 of the protocol spec): frames, headers, metadata, compression
+//! The rpcx wire protocol: frames, headers, metadata, compression
 //! (gzip built in, more by [`register_compressor`]).
 //!
 //! A frame is a 12-byte [`Header`], a big-endian `u32` total length, and four length-prefixed
@@ -39,7 +39,7 @@ pub const META_ERROR: &str = "__rpcx_error__";
 pub const META_AUTH: &str = "__AUTH";
 /// Metadata key carrying the client's remaining deadline in milliseconds (decimal text).
 pub const META_SERVER_TIMEOUT: &str = "__ServerTimeout";
-/// Payloads larger than this many bytes are compressed when compression is enabled (§1.7).
+/// Payloads larger than this many bytes are compressed when compression is enabled.
 pub const COMPRESS_THRESHOLD: usize = 1024;
 /// Length of the prefix before the sections: header plus the total-length field.
 pub const PREFIX_LEN: usize = HEADER_LEN + 4;

@@ -1,4 +1,4 @@
-//! Consul KV registry plugin (§5.4), the counterpart of Go's `ConsulRegisterPlugin`.
+//! Consul KV registry plugin, the counterpart of Go's `ConsulRegisterPlugin`.
 //!
 //! Node keys are held by one Consul session (`Behavior = delete`, `TTL` = half the node TTL
 //! as libkv does, at least Consul's minimum of 10 s) that is renewed in the background; when

@@ -1,4 +1,4 @@
-//! etcd v3 registry plugin (§5.3), the counterpart of Go's `EtcdV3RegisterPlugin`.
+//! etcd v3 registry plugin, the counterpart of Go's `EtcdV3RegisterPlugin`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Server-side registry plugins: publish this server's services in a registry so that
-//! XClients using the matching discovery find it (§5.3, §5.4).
+//! XClients using the matching discovery find it.
 //!
 //! Both plugins write, for every registered service `S`, the keys
 //! `<base>` = `rpcx_path`, `<base>/<S>` = `<S>` and `<base>/<S>/<service_address>` = the

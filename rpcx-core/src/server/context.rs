@@ -33,7 +33,7 @@ pub(crate) struct Outgoing {
     pub(crate) charge: Option<Charge>,
 }
 
-/// A handle on one client connection, for server pushes (§3.8). Cheap to clone; valid after
+/// A handle on one client connection, for server pushes. Cheap to clone; valid after
 /// the call returns, until the connection closes.
 #[derive(Clone, Debug)]
 pub struct ConnHandle {

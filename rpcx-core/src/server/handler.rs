@@ -34,7 +34,7 @@ pub trait Handler: Send + Sync + 'static {
 type EncodeReply = Box<dyn FnOnce(SerializeType) -> Result<Bytes, CodecError> + Send>;
 
 /// An error returned by a service. Its message reaches the caller verbatim in
-/// `__rpcx_error__`; it may carry a reply payload as Go services do (§1.9).
+/// `__rpcx_error__`; it may carry a reply payload as Go services do.
 pub struct ServiceError {
     message: String,
     reply: Option<ReplyPayload>,

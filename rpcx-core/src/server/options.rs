@@ -9,7 +9,7 @@ use crate::Error;
 
 /// Checks the `__AUTH` token of every request that is not a heartbeat: `(request, token,
 /// peer)`; the token is `""` when absent. An `Err` text is sent to the caller and the
-/// connection is closed, as in Go (§3.4).
+/// connection is closed, as in Go.
 pub type AuthFn = Arc<dyn Fn(&Message, &str, &str) -> Result<(), String> + Send + Sync>;
 
 /// Limits and tuning of a server, with safe defaults.
@@ -28,7 +28,7 @@ pub struct ServerOptions {
     /// call fail, so opt in when your clients send heartbeats.
     pub idle_timeout: Option<Duration>,
     /// Largest heartbeat payload echoed; larger ones close the connection (Go echoes any
-    /// size, §6.3). Default 4 KiB.
+    /// size). Default 4 KiB.
     pub max_heartbeat_payload: usize,
     /// Replies are gathered into one write up to about this many bytes. Default 64 KiB.
     pub write_batch_bytes: usize,

@@ -28,7 +28,7 @@ impl ServiceEntry {
     }
 }
 
-/// All services of a server, looked up by exact, case-sensitive name (§3.1).
+/// All services of a server, looked up by exact, case-sensitive name.
 ///
 /// Cheap to clone: entries are shared until one is changed (a running server changes a copy
 /// and swaps it in, see [`ServerHandle::register_handler`](super::ServerHandle::register_handler)).

@@ -1,4 +1,4 @@
-//! `network@address` strings (§1.1, §5.6).
+//! `network@address` strings.
 
 use std::fmt;
 use std::path::PathBuf;

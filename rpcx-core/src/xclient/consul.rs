@@ -1,4 +1,4 @@
-//! Consul KV discovery (§5.4), wire-compatible with Go's `rpcxio/rpcx-consul` (libkv).
+//! Consul KV discovery, wire-compatible with Go's `rpcxio/rpcx-consul` (libkv).
 //!
 //! Keys have no leading slash: servers of service `S` are `<base>/<S>/<network@address>` in
 //! Consul's KV store (not the service catalog), each holding the metadata query string. The

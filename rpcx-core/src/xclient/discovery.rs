@@ -1,4 +1,4 @@
-//! Service discovery: a current list of servers plus a stream of changes (§5).
+//! Service discovery: a current list of servers plus a stream of changes.
 //!
 //! A [`Discovery`] publishes complete lists through a `tokio::sync::watch` channel, so a
 //! subscriber always sees the newest list and never a backlog. [`Peer`] and

@@ -1,4 +1,4 @@
-//! etcd v3 discovery (§5.3), wire-compatible with Go's `rpcxio/rpcx-etcd`.
+//! etcd v3 discovery, wire-compatible with Go's `rpcxio/rpcx-etcd`.
 //!
 //! Servers of service `S` are the keys `<base>/<S>/<network@address>`, each holding the
 //! server's metadata query string. The discovery lists the prefix `<base>/<S>/` once, then

@@ -1,5 +1,5 @@
 //! Registry metadata: a URL query string (`weight=10&group=a&group=b&state=inactive`), parsed
-//! as Go's `url.ParseQuery` does (§4.6, §5.1).
+//! as Go's `url.ParseQuery` does.
 
 use std::collections::BTreeMap;
 
@@ -93,8 +93,9 @@ impl ServerMeta {
     }
 }
 
-/// Whether a server passes the list filters of §4.6: unparsable metadata is never filtered;
-/// `state=inactive` is removed; with a group configured, only members of it stay.
+/// Whether a server passes the list filters (Go's `filterByStateAndGroup` in
+/// `client/xclient.go`): unparsable metadata is never filtered; `state=inactive` is removed;
+/// with a group configured, only members of it stay.
 pub fn passes_filter(meta: &ServerMeta, group: Option<&str>) -> bool {
     if !meta.is_valid() {
         return true;

@@ -1,6 +1,6 @@
 //! XClient: calls to one service over a set of servers from a [`Discovery`], with a select
 //! mode, a fail mode, one cached connection per server, per-server circuit breakers, and
-//! broadcast / fork / inform (§4.4–4.9).
+//! broadcast / fork / inform.
 //!
 //! ```no_run
 //! use rpcx::arith::{Args, Reply};
@@ -418,7 +418,7 @@ impl XClient {
     }
 
     /// Takes the receiver of server pushes: the oneway requests any server sends on any of
-    /// this XClient's connections (§3.8), each with the server it came from, like Go's
+    /// this XClient's connections, each with the server it came from, like Go's
     /// `NewBidirectionalXClient` channel. Up to `options.client.push_buffer` pushes wait
     /// here (and as many per connection); more are dropped. Returns `None` after the first
     /// call. The receiver ends (`recv` gives `None`) once the XClient is closed and the

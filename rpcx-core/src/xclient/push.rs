@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use crate::client::Client;
 use crate::protocol::Message;
 
-/// A message a server pushed to an XClient (a oneway request on one of its connections,
-/// §3.8), with the server it came from.
+/// A message a server pushed to an XClient (a oneway request on one of its connections),
+/// with the server it came from.
 #[derive(Debug, Clone)]
 pub struct ServerPush {
     /// The server's key (`tcp@host:port`, as the discovery lists it).

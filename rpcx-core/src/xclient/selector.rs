@@ -1,4 +1,4 @@
-//! Select modes (§4.7): which server gets the next call.
+//! Select modes: which server gets the next call.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -190,7 +190,7 @@ impl Selector for WeightedRoundRobin {
     }
 }
 
-/// Go's RTT → weight mapping (§4.7): ≤ 10 ms → 191; ≤ 200 ms → 201 − rtt; < 1000 ms → 1;
+/// Go's RTT → weight mapping: ≤ 10 ms → 191; ≤ 200 ms → 201 − rtt; < 1000 ms → 1;
 /// otherwise 0.
 pub fn rtt_weight(rtt_ms: i64) -> i64 {
     match rtt_ms {

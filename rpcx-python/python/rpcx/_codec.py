@@ -1,6 +1,6 @@
 """Payload serializations, done in Python on the caller's (or worker's) thread.
 
-The wire conventions are Go's (protocol spec §2): MsgPack and JSON encode structs as maps
+The wire conventions are Go's: MsgPack and JSON encode structs as maps
 keyed by field name, so a dataclass travels as a map of its field names; ``bytes`` are
 MsgPack ``bin`` and base64 strings in JSON; Protobuf payloads are ``google.protobuf``
 messages; RAW payloads are bytes as they are.

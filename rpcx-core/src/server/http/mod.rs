@@ -39,7 +39,7 @@ type Body = Full<Bytes>;
 
 /// Serves one accepted connection: rpcx, or HTTP when its first byte says so. Connection
 /// plugins (an IP filter, a connection limiter) judge it at once, before a byte is read,
-/// whatever it turns out to speak (Go's gateway and JSON-RPC skip them, §6.3.9), and hear
+/// whatever it turns out to speak (Go's gateway and JSON-RPC skip them), and hear
 /// when it ends; a CONNECT or WebSocket tunnel stays the same connection to them.
 pub(crate) async fn serve(shared: Arc<Shared>, mut conn: Connection) {
     // Each plugin is asked once, in order, until one refuses.
