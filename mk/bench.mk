@@ -7,10 +7,14 @@
 ## scripts/bench/http_gateway.sh; HTTP_BENCH_* tune it), written into docs/benchmarks.md too.
 ## Then file transfer (scripts/bench/files.py): a 256 MiB upload and download through
 ## _filetransfer, our CLI and Go's XClient against our and Go's servers, MB/s and server RSS.
+## Last, the Python table (`make py-bench`, rpcx-python/bench/bench.py: Python clients and
+## servers against grpcio/grpc.aio and the Rust client, with the issue's goals), written into
+## docs/benchmarks.md; PY_BENCH_SECONDS / PY_BENCH_ROUNDS tune it.
 bench: bootstrap
 	@scripts/bench/run.sh
 	@scripts/bench/http_gateway.sh
 	@scripts/bench/files.py
+	@$(MAKE) --no-print-directory py-bench PY_BENCH_ARGS=--markdown
 
 ## Only the HTTP gateway case of `make bench` (about a minute once built).
 bench-http: bootstrap

