@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{DecodeError, FrameCodec, Header, Limits, Message, ProtocolError};
+use crate::transport::direct::{wait_tail, Direct, DirectLane, TryWrite};
 use crate::transport::{ReadHalf, WriteHalf};
 use crate::Error;
 
@@ -60,6 +61,8 @@ pub(crate) struct Conn {
     /// Calls waiting for replies (the entries of `pending`), for the writer's batching.
     in_flight: AtomicUsize,
     out: mpsc::Sender<Outgoing>,
+    /// Direct writes from the caller's thread while the writer is idle (plain sockets only).
+    lane: Option<std::sync::Arc<DirectLane>>,
     /// Bytes of queued, unwritten requests (`ClientOptions::max_unsent_bytes` permits): a
     /// request holds its size until the writer has written it.
     unsent: std::sync::Arc<Semaphore>,
@@ -82,6 +85,7 @@ impl Conn {
     pub(crate) fn start(
         read: ReadHalf,
         write: WriteHalf,
+        direct: Option<std::sync::Arc<dyn TryWrite>>,
         peer: String,
         limits: Limits,
         max_unsent_bytes: usize,
@@ -98,6 +102,7 @@ impl Conn {
             seq: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             out: tx,
+            lane: direct.map(|s| std::sync::Arc::new(DirectLane::new(s))),
             unsent: std::sync::Arc::new(Semaphore::new(unsent_max as usize)),
             unsent_max,
             stop: CancellationToken::new(),
@@ -167,6 +172,16 @@ impl Conn {
         if self.failed.load(Ordering::SeqCst) {
             return Err(self.closed_reason().unwrap_or(Error::Closed));
         }
+        // One caller in a loop writes its own frame while the writer is idle: no wake-up of
+        // the writer task. With other calls in flight the queue batches their frames into
+        // fewer writes, so it keeps them.
+        if let Some(lane) = &self.lane {
+            if lane.is_idle() && !msg.header.is_oneway() && self.calls_in_flight() <= 1 {
+                if let Some(sent) = self.write_direct(lane, &msg) {
+                    return sent;
+                }
+            }
+        }
         // Room for its bytes first: a server that stops reading stops the queue growing.
         let want = u32::try_from(msg.encoded_len_hint())
             .unwrap_or(u32::MAX)
@@ -189,6 +204,16 @@ impl Conn {
             .send(Outgoing { msg, held })
             .await
             .map_err(|_| self.closed_reason().unwrap_or(Error::Closed))
+    }
+
+    /// Encodes `msg` and writes it on the socket now; `None` when the writer took the socket
+    /// meanwhile (queue it instead).
+    fn write_direct(&self, lane: &DirectLane, msg: &Message) -> Option<Result<(), Error>> {
+        match lane.write_with(|buf| msg.encode_into(buf)) {
+            Ok(Direct::Sent) => Some(Ok(())),
+            Ok(Direct::Declined) => None,
+            Err(e) => Some(Err(Error::Protocol(e))),
+        }
     }
 
     /// Why the connection ended, if it has.
@@ -281,13 +306,33 @@ async fn write_loop(
     let mut buf = BytesMut::with_capacity(BATCH);
     // The budget of the requests in `buf`, given back once it is written.
     let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
+    let lane = conn.lane.clone();
+    let mut tail_left = std::pin::pin!(wait_tail(lane.as_deref()));
     loop {
         let first = tokio::select! {
             biased;
-            m = rx.recv() => m,
-            _ = conn.stop.cancelled() => None,
+            m = rx.recv() => match m {
+                Some(m) => Some(m),
+                None => break,
+            },
+            _ = &mut tail_left => {
+                tail_left.set(wait_tail(lane.as_deref()));
+                None
+            }
+            _ = conn.stop.cancelled() => break,
         };
-        let Some(first) = first else { break };
+        // The writer owns the socket until the queue is empty again; a direct write's
+        // unwritten tail goes first.
+        if let Some(l) = &lane {
+            l.claim(&mut buf);
+        }
+        let Some(first) = first else {
+            match write_out(&conn, &mut write, &mut buf, &mut held, &rx, lane.as_deref()).await {
+                Flow::Go => continue,
+                Flow::End => break,
+                Flow::Abandon => return close_lane(lane.as_deref()),
+            }
+        };
         let mut failed = encode(&conn, &first.msg, &mut buf);
         held.push(first.held);
         // Let the callers woken by the same read queue their next requests first, so that one
@@ -308,20 +353,60 @@ async fn write_loop(
             }
         }
         let _ = failed;
+        match write_out(&conn, &mut write, &mut buf, &mut held, &rx, lane.as_deref()).await {
+            Flow::Go => {}
+            Flow::End => break,
+            Flow::Abandon => return close_lane(lane.as_deref()),
+        }
+    }
+    close_lane(lane.as_deref());
+    let _ = write.shutdown().await;
+}
+
+/// What the writer does after a write.
+enum Flow {
+    /// Next frames.
+    Go,
+    /// The connection failed: shut the socket down and end.
+    End,
+    /// Closed while a server that does not read held the write up: end at once.
+    Abandon,
+}
+
+fn close_lane(lane: Option<&DirectLane>) {
+    if let Some(l) = lane {
+        l.close();
+    }
+}
+
+/// Writes `buf` (the frames of the requests `held`), then hands the socket back to direct
+/// writers if nothing more is queued.
+async fn write_out(
+    conn: &Conn,
+    write: &mut WriteHalf,
+    buf: &mut BytesMut,
+    held: &mut Vec<OwnedSemaphorePermit>,
+    rx: &mpsc::Receiver<Outgoing>,
+    lane: Option<&DirectLane>,
+) -> Flow {
+    if !buf.is_empty() {
         // A server that stops reading must not keep a closed client's socket open.
         let written = tokio::select! {
             biased;
-            r = write.write_all(&buf) => r,
-            _ = conn.stop.cancelled() => return,
+            r = write.write_all(buf) => r,
+            _ = conn.stop.cancelled() => return Flow::Abandon,
         };
         if let Err(e) = written {
             conn.fail_all(Error::ConnectionLost(format!("write: {e}")));
-            break;
+            return Flow::End;
         }
-        buf.clear();
-        held.clear();
     }
-    let _ = write.shutdown().await;
+    buf.clear();
+    held.clear();
+    if let Some(l) = lane {
+        l.release(|| !rx.is_empty());
+    }
+    Flow::Go
 }
 
 /// Encodes one frame; a frame that cannot be encoded fails its own call only.

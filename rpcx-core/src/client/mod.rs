@@ -131,6 +131,7 @@ impl Client {
         let conn = Conn::start(
             c.read,
             c.write,
+            c.direct,
             c.peer,
             options.limits,
             options.max_unsent_bytes,

@@ -27,6 +27,7 @@ use super::dispatch::{dispatch, error_reply};
 use super::handle::Shared;
 use super::Rejection;
 use crate::protocol::{DecodeError, FrameCodec, Message, ProtocolError, META_AUTH};
+use crate::transport::direct::{wait_tail, Direct, DirectLane};
 use crate::transport::{Connection, ReadHalf, WriteHalf};
 
 /// Replies queued for the writer before handlers wait (backpressure).
@@ -139,13 +140,19 @@ enum Next {
 /// `initial`. Connection plugins were asked by the caller ([`super::http::serve`]), which also
 /// tells them when the connection ends.
 pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesMut) {
-    let Connection { read, write, peer } = conn;
+    let Connection {
+        read,
+        write,
+        peer,
+        direct,
+    } = conn;
     let peer: Arc<str> = peer.into();
     let (tx, rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
     // `abort` drops the socket now; `calls` (its child) abandons the two-way calls only.
     let abort = shared.closed.child_token();
     let calls = abort.child_token();
     let flush = CancellationToken::new();
+    let lane = direct.map(|sock| Arc::new(DirectLane::new(sock)));
     let handle = ConnHandle {
         inner: Arc::new(ConnShared {
             peer: Arc::clone(&peer),
@@ -157,6 +164,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
             ),
             calls: calls.clone(),
             server_closed: shared.closed.clone(),
+            lane: lane.clone(),
         }),
     };
     let inflight = Arc::new(Semaphore::new(shared.options.max_inflight_per_conn));
@@ -168,6 +176,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, conn: Connection, initial: BytesM
         flush.clone(),
         Arc::clone(&peer),
         Arc::clone(&inflight),
+        lane,
     ));
     let mut bad = BadFrames::default();
     let end = read_loop(&shared, read, initial, &handle, &inflight, &mut bad).await;
@@ -419,12 +428,15 @@ async fn on_request(
     shared.call_started();
     let s = Arc::clone(shared);
     let h = handle.clone();
+    let inflight_of_task = Arc::clone(inflight);
     shared.spawn(async move {
         let work = async {
             let reply = dispatch(&s, msg, &h).await;
             drop(request_bytes);
             if let Some(reply) = reply {
-                let _ = h.send_charged(reply).await;
+                if let Some(reply) = reply_direct(&s, &h, &inflight_of_task, reply) {
+                    let _ = h.send_charged(reply).await;
+                }
             }
         };
         // Once the server is closed its connections are gone: drop the handler rather than
@@ -442,12 +454,50 @@ async fn on_request(
     Next::Continue
 }
 
+/// Writes `reply` on the socket from the handler's own thread when the writer is idle and no
+/// other call of the connection is in flight (one caller in a loop): no wake-up of the writer
+/// task. Gives the reply back to be queued otherwise.
+fn reply_direct(
+    shared: &Shared,
+    h: &ConnHandle,
+    inflight: &Semaphore,
+    reply: Message,
+) -> Option<Message> {
+    let Some(lane) = h.inner.lane.as_deref() else {
+        return Some(reply);
+    };
+    if !lane.is_idle() || others_in_flight(inflight, shared.options.max_inflight_per_conn) {
+        return Some(reply);
+    }
+    let mut reply = Some(reply);
+    let mut header = None;
+    let sent = lane.write_with(|buf| {
+        if let Some(msg) = reply.take() {
+            header = encode_reply(shared, &h.inner.peer, msg, buf);
+        }
+        Ok::<_, std::convert::Infallible>(())
+    });
+    match sent {
+        Ok(Direct::Sent) => {
+            if let Some(header) = header {
+                for p in &shared.plugins {
+                    p.after_write(&h.inner.peer, &header, Ok(()));
+                }
+            }
+            None
+        }
+        _ => reply,
+    }
+}
+
 /// True when more than one call of the connection holds an in-flight permit (the reply being
 /// written may still hold its own).
 fn others_in_flight(inflight: &Semaphore, max: usize) -> bool {
     max.saturating_sub(inflight.available_permits()) > 1
 }
 
+// The connection's parts the writer shares with the reader and the handlers.
+#[allow(clippy::too_many_arguments)]
 async fn write_loop(
     shared: Arc<Shared>,
     mut write: WriteHalf,
@@ -456,6 +506,7 @@ async fn write_loop(
     flush: CancellationToken,
     peer: Arc<str>,
     inflight: Arc<Semaphore>,
+    lane: Option<Arc<DirectLane>>,
 ) {
     let batch = shared.options.write_batch_bytes;
     let max_inflight = shared.options.max_inflight_per_conn;
@@ -464,41 +515,58 @@ async fn write_loop(
     // Charges of the frames in `buf`: released once they are written.
     let mut charges: Vec<Charge> = Vec::new();
     let track = !shared.plugins.is_empty();
+    let mut tail_left = std::pin::pin!(wait_tail(lane.as_deref()));
     loop {
-        let first = tokio::select! {
+        let next = tokio::select! {
             biased;
-            _ = abort.cancelled() => None,
-            m = rx.recv() => m,
-            _ = flush.cancelled() => rx.try_recv().ok(),
+            _ = abort.cancelled() => break,
+            m = rx.recv() => m.map_or(Wake::Last, Wake::Frame),
+            _ = &mut tail_left => {
+                tail_left.set(wait_tail(lane.as_deref()));
+                Wake::Tail
+            }
+            _ = flush.cancelled() => rx.try_recv().map_or(Wake::Last, Wake::Frame),
         };
-        let Some(first) = first else { break };
-        let mut add = |o: Outgoing, buf: &mut BytesMut, written: &mut Vec<_>| {
-            charges.extend(o.charge);
-            encode(&shared, &peer, o.msg, buf, track.then_some(written));
-        };
-        add(first, &mut buf, &mut written);
-        // Give the handlers that are about to queue replies a turn first, so that one write
-        // carries many replies (without this nearly every reply costs its own syscall) —
-        // unless no other call of this connection is in flight: then no reply is coming, and
-        // the turn would only delay this one (a yield costs the runtime a poll of the driver).
-        if rx.is_empty() && others_in_flight(&inflight, max_inflight) {
-            tokio::task::yield_now().await;
+        // The writer owns the socket until the queue is empty again; a direct reply's
+        // unwritten tail goes first.
+        if let Some(l) = &lane {
+            l.claim(&mut buf);
         }
-        while buf.len() < batch {
-            match rx.try_recv() {
-                Ok(o) => add(o, &mut buf, &mut written),
-                Err(_) => break,
+        let last = matches!(next, Wake::Last);
+        if let Wake::Frame(first) = next {
+            let mut add = |o: Outgoing, buf: &mut BytesMut, written: &mut Vec<_>| {
+                charges.extend(o.charge);
+                encode(&shared, &peer, o.msg, buf, track.then_some(written));
+            };
+            add(first, &mut buf, &mut written);
+            // Give the handlers that are about to queue replies a turn first, so that one
+            // write carries many replies (without this nearly every reply costs its own
+            // syscall) — unless no other call of this connection is in flight: then no reply
+            // is coming, and the turn would only delay this one (a yield costs the runtime a
+            // poll of the driver).
+            if rx.is_empty() && others_in_flight(&inflight, max_inflight) {
+                tokio::task::yield_now().await;
+            }
+            while buf.len() < batch {
+                match rx.try_recv() {
+                    Ok(o) => add(o, &mut buf, &mut written),
+                    Err(_) => break,
+                }
             }
         }
         // A peer that stops reading must not keep a closed server's writer (and with it the
         // connection task that `stopped` waits for) blocked forever.
-        let result = tokio::select! {
-            biased;
-            r = write.write_all(&buf) => r,
-            _ = abort.cancelled() => Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "connection closed",
-            )),
+        let result = if buf.is_empty() {
+            Ok(())
+        } else {
+            tokio::select! {
+                biased;
+                r = write.write_all(&buf) => r,
+                _ = abort.cancelled() => Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "connection closed",
+                )),
+            }
         };
         buf.clear();
         charges.clear();
@@ -511,6 +579,15 @@ async fn write_loop(
             abort.cancel();
             break;
         }
+        if last {
+            break;
+        }
+        if let Some(l) = &lane {
+            l.release(|| !rx.is_empty());
+        }
+    }
+    if let Some(l) = &lane {
+        l.close();
     }
     // Replies to a gone peer are dropped with the queue; the socket closes when the halves
     // drop. A clean end also shuts the transport down (a TLS close_notify), which a peer that
@@ -519,6 +596,34 @@ async fn write_loop(
     if !abort.is_cancelled() {
         let _ = tokio::time::timeout(LAST_WORDS, write.shutdown()).await;
     }
+}
+
+/// What woke the writer.
+enum Wake {
+    /// A queued frame.
+    Frame(Outgoing),
+    /// A direct write's tail (taken by `claim`).
+    Tail,
+    /// No more frames will come (every handle dropped, or the flush of a closing
+    /// connection found the queue empty): write what is left, then end.
+    Last,
+}
+
+/// Encodes a reply after the plugins' `before_write`, for a direct write; its header when
+/// there are plugins, for their `after_write`.
+fn encode_reply(
+    shared: &Shared,
+    peer: &str,
+    msg: Message,
+    buf: &mut BytesMut,
+) -> Option<crate::protocol::Header> {
+    if shared.plugins.is_empty() {
+        encode(shared, peer, msg, buf, None);
+        return None;
+    }
+    let mut written = Vec::with_capacity(1);
+    encode(shared, peer, msg, buf, Some(&mut written));
+    written.pop()
 }
 
 fn encode(

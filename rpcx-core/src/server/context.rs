@@ -24,6 +24,8 @@ pub(crate) struct ConnShared {
     pub(crate) calls: CancellationToken,
     /// Cancelled when the server closes (ends oneway calls, which outlive their connection).
     pub(crate) server_closed: CancellationToken,
+    /// Direct writes of replies while the writer is idle (plain sockets only).
+    pub(crate) lane: Option<Arc<crate::transport::direct::DirectLane>>,
 }
 
 /// A frame queued for the connection's writer, with the bytes it holds charged to the

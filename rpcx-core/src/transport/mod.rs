@@ -3,6 +3,7 @@
 //! another writes without a lock.
 
 mod address;
+pub(crate) mod direct;
 mod listener;
 pub mod tunnel;
 pub(crate) mod ws;
@@ -27,6 +28,36 @@ pub struct Connection {
     pub write: WriteHalf,
     /// The peer's address as `network@address` text (`tcp@127.0.0.1:50123`, `unix@/path`).
     pub peer: String,
+    /// The socket under `write`, for direct writes from any thread (plain TCP and Unix
+    /// sockets only; `None` for TLS and WebSocket streams).
+    pub(crate) direct: Option<std::sync::Arc<dyn direct::TryWrite>>,
+}
+
+impl Connection {
+    /// A connection over halves that have no direct-write socket (TLS, WebSocket, tests).
+    pub fn new(read: ReadHalf, write: WriteHalf, peer: String) -> Connection {
+        Connection {
+            read,
+            write,
+            peer,
+            direct: None,
+        }
+    }
+
+    /// Splits a socket's owned halves: the write half is shared with the direct writers.
+    fn shared<R, W>(read: R, write: W, peer: String) -> Connection
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: direct::TryWrite,
+    {
+        let write = direct::SharedWrite::new(std::sync::Arc::new(write));
+        Connection {
+            read: Box::new(read),
+            direct: Some(write.socket()),
+            write: Box::new(write),
+            peer,
+        }
+    }
 }
 
 /// A connected byte stream before it is split: TCP or a Unix socket.
@@ -43,19 +74,11 @@ impl Stream {
         match self {
             Stream::Tcp(s) => {
                 let (r, w) = s.into_split();
-                Connection {
-                    read: Box::new(r),
-                    write: Box::new(w),
-                    peer,
-                }
+                Connection::shared(r, w, peer)
             }
             Stream::Unix(s) => {
                 let (r, w) = s.into_split();
-                Connection {
-                    read: Box::new(r),
-                    write: Box::new(w),
-                    peer,
-                }
+                Connection::shared(r, w, peer)
             }
         }
     }

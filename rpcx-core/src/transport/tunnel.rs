@@ -100,7 +100,9 @@ async fn websocket(
         ));
     }
     buf.advance(head);
-    let Connection { read, write, peer } = with_prefix(conn, buf);
+    let Connection {
+        read, write, peer, ..
+    } = with_prefix(conn, buf);
     let (conn, run) = ws::bridge(read, write, Role::Client, peer);
     tokio::spawn(run);
     Ok(conn)
@@ -170,6 +172,7 @@ pub(crate) fn with_prefix(conn: Connection, prefix: BytesMut) -> Connection {
         }),
         write: conn.write,
         peer: conn.peer,
+        direct: conn.direct,
     }
 }
 

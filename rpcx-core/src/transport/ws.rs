@@ -70,11 +70,7 @@ pub(crate) fn bridge(
 ) -> (Connection, impl std::future::Future<Output = ()> + Send) {
     let (local, remote) = tokio::io::duplex(PIPE_BYTES);
     let (r, w) = tokio::io::split(remote);
-    let conn = Connection {
-        read: Box::new(r),
-        write: Box::new(w),
-        peer,
-    };
+    let conn = Connection::new(Box::new(r), Box::new(w), peer);
     (conn, run(read, write, local, role))
 }
 

@@ -217,6 +217,7 @@ fn http_handle(
             ),
             calls,
             server_closed: shared.closed.clone(),
+            lane: None,
         }),
     }
 }
@@ -245,7 +246,9 @@ async fn serve_http(shared: Arc<Shared>, conn: Connection, buf: BytesMut) {
         shared: Arc::clone(&shared),
         upgrade: Mutex::new(None),
     });
-    let Connection { read, write, peer } = tunnel::with_prefix(conn, buf);
+    let Connection {
+        read, write, peer, ..
+    } = tunnel::with_prefix(conn, buf);
     let io = TokioIo::new(Joined { read, write });
     let svc_ctx = Arc::clone(&ctx);
     let service = hyper::service::service_fn(move |req| {

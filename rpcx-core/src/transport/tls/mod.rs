@@ -78,11 +78,7 @@ pub async fn accept(
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
     let (r, w) = tokio::io::split(tls);
-    Ok(Connection {
-        read: Box::new(r),
-        write: Box::new(w),
-        peer,
-    })
+    Ok(Connection::new(Box::new(r), Box::new(w), peer))
 }
 
 /// Runs the client side of the handshake on a dialed stream, checking the server's
@@ -102,11 +98,7 @@ pub async fn connect(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
         .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
     let (r, w) = tokio::io::split(stream);
-    Ok(Connection {
-        read: Box::new(r),
-        write: Box::new(w),
-        peer,
-    })
+    Ok(Connection::new(Box::new(r), Box::new(w), peer))
 }
 
 /// Like [`connect`], with the host of `addr` as the server name when `tls.server_name` is
