@@ -1,7 +1,10 @@
 //! The server: every registered method is a [`PyHandler`] that turns a call into a [`Job`]
 //! on a queue. Python threads (the `workers` pool of `rpcx.Server`) take jobs with
 //! [`RawServer::next_job`] and run the Python handler with the GIL; runtime threads never take
-//! the GIL. The Python code answers with [`Job::reply`] or [`Job::fail`].
+//! the GIL. The Python code answers with [`Job::reply`] or [`Job::fail`]. Calls of `async def`
+//! handlers skip the pool when the server was started with an `async_queue`: they go to
+//! their event loop's [`CompletionQueue`] (see [`AsyncFeed`]), and the loop thread starts
+//! their tasks and answers them.
 //!
 //! With `auth`, the first request of each token on a connection becomes an auth job for the
 //! pool; the answer is remembered for that connection ([`AuthCache`]), so later requests with
@@ -73,6 +76,44 @@ struct PyHandler {
     index: usize,
     jobs: Sender<JobMsg>,
     abandon: CancellationToken,
+    /// For an `async def` handler: the event loop's queue its calls go to (the pool gets
+    /// them when `None`).
+    feed: Option<Arc<AsyncFeed>>,
+}
+
+/// Calls of `async def` handlers go straight to their event loop: each call becomes work on
+/// a [`CompletionQueue`] the loop watches (`loop.add_reader(queue.fileno(), queue.drain)`),
+/// and the loop thread hands it to `dispatch` (a Python callable taking the [`Job`]), which
+/// starts the handler's task. A burst of calls costs one wake-up of the loop, and no worker
+/// thread takes the GIL for them.
+struct AsyncFeed {
+    queue: Arc<crate::completion::Inner>,
+    /// Cleared when the server gives up (drops the reference to the Python side).
+    dispatch: Mutex<Option<Arc<Py<PyAny>>>>,
+}
+
+/// Error text of async calls that arrive once their event loop's queue is closed.
+const LOOP_GONE: &str = "rpcx: the event loop of async handlers is closed";
+
+impl AsyncFeed {
+    /// Queues `job` for the loop; gives it back when the server gave up or the queue is
+    /// closed.
+    fn send(&self, job: JobMsg) -> Result<(), &'static str> {
+        let Some(dispatch) = self.dispatch.lock().ok().and_then(|d| d.clone()) else {
+            return Err(ABANDONED);
+        };
+        let queued = self.queue.run_on_loop(Box::new(move |py| {
+            let job = Job::from_msg(job);
+            if let Err(e) = dispatch.bind(py).call1((job,)) {
+                e.write_unraisable(py, None);
+            }
+        }));
+        if queued {
+            Ok(())
+        } else {
+            Err(LOOP_GONE)
+        }
+    }
 }
 
 impl Handler for PyHandler {
@@ -85,8 +126,15 @@ impl Handler for PyHandler {
             reply: tx,
             notices: self.jobs.clone(),
         };
-        if self.abandon.is_cancelled() || self.jobs.send(job).is_err() {
-            return Box::pin(std::future::ready(Err(ServiceError::new(ABANDONED))));
+        let refused = if self.abandon.is_cancelled() {
+            Some(ABANDONED)
+        } else if let Some(feed) = &self.feed {
+            feed.send(job).err()
+        } else {
+            self.jobs.send(job).err().map(|_| ABANDONED)
+        };
+        if let Some(text) = refused {
+            return Box::pin(std::future::ready(Err(ServiceError::new(text))));
         }
         let abandon = self.abandon.clone();
         Box::pin(async move {
@@ -265,14 +313,17 @@ struct Inner {
     sides: crate::transfer::Sides,
     /// Go's reflection service, when started with `reflection=True`.
     reflection: Option<rpcx::server::Reflection>,
+    /// Where calls of `async def` handlers go, when started with an `async_queue`.
+    feed: Option<Arc<AsyncFeed>>,
 }
 
 impl Inner {
-    fn handler(&self, index: usize) -> Arc<PyHandler> {
+    fn handler(&self, index: usize, is_async: bool) -> Arc<PyHandler> {
         Arc::new(PyHandler {
             index,
             jobs: self.jobs_tx.clone(),
             abandon: self.abandon.clone(),
+            feed: if is_async { self.feed.clone() } else { None },
         })
     }
 
@@ -291,6 +342,13 @@ impl Inner {
         }
         // Calls still queued fail now instead of waiting for a worker.
         while self.jobs.try_recv().is_ok() {}
+        // Async calls arriving from now on are refused; those queued for the loop are
+        // dropped when its queue is closed (the Python side closes it as the server stops).
+        if let Some(feed) = &self.feed {
+            if let Ok(mut d) = feed.dispatch.lock() {
+                d.take();
+            }
+        }
     }
 }
 
@@ -315,9 +373,12 @@ impl RawServer {
     /// Binds `address` and starts serving `methods` (`(service, method)` pairs; a job's
     /// `index` is the position of its method in this list), with `metadata`
     /// (`(service, metadata)` pairs) for registry plugins. `http_*`, `jsonrpc`, `websocket`
-    /// and `cors` are the HTTP options of the port (see `crate::http`).
+    /// and `cors` are the HTTP options of the port (see `crate::http`). Calls of the methods
+    /// at the `async_methods` positions go to `async_queue` (a `CompletionQueue` the event
+    /// loop of async handlers drains), where the loop thread hands each `Job` to
+    /// `async_dispatch`; the two come together. Every other call goes to `next_job`.
     #[staticmethod]
-    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None, stream_acceptor=false, reflection=false))]
+    #[pyo3(signature = (address, methods, auth=false, limits=None, max_connections=None, max_inflight_per_conn=None, idle_timeout=None, metrics=false, max_pending_bytes_per_conn=None, max_pending_bytes=None, metadata=None, tls=None, plugins=None, http_gateway=true, jsonrpc=true, http_connect=true, websocket=true, cors=None, http_request_timeout=None, http_max_header_bytes=None, http_max_headers=None, file_transfer=None, streams=None, stream_acceptor=false, reflection=false, async_queue=None, async_dispatch=None, async_methods=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -346,7 +407,23 @@ impl RawServer {
         streams: Option<crate::transfer::SideTuple>,
         stream_acceptor: bool,
         reflection: bool,
+        async_queue: Option<&CompletionQueue>,
+        async_dispatch: Option<Py<PyAny>>,
+        async_methods: Option<Vec<usize>>,
     ) -> PyResult<RawServer> {
+        let feed = match (async_queue, async_dispatch) {
+            (Some(q), Some(d)) => Some(Arc::new(AsyncFeed {
+                queue: q.inner.arc(),
+                dispatch: Mutex::new(Some(Arc::new(d))),
+            })),
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "async_queue and async_dispatch go together",
+                ))
+            }
+        };
+        let async_methods = async_methods.unwrap_or_default();
         if stream_acceptor && streams.is_none() {
             return Err(PyValueError::new_err(
                 "stream_acceptor needs streams (a stream service to accept calls of)",
@@ -425,6 +502,11 @@ impl RawServer {
                 index,
                 jobs: jobs_tx.clone(),
                 abandon: abandon.clone(),
+                feed: if async_methods.contains(&index) {
+                    feed.clone()
+                } else {
+                    None
+                },
             });
             server
                 .register_handler(service, method, handler)
@@ -449,6 +531,7 @@ impl RawServer {
                 gave_up,
                 sides,
                 reflection,
+                feed,
             }),
         })
     }
@@ -496,34 +579,48 @@ impl RawServer {
 
     /// Takes the next job, waiting at most `timeout` seconds (forever when `None`) with the
     /// GIL released. `None` when the wait timed out or the server has stopped (see
-    /// `stopping`).
+    /// `stopping`). A job already queued is taken without releasing the GIL. Only the main
+    /// thread wakes up while it waits (every 200 ms) to run signal handlers.
     #[pyo3(signature = (timeout=None))]
     fn next_job(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Job>> {
         if self.inner.inherited() {
             return Ok(None);
         }
+        if let Ok(j) = self.inner.jobs.try_recv() {
+            return Ok(Some(Job::from_msg(j)));
+        }
         let deadline = timeout
             .map(|t| seconds("timeout", t))
             .transpose()?
             .map(|d| Instant::now() + d);
+        let tick = is_main_thread(py).then_some(JOB_TICK);
         loop {
-            let tick = match deadline {
-                None => JOB_TICK,
-                Some(d) => d.saturating_duration_since(Instant::now()).min(JOB_TICK),
+            let wait = match (deadline, tick) {
+                (None, t) => t,
+                (Some(d), t) => Some(
+                    d.saturating_duration_since(Instant::now())
+                        .min(t.unwrap_or(Duration::MAX)),
+                ),
             };
             let inner = &self.inner;
-            let got = py.detach(|| {
-                crossbeam_channel::select! {
+            let got = py.detach(|| match wait {
+                None => crossbeam_channel::select! {
                     recv(inner.jobs) -> j => Ok(j.ok()),
                     recv(inner.gave_up) -> _ => Ok(None),
-                    default(tick) => Err(()),
-                }
+                },
+                Some(wait) => crossbeam_channel::select! {
+                    recv(inner.jobs) -> j => Ok(j.ok()),
+                    recv(inner.gave_up) -> _ => Ok(None),
+                    default(wait) => Err(()),
+                },
             });
             match got {
                 Ok(Some(j)) => return Ok(Some(Job::from_msg(j))),
                 Ok(None) => return Ok(None),
                 Err(()) => {
-                    py.check_signals()?;
+                    if tick.is_some() {
+                        py.check_signals()?;
+                    }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(None);
                     }
@@ -637,12 +734,22 @@ impl RawServer {
         }
     }
 
-    /// Registers `service.method` on the running server; its jobs carry `index`.
-    fn register(&self, py: Python<'_>, service: &str, method: &str, index: usize) -> PyResult<()> {
+    /// Registers `service.method` on the running server; its jobs carry `index`. With
+    /// `is_async` (and an `async_queue` given to `start`) its calls go to the event loop's
+    /// queue instead of the worker pool.
+    #[pyo3(signature = (service, method, index, is_async=false))]
+    fn register(
+        &self,
+        py: Python<'_>,
+        service: &str,
+        method: &str,
+        index: usize,
+        is_async: bool,
+    ) -> PyResult<()> {
         self.live(py)?;
         self.inner
             .handle
-            .register_handler(service, method, self.inner.handler(index))
+            .register_handler(service, method, self.inner.handler(index, is_async))
             .map_err(|e| to_py(py, e))
     }
 
@@ -739,6 +846,26 @@ impl RawServer {
     fn inflight(&self) -> usize {
         self.inner.handle.inflight()
     }
+}
+
+/// Whether this is the interpreter's main thread (the only one Python runs signal handlers
+/// on); remembered per thread.
+fn is_main_thread(py: Python<'_>) -> bool {
+    thread_local! {
+        static MAIN: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(known) = MAIN.with(|m| m.get()) {
+        return known;
+    }
+    let main = (|| -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let main = threading.call_method0("main_thread")?;
+        Ok(main.is(&threading.call_method0("current_thread")?))
+    })()
+    // Unknown: wake up as the main thread does (the safe side).
+    .unwrap_or(true);
+    MAIN.with(|m| m.set(Some(main)));
+    main
 }
 
 impl RawServer {

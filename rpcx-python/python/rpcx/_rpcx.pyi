@@ -218,8 +218,11 @@ class RawServer:
         streams: Optional[_Side] = None,
         stream_acceptor: bool = False,
         reflection: bool = False,
+        async_queue: Optional[CompletionQueue] = None,
+        async_dispatch: Optional[Callable[[Job], object]] = None,
+        async_methods: Optional[list[int]] = None,
     ) -> RawServer: ...
-    def register(self, service: str, method: str, index: int) -> None: ...
+    def register(self, service: str, method: str, index: int, is_async: bool = False) -> None: ...
     def describe(
         self,
         service: str,

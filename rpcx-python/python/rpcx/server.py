@@ -178,10 +178,13 @@ def _describe(e: BaseException) -> str:
 
 class _LoopThread:
     """The server's own event loop for ``async def`` handlers (servers started with
-    :meth:`Server.start`), on a thread of its own."""
+    :meth:`Server.start`), on a thread of its own, draining the server's queue of async
+    calls (``feed``) when it has one."""
 
-    def __init__(self) -> None:
+    def __init__(self, feed: Optional[_rpcx.CompletionQueue] = None) -> None:
         self.loop = asyncio.new_event_loop()
+        if feed is not None and not feed.closed:
+            self.loop.add_reader(feed.fileno(), feed.drain)
         self.thread = threading.Thread(
             target=self._run, name="rpcx-async-handlers", daemon=True
         )
@@ -363,6 +366,11 @@ class Server:
         self._threads: list[threading.Thread] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_thread: Optional[_LoopThread] = None
+        #: The queue that hands calls of ``async def`` handlers to the handler loop (no
+        #: worker thread in between); none with interceptors, whose hooks run on workers.
+        self._feed: Optional[_rpcx.CompletionQueue] = None
+        #: The tasks of async handlers fed by it (held until they end).
+        self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
         self._terminated = threading.Event()
@@ -481,7 +489,11 @@ class Server:
                     self._table.append(m)
                     if self._reflection:
                         raw.describe(m.service, m.method, *m.description)
-                    raw.register(m.service, m.method, len(self._table) - 1)
+                    fed = self._fed(m)
+                    if fed and self._loop is None and self._loop_thread is None:
+                        # The loop that drains the queue, before the calls can come.
+                        self._loop_thread = _LoopThread(self._feed)
+                    raw.register(m.service, m.method, len(self._table) - 1, is_async=fed)
                 self._methods[(m.service, m.method)] = m
 
     def unregister(self, service: str) -> bool:
@@ -777,6 +789,10 @@ class Server:
             if self._raw is not None:
                 raise RuntimeError("server already started")
             self._table = list(self._methods.values())
+            # Interceptors' hooks run on workers (they may block on the loop): with them,
+            # async calls go through the pool as sync ones do.
+            self._feed = None if self._hooks else _rpcx.CompletionQueue()
+            feed = self._feed
             raw = _rpcx.RawServer.start(
                 address,
                 [(m.service, m.method) for m in self._table],
@@ -795,6 +811,9 @@ class Server:
                 streams=None if self._stream is None else self._stream[1]._side(),
                 stream_acceptor=self._stream is not None and self._stream_acceptor is not None,
                 reflection=self._reflection,
+                async_queue=feed,
+                async_dispatch=None if feed is None else self._dispatch_async,
+                async_methods=[i for i, m in enumerate(self._table) if self._fed(m)],
                 **self._http,
             )
             try:
@@ -805,6 +824,8 @@ class Server:
                     raw.add_registry(registry)
             except BaseException:
                 raw.close()
+                if feed is not None:
+                    feed.close()
                 raise
             self._registries = []
             self._metadata = {}
@@ -826,7 +847,10 @@ class Server:
                 )
             )
             if loop is None and (stream_async or any(m.is_async for m in self._table)):
-                self._loop_thread = _LoopThread()
+                self._loop_thread = _LoopThread(feed)
+            elif loop is not None and feed is not None:
+                # start_async runs on the loop's thread.
+                loop.add_reader(feed.fileno(), feed.drain)
             handlers = ft is not None and (
                 ft.upload_handler is not None or ft.download_handler is not None
             )
@@ -983,6 +1007,7 @@ class Server:
         if self._loop_thread is not None:
             self._loop_thread.stop()
             self._loop_thread = None
+        self._close_feed()
         with self._lock:
             self._terminated.set()
             waiters, self._on_terminated = self._on_terminated, []
@@ -1271,8 +1296,122 @@ class Server:
             if self._loop_thread is None:
                 if self._raw is None or self._raw.stopping:
                     return None
-                self._loop_thread = _LoopThread()
+                self._loop_thread = _LoopThread(self._feed)
             return self._loop_thread.loop
+
+    # -- async def handlers, fed to their loop ------------------------------------------
+
+    def _fed(self, m: _Method) -> bool:
+        """Whether calls of ``m`` go straight to the handler loop's queue."""
+        return m.is_async and self._feed is not None
+
+    def _close_feed(self) -> None:
+        """Closes the async calls' queue (the calls still queued are dropped: the server
+        already failed them), after the loop stopped watching it."""
+        feed = self._feed
+        if feed is None:
+            return
+        loop = self._loop
+        fd = feed.fileno()
+
+        def close() -> None:
+            try:
+                if loop is not None and fd >= 0:
+                    loop.remove_reader(fd)
+            finally:
+                feed.close()
+
+        if loop is None or loop.is_closed():
+            feed.close()
+            if loop is not None:  # the tasks of a closed loop never end: let them go
+                self._tasks.clear()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            close()
+            return
+        try:
+            loop.call_soon_threadsafe(close)
+        except RuntimeError:  # closed meanwhile
+            feed.close()
+
+    def _dispatch_async(self, job: _rpcx.Job) -> None:
+        """Starts the task of an ``async def`` handler's call (on the loop thread, as its
+        queue is drained)."""
+        try:
+            if not job.pending:  # the caller left or its deadline passed while queued
+                return
+            m = self._table[job.index]
+            st = job.serialize_type
+            tracer = _otel.tracer() if _otel.enabled else None
+            span = (
+                _otel.server_start(tracer, m.service, m.method, job.context().metadata)
+                if tracer is not None
+                else None
+            )
+            if m.arity == 0:
+                args: Any = None
+            else:
+                try:
+                    args = _codec.decode(st, job.payload, m.arg_type)
+                except Exception as e:  # the caller's mistake, answered to the caller
+                    log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
+                    job.fail(_error_text(e))
+                    if span is not None:
+                        _otel.end(span, _error_text(e))
+                    return
+            state: Optional[_CallState] = None
+            if m.arity == 2:
+                state = _CallState(self._watch(job))
+                state.ctx = Context(job.context(), state)
+                call_args: tuple[Any, ...] = (args, state.ctx)
+            else:
+                call_args = () if m.arity == 0 else (args,)
+            try:
+                aw = m.func(*call_args)
+            except Exception as e:
+                self._fail(job, m, e, span)
+                _over(state)
+                return
+            task = asyncio.get_running_loop().create_task(
+                self._run_async(job, m, st, aw, state, span)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        except BaseException as e:  # a call is never left unanswered
+            log.error("rpcx: dispatching an async handler failed", exc_info=e)
+            job.fail(_describe(e))
+
+    async def _run_async(
+        self,
+        job: _rpcx.Job,
+        m: _Method,
+        st: int,
+        aw: Any,
+        state: Optional[_CallState],
+        span: Any,
+    ) -> None:
+        _serving.set(self)  # this task's own context
+        try:
+            result = await (aw if span is None else _otel.run_in_span(aw, span))
+        except asyncio.CancelledError:
+            job.fail("rpcx: handler was cancelled")
+            if span is not None:
+                _otel.end(span, "rpcx: handler was cancelled")
+        except GeneratorExit:  # the task is collected unfinished (its loop was closed)
+            job.fail("rpcx: handler was cancelled")
+            if span is not None:
+                _otel.end(span, "rpcx: handler was cancelled")
+            raise
+        except BaseException as e:
+            self._fail(job, m, e, span)
+        else:
+            self._reply(job, m, st, result, span)
+        finally:
+            _over(state)
 
 
 def _rejection_text(e: BaseException) -> str:
