@@ -1,38 +1,41 @@
 #!/usr/bin/env bash
-# A free-threaded CPython (3.13t: configured with --disable-gil) for the rpcx-python tests
-# (`make py-test-ft`), built from source because neither Debian bookworm nor trixie packages
-# a free-threaded interpreter (trixie's python3.13 source builds GIL variants only).
+# A free-threaded CPython (3.14t: configured with --disable-gil) for the rpcx-python tests
+# (`make py-test-ft`), built from source: neither Debian bookworm nor trixie packages a
+# free-threaded interpreter, and pyo3 0.30 (rpcx-python's) supports free-threaded CPython only
+# from 3.14 (it dropped 3.13t), which bookworm and trixie do not have at all.
 #
-# The source is the upstream 3.13 tarball, which Debian also ships unchanged as the
-# .orig.tar.xz of its python3.13 source package (same bytes, so one checksum covers both
-# mirrors). The build needs a C compiler and the usual -dev packages (libssl, zlib, libffi,
-# libbz2, liblzma, libsqlite3, libreadline, uuid); no --enable-optimizations (PGO would triple
-# the build time for a test interpreter).
+# The source is the upstream 3.14 tarball as Ubuntu 26.04 LTS ships it (the .orig.tar.xz of
+# its python3.14 source package, kept in the archive for the release's lifetime); python.org
+# is the fallback. The checksum is pinned, so either mirror gives the same bytes or the
+# download is refused. The build needs a C compiler and the usual -dev packages (libssl, zlib,
+# libffi, libbz2, liblzma, libsqlite3, libreadline, uuid); no --enable-optimizations (PGO
+# would triple the build time of a test interpreter). About 3 CPU-minutes (5 minutes of wall
+# time with make -j2 on a busy 2-core machine).
 #
-# Idempotent: the interpreter is cached under build/ (build/py313t) and reused while its stamp
+# Idempotent: the interpreter is cached under build/ (build/py314t) and reused while its stamp
 # matches this version; the tarball is cached in build/cache. Concurrent runs wait on a lock.
 # Prints the interpreter's path (only that, on stdout); progress goes to stderr and the
-# configure/make output to build/py313t-build.log.
+# configure/make output to build/py314t-build.log.
 set -euo pipefail
 
-VERSION=3.13.5
-SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640
-TARBALL="python3.13_${VERSION}.orig.tar.xz"
+VERSION=3.14.4
+SHA256=d923c51303e38e249136fc1bdf3568d56ecb03214efdef48516176d3d7faaef8
+TARBALL="python3.14_${VERSION}.orig.tar.xz"
 URLS=(
-  "https://deb.debian.org/debian/pool/main/p/python3.13/${TARBALL}"
+  "http://archive.ubuntu.com/ubuntu/pool/main/p/python3.14/${TARBALL}"
   "https://www.python.org/ftp/python/${VERSION}/Python-${VERSION}.tar.xz"
 )
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="$ROOT/build"
-PREFIX="$BUILD/py313t"
-PYTHON="$PREFIX/bin/python3.13t"
+PREFIX="$BUILD/py314t"
+PYTHON="$PREFIX/bin/python3.14t"
 STAMP="$PREFIX/.rpcx-ft-stamp"
-LOG="$BUILD/py313t-build.log"
+LOG="$BUILD/py314t-build.log"
 JOBS="${JOBS:-2}"
 
 mkdir -p "$BUILD/cache"
-exec 9>"$BUILD/py313t.lock"
+exec 9>"$BUILD/py314t.lock"
 flock 9
 
 cached() {
