@@ -1338,6 +1338,14 @@ class Server:
         except RuntimeError:  # closed meanwhile
             feed.close()
 
+    def _feed_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop draining the async calls' queue (this thread's; looked up without
+        ``asyncio.get_running_loop``, which costs a ``getpid`` per call on Python 3.11)."""
+        if self._loop is not None:
+            return self._loop
+        lt = self._loop_thread
+        return lt.loop if lt is not None else asyncio.get_running_loop()
+
     def _dispatch_async(self, job: _rpcx.Job) -> None:
         """Starts the task of an ``async def`` handler's call (on the loop thread, as its
         queue is drained)."""
@@ -1376,9 +1384,7 @@ class Server:
                 self._fail(job, m, e, span)
                 _over(state)
                 return
-            task = asyncio.get_running_loop().create_task(
-                self._run_async(job, m, st, aw, state, span)
-            )
+            task = self._feed_loop().create_task(self._run_async(job, m, st, aw, state, span))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         except BaseException as e:  # a call is never left unanswered
