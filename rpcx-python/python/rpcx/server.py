@@ -1322,9 +1322,10 @@ class Server:
                 feed.close()
 
         if loop is None or loop.is_closed():
+            # The server's own loop (already stopped, its handlers cancelled) or a closed
+            # one: tasks still listed never end, let them go.
             feed.close()
-            if loop is not None:  # the tasks of a closed loop never end: let them go
-                self._tasks.clear()
+            self._tasks.clear()
             return
         try:
             running = asyncio.get_running_loop()
