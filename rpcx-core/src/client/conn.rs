@@ -17,7 +17,26 @@ use crate::transport::{ReadHalf, WriteHalf};
 use crate::Error;
 
 /// Where a reply goes.
-pub(crate) type ReplySlot = oneshot::Sender<Result<Message, Error>>;
+/// Where a pending call's reply goes: a task awaiting it, or a callback run by whoever
+/// delivers the outcome (the reader, the writer, a timer or `fail_all`), with no lock held.
+pub(crate) enum ReplySlot {
+    /// A task awaits the reply.
+    Wait(oneshot::Sender<Result<Message, Error>>),
+    /// Called once with the outcome.
+    Call(Box<dyn FnOnce(Result<Message, Error>) + Send>),
+}
+
+impl ReplySlot {
+    /// Hands the outcome over (a task that stopped waiting just drops it).
+    pub(crate) fn deliver(self, outcome: Result<Message, Error>) {
+        match self {
+            ReplySlot::Wait(tx) => {
+                let _ = tx.send(outcome);
+            }
+            ReplySlot::Call(f) => f(outcome),
+        }
+    }
+}
 
 /// Hashes a seq: seqs are distinct counters, so one multiply spreads them well enough (the
 /// default SipHash costs more than the rest of a map operation).
@@ -129,15 +148,48 @@ impl Conn {
         seq: u64,
     ) -> Result<oneshot::Receiver<Result<Message, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
+        self.insert(seq, ReplySlot::Wait(tx)).map_err(|(e, _)| e)?;
+        Ok(rx)
+    }
+
+    /// Registers a pending call whose outcome goes to `done`; if the connection is already
+    /// gone, `done` gets that error now.
+    pub(crate) fn register_call(
+        &self,
+        seq: u64,
+        done: Box<dyn FnOnce(Result<Message, Error>) + Send>,
+    ) -> bool {
+        match self.insert(seq, ReplySlot::Call(done)) {
+            Ok(()) => true,
+            Err((e, slot)) => {
+                slot.deliver(Err(e));
+                false
+            }
+        }
+    }
+
+    fn insert(&self, seq: u64, slot: ReplySlot) -> Result<(), (Error, ReplySlot)> {
         let mut calls = self.shard(seq);
         if self.failed.load(Ordering::SeqCst) {
             drop(calls);
-            return Err(self.closed_reason().unwrap_or(Error::Closed));
+            return Err((self.closed_reason().unwrap_or(Error::Closed), slot));
         }
-        if calls.insert(seq, tx).is_none() {
+        if calls.insert(seq, slot).is_none() {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(rx)
+        Ok(())
+    }
+
+    /// True while the call `seq` waits for its reply.
+    pub(crate) fn is_pending(&self, seq: u64) -> bool {
+        self.shard(seq).contains_key(&seq)
+    }
+
+    /// Fails a pending call with `error` (if it still waits).
+    pub(crate) fn fail_call(&self, seq: u64, error: Error) {
+        if let Some(slot) = self.take_call(seq) {
+            slot.deliver(Err(error));
+        }
     }
 
     /// How many calls wait for replies.
@@ -165,8 +217,32 @@ impl Conn {
         self.take_call(seq);
     }
 
-    /// Queues a frame for writing.
+    /// Queues a frame for writing, waiting for room in the send budget and the queue.
     pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
+        let Some(msg) = self.send_now(msg)? else {
+            return Ok(());
+        };
+        let want = self.budget_of(&msg);
+        // Room for its bytes first: a server that stops reading stops the queue growing.
+        let held = tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => {
+                return Err(self.closed_reason().unwrap_or(Error::Closed));
+            }
+            p = std::sync::Arc::clone(&self.unsent).acquire_many_owned(want) => {
+                p.map_err(|_| self.closed_reason().unwrap_or(Error::Closed))?
+            }
+        };
+        self.out
+            .send(Outgoing { msg, held })
+            .await
+            .map_err(|_| self.closed_reason().unwrap_or(Error::Closed))
+    }
+
+    /// Writes the frame now (a lone call while the writer is idle) or queues it if there is
+    /// room without waiting: `Ok(None)` once it is on its way, `Ok(Some(msg))` when it would
+    /// have to wait (hand it to [`Conn::send`]).
+    pub(crate) fn send_now(&self, msg: Message) -> Result<Option<Message>, Error> {
         // `failed` is set together with `closed` (under its lock), so no lock is taken until
         // the connection is gone.
         if self.failed.load(Ordering::SeqCst) {
@@ -178,32 +254,29 @@ impl Conn {
         if let Some(lane) = &self.lane {
             if lane.is_idle() && !msg.header.is_oneway() && self.calls_in_flight() <= 1 {
                 if let Some(sent) = self.write_direct(lane, &msg) {
-                    return sent;
+                    return sent.map(|()| None);
                 }
             }
         }
-        // Room for its bytes first: a server that stops reading stops the queue growing.
-        let want = u32::try_from(msg.encoded_len_hint())
-            .unwrap_or(u32::MAX)
-            .min(self.unsent_max);
-        let held = match std::sync::Arc::clone(&self.unsent).try_acquire_many_owned(want) {
-            Ok(p) => p,
-            Err(_) => {
-                tokio::select! {
-                    biased;
-                    _ = self.stop.cancelled() => {
-                        return Err(self.closed_reason().unwrap_or(Error::Closed));
-                    }
-                    p = std::sync::Arc::clone(&self.unsent).acquire_many_owned(want) => {
-                        p.map_err(|_| self.closed_reason().unwrap_or(Error::Closed))?
-                    }
-                }
-            }
+        let Ok(held) =
+            std::sync::Arc::clone(&self.unsent).try_acquire_many_owned(self.budget_of(&msg))
+        else {
+            return Ok(Some(msg));
         };
-        self.out
-            .send(Outgoing { msg, held })
-            .await
-            .map_err(|_| self.closed_reason().unwrap_or(Error::Closed))
+        match self.out.try_send(Outgoing { msg, held }) {
+            Ok(()) => Ok(None),
+            Err(mpsc::error::TrySendError::Full(o)) => Ok(Some(o.msg)),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(self.closed_reason().unwrap_or(Error::Closed))
+            }
+        }
+    }
+
+    /// The send-budget permits `msg` holds while queued.
+    fn budget_of(&self, msg: &Message) -> u32 {
+        u32::try_from(msg.encoded_len_hint())
+            .unwrap_or(u32::MAX)
+            .min(self.unsent_max)
     }
 
     /// Encodes `msg` and writes it on the socket now; `None` when the writer took the socket
@@ -245,7 +318,7 @@ impl Conn {
             let calls = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
             self.in_flight.fetch_sub(calls.len(), Ordering::Relaxed);
             for (_, slot) in calls {
-                let _ = slot.send(Err(clone_reason(&reason)));
+                slot.deliver(Err(clone_reason(&reason)));
             }
         }
         // Logged with no lock held: a subscriber may call back into this client.
@@ -261,13 +334,13 @@ impl Conn {
             return;
         }
         if let Some(slot) = self.take_call(header.seq()) {
-            let _ = slot.send(Err(Error::Protocol(error)));
+            slot.deliver(Err(Error::Protocol(error)));
         }
     }
 
     fn complete(&self, msg: Message) {
         if let Some(slot) = self.take_call(msg.header.seq()) {
-            let _ = slot.send(Ok(msg));
+            slot.deliver(Ok(msg));
         }
     }
 }
@@ -415,7 +488,7 @@ fn encode(conn: &Conn, msg: &Message, buf: &mut BytesMut) -> bool {
         Ok(()) => false,
         Err(e) => {
             if let Some(slot) = conn.take_call(msg.header.seq()) {
-                let _ = slot.send(Err(Error::Protocol(e)));
+                slot.deliver(Err(Error::Protocol(e)));
             }
             true
         }

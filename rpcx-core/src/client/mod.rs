@@ -15,6 +15,7 @@ mod caller;
 mod conn;
 mod interceptor;
 mod options;
+mod started;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 pub use caller::Caller;
 pub use interceptor::{ClientCall, ClientInterceptor, Interceptors};
 pub use options::{CallOptions, ClientOptions};
+pub use started::StartedCall;
 
 use crate::codec::Codable;
 use crate::protocol::{Message, Metadata, SerializeType, META_AUTH, META_SERVER_TIMEOUT};
@@ -252,14 +254,7 @@ impl Client {
         };
         let msg = within(timeout, exchange).await?;
         pending.armed = false;
-        match (into_response(msg), timeout) {
-            // The server cut the handler at the deadline this call sent as `__ServerTimeout`:
-            // that is this call's own timeout, whichever of the two timers fired first.
-            (Err(Error::Server(e)), Some(d)) if e.message == SERVER_DEADLINE_EXCEEDED => {
-                Err(Error::Timeout(d))
-            }
-            (result, _) => result,
-        }
+        response_within(msg, timeout)
     }
 
     /// Sends a oneway request: no reply is ever sent; returns once the frame is queued.
@@ -430,6 +425,18 @@ impl Drop for PendingGuard<'_> {
         if self.armed {
             self.conn.forget(self.seq);
         }
+    }
+}
+
+/// The reply of a call made with `timeout`: the server cutting the handler at the deadline
+/// this call sent as `__ServerTimeout` is this call's own timeout, whichever of the two
+/// timers fired first.
+fn response_within(msg: Message, timeout: Option<Duration>) -> Result<RawResponse, Error> {
+    match (into_response(msg), timeout) {
+        (Err(Error::Server(e)), Some(d)) if e.message == SERVER_DEADLINE_EXCEEDED => {
+            Err(Error::Timeout(d))
+        }
+        (result, _) => result,
     }
 }
 
