@@ -51,10 +51,10 @@
 //! then `opentelemetry::context::FutureExt::with_context` on the call's future): the client
 //! span is then its child. tracing-opentelemetry is not a dependency of this crate.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{
     Span, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer,
@@ -105,23 +105,28 @@ fn w3c_fields() -> &'static [String] {
     FIELDS.get_or_init(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()])
 }
 
+/// What [`W3cTraceContext`] writes for a context whose span has this span context: nothing
+/// for an invalid one, else `traceparent` (its flags as they are, sampled or not) and a
+/// non-empty `tracestate`.
+fn inject_w3c(sc: &SpanContext, injector: &mut dyn Injector) {
+    if !sc.is_valid() {
+        return;
+    }
+    let tp = TraceParent {
+        trace_id: sc.trace_id().to_bytes(),
+        parent_id: sc.span_id().to_bytes(),
+        flags: sc.trace_flags().to_u8() & (FLAG_SAMPLED | FLAG_RANDOM),
+    };
+    injector.set(TRACEPARENT, tp.to_header());
+    let state = sc.trace_state().header();
+    if !state.is_empty() {
+        injector.set(TRACESTATE, state);
+    }
+}
+
 impl TextMapPropagator for W3cTraceContext {
     fn inject_context(&self, cx: &OtelContext, injector: &mut dyn Injector) {
-        let span = cx.span();
-        let sc = span.span_context();
-        if !sc.is_valid() {
-            return;
-        }
-        let tp = TraceParent {
-            trace_id: sc.trace_id().to_bytes(),
-            parent_id: sc.span_id().to_bytes(),
-            flags: sc.trace_flags().to_u8() & (FLAG_SAMPLED | FLAG_RANDOM),
-        };
-        injector.set(TRACEPARENT, tp.to_header());
-        let state = sc.trace_state().header();
-        if !state.is_empty() {
-            injector.set(TRACESTATE, state);
-        }
+        inject_w3c(cx.span().span_context(), injector);
     }
 
     fn extract_with_context(&self, cx: &OtelContext, extractor: &dyn Extractor) -> OtelContext {
@@ -156,18 +161,36 @@ enum Propagation {
 }
 
 impl Propagation {
-    fn inject(&self, cx: &OtelContext, metadata: &mut Metadata) {
+    /// Writes the context of the client span `span` (child of the current context) into
+    /// `metadata`, and returns what `after_call` ends: nothing for a span that is not
+    /// recorded. With the built-in W3C propagator the span's ids are written directly, and
+    /// no context is built around it.
+    fn inject(&self, span: BoxedSpan, metadata: &mut Metadata) -> Option<ClientSpan> {
         let mut carrier = MetadataCarrier(metadata);
-        match self {
-            Propagation::Given(p) => p.inject_context(cx, &mut carrier),
-            Propagation::Global => global::get_text_map_propagator(|p| {
+        let propagator = match self {
+            Propagation::Given(p) => Some(p),
+            Propagation::Global => None,
+        };
+        if propagator.is_none() && global::get_text_map_propagator(|p| p.fields().next().is_none())
+        {
+            inject_w3c(span.span_context(), &mut carrier);
+            return span
+                .is_recording()
+                .then(|| ClientSpan::Span(Mutex::new(span)));
+        }
+        let cx = OtelContext::current_with_span(span);
+        match propagator {
+            Some(p) => p.inject_context(&cx, &mut carrier),
+            // The global propagator, or W3C again if it was removed meanwhile.
+            None => global::get_text_map_propagator(|p| {
                 if p.fields().next().is_some() {
-                    p.inject_context(cx, &mut carrier)
+                    p.inject_context(&cx, &mut carrier)
                 } else {
-                    W3cTraceContext.inject_context(cx, &mut carrier)
+                    W3cTraceContext.inject_context(&cx, &mut carrier)
                 }
             }),
         }
+        cx.span().is_recording().then_some(ClientSpan::Context(cx))
     }
 
     fn extract(&self, metadata: &Metadata) -> OtelContext {
@@ -181,6 +204,41 @@ impl Propagation {
                     W3cTraceContext.extract(&carrier)
                 }
             }),
+        }
+    }
+}
+
+/// A recorded client span, kept from `before_call` to `after_call`. A span that is not
+/// recorded is dropped once its context is in the metadata: ending it would keep nothing,
+/// and keeping it would cost an allocation per call.
+enum ClientSpan {
+    /// The span alone (the W3C propagator needs no context around it); the lock only gives
+    /// `after_call`, which sees the call by shared reference, the span to end.
+    Span(Mutex<BoxedSpan>),
+    /// The span as the current context's child, as a propagator other than the built-in
+    /// W3C one was given it.
+    Context(OtelContext),
+}
+
+impl ClientSpan {
+    /// Ends the span, with status error and `error`'s text for a failed call.
+    fn end(&self, error: Option<&Error>) {
+        let status = error.map(|e| Status::error(e.to_string()));
+        match self {
+            ClientSpan::Span(span) => {
+                let mut span = span.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(status) = status {
+                    span.set_status(status);
+                }
+                span.end();
+            }
+            ClientSpan::Context(cx) => {
+                let span = cx.span();
+                if let Some(status) = status {
+                    span.set_status(status);
+                }
+                span.end();
+            }
         }
     }
 }
@@ -226,7 +284,7 @@ fn start_span(
     kind: SpanKind,
     parent: &OtelContext,
     attributes: impl FnOnce() -> Vec<KeyValue>,
-) -> opentelemetry::global::BoxedSpan {
+) -> BoxedSpan {
     let mut span = tracer
         .span_builder(name)
         .with_kind(kind)
@@ -289,35 +347,31 @@ impl ClientTracing {
 
 impl ClientInterceptor for ClientTracing {
     fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
-        let parent = OtelContext::current();
-        let span = start_span(
-            &self.tracer,
-            span_name("rpcx.client.", call.service(), call.method()),
-            SpanKind::Client,
-            &parent,
-            || {
-                let mut attrs = attributes(call.service(), call.method()).to_vec();
-                attrs.push(KeyValue::new("server.address", call.server().to_owned()));
-                attrs
-            },
-        );
-        let cx = parent.with_span(span);
-        self.propagation.inject(&cx, call.metadata_mut());
-        call.set_local(cx);
+        let span = OtelContext::map_current(|parent| {
+            start_span(
+                &self.tracer,
+                span_name("rpcx.client.", call.service(), call.method()),
+                SpanKind::Client,
+                parent,
+                || {
+                    let mut attrs = attributes(call.service(), call.method()).to_vec();
+                    attrs.push(KeyValue::new("server.address", call.server().to_owned()));
+                    attrs
+                },
+            )
+        });
+        if let Some(recorded) = self.propagation.inject(span, call.metadata_mut()) {
+            call.set_local(recorded);
+        }
         Ok(())
     }
 
     fn after_call(&self, call: &ClientCall<'_>, result: Result<&RawResponse, &Error>) {
-        let Some(cx) = call.local::<OtelContext>() else {
-            return;
-        };
-        let span = cx.span();
         // Success leaves the status unset (OpenTelemetry's rule for instrumentation, and what
         // a status the application set itself then keeps).
-        if let Err(e) = result {
-            span.set_status(Status::error(e.to_string()));
+        if let Some(span) = call.local::<ClientSpan>() {
+            span.end(result.err());
         }
-        span.end();
     }
 
     fn reads_metadata_after_call(&self) -> bool {
@@ -402,6 +456,11 @@ impl Plugin for ServerTracing {
             return;
         };
         let span = cx.span();
+        // An unrecorded span is not ended: nothing of it is kept, and ending would read the
+        // clock for nothing. It goes with the call's context.
+        if !span.is_recording() {
+            return;
+        }
         if let Err(text) = result {
             span.set_status(Status::error(text.to_owned()));
         }

@@ -112,6 +112,15 @@ fn parse_hex(text: &[u8], out: &mut [u8]) -> Result<(), TraceParentError> {
     Ok(())
 }
 
+/// Writes `bytes` as lowercase hex into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
 fn push_hex(s: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
@@ -209,14 +218,16 @@ impl TraceParent {
 
     /// The `traceparent` text (as [`Display`](fmt::Display) writes it) in one allocation.
     pub fn to_header(&self) -> String {
-        let mut s = String::with_capacity(55);
-        s.push_str("00-");
-        push_hex(&mut s, &self.trace_id);
-        s.push('-');
-        push_hex(&mut s, &self.parent_id);
-        s.push('-');
-        push_hex(&mut s, &[self.flags]);
-        s
+        // Written into a fixed buffer first, then copied into the string (one allocation).
+        let mut b = [b'-'; 55];
+        b[0] = b'0';
+        b[1] = b'0';
+        hex_into(&mut b[3..35], &self.trace_id);
+        hex_into(&mut b[36..52], &self.parent_id);
+        hex_into(&mut b[53..55], &[self.flags]);
+        // Only ASCII was written: the lossy conversion borrows it whole, and `into_owned`
+        // is the one allocation.
+        String::from_utf8_lossy(&b).into_owned()
     }
 
     /// Reads `traceparent` from metadata: `None` when there is none, the parse error when it

@@ -183,8 +183,9 @@ impl std::fmt::Debug for Interceptors {
 
 /// What `after_call` needs of a request that was moved into its frame.
 pub(crate) struct Seen {
-    service: String,
-    method: String,
+    /// The service then the method, in one allocation; `service_len` splits them.
+    names: String,
+    service_len: usize,
     metadata: Metadata,
     oneway: bool,
     /// How many interceptors' `before_call` ran.
@@ -240,9 +241,12 @@ impl Interceptors {
                 break;
             }
         }
+        let mut names = String::with_capacity(req.service.len() + req.method.len());
+        names.push_str(&req.service);
+        names.push_str(&req.method);
         let seen = Seen {
-            service: req.service.clone(),
-            method: req.method.clone(),
+            names,
+            service_len: req.service.len(),
             metadata: if self.keep_metadata {
                 req.metadata.clone()
             } else {
@@ -257,9 +261,10 @@ impl Interceptors {
 
     /// Runs `after_call` of the interceptors whose `before_call` ran.
     pub(crate) fn after(&self, mut seen: Seen, server: &str, result: Result<&RawResponse, &Error>) {
+        let (service, method) = seen.names.split_at(seen.service_len);
         let mut call = ClientCall {
-            service: &seen.service,
-            method: &seen.method,
+            service,
+            method,
             server,
             oneway: seen.oneway,
             metadata: &mut seen.metadata,
