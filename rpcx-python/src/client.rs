@@ -7,14 +7,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyTuple};
 use tokio::sync::{mpsc, Mutex as AsyncMutex};
 
 use rpcx::client::{ClientOptions, RawRequest};
 use rpcx::protocol::{Limits, Message, SerializeType};
 
 use crate::completion::{
-    push_tuple, reply_tuple, spawn_into, CallHandle, CompletionQueue, Outcome,
+    push_tuple, reply_tuple, spawn_into, start_call_into, CallHandle, CompletionQueue, Outcome,
 };
 use crate::errors::{closed, forked, to_py};
 use crate::runtime::{wait, wait_for, Owned};
@@ -246,6 +246,26 @@ impl RawClient {
         reply_tuple(py, &reply.map_err(|e| to_py(py, e))?)
     }
 
+    /// [`call`](Self::call) for callers that want the reply payload only: no metadata dict
+    /// is built.
+    #[pyo3(signature = (service, method, serialize_type, payload, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn call_payload<'py>(
+        &self,
+        py: Python<'py>,
+        service: &str,
+        method: &str,
+        serialize_type: u8,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let client = self.live(py)?.clone();
+        let req = request(service, method, serialize_type, payload, metadata, timeout)?;
+        let reply = wait(py, async move { client.call_raw(req).await })?;
+        Ok(PyBytes::new(py, &reply.map_err(|e| to_py(py, e))?.payload))
+    }
+
     /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.
     #[pyo3(signature = (cq, token, service, method, serialize_type, payload, metadata=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
@@ -261,9 +281,29 @@ impl RawClient {
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
     ) -> PyResult<CallHandle> {
-        let client = self.live(py)?.clone();
+        let client = self.live(py)?;
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        spawn_into(cq, token, async move { client.call_raw(req).await })
+        start_call_into(cq, token, client, req, false)
+    }
+
+    /// [`start_call`](Self::start_call) completing with the reply payload alone (`bytes`).
+    #[pyo3(signature = (cq, token, service, method, serialize_type, payload, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_call_payload(
+        &self,
+        py: Python<'_>,
+        cq: &CompletionQueue,
+        token: u64,
+        service: &str,
+        method: &str,
+        serialize_type: u8,
+        payload: &[u8],
+        metadata: Option<BTreeMap<String, String>>,
+        timeout: Option<f64>,
+    ) -> PyResult<CallHandle> {
+        let client = self.live(py)?;
+        let req = request(service, method, serialize_type, payload, metadata, timeout)?;
+        start_call_into(cq, token, client, req, true)
     }
 
     /// Sends a oneway request (returns once it is queued for writing).

@@ -39,6 +39,8 @@ pub(crate) type LoopWork = Box<dyn FnOnce(Python<'_>) + Send>;
 pub(crate) enum Outcome {
     /// A call's reply: `(payload, metadata)`.
     Reply(RawResponse),
+    /// A call's reply payload alone (its caller reads no metadata): `bytes`.
+    Payload(bytes::Bytes),
     /// Done, nothing to return (oneway sends).
     Unit,
     /// A connected client.
@@ -250,6 +252,7 @@ impl CompletionQueue {
 fn convert(py: Python<'_>, outcome: Outcome) -> PyResult<(bool, Bound<'_, PyAny>)> {
     Ok(match outcome {
         Outcome::Reply(r) => (true, reply_tuple(py, &r)?.into_any()),
+        Outcome::Payload(p) => (true, PyBytes::new(py, &p).into_any()),
         Outcome::Unit => (true, py.None().into_bound(py)),
         Outcome::Receipts(r) => (true, receipts_list(py, r)?.into_any()),
         Outcome::Client(c) => (true, Bound::new(py, RawClient::from_core(c))?.into_any()),
@@ -304,8 +307,36 @@ where
     });
     Ok(CallHandle {
         inner: Owned::new(Running {
-            abort: task.abort_handle(),
+            stop: Stop::Task(task.abort_handle()),
             give_up: Mutex::new(give_up),
+        }),
+    })
+}
+
+/// Starts a raw call with [`rpcx::client::Client::start_call_raw`]: no task of its own; the
+/// reader thread that gets the reply queues it on `cq` under `token`.
+/// With `payload_only` the reply completes as its payload alone (`bytes`, no metadata dict).
+pub(crate) fn start_call_into(
+    cq: &CompletionQueue,
+    token: u64,
+    client: &rpcx::client::Client,
+    req: rpcx::client::RawRequest,
+    payload_only: bool,
+) -> PyResult<CallHandle> {
+    let runtime = handle()?;
+    let _in_runtime = runtime.enter();
+    let queue = cq.inner.arc();
+    let call = client.start_call_raw(req, move |outcome| {
+        let outcome = match outcome {
+            Ok(r) if payload_only => Outcome::Payload(r.payload),
+            other => other.into(),
+        };
+        queue.complete(token, outcome);
+    });
+    Ok(CallHandle {
+        inner: Owned::new(Running {
+            stop: Stop::Call(call),
+            give_up: Mutex::new(None),
         }),
     })
 }
@@ -359,8 +390,16 @@ pub(crate) fn push_tuple<'py>(py: Python<'py>, m: &Message) -> PyResult<Bound<'p
     )
 }
 
+/// How to stop a running operation.
+enum Stop {
+    /// Its task.
+    Task(AbortHandle),
+    /// A call started without a task.
+    Call(rpcx::client::StartedCall),
+}
+
 struct Running {
-    abort: AbortHandle,
+    stop: Stop,
     /// Dropped on cancel: disconnects the operation's [`Cancelled`].
     give_up: Mutex<Option<Sender<()>>>,
 }
@@ -378,6 +417,9 @@ impl CallHandle {
         if let Ok(mut g) = self.inner.give_up.lock() {
             g.take();
         }
-        self.inner.abort.abort();
+        match &self.inner.stop {
+            Stop::Task(task) => task.abort(),
+            Stop::Call(call) => call.cancel(),
+        }
     }
 }

@@ -193,9 +193,35 @@ pub(crate) fn set_worker_threads(n: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// Runs `fut` to completion on the runtime with the GIL released, waking every few
-/// milliseconds to let Python run signal handlers: a `KeyboardInterrupt` (or any exception a
-/// handler raises) drops the future, which cancels the work, and is returned.
+thread_local! {
+    /// Whether this thread is Python's main thread, by fork generation (the thread that
+    /// forks is the child's main thread).
+    static MAIN_THREAD: std::cell::Cell<Option<(u32, bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// True on Python's main thread: the only one where signal handlers run.
+fn on_main_thread(py: Python<'_>) -> bool {
+    let me = generation();
+    if let Some((generation, main)) = MAIN_THREAD.with(|c| c.get()) {
+        if generation == me {
+            return main;
+        }
+    }
+    let main = py
+        .import("threading")
+        .and_then(|t| {
+            Ok(t.call_method0("main_thread")?
+                .is(&t.call_method0("current_thread")?))
+        })
+        .unwrap_or(true);
+    MAIN_THREAD.with(|c| c.set(Some((me, main))));
+    main
+}
+
+/// Runs `fut` to completion on the runtime with the GIL released. On the main thread it
+/// wakes every few milliseconds to let Python run signal handlers: a `KeyboardInterrupt` (or
+/// any exception a handler raises) drops the future, which cancels the work, and is returned.
+/// Other threads never run signal handlers, so they wait without a timer.
 ///
 /// Must be called from a Python thread (never a runtime thread, where it would panic).
 pub(crate) fn wait<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
@@ -204,6 +230,9 @@ where
     F::Output: Send,
 {
     let handle = handle()?;
+    if !on_main_thread(py) {
+        return Ok(py.detach(|| handle.block_on(fut)));
+    }
     let mut fut = std::pin::pin!(fut);
     loop {
         let tick = py.detach(|| {

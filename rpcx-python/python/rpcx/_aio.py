@@ -29,7 +29,8 @@ class Bridge:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)
-        self.pid = os.getpid()
+        #: The fork generation it was made in (a forked child makes its own bridges).
+        self.generation = _generation
         self.queue = _rpcx.CompletionQueue()
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
@@ -62,7 +63,9 @@ class Bridge:
         """Starts an operation with ``start(queue, token)`` and awaits its outcome;
         cancelling the awaiting task aborts the operation."""
         token = next(self._tokens)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # The bridge's own loop (``bridge()`` found it running): no second
+        # ``get_running_loop``, which on Python 3.11 makes a getpid system call.
+        fut: asyncio.Future[Any] = cast(asyncio.AbstractEventLoop, self._loop()).create_future()
         self.pending[token] = fut
         try:
             handle = start(self.queue, token)
@@ -98,9 +101,15 @@ _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bridge] = weakref
 _lock = threading.Lock()
 
 
+#: Bumped in a forked child: bridges of an earlier generation belong to the parent's loops.
+#: (Compared per call instead of ``os.getpid()``, a system call.)
+_generation = 0
+
+
 def _new_lock_in_child() -> None:
-    global _lock
+    global _lock, _generation
     _lock = threading.Lock()
+    _generation += 1
 
 
 if hasattr(os, "register_at_fork"):
@@ -108,7 +117,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def _usable(b: Optional[Bridge]) -> bool:
-    return b is not None and b.pid == os.getpid() and not b.closed
+    return b is not None and b.generation == _generation and not b.closed
 
 
 def bridge() -> Bridge:

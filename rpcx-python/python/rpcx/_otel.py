@@ -62,6 +62,20 @@ def _attributes(service: str, method: str) -> dict[str, str]:
     return {"rpc.system": "rpcx", "rpc.service": service, "rpc.method": method}
 
 
+def _no_provider_check() -> Any:
+    """A cheap test for "no tracer provider installed yet", run before
+    ``get_tracer_provider()`` (which looks ``OTEL_PYTHON_TRACER_PROVIDER`` up in the
+    environment on every call until a provider is set): the API module's global provider,
+    when this version of the API has it and the environment names no provider. Otherwise a
+    test that never answers yes, and every call asks the API."""
+    if AVAILABLE and hasattr(_trace, "_TRACER_PROVIDER"):
+        if "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ:
+            return lambda: _trace._TRACER_PROVIDER is None
+    return lambda: False
+
+
+_NO_PROVIDER_YET = _no_provider_check()
+
 #: The tracer of the provider it came from (one per provider, not one per call).
 _tracer_of: tuple[Any, Any] = (None, None)
 
@@ -71,6 +85,8 @@ def tracer() -> Any:
     installed none: the API's no-op tracer would make invalid spans that carry no context, so
     a call then skips tracing at the cost of this check."""
     global _tracer_of
+    if _NO_PROVIDER_YET():
+        return None
     provider = _trace.get_tracer_provider()
     if isinstance(provider, _trace.ProxyTracerProvider):
         return None

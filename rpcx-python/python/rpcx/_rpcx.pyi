@@ -135,7 +135,27 @@ class RawClient:
         metadata: Optional[dict[str, str]] = None,
         timeout: Optional[float] = None,
     ) -> tuple[bytes, dict[str, str]]: ...
+    def call_payload(
+        self,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> bytes: ...
     def start_call(
+        self,
+        cq: CompletionQueue,
+        token: int,
+        service: str,
+        method: str,
+        serialize_type: int,
+        payload: bytes,
+        metadata: Optional[dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> CallHandle: ...
+    def start_call_payload(
         self,
         cq: CompletionQueue,
         token: int,

@@ -159,6 +159,18 @@ class _ClientHooks(_Hooks):
                 "async def interceptor hooks need an asyncio client (AsyncClient, AsyncXClient)"
             )
 
+    def idle(self, metadata: Optional[dict[str, str]]) -> bool:
+        """True when :meth:`run` would only call ``send(metadata)``: no interceptors, and no
+        client span to start (OpenTelemetry off, no tracer provider installed, or the caller
+        already set a ``traceparent``)."""
+        if self.pairs:
+            return False
+        return (
+            not _otel.enabled
+            or _otel.tracer() is None
+            or bool(metadata and "traceparent" in metadata)
+        )
+
     def run(
         self,
         service: str,
