@@ -6,7 +6,7 @@
 //! a job queue served by Python threads ([`server`]) and async completions reach the event
 //! loop through a socket-signalled queue ([`completion`]).
 //!
-//! Free-threaded CPython (3.13t and later): the module declares `gil_used = false`, so
+//! Free-threaded CPython (3.14t and later; pyo3 0.30 has no 3.13t support): the module declares `gil_used = false`, so
 //! importing it keeps the GIL off. Nothing here relies on the GIL for mutual exclusion: every
 //! `#[pyclass]` is `frozen` and keeps its state behind `Mutex`/`RwLock`/atomics/channels (the
 //! compiler checks they are `Sync`), the process-wide state (runtime slot, log queue,
