@@ -86,6 +86,18 @@ impl RawClient {
         }
         Ok(&self.inner.client)
     }
+
+    /// Makes the call and waits for its reply (GIL released, interruptible on the main
+    /// thread); the call's error as its Python exception.
+    fn call_blocking(
+        &self,
+        py: Python<'_>,
+        req: RawRequest,
+    ) -> PyResult<rpcx::client::RawResponse> {
+        let client = self.live(py)?.clone();
+        let reply = wait(py, async move { client.call_raw(req).await })?;
+        reply.map_err(|e| to_py(py, e))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,10 +252,8 @@ impl RawClient {
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        let reply = wait(py, async move { client.call_raw(req).await })?;
-        reply_tuple(py, &reply.map_err(|e| to_py(py, e))?)
+        reply_tuple(py, &self.call_blocking(py, req)?)
     }
 
     /// [`call`](Self::call) for callers that want the reply payload only: no metadata dict
@@ -260,10 +270,8 @@ impl RawClient {
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        let reply = wait(py, async move { client.call_raw(req).await })?;
-        Ok(PyBytes::new(py, &reply.map_err(|e| to_py(py, e))?.payload))
+        Ok(PyBytes::new(py, &self.call_blocking(py, req)?.payload))
     }
 
     /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.

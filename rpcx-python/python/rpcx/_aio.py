@@ -120,22 +120,38 @@ def _usable(b: Optional[Bridge]) -> bool:
     return b is not None and b.generation == _generation and not b.closed
 
 
+#: The bridge this thread used last: found again without ``asyncio.get_running_loop()``,
+#: which on Python 3.11 makes a getpid system call each time.
+_last = threading.local()
+
+
+def _running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when ``loop`` runs on this thread now, so it is the running loop (a thread runs
+    one loop at a time). Asyncio's own loops record the thread that runs them; a loop that
+    does not (``_thread_id`` missing) is looked up the slow way every time."""
+    return getattr(loop, "_thread_id", None) == threading.get_ident()
+
+
 def bridge() -> Bridge:
     """The bridge of the running event loop (made on first use; remade in a forked child)."""
+    b = getattr(_last, "bridge", None)
+    if _usable(b):
+        loop = cast(Bridge, b).loop
+        if loop is not None and _running_here(loop):
+            return cast(Bridge, b)
     loop = asyncio.get_running_loop()
     b = _bridges.get(loop)
-    if _usable(b):
-        return cast(Bridge, b)
-    with _lock:
-        b = _bridges.get(loop)
-        if _usable(b):
-            return cast(Bridge, b)
-        if b is not None:
-            b.close()
-        _sweep()
-        b = Bridge(loop)
-        _bridges[loop] = b
-        return b
+    if not _usable(b):
+        with _lock:
+            b = _bridges.get(loop)
+            if not _usable(b):
+                if b is not None:
+                    b.close()
+                _sweep()
+                b = Bridge(loop)
+                _bridges[loop] = b
+    _last.bridge = b
+    return cast(Bridge, b)
 
 
 def _sweep() -> None:
