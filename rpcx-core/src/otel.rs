@@ -295,6 +295,57 @@ fn start_span(
     span
 }
 
+/// `Debug`, `Default`, `new` and the builder methods of [`ClientTracing`] and
+/// [`ServerTracing`] (both a tracer and a propagation).
+macro_rules! tracing_builders {
+    ($ty:ident, $propagated:literal, $propagator_doc:literal) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($ty))
+            }
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty::new()
+            }
+        }
+
+        impl $ty {
+            #[doc = concat!(
+                "Spans from the global tracer provider as installed now (install it first), ",
+                "context ", $propagated, " (W3C trace context while none is installed)."
+            )]
+            pub fn new() -> $ty {
+                $ty {
+                    tracer: global::tracer_provider().tracer_with_scope(scope()),
+                    propagation: Propagation::Global,
+                }
+            }
+
+            /// Spans from this tracer provider instead of the global one.
+            pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+            where
+                P: TracerProvider,
+                P::Tracer: Send + Sync + 'static,
+                <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+            {
+                self.tracer = boxed_tracer(provider);
+                self
+            }
+
+            #[doc = $propagator_doc]
+            pub fn with_propagator(
+                mut self,
+                propagator: impl TextMapPropagator + Send + Sync + 'static,
+            ) -> Self {
+                self.propagation = Propagation::Given(Arc::new(propagator));
+                self
+            }
+        }
+    };
+}
+
 /// Client interceptor: a client span per call, its context injected into the request
 /// metadata. See the [module docs](self).
 pub struct ClientTracing {
@@ -302,48 +353,11 @@ pub struct ClientTracing {
     propagation: Propagation,
 }
 
-impl std::fmt::Debug for ClientTracing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientTracing")
-    }
-}
-
-impl Default for ClientTracing {
-    fn default() -> Self {
-        ClientTracing::new()
-    }
-}
-
-impl ClientTracing {
-    /// Spans from the global tracer provider as installed now (install it first), context
-    /// written by the global propagator (W3C trace context while none is installed).
-    pub fn new() -> ClientTracing {
-        ClientTracing {
-            tracer: global::tracer_provider().tracer_with_scope(scope()),
-            propagation: Propagation::Global,
-        }
-    }
-
-    /// Spans from this tracer provider instead of the global one.
-    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
-    {
-        self.tracer = boxed_tracer(provider);
-        self
-    }
-
-    /// Writes the context with this propagator instead of the global one.
-    pub fn with_propagator(
-        mut self,
-        propagator: impl TextMapPropagator + Send + Sync + 'static,
-    ) -> Self {
-        self.propagation = Propagation::Given(Arc::new(propagator));
-        self
-    }
-}
+tracing_builders!(
+    ClientTracing,
+    "written by the global propagator",
+    "Writes the context with this propagator instead of the global one."
+);
 
 impl ClientInterceptor for ClientTracing {
     fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
@@ -386,48 +400,11 @@ pub struct ServerTracing {
     propagation: Propagation,
 }
 
-impl std::fmt::Debug for ServerTracing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ServerTracing")
-    }
-}
-
-impl Default for ServerTracing {
-    fn default() -> Self {
-        ServerTracing::new()
-    }
-}
-
-impl ServerTracing {
-    /// Spans from the global tracer provider as installed now (install it first), context
-    /// read by the global propagator (W3C trace context while none is installed).
-    pub fn new() -> ServerTracing {
-        ServerTracing {
-            tracer: global::tracer_provider().tracer_with_scope(scope()),
-            propagation: Propagation::Global,
-        }
-    }
-
-    /// Spans from this tracer provider instead of the global one.
-    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
-    {
-        self.tracer = boxed_tracer(provider);
-        self
-    }
-
-    /// Reads the context with this propagator instead of the global one.
-    pub fn with_propagator(
-        mut self,
-        propagator: impl TextMapPropagator + Send + Sync + 'static,
-    ) -> Self {
-        self.propagation = Propagation::Given(Arc::new(propagator));
-        self
-    }
-}
+tracing_builders!(
+    ServerTracing,
+    "read by the global propagator",
+    "Reads the context with this propagator instead of the global one."
+);
 
 impl Plugin for ServerTracing {
     fn name(&self) -> &str {
