@@ -10,7 +10,6 @@
 //! Prints `PASS <case>` or `FAIL <case>: <reason>`, then `otel: N passed, N failed`; exit
 //! status 1 if a case failed, 2 on usage errors.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -21,8 +20,11 @@ use rpcx::otel::{ClientTracing, ServerTracing};
 use rpcx::protocol::SerializeType;
 use rpcx::server::Server;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+#[path = "go_peer.rs"]
+mod go_peer;
+use go_peer::GoServer;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -139,26 +141,8 @@ async fn go_client(gootel: &str) -> Result<(), String> {
 /// Our client (otel interceptor) calls a Go server that extracts the context from the
 /// metadata: what it extracted is our client span.
 async fn go_server(gootel: &str) -> Result<(), String> {
-    let mut child = Command::new(gootel)
-        .args(["-mode", "server", "-addr", "tcp@127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("running {gootel}: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout of the Go server")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(LIMIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(a) = line.strip_prefix("LISTENING ") {
-                return Some(a.to_owned());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or("the Go server did not report LISTENING")?;
+    let server = GoServer::start(gootel, LIMIT).await?;
+    let addr = server.address.clone();
 
     let result = async {
         let (provider, exporter) = provider();
@@ -211,41 +195,22 @@ async fn go_server(gootel: &str) -> Result<(), String> {
         Ok::<_, String>(())
     }
     .await;
-    let _ = child.start_kill();
-    let _ = tokio::time::timeout(LIMIT, child.wait()).await;
+    server.stop(LIMIT).await;
     result
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cases, gootel): (Vec<&str>, &str) = match args.as_slice() {
-        [mode, bin] if mode == "go-client" || mode == "go-server" => (vec![mode.as_str()], bin),
-        [bin] => (vec!["go-client", "go-server"], bin),
-        _ => {
-            eprintln!("usage: otel_interop [go-client|go-server] GOOTEL");
-            std::process::exit(2);
-        }
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for case in cases {
-        let r = match case {
-            "go-client" => go_client(gootel).await,
-            _ => go_server(gootel).await,
-        };
-        match r {
-            Ok(()) => {
-                passed += 1;
-                println!("PASS {case}");
+    go_peer::run_cases(
+        "otel",
+        "",
+        "otel_interop [go-client|go-server] GOOTEL",
+        |case, bin| async move {
+            match case {
+                "go-client" => go_client(&bin).await,
+                _ => go_server(&bin).await,
             }
-            Err(e) => {
-                failed += 1;
-                println!("FAIL {case}: {e}");
-            }
-        }
-    }
-    println!("otel: {passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+        },
+    )
+    .await;
 }

@@ -11,7 +11,6 @@
 //! status 1 if a case failed, 2 on usage errors.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use rpcx::arith::{Args, Reply};
@@ -20,8 +19,11 @@ use rpcx::protocol::SerializeType;
 use rpcx::server::Server;
 use rpcx::Error;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+#[path = "go_peer.rs"]
+mod go_peer;
+use go_peer::GoServer;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -90,26 +92,8 @@ async fn go_client(gothrift: &str) -> Result<(), String> {
 /// Our client calls a Go server with Thrift: Mul, a Profile of every kind of field echoed,
 /// and a server error's text.
 async fn go_server(gothrift: &str) -> Result<(), String> {
-    let mut child = Command::new(gothrift)
-        .args(["-mode", "server", "-addr", "tcp@127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("running {gothrift}: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout of the Go server")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(LIMIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(a) = line.strip_prefix("LISTENING ") {
-                return Some(a.to_owned());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or("the Go server did not report LISTENING")?;
+    let server = GoServer::start(gothrift, LIMIT).await?;
+    let addr = server.address.clone();
     let result = async {
         let options = ClientOptions::default().serialize_type(SerializeType::THRIFT);
         let client = Client::connect(&addr, options)
@@ -160,41 +144,22 @@ async fn go_server(gothrift: &str) -> Result<(), String> {
         Ok::<_, String>(())
     }
     .await;
-    let _ = child.start_kill();
-    let _ = tokio::time::timeout(LIMIT, child.wait()).await;
+    server.stop(LIMIT).await;
     result
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cases, bin): (Vec<&str>, &str) = match args.as_slice() {
-        [mode, bin] if mode == "go-client" || mode == "go-server" => (vec![mode.as_str()], bin),
-        [bin] => (vec!["go-client", "go-server"], bin),
-        _ => {
-            eprintln!("usage: thrift_interop [go-client|go-server] GOTHRIFT");
-            std::process::exit(2);
-        }
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for case in cases {
-        let r = match case {
-            "go-client" => go_client(bin).await,
-            _ => go_server(bin).await,
-        };
-        match r {
-            Ok(()) => {
-                passed += 1;
-                println!("PASS thrift {case}");
+    go_peer::run_cases(
+        "thrift",
+        "thrift ",
+        "thrift_interop [go-client|go-server] GOTHRIFT",
+        |case, bin| async move {
+            match case {
+                "go-client" => go_client(&bin).await,
+                _ => go_server(&bin).await,
             }
-            Err(e) => {
-                failed += 1;
-                println!("FAIL thrift {case}: {e}");
-            }
-        }
-    }
-    println!("thrift: {passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+        },
+    )
+    .await;
 }
