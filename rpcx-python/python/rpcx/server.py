@@ -1156,33 +1156,10 @@ class Server:
             if intercepted is None:  # refused
                 return
             job = intercepted
-        m = self._table[job.index]
-        st = job.serialize_type
-        # The server span (OpenTelemetry installed and on), current while the handler runs.
-        tracer = _otel.tracer() if _otel.enabled else None
-        span = (
-            _otel.server_start(tracer, m.service, m.method, job.context().metadata)
-            if tracer is not None
-            else None
-        )
-        if m.arity == 0:
-            args: Any = None
-        else:
-            try:
-                args = _codec.decode(st, job.payload, m.arg_type)
-            except Exception as e:  # the caller's mistake, answered to the caller
-                log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
-                job.fail(_error_text(e))
-                if span is not None:
-                    _otel.end(span, _error_text(e))
-                return
-        state: Optional[_CallState] = None
-        if m.arity == 2:
-            state = _CallState(self._watch(job))
-            state.ctx = Context(job.context(), state)
-            call_args: tuple[Any, ...] = (args, state.ctx)
-        else:
-            call_args = () if m.arity == 0 else (args,)
+        begun = self._begin(job)
+        if begun is None:
+            return
+        m, st, span, state, call_args = begun
         token = _serving.set(self)
         span_token = _otel.attach(span) if span is not None else None
         try:
@@ -1204,6 +1181,41 @@ class Server:
             return
         self._reply(job, m, st, result, span)
         _over(state)
+
+    def _begin(
+        self, job: _rpcx.Job
+    ) -> Optional[tuple[_Method, int, Any, Optional[_CallState], tuple[Any, ...]]]:
+        """What a call's handler is run with: its method, the payload's serialize type, the
+        server span (OpenTelemetry installed and on; current while the handler runs), the
+        call's state (handlers taking a context) and the arguments. ``None`` when the
+        arguments did not decode: the call is answered with that error."""
+        m = self._table[job.index]
+        st = job.serialize_type
+        tracer = _otel.tracer() if _otel.enabled else None
+        span = (
+            _otel.server_start(tracer, m.service, m.method, job.context().metadata)
+            if tracer is not None
+            else None
+        )
+        if m.arity == 0:
+            args: Any = None
+        else:
+            try:
+                args = _codec.decode(st, job.payload, m.arg_type)
+            except Exception as e:  # the caller's mistake, answered to the caller
+                log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
+                job.fail(_error_text(e))
+                if span is not None:
+                    _otel.end(span, _error_text(e))
+                return None
+        state: Optional[_CallState] = None
+        if m.arity == 2:
+            state = _CallState(self._watch(job))
+            state.ctx = Context(job.context(), state)
+            call_args: tuple[Any, ...] = (args, state.ctx)
+        else:
+            call_args = () if m.arity == 0 else (args,)
+        return m, st, span, state, call_args
 
     def _schedule(
         self,
@@ -1353,32 +1365,10 @@ class Server:
         try:
             if not job.pending:  # the caller left or its deadline passed while queued
                 return
-            m = self._table[job.index]
-            st = job.serialize_type
-            tracer = _otel.tracer() if _otel.enabled else None
-            span = (
-                _otel.server_start(tracer, m.service, m.method, job.context().metadata)
-                if tracer is not None
-                else None
-            )
-            if m.arity == 0:
-                args: Any = None
-            else:
-                try:
-                    args = _codec.decode(st, job.payload, m.arg_type)
-                except Exception as e:  # the caller's mistake, answered to the caller
-                    log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
-                    job.fail(_error_text(e))
-                    if span is not None:
-                        _otel.end(span, _error_text(e))
-                    return
-            state: Optional[_CallState] = None
-            if m.arity == 2:
-                state = _CallState(self._watch(job))
-                state.ctx = Context(job.context(), state)
-                call_args: tuple[Any, ...] = (args, state.ctx)
-            else:
-                call_args = () if m.arity == 0 else (args,)
+            begun = self._begin(job)
+            if begun is None:
+                return
+            m, st, span, state, call_args = begun
             try:
                 aw = m.func(*call_args)
             except Exception as e:
