@@ -1204,9 +1204,7 @@ class Server:
                 args = _codec.decode(st, job.payload, m.arg_type)
             except Exception as e:  # the caller's mistake, answered to the caller
                 log.debug("rpcx: %s.%s: bad arguments: %s", m.service, m.method, e)
-                job.fail(_error_text(e))
-                if span is not None:
-                    _otel.end(span, _error_text(e))
+                _fail_ended(job, span, _error_text(e))
                 return None
         state: Optional[_CallState] = None
         if m.arity == 2:
@@ -1235,9 +1233,7 @@ class Server:
         except RuntimeError as e:  # the loop is closed
             if inspect.iscoroutine(aw):
                 aw.close()
-            job.fail(f"rpcx: cannot run async handler: {e}")
-            if span is not None:
-                _otel.end(span, f"rpcx: cannot run async handler: {e}")
+            _fail_ended(job, span, f"rpcx: cannot run async handler: {e}")
             _over(state)
             return
 
@@ -1258,9 +1254,7 @@ class Server:
         try:
             result = fut.result()
         except concurrent.futures.CancelledError:
-            job.fail("rpcx: handler was cancelled")
-            if span is not None:
-                _otel.end(span, "rpcx: handler was cancelled")
+            _fail_ended(job, span, "rpcx: handler was cancelled")
             return
         except BaseException as e:
             self._fail(job, m, e, span)
@@ -1270,18 +1264,11 @@ class Server:
     @staticmethod
     def _fail(job: _rpcx.Job, m: _Method, e: BaseException, span: Any = None) -> None:
         if isinstance(e, ServiceError):  # the handler's own answer: verbatim, not logged
-            text = _error_text(e)
-            if e.payload:
-                job.fail(text, e.payload)
-            else:
-                job.fail(text)
+            _fail_ended(job, span, _error_text(e), e.payload or None)
         else:
             log.error("rpcx: handler %s.%s raised %s", m.service, m.method,
                       type(e).__name__, exc_info=e)
-            text = _describe(e)
-            job.fail(text)
-        if span is not None:
-            _otel.end(span, text)
+            _fail_ended(job, span, _describe(e))
 
     @staticmethod
     def _reply(job: _rpcx.Job, m: _Method, st: int, result: Any, span: Any = None) -> None:
@@ -1290,13 +1277,11 @@ class Server:
         except Exception as e:
             log.error("rpcx: handler %s.%s returned what cannot be encoded", m.service,
                       m.method, exc_info=e)
-            job.fail(f"rpcx: cannot encode reply: {e}")
-            if span is not None:
-                _otel.end(span, f"rpcx: cannot encode reply: {e}")
+            _fail_ended(job, span, f"rpcx: cannot encode reply: {e}")
             return
-        job.reply(payload)
-        if span is not None:
+        if span is not None:  # ended first: a caller holding its reply finds the span ended
             _otel.end(span, None)
+        job.reply(payload)
 
     def _handler_loop(self) -> Optional[asyncio.AbstractEventLoop]:
         """The loop of ``start_async``, else the server's own loop thread's (made on first
@@ -1395,13 +1380,9 @@ class Server:
         try:
             result = await (aw if span is None else _otel.run_in_span(aw, span))
         except asyncio.CancelledError:
-            job.fail("rpcx: handler was cancelled")
-            if span is not None:
-                _otel.end(span, "rpcx: handler was cancelled")
+            _fail_ended(job, span, "rpcx: handler was cancelled")
         except GeneratorExit:  # the task is collected unfinished (its loop was closed)
-            job.fail("rpcx: handler was cancelled")
-            if span is not None:
-                _otel.end(span, "rpcx: handler was cancelled")
+            _fail_ended(job, span, "rpcx: handler was cancelled")
             raise
         except BaseException as e:
             self._fail(job, m, e, span)
@@ -1446,6 +1427,14 @@ def _accept_answer(job: _rpcx.Job, ok: Any, peer: str) -> None:
             peer,
         )
     job.fail("rpcx: stream refused by the acceptor")
+
+
+def _fail_ended(job: _rpcx.Job, span: Any, text: str, payload: Optional[bytes] = None) -> None:
+    """Answers ``job`` with the error ``text`` (and ``payload``, if any), its server span (if
+    any) ended with that status first: a caller holding its answer finds the span ended."""
+    if span is not None:
+        _otel.end(span, text)
+    job.fail(text, payload)
 
 
 async def _awaited(aw: Any, server: Server, span: Any = None) -> Any:
