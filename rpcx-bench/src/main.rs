@@ -10,11 +10,16 @@
 //!   decodes the reply and checks `field1 == "OK"`, `field2 == 100`; `--raw` sends the
 //!   pre-encoded bytes and does not decode the reply.
 //! - `--otel off|unsampled|sampled` (server and client): OpenTelemetry propagation
-//!   (`rpcx::otel`) with spans not sampled or sampled into a discarding exporter (see `otel`).
+//!   (`rpcx::otel`) with spans not sampled or sampled into a discarding exporter; `hooks` and
+//!   `header` take its cost apart (see `otel`).
 //! - `rpcx-bench limit-server [--addr tcp@127.0.0.1:0]`: a minimal tokio loop answering every
 //!   frame with a prebuilt `Hello.Say` reply frame (no rpcx dispatch): the machine's floor.
 //! - `rpcx-bench echo-matrix [-d SECONDS]`: in-process server and client, 581-byte raw echo at
 //!   concurrency 1, 100, 1000 over 1 and 10 connections; prints a table.
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod limit;
 mod load;
@@ -80,7 +85,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
 fn server(tracing: otel::Mode) -> Result<Server, rpcx::Error> {
     let mut builder = Server::builder();
     if let Some(plugin) = otel::server_plugin(tracing) {
-        builder = builder.plugin(plugin);
+        builder = builder.plugin_arc(plugin);
     }
     let mut s = builder.build();
     rpcx::benchmark::register(&mut s)?;

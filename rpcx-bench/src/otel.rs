@@ -7,18 +7,28 @@
 //!   spans are not recorded ("sampling off");
 //! - `sampled`: the same with `AlwaysOn`: every span is recorded and handed, as it ends, to
 //!   an exporter that discards it (the cost of recording, without any exporter's I/O).
+//!
+//! Two more modes take `unsampled` apart, to see where its cost lies:
+//! - `hooks`: a client interceptor and a server plugin that do nothing (the cost of having
+//!   any);
+//! - `header`: the same hooks carrying a fixed `traceparent` — the client sets it, the
+//!   server reads it — with no OpenTelemetry API involved (the cost of the metadata entry).
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
-use rpcx::client::ClientInterceptor;
+use rpcx::client::{ClientCall, ClientInterceptor};
 use rpcx::otel::{ClientTracing, ServerTracing};
+use rpcx::server::{Context, Plugin};
 
 /// Which tracing the benchmark runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Off,
+    Hooks,
+    Header,
     Unsampled,
     Sampled,
 }
@@ -29,10 +39,12 @@ impl std::str::FromStr for Mode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "off" => Ok(Mode::Off),
+            "hooks" => Ok(Mode::Hooks),
+            "header" => Ok(Mode::Header),
             "unsampled" => Ok(Mode::Unsampled),
             "sampled" => Ok(Mode::Sampled),
             other => Err(format!(
-                "--otel {other:?}: expected off, unsampled or sampled"
+                "--otel {other:?}: expected off, hooks, header, unsampled or sampled"
             )),
         }
     }
@@ -49,9 +61,43 @@ impl SpanExporter for Discard {
     }
 }
 
+/// A W3C `traceparent` as `ClientTracing` sends it (version 00, not sampled).
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+/// The hooks of `hooks` (`header: false`) and `header` (`header: true`).
+struct Bare {
+    header: bool,
+}
+
+impl ClientInterceptor for Bare {
+    fn before_call(&self, call: &mut ClientCall<'_>) -> Result<(), String> {
+        if self.header {
+            call.set_meta("traceparent", TRACEPARENT);
+        }
+        Ok(())
+    }
+
+    fn reads_metadata_after_call(&self) -> bool {
+        false
+    }
+}
+
+impl Plugin for Bare {
+    fn name(&self) -> &str {
+        "bare"
+    }
+
+    fn before_call(&self, ctx: &Context, _payload: &Bytes) -> Result<(), String> {
+        if self.header && ctx.metadata().get("traceparent").map(String::len) != Some(55) {
+            return Err("rpcx-bench: no traceparent".into());
+        }
+        Ok(())
+    }
+}
+
 fn provider(mode: Mode) -> Option<SdkTracerProvider> {
     let sampler = match mode {
-        Mode::Off => return None,
+        Mode::Off | Mode::Hooks | Mode::Header => return None,
         Mode::Unsampled => Sampler::AlwaysOff,
         Mode::Sampled => Sampler::AlwaysOn,
     };
@@ -64,11 +110,21 @@ fn provider(mode: Mode) -> Option<SdkTracerProvider> {
 }
 
 /// The server plugin of `mode` (`None` for off).
-pub fn server_plugin(mode: Mode) -> Option<ServerTracing> {
-    provider(mode).map(|p| ServerTracing::new().with_tracer_provider(&p))
+pub fn server_plugin(mode: Mode) -> Option<Arc<dyn Plugin>> {
+    match mode {
+        Mode::Hooks | Mode::Header => Some(Arc::new(Bare {
+            header: mode == Mode::Header,
+        })),
+        _ => provider(mode).map(|p| Arc::new(ServerTracing::new().with_tracer_provider(&p)) as _),
+    }
 }
 
 /// The client interceptor of `mode` (`None` for off).
 pub fn client_interceptor(mode: Mode) -> Option<Arc<dyn ClientInterceptor>> {
-    provider(mode).map(|p| Arc::new(ClientTracing::new().with_tracer_provider(&p)) as _)
+    match mode {
+        Mode::Hooks | Mode::Header => Some(Arc::new(Bare {
+            header: mode == Mode::Header,
+        })),
+        _ => provider(mode).map(|p| Arc::new(ClientTracing::new().with_tracer_provider(&p)) as _),
+    }
 }
