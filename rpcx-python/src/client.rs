@@ -111,6 +111,7 @@ pub(crate) fn options(
     heartbeat_timeout: f64,
     limits: Option<LimitsTuple>,
     max_unsent_bytes: Option<usize>,
+    tls: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<ClientOptions> {
     let mut o = ClientOptions::default()
         .serialize_type(serialize_type(serialize)?)
@@ -141,6 +142,7 @@ pub(crate) fn options(
         }
         o.max_unsent_bytes = n;
     }
+    o.tls = crate::tls::client(tls)?;
     Ok(o)
 }
 
@@ -182,7 +184,7 @@ impl RawClient {
         tls: Option<Bound<'_, PyAny>>,
         max_unsent_bytes: Option<usize>,
     ) -> PyResult<RawClient> {
-        let mut opts = options(
+        let opts = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -192,8 +194,8 @@ impl RawClient {
             heartbeat_timeout,
             limits,
             max_unsent_bytes,
+            tls.as_ref(),
         )?;
-        opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();
         let client = wait(py, async move {
             rpcx::client::Client::connect(&address, opts).await
@@ -221,7 +223,7 @@ impl RawClient {
         tls: Option<Bound<'_, PyAny>>,
         max_unsent_bytes: Option<usize>,
     ) -> PyResult<CallHandle> {
-        let mut opts = options(
+        let opts = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -231,8 +233,8 @@ impl RawClient {
             heartbeat_timeout,
             limits,
             max_unsent_bytes,
+            tls.as_ref(),
         )?;
-        opts.tls = crate::tls::client(tls.as_ref())?;
         let address = address.to_owned();
         spawn_into(cq, token, async move {
             rpcx::client::Client::connect(&address, opts).await

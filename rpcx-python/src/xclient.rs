@@ -1056,7 +1056,7 @@ impl RawXClient {
             return Err(PyValueError::new_err("service must be a non-empty str"));
         }
         let discovery = discovery_of(py, discovery)?;
-        let mut client = options(
+        let client = options(
             serialize_type,
             timeout,
             connect_timeout,
@@ -1066,8 +1066,8 @@ impl RawXClient {
             heartbeat_timeout,
             limits,
             max_unsent_bytes,
+            tls.as_ref(),
         )?;
-        client.tls = crate::tls::client(tls.as_ref())?;
         let breaker = match breaker {
             None => None,
             Some((threshold, open_for)) => {
