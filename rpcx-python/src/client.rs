@@ -276,8 +276,9 @@ impl RawClient {
         Ok(PyBytes::new(py, &self.call_blocking(py, req)?.payload))
     }
 
-    /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`.
-    #[pyo3(signature = (cq, token, service, method, serialize_type, payload, metadata=None, timeout=None))]
+    /// Starts a call; `(payload, metadata)` or the exception arrives on `cq` under `token`;
+    /// with `payload_only`, the reply payload alone (`bytes`): no metadata dict is built.
+    #[pyo3(signature = (cq, token, service, method, serialize_type, payload, metadata=None, timeout=None, payload_only=false))]
     #[allow(clippy::too_many_arguments)]
     fn start_call(
         &self,
@@ -290,30 +291,11 @@ impl RawClient {
         payload: &[u8],
         metadata: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
+        payload_only: bool,
     ) -> PyResult<CallHandle> {
         let client = self.live(py)?;
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        start_call_into(cq, token, client, req, false)
-    }
-
-    /// [`start_call`](Self::start_call) completing with the reply payload alone (`bytes`).
-    #[pyo3(signature = (cq, token, service, method, serialize_type, payload, metadata=None, timeout=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn start_call_payload(
-        &self,
-        py: Python<'_>,
-        cq: &CompletionQueue,
-        token: u64,
-        service: &str,
-        method: &str,
-        serialize_type: u8,
-        payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
-        timeout: Option<f64>,
-    ) -> PyResult<CallHandle> {
-        let client = self.live(py)?;
-        let req = request(service, method, serialize_type, payload, metadata, timeout)?;
-        start_call_into(cq, token, client, req, true)
+        start_call_into(cq, token, client, req, payload_only)
     }
 
     /// Sends a oneway request (returns once it is queued for writing).

@@ -154,17 +154,7 @@ class RawClient:
         payload: bytes,
         metadata: Optional[dict[str, str]] = None,
         timeout: Optional[float] = None,
-    ) -> CallHandle: ...
-    def start_call_payload(
-        self,
-        cq: CompletionQueue,
-        token: int,
-        service: str,
-        method: str,
-        serialize_type: int,
-        payload: bytes,
-        metadata: Optional[dict[str, str]] = None,
-        timeout: Optional[float] = None,
+        payload_only: bool = False,
     ) -> CallHandle: ...
     def send(
         self,

@@ -353,9 +353,10 @@ class AsyncClient(_Twin):
         r = Request.encode(self._opts.serializer, args, metadata, timeout, serializer)
         raw = await self._client()
         if self._hooks.idle(r.metadata):
-            # No interceptor and no span: straight to the wire, the payload alone back.
+            # No interceptor and no span: straight to the wire, the payload alone back
+            # (payload_only=True, passed by position: no kwargs dict per call).
             data = await _aio.bridge().run(
-                lambda q, tok: raw.start_call_payload(q, tok, service, method, *r)
+                lambda q, tok: raw.start_call(q, tok, service, method, *r, True)
             )
             return r.decode(data, reply_type)
         return (await self._call(raw, service, method, r, reply_type))[0]
