@@ -6,7 +6,18 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, AsyncIterator, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from . import _aio, _rpcx
 from . import transfer as _transfer
@@ -38,6 +49,18 @@ def _push(got: tuple[str, str, dict[str, str], bytes], server: str) -> Push:
     """A client's push (the raw 4-tuple) with the server it came from."""
     service, method, metadata, payload = got
     return Push(service, method, metadata, payload, server)
+
+
+async def _pushes(recv: Callable[[], Awaitable[Optional[Push]]]) -> AsyncIterator[Push]:
+    """The pushes ``recv`` returns until it raises :class:`~rpcx.ClosedError` (the
+    ``pushes()`` of :class:`AsyncClient` and :class:`~rpcx.AsyncXClient`)."""
+    while True:
+        try:
+            push = await recv()
+        except ClosedError:
+            return
+        if push is not None:
+            yield push
 
 
 def _names(service: Any, method: Any) -> None:
@@ -419,15 +442,9 @@ class AsyncClient(_Twin):
         got = await _aio.bridge().run(lambda q, tok: raw.start_recv_push(q, tok, t))
         return None if got is None else _push(got, self.address)
 
-    async def pushes(self) -> AsyncIterator[Push]:
+    def pushes(self) -> AsyncIterator[Push]:
         """Iterates over server pushes until the connection ends."""
-        while True:
-            try:
-                push = await self.recv_push()
-            except ClosedError:
-                return
-            if push is not None:
-                yield push
+        return _pushes(self.recv_push)
 
     async def send_file(
         self,
@@ -444,10 +461,7 @@ class AsyncClient(_Twin):
         up = raw.send_file(
             service, _transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata)
         )
-        try:
-            return await _transfer._in_thread(up.wait, up.close)
-        finally:
-            up.close()
+        return await _transfer._upload(up)
 
     async def download_file(
         self,

@@ -353,6 +353,15 @@ async def _in_thread(work: Callable[[], T], abort: Callable[[], None]) -> T:
         raise
 
 
+async def _upload(up: Any) -> int:
+    """Waits for a started upload in a thread (cancelling the awaiting task aborts it) and
+    closes it, whatever the outcome: the bytes sent."""
+    try:
+        return await _in_thread(up.wait, up.close)
+    finally:
+        up.close()
+
+
 async def _stream_pair(
     open_fd: Callable[[], int],
 ) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:

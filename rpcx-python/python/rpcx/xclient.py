@@ -28,7 +28,7 @@ from . import transfer as _transfer
 from ._codec import Serializer
 from ._request import Request, check_max_unsent_bytes, check_serializer, check_timeout
 from ._rpcx import Consul, Dns, Etcd, MultipleServers, Peer, Redis, SelectRequest, Zookeeper
-from .client import Push
+from .client import Push, _pushes
 from .compress import DEFAULT_THRESHOLD, client_option
 from .errors import ClosedError, RpcError
 from .interceptors import _ClientHooks
@@ -696,15 +696,9 @@ class AsyncXClient(_Twin):
         got = await _aio.bridge().run(lambda q, tok: stream.start_recv(q, tok, t))
         return None if got is None else Push(*got)
 
-    async def pushes(self) -> AsyncIterator[Push]:
+    def pushes(self) -> AsyncIterator[Push]:
         """Iterates over the servers' pushes until the XClient is closed."""
-        while True:
-            try:
-                push = await self.recv_push()
-            except ClosedError:
-                return
-            if push is not None:
-                yield push
+        return _pushes(self.recv_push)
 
     async def send_file(
         self,
@@ -715,10 +709,7 @@ class AsyncXClient(_Twin):
         """:meth:`XClient.send_file` as a coroutine; cancelling the awaiting task aborts the
         upload."""
         up = self._raw.send_file(_transfer._path(path), _transfer._rate(rate), _transfer._meta(metadata))
-        try:
-            return await _transfer._in_thread(up.wait, up.close)
-        finally:
-            up.close()
+        return await _transfer._upload(up)
 
     async def download_file(
         self,
