@@ -181,11 +181,67 @@ impl std::fmt::Debug for Interceptors {
     }
 }
 
+/// The service and method of a call, kept for `after_call`: inline when together they fit in
+/// [`CallNames::INLINE`] bytes (the usual case, no allocation per call), else in one string.
+enum CallNames {
+    Inline {
+        bytes: [u8; CallNames::INLINE],
+        service_len: u8,
+        len: u8,
+    },
+    Heap {
+        names: String,
+        service_len: usize,
+    },
+}
+
+impl CallNames {
+    const INLINE: usize = 64;
+
+    fn new(service: &str, method: &str) -> CallNames {
+        let len = service.len() + method.len();
+        if len <= Self::INLINE {
+            let mut bytes = [0u8; Self::INLINE];
+            bytes[..service.len()].copy_from_slice(service.as_bytes());
+            bytes[service.len()..len].copy_from_slice(method.as_bytes());
+            // Both fit in a u8: len <= INLINE = 64.
+            CallNames::Inline {
+                bytes,
+                service_len: service.len() as u8,
+                len: len as u8,
+            }
+        } else {
+            let mut names = String::with_capacity(len);
+            names.push_str(service);
+            names.push_str(method);
+            CallNames::Heap {
+                names,
+                service_len: service.len(),
+            }
+        }
+    }
+
+    /// `(service, method)`.
+    fn get(&self) -> (&str, &str) {
+        let (names, service_len) = match self {
+            // Two whole strings were copied in: valid UTF-8, split where the first ended.
+            CallNames::Inline {
+                bytes,
+                service_len,
+                len,
+            } => (
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+                usize::from(*service_len),
+            ),
+            CallNames::Heap { names, service_len } => (names.as_str(), *service_len),
+        };
+        names.split_at_checked(service_len).unwrap_or(("", ""))
+    }
+}
+
 /// What `after_call` needs of a request that was moved into its frame.
 pub(crate) struct Seen {
-    /// The service then the method, in one allocation; `service_len` splits them.
-    names: String,
-    service_len: usize,
+    names: CallNames,
     metadata: Metadata,
     oneway: bool,
     /// How many interceptors' `before_call` ran.
@@ -241,12 +297,8 @@ impl Interceptors {
                 break;
             }
         }
-        let mut names = String::with_capacity(req.service.len() + req.method.len());
-        names.push_str(&req.service);
-        names.push_str(&req.method);
         let seen = Seen {
-            names,
-            service_len: req.service.len(),
+            names: CallNames::new(&req.service, &req.method),
             metadata: if self.keep_metadata {
                 req.metadata.clone()
             } else {
@@ -261,7 +313,7 @@ impl Interceptors {
 
     /// Runs `after_call` of the interceptors whose `before_call` ran.
     pub(crate) fn after(&self, mut seen: Seen, server: &str, result: Result<&RawResponse, &Error>) {
-        let (service, method) = seen.names.split_at(seen.service_len);
+        let (service, method) = seen.names.get();
         let mut call = ClientCall {
             service,
             method,
@@ -281,6 +333,23 @@ impl Interceptors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_names_split_back_inline_and_on_the_heap() {
+        for (service, method) in [
+            ("Arith", "Mul"),
+            ("", ""),
+            ("Ünïcode", "Mëthod"),
+            ("S".repeat(40).as_str(), "M".repeat(24).as_str()),
+            ("S".repeat(40).as_str(), "M".repeat(25).as_str()),
+            ("Long".repeat(100).as_str(), "Method"),
+        ] {
+            let names = CallNames::new(service, method);
+            let inline = matches!(names, CallNames::Inline { .. });
+            assert_eq!(inline, service.len() + method.len() <= CallNames::INLINE);
+            assert_eq!(names.get(), (service, method));
+        }
+    }
 
     /// Keeps `(tag, n)` in `before_call` (twice: the second replaces the first) and checks it
     /// in `after_call`.
