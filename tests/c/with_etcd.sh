@@ -9,39 +9,17 @@
 #   with_etcd.sh <command> [args...]
 set -u
 
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/throwaway_server.sh"
+
 bin=${RPCX_ETCD_BIN:-$(command -v etcd || true)}
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  if [ "${RPCX_REQUIRE_ETCD:-}" = 1 ]; then
-    echo "with_etcd: etcd not found and RPCX_REQUIRE_ETCD=1 (run scripts/bootstrap-etcd.sh)" >&2
-    exit 1
-  fi
-  echo "SKIP: no etcd binary (scripts/bootstrap-etcd.sh installs it)" >&2
-  exit 77
+  missing "${RPCX_REQUIRE_ETCD:-}" \
+    "with_etcd: etcd not found and RPCX_REQUIRE_ETCD=1 (run scripts/bootstrap-etcd.sh)" \
+    "SKIP: no etcd binary (scripts/bootstrap-etcd.sh installs it)"
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-etcd.XXXXXX")
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-# A port nobody listens on (etcd may still lose a race for it: then we try again).
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
+scratch_dir etcd
 
 tls=${RPCX_ETCD_TLS_DIR:-}
 scheme=http
@@ -62,11 +40,10 @@ healthy() {
   fi
 }
 
-ready=
-for attempt in 1 2 3; do
+launch() {
   cport=$(free_port)
   pport=$(free_port)
-  [ "$cport" = "$pport" ] && continue
+  [ "$cport" = "$pport" ] && return 1
   url=$scheme://127.0.0.1:$cport
   purl=http://127.0.0.1:$pport
   rm -rf "$dir/data"
@@ -76,24 +53,9 @@ for attempt in 1 2 3; do
     --initial-cluster "rpcx-c-test=$purl" --log-level warn "${tls_flags[@]}" \
     </dev/null >/dev/null 2>"$dir/etcd.log" &
   pid=$!
-  for _ in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    if healthy "$url"; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  [ -n "$ready" ] && break
-  echo "with_etcd: attempt $attempt: etcd did not become healthy" >&2
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  pid=
-done
-if [ -z "$ready" ]; then
-  echo "with_etcd: etcd did not start:" >&2
-  cat "$dir/etcd.log" >&2
-  exit 1
-fi
+}
+up() { healthy "$url"; }
+miss="did not become healthy"
+start_server with_etcd etcd 300 "$dir/etcd.log"
 
 RPCX_ETCD_ENDPOINT=$url "$@"

@@ -7,65 +7,26 @@
 #   with_redis.sh <command> [args...]
 set -u
 
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/throwaway_server.sh"
+
 bin=$(command -v redis-server || true)
 cli=$(command -v redis-cli || true)
 if [ -z "$bin" ] || [ -z "$cli" ]; then
-  if [ "${RPCX_REQUIRE_REDIS:-}" = 1 ]; then
-    echo "with_redis: redis-server not found and RPCX_REQUIRE_REDIS=1 (run scripts/bootstrap-etcd.sh)" >&2
-    exit 1
-  fi
-  echo "SKIP: no redis-server (scripts/bootstrap-etcd.sh installs it)" >&2
-  exit 77
+  missing "${RPCX_REQUIRE_REDIS:-}" \
+    "with_redis: redis-server not found and RPCX_REQUIRE_REDIS=1 (run scripts/bootstrap-etcd.sh)" \
+    "SKIP: no redis-server (scripts/bootstrap-etcd.sh installs it)"
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-redis.XXXXXX")
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+scratch_dir redis
 
-# A port nobody listens on (redis may still lose a race for it: then we try again).
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
-
-ready=
-for attempt in 1 2 3; do
+launch() {
   port=$(free_port)
   "$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
     </dev/null >"$dir/redis.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    if [ "$("$cli" -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  [ -n "$ready" ] && break
-  echo "with_redis: attempt $attempt: redis-server did not answer" >&2
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  pid=
-done
-if [ -z "$ready" ]; then
-  echo "with_redis: redis-server did not start:" >&2
-  cat "$dir/redis.log" >&2
-  exit 1
-fi
+}
+up() { [ "$("$cli" -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; }
+start_server with_redis redis-server 100 "$dir/redis.log"
 
 RPCX_REDIS_ADDR=127.0.0.1:$port "$@"

@@ -9,39 +9,16 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/throwaway_server.sh"
+
 bin=${RPCX_TOXIPROXY:-$here/../../target/tools/bin/toxiproxy-server}
 if [ ! -x "$bin" ]; then
-  if [ "${RPCX_NETFAULT:-}" = 1 ]; then
-    echo "with_toxiproxy: no toxiproxy-server at $bin and RPCX_NETFAULT=1 (scripts/bootstrap-netfault.sh builds it)" >&2
-    exit 1
-  fi
-  echo "SKIP: no toxiproxy-server at $bin (make netfault builds it and runs this test)" >&2
-  exit 77
+  missing "${RPCX_NETFAULT:-}" \
+    "with_toxiproxy: no toxiproxy-server at $bin and RPCX_NETFAULT=1 (scripts/bootstrap-netfault.sh builds it)" \
+    "SKIP: no toxiproxy-server at $bin (make netfault builds it and runs this test)"
 fi
 
-log=$(mktemp "${TMPDIR:-/tmp}/rpcx-c-toxiproxy.XXXXXX")
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -f "$log"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-# A port nobody listens on (toxiproxy may still lose a race for it: then we try again).
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
+scratch_dir toxiproxy
 
 # Whether the API on port $1 answers GET /version with 200 (in a subshell: fd 3 stays local).
 answers() (
@@ -54,30 +31,14 @@ answers() (
   esac
 )
 
-ready=
-for attempt in 1 2 3; do
+launch() {
   port=$(free_port)
-  "$bin" -host 127.0.0.1 -port "$port" </dev/null >"$log" 2>&1 &
+  "$bin" -host 127.0.0.1 -port "$port" </dev/null >"$dir/toxiproxy.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    if answers "$port" 2>/dev/null; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  [ -n "$ready" ] && break
-  echo "with_toxiproxy: attempt $attempt: toxiproxy-server did not answer on port $port" >&2
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  pid=
-done
-if [ -z "$ready" ]; then
-  echo "with_toxiproxy: toxiproxy-server did not start:" >&2
-  cat "$log" >&2
-  exit 1
-fi
+  miss="did not answer on port $port"
+}
+up() { answers "$port" 2>/dev/null; }
+start_server with_toxiproxy toxiproxy-server 100 "$dir/toxiproxy.log"
 
 RPCX_TOXIPROXY_API=127.0.0.1:$port "$@"
 status=$?
