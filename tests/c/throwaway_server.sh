@@ -1,9 +1,11 @@
-# Sourced by with_etcd.sh, with_redis.sh, with_zookeeper.sh and with_toxiproxy.sh: running a
-# test command next to a throwaway server on a free loopback port. The script defines
+# Sourced by the tests/c/with_*.sh wrappers: running a test command next to a throwaway server
+# on a free loopback port. For a real server (with_etcd.sh, with_redis.sh, with_zookeeper.sh,
+# with_toxiproxy.sh) the script defines
 #   launch  picks the port(s), starts the server in the background and sets pid (a non-zero
 #           status skips the attempt: two ports that collide)
 #   up      true once the server serves
-# then calls start_server; $dir is its temporary directory, $pid the server's process: the EXIT
+# then calls start_server; a fake of tests/python (with_consul.sh, with_dns.sh) is started by
+# start_fake. $dir is the temporary directory (scratch_dir), $pid the server's process: the EXIT
 # trap kills it and removes the directory, whatever the test did.
 
 # missing REQUIRED FAILURE SKIP: the server is not installed: exit 1 with FAILURE when REQUIRED
@@ -22,10 +24,12 @@ missing() {
 scratch_dir() {
   dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-$1.XXXXXX")
   pid=
+  fifo=
   trap cleanup EXIT
   trap 'exit 143' TERM INT
 }
 cleanup() {
+  [ -n "$fifo" ] && exec 3>&-
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
@@ -70,6 +74,37 @@ start_server() {
   if [ -z "$ready" ]; then
     echo "$tag: $what did not start:" >&2
     cat "$log" >&2
+    exit 1
+  fi
+}
+
+# start_fake TAG WHAT SCRIPT ARGS...: runs python3 tests/python/SCRIPT ARGS... (a fake server
+# that serves until its stdin, a fifo held open here on descriptor 3, closes) in $dir and sets
+# addr from its LISTENING line; when none comes: "TAG: WHAT did not start:", its stderr, exit 1.
+# Without a python3: "SKIP: no python3 for WHAT", exit 77 (CTest: skipped).
+start_fake() {
+  local tag=$1 what=$2 script=$3 py
+  shift 3
+  py=$(command -v python3 || true)
+  if [ -z "$py" ]; then
+    echo "SKIP: no python3 for $what" >&2
+    exit 77
+  fi
+  mkfifo "$dir/in"
+  "$py" "$here/../python/$script" "$@" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+  pid=$!
+  exec 3>"$dir/in"
+  fifo=1
+  addr=
+  for _ in $(seq 100); do
+    addr=$(awk '/^LISTENING /{print $2; exit}' "$dir/out" 2>/dev/null)
+    [ -n "$addr" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then
+    echo "$tag: $what did not start:" >&2
+    cat "$dir/err" >&2
     exit 1
   fi
 }

@@ -7,39 +7,12 @@
 #   with_consul.sh <command> [args...]
 set -u
 
-py=$(command -v python3 || true)
-if [ -z "$py" ]; then
-  echo "SKIP: no python3 for the fake Consul" >&2
-  exit 77
-fi
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-consul.XXXXXX")
-mkfifo "$dir/in"
+. "$here/throwaway_server.sh"
+
+scratch_dir consul
 tls=()
 [ -n "${RPCX_CONSUL_TLS_DIR:-}" ] && tls=(--tls "$RPCX_CONSUL_TLS_DIR")
-"$py" "$here/../python/fake_consul.py" "${tls[@]}" <"$dir/in" >"$dir/out" 2>"$dir/err" &
-pid=$!
-exec 3>"$dir/in" # the fake serves until this descriptor closes
-cleanup() {
-  exec 3>&-
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-addr=
-for _ in $(seq 100); do
-  addr=$(awk '/^LISTENING /{print $2; exit}' "$dir/out" 2>/dev/null)
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$addr" ]; then
-  echo "with_consul: the fake Consul did not start:" >&2
-  cat "$dir/err" >&2
-  exit 1
-fi
+start_fake with_consul "the fake Consul" fake_consul.py "${tls[@]}"
 
 RPCX_CONSUL_ADDR=$addr "$@"

@@ -8,38 +8,11 @@
 #   with_dns.sh <command> [args...]
 set -u
 
-py=$(command -v python3 || true)
-if [ -z "$py" ]; then
-  echo "SKIP: no python3 for the DNS responder" >&2
-  exit 77
-fi
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rpcx-c-dns.XXXXXX")
-mkfifo "$dir/in"
-name=svc.rpcx.test
-"$py" "$here/../python/fake_dns.py" "$name" "$dir/records" <"$dir/in" >"$dir/out" 2>"$dir/err" &
-pid=$!
-exec 3>"$dir/in" # the responder serves until this descriptor closes
-cleanup() {
-  exec 3>&-
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+. "$here/throwaway_server.sh"
 
-addr=
-for _ in $(seq 100); do
-  addr=$(awk '/^LISTENING /{print $2; exit}' "$dir/out" 2>/dev/null)
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$addr" ]; then
-  echo "with_dns: the DNS responder did not start:" >&2
-  cat "$dir/err" >&2
-  exit 1
-fi
+scratch_dir dns
+name=svc.rpcx.test
+start_fake with_dns "the DNS responder" fake_dns.py "$name" "$dir/records"
 
 RPCX_DNS_ADDR=$addr RPCX_DNS_NAME=$name RPCX_DNS_RECORDS=$dir/records "$@"
