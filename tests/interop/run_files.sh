@@ -16,29 +16,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin" "$tmp/src" "$tmp/rustdir" "$tmp/godir"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$here/lib.sh"
+stop_by=wait
+mkdir -p "$tmp/src" "$tmp/rustdir" "$tmp/godir"
 
 echo "== building gofiles, arith_server and files_interop"
-(cd "$here/go" && go mod download && go build -buildvcs=false -o "$bin/" ./cmd/gofiles)
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example files_interop \
-  --message-format=json-render-diagnostics >"$build_json")
-exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }
+build_go ./cmd/gofiles
+cargo_build -p rpcx --features tls,snappy --example arith_server --example files_interop
 rust_server="$(exe_of arith_server)"
 rust_client="$(exe_of files_interop)"
 for b in "$rust_server" "$rust_client"; do
@@ -50,37 +34,11 @@ want="$(sha256sum "$tmp/src/big.bin" | cut -d' ' -f1)"
 cp "$tmp/src/big.bin" "$tmp/rustdir/served.bin"
 cp "$tmp/src/big.bin" "$tmp/godir/served.bin"
 
-# start NAME CMD...: starts a server, sets ADDR from its LISTENING line.
-start() {
-  local name="$1"
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pids+=($!)
-  ADDR=""
-  for _ in $(seq 1 100); do
-    ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$ADDR" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$ADDR" ]] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
-  echo "== $name listening on $ADDR"
-}
 start rust "$rust_server" --addr tcp@127.0.0.1:0 --files "$tmp/rustdir" --stream-echo
 rust="$ADDR"
 start go "$bin/gofiles" -mode server -addr tcp@127.0.0.1:0 -dir "$tmp/godir"
 go="$ADDR"
 
-pass=0
-fail=0
-result() {
-  if [[ "$2" == ok ]]; then
-    echo "PASS $1"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: $2"
-    fail=$((fail + 1))
-  fi
-}
 # run NAME CMD...: runs a client (bounded), its stdout in $tmp/NAME.out; 0 on success.
 run() {
   local name="$1"

@@ -23,83 +23,18 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+source "$here/lib.sh"
 codecs="${CODECS:-json msgpack protobuf raw}"
 auth="${AUTH:-secret}"
-cargo="${CARGO:-cargo}"
 case_timeout="${CASE_TIMEOUT:-60s}"
-
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin"
-pids=()
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null && alive=1
-    done
-    [[ $alive -eq 0 ]] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ build
 echo "== building Go interop binaries (goserver, goclient, httpcompare)"
-(
-  cd "$here/go"
-  go mod download
-  go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient ./cmd/httpcompare
-)
-echo "== building Rust examples (arith_server, interop_client)"
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example interop_client \
-  --message-format=json-render-diagnostics >"$build_json")
-exe_of() {
-  grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4
-}
-rust_server="$(exe_of arith_server)"
-rust_client="$(exe_of interop_client)"
-if [[ ! -x "$rust_server" || ! -x "$rust_client" ]]; then
-  echo "could not locate the built Rust examples (arith_server=$rust_server interop_client=$rust_client)" >&2
-  exit 1
-fi
+build_go ./cmd/goserver ./cmd/goclient ./cmd/httpcompare
+build_rust_peers
 
 # ------------------------------------------------------------------ servers
-# start NAME CMD...: starts a server; sets ADDR (network@host:port from its LISTENING line).
-start() {
-  local name="$1"
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  local pid=$!
-  pids+=("$pid")
-  ADDR=""
-  for _ in $(seq 1 100); do
-    ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$ADDR" ]] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z "$ADDR" ]]; then
-    echo "$name did not report LISTENING" >&2
-    cat "$tmp/$name.err" >&2 || true
-    exit 1
-  fi
-  echo "== $name listening on $ADDR"
-}
-
+# start NAME CMD... (lib.sh) sets ADDR (network@host:port from its LISTENING line).
 start go-tcp "$bin/goserver" -addr tcp@127.0.0.1:0 -auth "$auth" -quiet
 go_tcp="${ADDR#*@}"
 start go-http "$bin/goserver" -addr http@127.0.0.1:0 -auth "$auth" -quiet
@@ -116,17 +51,7 @@ declare -A result
 # without a FAIL line counts as one failure) and records KEY's cell.
 count() {
   local out="$1" status="$2" key="$3" p f s
-  p=$(grep -c '^PASS ' "$out" || true)
-  f=$(grep -c '^FAIL ' "$out" || true)
-  s=$(grep -c '^SKIP ' "$out" || true)
-  if [[ $status -ne 0 && $f -eq 0 ]]; then
-    echo "     FAIL exited with status $status"
-    sed 's/^/       stderr: /' "$tmp/run.err" | tail -n 20
-    f=$((f + 1))
-  fi
-  total_pass=$((total_pass + p))
-  total_fail=$((total_fail + f))
-  total_skip=$((total_skip + s))
+  tally "$out" "$status" "$tmp/run.err" "exited with status $status"
   if [[ $f -eq 0 ]]; then result["$key"]="ok $p/$s"; else result["$key"]="FAIL $f"; fi
 }
 

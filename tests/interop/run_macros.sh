@@ -15,69 +15,22 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
+source "$here/lib.sh"
 codecs="${CODECS:-json msgpack protobuf raw}"
-
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin"
-pids=()
 c_stdin_open=0
-
-cleanup() {
-  local pid
-  [[ $c_stdin_open -eq 1 ]] && exec 3>&-
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null && alive=1
-    done
-    [[ $alive -eq 0 ]] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
+# The C server's stdin is closed first (lib.sh's cleanup).
+before_cleanup() {
+  if [[ $c_stdin_open -eq 1 ]]; then exec 3>&-; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 echo "== building Go goserver and goclient"
-(
-  cd "$here/go"
-  go mod download
-  go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient
-)
+build_go ./cmd/goserver ./cmd/goclient
 echo "== building the Rust example arith_macros"
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --example arith_macros --message-format=json-render-diagnostics >"$build_json")
-macros="$(grep -o '"executable":"[^"]*/arith_macros"' "$build_json" | tail -n1 | cut -d'"' -f4)"
+cargo_build -p rpcx --example arith_macros
+macros="$(exe_of arith_macros)"
 [[ -x "$macros" ]] || { echo "could not locate the built arith_macros example" >&2; exit 1; }
 echo "== building librpcx and the C example server"
 (cd "$root" && source scripts/lib/examples.sh && build_c_examples "$bin/c")
-
-# wait_listening NAME PID: prints the address of NAME's LISTENING line (from $tmp/NAME.out).
-wait_listening() {
-  local name="$1" pid="$2" addr=""
-  for _ in $(seq 1 100); do
-    addr="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$addr" ]] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z "$addr" ]]; then
-    echo "$name did not report LISTENING" >&2
-    cat "$tmp/$name.err" >&2 || true
-    return 1
-  fi
-  echo "$addr"
-}
 
 "$macros" serve --addr tcp@127.0.0.1:0 >"$tmp/macros.out" 2>"$tmp/macros.err" &
 pids+=($!)

@@ -19,60 +19,16 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+source "$here/lib.sh"
 codecs="${CODECS:-json msgpack protobuf raw}"
 auth="${AUTH:-secret}"
-cargo="${CARGO:-cargo}"
 xsecs="${XCLIENT_SECONDS:-4}"
 case_timeout="${CASE_TIMEOUT:-60s}"
 
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin"
-pids=()
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null && alive=1
-    done
-    [[ $alive -eq 0 ]] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # ------------------------------------------------------------------ build
 echo "== building Go interop binaries"
-(
-  cd "$here/go"
-  go mod download
-  go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient ./cmd/goxclient
-)
-echo "== building Rust examples (arith_server, interop_client)"
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example interop_client \
-  --message-format=json-render-diagnostics >"$build_json")
-exe_of() {
-  grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4
-}
-rust_server="$(exe_of arith_server)"
-rust_client="$(exe_of interop_client)"
-if [[ ! -x "$rust_server" || ! -x "$rust_client" ]]; then
-  echo "could not locate the built Rust examples (arith_server=$rust_server interop_client=$rust_client)" >&2
-  exit 1
-fi
+build_go ./cmd/goserver ./cmd/goclient ./cmd/goxclient
+build_rust_peers
 
 # ------------------------------------------------------------------ servers
 # start_server go|rust NAME: starts a server with auth on a free port; sets SERVER_PID and
@@ -87,18 +43,7 @@ start_server() {
   SERVER_PID=$!
   disown "$SERVER_PID" # no "Killed" job notices when the XClient row kills it
   pids+=("$SERVER_PID")
-  SERVER_ADDR=""
-  for _ in $(seq 1 100); do
-    SERVER_ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$SERVER_ADDR" ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z "$SERVER_ADDR" ]]; then
-    echo "$name ($kind server) did not report LISTENING" >&2
-    cat "$tmp/$name.err" >&2 || true
-    return 1
-  fi
+  SERVER_ADDR="$(wait_listening "$name" "$SERVER_PID" "$name ($kind server)")" || return 1
   echo "== $name ($kind server, --auth $auth) listening on $SERVER_ADDR"
 }
 
@@ -125,17 +70,7 @@ run_cell() {
   status=$?
   set -e
   sed 's/^/     /' "$out"
-  p=$(grep -c '^PASS ' "$out" || true)
-  f=$(grep -c '^FAIL ' "$out" || true)
-  s=$(grep -c '^SKIP ' "$out" || true)
-  if [[ $status -ne 0 && $f -eq 0 ]]; then
-    echo "     FAIL client: exited with status $status"
-    sed 's/^/       stderr: /' "$tmp/cell.err" | tail -n 20
-    f=$((f + 1))
-  fi
-  total_pass=$((total_pass + p))
-  total_fail=$((total_fail + f))
-  total_skip=$((total_skip + s))
+  tally "$out" "$status" "$tmp/cell.err" "client: exited with status $status"
   if [[ $f -eq 0 ]]; then
     cell_result["$row|$codec"]="ok $p/$s"
   else

@@ -14,23 +14,10 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$here/lib.sh"
 
 echo "== building the Go otel peer (gootel)"
-(
-  cd "$here/go"
-  go mod download
-  go build -buildvcs=false -o "$tmp/" ./cmd/gootel
-)
+build_go ./cmd/gootel
 echo "== building the Rust otel_interop example (feature otel)"
 (cd "$root" && "$cargo" build -q -p rpcx --features otel --example otel_interop)
-exe="$root/target/debug/examples/otel_interop"
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-  exe="$CARGO_TARGET_DIR/debug/examples/otel_interop"
-fi
-"$exe" "$tmp/gootel"
+"$(debug_example otel_interop)" "$bin/gootel"

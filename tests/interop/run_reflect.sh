@@ -16,66 +16,24 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$here/lib.sh"
+stop_by=wait
 
 echo "== building goreflect, arith_server and the rpcx CLI"
-(cd "$here/go" && go mod download && go build -buildvcs=false -o "$bin/" ./cmd/goreflect)
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --example arith_server --message-format=json-render-diagnostics >"$build_json")
-(cd "$root" && "$cargo" build -p rpcx-cli --message-format=json-render-diagnostics >>"$build_json")
-exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }
+build_go ./cmd/goreflect
+cargo_build -p rpcx --example arith_server
+cargo_build -p rpcx-cli
 rust_server="$(exe_of arith_server)"
 cli="$(exe_of rpcx)"
 for b in "$rust_server" "$cli"; do
   [[ -x "$b" ]] || { echo "could not locate a built binary ($b)" >&2; exit 1; }
 done
 
-# start NAME CMD...: starts a server, sets ADDR from its LISTENING line.
-start() {
-  local name="$1"
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pids+=($!)
-  ADDR=""
-  for _ in $(seq 1 100); do
-    ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$ADDR" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$ADDR" ]] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
-  echo "== $name listening on $ADDR"
-}
 start rust "$rust_server" --addr tcp@127.0.0.1:0 --reflection
 rust="$ADDR"
 start go "$bin/goreflect" -mode server -addr tcp@127.0.0.1:0
 go="$ADDR"
 
-pass=0
-fail=0
-result() {
-  if [[ "$2" == ok ]]; then
-    echo "PASS $1"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: $2"
-    fail=$((fail + 1))
-  fi
-}
 # run NAME CMD...: runs CMD with stdout/stderr in $tmp/NAME.{out,err}; its exit status.
 run() {
   local name="$1"

@@ -11,23 +11,10 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$here/lib.sh"
 
 echo "== building the Go Thrift peer (gothrift)"
-(
-  cd "$here/go"
-  go mod download
-  go build -buildvcs=false -o "$tmp/" ./cmd/gothrift
-)
+build_go ./cmd/gothrift
 echo "== building the Rust thrift_interop example"
 (cd "$root" && "$cargo" build -q -p rpcx --example thrift_interop)
-exe="$root/target/debug/examples/thrift_interop"
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-  exe="$CARGO_TARGET_DIR/debug/examples/thrift_interop"
-fi
-"$exe" "$tmp/gothrift"
+"$(debug_example thrift_interop)" "$bin/gothrift"

@@ -22,30 +22,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-cargo="${CARGO:-cargo}"
-
-tmp="$(mktemp -d)"
-bin="$tmp/bin"
-mkdir -p "$bin"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$here/lib.sh"
+stop_by=wait
 
 echo "== building the Go peers, the Rust examples (tls) and the rpcx CLI"
 (cd "$here/go" && go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient)
-build_json="$tmp/cargo.json"
-(cd "$root" && "$cargo" build -p rpcx --features tls,snappy --example arith_server --example tls_certs \
-  --message-format=json-render-diagnostics >"$build_json")
-(cd "$root" && "$cargo" build -p rpcx-cli --message-format=json-render-diagnostics >>"$build_json")
-exe_of() { grep -o "\"executable\":\"[^\"]*/$1\"" "$build_json" | tail -n1 | cut -d'"' -f4; }
+cargo_build -p rpcx --features tls,snappy --example arith_server --example tls_certs
+cargo_build -p rpcx-cli
 rust_server="$(exe_of arith_server)"
 certs="$(exe_of tls_certs)"
 cli="$(exe_of rpcx)"
@@ -55,21 +38,6 @@ done
 pki="$tmp/pki"
 "$certs" "$pki" >/dev/null
 
-# start NAME CMD...: starts a server, sets ADDR from its LISTENING line.
-start() {
-  local name="$1"
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pids+=($!)
-  ADDR=""
-  for _ in $(seq 1 100); do
-    ADDR="$(awk '/^LISTENING /{print $2; exit}' "$tmp/$name.out" 2>/dev/null || true)"
-    [[ -n "$ADDR" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$ADDR" ]] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
-  echo "== $name listening on $ADDR"
-}
 tls_flags=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
 mtls_flags=("${tls_flags[@]}" --tls-client-ca "$pki/ca.pem")
 start go_mtls "$bin/goserver" -addr tcp@127.0.0.1:0 -quiet "${mtls_flags[@]}"
