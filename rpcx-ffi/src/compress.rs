@@ -164,10 +164,7 @@ pub extern "C" fn rpcx_register_compressor(
     finalizer: rpcx_finalizer,
     err_out: Option<&mut *mut crate::rpcx_error>,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(user_data),
-        finalizer,
-    };
+    let fin = Finalizer::new(user_data, finalizer);
     run(err_out, move || {
         let ct = registrable(compress_type)?;
         let compress = compress.ok_or_else(|| crate::guard::null_arg("compress"))?;

@@ -138,6 +138,19 @@ pub(crate) struct Finalizer {
     pub(crate) finalizer: crate::rpcx_finalizer,
 }
 
+impl Finalizer {
+    /// The userdata and finalizer a C caller passed together.
+    pub(crate) fn new(
+        userdata: *mut std::os::raw::c_void,
+        finalizer: crate::rpcx_finalizer,
+    ) -> Self {
+        Finalizer {
+            userdata: UserData(userdata),
+            finalizer,
+        }
+    }
+}
+
 impl Drop for Finalizer {
     fn drop(&mut self) {
         if let Some(f) = self.finalizer.take() {

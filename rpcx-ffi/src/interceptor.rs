@@ -14,7 +14,7 @@ use rpcx_core::server::{Context, Plugin};
 use rpcx_core::Error;
 
 use crate::error::Failure;
-use crate::guard::{cstr, invalid_arg, null_arg, req, req_mut, run, run_or, Finalizer, UserData};
+use crate::guard::{cstr, invalid_arg, null_arg, req, req_mut, run, run_or, Finalizer};
 use crate::handler::c_string;
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
@@ -363,13 +363,6 @@ pub extern "C" fn rpcx_call_reply_metadata(call: Option<&rpcx_call>) -> *const r
     })
 }
 
-fn finalizer(userdata: *mut c_void, finalizer: rpcx_finalizer) -> Finalizer {
-    Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    }
-}
-
 /// Adds an interceptor to `server`: `before` runs before each call's handler (it may refuse
 /// the call with `rpcx_call_reject` and add reply metadata), `after` after the handler
 /// answered (or the call was refused), seeing the outcome (`rpcx_call_error`) and able to
@@ -389,7 +382,7 @@ pub extern "C" fn rpcx_server_add_interceptor(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = self::finalizer(userdata, finalizer);
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         let callbacks = Callbacks::new(before, after, fin)?;
@@ -418,7 +411,7 @@ pub extern "C" fn rpcx_client_options_add_interceptor(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = self::finalizer(userdata, finalizer);
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let opts = req_mut(opts, "opts")?;
         let callbacks = Callbacks::new(before, after, fin)?;
@@ -442,7 +435,7 @@ pub extern "C" fn rpcx_xclient_options_add_interceptor(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = self::finalizer(userdata, finalizer);
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let opts = req_mut(opts, "opts")?;
         let callbacks = Callbacks::new(before, after, fin)?;

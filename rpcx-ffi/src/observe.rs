@@ -12,7 +12,7 @@ use rpcx_core::server::{Context, Metrics, Plugin};
 
 use crate::buf::rpcx_buf;
 use crate::error::Failure;
-use crate::guard::{null_arg, req, req_mut, run, Finalizer, UserData};
+use crate::guard::{null_arg, req, req_mut, run, Finalizer};
 use crate::rpcx_finalizer;
 use crate::server::rpcx_server;
 use crate::status::rpcx_status;
@@ -155,10 +155,7 @@ pub extern "C" fn rpcx_server_add_call_observer(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let userdata = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let userdata = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         let callback = observer.ok_or_else(|| null_arg("observer"))?;

@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{rpcx_error, Failure};
+use crate::guard::Finalizer;
 use crate::guard::{
     bytes, cstr, invalid_arg, null_arg, on_runtime_thread, req, req_mut, run, run_or,
 };
-use crate::guard::{Finalizer, UserData};
 use crate::handler::{c_string, rpcx_request};
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
@@ -288,10 +288,7 @@ pub extern "C" fn rpcx_client_options_set_push_callback(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         set_push(opts.map(|o| &mut o.push), callback, fin)
     })
@@ -308,10 +305,7 @@ pub extern "C" fn rpcx_xclient_options_set_push_callback(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         set_push(opts.map(|o| &mut o.push), callback, fin)
     })

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{
-    cstr, invalid_arg, null_arg, on_runtime_thread, req, req_mut, run, run_or, Finalizer, UserData,
+    cstr, invalid_arg, null_arg, on_runtime_thread, req, req_mut, run, run_or, Finalizer,
 };
 use crate::handler::{rpcx_handler_callback, FfiHandler};
 use crate::options::rpcx_server_options;
@@ -279,10 +279,7 @@ pub extern "C" fn rpcx_server_set_auth(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         let cb = callback.ok_or_else(|| null_arg("callback"))?;
@@ -394,10 +391,7 @@ pub extern "C" fn rpcx_server_register(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         // SAFETY: the caller passes NUL-terminated strings valid during the call.
