@@ -23,7 +23,7 @@ use rpcx_core::Error;
 use crate::client::rpcx_client;
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{
-    bytes, cstr, invalid_arg, null_arg, opt_cstr, req, req_mut, run, run_or, Finalizer, UserData,
+    bytes, cstr, invalid_arg, null_arg, opt_cstr, req, req_mut, run, run_or, Finalizer,
 };
 use crate::metadata::rpcx_metadata;
 use crate::rpcx_finalizer;
@@ -60,14 +60,11 @@ fn set_opts(
 }
 
 fn positive_ms(ms: u64, what: &str) -> Result<Duration, Failure> {
-    if ms == 0 {
-        return Err(invalid_arg(format!("rpcx: {what} must be above zero")));
-    }
-    Ok(Duration::from_millis(ms))
+    positive(ms, what).map(Duration::from_millis)
 }
 
-fn positive(n: usize, what: &str) -> Result<usize, Failure> {
-    if n == 0 {
+fn positive<N: Default + PartialEq>(n: N, what: &str) -> Result<N, Failure> {
+    if n == N::default() {
         return Err(invalid_arg(format!("rpcx: {what} must be above zero")));
     }
     Ok(n)
@@ -171,10 +168,7 @@ pub extern "C" fn rpcx_transfer_options_set_max_file_size(
     bytes: u64,
 ) -> rpcx_status {
     set_opts(opts, |o| {
-        if bytes == 0 {
-            return Err(invalid_arg("rpcx: max_file_size must be above zero"));
-        }
-        o.max_file_size = bytes;
+        o.max_file_size = positive(bytes, "max_file_size")?;
         Ok(())
     })
 }
@@ -442,10 +436,7 @@ pub extern "C" fn rpcx_server_enable_file_callbacks(
     finalizer: rpcx_finalizer,
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(err_out, move || {
         let server = req(server, "server")?;
         if upload.is_none() && download.is_none() {
@@ -501,6 +492,27 @@ pub struct rpcx_upload {
     chunk: Vec<u8>,
     pos: usize,
     ended: bool,
+}
+
+/// The checks of a read into (`buf`, `cap`) reporting its count in `n_out`: `None` (0
+/// stored) when `cap` is 0, else the count's place, `buf` being then not NULL.
+fn read_into(
+    buf: *mut u8,
+    cap: usize,
+    n_out: Option<&mut usize>,
+) -> Result<Option<&mut usize>, Failure> {
+    let out = req_mut(n_out, "n_out")?;
+    if cap == 0 {
+        *out = 0;
+        return Ok(None);
+    }
+    if buf.is_null() {
+        return Err(null_arg("buf"));
+    }
+    if cap > isize::MAX as usize {
+        return Err(invalid_arg("rpcx: `cap` is too large"));
+    }
+    Ok(Some(out))
 }
 
 async fn run_upload_callback(
@@ -579,17 +591,9 @@ pub extern "C" fn rpcx_upload_read(
 ) -> rpcx_status {
     run(err_out, || {
         let up = req_mut(upload, "upload")?;
-        let out = req_mut(n_out, "n_out")?;
-        if cap == 0 {
-            *out = 0;
+        let Some(out) = read_into(buf, cap, n_out)? else {
             return Ok(());
-        }
-        if buf.is_null() {
-            return Err(null_arg("buf"));
-        }
-        if cap > isize::MAX as usize {
-            return Err(invalid_arg("rpcx: `cap` is too large"));
-        }
+        };
         if crate::guard::on_runtime_thread() {
             return Err(rpcx_core::Error::BlockingInRuntime.into());
         }
@@ -759,10 +763,7 @@ pub extern "C" fn rpcx_server_register_stream(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         let callback = callback.ok_or_else(|| null_arg("callback"))?;
@@ -815,10 +816,7 @@ pub extern "C" fn rpcx_server_set_stream_acceptor(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let server = req(server, "server")?;
         let accept = acceptor.ok_or_else(|| null_arg("acceptor"))?;
@@ -850,10 +848,7 @@ async fn run_stream_callback(
     conn: tokio::net::TcpStream,
     peer: SocketAddr,
 ) {
-    let conn = match conn.into_std().and_then(|c| {
-        c.set_nonblocking(false)?;
-        Ok(c)
-    }) {
+    let conn = match blocking_std(conn) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(target: "rpcx::transfer", "stream from {peer}: {e}");
@@ -864,13 +859,7 @@ async fn run_stream_callback(
     let spawned = std::thread::Builder::new()
         .name("rpcx-stream".into())
         .spawn(move || {
-            let meta: rpcx_metadata = {
-                let mut m = rpcx_metadata::default();
-                for (k, v) in &args.meta {
-                    m.insert(k, v);
-                }
-                m
-            };
+            let meta = meta_of(&args.meta);
             let peer = CString::new(peer.to_string()).unwrap_or_default();
             let stream = Box::into_raw(Box::new(rpcx_stream { conn }));
             // A panic cannot cross the C frame; catch_unwind keeps the thread's end orderly.
@@ -929,17 +918,9 @@ pub extern "C" fn rpcx_stream_read(
 ) -> rpcx_status {
     run(err_out, || {
         let s = req(stream, "stream")?;
-        let out = req_mut(n_out, "n_out")?;
-        if cap == 0 {
-            *out = 0;
+        let Some(out) = read_into(buf, cap, n_out)? else {
             return Ok(());
-        }
-        if buf.is_null() {
-            return Err(null_arg("buf"));
-        }
-        if cap > isize::MAX as usize {
-            return Err(invalid_arg("rpcx: `cap` is too large"));
-        }
+        };
         // SAFETY: `buf` is not NULL and, by this function's contract, points to `cap`
         // writable bytes, not used elsewhere during the call.
         let dst = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
@@ -1048,14 +1029,15 @@ where
     result.map_err(Failure::from)
 }
 
+/// The connection as a blocking std socket, for an `rpcx_stream`.
+fn blocking_std(conn: tokio::net::TcpStream) -> std::io::Result<std::net::TcpStream> {
+    let conn = conn.into_std()?;
+    conn.set_nonblocking(false)?;
+    Ok(conn)
+}
+
 fn into_stream(conn: tokio::net::TcpStream) -> Result<*mut rpcx_stream, Failure> {
-    let conn = conn
-        .into_std()
-        .and_then(|c| {
-            c.set_nonblocking(false)?;
-            Ok(c)
-        })
-        .map_err(|e| io_failure("open", e))?;
+    let conn = blocking_std(conn).map_err(|e| io_failure("open", e))?;
     Ok(Box::into_raw(Box::new(rpcx_stream { conn })))
 }
 
