@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rpcx_core::client::RawResponse;
 use tokio::task::AbortHandle;
 
 use crate::buf::rpcx_buf;
 use crate::error::{rpcx_error, Failure};
-use crate::guard::{null_arg, UserData};
+use crate::guard::{null_arg, req, run, UserData};
 use crate::metadata::rpcx_metadata;
+use crate::push::PushPump;
 use crate::status::rpcx_status;
 
 /// Receives the outcome of an async call, exactly once.
@@ -285,6 +286,53 @@ impl AsyncCalls {
     pub(crate) fn pending(&self) -> usize {
         self.lock().pending.len()
     }
+}
+
+/// The parts of a client handle's shared state (`rpcx_client`, `rpcx_xclient`) that closing
+/// it closes, in the order [`close`] closes them.
+pub(crate) trait Closable {
+    /// Its async calls.
+    fn calls(&self) -> &AsyncCalls;
+    /// Closes its connection(s): blocking calls in progress fail with `RPCX_ERR_CLOSED`.
+    fn close_core(&self);
+    /// Its push pump, if any.
+    fn pushes(&self) -> Option<&PushPump>;
+}
+
+/// Closes a client: pending async calls first, so that each completes here with CLOSED
+/// rather than on a runtime thread from a task that saw the connections close; then the
+/// connections, then the push pump.
+pub(crate) fn close(shared: &impl Closable) {
+    shared.calls().close();
+    shared.close_core();
+    if let Some(p) = shared.pushes() {
+        p.stop();
+    }
+}
+
+/// `rpcx_client_close` / `rpcx_xclient_close` given the handle's shared state (`name` the
+/// handle's argument, for `RPCX_ERR_NULL_ARG`).
+pub(crate) fn close_handle<S: Closable>(shared: Option<&Arc<S>>, name: &str) -> rpcx_status {
+    run(None, || {
+        // Our own reference: a callback run by close may free the handle.
+        let shared = Arc::clone(req(shared, name)?);
+        close(&*shared);
+        Ok(())
+    })
+}
+
+/// `rpcx_client_cancel` / `rpcx_xclient_cancel` given the handle's shared state (`name` as
+/// for [`close_handle`]).
+pub(crate) fn cancel_call<S: Closable>(
+    shared: Option<&Arc<S>>,
+    name: &str,
+    call_id: u64,
+) -> rpcx_status {
+    run(None, || {
+        // Our own reference: the callback may free the handle while we still use it.
+        let shared = Arc::clone(req(shared, name)?);
+        shared.calls().cancel(call_id)
+    })
 }
 
 /// Writes the reply of a blocking call to its out-parameters (either may be NULL to discard

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use rpcx_core::client::{Client, RawRequest};
 
 use crate::buf::rpcx_buf;
-use crate::calls::{rpcx_call_callback, write_reply, AsyncCalls};
+use crate::calls::{
+    cancel_call, close, close_handle, rpcx_call_callback, write_reply, AsyncCalls, Closable,
+};
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{bytes, cstr, req, req_mut, run, run_or};
 use crate::metadata::rpcx_metadata;
@@ -211,11 +213,7 @@ pub extern "C" fn rpcx_client_call_async(
 /// the id is unknown, `RPCX_ERR_NULL_ARG` when `client` is NULL. Callable from any thread.
 #[no_mangle]
 pub extern "C" fn rpcx_client_cancel(client: Option<&rpcx_client>, call_id: u64) -> rpcx_status {
-    run(None, || {
-        // Our own reference: the callback may free the client while we still use it.
-        let shared = Arc::clone(&req(client, "client")?.shared);
-        shared.calls.cancel(call_id)
-    })
+    cancel_call(client.map(|c| &c.shared), "client", call_id)
 }
 
 /// Sends a oneway request (no reply is ever sent; arguments as for `rpcx_client_call`) and
@@ -247,13 +245,17 @@ pub extern "C" fn rpcx_client_pending(client: Option<&rpcx_client>) -> usize {
     run_or(0, || client.map_or(0, |c| c.shared.calls.pending()))
 }
 
-fn close(shared: &Shared) {
-    // Pending async calls first, so that each completes here with CLOSED rather than on a
-    // runtime thread from a task that saw the connection close.
-    shared.calls.close();
-    shared.client.close();
-    if let Some(p) = &shared.pushes {
-        p.stop();
+impl Closable for Shared {
+    fn calls(&self) -> &AsyncCalls {
+        &self.calls
+    }
+
+    fn close_core(&self) {
+        self.client.close();
+    }
+
+    fn pushes(&self) -> Option<&PushPump> {
+        self.pushes.as_ref()
     }
 }
 
@@ -264,12 +266,7 @@ fn close(shared: &Shared) {
 /// Idempotent; callable from any thread. `RPCX_ERR_NULL_ARG` when `client` is NULL.
 #[no_mangle]
 pub extern "C" fn rpcx_client_close(client: Option<&rpcx_client>) -> rpcx_status {
-    run(None, || {
-        // Our own reference: a callback run by close may free the client.
-        let shared = Arc::clone(&req(client, "client")?.shared);
-        close(&shared);
-        Ok(())
-    })
+    close_handle(client.map(|c| &c.shared), "client")
 }
 
 /// Closes the client as `rpcx_client_close` does (pending callbacks complete with
@@ -279,7 +276,7 @@ pub extern "C" fn rpcx_client_close(client: Option<&rpcx_client>) -> rpcx_status
 pub extern "C" fn rpcx_client_free(client: Option<Box<rpcx_client>>) {
     run_or((), || {
         if let Some(c) = client {
-            close(&c.shared);
+            close(&*c.shared);
         }
     })
 }

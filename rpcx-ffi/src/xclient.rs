@@ -14,12 +14,14 @@ use rpcx_core::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::buf::rpcx_buf;
-use crate::calls::{rpcx_call_callback, write_reply, AsyncCalls};
+use crate::calls::{
+    cancel_call, close, close_handle, rpcx_call_callback, write_reply, AsyncCalls, Closable,
+};
 use crate::discovery::rpcx_discovery;
 use crate::error::{rpcx_error, Failure};
 use crate::guard::{
     bytes, cstr, invalid_arg, null_arg, on_runtime_thread, opt_cstr, req, req_mut, run, run_or,
-    Finalizer, UserData,
+    Finalizer,
 };
 use crate::metadata::rpcx_metadata;
 use crate::options::rpcx_client_options;
@@ -191,10 +193,7 @@ pub extern "C" fn rpcx_xclient_options_set_selector(
     userdata: *mut c_void,
     finalizer: rpcx_finalizer,
 ) -> rpcx_status {
-    let fin = Finalizer {
-        userdata: UserData(userdata),
-        finalizer,
-    };
+    let fin = Finalizer::new(userdata, finalizer);
     run(None, move || {
         let opts = req_mut(opts, "opts")?;
         let callback = callback.ok_or_else(|| null_arg("callback"))?;
@@ -756,11 +755,7 @@ pub extern "C" fn rpcx_xclient_fork_async(
 /// the id is unknown, `RPCX_ERR_NULL_ARG` when `xclient` is NULL. Callable from any thread.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_cancel(xclient: Option<&rpcx_xclient>, call_id: u64) -> rpcx_status {
-    run(None, || {
-        // Our own reference: the callback may free the XClient while we still use it.
-        let shared = Arc::clone(&req(xclient, "xclient")?.shared);
-        shared.calls.cancel(call_id)
-    })
+    cancel_call(xclient.map(|x| &x.shared), "xclient", call_id)
 }
 
 /// Sends a oneway request (no reply is ever sent) of `method` to one server chosen by the
@@ -801,14 +796,18 @@ pub extern "C" fn rpcx_xclient_pending(xclient: Option<&rpcx_xclient>) -> usize 
     run_or(0, || xclient.map_or(0, |x| x.shared.calls.pending()))
 }
 
-fn close(shared: &Shared) {
-    // Pending async calls first, so that each completes here with CLOSED rather than on a
-    // runtime thread from a task that saw the connections close.
-    shared.calls.close();
-    shared.closed.cancel();
-    shared.xc.close();
-    if let Some(p) = &shared.pushes {
-        p.stop();
+impl Closable for Shared {
+    fn calls(&self) -> &AsyncCalls {
+        &self.calls
+    }
+
+    fn close_core(&self) {
+        self.closed.cancel();
+        self.xc.close();
+    }
+
+    fn pushes(&self) -> Option<&PushPump> {
+        self.pushes.as_ref()
     }
 }
 
@@ -820,12 +819,7 @@ fn close(shared: &Shared) {
 /// any thread. `RPCX_ERR_NULL_ARG` when `xclient` is NULL.
 #[no_mangle]
 pub extern "C" fn rpcx_xclient_close(xclient: Option<&rpcx_xclient>) -> rpcx_status {
-    run(None, || {
-        // Our own reference: a callback run by close may free the XClient.
-        let shared = Arc::clone(&req(xclient, "xclient")?.shared);
-        close(&shared);
-        Ok(())
-    })
+    close_handle(xclient.map(|x| &x.shared), "xclient")
 }
 
 /// Closes the XClient as `rpcx_xclient_close` does (pending callbacks complete with
@@ -841,7 +835,7 @@ pub extern "C" fn rpcx_xclient_close(xclient: Option<&rpcx_xclient>) -> rpcx_sta
 pub extern "C" fn rpcx_xclient_free(xclient: Option<Box<rpcx_xclient>>) {
     run_or((), || {
         let Some(x) = xclient else { return };
-        close(&x.shared);
+        close(&*x.shared);
         if !on_runtime_thread() {
             x.shared.tasks.wait();
         }
