@@ -51,6 +51,43 @@ pub(crate) fn hand_out(
     *out = Box::into_raw(Box::new(rpcx_discovery { inner, multiple }));
 }
 
+/// The body of the discovery constructors of a key-value store (Consul, Redis, ZooKeeper):
+/// reads the store's address `at` (its argument's name, a test of it being empty and the
+/// text of that error), `base_path` and `service`; refuses an empty address or service with
+/// `RPCX_ERR_INVALID_ARG`; then blocks on `connect(at, base_path, service)` and hands the
+/// discovery out through `discovery_out`.
+///
+/// # Safety
+/// The three strings are NUL-terminated and valid during the call.
+unsafe fn store_discovery<'a, D, Fut>(
+    at: (*const c_char, &str, fn(&str) -> bool, &str),
+    base_path: *const c_char,
+    service: *const c_char,
+    discovery_out: Option<&mut *mut rpcx_discovery>,
+    connect: impl FnOnce(&'a str, &'a str, &'a str) -> Fut,
+) -> Result<(), Failure>
+where
+    D: Discovery + 'static,
+    Fut: std::future::Future<Output = Result<D, rpcx_core::Error>>,
+{
+    let (at, at_name, empty, why) = at;
+    // SAFETY: by this function's contract.
+    let (at, base_path, service) = unsafe {
+        (
+            cstr(at, at_name)?,
+            cstr(base_path, "base_path")?,
+            cstr(service, "service")?,
+        )
+    };
+    if empty(at) || service.is_empty() {
+        return Err(invalid_arg(why));
+    }
+    let out = req_mut(discovery_out, "discovery_out")?;
+    let d = crate::runtime::block_on(connect(at, base_path, service))??;
+    hand_out(out, Arc::new(d), None);
+    Ok(())
+}
+
 /// Copies `servers[0..n)` into core entries.
 ///
 /// # Safety
@@ -249,21 +286,18 @@ pub extern "C" fn rpcx_discovery_new_consul(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
+        let empty = |address: &str| address.is_empty();
+        let why = "rpcx: the address or service name is empty";
         // SAFETY: the caller passes valid C strings.
-        let (address, base_path, service) = unsafe {
-            (
-                cstr(address, "address")?,
-                cstr(base_path, "base_path")?,
-                cstr(service, "service")?,
+        unsafe {
+            store_discovery(
+                (address, "address", empty, why),
+                base_path,
+                service,
+                discovery_out,
+                ConsulDiscovery::connect,
             )
-        };
-        if address.is_empty() || service.is_empty() {
-            return Err(invalid_arg("rpcx: the address or service name is empty"));
         }
-        let out = req_mut(discovery_out, "discovery_out")?;
-        let d = crate::runtime::block_on(ConsulDiscovery::connect(address, base_path, service))??;
-        hand_out(out, Arc::new(d), None);
-        Ok(())
     })
 }
 
@@ -284,21 +318,18 @@ pub extern "C" fn rpcx_discovery_new_redis(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
+        let empty = |address: &str| address.trim().is_empty();
+        let why = "rpcx: the address or service name is empty";
         // SAFETY: the caller passes valid C strings.
-        let (address, base_path, service) = unsafe {
-            (
-                cstr(address, "address")?,
-                cstr(base_path, "base_path")?,
-                cstr(service, "service")?,
+        unsafe {
+            store_discovery(
+                (address, "address", empty, why),
+                base_path,
+                service,
+                discovery_out,
+                RedisDiscovery::connect,
             )
-        };
-        if address.trim().is_empty() || service.is_empty() {
-            return Err(invalid_arg("rpcx: the address or service name is empty"));
         }
-        let out = req_mut(discovery_out, "discovery_out")?;
-        let d = crate::runtime::block_on(RedisDiscovery::connect(address, base_path, service))??;
-        hand_out(out, Arc::new(d), None);
-        Ok(())
     })
 }
 
@@ -319,24 +350,18 @@ pub extern "C" fn rpcx_discovery_new_zookeeper(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
+        let empty = |servers: &str| servers.trim().is_empty();
+        let why = "rpcx: the ZooKeeper servers or service name is empty";
         // SAFETY: the caller passes valid C strings.
-        let (servers, base_path, service) = unsafe {
-            (
-                cstr(servers, "servers")?,
-                cstr(base_path, "base_path")?,
-                cstr(service, "service")?,
+        unsafe {
+            store_discovery(
+                (servers, "servers", empty, why),
+                base_path,
+                service,
+                discovery_out,
+                ZookeeperDiscovery::connect,
             )
-        };
-        if servers.trim().is_empty() || service.is_empty() {
-            return Err(invalid_arg(
-                "rpcx: the ZooKeeper servers or service name is empty",
-            ));
         }
-        let out = req_mut(discovery_out, "discovery_out")?;
-        let d =
-            crate::runtime::block_on(ZookeeperDiscovery::connect(servers, base_path, service))??;
-        hand_out(out, Arc::new(d), None);
-        Ok(())
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rpcx_core::registry::{ConsulRegistry, EtcdRegistry, RedisRegistry, ZookeeperRegistry};
 
 use crate::discovery::string_list;
-use crate::error::rpcx_error;
+use crate::error::{rpcx_error, Failure};
 use crate::guard::{cstr, invalid_arg, opt_cstr, req, run};
 use crate::server::rpcx_server;
 use crate::status::rpcx_status;
@@ -29,6 +29,47 @@ pub(crate) fn ttl_of(ttl_ms: u64) -> Duration {
     } else {
         Duration::from_millis(ttl_ms)
     }
+}
+
+/// The body of the registry plugins of a key-value store (Consul, Redis, ZooKeeper): reads
+/// the store's address `at` (its argument's name, a test of it being empty and the text of
+/// that error), `base_path` and `service_address` (NULL for `""`); refuses an empty address
+/// with `RPCX_ERR_INVALID_ARG`; then, unless the server is shut down, blocks on
+/// `connect(at, base_path, service_address, ttl)` and adds the registry, made by `wrap`, to
+/// `server`.
+///
+/// # Safety
+/// The strings are NUL-terminated and valid during the call (`service_address` may be NULL).
+unsafe fn add_store_registry<'a, R, Fut>(
+    server: Option<&rpcx_server>,
+    at: (*const c_char, &str, fn(&str) -> bool, &str),
+    base_path: *const c_char,
+    service_address: *const c_char,
+    ttl: Duration,
+    connect: impl FnOnce(&'a str, &'a str, &'a str, Duration) -> Fut,
+    wrap: fn(R) -> Registry,
+) -> Result<(), Failure>
+where
+    Fut: std::future::Future<Output = Result<R, rpcx_core::Error>>,
+{
+    let server = req(server, "server")?;
+    let (at, at_name, empty, why) = at;
+    // SAFETY: by this function's contract.
+    let (at, base_path, service_address) = unsafe {
+        (
+            cstr(at, at_name)?,
+            cstr(base_path, "base_path")?,
+            opt_cstr(service_address, "service_address")?,
+        )
+    };
+    if empty(at) {
+        return Err(invalid_arg(why));
+    }
+    // Refused early when shut down: connecting would be for nothing.
+    server.live()?;
+    let reg =
+        crate::runtime::block_on(connect(at, base_path, service_address.unwrap_or(""), ttl))??;
+    server.add_registry(wrap(reg))
 }
 
 /// Registers every service of `server` in etcd v3 once it runs, under `base_path`, Go's
@@ -106,27 +147,20 @@ pub extern "C" fn rpcx_server_add_consul_registry(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
-        let server = req(server, "server")?;
+        let empty = |address: &str| address.is_empty();
+        let why = "rpcx: the Consul address is empty";
         // SAFETY: the caller passes valid C strings.
-        let (address, base_path, service_address) = unsafe {
-            (
-                cstr(address, "address")?,
-                cstr(base_path, "base_path")?,
-                opt_cstr(service_address, "service_address")?,
+        unsafe {
+            add_store_registry(
+                server,
+                (address, "address", empty, why),
+                base_path,
+                service_address,
+                ttl_of(ttl_ms),
+                ConsulRegistry::connect,
+                Registry::Consul,
             )
-        };
-        if address.is_empty() {
-            return Err(invalid_arg("rpcx: the Consul address is empty"));
         }
-        // Refused early when shut down: connecting would be for nothing.
-        server.live()?;
-        let reg = crate::runtime::block_on(ConsulRegistry::connect(
-            address,
-            base_path,
-            service_address.unwrap_or(""),
-            ttl_of(ttl_ms),
-        ))??;
-        server.add_registry(Registry::Consul(reg))
     })
 }
 
@@ -151,27 +185,20 @@ pub extern "C" fn rpcx_server_add_redis_registry(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
-        let server = req(server, "server")?;
+        let empty = |address: &str| address.trim().is_empty();
+        let why = "rpcx: the Redis address is empty";
         // SAFETY: the caller passes valid C strings.
-        let (address, base_path, service_address) = unsafe {
-            (
-                cstr(address, "address")?,
-                cstr(base_path, "base_path")?,
-                opt_cstr(service_address, "service_address")?,
+        unsafe {
+            add_store_registry(
+                server,
+                (address, "address", empty, why),
+                base_path,
+                service_address,
+                ttl_of(update_interval_ms),
+                RedisRegistry::connect,
+                Registry::Redis,
             )
-        };
-        if address.trim().is_empty() {
-            return Err(invalid_arg("rpcx: the Redis address is empty"));
         }
-        // Refused early when shut down: connecting would be for nothing.
-        server.live()?;
-        let reg = crate::runtime::block_on(RedisRegistry::connect(
-            address,
-            base_path,
-            service_address.unwrap_or(""),
-            ttl_of(update_interval_ms),
-        ))??;
-        server.add_registry(Registry::Redis(reg))
     })
 }
 
@@ -198,26 +225,19 @@ pub extern "C" fn rpcx_server_add_zookeeper_registry(
     err_out: Option<&mut *mut rpcx_error>,
 ) -> rpcx_status {
     run(err_out, || {
-        let server = req(server, "server")?;
+        let empty = |servers: &str| servers.trim().is_empty();
+        let why = "rpcx: the ZooKeeper servers are empty";
         // SAFETY: the caller passes valid C strings.
-        let (servers, base_path, service_address) = unsafe {
-            (
-                cstr(servers, "servers")?,
-                cstr(base_path, "base_path")?,
-                opt_cstr(service_address, "service_address")?,
+        unsafe {
+            add_store_registry(
+                server,
+                (servers, "servers", empty, why),
+                base_path,
+                service_address,
+                ttl_of(update_interval_ms),
+                ZookeeperRegistry::connect,
+                Registry::Zookeeper,
             )
-        };
-        if servers.trim().is_empty() {
-            return Err(invalid_arg("rpcx: the ZooKeeper servers are empty"));
         }
-        // Refused early when shut down: connecting would be for nothing.
-        server.live()?;
-        let reg = crate::runtime::block_on(ZookeeperRegistry::connect(
-            servers,
-            base_path,
-            service_address.unwrap_or(""),
-            ttl_of(update_interval_ms),
-        ))??;
-        server.add_registry(Registry::Zookeeper(reg))
     })
 }
