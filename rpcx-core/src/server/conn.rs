@@ -536,7 +536,10 @@ async fn write_loop(
         if let Wake::Frame(first) = next {
             let mut add = |o: Outgoing, buf: &mut BytesMut, written: &mut Vec<_>| {
                 charges.extend(o.charge);
-                encode(&shared, &peer, o.msg, buf, track.then_some(written));
+                let header = encode(&shared, &peer, o.msg, buf);
+                if track {
+                    written.push(header);
+                }
             };
             add(first, &mut buf, &mut written);
             // Give the handlers that are about to queue replies a turn first, so that one
@@ -617,22 +620,17 @@ fn encode_reply(
     msg: Message,
     buf: &mut BytesMut,
 ) -> Option<crate::protocol::Header> {
-    if shared.plugins.is_empty() {
-        encode(shared, peer, msg, buf, None);
-        return None;
-    }
-    let mut written = Vec::with_capacity(1);
-    encode(shared, peer, msg, buf, Some(&mut written));
-    written.pop()
+    let header = encode(shared, peer, msg, buf);
+    (!shared.plugins.is_empty()).then_some(header)
 }
 
+/// Encodes a reply into `buf` after the plugins' `before_write`; returns its header.
 fn encode(
     shared: &Shared,
     peer: &str,
     mut msg: Message,
     buf: &mut BytesMut,
-    written: Option<&mut Vec<crate::protocol::Header>>,
-) {
+) -> crate::protocol::Header {
     for p in &shared.plugins {
         p.before_write(peer, &mut msg);
     }
@@ -640,7 +638,5 @@ fn encode(
         let reply = error_reply(&msg, format!("rpcx: can't encode reply: {e}"));
         let _ = reply.encode_into(buf);
     }
-    if let Some(w) = written {
-        w.push(msg.header);
-    }
+    msg.header
 }
