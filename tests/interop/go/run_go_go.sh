@@ -9,50 +9,24 @@
 # Environment: CODECS (default "json msgpack protobuf raw"), AUTH (default "secret").
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# lib.sh expects here=tests/interop: it sets tmp, bin, the cleanup trap, build_go and start.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 codecs="${CODECS:-json msgpack protobuf raw}"
 auth="${AUTH:-secret}"
-
-tmp="$(mktemp -d)"
-bin="${1:-$tmp/bin}"
-mkdir -p "$bin"
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=../lib.sh
+source "$here/lib.sh"
+if [[ -n "${1:-}" ]]; then
+  bin="$1"
+  mkdir -p "$bin"
+fi
 
 echo "== building Go interop binaries into $bin"
-(
-  cd "$here"
-  go mod download
-  go build -buildvcs=false -o "$bin/" ./cmd/goserver ./cmd/goclient
-)
+build_go ./cmd/goserver ./cmd/goclient
 
 echo "== starting goserver -auth $auth"
-"$bin/goserver" -addr tcp@127.0.0.1:0 -auth "$auth" -quiet >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-addr=""
-for _ in $(seq 1 100); do
-  addr="$(awk '/^LISTENING /{print $2; exit}' "$tmp/server.out" 2>/dev/null || true)"
-  [[ -n "$addr" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [[ -z "$addr" ]]; then
-  echo "goserver did not report LISTENING" >&2
-  cat "$tmp/server.err" >&2 || true
-  exit 1
-fi
-echo "== goserver listening on $addr"
+start goserver "$bin/goserver" -addr tcp@127.0.0.1:0 -auth "$auth" -quiet
+addr="$ADDR"
+server_pid="${pids[-1]}"
 
 rc=0
 total_pass=0 total_fail=0 total_skip=0
@@ -73,7 +47,7 @@ done
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "goserver died during the run" >&2
-  cat "$tmp/server.err" >&2 || true
+  cat "$tmp/goserver.err" >&2 || true
   rc=1
 fi
 
