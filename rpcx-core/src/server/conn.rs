@@ -433,7 +433,10 @@ async fn on_request(
         let work = async {
             let reply = dispatch(&s, msg, &h).await;
             drop(request_bytes);
-            if let Some(reply) = reply {
+            // A call abandoned with its connection (the peer went away, the server closed)
+            // has nobody to answer: its error is for the plugins only. Without this check the
+            // direct lane, which outlives the writer, could still put it on the socket.
+            if let Some(reply) = reply.filter(|_| !h.inner.calls.is_cancelled()) {
                 if let Some(reply) = reply_direct(&s, &h, &inflight_of_task, reply) {
                     let _ = h.send_charged(reply).await;
                 }
