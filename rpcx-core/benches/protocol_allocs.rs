@@ -1,5 +1,5 @@
-//! Counts heap allocations per encode and per decode of the benchmark frame (dhat's heap
-//! profiler as the global allocator). Run with `cargo bench -p rpcx --bench protocol_allocs`.
+//! Counts heap allocations (blocks and bytes) per encode and per decode of the benchmark
+//! frame (dhat's heap profiler as the global allocator). Run with `cargo bench -p rpcx --bench protocol_allocs`.
 
 use bytes::BytesMut;
 use rpcx::protocol::FrameCodec;
@@ -31,16 +31,21 @@ fn main() {
     let before = dhat::HeapStats::get().total_blocks;
     let mut inputs: Vec<BytesMut> = (0..N).map(|_| BytesMut::from(&frame[..])).collect();
     let input_allocs = dhat::HeapStats::get().total_blocks - before;
-    let before = dhat::HeapStats::get().total_blocks;
+    let before = dhat::HeapStats::get();
     for src in inputs.iter_mut() {
         std::hint::black_box(codec.decode_frame(src).unwrap().unwrap());
     }
-    let decode = dhat::HeapStats::get().total_blocks - before;
+    let after = dhat::HeapStats::get();
+    let decode = after.total_blocks - before.total_blocks;
+    let decode_bytes = after.total_bytes - before.total_bytes;
     println!(
-        "frame {} bytes: encode_into {:.2} allocs/op, decode {:.2} allocs/op (input buffers: {:.2}/op, not counted)",
+        "frame {} bytes, {} metadata entries: encode_into {:.2} allocs/op, decode {:.2} allocs/op \
+         of {:.0} bytes/op (input buffers: {:.2}/op, not counted)",
         frame.len(),
+        msg.metadata.len(),
         encode as f64 / N as f64,
         decode as f64 / N as f64,
+        decode_bytes as f64 / N as f64,
         input_allocs as f64 / N as f64
     );
 }

@@ -33,7 +33,7 @@ fn without_nul(z: &str) -> &str {
 impl rpcx_metadata {
     /// A copy of core metadata.
     pub(crate) fn from_core(m: &Metadata) -> rpcx_metadata {
-        // BTreeMap iterates in key order: already sorted.
+        // Metadata iterates in key order: already sorted.
         rpcx_metadata {
             entries: m.iter().map(|(k, v)| (with_nul(k), with_nul(v))).collect(),
         }

@@ -1,7 +1,7 @@
 //! The client: one multiplexed rpcx connection. Payloads arrive here already encoded (by the
 //! Python layer, with the GIL, on the caller's thread) and leave as bytes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use crate::completion::{
     push_tuple, reply_tuple, spawn_into, start_call_into, CallHandle, CompletionQueue, Outcome,
 };
 use crate::errors::{closed, forked, to_py};
+use crate::meta::MetaArg;
 use crate::runtime::{wait, wait_for, Owned};
 
 /// Limits as `(max_frame_len, max_decompressed_len, max_metadata_entries, max_metadata_bytes)`.
@@ -151,14 +152,14 @@ fn request(
     method: &str,
     serialize: u8,
     payload: &[u8],
-    metadata: Option<BTreeMap<String, String>>,
+    metadata: Option<MetaArg>,
     timeout: Option<f64>,
 ) -> PyResult<RawRequest> {
     Ok(RawRequest {
         service: service.to_owned(),
         method: method.to_owned(),
         serialize_type: serialize_type(serialize)?,
-        metadata: metadata.unwrap_or_default(),
+        metadata: MetaArg::take(metadata),
         payload: Bytes::copy_from_slice(payload),
         timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
     })
@@ -251,7 +252,7 @@ impl RawClient {
         method: &str,
         serialize_type: u8,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
@@ -269,7 +270,7 @@ impl RawClient {
         method: &str,
         serialize_type: u8,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let req = request(service, method, serialize_type, payload, metadata, timeout)?;
@@ -289,7 +290,7 @@ impl RawClient {
         method: &str,
         serialize_type: u8,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
         payload_only: bool,
     ) -> PyResult<CallHandle> {
@@ -307,7 +308,7 @@ impl RawClient {
         method: &str,
         serialize_type: u8,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<()> {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, None)?;
@@ -383,7 +384,7 @@ impl RawClient {
         method: &str,
         serialize_type: u8,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<CallHandle> {
         let client = self.live(py)?.clone();
         let req = request(service, method, serialize_type, payload, metadata, None)?;

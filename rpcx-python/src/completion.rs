@@ -29,7 +29,8 @@ use rpcx::client::RawResponse;
 use rpcx::protocol::Message;
 
 use crate::client::RawClient;
-use crate::errors::{metadata_dict, to_py};
+use crate::errors::to_py;
+use crate::meta::metadata_dict;
 use crate::runtime::{handle, Owned};
 
 /// Work run on the event loop's thread, with the GIL, when the loop drains the queue.

@@ -6,6 +6,8 @@ use pyo3::types::{PyBytes, PyDict};
 
 use rpcx::protocol::Metadata;
 
+use crate::meta::metadata_dict;
+
 /// Instantiates `rpcx.errors.<class>(message, metadata=..., payload=..., code=...)` as a
 /// `PyErr`.
 pub(crate) fn rpc_error(
@@ -32,15 +34,6 @@ pub(crate) fn rpc_error(
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
-}
-
-/// A dict of metadata.
-pub(crate) fn metadata_dict<'py>(py: Python<'py>, md: &Metadata) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in md {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
 }
 
 /// The exception for `err`.

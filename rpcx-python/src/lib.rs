@@ -22,6 +22,7 @@ mod errors;
 mod hooks;
 mod http;
 mod logs;
+mod meta;
 mod push;
 mod registry;
 mod runtime;

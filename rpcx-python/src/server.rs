@@ -31,7 +31,8 @@ use rpcx::server::{
 
 use crate::client::{limits_from, seconds, LimitsTuple};
 use crate::completion::{spawn_into, CallHandle, CompletionQueue};
-use crate::errors::{forked, metadata_dict, to_py};
+use crate::errors::{forked, to_py};
+use crate::meta::{metadata_dict, MetaArg};
 use crate::runtime::{wait, wait_for, Owned};
 
 /// Error text of calls that were queued or running when the server gave up on them.
@@ -1279,12 +1280,12 @@ impl RawContext {
         service: &str,
         method: &str,
         payload: &[u8],
-        metadata: Option<Metadata>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<()> {
         let conn = self.push_target(service, method)?;
         let (service, method) = (service.to_owned(), method.to_owned());
         let payload = Bytes::copy_from_slice(payload);
-        let md = metadata.unwrap_or_default();
+        let md = MetaArg::take(metadata);
         wait(py, async move {
             conn.push(&service, &method, md, payload).await
         })?
@@ -1300,12 +1301,12 @@ impl RawContext {
         service: &str,
         method: &str,
         payload: &[u8],
-        metadata: Option<Metadata>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<CallHandle> {
         let conn = self.push_target(service, method)?;
         let (service, method) = (service.to_owned(), method.to_owned());
         let payload = Bytes::copy_from_slice(payload);
-        let md = metadata.unwrap_or_default();
+        let md = MetaArg::take(metadata);
         spawn_into(cq, token, async move {
             conn.push(&service, &method, md, payload).await
         })

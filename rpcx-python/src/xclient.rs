@@ -16,7 +16,7 @@
 //! An exception (or a bad return value) fails that call: the error is parked in the scope and
 //! raised instead of the core's "no server" error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,6 +38,7 @@ use crate::completion::{
     reply_tuple, spawn_with, CallHandle, Cancelled, CompletionQueue, Inner as Queue, Outcome,
 };
 use crate::errors::{closed, forked, rpc_error, to_py};
+use crate::meta::MetaArg;
 use crate::runtime::{handle, wait, Owned};
 
 // -- discovery ------------------------------------------------------------------------------
@@ -928,11 +929,11 @@ impl From<Failure> for Outcome {
 
 fn call_options(
     serialize: Option<u8>,
-    metadata: Option<BTreeMap<String, String>>,
+    metadata: Option<MetaArg>,
     timeout: Option<f64>,
 ) -> PyResult<CallOptions> {
     Ok(CallOptions {
-        metadata: metadata.unwrap_or_default(),
+        metadata: MetaArg::take(metadata),
         timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
         serialize_type: serialize.map(serialize_type).transpose()?,
     })
@@ -994,7 +995,7 @@ impl RawXClient {
         py: Python<'_>,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<(Arc<Inner>, Request)> {
         let inner = self.live(py)?;
@@ -1151,7 +1152,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
@@ -1172,7 +1173,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<CallHandle> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
@@ -1191,7 +1192,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
@@ -1211,7 +1212,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
         timeout: Option<f64>,
     ) -> PyResult<CallHandle> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, timeout)?;
@@ -1228,7 +1229,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<()> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
         wait(py, inner.send(method, r, None))?.map_err(|f| f.into_py(py))
@@ -1245,7 +1246,7 @@ impl RawXClient {
         method: String,
         serialize_type: Option<u8>,
         payload: &[u8],
-        metadata: Option<BTreeMap<String, String>>,
+        metadata: Option<MetaArg>,
     ) -> PyResult<CallHandle> {
         let (inner, r) = self.request(py, serialize_type, payload, metadata, None)?;
         spawn_with(cq, token, |queue, cancelled| {

@@ -368,9 +368,9 @@ impl Client {
             msg.header.set_compress_type(opts.compress_type);
         }
         if let Some(token) = &opts.auth_token {
-            msg.metadata
-                .entry(META_AUTH.to_owned())
-                .or_insert_with(|| token.clone());
+            if !msg.metadata.contains_key(META_AUTH) {
+                msg.metadata.insert(META_AUTH.to_owned(), token.clone());
+            }
         }
         if let Some(d) = timeout {
             let ms = d.as_millis().min(MAX_SERVER_TIMEOUT_MS);

@@ -1,14 +1,8 @@
 //! The decoded form of an rpcx frame.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
-use super::{Header, MessageStatus, MessageType, SerializeType, META_ERROR};
-
-/// Metadata of a message: string keys and values. A sorted map, so encoding is deterministic
-/// (Go's is not: never compare multi-key frames from Go byte for byte).
-pub type Metadata = BTreeMap<String, String>;
+use super::{Header, MessageStatus, MessageType, Metadata, SerializeType, META_ERROR};
 
 /// One rpcx message: header, routing names, metadata and the (uncompressed) payload.
 ///

@@ -32,25 +32,32 @@ pub fn decode_metadata(mut data: &[u8], limits: &Limits) -> Result<Metadata, Pro
             max: limits.max_metadata_bytes,
         });
     }
-    let mut meta = Metadata::new();
+    // First pass: check every length and count the pairs, so a bad section allocates
+    // nothing and a good one allocates its vector once, at its exact size.
+    let mut rest = data;
     let mut pairs = 0usize;
-    while !data.is_empty() {
+    while !rest.is_empty() {
         if pairs == limits.max_metadata_entries {
             return Err(ProtocolError::TooManyMetadataEntries {
                 max: limits.max_metadata_entries,
             });
         }
-        let key = take_string(&mut data, true)?;
-        let value = take_string(&mut data, false)?;
-        meta.insert(key, value);
+        take_bytes(&mut rest, true)?;
+        take_bytes(&mut rest, false)?;
         pairs += 1;
     }
-    Ok(meta)
+    let mut entries = Vec::with_capacity(pairs);
+    while !data.is_empty() {
+        let key = take_string(&mut data, true)?;
+        let value = take_string(&mut data, false)?;
+        entries.push((key, value));
+    }
+    Ok(Metadata::from_pairs(entries))
 }
 
-/// Takes one `u32` length and that many bytes as a string. A key must leave room for the
-/// value's length field after it (Go's rule).
-fn take_string(data: &mut &[u8], is_key: bool) -> Result<String, ProtocolError> {
+/// Takes one `u32` length and that many bytes. A key must leave room for the value's length
+/// field after it (Go's rule).
+fn take_bytes<'a>(data: &mut &'a [u8], is_key: bool) -> Result<&'a [u8], ProtocolError> {
     let (len_bytes, rest) = data
         .split_first_chunk::<4>()
         .ok_or(ProtocolError::MetadataTruncated)?;
@@ -65,5 +72,13 @@ fn take_string(data: &mut &[u8], is_key: bool) -> Result<String, ProtocolError> 
     }
     let (s, rest) = rest.split_at(len);
     *data = rest;
-    String::from_utf8(s.to_vec()).map_err(|_| ProtocolError::InvalidUtf8(Field::Metadata))
+    Ok(s)
+}
+
+/// [`take_bytes`], as a UTF-8 string.
+fn take_string(data: &mut &[u8], is_key: bool) -> Result<String, ProtocolError> {
+    let s = take_bytes(data, is_key)?;
+    std::str::from_utf8(s)
+        .map(str::to_owned)
+        .map_err(|_| ProtocolError::InvalidUtf8(Field::Metadata))
 }

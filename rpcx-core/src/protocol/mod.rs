@@ -14,6 +14,7 @@ mod error;
 mod header;
 mod limits;
 mod message;
+mod meta_map;
 mod metadata;
 pub(crate) mod query;
 
@@ -30,7 +31,8 @@ pub use header::{
     CompressType, Header, MessageStatus, MessageType, SerializeType, HEADER_LEN, MAGIC,
 };
 pub use limits::Limits;
-pub use message::{Message, Metadata};
+pub use message::Message;
+pub use meta_map::{Metadata, MetadataIter, MetadataIterMut};
 pub use metadata::{decode_metadata, encode_metadata, metadata_encoded_len};
 
 /// Metadata key carrying the error text of an error response.

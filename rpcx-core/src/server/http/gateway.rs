@@ -138,7 +138,7 @@ fn to_request(h: &HeaderMap, service_path: &str, body: Bytes) -> Result<Message,
     let meta = text(h, X_META);
     if !meta.is_empty() {
         for (k, v) in parse_query(meta)? {
-            metadata.entry(k).or_insert(v);
+            metadata.get_or_insert_with(k, || v);
         }
     }
     let auth = text(h, "authorization");

@@ -119,7 +119,7 @@ impl SizeHintIsZero for Body {
 fn base_metadata(meta: &str, auth: &str) -> Metadata {
     let mut m = Metadata::new();
     for (k, v) in parse_query_lenient(meta).0 {
-        m.entry(k).or_insert(v);
+        m.get_or_insert_with(k, || v);
     }
     if !auth.is_empty() {
         m.insert(META_AUTH.to_owned(), auth.to_owned());
