@@ -129,15 +129,19 @@ impl Metadata {
         match self.position(key.as_str()) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                if self.entries.capacity() == 0 {
-                    // One entry is the common case (a trace context, an auth token, an error
-                    // text): do not let the first push reserve four.
-                    self.entries.reserve_exact(1);
-                }
-                self.entries.insert(i, (key, value));
+                self.insert_at(i, key, value);
                 None
             }
         }
+    }
+
+    fn insert_at(&mut self, i: usize, key: String, value: String) {
+        if self.entries.capacity() == 0 {
+            // One entry is the common case (a trace context, an auth token, an error text):
+            // do not let the first insert reserve four.
+            self.entries.reserve_exact(1);
+        }
+        self.entries.insert(i, (key, value));
     }
 
     /// The value of `key`, inserting `make()` first when the key is absent.
@@ -149,7 +153,7 @@ impl Metadata {
         let i = match self.position(key.as_str()) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (key, make()));
+                self.insert_at(i, key, make());
                 i
             }
         };
