@@ -86,7 +86,7 @@ pub struct MetadataExtractor<'a>(pub &'a Metadata);
 
 impl Extractor for MetadataExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.get_str(key)
     }
 
     fn keys(&self) -> Vec<&str> {

@@ -233,7 +233,7 @@ impl TraceParent {
     /// Reads `traceparent` from metadata: `None` when there is none, the parse error when it
     /// is malformed.
     pub fn from_metadata(metadata: &Metadata) -> Option<Result<TraceParent, TraceParentError>> {
-        metadata.get(TRACEPARENT).map(|v| TraceParent::parse(v))
+        metadata.get_str(TRACEPARENT).map(TraceParent::parse)
     }
 
     /// Writes this value as the metadata's `traceparent`, replacing any previous one.

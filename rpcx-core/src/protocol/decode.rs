@@ -7,8 +7,8 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::Field;
 use super::{
-    decode_metadata, decompress_limited, CompressType, Header, Limits, Message, MessageType,
-    Metadata, ProtocolError, HEADER_LEN, MAGIC, PREFIX_LEN,
+    check_metadata, decompress_limited, CompressType, Header, Limits, Message, MessageType,
+    ProtocolError, HEADER_LEN, MAGIC, PREFIX_LEN,
 };
 
 /// A decoding failure, with the header of the offending frame when the frame was consumed
@@ -180,11 +180,10 @@ fn parse_body(
             remaining: body.len() as u64,
         });
     }
-    let metadata = if meta.is_empty() {
-        Metadata::new()
-    } else {
-        decode_metadata(&meta, limits)?
-    };
+    // The map reads its section in place. Of a compressed frame it keeps a copy: a slice
+    // would keep the whole compressed frame alive beside the payload decompressed out of it.
+    let compressed = header.compress_type() != CompressType::NONE;
+    let metadata = check_metadata(meta, compressed, limits)?;
     let payload = match header.compress_type() {
         CompressType::NONE => body,
         other => decompress_limited(other, &body, limits.max_decompressed_len)?.into(),

@@ -72,7 +72,7 @@ impl Message {
     /// error status without `__rpcx_error__` yields an empty text.
     pub fn error(&self) -> Option<&str> {
         match self.header.status() {
-            MessageStatus::Error => Some(self.metadata.get(META_ERROR).map_or("", String::as_str)),
+            MessageStatus::Error => Some(self.metadata.get_str(META_ERROR).unwrap_or("")),
             _ => None,
         }
     }

@@ -11,6 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::ops::Index;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use super::metadata::wire_pairs;
 
 /// Metadata of a message: string keys and values, each key at most once, iterated in key
 /// order (so encoding is deterministic; Go's is not: never compare multi-key frames from Go
@@ -19,24 +24,112 @@ use std::ops::Index;
 /// The API follows `BTreeMap<String, String>` (`get`, `insert`, `remove`, `iter`, `keys`,
 /// `retain`, `extend`, `collect`, indexing by key…), and converts from and into `BTreeMap`
 /// and `HashMap`.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct Metadata {
+    repr: Repr,
+}
+
+/// Three words either way (the box fits beside the vector's niche): messages move by value
+/// and sit in every request's task, so the map is no bigger than the vector it holds.
+#[derive(Clone)]
+enum Repr {
     /// Sorted by key, keys unique.
-    entries: Vec<(String, String)>,
+    Pairs(Vec<(String, String)>),
+    /// A received section, not decoded yet.
+    Wire(Box<Wire>),
+}
+
+impl Default for Metadata {
+    fn default() -> Metadata {
+        Metadata::new()
+    }
+}
+
+/// A metadata section as it arrived (a slice of the frame), already checked by
+/// [`check_metadata`](super::metadata::check_metadata): every length fits, every key and value
+/// is UTF-8, the entry limit holds. [`Metadata::get_str`] and the other lookups by `&str`
+/// read it in place; the pairs are decoded once, the first time something needs them as
+/// `String`s (`get`, `iter`, `len`…), and a change makes them the owned entries.
+#[derive(Clone)]
+struct Wire {
+    raw: Bytes,
+    decoded: OnceLock<Vec<(String, String)>>,
+}
+
+/// The sorted, unique pairs of a checked section.
+fn decode_wire(raw: &[u8]) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(wire_pairs(raw).count());
+    // Checked UTF-8 when it arrived, so the lossy conversion copies it unchanged.
+    pairs.extend(wire_pairs(raw).map(|(k, v)| {
+        (
+            String::from_utf8_lossy(k).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
+        )
+    }));
+    Metadata::from_pairs(pairs).into_pairs()
 }
 
 impl Metadata {
     /// An empty map; allocates nothing.
     pub const fn new() -> Metadata {
         Metadata {
-            entries: Vec::new(),
+            repr: Repr::Pairs(Vec::new()),
         }
     }
 
     /// An empty map with room for `n` entries.
     pub fn with_capacity(n: usize) -> Metadata {
         Metadata {
-            entries: Vec::with_capacity(n),
+            repr: Repr::Pairs(Vec::with_capacity(n)),
+        }
+    }
+
+    /// A map over a received section that [`check_metadata`](super::metadata::check_metadata)
+    /// accepted (not empty), read in place until its pairs are needed.
+    pub(crate) fn from_checked_wire(raw: Bytes) -> Metadata {
+        Metadata {
+            repr: Repr::Wire(Box::new(Wire {
+                raw,
+                decoded: OnceLock::new(),
+            })),
+        }
+    }
+
+    /// The entries, decoding a received section the first time.
+    fn entries(&self) -> &Vec<(String, String)> {
+        match &self.repr {
+            Repr::Pairs(pairs) => pairs,
+            Repr::Wire(w) => w.decoded.get_or_init(|| decode_wire(&w.raw)),
+        }
+    }
+
+    /// The entries to change: a received section becomes owned entries.
+    fn entries_mut(&mut self) -> &mut Vec<(String, String)> {
+        if let Repr::Wire(w) = &mut self.repr {
+            let pairs = w.decoded.take().unwrap_or_else(|| decode_wire(&w.raw));
+            self.repr = Repr::Pairs(pairs);
+        }
+        match &mut self.repr {
+            Repr::Pairs(pairs) => pairs,
+            Repr::Wire(_) => unreachable!("a received section was replaced by its pairs above"),
+        }
+    }
+
+    /// The owned entries.
+    fn into_pairs(mut self) -> Vec<(String, String)> {
+        std::mem::take(self.entries_mut())
+    }
+
+    /// The bytes of every key and value plus 16 per entry, read off a received section
+    /// without decoding it (the server's memory budgets charge this much for a request's
+    /// metadata).
+    pub(crate) fn charged_len(&self) -> usize {
+        match &self.repr {
+            Repr::Wire(w) if w.decoded.get().is_none() => {
+                // Each pair's two length fields are 8 of its 16.
+                w.raw.len() + 8 * wire_pairs(&w.raw).count()
+            }
+            _ => self.iter().map(|(k, v)| k.len() + v.len() + 16).sum(),
         }
     }
 
@@ -55,31 +148,50 @@ impl Metadata {
             }
             pairs = kept;
         }
-        Metadata { entries: pairs }
+        Metadata {
+            repr: Repr::Pairs(pairs),
+        }
+    }
+
+    /// The value of `key` as a `&str`. Unlike [`get`](Self::get) it reads a received map in
+    /// place without decoding its other entries (the server's own lookups — auth token,
+    /// timeout, trace context — use it, so a call whose handler never reads its metadata
+    /// copies none of it).
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        let Repr::Wire(w) = &self.repr else {
+            return self.get(key).map(String::as_str);
+        };
+        if let Some(pairs) = w.decoded.get() {
+            return lookup(pairs, key).map(|i| pairs[i].1.as_str());
+        }
+        // Later duplicates win, as in the decoded map.
+        let value = wire_pairs(&w.raw)
+            .filter(|(k, _)| *k == key.as_bytes())
+            .last()?
+            .1;
+        std::str::from_utf8(value).ok()
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     /// True when there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        match &self.repr {
+            Repr::Pairs(pairs) => pairs.is_empty(),
+            // Only kept when it holds at least one entry.
+            Repr::Wire(_) => false,
+        }
     }
 
-    /// Removes every entry (keeps the allocation).
+    /// Removes every entry (keeps the allocation of owned entries).
     pub fn clear(&mut self) {
-        self.entries.clear();
-    }
-
-    fn position<Q>(&self, key: &Q) -> Result<usize, usize>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.entries
-            .binary_search_by(|(k, _)| Borrow::<Q>::borrow(k).cmp(key))
+        match &mut self.repr {
+            Repr::Pairs(pairs) => pairs.clear(),
+            Repr::Wire(_) => self.repr = Repr::Pairs(Vec::new()),
+        }
     }
 
     /// The value of `key`, if present.
@@ -88,7 +200,8 @@ impl Metadata {
         String: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.position(key).ok().map(|i| &self.entries[i].1)
+        let entries = self.entries();
+        search(entries, key).ok().map(|i| &entries[i].1)
     }
 
     /// The stored key and value of `key`, if present.
@@ -97,9 +210,10 @@ impl Metadata {
         String: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.position(key)
+        let entries = self.entries();
+        search(entries, key)
             .ok()
-            .map(|i| (&self.entries[i].0, &self.entries[i].1))
+            .map(|i| (&entries[i].0, &entries[i].1))
     }
 
     /// The value of `key` for changing in place, if present.
@@ -108,8 +222,9 @@ impl Metadata {
         String: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        match self.position(key) {
-            Ok(i) => Some(&mut self.entries[i].1),
+        let entries = self.entries_mut();
+        match search(entries, key) {
+            Ok(i) => Some(&mut entries[i].1),
             Err(_) => None,
         }
     }
@@ -120,28 +235,20 @@ impl Metadata {
         String: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.position(key).is_ok()
+        search(self.entries(), key).is_ok()
     }
 
     /// Sets `key` to `value`, returning the value it replaces (the stored key is kept, as
     /// `BTreeMap` does).
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
-        match self.position(key.as_str()) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+        let entries = self.entries_mut();
+        match search(entries, key.as_str()) {
+            Ok(i) => Some(std::mem::replace(&mut entries[i].1, value)),
             Err(i) => {
-                self.insert_at(i, key, value);
+                insert_at(entries, i, key, value);
                 None
             }
         }
-    }
-
-    fn insert_at(&mut self, i: usize, key: String, value: String) {
-        if self.entries.capacity() == 0 {
-            // One entry is the common case (a trace context, an auth token, an error text):
-            // do not let the first insert reserve four.
-            self.entries.reserve_exact(1);
-        }
-        self.entries.insert(i, (key, value));
     }
 
     /// The value of `key`, inserting `make()` first when the key is absent.
@@ -150,14 +257,15 @@ impl Metadata {
         key: String,
         make: impl FnOnce() -> String,
     ) -> &mut String {
-        let i = match self.position(key.as_str()) {
+        let entries = self.entries_mut();
+        let i = match search(entries, key.as_str()) {
             Ok(i) => i,
             Err(i) => {
-                self.insert_at(i, key, make());
+                insert_at(entries, i, key, make());
                 i
             }
         };
-        &mut self.entries[i].1
+        &mut entries[i].1
     }
 
     /// Removes `key`, returning its value if it was present.
@@ -175,54 +283,105 @@ impl Metadata {
         String: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        match self.position(key) {
-            Ok(i) => Some(self.entries.remove(i)),
+        let entries = self.entries_mut();
+        match search(entries, key) {
+            Ok(i) => Some(entries.remove(i)),
             Err(_) => None,
         }
     }
 
     /// Keeps only the entries for which `keep(key, value)` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut String) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.entries_mut().retain_mut(|(k, v)| keep(k, v));
     }
 
     /// The entries in key order.
     pub fn iter(&self) -> MetadataIter<'_> {
         MetadataIter {
-            inner: self.entries.iter(),
+            inner: self.entries().iter(),
         }
     }
 
     /// The entries in key order, values changeable.
     pub fn iter_mut(&mut self) -> MetadataIterMut<'_> {
         MetadataIterMut {
-            inner: self.entries.iter_mut(),
+            inner: self.entries_mut().iter_mut(),
         }
     }
 
     /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.entries().iter().map(|(k, _)| k)
     }
 
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.entries().iter().map(|(_, v)| v)
     }
 
     /// The entries in key order as a slice of pairs.
     pub fn as_slice(&self) -> &[(String, String)] {
-        &self.entries
+        self.entries()
     }
 
     /// The first entry in key order.
     pub fn first_key_value(&self) -> Option<(&String, &String)> {
-        self.entries.first().map(|(k, v)| (k, v))
+        self.entries().first().map(|(k, v)| (k, v))
     }
 
     /// The last entry in key order.
     pub fn last_key_value(&self) -> Option<(&String, &String)> {
-        self.entries.last().map(|(k, v)| (k, v))
+        self.entries().last().map(|(k, v)| (k, v))
+    }
+}
+
+/// Where `key` is in sorted `pairs` (`Err`: where it would go).
+fn search<Q>(pairs: &[(String, String)], key: &Q) -> Result<usize, usize>
+where
+    String: Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    pairs.binary_search_by(|(k, _)| Borrow::<Q>::borrow(k).cmp(key))
+}
+
+/// The index of `key` in sorted `pairs`.
+fn lookup(pairs: &[(String, String)], key: &str) -> Option<usize> {
+    search(pairs, key).ok()
+}
+
+fn insert_at(pairs: &mut Vec<(String, String)>, i: usize, key: String, value: String) {
+    if pairs.capacity() == 0 {
+        // One entry is the common case (a trace context, an auth token, an error text):
+        // do not let the first insert reserve four.
+        pairs.reserve_exact(1);
+    }
+    pairs.insert(i, (key, value));
+}
+
+/// Equal when the entries are (a received map and a built one compare by content).
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Metadata) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl Eq for Metadata {}
+
+impl std::hash::Hash for Metadata {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.entries().hash(state);
+    }
+}
+
+impl PartialOrd for Metadata {
+    fn partial_cmp(&self, other: &Metadata) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Metadata {
+    fn cmp(&self, other: &Metadata) -> std::cmp::Ordering {
+        self.entries().cmp(other.entries())
     }
 }
 
@@ -322,7 +481,7 @@ impl IntoIterator for Metadata {
     type IntoIter = std::vec::IntoIter<(String, String)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        self.into_pairs().into_iter()
     }
 }
 
@@ -358,7 +517,7 @@ impl From<BTreeMap<String, String>> for Metadata {
     fn from(map: BTreeMap<String, String>) -> Metadata {
         // Already sorted and unique.
         Metadata {
-            entries: map.into_iter().collect(),
+            repr: Repr::Pairs(map.into_iter().collect()),
         }
     }
 }
@@ -371,13 +530,13 @@ impl<S: BuildHasher> From<HashMap<String, String, S>> for Metadata {
 
 impl From<Metadata> for BTreeMap<String, String> {
     fn from(meta: Metadata) -> BTreeMap<String, String> {
-        meta.entries.into_iter().collect()
+        meta.into_iter().collect()
     }
 }
 
 impl<S: BuildHasher + Default> From<Metadata> for HashMap<String, String, S> {
     fn from(meta: Metadata) -> HashMap<String, String, S> {
-        meta.entries.into_iter().collect()
+        meta.into_iter().collect()
     }
 }
 
@@ -429,7 +588,7 @@ mod tests {
     fn the_first_entry_reserves_one_slot() {
         let mut m = Metadata::new();
         m.insert(s("traceparent"), s("00-…"));
-        assert_eq!(m.entries.capacity(), 1);
+        assert_eq!(m.entries().capacity(), 1);
     }
 
     #[test]
@@ -489,5 +648,108 @@ mod tests {
             v.clear();
         }
         assert!(m.values().all(String::is_empty));
+    }
+
+    /// A received section: `z`, `a`, `z` again (a later duplicate), in wire order.
+    fn received() -> Metadata {
+        let mut raw = Vec::new();
+        for (k, v) in [("z", "first"), ("a", "1"), ("z", "last")] {
+            for part in [k, v] {
+                raw.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                raw.extend_from_slice(part.as_bytes());
+            }
+        }
+        let limits = crate::protocol::Limits::default();
+        super::super::metadata::check_metadata(Bytes::from(raw), false, &limits).unwrap()
+    }
+
+    fn is_decoded(m: &Metadata) -> bool {
+        match &m.repr {
+            Repr::Pairs(_) => true,
+            Repr::Wire(w) => w.decoded.get().is_some(),
+        }
+    }
+
+    #[test]
+    fn the_map_is_no_bigger_than_its_vector() {
+        assert_eq!(
+            std::mem::size_of::<Metadata>(),
+            std::mem::size_of::<Vec<(String, String)>>()
+        );
+    }
+
+    #[test]
+    fn a_received_section_is_read_in_place_until_its_pairs_are_needed() {
+        let m = received();
+        assert!(!m.is_empty());
+        assert_eq!(m.get_str("a"), Some("1"));
+        assert_eq!(
+            m.get_str("z"),
+            Some("last"),
+            "a later duplicate wins, as in Go"
+        );
+        assert_eq!(m.get_str("b"), None);
+        assert_eq!(m.clone().get_str("z"), Some("last"));
+        // Three pairs of 13 bytes in all, charged as the decoded form would be.
+        assert_eq!(m.charged_len(), 13 + 3 * 16);
+        assert!(
+            !is_decoded(&m),
+            "get_str or charged_len decoded the section"
+        );
+        // Lookups by `&String` and iteration decode it once, with the same answers.
+        assert_eq!(m.get("z"), Some(&s("last")));
+        assert!(is_decoded(&m));
+        assert_eq!(m.get_str("z"), Some("last"));
+        assert_eq!(m.len(), 2);
+        let pairs: Vec<_> = m.iter().collect();
+        assert_eq!(pairs, [(&s("a"), &s("1")), (&s("z"), &s("last"))]);
+    }
+
+    #[test]
+    fn a_received_section_compares_hashes_and_converts_like_built_entries() {
+        let built = Metadata::from([(s("a"), s("1")), (s("z"), s("last"))]);
+        let state = std::hash::RandomState::new();
+        let h = |m: &Metadata| std::hash::BuildHasher::hash_one(&state, m);
+        assert_eq!(received(), built);
+        assert_eq!(h(&received()), h(&built));
+        assert_eq!(received().cmp(&built), std::cmp::Ordering::Equal);
+        assert_eq!(format!("{:?}", received()), r#"{"a": "1", "z": "last"}"#);
+        assert_eq!(BTreeMap::from(received()), BTreeMap::from(built.clone()));
+        assert_eq!(
+            received().into_iter().collect::<Vec<_>>(),
+            built.clone().into_iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            serde_json::to_string(&received()).unwrap(),
+            r#"{"a":"1","z":"last"}"#
+        );
+        let mut out = Vec::new();
+        crate::protocol::encode_metadata(&received(), &mut out);
+        let mut expected = Vec::new();
+        crate::protocol::encode_metadata(&built, &mut expected);
+        assert_eq!(out, expected, "re-encoded in key order, the duplicate gone");
+    }
+
+    #[test]
+    fn changing_a_received_section_makes_its_pairs_owned() {
+        let mut m = received();
+        assert_eq!(m.insert(s("b"), s("2")), None);
+        assert!(matches!(m.repr, Repr::Pairs(_)));
+        assert_eq!(m.get_str("b"), Some("2"));
+        assert_eq!(m.get_str("z"), Some("last"));
+        let mut m = received();
+        assert_eq!(m.remove("z"), Some(s("last")));
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&s("a")]);
+        let mut m = received();
+        m.get_mut("a").unwrap().push('!');
+        assert_eq!(m.get_str("a"), Some("1!"));
+        let mut m = received();
+        m.clear();
+        assert!(m.is_empty());
+        assert_eq!(m.get_str("a"), None);
+        let mut m = received();
+        let _ = m.get("a"); // decoded first: the decoded pairs are kept, not decoded again
+        m.retain(|k, _| k == "z");
+        assert_eq!(m, Metadata::from([(s("z"), s("last"))]));
     }
 }

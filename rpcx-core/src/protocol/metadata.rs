@@ -1,6 +1,6 @@
 //! Metadata section encoding: `kLen k vLen v` pairs with no count prefix.
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 use super::error::Field;
 use super::{Limits, Metadata, ProtocolError};
@@ -25,34 +25,75 @@ pub fn encode_metadata(meta: &Metadata, buf: &mut impl BufMut) {
 
 /// Decodes a metadata section, enforcing the entry and size limits. Later duplicates win, as
 /// with Go's map assignment.
-pub fn decode_metadata(mut data: &[u8], limits: &Limits) -> Result<Metadata, ProtocolError> {
+pub fn decode_metadata(data: &[u8], limits: &Limits) -> Result<Metadata, ProtocolError> {
+    // Checked first, so a bad section allocates nothing and a good one allocates its vector
+    // once, at its exact size.
+    let pairs = check_section(data, limits)?;
+    let mut entries = Vec::with_capacity(pairs);
+    entries.extend(wire_pairs(data).map(|(k, v)| {
+        (
+            String::from_utf8_lossy(k).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
+        )
+    }));
+    Ok(Metadata::from_pairs(entries))
+}
+
+/// Checks a received metadata section as [`decode_metadata`] does and returns a map that
+/// reads it in place: its pairs become `String`s only when something asks for them that way
+/// (see [`Metadata::get_str`]). With `copy` the map holds a copy of the section instead of
+/// `data` (a slice keeps the whole buffer it was cut from alive).
+pub(crate) fn check_metadata(
+    data: Bytes,
+    copy: bool,
+    limits: &Limits,
+) -> Result<Metadata, ProtocolError> {
+    if data.is_empty() {
+        return Ok(Metadata::new());
+    }
+    check_section(&data, limits)?;
+    Ok(Metadata::from_checked_wire(if copy {
+        Bytes::copy_from_slice(&data)
+    } else {
+        data
+    }))
+}
+
+/// Checks the size limit, every length, the entry limit and that every key and value is
+/// UTF-8; returns the number of pairs.
+fn check_section(mut data: &[u8], limits: &Limits) -> Result<usize, ProtocolError> {
     if data.len() > limits.max_metadata_bytes {
         return Err(ProtocolError::MetadataTooLarge {
             len: data.len() as u64,
             max: limits.max_metadata_bytes,
         });
     }
-    // First pass: check every length and count the pairs, so a bad section allocates
-    // nothing and a good one allocates its vector once, at its exact size.
-    let mut rest = data;
     let mut pairs = 0usize;
-    while !rest.is_empty() {
+    while !data.is_empty() {
         if pairs == limits.max_metadata_entries {
             return Err(ProtocolError::TooManyMetadataEntries {
                 max: limits.max_metadata_entries,
             });
         }
-        take_bytes(&mut rest, true)?;
-        take_bytes(&mut rest, false)?;
+        for is_key in [true, false] {
+            let s = take_bytes(&mut data, is_key)?;
+            if std::str::from_utf8(s).is_err() {
+                return Err(ProtocolError::InvalidUtf8(Field::Metadata));
+            }
+        }
         pairs += 1;
     }
-    let mut entries = Vec::with_capacity(pairs);
-    while !data.is_empty() {
-        let key = take_string(&mut data, true)?;
-        let value = take_string(&mut data, false)?;
-        entries.push((key, value));
-    }
-    Ok(Metadata::from_pairs(entries))
+    Ok(pairs)
+}
+
+/// The `(key, value)` byte slices of a section in wire order, up to the first malformed pair
+/// (there is none in a section [`check_section`] accepted).
+pub(crate) fn wire_pairs(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let key = take_bytes(&mut data, true).ok()?;
+        let value = take_bytes(&mut data, false).ok()?;
+        Some((key, value))
+    })
 }
 
 /// Takes one `u32` length and that many bytes. A key must leave room for the value's length
@@ -73,12 +114,4 @@ fn take_bytes<'a>(data: &mut &'a [u8], is_key: bool) -> Result<&'a [u8], Protoco
     let (s, rest) = rest.split_at(len);
     *data = rest;
     Ok(s)
-}
-
-/// [`take_bytes`], as a UTF-8 string.
-fn take_string(data: &mut &[u8], is_key: bool) -> Result<String, ProtocolError> {
-    let s = take_bytes(data, is_key)?;
-    std::str::from_utf8(s)
-        .map(str::to_owned)
-        .map_err(|_| ProtocolError::InvalidUtf8(Field::Metadata))
 }

@@ -33,6 +33,7 @@ pub use header::{
 pub use limits::Limits;
 pub use message::Message;
 pub use meta_map::{Metadata, MetadataIter, MetadataIterMut};
+pub(crate) use metadata::check_metadata;
 pub use metadata::{decode_metadata, encode_metadata, metadata_encoded_len};
 
 /// Metadata key carrying the error text of an error response.

@@ -19,11 +19,7 @@ const MESSAGE_OVERHEAD: usize = 64;
 
 /// The bytes a message holds in memory, as charged against a budget.
 pub(crate) fn footprint(msg: &Message) -> usize {
-    let meta: usize = msg
-        .metadata
-        .iter()
-        .map(|(k, v)| k.len() + v.len() + 16)
-        .sum();
+    let meta = msg.metadata.charged_len();
     MESSAGE_OVERHEAD + msg.payload.len() + msg.service_path.len() + msg.service_method.len() + meta
 }
 

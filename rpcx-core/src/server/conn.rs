@@ -393,7 +393,7 @@ async fn on_request(
         };
     }
     if let Some(auth) = &shared.auth {
-        let token = msg.metadata.get(META_AUTH).map_or("", String::as_str);
+        let token = msg.metadata.get_str(META_AUTH).unwrap_or("");
         if let Err(text) = auth(&msg, token, peer) {
             // The token itself is never logged.
             tracing::warn!(

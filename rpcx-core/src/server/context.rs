@@ -201,7 +201,7 @@ impl Context {
 
     /// One request metadata value.
     pub fn meta(&self, key: &str) -> Option<&str> {
-        self.inner.metadata.get(key).map(String::as_str)
+        self.inner.metadata.get_str(key)
     }
 
     /// The serialization the caller used; replies are encoded with it.

@@ -69,7 +69,7 @@ pub(crate) async fn run_call(shared: &Shared, req: Message, conn: &ConnHandle) -
     } = req;
     let received = Instant::now();
     let deadline = metadata
-        .get(META_SERVER_TIMEOUT)
+        .get_str(META_SERVER_TIMEOUT)
         .and_then(|v| server_deadline(v, received));
     let ctx = Context {
         inner: Arc::new(CallInfo {
