@@ -180,10 +180,7 @@ fn parse_body(
             remaining: body.len() as u64,
         });
     }
-    // The map reads its section in place. Of a compressed frame it keeps a copy: a slice
-    // would keep the whole compressed frame alive beside the payload decompressed out of it.
-    let compressed = header.compress_type() != CompressType::NONE;
-    let metadata = check_metadata(meta, compressed, limits)?;
+    let metadata = check_metadata(&meta, limits)?;
     let payload = match header.compress_type() {
         CompressType::NONE => body,
         other => decompress_limited(other, &body, limits.max_decompressed_len)?.into(),

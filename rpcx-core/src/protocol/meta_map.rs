@@ -45,7 +45,7 @@ impl Default for Metadata {
     }
 }
 
-/// A metadata section as it arrived (a slice of the frame), already checked by
+/// A copy of a metadata section as it arrived, already checked by
 /// [`check_metadata`](super::metadata::check_metadata): every length fits, every key and value
 /// is UTF-8, the entry limit holds. [`Metadata::get_str`] and the other lookups by `&str`
 /// read it in place; the pairs are decoded once, the first time something needs them as
@@ -660,7 +660,7 @@ mod tests {
             }
         }
         let limits = crate::protocol::Limits::default();
-        super::super::metadata::check_metadata(Bytes::from(raw), false, &limits).unwrap()
+        super::super::metadata::check_metadata(&raw, &limits).unwrap()
     }
 
     fn is_decoded(m: &Metadata) -> bool {

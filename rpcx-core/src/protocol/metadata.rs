@@ -40,23 +40,16 @@ pub fn decode_metadata(data: &[u8], limits: &Limits) -> Result<Metadata, Protoco
 }
 
 /// Checks a received metadata section as [`decode_metadata`] does and returns a map that
-/// reads it in place: its pairs become `String`s only when something asks for them that way
-/// (see [`Metadata::get_str`]). With `copy` the map holds a copy of the section instead of
-/// `data` (a slice keeps the whole buffer it was cut from alive).
-pub(crate) fn check_metadata(
-    data: Bytes,
-    copy: bool,
-    limits: &Limits,
-) -> Result<Metadata, ProtocolError> {
+/// holds a copy of it and reads it in place: its pairs become `String`s only when something
+/// asks for them that way (see [`Metadata::get_str`]). A copy, not a slice of `data`: a
+/// slice would keep the whole buffer it was cut from (a connection's read buffer) alive for
+/// as long as the call runs, beyond what the memory budgets charge for the request.
+pub(crate) fn check_metadata(data: &[u8], limits: &Limits) -> Result<Metadata, ProtocolError> {
     if data.is_empty() {
         return Ok(Metadata::new());
     }
-    check_section(&data, limits)?;
-    Ok(Metadata::from_checked_wire(if copy {
-        Bytes::copy_from_slice(&data)
-    } else {
-        data
-    }))
+    check_section(data, limits)?;
+    Ok(Metadata::from_checked_wire(Bytes::copy_from_slice(data)))
 }
 
 /// Checks the size limit, every length, the entry limit and that every key and value is
