@@ -5,6 +5,10 @@
 //! keeps its entries in one vector of `(key, value)` pairs sorted by key, so one entry costs
 //! 48 bytes beside its two strings, lookups are a binary search over contiguous memory, and
 //! iteration is in key order like the map it replaces (encoding stays deterministic).
+//!
+//! A received map starts out as a checked copy of its wire section instead: [`Metadata::get_str`]
+//! reads a value there, and the pairs are decoded into the vector only when asked for as
+//! `String`s.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
@@ -47,9 +51,9 @@ impl Default for Metadata {
 
 /// A copy of a metadata section as it arrived, already checked by
 /// [`check_metadata`](super::metadata::check_metadata): every length fits, every key and value
-/// is UTF-8, the entry limit holds. [`Metadata::get_str`] and the other lookups by `&str`
-/// read it in place; the pairs are decoded once, the first time something needs them as
-/// `String`s (`get`, `iter`, `len`…), and a change makes them the owned entries.
+/// is UTF-8, the entry limit holds. [`Metadata::get_str`] reads it in place; the pairs are
+/// decoded once, the first time something needs them as `String`s (`get`, `iter`, `len`…),
+/// and a change makes them the owned entries.
 #[derive(Clone)]
 struct Wire {
     raw: Bytes,
@@ -156,7 +160,7 @@ impl Metadata {
     /// The value of `key` as a `&str`. Unlike [`get`](Self::get) it reads a received map in
     /// place without decoding its other entries (the server's own lookups — auth token,
     /// timeout, trace context — use it, so a call whose handler never reads its metadata
-    /// copies none of it).
+    /// makes no string of it).
     pub fn get_str(&self, key: &str) -> Option<&str> {
         let Repr::Wire(w) = &self.repr else {
             return self.get(key).map(String::as_str);
