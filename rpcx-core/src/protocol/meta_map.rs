@@ -60,8 +60,8 @@ struct Wire {
     decoded: OnceLock<Vec<(String, String)>>,
 }
 
-/// The sorted, unique pairs of a checked section.
-fn decode_wire(raw: &[u8]) -> Vec<(String, String)> {
+/// The map of a checked section, its pairs as `String`s (later duplicates win).
+pub(super) fn decode_wire(raw: &[u8]) -> Metadata {
     let mut pairs = Vec::with_capacity(wire_pairs(raw).count());
     // Checked UTF-8 when it arrived, so the lossy conversion copies it unchanged.
     pairs.extend(wire_pairs(raw).map(|(k, v)| {
@@ -70,7 +70,7 @@ fn decode_wire(raw: &[u8]) -> Vec<(String, String)> {
             String::from_utf8_lossy(v).into_owned(),
         )
     }));
-    Metadata::from_pairs(pairs).into_pairs()
+    Metadata::from_pairs(pairs)
 }
 
 impl Metadata {
@@ -103,14 +103,17 @@ impl Metadata {
     fn entries(&self) -> &Vec<(String, String)> {
         match &self.repr {
             Repr::Pairs(pairs) => pairs,
-            Repr::Wire(w) => w.decoded.get_or_init(|| decode_wire(&w.raw)),
+            Repr::Wire(w) => w.decoded.get_or_init(|| decode_wire(&w.raw).into_pairs()),
         }
     }
 
     /// The entries to change: a received section becomes owned entries.
     fn entries_mut(&mut self) -> &mut Vec<(String, String)> {
         if let Repr::Wire(w) = &mut self.repr {
-            let pairs = w.decoded.take().unwrap_or_else(|| decode_wire(&w.raw));
+            let pairs = w
+                .decoded
+                .take()
+                .unwrap_or_else(|| decode_wire(&w.raw).into_pairs());
             self.repr = Repr::Pairs(pairs);
         }
         match &mut self.repr {

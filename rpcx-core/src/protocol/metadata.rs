@@ -3,6 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::error::Field;
+use super::meta_map::decode_wire;
 use super::{Limits, Metadata, ProtocolError};
 
 /// Encoded size of `meta` in bytes.
@@ -26,17 +27,9 @@ pub fn encode_metadata(meta: &Metadata, buf: &mut impl BufMut) {
 /// Decodes a metadata section, enforcing the entry and size limits. Later duplicates win, as
 /// with Go's map assignment.
 pub fn decode_metadata(data: &[u8], limits: &Limits) -> Result<Metadata, ProtocolError> {
-    // Checked first, so a bad section allocates nothing and a good one allocates its vector
-    // once, at its exact size.
-    let pairs = check_section(data, limits)?;
-    let mut entries = Vec::with_capacity(pairs);
-    entries.extend(wire_pairs(data).map(|(k, v)| {
-        (
-            String::from_utf8_lossy(k).into_owned(),
-            String::from_utf8_lossy(v).into_owned(),
-        )
-    }));
-    Ok(Metadata::from_pairs(entries))
+    // Checked first, so a bad section allocates nothing.
+    check_section(data, limits)?;
+    Ok(decode_wire(data))
 }
 
 /// Checks a received metadata section as [`decode_metadata`] does and returns a map that
@@ -53,8 +46,8 @@ pub(crate) fn check_metadata(data: &[u8], limits: &Limits) -> Result<Metadata, P
 }
 
 /// Checks the size limit, every length, the entry limit and that every key and value is
-/// UTF-8; returns the number of pairs.
-fn check_section(mut data: &[u8], limits: &Limits) -> Result<usize, ProtocolError> {
+/// UTF-8.
+fn check_section(mut data: &[u8], limits: &Limits) -> Result<(), ProtocolError> {
     if data.len() > limits.max_metadata_bytes {
         return Err(ProtocolError::MetadataTooLarge {
             len: data.len() as u64,
@@ -76,7 +69,7 @@ fn check_section(mut data: &[u8], limits: &Limits) -> Result<usize, ProtocolErro
         }
         pairs += 1;
     }
-    Ok(pairs)
+    Ok(())
 }
 
 /// The `(key, value)` byte slices of a section in wire order, up to the first malformed pair
