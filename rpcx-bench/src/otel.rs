@@ -88,7 +88,7 @@ impl Plugin for Bare {
     }
 
     fn before_call(&self, ctx: &Context, _payload: &Bytes) -> Result<(), String> {
-        if self.header && ctx.metadata().get("traceparent").map(String::len) != Some(55) {
+        if self.header && ctx.metadata().get_str("traceparent").map(str::len) != Some(55) {
             return Err("rpcx-bench: no traceparent".into());
         }
         Ok(())

@@ -230,6 +230,91 @@ async fn unknown_compress_type_is_refused_by_server_and_client() {
     handle.shutdown(GUARD).await;
 }
 
+/// A compressor that refuses any payload starting with `FAIL` and stores the others as they
+/// are.
+struct Picky;
+
+const PICKY: CompressType = match CompressType::new(5) {
+    Some(c) => c,
+    None => panic!(),
+};
+
+impl Compressor for Picky {
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, CompressorError> {
+        if data.starts_with(b"FAIL") {
+            return Err(CompressorError::Failed("picky: refused".into()));
+        }
+        Ok(data.to_vec())
+    }
+
+    fn decompress(&self, data: &[u8], max_len: usize) -> Result<Vec<u8>, CompressorError> {
+        if data.len() > max_len {
+            return Err(CompressorError::TooLarge);
+        }
+        Ok(data.to_vec())
+    }
+}
+
+/// A request whose payload the client's compressor refuses fails alone with the compressor's
+/// error, whether it is written from the caller's thread (a lone call) or queued for the
+/// connection's writer behind other calls (the caller encodes it before queueing); the calls
+/// around it and the connection go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_compressor_refuses_fails_alone() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        register_compressor(PICKY, Arc::new(Picky)).unwrap();
+    });
+    let handle = start_arith().await;
+    let c = client(
+        &handle,
+        ClientOptions::default()
+            .serialize_type(SerializeType::RAW)
+            .compress(PICKY)
+            .compress_threshold(0),
+    )
+    .await;
+    let refused = |r: &Result<Bytes, Error>| {
+        matches!(r, Err(Error::Protocol(ProtocolError::Compressor { ct, message }))
+            if *ct == PICKY && message == "picky: refused")
+    };
+    let lone = c
+        .call("Arith", "Echo", &Bytes::from_static(b"FAIL alone"))
+        .await;
+    assert!(refused(&lone), "{lone:?}");
+
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..120 {
+        let c = c.clone();
+        calls.spawn(async move {
+            let payload = if i % 3 == 0 {
+                format!("FAIL {i}")
+            } else {
+                format!("ok {i}")
+            };
+            let r: Result<Bytes, Error> = c.call("Arith", "Echo", &Bytes::from(payload)).await;
+            (i, r)
+        });
+    }
+    let mut failed = 0;
+    while let Some(joined) = calls.join_next().await {
+        let (i, r) = joined.unwrap();
+        if i % 3 == 0 {
+            assert!(refused(&r), "call {i}: {r:?}");
+            failed += 1;
+        } else {
+            assert_eq!(r.unwrap(), format!("ok {i}").as_bytes(), "call {i}");
+        }
+    }
+    assert_eq!(failed, 40);
+    let back: Bytes = c
+        .call("Arith", "Echo", &Bytes::from_static(b"after"))
+        .await
+        .unwrap();
+    assert_eq!(back.as_ref(), b"after");
+    handle.shutdown(GUARD).await;
+}
+
 #[cfg(feature = "snappy")]
 mod snappy {
     use super::*;

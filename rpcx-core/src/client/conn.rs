@@ -6,7 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -219,10 +219,16 @@ impl Conn {
 
     /// Queues a frame for writing, waiting for room in the send budget and the queue.
     pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
-        let Some(msg) = self.send_now(msg)? else {
-            return Ok(());
-        };
-        let want = self.budget_of(&msg);
+        match self.send_now(msg)? {
+            None => Ok(()),
+            Some(queued) => self.send_queued(queued).await,
+        }
+    }
+
+    /// Queues a frame [`Conn::send_now`] encoded but could not queue without waiting, once
+    /// there is room in the send budget and the queue.
+    pub(crate) async fn send_queued(&self, queued: Queued) -> Result<(), Error> {
+        let want = self.budget_of(queued.frame.len());
         // Room for its bytes first: a server that stops reading stops the queue growing.
         let held = tokio::select! {
             biased;
@@ -234,15 +240,21 @@ impl Conn {
             }
         };
         self.out
-            .send(Outgoing { msg, held })
+            .send(Outgoing { queued, held })
             .await
             .map_err(|_| self.closed_reason().unwrap_or(Error::Closed))
     }
 
-    /// Writes the frame now (a lone call while the writer is idle) or queues it if there is
-    /// room without waiting: `Ok(None)` once it is on its way, `Ok(Some(msg))` when it would
-    /// have to wait (hand it to [`Conn::send`]).
-    pub(crate) fn send_now(&self, msg: Message) -> Result<Option<Message>, Error> {
+    /// Writes the frame now (a lone call while the writer is idle) or encodes it and queues
+    /// it if there is room without waiting: `Ok(None)` once it is on its way,
+    /// `Ok(Some(frame))` when it would have to wait (hand it to [`Conn::send_queued`]).
+    ///
+    /// A queued frame is encoded here, on the caller's thread: its compression does not hold
+    /// up the writer (which serves every call on the connection), a frame that cannot be
+    /// encoded fails its own call before it is queued, the budget holds the frame's real
+    /// size, and the message is freed on the thread that built it (one buffer goes to the
+    /// writer instead of its strings, payload and metadata).
+    pub(crate) fn send_now(&self, msg: Message) -> Result<Option<Queued>, Error> {
         // `failed` is set together with `closed` (under its lock), so no lock is taken until
         // the connection is gone.
         if self.failed.load(Ordering::SeqCst) {
@@ -258,25 +270,28 @@ impl Conn {
                 }
             }
         }
-        let Ok(held) =
-            std::sync::Arc::clone(&self.unsent).try_acquire_many_owned(self.budget_of(&msg))
-        else {
-            return Ok(Some(msg));
+        let queued = Queued {
+            frame: msg.encode().map_err(Error::Protocol)?,
+            oneway: msg.header.is_oneway(),
         };
-        match self.out.try_send(Outgoing { msg, held }) {
+        drop(msg);
+        let Ok(held) = std::sync::Arc::clone(&self.unsent)
+            .try_acquire_many_owned(self.budget_of(queued.frame.len()))
+        else {
+            return Ok(Some(queued));
+        };
+        match self.out.try_send(Outgoing { queued, held }) {
             Ok(()) => Ok(None),
-            Err(mpsc::error::TrySendError::Full(o)) => Ok(Some(o.msg)),
+            Err(mpsc::error::TrySendError::Full(o)) => Ok(Some(o.queued)),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 Err(self.closed_reason().unwrap_or(Error::Closed))
             }
         }
     }
 
-    /// The send-budget permits `msg` holds while queued.
-    fn budget_of(&self, msg: &Message) -> u32 {
-        u32::try_from(msg.encoded_len_hint())
-            .unwrap_or(u32::MAX)
-            .min(self.unsent_max)
+    /// The send-budget permits a frame of `len` bytes holds while queued.
+    fn budget_of(&self, len: usize) -> u32 {
+        u32::try_from(len).unwrap_or(u32::MAX).min(self.unsent_max)
     }
 
     /// Encodes `msg` and writes it on the socket now; `None` when the writer took the socket
@@ -364,9 +379,16 @@ fn log_lost(peer: &str, reason: &Error) {
 /// Why a connection ended when the server closed it.
 const EOF: &str = "unexpected EOF";
 
+/// An encoded request frame waiting for room in the writer's queue.
+pub(crate) struct Queued {
+    frame: Bytes,
+    /// A oneway request (no reply awaited): the writer always lets it wait for company.
+    oneway: bool,
+}
+
 /// A request on its way to the writer, holding its bytes of the unsent budget until written.
-pub(crate) struct Outgoing {
-    msg: Message,
+struct Outgoing {
+    queued: Queued,
     held: OwnedSemaphorePermit,
 }
 
@@ -406,26 +428,25 @@ async fn write_loop(
                 Flow::Abandon => return close_lane(lane.as_deref()),
             }
         };
-        let mut failed = encode(&conn, &first.msg, &mut buf);
+        buf.extend_from_slice(&first.queued.frame);
         held.push(first.held);
         // Let the callers woken by the same read queue their next requests first, so that one
         // write carries many frames — unless this request is the only call waiting for a reply
         // (one caller in a loop): no other caller is about to queue anything, and the turn
         // would only delay this one (a yield costs the runtime a poll of the driver). Oneway
         // sends are not counted, so a oneway request always waits its turn.
-        if rx.is_empty() && (first.msg.header.is_oneway() || conn.calls_in_flight() > 1) {
+        if rx.is_empty() && (first.queued.oneway || conn.calls_in_flight() > 1) {
             tokio::task::yield_now().await;
         }
         while buf.len() < BATCH {
             match rx.try_recv() {
                 Ok(m) => {
-                    failed |= encode(&conn, &m.msg, &mut buf);
+                    buf.extend_from_slice(&m.queued.frame);
                     held.push(m.held);
                 }
                 Err(_) => break,
             }
         }
-        let _ = failed;
         match write_out(&conn, &mut write, &mut buf, &mut held, &rx, lane.as_deref()).await {
             Flow::Go => {}
             Flow::End => break,
@@ -480,19 +501,6 @@ async fn write_out(
         l.release(|| !rx.is_empty());
     }
     Flow::Go
-}
-
-/// Encodes one frame; a frame that cannot be encoded fails its own call only.
-fn encode(conn: &Conn, msg: &Message, buf: &mut BytesMut) -> bool {
-    match msg.encode_into(buf) {
-        Ok(()) => false,
-        Err(e) => {
-            if let Some(slot) = conn.take_call(msg.header.seq()) {
-                slot.deliver(Err(Error::Protocol(e)));
-            }
-            true
-        }
-    }
 }
 
 async fn read_loop(

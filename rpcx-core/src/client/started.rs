@@ -122,10 +122,10 @@ impl Client {
         }
         match conn.send_now(msg) {
             Ok(None) => {}
-            Ok(Some(msg)) => {
+            Ok(Some(queued)) => {
                 let conn = Arc::clone(&conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.send(msg).await {
+                    if let Err(e) = conn.send_queued(queued).await {
                         conn.fail_call(seq, e);
                     }
                 });
