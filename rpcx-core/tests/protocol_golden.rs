@@ -206,6 +206,23 @@ fn v9_gzip_request_header_and_round_trip() {
     assert_eq!(back.header.compress_type(), CompressType::GZIP);
 }
 
+/// `encode` gives a compressed frame a buffer of about its own size, not the one reserved for
+/// the uncompressed payload (the client's send budget charges a queued frame its length).
+#[test]
+fn an_encoded_compressed_frame_holds_about_its_length() {
+    let mut m = Message::request("S", "M", SerializeType::RAW, vec![0u8; 1 << 20]);
+    m.header.set_compress_type(CompressType::GZIP);
+    let bytes = m.encode().unwrap();
+    assert!(bytes.len() < 8 << 10, "{} bytes", bytes.len());
+    let held = bytes.try_into_mut().expect("the only handle").capacity();
+    assert!(held <= 2 * (8 << 10), "holds {held} bytes");
+    // An uncompressed frame is encoded in place, at its exact size.
+    let plain = Message::request("S", "M", SerializeType::RAW, vec![7u8; 4096]);
+    let bytes = plain.encode().unwrap();
+    let len = bytes.len();
+    assert_eq!(bytes.try_into_mut().unwrap().capacity(), len);
+}
+
 #[test]
 fn concatenated_gzip_members_are_read_whole() {
     let mut gz = Vec::new();

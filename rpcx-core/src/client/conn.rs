@@ -271,7 +271,7 @@ impl Conn {
             }
         }
         let queued = Queued {
-            frame: encode_frame(&msg).map_err(Error::Protocol)?,
+            frame: msg.encode().map_err(Error::Protocol)?,
             oneway: msg.header.is_oneway(),
         };
         drop(msg);
@@ -378,19 +378,6 @@ fn log_lost(peer: &str, reason: &Error) {
 
 /// Why a connection ended when the server closed it.
 const EOF: &str = "unexpected EOF";
-
-/// `msg` as one frame, in a buffer of about its length: the send budget charges a queued
-/// frame its length, so a compressed frame is copied out of the buffer reserved for its
-/// uncompressed size when that is more than twice what it needs.
-fn encode_frame(msg: &Message) -> Result<Bytes, ProtocolError> {
-    let mut buf = BytesMut::with_capacity(msg.encoded_len_hint());
-    msg.encode_into(&mut buf)?;
-    Ok(if buf.capacity() / 2 > buf.len() {
-        Bytes::copy_from_slice(&buf)
-    } else {
-        buf.freeze()
-    })
-}
 
 /// An encoded request frame waiting for room in the writer's queue.
 pub(crate) struct Queued {

@@ -19,11 +19,18 @@ impl Message {
         result
     }
 
-    /// Encodes this message as one frame into a new buffer.
+    /// Encodes this message as one frame into a new buffer of about the frame's length: a
+    /// compressed frame is copied out of the buffer reserved for its uncompressed size when
+    /// that is more than twice what it needs (the client's send budget charges a queued frame
+    /// its length, so that is what it may hold).
     pub fn encode(&self) -> Result<Bytes, ProtocolError> {
         let mut buf = BytesMut::with_capacity(self.encoded_len_hint());
         self.encode_into(&mut buf)?;
-        Ok(buf.freeze())
+        Ok(if buf.capacity() / 2 > buf.len() {
+            Bytes::copy_from_slice(&buf)
+        } else {
+            buf.freeze()
+        })
     }
 
     /// The frame size when the payload is not compressed.
